@@ -1,0 +1,3 @@
+from sor.cli import main
+
+main()

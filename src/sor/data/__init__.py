@@ -1,0 +1,1 @@
+"""Readers, windowing and snapshot building for Databento MBP data, and the generator."""

@@ -1,0 +1,360 @@
+"""Read Databento MBP-1/MBP-10 files (CSV, DBN) into the snapshots of SEMANTICS.md section 1.
+
+CSV files are read column-wise with polars, only the columns the backtest needs, as text;
+values are converted in bulk, so that a value that cannot be parsed is located (file, line,
+column) instead of being silently turned into a missing value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from sor.domain import NANOS_PER_DOLLAR, SNAPSHOT_DTYPE
+from sor.errors import DataError
+
+log = logging.getLogger(__name__)
+
+TIMESTAMP_COLUMNS = ("ts_event",)
+INTEGER_COLUMNS = ("publisher_id", "ask_sz_00", "bid_sz_00")
+PRICE_COLUMNS = ("ask_px_00", "bid_px_00")
+REQUIRED_COLUMNS = ("ts_event", "publisher_id", "ask_px_00", "ask_sz_00")
+OPTIONAL_COLUMNS = ("bid_px_00", "bid_sz_00")
+
+_ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
+_REASONS = {
+    "ts_event": "bad_timestamp",
+    "publisher_id": "bad_publisher_id",
+    "ask_px_00": "bad_price",
+    "bid_px_00": "bad_price",
+    "ask_sz_00": "bad_size",
+    "bid_sz_00": "bad_size",
+}
+_DBN_SUFFIXES = (".dbn", ".dbn.zst")
+_MAX_REPORTED = 5
+
+
+@dataclass(frozen=True)
+class MarketData:
+    """The kept venue rows of one input, in processing order.
+
+    Attributes
+    ----------
+    snapshots
+        Structured array of ``SNAPSHOT_DTYPE``: the first row of each venue at each
+        ``ts_event``, sorted by ``ts_event`` with file order kept among equal values.
+    source
+        Where the rows came from (a path or a Kafka topic), for the report.
+    sha256
+        Hex SHA-256 of the input file, when the input is a file.
+    rows_read
+        Data rows read from the input, before windowing.
+    rows_in_window
+        Rows whose ``ts_event`` lies in the window, before keeping one per venue and time.
+    skipped
+        Rows dropped because they could not be parsed, counted per reason.
+    """
+
+    snapshots: np.ndarray
+    source: str
+    sha256: str | None = None
+    rows_read: int = 0
+    rows_in_window: int = 0
+    skipped: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def venues(self) -> np.ndarray:
+        """Distinct publisher ids in ascending order."""
+        return np.unique(self.snapshots["publisher_id"])
+
+    @property
+    def first_ts(self) -> int | None:
+        """First kept ``ts_event`` in ns, or None when nothing was kept."""
+        return int(self.snapshots["ts_event"][0]) if len(self.snapshots) else None
+
+    @property
+    def last_ts(self) -> int | None:
+        """Last kept ``ts_event`` in ns, or None when nothing was kept."""
+        return int(self.snapshots["ts_event"][-1]) if len(self.snapshots) else None
+
+
+def parse_timestamp(text: str) -> int:
+    """Parse an ISO-8601 timestamp (UTC unless an offset is given) to ns since the epoch.
+
+    Accepts a date, a date and time, fractional seconds down to nanoseconds, and a ``Z`` or
+    ``+HH:MM`` suffix, e.g. ``2024-08-01T13:36:32.491911683Z``.
+    """
+    raw = text.strip()
+    body, fraction = raw, ""
+    if "." in raw:
+        body, rest = raw.split(".", 1)
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        fraction, suffix = rest[:digits], rest[digits:]
+        body += suffix
+        if not fraction or len(fraction) > 9:
+            raise ValueError(f"invalid timestamp {text!r}: bad fractional seconds")
+    try:
+        moment = datetime.fromisoformat(body.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"invalid timestamp {text!r}: expected ISO-8601 such as "
+                         "2024-08-01T13:36:32.5Z") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    whole = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    seconds = whole.days * 86_400 + whole.seconds
+    return seconds * 1_000_000_000 + whole.microseconds * 1_000 + int(fraction.ljust(9, "0") or 0)
+
+
+def format_timestamp(ts_ns: int) -> str:
+    """Format ns since the epoch as Databento does: ``2024-08-01T13:36:32.491911683Z``."""
+    seconds, nanos = divmod(int(ts_ns), 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, tz=UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{nanos:09d}Z"
+
+
+def file_sha256(path: Path) -> str:
+    """Return the hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_market(
+    path: str | Path,
+    *,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    skip_bad_rows: bool = False,
+) -> MarketData:
+    """Read a Databento MBP file and build the kept snapshots of the window.
+
+    Parameters
+    ----------
+    path
+        A Databento MBP-1 or MBP-10 CSV, or a DBN file (``.dbn``, ``.dbn.zst``).
+    start_ns, end_ns
+        Inclusive window bounds on ``ts_event`` in ns; None means unbounded.
+    skip_bad_rows
+        Drop rows that cannot be parsed and count them per reason instead of failing.
+
+    Raises
+    ------
+    DataError
+        The file is missing or unreadable, lacks a column, or holds a value that cannot be
+        parsed (unless ``skip_bad_rows``).
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise DataError("no such data file", path=str(file))
+    if file.name.endswith(_DBN_SUFFIXES):
+        columns, skipped = _read_dbn(file), {}
+    else:
+        columns, skipped = _read_csv(file, skip_bad_rows=skip_bad_rows)
+    rows_read = len(columns["ts_event"]) + sum(skipped.values())
+    snapshots, in_window = build_snapshots(columns, start_ns=start_ns, end_ns=end_ns)
+    return MarketData(
+        snapshots=snapshots,
+        source=str(file),
+        sha256=file_sha256(file),
+        rows_read=rows_read,
+        rows_in_window=in_window,
+        skipped=skipped,
+    )
+
+
+def build_snapshots(
+    columns: Mapping[str, np.ndarray],
+    *,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+) -> tuple[np.ndarray, int]:
+    """Window, deduplicate and order raw rows (SEMANTICS.md section 1).
+
+    ``columns`` holds equal-length arrays in file order: ``ts_event`` (ns), ``publisher_id``,
+    ``ask_px``/``bid_px`` (nano-dollars, 0 when invalid) and ``ask_sz``/``bid_sz``.
+    Returns the snapshots and the number of rows inside the window.
+    """
+    ts = np.asarray(columns["ts_event"], dtype=np.int64)
+    keep = np.ones(len(ts), dtype=bool)
+    if start_ns is not None:
+        keep &= ts >= start_ns
+    if end_ns is not None:
+        keep &= ts <= end_ns
+    rows = np.flatnonzero(keep)
+    ts_w = ts[rows]
+    pub_w = np.asarray(columns["publisher_id"], dtype=np.int64)[rows]
+    # Group rows by (ts_event, publisher_id) keeping file order inside a group (lexsort is
+    # stable), take the first of each group, then restore ts_event order with file order
+    # deciding among equal ts_event values.
+    by_key = np.lexsort((pub_w, ts_w))
+    first = np.ones(len(by_key), dtype=bool)
+    first[1:] = (np.diff(ts_w[by_key]) != 0) | (np.diff(pub_w[by_key]) != 0)
+    chosen = np.sort(by_key[first])
+    chosen = chosen[np.argsort(ts_w[chosen], kind="stable")]
+    source = rows[chosen]
+    snapshots = np.empty(len(source), dtype=SNAPSHOT_DTYPE)
+    snapshots["ts_event"] = ts[source]
+    for name in ("publisher_id", "ask_px", "ask_sz", "bid_px", "bid_sz"):
+        snapshots[name] = np.asarray(columns[name])[source]
+    return snapshots, len(rows)
+
+
+def _read_csv(path: Path, *, skip_bad_rows: bool) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    try:
+        header = pl.read_csv(path, n_rows=0, infer_schema=False).columns
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read as CSV: {exc}", path=str(path)) from exc
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        raise DataError(
+            f"missing column(s) {', '.join(missing)}; expected a Databento MBP-1 or MBP-10 CSV",
+            path=str(path),
+            column=missing[0],
+        )
+    wanted = [name for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in header]
+    lazy = pl.scan_csv(
+        path, infer_schema=False, schema_overrides=dict.fromkeys(wanted, pl.String)
+    ).select(wanted)
+    try:
+        frame = _collect_with_flags(lazy, wanted)
+    except pl.exceptions.PolarsError as exc:
+        raise DataError(f"cannot read as CSV: {exc}", path=str(path)) from exc
+    skipped: dict[str, int] = {}
+    flags = [name for name in wanted if frame[f"_bad_{name}"].any()]
+    if flags:
+        if not skip_bad_rows:
+            _raise_first_bad(path, lazy, wanted)
+        any_bad = np.zeros(frame.height, dtype=bool)
+        for name in flags:
+            mask = frame[f"_bad_{name}"].to_numpy() & ~any_bad
+            reason = _REASONS[name]
+            skipped[reason] = skipped.get(reason, 0) + int(mask.sum())
+            any_bad |= mask
+        frame = frame.filter(~pl.Series(any_bad))
+        log.warning("skipped %d unparseable row(s) in %s: %s", int(any_bad.sum()), path, skipped)
+    return _to_columns(frame, wanted), skipped
+
+
+def _nonblank(name: str) -> pl.Expr:
+    return pl.col(name).is_not_null() & (pl.col(name).str.strip_chars() != "")
+
+
+def _parse_expr(name: str) -> pl.Expr:
+    raw = pl.col(name).str.strip_chars()
+    if name == "ts_event":
+        return raw.str.to_datetime(_ISO_FORMAT, time_unit="ns", strict=False).dt.epoch("ns")
+    if name in PRICE_COLUMNS:
+        return raw.cast(pl.Float64, strict=False)
+    return raw.cast(pl.Int64, strict=False)
+
+
+def _bad_expr(name: str) -> pl.Expr:
+    """A value is bad when text is present but does not parse; a blank is bad only where
+    the value is required for every row (timestamp, venue)."""
+    parsed_null = _parse_expr(name).is_null()
+    if name in ("ts_event", "publisher_id"):
+        return parsed_null
+    return parsed_null & _nonblank(name)
+
+
+def _collect_with_flags(lazy: pl.LazyFrame, wanted: list[str]) -> pl.DataFrame:
+    return lazy.select(
+        *[_parse_expr(name).alias(name) for name in wanted],
+        *[_bad_expr(name).alias(f"_bad_{name}") for name in wanted],
+    ).collect(engine="streaming")
+
+
+def _raise_first_bad(path: Path, lazy: pl.LazyFrame, wanted: list[str]) -> None:
+    located = (
+        lazy.with_row_index("_row")
+        .filter(pl.any_horizontal(*[_bad_expr(name) for name in wanted]))
+        .head(_MAX_REPORTED)
+        .collect()
+    )
+    row = located.row(0, named=True)
+    line = int(row["_row"]) + 2  # one header line, lines counted from 1
+    for name in wanted:
+        value = row[name]
+        check = pl.DataFrame({name: [value]}, schema={name: pl.String}).select(_bad_expr(name))
+        if check.item():
+            what = "timestamp" if name == "ts_event" else _REASONS[name].removeprefix("bad_")
+            shown = "an empty value" if value is None or not value.strip() else repr(value)
+            raise DataError(
+                f"cannot parse {shown} as a {what.replace('_', ' ')}"
+                + (" (expected ISO-8601 like 2024-08-01T13:36:32.491911683Z)"
+                   if name == "ts_event" else "")
+                + f"; {located.height}{'+' if located.height == _MAX_REPORTED else ''} bad "
+                "row(s) found, use --skip-bad-rows to count and skip them",
+                path=str(path),
+                line=line,
+                column=name,
+            )
+    raise AssertionError("unreachable: a flagged row has no bad column")
+
+
+def _prices_to_nanos(values: np.ndarray) -> np.ndarray:
+    """Convert float dollar prices to nano-dollars; missing, non-finite or non-positive
+    prices become 0, which means "no liquidity on that side"."""
+    valid = np.isfinite(values) & (values > 0) & (values < 9e9)
+    out = np.zeros(len(values), dtype=np.int64)
+    out[valid] = np.rint(values[valid] * NANOS_PER_DOLLAR).astype(np.int64)
+    return out
+
+
+def _to_columns(frame: pl.DataFrame, wanted: list[str]) -> dict[str, np.ndarray]:
+    n = frame.height
+
+    def column(name: str, fill: float | int) -> np.ndarray:
+        if name not in wanted:
+            return np.full(n, fill)
+        return frame[name].fill_null(fill).to_numpy()
+
+    return {
+        "ts_event": column("ts_event", 0).astype(np.int64),
+        "publisher_id": column("publisher_id", 0).astype(np.int64),
+        "ask_px": _prices_to_nanos(column("ask_px_00", np.nan).astype(np.float64)),
+        "ask_sz": column("ask_sz_00", 0).astype(np.int64),
+        "bid_px": _prices_to_nanos(column("bid_px_00", np.nan).astype(np.float64)),
+        "bid_sz": column("bid_sz_00", 0).astype(np.int64),
+    }
+
+
+def _read_dbn(path: Path) -> dict[str, np.ndarray]:
+    import databento
+
+    try:
+        store = databento.DBNStore.from_file(path)
+        with warnings.catch_warnings():
+            # databento's own use of pandas raises deprecation warnings on newer pandas
+            warnings.simplefilter("ignore")
+            frame = store.to_df(price_type="fixed", pretty_ts=False, map_symbols=False)
+    except Exception as exc:  # databento raises several unrelated types on bad input
+        raise DataError(f"cannot read as DBN: {exc}", path=str(path)) from exc
+    schema = str(store.schema)
+    if not schema.startswith("mbp-"):
+        raise DataError(f"DBN schema is {schema!r}; expected mbp-1 or mbp-10", path=str(path))
+    frame = frame.reset_index()
+    undefined = np.iinfo(np.int64).max
+
+    def prices(name: str) -> np.ndarray:
+        values = frame[name].to_numpy(dtype=np.int64)
+        return np.where((values > 0) & (values != undefined), values, 0)
+
+    return {
+        "ts_event": frame["ts_event"].to_numpy(dtype=np.int64),
+        "publisher_id": frame["publisher_id"].to_numpy(dtype=np.int64),
+        "ask_px": prices("ask_px_00"),
+        "ask_sz": frame["ask_sz_00"].to_numpy(dtype=np.int64),
+        "bid_px": prices("bid_px_00"),
+        "bid_sz": frame["bid_sz_00"].to_numpy(dtype=np.int64),
+    }

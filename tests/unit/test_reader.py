@@ -1,0 +1,132 @@
+"""Reading Databento CSV: layout, windowing, first-row-per-venue, ordering and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sor.data.reader import (
+    build_snapshots,
+    format_timestamp,
+    parse_timestamp,
+    read_market,
+)
+from sor.errors import DataError
+
+HEADER = (
+    "ts_recv,ts_event,rtype,publisher_id,instrument_id,action,side,depth,price,size,flags,"
+    "ts_in_delta,sequence,bid_px_00,ask_px_00,bid_sz_00,ask_sz_00,bid_ct_00,ask_ct_00,symbol"
+)
+
+
+def _row(ts: str, pub: int, ask: str, size: str, bid: str = "9.98") -> str:
+    return f"{ts},{ts},1,{pub},38,A,A,0,{ask},1,130,0,1,{bid},{ask},100,{size},1,1,AAPL"
+
+
+def _write(tmp_path: Path, rows: list[str], header: str = HEADER) -> Path:
+    path = tmp_path / "data.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def test_reads_the_real_sample(real_sample: Path) -> None:
+    data = read_market(real_sample)
+    assert data.rows_read == 5
+    # Four rows share the first ts_event at venue 2: the first one is kept.
+    assert len(data.snapshots) == 2
+    first = data.snapshots[0]
+    assert first["publisher_id"] == 2
+    assert first["ask_px"] == 222_830_000_000
+    assert first["ask_sz"] == 36
+    assert first["bid_px"] == 222_810_000_000
+    assert first["bid_sz"] == 421
+    assert format_timestamp(int(first["ts_event"])) == "2024-08-01T13:36:32.491911683Z"
+    assert data.snapshots[1]["ask_sz"] == 46
+
+
+def test_timestamps_round_trip() -> None:
+    text = "2024-08-01T13:36:32.491911683Z"
+    assert format_timestamp(parse_timestamp(text)) == text
+    assert parse_timestamp("2024-08-01T13:36:32Z") == parse_timestamp("2024-08-01T13:36:32.000Z")
+    assert parse_timestamp("2024-08-01T15:36:32+02:00") == parse_timestamp("2024-08-01T13:36:32Z")
+    with pytest.raises(ValueError, match="invalid timestamp"):
+        parse_timestamp("yesterday")
+
+
+def test_first_row_per_venue_and_stable_time_order() -> None:
+    columns = {
+        "ts_event": np.array([5, 3, 5, 3, 5]),
+        "publisher_id": np.array([2, 2, 2, 9, 9]),
+        "ask_px": np.array([1, 2, 3, 4, 5]),
+        "ask_sz": np.array([10, 20, 30, 40, 50]),
+        "bid_px": np.zeros(5, dtype=np.int64),
+        "bid_sz": np.zeros(5, dtype=np.int64),
+    }
+    snapshots, in_window = build_snapshots(columns)
+    assert in_window == 5
+    # ts 3: rows 1 (venue 2) then 3 (venue 9); ts 5: row 0 (venue 2), row 4 (venue 9).
+    assert snapshots["ask_px"].tolist() == [2, 4, 1, 5]
+    windowed, in_window = build_snapshots(columns, start_ns=4, end_ns=5)
+    assert in_window == 3
+    assert windowed["ask_px"].tolist() == [1, 5]
+
+
+def test_invalid_asks_mean_no_liquidity(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        [
+            _row("2024-08-01T13:00:00.000000000Z", 2, "", "100"),
+            _row("2024-08-01T13:00:00.000000001Z", 2, "-1", "100"),
+            _row("2024-08-01T13:00:00.000000002Z", 2, "inf", "100"),
+            _row("2024-08-01T13:00:00.000000003Z", 2, "10.5", "0"),
+        ],
+    )
+    data = read_market(path)
+    assert data.snapshots["ask_px"].tolist() == [0, 0, 0, 10_500_000_000]
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no such data file"):
+        read_market(tmp_path / "absent.csv")
+
+
+def test_missing_column_is_named(tmp_path: Path) -> None:
+    header = HEADER.replace("ask_sz_00", "ask_size")
+    path = _write(tmp_path, [_row("2024-08-01T13:00:00Z", 2, "10", "100")], header=header)
+    with pytest.raises(DataError, match="missing column.*ask_sz_00") as err:
+        read_market(path)
+    assert err.value.column == "ask_sz_00"
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "reason"),
+    [
+        (_row("2024-08-01T13:00:00Z", 2, "ten", "100"), "ask_px_00", "bad_price"),
+        (_row("2024-08-01 13h", 2, "10", "100"), "ts_event", "bad_timestamp"),
+        (_row("2024-08-01T13:00:00Z", 2, "10", "1.5"), "ask_sz_00", "bad_size"),
+    ],
+)
+def test_unparseable_value_names_file_line_and_column(
+    tmp_path: Path, row: str, column: str, reason: str
+) -> None:
+    good = _row("2024-08-01T13:00:00Z", 2, "10", "100")
+    path = _write(tmp_path, [good, good, row, good])
+    with pytest.raises(DataError) as err:
+        read_market(path)
+    assert err.value.line == 4
+    assert err.value.column == column
+    assert str(path) in str(err.value)
+    assert "line 4" in str(err.value)
+    data = read_market(path, skip_bad_rows=True)
+    assert data.skipped == {reason: 1}
+    assert data.rows_read == 4
+    assert len(data.snapshots) == 1  # the three good rows share ts_event and venue
+
+
+def test_not_a_csv_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes(b"\x00\x01\x02garbage")
+    with pytest.raises(DataError):
+        read_market(path)
