@@ -1,0 +1,12 @@
+"""Print every benchmark's figures: ``make bench``."""
+
+from __future__ import annotations
+
+import bench_allocator
+import bench_backtest
+import bench_memory
+
+if __name__ == "__main__":
+    for bench in (bench_allocator, bench_backtest, bench_memory):
+        bench.main()
+        print()

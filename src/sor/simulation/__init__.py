@@ -1,0 +1,1 @@
+"""Market state, liquidity consumption and the replay loop."""

@@ -1,0 +1,313 @@
+"""The replay loop of SEMANTICS.md sections 2 to 5, compiled with numba.
+
+One market, many strategies: each run keeps its own copy of the state (latest quote of every
+venue and the size our own fills consumed there) and walks the distinct ``ts_event`` values
+in order, first applying that timestamp's rows and then acting once. Money is integer
+nano-dollars. Kernels release the GIL, so parameter sets run in parallel threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from sor.allocators.static import static_split
+from sor.domain import SNAPSHOT_DTYPE, Fill, StrategyResult, nanos_to_dollars
+
+
+@dataclass(frozen=True)
+class MarketArrays:
+    """Snapshots laid out for the kernels.
+
+    ``venues`` holds the distinct publisher ids in ascending order; ``venue`` maps each row
+    to its position there, which is also the router's venue order. Rows of the distinct
+    timestamp ``g`` are ``group_start[g]:group_start[g + 1]``, at time ``group_ts[g]``.
+    """
+
+    venues: np.ndarray
+    venue: np.ndarray
+    ask_px: np.ndarray
+    ask_sz: np.ndarray
+    group_start: np.ndarray
+    group_ts: np.ndarray
+
+    @classmethod
+    def from_snapshots(cls, snapshots: np.ndarray) -> MarketArrays:
+        """Lay out ``SNAPSHOT_DTYPE`` rows, already in processing order."""
+        if snapshots.dtype != SNAPSHOT_DTYPE:
+            raise TypeError(f"expected SNAPSHOT_DTYPE rows, got {snapshots.dtype}")
+        ts = snapshots["ts_event"]
+        venues = np.unique(snapshots["publisher_id"])
+        boundaries = np.flatnonzero(np.diff(ts)) + 1
+        group_start = np.concatenate(([0], boundaries, [len(ts)])).astype(np.int64)
+        return cls(
+            venues=venues.astype(np.int64),
+            venue=np.searchsorted(venues, snapshots["publisher_id"]).astype(np.int64),
+            ask_px=np.ascontiguousarray(snapshots["ask_px"]),
+            ask_sz=np.ascontiguousarray(snapshots["ask_sz"]),
+            group_start=group_start,
+            group_ts=ts[group_start[:-1]].astype(np.int64) if len(ts) else ts[:0].copy(),
+        )
+
+    @property
+    def n_timestamps(self) -> int:
+        """Number of distinct ``ts_event`` values."""
+        return len(self.group_ts)
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """Raw result of one kernel run: totals, the completing timestamp index, the fills."""
+
+    cash_nanos: int
+    filled: int
+    completion_group: int
+    fill_group: np.ndarray
+    fill_venue: np.ndarray
+    fill_qty: np.ndarray
+    fill_px: np.ndarray
+
+    def to_result(
+        self, name: str, order_size: int, market: MarketArrays, fee_nanos: np.ndarray
+    ) -> StrategyResult:
+        """Convert to a ``StrategyResult`` with fills in dollars and real timestamps."""
+        fills = tuple(
+            Fill(
+                ts_event=int(market.group_ts[g]),
+                publisher_id=int(market.venues[v]),
+                quantity=int(q),
+                price=nanos_to_dollars(int(p)),
+                fee=nanos_to_dollars(int(fee_nanos[v])),
+            )
+            for g, v, q, p in zip(
+                self.fill_group, self.fill_venue, self.fill_qty, self.fill_px, strict=True
+            )
+        )
+        completion = (
+            int(market.group_ts[self.completion_group]) if self.completion_group >= 0 else None
+        )
+        return StrategyResult(
+            name=name,
+            order_size=order_size,
+            total_fill=self.filled,
+            total_cash_nanos=self.cash_nanos,
+            completion_ts=completion,
+            fills=fills,
+        )
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill_capacity(order_size: int, n_groups: int, n_venues: int) -> int:
+    # Every fill buys at least one share and a timestamp has at most one fill per venue.
+    return max(0, min(order_size, n_groups * n_venues))
+
+
+@numba.njit(cache=True, nogil=True)
+def _router_kernel(venue, ask_px, ask_sz, group_start, n_venues, fee_nanos, order_size):  # type: ignore[no-untyped-def]
+    n_groups = len(group_start) - 1
+    px = np.zeros(n_venues, dtype=np.int64)
+    size = np.zeros(n_venues, dtype=np.int64)
+    consumed = np.zeros(n_venues, dtype=np.int64)
+    cand_venue = np.empty(n_venues, dtype=np.int64)
+    cand_px = np.empty(n_venues, dtype=np.int64)
+    cand_size = np.empty(n_venues, dtype=np.int64)
+    cand_fee = np.empty(n_venues, dtype=np.int64)
+    split = np.empty(n_venues, dtype=np.int64)
+    cap = _fill_capacity(order_size, n_groups, n_venues)
+    f_group = np.empty(cap, dtype=np.int64)
+    f_venue = np.empty(cap, dtype=np.int64)
+    f_qty = np.empty(cap, dtype=np.int64)
+    f_px = np.empty(cap, dtype=np.int64)
+    n_fills = 0
+    cash = 0
+    filled = 0
+    completion = -1
+    for g in range(n_groups):
+        for r in range(group_start[g], group_start[g + 1]):
+            v = venue[r]
+            px[v] = ask_px[r]
+            size[v] = ask_sz[r]
+            consumed[v] = 0
+        remaining = order_size - filled
+        if remaining <= 0:
+            break
+        k = 0
+        for v in range(n_venues):
+            available = size[v] - consumed[v]
+            if px[v] > 0 and available > 0:
+                cand_venue[k] = v
+                cand_px[k] = px[v]
+                cand_size[k] = available
+                cand_fee[k] = fee_nanos[v]
+                k += 1
+        if k == 0:
+            continue
+        cost = static_split(remaining, cand_px[:k], cand_size[:k], cand_fee[:k], split[:k])
+        if cost < 0:
+            continue
+        for i in range(k):
+            q = min(split[i], cand_size[i])
+            if q <= 0:
+                continue
+            v = cand_venue[i]
+            consumed[v] += q
+            filled += q
+            cash += q * (cand_px[i] + cand_fee[i])
+            f_group[n_fills] = g
+            f_venue[n_fills] = v
+            f_qty[n_fills] = q
+            f_px[n_fills] = cand_px[i]
+            n_fills += 1
+        if filled >= order_size:
+            completion = g
+            break
+    return (
+        cash,
+        filled,
+        completion,
+        f_group[:n_fills],
+        f_venue[:n_fills],
+        f_qty[:n_fills],
+        f_px[:n_fills],
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _sweep_kernel(venue, ask_px, ask_sz, group_start, n_venues, fee_nanos, order_size, targets):  # type: ignore[no-untyped-def]
+    n_groups = len(group_start) - 1
+    px = np.zeros(n_venues, dtype=np.int64)
+    size = np.zeros(n_venues, dtype=np.int64)
+    consumed = np.zeros(n_venues, dtype=np.int64)
+    order = np.empty(n_venues, dtype=np.int64)
+    cap = _fill_capacity(order_size, n_groups, n_venues)
+    f_group = np.empty(cap, dtype=np.int64)
+    f_venue = np.empty(cap, dtype=np.int64)
+    f_qty = np.empty(cap, dtype=np.int64)
+    f_px = np.empty(cap, dtype=np.int64)
+    n_fills = 0
+    cash = 0
+    filled = 0
+    completion = -1
+    for g in range(n_groups):
+        for r in range(group_start[g], group_start[g + 1]):
+            v = venue[r]
+            px[v] = ask_px[r]
+            size[v] = ask_sz[r]
+            consumed[v] = 0
+        if filled >= order_size:
+            break
+        want = min(targets[g], order_size) - filled
+        if want <= 0:
+            continue
+        # Venues with liquidity by (ask price, publisher id): insertion sort of a few items;
+        # venue positions already follow publisher id, so a stable sort on price suffices.
+        k = 0
+        for v in range(n_venues):
+            if px[v] > 0 and size[v] - consumed[v] > 0:
+                j = k
+                while j > 0 and px[order[j - 1]] > px[v]:
+                    order[j] = order[j - 1]
+                    j -= 1
+                order[j] = v
+                k += 1
+        for i in range(k):
+            if want <= 0:
+                break
+            v = order[i]
+            q = min(want, size[v] - consumed[v])
+            consumed[v] += q
+            filled += q
+            want -= q
+            cash += q * (px[v] + fee_nanos[v])
+            f_group[n_fills] = g
+            f_venue[n_fills] = v
+            f_qty[n_fills] = q
+            f_px[n_fills] = px[v]
+            n_fills += 1
+        if filled >= order_size:
+            completion = g
+            break
+    return (
+        cash,
+        filled,
+        completion,
+        f_group[:n_fills],
+        f_venue[:n_fills],
+        f_qty[:n_fills],
+        f_px[:n_fills],
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _displayed_ask_size_kernel(venue, ask_px, ask_sz, group_start, n_venues):  # type: ignore[no-untyped-def]
+    n_groups = len(group_start) - 1
+    px = np.zeros(n_venues, dtype=np.int64)
+    size = np.zeros(n_venues, dtype=np.int64)
+    out = np.zeros(n_groups, dtype=np.int64)
+    for g in range(n_groups):
+        for r in range(group_start[g], group_start[g + 1]):
+            px[venue[r]] = ask_px[r]
+            size[venue[r]] = ask_sz[r]
+        total = 0
+        for v in range(n_venues):
+            if px[v] > 0 and size[v] > 0:
+                total += size[v]
+        out[g] = total
+    return out
+
+
+def _output(raw: tuple) -> RunOutput:  # type: ignore[type-arg]
+    cash, filled, completion, f_group, f_venue, f_qty, f_px = raw
+    return RunOutput(int(cash), int(filled), int(completion), f_group, f_venue, f_qty, f_px)
+
+
+def run_router(market: MarketArrays, fee_nanos: np.ndarray, order_size: int) -> RunOutput:
+    """Run the static router (SEMANTICS.md section 4) over the whole market.
+
+    The risk parameters are not arguments: no candidate split ever under- or over-fills,
+    so they cannot change the allocation (see ``sor.allocators.static``).
+    """
+    return _output(
+        _router_kernel(
+            market.venue,
+            market.ask_px,
+            market.ask_sz,
+            market.group_start,
+            len(market.venues),
+            fee_nanos,
+            order_size,
+        )
+    )
+
+
+def run_sweep(
+    market: MarketArrays, fee_nanos: np.ndarray, order_size: int, targets: np.ndarray
+) -> RunOutput:
+    """Sweep best asks at each timestamp up to the cumulative target of that timestamp.
+
+    ``targets[g]`` is the number of shares the strategy wants bought in total once
+    timestamp ``g`` has been processed (``order_size`` everywhere for ``best_ask``).
+    """
+    return _output(
+        _sweep_kernel(
+            market.venue,
+            market.ask_px,
+            market.ask_sz,
+            market.group_start,
+            len(market.venues),
+            fee_nanos,
+            order_size,
+            np.ascontiguousarray(targets, dtype=np.int64),
+        )
+    )
+
+
+def displayed_ask_size(market: MarketArrays) -> np.ndarray:
+    """Return, per timestamp, the displayed ask size summed over every venue in the state."""
+    return np.asarray(
+        _displayed_ask_size_kernel(
+            market.venue, market.ask_px, market.ask_sz, market.group_start, len(market.venues)
+        )
+    )

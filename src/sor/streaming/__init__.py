@@ -1,0 +1,1 @@
+"""Kafka streaming: the message codec, the producer, the consumer and the embedded broker."""

@@ -1,0 +1,147 @@
+"""The stream's message schema (version 1): one JSON object per kept venue snapshot.
+
+A snapshot message::
+
+    {"v": 1, "type": "snapshot", "seq": 0, "ts_event": 1722519392491911683,
+     "publisher_id": 2, "ask_px": "222.83", "ask_sz": 36, "bid_px": "222.81", "bid_sz": 421}
+
+``seq`` numbers the kept snapshots from 0 in processing order (it identifies a message, so
+a duplicate delivery is recognised); ``ts_event`` is ns since the epoch; prices are decimal
+dollar strings, exact, ``null`` when the side shows no valid price. The stream ends with::
+
+    {"v": 1, "type": "end", "count": N, "source": "...", "sha256": "...", "rows_read": R,
+     "rows_in_window": W, "skipped": {"bad_price": 0}, "start_ns": null, "end_ns": null}
+
+where ``count`` is the number of snapshot messages that precede it and the other fields
+describe the input as the file-based run sees it (so both runs report the same metadata);
+``start_ns``/``end_ns`` are the window bounds the producer applied, or null.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import numpy as np
+
+from sor.data.reader import MarketData
+from sor.domain import NANOS_PER_DOLLAR, SNAPSHOT_DTYPE
+
+SCHEMA_VERSION = 1
+
+
+class MessageError(ValueError):
+    """A message that does not follow the schema."""
+
+
+def _price_text(nanos: int) -> str | None:
+    if nanos <= 0:
+        return None
+    text = format(Decimal(nanos) / NANOS_PER_DOLLAR, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _price_nanos(value: Any) -> int:
+    if value is None:
+        return 0
+    try:
+        amount = Decimal(str(value)) * NANOS_PER_DOLLAR
+    except InvalidOperation as exc:
+        raise MessageError(f"bad price {value!r}") from exc
+    if not amount.is_finite() or amount != amount.to_integral_value():
+        raise MessageError(f"bad price {value!r}")
+    return max(0, int(amount))
+
+
+def snapshot_message(seq: int, row: np.void) -> dict[str, Any]:
+    """Return the message for snapshot number ``seq`` (a ``SNAPSHOT_DTYPE`` row)."""
+    return {
+        "v": SCHEMA_VERSION,
+        "type": "snapshot",
+        "seq": seq,
+        "ts_event": int(row["ts_event"]),
+        "publisher_id": int(row["publisher_id"]),
+        "ask_px": _price_text(int(row["ask_px"])),
+        "ask_sz": int(row["ask_sz"]),
+        "bid_px": _price_text(int(row["bid_px"])),
+        "bid_sz": int(row["bid_sz"]),
+    }
+
+
+def end_message(
+    market: MarketData, *, start_ns: int | None = None, end_ns: int | None = None
+) -> dict[str, Any]:
+    """Return the end-of-stream marker that follows the snapshots of ``market``."""
+    return {
+        "v": SCHEMA_VERSION,
+        "type": "end",
+        "count": len(market.snapshots),
+        "source": market.source,
+        "sha256": market.sha256,
+        "rows_read": market.rows_read,
+        "rows_in_window": market.rows_in_window,
+        "skipped": dict(sorted(market.skipped.items())),
+        "start_ns": start_ns,
+        "end_ns": end_ns,
+    }
+
+
+def market_from_messages(snapshots: list[dict[str, Any]], end: dict[str, Any]) -> MarketData:
+    """Rebuild the ``MarketData`` a file-based run would have read, from the stream."""
+    return MarketData(
+        snapshots=snapshots_from_messages(snapshots),
+        source=str(end.get("source")),
+        sha256=end.get("sha256"),
+        rows_read=int(end.get("rows_read", len(snapshots))),
+        rows_in_window=int(end.get("rows_in_window", len(snapshots))),
+        skipped=dict(end.get("skipped") or {}),
+    )
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """Serialise a message as compact UTF-8 JSON."""
+    return json.dumps(message, separators=(",", ":")).encode()
+
+
+def decode(payload: bytes | None) -> dict[str, Any]:
+    """Parse and validate one message; raise ``MessageError`` when it breaks the schema."""
+    if payload is None:
+        raise MessageError("empty message")
+    try:
+        message = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MessageError(f"not JSON: {exc}") from exc
+    if not isinstance(message, dict) or message.get("v") != SCHEMA_VERSION:
+        raise MessageError(f"not a version-{SCHEMA_VERSION} sor message")
+    kind = message.get("type")
+    if kind == "end":
+        if not isinstance(message.get("count"), int) or message["count"] < 0:
+            raise MessageError("end marker without a valid count")
+        return message
+    if kind != "snapshot":
+        raise MessageError(f"unknown message type {kind!r}")
+    for name in ("seq", "ts_event", "publisher_id", "ask_sz", "bid_sz"):
+        if not isinstance(message.get(name), int) or isinstance(message.get(name), bool):
+            raise MessageError(f"field {name!r} must be an integer")
+    if message["seq"] < 0:
+        raise MessageError("field 'seq' must be non-negative")
+    message["ask_px_nanos"] = _price_nanos(message.get("ask_px"))
+    message["bid_px_nanos"] = _price_nanos(message.get("bid_px"))
+    return message
+
+
+def snapshots_from_messages(messages: list[dict[str, Any]]) -> np.ndarray:
+    """Rebuild ``SNAPSHOT_DTYPE`` rows from decoded snapshot messages, in ``seq`` order."""
+    ordered = sorted(messages, key=lambda m: m["seq"])
+    out = np.empty(len(ordered), dtype=SNAPSHOT_DTYPE)
+    for i, message in enumerate(ordered):
+        out[i] = (
+            message["ts_event"],
+            message["publisher_id"],
+            message["ask_px_nanos"],
+            message["ask_sz"],
+            message["bid_px_nanos"],
+            message["bid_sz"],
+        )
+    return out
