@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-from sor.cli import main  # noqa: E402
+from sor.cli import main
 
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if a != "--dry-run"]

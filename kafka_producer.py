@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-from sor.cli import main  # noqa: E402
+from sor.cli import main
 
 if __name__ == "__main__":
     sys.argv = [sys.argv[0], "produce", *sys.argv[1:]]

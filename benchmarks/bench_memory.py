@@ -42,13 +42,25 @@ def main() -> dict[str, float]:
     rows = sum(1 for _ in path.open("rb")) - 1
     baseline_mb, _ = _peak_rss_mb([sys.executable, "-c", "import sor.cli, sor.backtest"])
     sor_mb, seconds = _peak_rss_mb(
-        [sys.executable, "-m", "sor", "backtest", "--data", str(path), "--no-plot", "--quiet",
-         "--json-out", os.devnull]
+        [
+            sys.executable,
+            "-m",
+            "sor",
+            "backtest",
+            "--data",
+            str(path),
+            "--no-plot",
+            "--quiet",
+            "--json-out",
+            os.devnull,
+        ]
     )
     print(f"memory: six-venue MBP-1 file, {rows:,} rows, {path.stat().st_size / 1e9:.2f} GB")
     print(f"  import only (baseline)          {baseline_mb:9.0f} MB peak RSS")
-    print(f"  sor backtest, 125-point grid    {sor_mb:9.0f} MB peak RSS in {seconds:.1f} s"
-          "  (goal: < 1024 MB)")
+    print(
+        f"  sor backtest, 125-point grid    {sor_mb:9.0f} MB peak RSS in {seconds:.1f} s"
+        "  (goal: < 1024 MB)"
+    )
     return {"rows": float(rows), "baseline_mb": baseline_mb, "backtest_mb": sor_mb}
 
 

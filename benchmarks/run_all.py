@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bench_allocator
+
 import bench_backtest
 import bench_memory
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from sor.allocators.reference import brute_force_allocate
+
 from sor.domain import VenueQuote
 
 MINUTE_NS = 60_000_000_000
@@ -44,8 +45,14 @@ def load_rows(path: Path, start: int | None = None, end: int | None = None) -> l
             ts = _ts(row["ts_event"])
             if (start is not None and ts < start) or (end is not None and ts > end):
                 continue
-            rows.append({"ts": ts, "pub": int(row["publisher_id"]), "ask_px": row["ask_px_00"],
-                         "ask_sz": row["ask_sz_00"]})
+            rows.append(
+                {
+                    "ts": ts,
+                    "pub": int(row["publisher_id"]),
+                    "ask_px": row["ask_px_00"],
+                    "ask_sz": row["ask_sz_00"],
+                }
+            )
     seen = set()
     kept = []
     for row in rows:
@@ -90,9 +97,7 @@ def replay(rows: list[dict], fees: dict[int, Decimal], act) -> RefResult:
 
 
 def available(state, consumed):
-    return {
-        v: (q[0], q[1] - consumed[v]) for v, q in state.items() if q and q[1] - consumed[v] > 0
-    }
+    return {v: (q[0], q[1] - consumed[v]) for v, q in state.items() if q and q[1] - consumed[v] > 0}
 
 
 def router(order_size: int, fees: dict[int, Decimal]):
@@ -112,7 +117,9 @@ def sweep(target_of):
     def act(ts, state, consumed, result):
         want = target_of(ts) - result.total_fill
         orders = []
-        for v, (px, size) in sorted(available(state, consumed).items(), key=lambda x: (x[1][0], x[0])):
+        for v, (_px, size) in sorted(
+            available(state, consumed).items(), key=lambda x: (x[1][0], x[0])
+        ):
             if want <= 0:
                 break
             take = min(want, size)

@@ -140,15 +140,9 @@ def backtest(
     rebate: Annotated[
         float | None, typer.Option(help="Maker rebate, $/share, every venue.")
     ] = None,
-    lambda_over: Annotated[
-        str | None, typer.Option(help="Comma-separated search values.")
-    ] = None,
-    lambda_under: Annotated[
-        str | None, typer.Option(help="Comma-separated search values.")
-    ] = None,
-    theta_queue: Annotated[
-        str | None, typer.Option(help="Comma-separated search values.")
-    ] = None,
+    lambda_over: Annotated[str | None, typer.Option(help="Comma-separated search values.")] = None,
+    lambda_under: Annotated[str | None, typer.Option(help="Comma-separated search values.")] = None,
+    theta_queue: Annotated[str | None, typer.Option(help="Comma-separated search values.")] = None,
     model: Annotated[str, typer.Option(help="Router model: static.")] = "static",
     json_out: Annotated[Path, typer.Option(help="Where to write the report.")] = Path(
         "output.json"
@@ -182,7 +176,8 @@ def backtest(
             order_size=order_size if order_size is not None else file_config.order.size,
             fee=fee,
             rebate=rebate,
-            lambda_over=_float_list("lambda-over", lambda_over) or _tuple(file_config.search.lambda_over),
+            lambda_over=_float_list("lambda-over", lambda_over)
+            or _tuple(file_config.search.lambda_over),
             lambda_under=_float_list("lambda-under", lambda_under)
             or _tuple(file_config.search.lambda_under),
             theta_queue=_float_list("theta-queue", theta_queue)
@@ -194,11 +189,25 @@ def backtest(
         )
         if data is None:
             with _generated_data(seed) as (path, label):
-                report = run_file_backtest(path, options, file_config, seed=seed, label=label,
-                                           json_out=json_out, plot=None if no_plot else plot)
+                report = run_file_backtest(
+                    path,
+                    options,
+                    file_config,
+                    seed=seed,
+                    label=label,
+                    json_out=json_out,
+                    plot=None if no_plot else plot,
+                )
         else:
-            report = run_file_backtest(data, options, file_config, seed=None, label=None,
-                                       json_out=json_out, plot=None if no_plot else plot)
+            report = run_file_backtest(
+                data,
+                options,
+                file_config,
+                seed=None,
+                label=None,
+                json_out=json_out,
+                plot=None if no_plot else plot,
+            )
         sys.stdout.write(report)
         sys.stdout.flush()
 
@@ -372,8 +381,11 @@ def produce(
             )
             out.write(encode(marker).decode())
             out.write("\n")
-            log.info("%d messages for topic %s (dry run, nothing published)",
-                     len(market.snapshots) + 1, topic)
+            log.info(
+                "%d messages for topic %s (dry run, nothing published)",
+                len(market.snapshots) + 1,
+                topic,
+            )
 
         if data is None:
             with _generated_data(seed) as (path, label):

@@ -115,7 +115,9 @@ def venue_id(key: str) -> int:
     if text.upper() in by_name:
         return by_name[text.upper()]
     known = ", ".join(f"{name} ({pid})" for pid, name in sorted(VENUE_NAMES.items()))
-    raise ConfigError(f"unknown venue {key!r} in [costs.venues]; use a publisher_id or one of {known}")
+    raise ConfigError(
+        f"unknown venue {key!r} in [costs.venues]; use a publisher_id or one of {known}"
+    )
 
 
 def venue_costs(

@@ -77,9 +77,7 @@ class VenueCosts:
 
     def fee_nanos(self, publisher_ids: np.ndarray) -> np.ndarray:
         """Return the taker fees of ``publisher_ids`` in nano-dollars, aligned with the input."""
-        return np.array(
-            [dollars_to_nanos(self.fee(int(p))) for p in publisher_ids], dtype=np.int64
-        )
+        return np.array([dollars_to_nanos(self.fee(int(p))) for p in publisher_ids], dtype=np.int64)
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.dates import DateFormatter  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.dates import DateFormatter
+from matplotlib.ticker import MaxNLocator
 
-from sor.backtest import BacktestResult  # noqa: E402
-from sor.domain import VENUE_NAMES, StrategyResult  # noqa: E402
-from sor.report import savings_bps  # noqa: E402
+from sor.backtest import BacktestResult
+from sor.domain import VENUE_NAMES, StrategyResult
+from sor.report import savings_bps
 
 COLORS = {"router": "#1f77b4", "best_ask": "#ff7f0e", "twap": "#2ca02c", "vwap": "#d62728"}
 

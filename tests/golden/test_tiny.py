@@ -47,7 +47,11 @@ def test_tiny_file_counts_and_search_note(tiny_csv: Path) -> None:
     assert run["timestamps"] == 3
     assert report["search"]["parameter_sets"] == 4
     assert report["search"]["choice_is_arbitrary"] is True
-    assert report["best_parameters"] == {"lambda_over": 0.1, "lambda_under": 0.1, "theta_queue": 0.1}
+    assert report["best_parameters"] == {
+        "lambda_over": 0.1,
+        "lambda_under": 0.1,
+        "theta_queue": 0.1,
+    }
     assert report["strategies"]["router"]["completion_time"] == "2024-08-01T13:00:00.500000000Z"
     assert report["strategies"]["twap"]["completion_time"] == "2024-08-01T13:01:30.000000000Z"
 
@@ -58,7 +62,10 @@ def test_window_end_cuts_the_last_bucket(tiny_csv: Path) -> None:
     end = parse_timestamp("2024-08-01T13:00:00.5Z")
     data = read_market(tiny_csv, end_ns=end)
     report = build_report(
-        run_backtest(data, BacktestConfig(order_size=1000, end_ns=end, grid=SearchGrid((0.1,), (0.1,), (0.1,))))
+        run_backtest(
+            data,
+            BacktestConfig(order_size=1000, end_ns=end, grid=SearchGrid((0.1,), (0.1,), (0.1,))),
+        )
     )
     # One bucket only: TWAP wants everything at once and behaves like best_ask.
     assert report["baselines"]["twap"] == report["baselines"]["best_ask"]

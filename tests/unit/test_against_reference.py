@@ -6,10 +6,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sor.data.generate import generate_market
 
 import reference_backtest as ref
 from sor.backtest import BacktestConfig, run_backtest
-from sor.data.generate import generate_market
 from sor.data.reader import parse_timestamp, read_market
 from sor.domain import NANOS_PER_DOLLAR, StrategyResult
 from sor.search import SearchGrid
@@ -30,7 +30,9 @@ def _same(product: StrategyResult, reference: ref.RefResult) -> None:
 
 
 @pytest.mark.parametrize("order_size", [300, 1000, 2500])
-@pytest.mark.parametrize("window", [(None, None), ("2024-08-01T13:37:00Z", "2024-08-01T13:38:45.5Z")])
+@pytest.mark.parametrize(
+    "window", [(None, None), ("2024-08-01T13:37:00Z", "2024-08-01T13:38:45.5Z")]
+)
 def test_every_strategy_matches_the_reference(
     market_file: Path, order_size: int, window: tuple[str | None, str | None]
 ) -> None:

@@ -32,16 +32,39 @@ def test_backtest_prints_only_json_and_writes_files(tiny_csv: Path, tmp_path: Pa
     assert set(report["baselines"]) == {"best_ask", "twap", "vwap"}
     assert (tmp_path / "output.json").read_text() == done.stdout
     assert (tmp_path / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    again = _sor("backtest", "--data", str(tiny_csv), "--order-size", "1000", *GRID,
-                 "--no-plot", "--json-out", "again.json", cwd=tmp_path)
+    _sor(
+        "backtest",
+        "--data",
+        str(tiny_csv),
+        "--order-size",
+        "1000",
+        *GRID,
+        "--no-plot",
+        "--json-out",
+        "again.json",
+        cwd=tmp_path,
+    )
     assert (tmp_path / "again.json").read_bytes() == (tmp_path / "output.json").read_bytes()
 
 
 def test_classic_script_runs_from_the_repository_root(tiny_csv: Path, tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, str(REPO / "backtest.py"), "--dry-run", "--data", str(tiny_csv),
-         "--order-size", "1000", *GRID, "--no-plot", "--json-out", str(tmp_path / "o.json")],
-        cwd=REPO, capture_output=True, text=True,
+        [
+            sys.executable,
+            str(REPO / "backtest.py"),
+            "--dry-run",
+            "--data",
+            str(tiny_csv),
+            "--order-size",
+            "1000",
+            *GRID,
+            "--no-plot",
+            "--json-out",
+            str(tmp_path / "o.json"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["optimized"]["total_fill"] == 1000
@@ -50,7 +73,9 @@ def test_classic_script_runs_from_the_repository_root(tiny_csv: Path, tmp_path: 
 def test_producer_dry_run_prints_messages(tiny_csv: Path, tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(REPO / "kafka_producer.py"), "--dry-run", "--data", str(tiny_csv)],
-        cwd=REPO, capture_output=True, text=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     messages = [json.loads(line) for line in done.stdout.splitlines()]
@@ -104,8 +129,18 @@ def test_config_file_sets_fees_grid_and_order(tiny_csv: Path, tmp_path: Path) ->
     )
     out = tmp_path / "o.json"
     result = CliRunner().invoke(
-        app, ["backtest", "--data", str(tiny_csv), "--config", str(config), "--no-plot",
-              "--json-out", str(out), "-q"],
+        app,
+        [
+            "backtest",
+            "--data",
+            str(tiny_csv),
+            "--config",
+            str(config),
+            "--no-plot",
+            "--json-out",
+            str(out),
+            "-q",
+        ],
     )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())

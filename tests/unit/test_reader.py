@@ -95,7 +95,7 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_missing_column_is_named(tmp_path: Path) -> None:
     header = HEADER.replace("ask_sz_00", "ask_size")
     path = _write(tmp_path, [_row("2024-08-01T13:00:00Z", 2, "10", "100")], header=header)
-    with pytest.raises(DataError, match="missing column.*ask_sz_00") as err:
+    with pytest.raises(DataError, match=r"missing column.*ask_sz_00") as err:
         read_market(path)
     assert err.value.column == "ask_sz_00"
 

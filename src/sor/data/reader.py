@@ -104,8 +104,9 @@ def parse_timestamp(text: str) -> int:
     try:
         moment = datetime.fromisoformat(body.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ValueError(f"invalid timestamp {text!r}: expected ISO-8601 such as "
-                         "2024-08-01T13:36:32.5Z") from exc
+        raise ValueError(
+            f"invalid timestamp {text!r}: expected ISO-8601 such as 2024-08-01T13:36:32.5Z"
+        ) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     whole = moment - datetime(1970, 1, 1, tzinfo=UTC)
@@ -157,7 +158,7 @@ def read_market(
     if not file.is_file():
         raise DataError("no such data file", path=str(file))
     if file.name.endswith(_DBN_SUFFIXES):
-        columns, skipped = _read_dbn(file), {}
+        columns, skipped = _read_dbn(file), dict[str, int]()
     else:
         columns, skipped = _read_csv(file, skip_bad_rows=skip_bad_rows)
     rows_read = len(columns["ts_event"]) + sum(skipped.values())
@@ -291,8 +292,11 @@ def _raise_first_bad(path: Path, lazy: pl.LazyFrame, wanted: list[str]) -> None:
             shown = "an empty value" if value is None or not value.strip() else repr(value)
             raise DataError(
                 f"cannot parse {shown} as a {what.replace('_', ' ')}"
-                + (" (expected ISO-8601 like 2024-08-01T13:36:32.491911683Z)"
-                   if name == "ts_event" else "")
+                + (
+                    " (expected ISO-8601 like 2024-08-01T13:36:32.491911683Z)"
+                    if name == "ts_event"
+                    else ""
+                )
                 + f"; {located.height}{'+' if located.height == _MAX_REPORTED else ''} bad "
                 "row(s) found, use --skip-bad-rows to count and skip them",
                 path=str(path),

@@ -9,6 +9,7 @@ nano-dollars. Kernels release the GIL, so parameter sets run in parallel threads
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
@@ -105,7 +106,7 @@ def _fill_capacity(order_size: int, n_groups: int, n_venues: int) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
-def _router_kernel(venue, ask_px, ask_sz, group_start, n_venues, fee_nanos, order_size):  # type: ignore[no-untyped-def]
+def _router_kernel(venue, ask_px, ask_sz, group_start, n_venues, fee_nanos, order_size):
     n_groups = len(group_start) - 1
     px = np.zeros(n_venues, dtype=np.int64)
     size = np.zeros(n_venues, dtype=np.int64)
@@ -175,7 +176,7 @@ def _router_kernel(venue, ask_px, ask_sz, group_start, n_venues, fee_nanos, orde
 
 
 @numba.njit(cache=True, nogil=True)
-def _sweep_kernel(venue, ask_px, ask_sz, group_start, n_venues, fee_nanos, order_size, targets):  # type: ignore[no-untyped-def]
+def _sweep_kernel(venue, ask_px, ask_sz, group_start, n_venues, fee_nanos, order_size, targets):
     n_groups = len(group_start) - 1
     px = np.zeros(n_venues, dtype=np.int64)
     size = np.zeros(n_venues, dtype=np.int64)
@@ -241,7 +242,7 @@ def _sweep_kernel(venue, ask_px, ask_sz, group_start, n_venues, fee_nanos, order
 
 
 @numba.njit(cache=True, nogil=True)
-def _displayed_ask_size_kernel(venue, ask_px, ask_sz, group_start, n_venues):  # type: ignore[no-untyped-def]
+def _displayed_ask_size_kernel(venue, ask_px, ask_sz, group_start, n_venues):
     n_groups = len(group_start) - 1
     px = np.zeros(n_venues, dtype=np.int64)
     size = np.zeros(n_venues, dtype=np.int64)
@@ -258,7 +259,7 @@ def _displayed_ask_size_kernel(venue, ask_px, ask_sz, group_start, n_venues):  #
     return out
 
 
-def _output(raw: tuple) -> RunOutput:  # type: ignore[type-arg]
+def _output(raw: tuple[Any, ...]) -> RunOutput:
     cash, filled, completion, f_group, f_venue, f_qty, f_px = raw
     return RunOutput(int(cash), int(filled), int(completion), f_group, f_venue, f_qty, f_px)
 
