@@ -1,0 +1,449 @@
+"""The synthetic market: a seeded multi-venue order book written as a Databento MBP CSV.
+
+Model
+-----
+- A shared efficient price on a one-cent grid (the NBBO bid in cents, the ask one cent
+  above) moves by a random walk at Poisson times.
+- Each venue keeps a ten-level book per side on consecutive cents. Its best bid and ask sit
+  at, or a few ticks away from, the efficient quotes; when the efficient price moves, the
+  venue's book follows on its next event.
+- Level sizes are lognormal (mostly round lots, occasionally very large).
+- Events per venue arrive in clusters (Poisson cluster times; several rows may share one
+  ``ts_event``, as trades sweeping a level do in the real file): adds, cancellations and
+  trades on both sides. Every row carries the book after its event, so sizes are
+  consistent from row to row: a trade of ``q`` at an unchanged bid lowers the bid size by
+  ``q``; a cancellation lowers its level by the cancelled size; an exhausted best level
+  moves the quote.
+- Rows of all venues are interleaved in ``ts_recv`` order; ``ts_recv = ts_event +
+  ts_in_delta``, so ``ts_event`` can step back between venues, as in real files.
+
+Layout: exactly the columns, order and number formatting of Databento's ``l1_day.csv``
+(ISO-8601 timestamps with nanoseconds and ``Z``, prices in shortest decimal form).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba
+import numpy as np
+import polars as pl
+
+from sor.domain import NANOS_PER_SECOND, VENUE_NAMES
+from sor.errors import ConfigError
+
+PUBLISHERS: dict[int, str] = dict(VENUE_NAMES)
+"""Databento publisher ids of the modelled venues, in the order ``--venues N`` takes them."""
+
+VENUE_ORDER = (2, 9, 43, 5, 8, 38)
+LEVELS = 10
+DEFAULT_START = "2024-08-01T13:36:32Z"
+DEFAULT_DURATION_NS = 9 * 60 * NANOS_PER_SECOND
+CHUNK_NS = 300 * NANOS_PER_SECOND
+INSTRUMENT_ID = 38
+START_BID_CENTS = 22281
+
+ACTIONS = np.array(["A", "C", "T"])
+SIDES = np.array(["B", "A", "N"])
+_ADD, _CANCEL, _TRADE = 0, 1, 2
+_BID, _ASK = 0, 1
+
+
+@dataclass(frozen=True)
+class GenerateSummary:
+    """What ``generate_market`` wrote."""
+
+    path: Path
+    rows: int
+    venues: tuple[int, ...]
+    start_ns: int
+    end_ns: int
+    depth: int
+    seed: int
+
+
+def mbp_columns(depth: int) -> list[str]:
+    """Return the CSV header of Databento MBP-1 (``depth=1``) or MBP-10 (``depth=10``)."""
+    columns = [
+        "ts_recv", "ts_event", "rtype", "publisher_id", "instrument_id", "action", "side",
+        "depth", "price", "size", "flags", "ts_in_delta", "sequence",
+    ]  # fmt: skip
+    for level in range(depth):
+        columns += [
+            f"{name}_{level:02d}"
+            for name in ("bid_px", "ask_px", "bid_sz", "ask_sz", "bid_ct", "ask_ct")
+        ]
+    return [*columns, "symbol"]
+
+
+@numba.njit(cache=True)
+def _draw_size(median: float, sigma: float, big_p: float) -> int:
+    size = np.exp(np.log(median) + sigma * np.random.standard_normal())
+    if np.random.random() < big_p:
+        size *= 10.0
+    if np.random.random() < 0.6:  # most resting size is in round lots
+        return max(100, int(np.round(size / 100.0)) * 100)
+    return max(1, int(size))
+
+
+@numba.njit(cache=True)
+def _count_for(size: int) -> int:
+    return max(1, min(size // 100 + np.random.randint(0, 3), 40))
+
+
+@numba.njit(cache=True)
+def _refill(sizes, counts, start):
+    for i in range(start, len(sizes)):
+        sizes[i] = _draw_size(220.0, 0.7, 0.03)
+        counts[i] = _count_for(sizes[i])
+
+
+@numba.njit(cache=True)
+def _new_book(seed, bid_sz, bid_ct, ask_sz, ask_ct):
+    np.random.seed(seed)  # numba keeps its own generator: seed it for every draw made here
+    _refill(bid_sz, bid_ct, 0)
+    _refill(ask_sz, ask_ct, 0)
+
+
+@numba.njit(cache=True)
+def _shift(sizes, counts, moves):
+    """Move the book ``moves`` levels away from the touch (>0: the best level went away)."""
+    n = len(sizes)
+    if moves > 0:
+        for i in range(n):
+            j = i + moves
+            sizes[i] = sizes[j] if j < n else 0
+            counts[i] = counts[j] if j < n else 0
+        _refill(sizes, counts, max(0, n - moves))
+    elif moves < 0:
+        k = -moves
+        for i in range(n - 1, -1, -1):
+            j = i - k
+            sizes[i] = sizes[j] if j >= 0 else 0
+            counts[i] = counts[j] if j >= 0 else 0
+        for i in range(min(k, n)):
+            sizes[i] = _draw_size(150.0, 0.8, 0.02)
+            counts[i] = _count_for(sizes[i])
+
+
+@numba.njit(cache=True)
+def _simulate_venue(
+    seed,
+    t0,
+    t1,
+    rate,
+    price_ts,
+    price_bid,
+    state,
+    bid_sz,
+    bid_ct,
+    ask_sz,
+    ask_ct,
+):
+    """Simulate one venue's rows with ``t0 <= ts_event < t1``; ``state`` carries over chunks.
+
+    ``state`` = [best bid cents, best ask cents, next sequence, bid offset, ask offset, clock,
+    last ts_recv].
+    Returns per-row arrays: ts_event, ts_in_delta, action, side, depth, price cents, size,
+    flags, sequence, and the book after the row (bid/ask best cents, sizes, counts).
+    """
+    np.random.seed(seed)
+    expected = int((t1 - t0) / 1e9 * rate * 1.5) + 64
+    ts = np.empty(expected, np.int64)
+    delta = np.empty(expected, np.int64)
+    action = np.empty(expected, np.int8)
+    side = np.empty(expected, np.int8)
+    depth = np.empty(expected, np.int8)
+    price = np.empty(expected, np.int64)
+    size = np.empty(expected, np.int64)
+    flags = np.empty(expected, np.int64)
+    seq = np.empty(expected, np.int64)
+    best_bid = np.empty(expected, np.int64)
+    best_ask = np.empty(expected, np.int64)
+    out_bid_sz = np.empty((expected, LEVELS), np.int64)
+    out_bid_ct = np.empty((expected, LEVELS), np.int64)
+    out_ask_sz = np.empty((expected, LEVELS), np.int64)
+    out_ask_ct = np.empty((expected, LEVELS), np.int64)
+    mean_cluster = 1.6
+    cluster_rate = rate / mean_cluster
+    clock = max(state[5], t0)
+    p = 0
+    n = 0
+    while True:
+        clock += int(np.random.exponential(1e9 / cluster_rate)) + 1
+        if clock >= t1:
+            break
+        while p + 1 < len(price_ts) and price_ts[p + 1] <= clock:
+            p += 1
+        efficient = price_bid[p]
+        rows = 1
+        while np.random.random() < 1.0 - 1.0 / mean_cluster and rows < 8:
+            rows += 1
+        first_kind = -1
+        first_side = -1
+        # one receive latency per cluster: its rows share ts_recv, as in the real file
+        latency = int(np.exp(np.log(170_000.0) + 0.15 * np.random.standard_normal()))
+        # a venue's feed is sequential: its receive times never step back
+        latency = max(latency, state[6] - clock)
+        state[6] = clock + latency
+        for r in range(rows):
+            if n >= expected:
+                break
+            # Follow the efficient price first: the venue's quote re-centres on an event.
+            if np.random.random() < 0.05:
+                state[3] = 0 if np.random.random() < 0.7 else np.random.randint(1, 3)
+                state[4] = 0 if np.random.random() < 0.7 else np.random.randint(1, 3)
+            target_bid = efficient - state[3]
+            target_ask = efficient + 1 + state[4]
+            kind = _ADD
+            which = _BID
+            level = 0
+            qty = 0
+            px = 0
+            # Re-centre one side per event, in the order that never crosses the book: when
+            # prices rise the ask moves first, when they fall the bid does.
+            move_bid = r == 0 and target_bid != state[0] and target_bid < state[1]
+            move_ask = r == 0 and target_ask != state[1] and target_ask > state[0]
+            if move_ask and (target_ask > state[1] or not move_bid):
+                move_bid = False
+            else:
+                move_ask = False
+            if move_bid:
+                moves = state[0] - target_bid
+                if moves > 0:  # bid falls: the levels above the new best bid are cancelled
+                    kind, which, px, qty = _CANCEL, _BID, state[0], bid_sz[0]
+                else:  # bid rises: size joins at the new best bid
+                    kind, which = _ADD, _BID
+                _shift(bid_sz, bid_ct, moves)
+                state[0] = target_bid
+                if kind == _ADD:
+                    px, qty = state[0], bid_sz[0]
+            elif move_ask:
+                moves = target_ask - state[1]
+                if moves > 0:
+                    kind, which, px, qty = _CANCEL, _ASK, state[1], ask_sz[0]
+                else:
+                    kind, which = _ADD, _ASK
+                _shift(ask_sz, ask_ct, moves)
+                state[1] = target_ask
+                if kind == _ADD:
+                    px, qty = state[1], ask_sz[0]
+            else:
+                if r > 0 and first_kind == _TRADE:
+                    kind, which = _TRADE, first_side  # a sweep: trades on the same side
+                else:
+                    u = np.random.random()
+                    if u < 0.44:
+                        kind = _ADD
+                    elif u < 0.80:
+                        kind = _CANCEL
+                    else:
+                        kind = _TRADE
+                    which = _BID if np.random.random() < 0.5 else _ASK
+                sizes = bid_sz if which == _BID else ask_sz
+                counts = bid_ct if which == _BID else ask_ct
+                best = state[0] if which == _BID else state[1]
+                sign = -1 if which == _BID else 1
+                if kind == _TRADE:
+                    level = 0
+                    qty = min(sizes[0], _draw_size(90.0, 0.9, 0.01))
+                    sizes[0] -= qty
+                    counts[0] = max(1, counts[0] - 1) if sizes[0] > 0 else 0
+                    px = best
+                elif kind == _CANCEL:
+                    level = min(int(np.random.exponential(2.0)), LEVELS - 1)
+                    qty = min(sizes[level], _draw_size(100.0, 0.8, 0.0))
+                    sizes[level] -= qty
+                    counts[level] = max(1, counts[level] - 1) if sizes[level] > 0 else 0
+                    px = best + sign * level
+                else:
+                    level = min(int(np.random.exponential(2.0)), LEVELS - 1)
+                    qty = _draw_size(100.0, 0.8, 0.01)
+                    sizes[level] += qty
+                    counts[level] += 1
+                    px = best + sign * level
+                if sizes[0] == 0:  # the touch is exhausted: the quote moves away
+                    _shift(sizes, counts, 1)
+                    if which == _BID:
+                        state[0] -= 1
+                    else:
+                        state[1] += 1
+                elif level > 0 and sizes[level] == 0:
+                    # keep consecutive levels: an emptied inner level is refilled deeper
+                    sizes[level] = _draw_size(150.0, 0.8, 0.0)
+                    counts[level] = _count_for(sizes[level])
+            if r == 0:
+                first_kind, first_side = kind, which
+            ts[n] = clock
+            delta[n] = latency
+            action[n] = kind
+            # Databento marks trades by aggressor: a trade at the bid is a sell ('A').
+            if kind == _TRADE:
+                side[n] = _ASK if which == _BID else _BID
+            else:
+                side[n] = which
+            depth[n] = level
+            price[n] = px
+            size[n] = max(qty, 1)
+            flags[n] = 130 if r == rows - 1 else 0
+            seq[n] = state[2]
+            state[2] += 1
+            best_bid[n] = state[0]
+            best_ask[n] = state[1]
+            out_bid_sz[n] = bid_sz
+            out_bid_ct[n] = bid_ct
+            out_ask_sz[n] = ask_sz
+            out_ask_ct[n] = ask_ct
+            n += 1
+    state[5] = clock if clock < t1 else t1
+    return (
+        ts[:n], delta[:n], action[:n], side[:n], depth[:n], price[:n], size[:n], flags[:n],
+        seq[:n], best_bid[:n], best_ask[:n], out_bid_sz[:n], out_bid_ct[:n], out_ask_sz[:n],
+        out_ask_ct[:n],
+    )  # fmt: skip
+
+
+def _efficient_path(
+    rng: np.random.Generator, start_ns: int, end_ns: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the change times and bid levels (cents) of the shared efficient price."""
+    seconds = (end_ns - start_ns) / NANOS_PER_SECOND
+    changes = rng.poisson(0.35 * seconds)
+    times = np.sort(rng.integers(start_ns, max(end_ns, start_ns + 1), size=changes))
+    steps = rng.choice(np.array([-2, -1, 1, 2]), size=changes, p=[0.05, 0.45, 0.45, 0.05])
+    levels = START_BID_CENTS + np.concatenate(([0], np.cumsum(steps)))
+    return np.concatenate(([start_ns], times)).astype(np.int64), levels.astype(np.int64)
+
+
+def _prices(cents: np.ndarray) -> np.ndarray:
+    return cents / 100.0  # correctly rounded, so it prints as the short decimal
+
+
+def _frame(rows: dict[str, np.ndarray], depth: int, rtype: int, symbol: str) -> pl.DataFrame:
+    ts_event = rows["ts_event"]
+    ts_recv = ts_event + rows["ts_in_delta"]
+    columns: dict[str, pl.Series | np.ndarray] = {
+        "ts_recv": pl.Series(ts_recv).cast(pl.Datetime("ns")),
+        "ts_event": pl.Series(ts_event).cast(pl.Datetime("ns")),
+        "rtype": np.full(len(ts_event), rtype, dtype=np.int64),
+        "publisher_id": rows["publisher_id"],
+        "instrument_id": np.full(len(ts_event), INSTRUMENT_ID, dtype=np.int64),
+        "action": ACTIONS[rows["action"]],
+        "side": SIDES[rows["side"]],
+        "depth": rows["depth"].astype(np.int64),
+        "price": _prices(rows["price"]),
+        "size": rows["size"],
+        "flags": rows["flags"],
+        "ts_in_delta": rows["ts_in_delta"],
+        "sequence": rows["sequence"],
+    }
+    for level in range(depth):
+        columns[f"bid_px_{level:02d}"] = _prices(rows["best_bid"] - level)
+        columns[f"ask_px_{level:02d}"] = _prices(rows["best_ask"] + level)
+        columns[f"bid_sz_{level:02d}"] = rows["bid_sz"][:, level]
+        columns[f"ask_sz_{level:02d}"] = rows["ask_sz"][:, level]
+        columns[f"bid_ct_{level:02d}"] = rows["bid_ct"][:, level]
+        columns[f"ask_ct_{level:02d}"] = rows["ask_ct"][:, level]
+    frame = pl.DataFrame(columns)
+    iso = "%Y-%m-%dT%H:%M:%S%.9fZ"
+    return frame.with_columns(
+        pl.col("ts_recv").dt.strftime(iso),
+        pl.col("ts_event").dt.strftime(iso),
+        pl.lit(symbol).alias("symbol"),
+    ).select(mbp_columns(depth))
+
+
+def generate_market(
+    out: str | Path,
+    *,
+    venues: int = 6,
+    seed: int = 7,
+    start: str = DEFAULT_START,
+    end: str | None = None,
+    depth: int = 10,
+    rate_per_venue: float = 111.0,
+    symbol: str = "AAPL",
+) -> GenerateSummary:
+    """Write a synthetic market as a Databento MBP-1 or MBP-10 CSV.
+
+    Parameters
+    ----------
+    out
+        The CSV file to write (replaced if it exists).
+    venues
+        How many venues, taken in order from ``VENUE_ORDER`` (1 to 6).
+    seed
+        Seed of every random draw; the same arguments give a byte-identical file.
+    start, end
+        ISO-8601 bounds of ``ts_event``; ``end`` defaults to ``start`` plus nine minutes.
+    depth
+        1 for MBP-1, 10 for MBP-10.
+    rate_per_venue
+        Mean rows per second per venue (the real file: about 110).
+
+    Raises
+    ------
+    ConfigError
+        An argument is out of range or a timestamp cannot be parsed.
+    """
+    from sor.data.reader import parse_timestamp
+
+    if depth not in (1, 10):
+        raise ConfigError(f"depth must be 1 (MBP-1) or 10 (MBP-10), got {depth}")
+    if not 1 <= venues <= len(VENUE_ORDER):
+        raise ConfigError(f"venues must be between 1 and {len(VENUE_ORDER)}, got {venues}")
+    if not rate_per_venue > 0:
+        raise ConfigError(f"rate must be positive, got {rate_per_venue}")
+    try:
+        start_ns = parse_timestamp(start)
+        end_ns = parse_timestamp(end) if end is not None else start_ns + DEFAULT_DURATION_NS
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    if end_ns <= start_ns:
+        raise ConfigError("the end of the generated window must come after its start")
+    publisher_ids = VENUE_ORDER[:venues]
+    root = np.random.SeedSequence(seed)
+    price_seed, *venue_seeds = root.spawn(1 + venues)
+    price_ts, price_bid = _efficient_path(np.random.default_rng(price_seed), start_ns, end_ns)
+    states = []
+    for k in range(venues):
+        init = np.random.default_rng(venue_seeds[k])
+        book = [np.zeros(LEVELS, np.int64) for _ in range(4)]
+        state = np.array(
+            [START_BID_CENTS, START_BID_CENTS + 1, int(init.integers(1_000_000, 90_000_000)),
+             0, 0, start_ns, start_ns],
+            dtype=np.int64,
+        )  # fmt: skip
+        _new_book(int(init.integers(2**31)), *book)
+        states.append((init, state, book))
+    path = Path(out)
+    rtype = 10 if depth == 10 else 1
+    total = 0
+    with path.open("wb") as handle:
+        chunk_start = start_ns
+        first = True
+        while chunk_start <= end_ns:
+            chunk_end = min(chunk_start + CHUNK_NS, end_ns + 1)
+            parts = []
+            for k, (init, state, book) in enumerate(states):
+                raw = _simulate_venue(int(init.integers(2**31)), chunk_start, chunk_end,
+                                      rate_per_venue, price_ts, price_bid, state, *book)  # fmt: skip
+                names = ("ts_event", "ts_in_delta", "action", "side", "depth", "price", "size",
+                         "flags", "sequence", "best_bid", "best_ask", "bid_sz", "bid_ct",
+                         "ask_sz", "ask_ct")  # fmt: skip
+                part = dict(zip(names, raw, strict=True))
+                part["publisher_id"] = np.full(len(raw[0]), publisher_ids[k], dtype=np.int64)
+                parts.append(part)
+            rows = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+            order = np.argsort(rows["ts_event"] + rows["ts_in_delta"], kind="stable")
+            rows = {name: values[order] for name, values in rows.items()}
+            frame = _frame(rows, depth, rtype, symbol)
+            frame.write_csv(handle, include_header=first)
+            first = False
+            total += frame.height
+            chunk_start = chunk_end
+    return GenerateSummary(
+        path=path, rows=total, venues=tuple(publisher_ids), start_ns=start_ns, end_ns=end_ns,
+        depth=depth, seed=seed,
+    )  # fmt: skip

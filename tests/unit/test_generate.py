@@ -1,0 +1,140 @@
+"""The synthetic market: Databento's exact layout, determinism, consistent sizes, rates."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from sor.data.generate import PUBLISHERS, VENUE_ORDER, generate_market, mbp_columns
+from sor.errors import ConfigError
+
+START = "2024-08-01T13:36:32Z"
+END = "2024-08-01T13:37:02Z"  # 30 seconds
+
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")
+PRICE = re.compile(r"^\d+\.\d{1,2}$")  # shortest decimal: 222.8, 222.81 (and 223.0)
+INTEGER = re.compile(r"^\d+$")
+
+
+def _field_pattern(name: str) -> re.Pattern[str]:
+    if name.startswith("ts_") and name != "ts_in_delta":
+        return TIMESTAMP
+    if "_px_" in name or name == "price":
+        return PRICE
+    if name in ("action",):
+        return re.compile(r"^[ACTFMR]$")
+    if name == "side":
+        return re.compile(r"^[ABN]$")
+    if name == "symbol":
+        return re.compile(r"^[A-Z]+$")
+    return INTEGER
+
+
+@pytest.fixture(scope="module")
+def mbp10(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("gen") / "mbp10.csv"
+    generate_market(path, venues=6, seed=3, start=START, end=END, depth=10)
+    return path
+
+
+def test_header_is_the_real_files_header(mbp10: Path, real_sample: Path) -> None:
+    real_header = real_sample.read_text().splitlines()[0]
+    assert mbp10.read_text().splitlines()[0] == real_header
+    assert ",".join(mbp_columns(10)) == real_header
+    # MBP-1 is the same with level 00 only
+    assert mbp_columns(1) == [c for c in real_header.split(",") if not re.search(r"_0[1-9]$", c)]
+
+
+def test_every_field_is_formatted_like_the_real_file(mbp10: Path, real_sample: Path) -> None:
+    with real_sample.open(newline="") as handle:
+        for row in csv.DictReader(handle):  # the patterns describe the real file...
+            for name, value in row.items():
+                assert _field_pattern(name).match(value), (name, value)
+    with mbp10.open(newline="") as handle:
+        for i, row in enumerate(csv.DictReader(handle)):  # ...and the generated one
+            for name, value in row.items():
+                assert _field_pattern(name).match(value), (i, name, value)
+            if i > 3000:
+                break
+
+
+def test_mbp1_layout(tmp_path: Path) -> None:
+    path = tmp_path / "mbp1.csv"
+    summary = generate_market(path, venues=2, seed=1, start=START, end=END, depth=1)
+    frame = pl.read_csv(path)
+    assert frame.columns == mbp_columns(1)
+    assert frame["rtype"].unique().to_list() == [1]
+    assert sorted(frame["publisher_id"].unique().to_list()) == sorted(VENUE_ORDER[:2])
+    assert summary.rows == frame.height
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
+    paths = [tmp_path / f"{name}.csv" for name in ("a", "b", "c")]
+    for path, seed in zip(paths, (5, 5, 6), strict=True):
+        generate_market(path, venues=3, seed=seed, start=START, end=END, depth=10)
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    assert paths[0].read_bytes() != paths[2].read_bytes()
+
+
+def test_book_is_consistent_row_to_row(mbp10: Path) -> None:
+    frame = pl.read_csv(mbp10)
+    assert (frame["bid_px_00"] < frame["ask_px_00"]).all()
+    assert frame["rtype"].unique().to_list() == [10]
+    assert set(frame["publisher_id"].unique().to_list()) == set(PUBLISHERS)
+    checked = 0
+    for _, venue in frame.group_by("publisher_id"):
+        assert (venue["sequence"].diff().drop_nulls() == 1).all()
+        previous = venue.with_columns(
+            prev_px=pl.col("bid_px_00").shift(1), prev_sz=pl.col("bid_sz_00").shift(1)
+        )
+        # a sell trade at an unchanged bid lowers the bid size by the traded quantity
+        trades = previous.filter(
+            (pl.col("action") == "T")
+            & (pl.col("side") == "A")
+            & (pl.col("bid_px_00") == pl.col("prev_px"))
+        )
+        assert (trades["prev_sz"] - trades["size"] == trades["bid_sz_00"]).all()
+        # a cancellation at the best bid lowers it by the cancelled quantity
+        cancels = previous.filter(
+            (pl.col("action") == "C")
+            & (pl.col("side") == "B")
+            & (pl.col("depth") == 0)
+            & (pl.col("bid_px_00") == pl.col("prev_px"))
+        )
+        assert (cancels["prev_sz"] - cancels["size"] == cancels["bid_sz_00"]).all()
+        checked += trades.height + cancels.height
+    assert checked > 100
+
+
+def test_message_rate_is_near_the_real_files(mbp10: Path) -> None:
+    frame = pl.read_csv(mbp10)
+    per_venue_per_second = frame.height / 6 / 30
+    # the real file: about 60,000 rows over 9 minutes for one venue (about 111 per second)
+    assert 111 / 2 < per_venue_per_second < 111 * 2
+    # bursts: several rows of one venue share a ts_event
+    assert frame.group_by(["publisher_id", "ts_event"]).len()["len"].max() > 1
+    # rows are in ts_recv order, and ts_event steps back somewhere, as in real files
+    recv = frame["ts_recv"].str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ")
+    event = frame["ts_event"].str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ")
+    assert (recv.diff().drop_nulls().dt.total_nanoseconds() >= 0).all()
+    assert (event.diff().drop_nulls().dt.total_nanoseconds() < 0).any()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"depth": 5}, "depth must be 1"),
+        ({"venues": 0}, "venues must be between"),
+        ({"venues": 7}, "venues must be between"),
+        ({"end": "2024-08-01T13:00:00Z"}, "must come after"),
+        ({"start": "soon"}, "invalid timestamp"),
+        ({"rate_per_venue": 0}, "rate must be positive"),
+    ],
+)
+def test_bad_arguments_are_config_errors(tmp_path: Path, kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        generate_market(tmp_path / "x.csv", **{"start": START, "end": END, **kwargs})
