@@ -167,13 +167,15 @@ def run_backtest(
     rows = run_grid(evaluate, config.grid.parameter_sets(), workers=workers, on_done=on_progress)
     best = best_index([(row.result.unfilled, row.result.total_cash_nanos) for row in rows])
     displayed = displayed_ask_size(market)
+    # Targets are built one baseline at a time: on long files each is an array as long as
+    # the market, and peak memory is a stated goal.
     targets = {
-        "best_ask": best_ask_targets(market.n_timestamps, size),
-        "twap": twap_targets(market.group_ts, size, start, end),
-        "vwap": vwap_targets(market.group_ts, displayed, size, start, end),
+        "best_ask": lambda: best_ask_targets(market.n_timestamps, size),
+        "twap": lambda: twap_targets(market.group_ts, size, start, end),
+        "vwap": lambda: vwap_targets(market.group_ts, displayed, size, start, end),
     }
     baselines = {
-        name: result(name, run_sweep(market, fee_nanos, size, target))
+        name: result(name, run_sweep(market, fee_nanos, size, target()))
         for name, target in targets.items()
     }
     return BacktestResult(

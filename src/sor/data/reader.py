@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numba
 import numpy as np
 import polars as pl
 
@@ -40,6 +41,7 @@ _REASONS = {
 }
 _DBN_SUFFIXES = (".dbn", ".dbn.zst")
 _MAX_REPORTED = 5
+_BATCH_ROWS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -157,12 +159,13 @@ def read_market(
     file = Path(path)
     if not file.is_file():
         raise DataError("no such data file", path=str(file))
+    skipped: dict[str, int] = {}
     if file.name.endswith(_DBN_SUFFIXES):
-        columns, skipped = _read_dbn(file), dict[str, int]()
+        typed = _read_dbn(file)
+        rows_read = len(typed["ts_event"])
     else:
-        columns, skipped = _read_csv(file, skip_bad_rows=skip_bad_rows)
-    rows_read = len(columns["ts_event"]) + sum(skipped.values())
-    snapshots, in_window = build_snapshots(columns, start_ns=start_ns, end_ns=end_ns)
+        typed, rows_read, skipped = _read_csv(file, skip_bad_rows=skip_bad_rows)
+    snapshots, in_window = _snapshots(typed, start_ns=start_ns, end_ns=end_ns)
     return MarketData(
         snapshots=snapshots,
         source=str(file),
@@ -185,32 +188,59 @@ def build_snapshots(
     ``ask_px``/``bid_px`` (nano-dollars, 0 when invalid) and ``ask_sz``/``bid_sz``.
     Returns the snapshots and the number of rows inside the window.
     """
+    return _snapshots(dict(columns), start_ns=start_ns, end_ns=end_ns)
+
+
+def _snapshots(
+    columns: dict[str, np.ndarray], *, start_ns: int | None, end_ns: int | None
+) -> tuple[np.ndarray, int]:
+    """Apply the window, sort by ts_event stably and keep the first row per venue and time.
+
+    Memory matters here (files of tens of millions of rows): temporaries are index arrays
+    only, and each column is released from ``columns`` once gathered into the result.
+    """
     ts = np.asarray(columns["ts_event"], dtype=np.int64)
-    keep = np.ones(len(ts), dtype=bool)
-    if start_ns is not None:
-        keep &= ts >= start_ns
-    if end_ns is not None:
-        keep &= ts <= end_ns
-    rows = np.flatnonzero(keep)
-    ts_w = ts[rows]
-    pub_w = np.asarray(columns["publisher_id"], dtype=np.int64)[rows]
-    # Group rows by (ts_event, publisher_id) keeping file order inside a group (lexsort is
-    # stable), take the first of each group, then restore ts_event order with file order
-    # deciding among equal ts_event values.
-    by_key = np.lexsort((pub_w, ts_w))
-    first = np.ones(len(by_key), dtype=bool)
-    first[1:] = (np.diff(ts_w[by_key]) != 0) | (np.diff(pub_w[by_key]) != 0)
-    chosen = np.sort(by_key[first])
-    chosen = chosen[np.argsort(ts_w[chosen], kind="stable")]
-    source = rows[chosen]
-    snapshots = np.empty(len(source), dtype=SNAPSHOT_DTYPE)
-    snapshots["ts_event"] = ts[source]
-    for name in ("publisher_id", "ask_px", "ask_sz", "bid_px", "bid_sz"):
-        snapshots[name] = np.asarray(columns[name])[source]
-    return snapshots, len(rows)
+    if start_ns is None and end_ns is None:
+        in_window = len(ts)
+        order = np.argsort(ts, kind="stable")
+    else:
+        lo = np.iinfo(np.int64).min if start_ns is None else start_ns
+        hi = np.iinfo(np.int64).max if end_ns is None else end_ns
+        rows = np.flatnonzero((ts >= lo) & (ts <= hi))
+        in_window = len(rows)
+        order = rows[np.argsort(ts[rows], kind="stable")]
+        del rows
+    order = order[_first_per_venue(ts, np.asarray(columns["publisher_id"]), order)]
+    snapshots = np.empty(len(order), dtype=SNAPSHOT_DTYPE)
+    del ts
+    for name in SNAPSHOT_DTYPE.names or ():
+        snapshots[name] = np.asarray(columns.pop(name))[order]
+    return snapshots, in_window
 
 
-def _read_csv(path: Path, *, skip_bad_rows: bool) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+@numba.njit(cache=True)
+def _first_per_venue(ts: np.ndarray, publisher: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Mask, along ``order`` (rows sorted by ts), the first row of each venue per ts."""
+    keep = np.ones(len(order), dtype=np.bool_)
+    block = 0
+    for i in range(1, len(order)):
+        if ts[order[i]] != ts[order[i - 1]]:
+            block = i
+            continue
+        for j in range(block, i):
+            if keep[j] and publisher[order[j]] == publisher[order[i]]:
+                keep[i] = False
+                break
+    return keep
+
+
+def _read_csv(
+    path: Path, *, skip_bad_rows: bool
+) -> tuple[dict[str, np.ndarray], int, dict[str, int]]:
+    """Return the typed rows (bad rows removed), the number of rows read and the skips.
+
+    One streaming pass parses the needed columns and flags unparseable rows; only when a
+    row is bad does a second pass locate it (error) or count the reasons (skip)."""
     try:
         header = pl.read_csv(path, n_rows=0, infer_schema=False).columns
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
@@ -223,27 +253,63 @@ def _read_csv(path: Path, *, skip_bad_rows: bool) -> tuple[dict[str, np.ndarray]
             column=missing[0],
         )
     wanted = [name for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in header]
-    lazy = pl.scan_csv(
+    raw = pl.scan_csv(
         path, infer_schema=False, schema_overrides=dict.fromkeys(wanted, pl.String)
     ).select(wanted)
+    bad = {name: _bad_expr(name) for name in wanted}
+    query = raw.select(
+        _parse_expr("ts_event").alias("ts_event"),
+        _parse_expr("publisher_id").cast(pl.Int32, strict=False).alias("publisher_id"),
+        _nanos_expr("ask_px_00", wanted).alias("ask_px"),
+        _size_expr("ask_sz_00", wanted).cast(pl.Int32, strict=False).alias("ask_sz"),
+        _nanos_expr("bid_px_00", wanted).alias("bid_px"),
+        _size_expr("bid_sz_00", wanted).cast(pl.Int32, strict=False).alias("bid_sz"),
+        pl.any_horizontal(*bad.values()).alias("_bad"),
+    )
+    # Batches keep the peak near the size of the result: each batch becomes compact numpy
+    # columns at once, and the columns are joined one at a time.
+    pieces: dict[str, list[np.ndarray]] = {}
     try:
-        frame = _collect_with_flags(lazy, wanted)
+        for batch in query.collect_batches(chunk_size=_BATCH_ROWS, engine="streaming"):
+            for name in batch.columns:
+                pieces.setdefault(name, []).append(batch[name].to_numpy())
     except pl.exceptions.PolarsError as exc:
         raise DataError(f"cannot read as CSV: {exc}", path=str(path)) from exc
+    typed = {name: _join(pieces.pop(name)) for name in list(pieces)}
+    flags = typed.pop("_bad", np.zeros(0, dtype=bool))
+    rows_read = len(flags)
     skipped: dict[str, int] = {}
-    flags = [name for name in wanted if frame[f"_bad_{name}"].any()]
-    if flags:
+    bad_rows = int(np.count_nonzero(flags))
+    if bad_rows:
         if not skip_bad_rows:
-            _raise_first_bad(path, lazy, wanted)
-        any_bad = np.zeros(frame.height, dtype=bool)
-        for name in flags:
-            mask = frame[f"_bad_{name}"].to_numpy() & ~any_bad
-            reason = _REASONS[name]
-            skipped[reason] = skipped.get(reason, 0) + int(mask.sum())
-            any_bad |= mask
-        frame = frame.filter(~pl.Series(any_bad))
-        log.warning("skipped %d unparseable row(s) in %s: %s", int(any_bad.sum()), path, skipped)
-    return _to_columns(frame, wanted), skipped
+            _raise_first_bad(path, raw, wanted)
+        # a row is counted once, under the first bad column in the order of ``wanted``
+        seen = pl.lit(False)
+        reasons = []
+        for name in wanted:
+            reasons.append((bad[name] & ~seen).sum().alias(name))
+            seen = seen | bad[name]
+        per_column = raw.select(reasons).collect(engine="streaming").row(0, named=True)
+        for name, value in per_column.items():
+            if value:
+                reason = _REASONS[name]
+                skipped[reason] = skipped.get(reason, 0) + int(value)
+        log.warning("skipped %d unparseable row(s) in %s: %s", bad_rows, path, skipped)
+        typed = {name: values[~flags] for name, values in typed.items()}
+    if not typed:  # a header and no rows
+        typed = {
+            name: np.zeros(0, dtype=SNAPSHOT_DTYPE[name]) for name in SNAPSHOT_DTYPE.names or ()
+        }
+    return typed, rows_read, skipped
+
+
+def _join(parts: list[np.ndarray]) -> np.ndarray:
+    """Concatenate and release the parts as early as possible."""
+    if len(parts) == 1:
+        return parts.pop()
+    out = np.concatenate(parts)
+    parts.clear()
+    return out
 
 
 def _nonblank(name: str) -> pl.Expr:
@@ -259,6 +325,22 @@ def _parse_expr(name: str) -> pl.Expr:
     return raw.cast(pl.Int64, strict=False)
 
 
+def _nanos_expr(name: str, wanted: list[str]) -> pl.Expr:
+    """Dollar prices as nano-dollars; missing, non-finite or non-positive prices become 0,
+    which means "no liquidity on that side"."""
+    if name not in wanted:
+        return pl.lit(0, dtype=pl.Int64)
+    price = _parse_expr(name)
+    valid = price.is_not_null() & price.is_finite() & (price > 0) & (price < 9e9)
+    return pl.when(valid).then((price * NANOS_PER_DOLLAR).round(0)).otherwise(0).cast(pl.Int64)
+
+
+def _size_expr(name: str, wanted: list[str]) -> pl.Expr:
+    if name not in wanted:
+        return pl.lit(0, dtype=pl.Int64)
+    return _parse_expr(name).fill_null(0)
+
+
 def _bad_expr(name: str) -> pl.Expr:
     """A value is bad when text is present but does not parse; a blank is bad only where
     the value is required for every row (timestamp, venue)."""
@@ -266,13 +348,6 @@ def _bad_expr(name: str) -> pl.Expr:
     if name in ("ts_event", "publisher_id"):
         return parsed_null
     return parsed_null & _nonblank(name)
-
-
-def _collect_with_flags(lazy: pl.LazyFrame, wanted: list[str]) -> pl.DataFrame:
-    return lazy.select(
-        *[_parse_expr(name).alias(name) for name in wanted],
-        *[_bad_expr(name).alias(f"_bad_{name}") for name in wanted],
-    ).collect(engine="streaming")
 
 
 def _raise_first_bad(path: Path, lazy: pl.LazyFrame, wanted: list[str]) -> None:
@@ -290,47 +365,21 @@ def _raise_first_bad(path: Path, lazy: pl.LazyFrame, wanted: list[str]) -> None:
         if check.item():
             what = "timestamp" if name == "ts_event" else _REASONS[name].removeprefix("bad_")
             shown = "an empty value" if value is None or not value.strip() else repr(value)
+            hint = (
+                " (expected ISO-8601 like 2024-08-01T13:36:32.491911683Z)"
+                if name == "ts_event"
+                else ""
+            )
+            more = "+" if located.height == _MAX_REPORTED else ""
             raise DataError(
-                f"cannot parse {shown} as a {what.replace('_', ' ')}"
-                + (
-                    " (expected ISO-8601 like 2024-08-01T13:36:32.491911683Z)"
-                    if name == "ts_event"
-                    else ""
-                )
-                + f"; {located.height}{'+' if located.height == _MAX_REPORTED else ''} bad "
-                "row(s) found, use --skip-bad-rows to count and skip them",
+                f"cannot parse {shown} as a {what.replace('_', ' ')}{hint}; "
+                f"{located.height}{more} bad row(s) found, use --skip-bad-rows to count "
+                "and skip them",
                 path=str(path),
                 line=line,
                 column=name,
             )
     raise AssertionError("unreachable: a flagged row has no bad column")
-
-
-def _prices_to_nanos(values: np.ndarray) -> np.ndarray:
-    """Convert float dollar prices to nano-dollars; missing, non-finite or non-positive
-    prices become 0, which means "no liquidity on that side"."""
-    valid = np.isfinite(values) & (values > 0) & (values < 9e9)
-    out = np.zeros(len(values), dtype=np.int64)
-    out[valid] = np.rint(values[valid] * NANOS_PER_DOLLAR).astype(np.int64)
-    return out
-
-
-def _to_columns(frame: pl.DataFrame, wanted: list[str]) -> dict[str, np.ndarray]:
-    n = frame.height
-
-    def column(name: str, fill: float | int) -> np.ndarray:
-        if name not in wanted:
-            return np.full(n, fill)
-        return frame[name].fill_null(fill).to_numpy()
-
-    return {
-        "ts_event": column("ts_event", 0).astype(np.int64),
-        "publisher_id": column("publisher_id", 0).astype(np.int64),
-        "ask_px": _prices_to_nanos(column("ask_px_00", np.nan).astype(np.float64)),
-        "ask_sz": column("ask_sz_00", 0).astype(np.int64),
-        "bid_px": _prices_to_nanos(column("bid_px_00", np.nan).astype(np.float64)),
-        "bid_sz": column("bid_sz_00", 0).astype(np.int64),
-    }
 
 
 def _read_dbn(path: Path) -> dict[str, np.ndarray]:
