@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sor.allocators.static import validate_order_size
 from sor.data.reader import MarketData
-from sor.domain import STEP, StrategyResult, VenueCosts
+from sor.domain import StrategyResult, VenueCosts
 from sor.errors import ConfigError, SorError
 from sor.search import RiskParameters, SearchGrid, best_index, run_grid
 from sor.simulation.engine import (
@@ -62,16 +63,6 @@ class BacktestConfig:
             raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
         if self.start_ns is not None and self.end_ns is not None and self.end_ns < self.start_ns:
             raise ConfigError("the window ends before it starts (--end is before --start)")
-
-
-def validate_order_size(order_size: int, step: int = STEP) -> None:
-    """Raise ``ConfigError`` unless ``order_size`` is a positive multiple of ``step``."""
-    if isinstance(order_size, bool) or not isinstance(order_size, int | np.integer):
-        raise ConfigError(f"order size must be an integer number of shares, got {order_size!r}")
-    if order_size <= 0 or order_size % step:
-        raise ConfigError(
-            f"order size must be a positive multiple of {step} shares, got {order_size}"
-        )
 
 
 @dataclass(frozen=True)
