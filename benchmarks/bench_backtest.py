@@ -20,9 +20,9 @@ from typing import Any
 
 import pandas as pd
 import polars as pl
-from sor.data.generate import generate_market
 
 from sor.backtest import BacktestConfig, run_backtest
+from sor.data.generate import generate_market
 from sor.data.reader import read_market
 from sor.report import build_report, dumps
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bench_allocator
-
 import bench_backtest
 import bench_memory
 

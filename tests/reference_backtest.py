@@ -14,7 +14,6 @@ from decimal import Decimal
 from pathlib import Path
 
 from sor.allocators.reference import brute_force_allocate
-
 from sor.domain import VenueQuote
 
 MINUTE_NS = 60_000_000_000

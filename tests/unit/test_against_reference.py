@@ -6,10 +6,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sor.data.generate import generate_market
 
 import reference_backtest as ref
 from sor.backtest import BacktestConfig, run_backtest
+from sor.data.generate import generate_market
 from sor.data.reader import parse_timestamp, read_market
 from sor.domain import NANOS_PER_DOLLAR, StrategyResult
 from sor.search import SearchGrid
