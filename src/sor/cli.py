@@ -6,6 +6,7 @@ input end the command with a one-line message and exit status 2, never a traceba
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -14,12 +15,17 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sor import __version__
+from sor.config import FileConfig
 from sor.errors import SorError
+
+if TYPE_CHECKING:
+    from sor.backtest import BacktestConfig
+    from sor.data.reader import MarketData
 
 log = logging.getLogger("sor")
 
@@ -125,95 +131,114 @@ def generate(
         )
 
 
+Opt = typer.Option
+
+
 @app.command()
 def backtest(
     data: Annotated[
         Path | None,
-        typer.Option(help="Databento MBP CSV or DBN file (default: generated data)."),
+        Opt(help="Databento MBP CSV or DBN file (default: generated data)."),
     ] = None,
-    start: Annotated[str | None, typer.Option(help="Window start on ts_event, inclusive.")] = None,
-    end: Annotated[str | None, typer.Option(help="Window end on ts_event, inclusive.")] = None,
+    kafka: Annotated[
+        str | None,
+        Opt(help="Consume the snapshots from this broker (HOST:PORT) instead of a file."),
+    ] = None,
+    stream: Annotated[
+        bool,
+        Opt(
+            "--stream",
+            help="Replay the data through Kafka and backtest from the stream (the embedded "
+            "broker unless --bootstrap, SOR_KAFKA_BOOTSTRAP or the config names one).",
+        ),
+    ] = False,
+    bootstrap: Annotated[str | None, Opt(help="Broker for --stream, HOST:PORT.")] = None,
+    topic: Annotated[str | None, Opt(help="Kafka topic [mock_l1_stream].")] = None,
+    speed: Annotated[float, Opt(help="--stream replay speed: 1 real time, 0 flat out.")] = 0.0,
+    start: Annotated[str | None, Opt(help="Window start on ts_event, inclusive.")] = None,
+    end: Annotated[str | None, Opt(help="Window end on ts_event, inclusive.")] = None,
     order_size: Annotated[
-        int | None, typer.Option(help="Shares to buy, a positive multiple of 100 [5000].")
+        int | None, Opt(help="Shares to buy, a positive multiple of 100 [5000].")
     ] = None,
-    fee: Annotated[float | None, typer.Option(help="Taker fee, $/share, every venue.")] = None,
-    rebate: Annotated[
-        float | None, typer.Option(help="Maker rebate, $/share, every venue.")
-    ] = None,
-    lambda_over: Annotated[str | None, typer.Option(help="Comma-separated search values.")] = None,
-    lambda_under: Annotated[str | None, typer.Option(help="Comma-separated search values.")] = None,
-    theta_queue: Annotated[str | None, typer.Option(help="Comma-separated search values.")] = None,
-    model: Annotated[str, typer.Option(help="Router model: static.")] = "static",
-    json_out: Annotated[Path, typer.Option(help="Where to write the report.")] = Path(
-        "output.json"
-    ),
-    plot: Annotated[Path, typer.Option(help="Where to write the figure.")] = Path("results.png"),
-    no_plot: Annotated[bool, typer.Option("--no-plot", help="Do not draw the figure.")] = False,
+    fee: Annotated[float | None, Opt(help="Taker fee, $/share, every venue.")] = None,
+    rebate: Annotated[float | None, Opt(help="Maker rebate, $/share, every venue.")] = None,
+    lambda_over: Annotated[str | None, Opt(help="Comma-separated search values.")] = None,
+    lambda_under: Annotated[str | None, Opt(help="Comma-separated search values.")] = None,
+    theta_queue: Annotated[str | None, Opt(help="Comma-separated search values.")] = None,
+    model: Annotated[str, Opt(help="Router model: static.")] = "static",
+    json_out: Annotated[Path, Opt(help="Where to write the report.")] = Path("output.json"),
+    plot: Annotated[Path, Opt(help="Where to write the figure.")] = Path("results.png"),
+    no_plot: Annotated[bool, Opt("--no-plot", help="Do not draw the figure.")] = False,
     config: Annotated[
-        Path | None, typer.Option(help="TOML file: fees per venue, grid, order, window.")
+        Path | None, Opt(help="TOML file: fees per venue, grid, order, window, Kafka.")
     ] = None,
     skip_bad_rows: Annotated[
-        bool, typer.Option(help="Skip unparseable rows, counting them per reason.")
+        bool, Opt(help="Skip unparseable rows, counting them per reason.")
     ] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = DEFAULT_SEED,
-    workers: Annotated[
-        int | None, typer.Option(help="Search threads (default: all cores).")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or logs.")] = False,
+    seed: Annotated[int, Opt(help="Seed of the generated data.")] = DEFAULT_SEED,
+    workers: Annotated[int | None, Opt(help="Search threads (default: all cores).")] = None,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar or logs.")] = False,
 ) -> None:
     """Backtest the router and the baselines and print the JSON report on stdout.
 
     Example: sor backtest --data l1_day.csv --order-size 5000 --lambda-over 0.1,0.4
+
+    From a stream: sor backtest --kafka localhost:9092 --topic mock_l1_stream
     """
     _setup_logging(quiet)
     with _errors():
         from sor.config import load_config
 
         file_config = load_config(config or os.environ.get("SOR_CONFIG"))
+        search = file_config.search
         options = BacktestOptions(
             start=start if start is not None else file_config.order.start,
             end=end if end is not None else file_config.order.end,
             order_size=order_size if order_size is not None else file_config.order.size,
             fee=fee,
             rebate=rebate,
-            lambda_over=_float_list("lambda-over", lambda_over)
-            or _tuple(file_config.search.lambda_over),
-            lambda_under=_float_list("lambda-under", lambda_under)
-            or _tuple(file_config.search.lambda_under),
-            theta_queue=_float_list("theta-queue", theta_queue)
-            or _tuple(file_config.search.theta_queue),
+            lambda_over=_float_list("lambda-over", lambda_over) or _tuple(search.lambda_over),
+            lambda_under=_float_list("lambda-under", lambda_under) or _tuple(search.lambda_under),
+            theta_queue=_float_list("theta-queue", theta_queue) or _tuple(search.theta_queue),
             model=model,
             skip_bad_rows=skip_bad_rows,
             workers=workers,
             quiet=quiet,
+            json_out=json_out,
+            plot=None if no_plot else plot,
+            file_config=file_config,
         )
-        if data is None:
-            with _generated_data(seed) as (path, label):
-                report = run_file_backtest(
-                    path,
-                    options,
-                    file_config,
-                    seed=seed,
-                    label=label,
-                    json_out=json_out,
-                    plot=None if no_plot else plot,
-                )
+        kafka_topic = _topic(topic, file_config)
+        if kafka is not None:
+            if data is not None or stream:
+                raise SorError("--kafka consumes a stream: it excludes --data and --stream")
+            report = run_kafka_backtest(kafka, kafka_topic, options)
+        elif stream:
+            with _input(data, seed, options) as (market, seed_used):
+                report = run_stream_backtest(
+                    market, _bootstrap(bootstrap, file_config), kafka_topic, options,
+                    speed=speed, seed=seed_used,
+                )  # fmt: skip
         else:
-            report = run_file_backtest(
-                data,
-                options,
-                file_config,
-                seed=None,
-                label=None,
-                json_out=json_out,
-                plot=None if no_plot else plot,
-            )
+            with _input(data, seed, options) as (market, seed_used):
+                report = run_market_backtest(market, options, seed=seed_used)
         sys.stdout.write(report)
         sys.stdout.flush()
 
 
 def _tuple(values: list[float] | None) -> tuple[float, ...] | None:
     return tuple(values) if values is not None else None
+
+
+def _topic(flag: str | None, file_config: FileConfig) -> str:
+    from sor.streaming.producer import DEFAULT_TOPIC
+
+    return flag or os.environ.get("SOR_KAFKA_TOPIC") or file_config.kafka.topic or DEFAULT_TOPIC
+
+
+def _bootstrap(flag: str | None, file_config: FileConfig) -> str | None:
+    """Broker address: flag, then SOR_KAFKA_BOOTSTRAP, then the config; None: embedded."""
+    return flag or os.environ.get("SOR_KAFKA_BOOTSTRAP") or file_config.kafka.bootstrap
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,72 +257,199 @@ class BacktestOptions:
     skip_bad_rows: bool = False
     workers: int | None = None
     quiet: bool = False
+    json_out: Path = Path("output.json")
+    plot: Path | None = Path("results.png")
+    file_config: FileConfig = dataclasses.field(default_factory=FileConfig)
+
+    def config(
+        self, *, seed: int | None, start_ns: int | None = None, end_ns: int | None = None
+    ) -> BacktestConfig:
+        """Build the run's configuration; explicit --start/--end win over the given window."""
+        from sor.backtest import BacktestConfig
+        from sor.config import venue_costs
+        from sor.search import SearchGrid
+
+        defaults = SearchGrid()
+        flag_start, flag_end = _timestamp("start", self.start), _timestamp("end", self.end)
+        return BacktestConfig(
+            order_size=self.order_size if self.order_size is not None else 5000,
+            start_ns=flag_start if self.start is not None else start_ns,
+            end_ns=flag_end if self.end is not None else end_ns,
+            costs=venue_costs(self.file_config.costs, fee=self.fee, rebate=self.rebate),
+            grid=SearchGrid(
+                lambda_over=self.lambda_over or defaults.lambda_over,
+                lambda_under=self.lambda_under or defaults.lambda_under,
+                theta_queue=self.theta_queue or defaults.theta_queue,
+            ),
+            model=self.model,
+            seed=seed,
+        )
 
 
-def run_file_backtest(
-    data_path: Path,
+@contextmanager
+def _input(
+    data: Path | None, seed: int, options: BacktestOptions
+) -> Iterator[tuple[MarketData, int | None]]:
+    """Read the window of ``data``, or of generated data when it is None."""
+    from sor.data.reader import read_market
+
+    config = options.config(seed=None)  # validates the options before any work
+
+    def read(path: Path) -> MarketData:
+        log.info("reading %s", path)
+        market = read_market(
+            path, start_ns=config.start_ns, end_ns=config.end_ns,
+            skip_bad_rows=options.skip_bad_rows,
+        )  # fmt: skip
+        log.info(
+            "%d rows read, %d kept snapshots, venues %s",
+            market.rows_read,
+            len(market.snapshots),
+            ",".join(str(v) for v in market.venues),
+        )
+        return market
+
+    if data is not None:
+        yield read(data), None
+        return
+    with _generated_data(seed) as (path, label):
+        yield dataclasses.replace(read(path), source=label), seed
+
+
+def run_market_backtest(
+    market: MarketData,
     options: BacktestOptions,
-    file_config: object,
     *,
     seed: int | None,
-    label: str | None,
-    json_out: Path,
-    plot: Path | None,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    extra: dict[str, object] | None = None,
 ) -> str:
-    """Read ``data_path``, run the backtest, write the report and figure; return the JSON."""
+    """Run the backtest on ``market``, write the report and figure; return the JSON."""
     from tqdm import tqdm
 
-    from sor.backtest import BacktestConfig, run_backtest
-    from sor.config import FileConfig, venue_costs
-    from sor.data.reader import read_market
+    from sor.backtest import run_backtest
     from sor.report import build_report, dumps
-    from sor.search import SearchGrid
 
-    assert isinstance(file_config, FileConfig)
-    defaults = SearchGrid()
-    grid = SearchGrid(
-        lambda_over=options.lambda_over or defaults.lambda_over,
-        lambda_under=options.lambda_under or defaults.lambda_under,
-        theta_queue=options.theta_queue or defaults.theta_queue,
-    )
-    config = BacktestConfig(
-        order_size=options.order_size if options.order_size is not None else 5000,
-        start_ns=_timestamp("start", options.start),
-        end_ns=_timestamp("end", options.end),
-        costs=venue_costs(file_config.costs, fee=options.fee, rebate=options.rebate),
-        grid=grid,
-        model=options.model,
-        seed=seed,
-    )
-    log.info("reading %s", data_path)
-    data = read_market(
-        data_path,
-        start_ns=config.start_ns,
-        end_ns=config.end_ns,
-        skip_bad_rows=options.skip_bad_rows,
-    )
-    if label is not None:
-        data = dataclasses.replace(data, source=label)
-    log.info(
-        "%d rows read, %d kept snapshots, venues %s",
-        data.rows_read,
-        len(data.snapshots),
-        ",".join(str(v) for v in data.venues),
-    )
-    sets = len(grid.parameter_sets())
+    config = options.config(seed=seed, start_ns=start_ns, end_ns=end_ns)
+    sets = len(config.grid.parameter_sets())
     with tqdm(
         total=sets, desc="search", unit="set", file=sys.stderr, disable=options.quiet, leave=False
     ) as bar:
-        result = run_backtest(data, config, workers=options.workers, on_progress=bar.update)
-    report = dumps(build_report(result))
-    json_out.write_text(report, encoding="utf-8")
-    log.info("wrote %s", json_out)
-    if plot is not None:
+        result = run_backtest(market, config, workers=options.workers, on_progress=bar.update)
+    report_object = build_report(result)
+    if extra:
+        report_object.update(extra)
+    report = dumps(report_object)
+    options.json_out.write_text(report, encoding="utf-8")
+    log.info("wrote %s", options.json_out)
+    if options.plot is not None:
         from sor.plot import write_plot
 
-        write_plot(result, plot)
-        log.info("wrote %s", plot)
+        write_plot(result, options.plot)
+        log.info("wrote %s", options.plot)
     return report
+
+
+def run_kafka_backtest(
+    bootstrap: str, topic: str, options: BacktestOptions, *, live: bool = True
+) -> str:
+    """Consume ``topic`` from the beginning, routing live, then run the full backtest."""
+    from sor.streaming.consumer import consume_market
+    from sor.streaming.live import LiveRouter
+
+    config = options.config(seed=None)
+    router = LiveRouter(config.order_size, config.costs)
+    log.info("consuming %r from %s", topic, bootstrap)
+    market, end, stats = consume_market(
+        bootstrap,
+        topic,
+        client=options.file_config.kafka.client,
+        on_snapshot=router.on_snapshot if live else None,
+    )
+    router.finish()
+    log.info("end of stream: %d snapshots, %d messages read", end["count"], stats.messages)
+    anomalies = stats.as_report()
+    return run_market_backtest(
+        market,
+        options,
+        seed=end.get("seed"),
+        start_ns=end.get("start_ns"),
+        end_ns=end.get("end_ns"),
+        extra={"stream": anomalies} if anomalies else None,
+    )
+
+
+def run_stream_backtest(
+    market: MarketData,
+    bootstrap: str | None,
+    topic: str,
+    options: BacktestOptions,
+    *,
+    speed: float,
+    seed: int | None,
+) -> str:
+    """Publish ``market`` and consume it back at the same time, then report."""
+    import threading
+
+    from sor.streaming.broker import EmbeddedBroker
+
+    config = options.config(seed=seed)
+    with contextlib.ExitStack() as stack:
+        if bootstrap is None:
+            bootstrap = stack.enter_context(EmbeddedBroker()).bootstrap
+        failure: list[BaseException] = []
+
+        def produce() -> None:
+            try:
+                _publish(market, bootstrap, topic, options.file_config, speed,
+                         config.start_ns, config.end_ns, seed, quiet=options.quiet)  # fmt: skip
+            except BaseException as exc:  # reported by the main thread
+                failure.append(exc)
+
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        producer = threading.Thread(target=produce, name="sor-producer", daemon=True)
+        with logging_redirect_tqdm():  # log lines print above the replay bar, not over it
+            producer.start()
+            report = run_kafka_backtest(bootstrap, topic, options)
+            producer.join()
+        if failure:
+            raise failure[0]
+    return report
+
+
+def _publish(
+    market: MarketData,
+    bootstrap: str,
+    topic: str,
+    file_config: FileConfig,
+    speed: float,
+    start_ns: int | None,
+    end_ns: int | None,
+    seed: int | None,
+    *,
+    quiet: bool,
+) -> None:
+    from tqdm import tqdm
+
+    from sor.data.reader import format_timestamp
+    from sor.streaming.producer import publish
+
+    with tqdm(
+        total=len(market.snapshots), desc="replay", unit="msg", file=sys.stderr,
+        disable=quiet, leave=False,
+    ) as bar:  # fmt: skip
+
+        def progress(sent: int, ts_event: int) -> None:
+            if sent % 1000 == 0 or sent == bar.total:
+                bar.set_postfix_str(f"clock {format_timestamp(ts_event)[11:23]}", refresh=False)
+                bar.update(sent - bar.n)
+
+        publish(
+            market, bootstrap=bootstrap, topic=topic, speed=speed, start_ns=start_ns,
+            end_ns=end_ns, seed=seed, client=file_config.kafka.client, on_message=progress,
+        )  # fmt: skip
 
 
 @contextmanager
@@ -314,84 +466,95 @@ def _errors() -> Iterator[None]:
 
 @app.command()
 def demo(
-    seed: Annotated[int, typer.Option(help="Seed of the generated market.")] = DEFAULT_SEED,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or logs.")] = False,
+    seed: Annotated[int, Opt(help="Seed of the generated market.")] = DEFAULT_SEED,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar or logs.")] = False,
 ) -> None:
-    """Generate a six-venue market and backtest it: output.json and results.png here."""
+    """Generate a six-venue market, stream it through the embedded Kafka broker, backtest it.
+
+    Writes output.json and results.png here and prints the report. Example: sor demo
+    """
     _setup_logging(quiet)
     with _errors():
-        from sor.config import FileConfig
-
-        with _generated_data(seed) as (path, label):
-            report = run_file_backtest(
-                path,
-                BacktestOptions(quiet=quiet),
-                FileConfig(),
-                seed=seed,
-                label=label,
-                json_out=Path("output.json"),
-                plot=Path("results.png"),
-            )
+        options = BacktestOptions(quiet=quiet)
+        with _input(None, seed, options) as (market, seed_used):
+            report = run_stream_backtest(
+                market, None, _topic(None, options.file_config), options, speed=0.0,
+                seed=seed_used,
+            )  # fmt: skip
         sys.stdout.write(report)
 
 
 @app.command()
 def produce(
-    data: Annotated[
-        Path | None, typer.Option(help="Databento MBP file (default: generated data).")
+    data: Annotated[Path | None, Opt(help="Databento MBP file (default: generated data).")] = None,
+    bootstrap: Annotated[
+        str | None, Opt(help="Broker HOST:PORT [SOR_KAFKA_BOOTSTRAP, config, localhost:9092].")
     ] = None,
-    start: Annotated[str | None, typer.Option(help="Window start on ts_event, inclusive.")] = None,
-    end: Annotated[str | None, typer.Option(help="Window end on ts_event, inclusive.")] = None,
-    topic: Annotated[str, typer.Option(help="Kafka topic.")] = "mock_l1_stream",
+    topic: Annotated[str | None, Opt(help="Kafka topic [mock_l1_stream].")] = None,
+    speed: Annotated[float, Opt(help="1 real time, 10 ten times faster, 0 flat out.")] = 1.0,
+    start: Annotated[str | None, Opt(help="Window start on ts_event, inclusive.")] = None,
+    end: Annotated[str | None, Opt(help="Window end on ts_event, inclusive.")] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the messages as JSON lines; publish none.")
+        bool, Opt("--dry-run", help="Print the messages as JSON lines; publish none.")
     ] = False,
+    config: Annotated[Path | None, Opt(help="TOML file ([kafka] section).")] = None,
     skip_bad_rows: Annotated[
-        bool, typer.Option(help="Skip unparseable rows, counting them per reason.")
+        bool, Opt(help="Skip unparseable rows, counting them per reason.")
     ] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = DEFAULT_SEED,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only.")] = False,
+    seed: Annotated[int, Opt(help="Seed of the generated data.")] = DEFAULT_SEED,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="Log warnings only.")] = False,
 ) -> None:
-    """Publish one message per kept venue snapshot of the window.
+    """Publish one message per kept venue snapshot of the window, then an end marker.
+
+    Example: sor produce --data l1_day.csv --bootstrap localhost:9092 --speed 10
 
     Example: sor produce --data l1_day.csv --dry-run | head
     """
     _setup_logging(quiet)
     with _errors():
-        from sor.data.reader import read_market
+        from sor.config import load_config
         from sor.streaming.codec import encode, end_message, snapshot_message
 
-        if not dry_run:
-            raise SorError("publishing to a broker is not available yet; use --dry-run")
+        file_config = load_config(config or os.environ.get("SOR_CONFIG"))
+        options = BacktestOptions(
+            start=start, end=end, skip_bad_rows=skip_bad_rows, file_config=file_config
+        )
+        window = options.config(seed=None)
+        with _input(data, seed, options) as (market, seed_used):
+            if dry_run:
+                out = sys.stdout
+                for seq, row in enumerate(market.snapshots):
+                    out.write(encode(snapshot_message(seq, row)).decode() + "\n")
+                marker = end_message(
+                    market, start_ns=window.start_ns, end_ns=window.end_ns, seed=seed_used
+                )
+                out.write(encode(marker).decode() + "\n")
+                log.info("%d messages (dry run, nothing published)", len(market.snapshots) + 1)
+                return
+            address = _bootstrap(bootstrap, file_config) or "localhost:9092"
+            _publish(
+                market, address, _topic(topic, file_config), file_config, speed,
+                window.start_ns, window.end_ns, seed_used, quiet=quiet,
+            )  # fmt: skip
 
-        def emit(path: Path, label: str | None) -> None:
-            market = read_market(
-                path,
-                start_ns=_timestamp("start", start),
-                end_ns=_timestamp("end", end),
-                skip_bad_rows=skip_bad_rows,
-            )
-            if label is not None:
-                market = dataclasses.replace(market, source=label)
-            out = sys.stdout
-            for seq, row in enumerate(market.snapshots):
-                out.write(encode(snapshot_message(seq, row)).decode() + "\n")
-            marker = end_message(
-                market, start_ns=_timestamp("start", start), end_ns=_timestamp("end", end)
-            )
-            out.write(encode(marker).decode())
-            out.write("\n")
+
+@app.command()
+def broker(
+    port: Annotated[int, Opt(help="Loopback port to listen on.")] = 9092,
+) -> None:
+    """Run the embedded Kafka-protocol broker (Tansu) in the foreground until Ctrl-C.
+
+    Example: sor broker --port 9092
+    """
+    _setup_logging(False)
+    with _errors():
+        from sor.streaming.broker import EmbeddedBroker
+
+        with EmbeddedBroker(port) as running:
             log.info(
-                "%d messages for topic %s (dry run, nothing published)",
-                len(market.snapshots) + 1,
-                topic,
+                "broker ready at %s; Ctrl-C stops it (topics live in memory)", running.bootstrap
             )
-
-        if data is None:
-            with _generated_data(seed) as (path, label):
-                emit(path, label)
-        else:
-            emit(data, None)
+            running.wait()
 
 
 @app.command()

@@ -10,11 +10,13 @@ a duplicate delivery is recognised); ``ts_event`` is ns since the epoch; prices 
 dollar strings, exact, ``null`` when the side shows no valid price. The stream ends with::
 
     {"v": 1, "type": "end", "count": N, "source": "...", "sha256": "...", "rows_read": R,
-     "rows_in_window": W, "skipped": {"bad_price": 0}, "start_ns": null, "end_ns": null}
+     "rows_in_window": W, "skipped": {"bad_price": 0}, "start_ns": null, "end_ns": null,
+     "seed": null}
 
 where ``count`` is the number of snapshot messages that precede it and the other fields
 describe the input as the file-based run sees it (so both runs report the same metadata);
-``start_ns``/``end_ns`` are the window bounds the producer applied, or null.
+``start_ns``/``end_ns`` are the window bounds the producer applied, or null; ``seed`` is the
+seed of generated data, or null.
 """
 
 from __future__ import annotations
@@ -70,7 +72,11 @@ def snapshot_message(seq: int, row: np.void) -> dict[str, Any]:
 
 
 def end_message(
-    market: MarketData, *, start_ns: int | None = None, end_ns: int | None = None
+    market: MarketData,
+    *,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    seed: int | None = None,
 ) -> dict[str, Any]:
     """Return the end-of-stream marker that follows the snapshots of ``market``."""
     return {
@@ -84,6 +90,7 @@ def end_message(
         "skipped": dict(sorted(market.skipped.items())),
         "start_ns": start_ns,
         "end_ns": end_ns,
+        "seed": seed,
     }
 
 

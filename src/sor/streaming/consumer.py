@@ -1,0 +1,160 @@
+"""Consume a replayed stream from the beginning and rebuild the market the file gives."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sor.data.reader import MarketData
+from sor.errors import SorError
+from sor.streaming.broker import wait_until_ready
+from sor.streaming.codec import MessageError, decode, market_from_messages
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StreamStats:
+    """What the consumer saw besides the snapshots it kept."""
+
+    messages: int = 0
+    duplicates: int = 0
+    malformed: list[tuple[int, int, str]] = field(default_factory=list)
+    """(partition, offset, reason) of each message that broke the schema."""
+    outages: int = 0
+
+    def as_report(self) -> dict[str, Any]:
+        """Return the anomalies for the report (empty when the stream was clean)."""
+        out: dict[str, Any] = {}
+        if self.duplicates:
+            out["duplicates_ignored"] = self.duplicates
+        if self.malformed:
+            out["malformed_messages"] = [
+                {"partition": p, "offset": o, "reason": r} for p, o, r in self.malformed
+            ]
+        return out
+
+
+def consume_market(
+    bootstrap: str,
+    topic: str,
+    *,
+    client: Mapping[str, str] | None = None,
+    on_snapshot: Callable[[dict[str, Any]], None] | None = None,
+    give_up_after_s: float | None = None,
+) -> tuple[MarketData, dict[str, Any], StreamStats]:
+    """Read ``topic`` from its beginning until the end marker and every snapshot before it.
+
+    Snapshots are identified by ``seq``: a message seen twice (a retry, or the same data
+    replayed twice into the topic) counts once. A message that breaks the schema is
+    counted with its offset and skipped. While the broker is away the consumer waits,
+    saying so, and resumes where the data is complete.
+
+    Parameters
+    ----------
+    on_snapshot
+        Called with each new snapshot message, in arrival order (the live router).
+    give_up_after_s
+        Stop with an error after this long without completing (None: wait as long as it
+        takes, Ctrl-C stops).
+
+    Returns
+    -------
+    The market, the end marker, and the stream statistics.
+    """
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+    wait_until_ready(bootstrap)
+    stats = StreamStats()
+    broker_down = False
+
+    def on_error(error: KafkaError) -> None:
+        nonlocal broker_down
+        if error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+            if not broker_down:
+                stats.outages += 1
+                log.warning("Kafka broker at %s unavailable: waiting for it to return", bootstrap)
+            broker_down = True
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"sor-backtest-{uuid.uuid4().hex[:12]}",  # offsets are not committed
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "fetch.max.bytes": 52_428_800,
+            "error_cb": on_error,
+            "log_level": 0,
+            **(client or {}),
+        }
+    )
+    snapshots: dict[int, dict[str, Any]] = {}
+    end: dict[str, Any] | None = None
+    began = time.monotonic()
+    try:
+        partitions = _wait_for_topic(consumer, topic)
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        while end is None or len(snapshots) < end["count"]:
+            if give_up_after_s is not None and time.monotonic() - began > give_up_after_s:
+                have = len(snapshots)
+                want = end["count"] if end else "?"
+                raise SorError(
+                    f"the stream on {topic!r} did not complete within {give_up_after_s:.0f} s "
+                    f"({have} of {want} snapshots)"
+                )
+            batch = consumer.consume(num_messages=10_000, timeout=0.5)
+            if batch and broker_down:
+                log.warning("Kafka broker at %s is back: resuming", bootstrap)
+                broker_down = False
+            for message in batch:
+                error = message.error()
+                if error is not None:
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        log.warning("consumer: %s", error)
+                    continue
+                stats.messages += 1
+                try:
+                    decoded = decode(message.value())
+                except MessageError as exc:
+                    where = (message.partition() or 0, message.offset() or 0, str(exc))
+                    stats.malformed.append(where)
+                    log.warning("malformed message at partition %d offset %d: %s skipped", *where)
+                    continue
+                if decoded["type"] == "end":
+                    end = decoded
+                    continue
+                seq = decoded["seq"]
+                if seq in snapshots:
+                    stats.duplicates += 1
+                    continue
+                snapshots[seq] = decoded
+                if on_snapshot is not None:
+                    on_snapshot(decoded)
+            if end is not None and any(seq >= end["count"] for seq in snapshots):
+                raise SorError(
+                    f"the stream on {topic!r} holds snapshots beyond its end marker's count "
+                    f"({end['count']}): two different replays share the topic"
+                )
+    finally:
+        consumer.close()
+    if stats.duplicates:
+        log.warning("%d duplicate snapshot message(s) ignored", stats.duplicates)
+    return market_from_messages(list(snapshots.values()), end), end, stats
+
+
+def _wait_for_topic(consumer: Any, topic: str) -> list[int]:
+    """Return the topic's partitions, waiting for a producer to create it."""
+    announced = False
+    while True:
+        metadata = consumer.list_topics(topic, timeout=10)
+        found = metadata.topics.get(topic)
+        if found is not None and found.error is None and found.partitions:
+            return sorted(found.partitions)
+        if not announced:
+            log.info("waiting for topic %r to appear", topic)
+            announced = True
+        time.sleep(0.2)
