@@ -5,8 +5,9 @@ from __future__ import annotations
 import bench_allocator
 import bench_backtest
 import bench_memory
+import bench_streaming
 
 if __name__ == "__main__":
-    for bench in (bench_allocator, bench_backtest, bench_memory):
+    for bench in (bench_allocator, bench_backtest, bench_streaming, bench_memory):
         bench.main()
         print()

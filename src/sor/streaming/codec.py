@@ -40,8 +40,8 @@ class MessageError(ValueError):
 def _price_text(nanos: int) -> str | None:
     if nanos <= 0:
         return None
-    text = format(Decimal(nanos) / NANOS_PER_DOLLAR, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    whole, fraction = divmod(nanos, NANOS_PER_DOLLAR)
+    return f"{whole}.{fraction:09d}".rstrip("0").rstrip(".")
 
 
 def _price_nanos(value: Any) -> int:
@@ -109,6 +109,28 @@ def market_from_messages(snapshots: list[dict[str, Any]], end: dict[str, Any]) -
 def encode(message: dict[str, Any]) -> bytes:
     """Serialise a message as compact UTF-8 JSON."""
     return json.dumps(message, separators=(",", ":")).encode()
+
+
+def encode_snapshots(snapshots: np.ndarray) -> list[bytes]:
+    """Encode every snapshot message at once (as ``encode(snapshot_message(seq, row))``).
+
+    Written out by hand because it is the producer's hot path: the fields are fixed and
+    are integers or decimal strings, so no escaping is needed.
+    """
+
+    def price(nanos: int) -> str:
+        text = _price_text(nanos)
+        return "null" if text is None else f'"{text}"'
+
+    columns = [snapshots[name].tolist() for name in SNAPSHOT_DTYPE.names or ()]
+    return [
+        (
+            f'{{"v":{SCHEMA_VERSION},"type":"snapshot","seq":{seq},"ts_event":{ts},'
+            f'"publisher_id":{pub},"ask_px":{price(ask_px)},"ask_sz":{ask_sz},'
+            f'"bid_px":{price(bid_px)},"bid_sz":{bid_sz}}}'
+        ).encode()
+        for seq, (ts, pub, ask_px, ask_sz, bid_px, bid_sz) in enumerate(zip(*columns, strict=True))
+    ]
 
 
 def decode(payload: bytes | None) -> dict[str, Any]:

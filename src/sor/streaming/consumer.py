@@ -87,6 +87,7 @@ def consume_market(
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "fetch.max.bytes": 52_428_800,
+            "max.partition.fetch.bytes": 52_428_800,  # few large fetches: one partition
             "error_cb": on_error,
             "log_level": 0,
             **(client or {}),

@@ -1,0 +1,91 @@
+"""Producer and consumer throughput at --speed 0 against the embedded broker.
+
+Both sides are measured beside a bare confluent-kafka loop over the same encoded messages
+in the same run (goal: >= 100,000 messages/s each, and >= half of the bare loop).
+Run: ``python benchmarks/bench_streaming.py``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
+from sor.data.generate import generate_market
+from sor.data.reader import read_market
+from sor.streaming.broker import EmbeddedBroker
+from sor.streaming.codec import encode, end_message, snapshot_message
+from sor.streaming.consumer import consume_market
+from sor.streaming.producer import PRODUCER_DEFAULTS, STREAM_KEY, ensure_topic, publish
+
+
+def _bare_produce(bootstrap: str, topic: str, payloads: list[bytes]) -> float:
+    ensure_topic(bootstrap, topic)
+    producer = Producer({**PRODUCER_DEFAULTS, "bootstrap.servers": bootstrap})
+    began = time.perf_counter()
+    for payload in payloads:
+        while True:
+            try:
+                producer.produce(topic, key=STREAM_KEY, value=payload)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(60)
+    return len(payloads) / (time.perf_counter() - began)
+
+
+def _bare_consume(bootstrap: str, topic: str, count: int) -> float:
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex, "log_level": 0,
+         "enable.auto.commit": False, "fetch.max.bytes": 52_428_800, "max.partition.fetch.bytes": 52_428_800}
+    )  # fmt: skip
+    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    seen = 0
+    began = time.perf_counter()
+    while seen < count:
+        seen += sum(1 for m in consumer.consume(10_000, 1.0) if m.error() is None)
+    rate = seen / (time.perf_counter() - began)
+    consumer.close()
+    return rate
+
+
+def main() -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder, EmbeddedBroker() as broker:
+        path = Path(folder) / "market.csv"
+        generate_market(path, venues=6, depth=1)  # nine minutes, six venues
+        market = read_market(path)
+        payloads = [encode(snapshot_message(i, r)) for i, r in enumerate(market.snapshots)]
+        payloads.append(encode(end_message(market)))
+        count = len(payloads)
+
+        bare_topic = f"bench-bare-{uuid.uuid4().hex[:8]}"
+        bare_produce = _bare_produce(broker.bootstrap, bare_topic, payloads)
+        bare_consume = _bare_consume(broker.bootstrap, bare_topic, count)
+
+        topic = f"bench-sor-{uuid.uuid4().hex[:8]}"
+        began = time.perf_counter()
+        publish(market, bootstrap=broker.bootstrap, topic=topic, speed=0)
+        sor_produce = count / (time.perf_counter() - began)
+        began = time.perf_counter()
+        consume_market(broker.bootstrap, topic)
+        sor_consume = count / (time.perf_counter() - began)
+
+    print(f"streaming: {count:,} messages ({sum(map(len, payloads)) / count:.0f} bytes each), "
+          "embedded broker, --speed 0")  # fmt: skip
+    print(f"  bare confluent-kafka produce    {bare_produce:12,.0f} msg/s")
+    print(f"  sor produce (encode + send)     {sor_produce:12,.0f} msg/s  "
+          f"({sor_produce / bare_produce:.0%} of bare; goal >= 100,000 and >= 50%)")  # fmt: skip
+    print(f"  bare confluent-kafka consume    {bare_consume:12,.0f} msg/s")
+    print(f"  sor consume (decode + rebuild)  {sor_consume:12,.0f} msg/s  "
+          f"({sor_consume / bare_consume:.0%} of bare; goal >= 100,000 and >= 50%)")  # fmt: skip
+    return {
+        "bare_produce": bare_produce, "sor_produce": sor_produce,
+        "bare_consume": bare_consume, "sor_consume": sor_consume,
+    }  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""Kafka replay against the file: same report, end marker, duplicates, bad messages, faults."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+from typer.testing import CliRunner
+
+from sor.cli import app
+from sor.data.reader import read_market
+from sor.streaming.broker import EmbeddedBroker, free_port
+from sor.streaming.codec import encode, end_message, snapshot_message
+from sor.streaming.consumer import consume_market
+from sor.streaming.producer import STREAM_KEY, ensure_topic, publish
+
+pytestmark = pytest.mark.integration
+GRID = ["--lambda-over", "0.1,0.4", "--lambda-under", "0.2", "--theta-queue", "0.3,0.5"]
+SECTION_6 = ("best_parameters", "optimized", "baselines", "savings_vs_baselines_bps")
+
+
+def _topic() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+def _invoke(*args: str) -> None:
+    result = CliRunner().invoke(app, [*args, "--quiet"])
+    assert result.exit_code == 0, result.output
+
+
+def _file_report(market_csv: Path, out: Path, *window: str) -> bytes:
+    _invoke("backtest", "--data", str(market_csv), *window, *GRID, "--no-plot",
+            "--json-out", str(out))  # fmt: skip
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "window", [(), ("--start", "2024-08-01T13:36:40Z", "--end", "2024-08-01T13:37:20.5Z")]
+)
+def test_kafka_run_prints_exactly_the_file_runs_report(
+    broker: EmbeddedBroker, market_csv: Path, tmp_path: Path, window: tuple[str, ...]
+) -> None:
+    topic = _topic()
+    _invoke("produce", "--data", str(market_csv), "--bootstrap", broker.bootstrap,
+            "--topic", topic, "--speed", "0", *window)  # fmt: skip
+    # the consumer is not told the window: the end marker carries it
+    _invoke("backtest", "--kafka", broker.bootstrap, "--topic", topic, *GRID, "--no-plot",
+            "--json-out", str(tmp_path / "kafka.json"))  # fmt: skip
+    expected = _file_report(market_csv, tmp_path / "file.json", *window)
+    assert (tmp_path / "kafka.json").read_bytes() == expected
+
+
+def test_the_end_marker_stops_the_consumer(broker: EmbeddedBroker, market_csv: Path) -> None:
+    topic = _topic()
+    market = read_market(market_csv)
+    publish(market, bootstrap=broker.bootstrap, topic=topic)
+    began = time.monotonic()
+    rebuilt, end, stats = consume_market(broker.bootstrap, topic, give_up_after_s=30)
+    assert time.monotonic() - began < 10
+    assert end["count"] == len(market.snapshots) == len(rebuilt.snapshots)
+    assert (rebuilt.snapshots == market.snapshots).all()
+    assert stats.messages == len(market.snapshots) + 1
+    assert (rebuilt.source, rebuilt.sha256, rebuilt.rows_read) == (
+        market.source, market.sha256, market.rows_read,
+    )  # fmt: skip
+
+
+def _raw_producer(bootstrap: str, topic: str) -> Producer:
+    ensure_topic(bootstrap, topic)
+    return Producer({"bootstrap.servers": bootstrap})
+
+
+def test_duplicates_and_malformed_messages(
+    broker: EmbeddedBroker, market_csv: Path, tmp_path: Path
+) -> None:
+    topic = _topic()
+    market = read_market(market_csv)
+    producer = _raw_producer(broker.bootstrap, topic)
+    payloads = [encode(snapshot_message(seq, row)) for seq, row in enumerate(market.snapshots)]
+    for seq, payload in enumerate(payloads):
+        producer.produce(topic, key=STREAM_KEY, value=payload)
+        if seq % 100 == 0:  # a retried send: the same snapshot twice
+            producer.produce(topic, key=STREAM_KEY, value=payload)
+        if seq == 50:
+            producer.produce(topic, key=STREAM_KEY, value=b"\x00not json")
+            producer.produce(topic, key=STREAM_KEY, value=b'{"v": 1, "type": "snapshot"}')
+    producer.produce(topic, key=STREAM_KEY, value=encode(end_message(market)))
+    assert producer.flush(10) == 0
+
+    _invoke("backtest", "--kafka", broker.bootstrap, "--topic", topic, *GRID, "--no-plot",
+            "--json-out", str(tmp_path / "kafka.json"))  # fmt: skip
+    kafka = json.loads((tmp_path / "kafka.json").read_text())
+    file = json.loads(_file_report(market_csv, tmp_path / "file.json"))
+    assert {k: kafka[k] for k in SECTION_6} == {k: file[k] for k in SECTION_6}
+    assert kafka["run"] == file["run"]
+    assert kafka["stream"]["duplicates_ignored"] == len(range(0, len(payloads), 100))
+    malformed = kafka["stream"]["malformed_messages"]
+    assert [m["offset"] for m in malformed] == [52, 53]  # after 51 snapshots and 1 duplicate
+    assert "not JSON" in malformed[0]["reason"]
+
+
+def test_an_unreachable_broker_is_a_clear_error_within_15_seconds() -> None:
+    began = time.monotonic()
+    result = CliRunner().invoke(
+        app, ["backtest", "--kafka", f"127.0.0.1:{free_port()}", "--no-plot", "--quiet"]
+    )
+    assert time.monotonic() - began < 16
+    assert result.exit_code == 2
+    assert "no Kafka broker answers" in result.output
+
+
+def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(market_csv: Path) -> None:
+    market = read_market(market_csv)
+    topic = _topic()
+    half = len(market.snapshots) // 2
+    seen: list[int] = []
+    outcome: dict[str, object] = {}
+    with EmbeddedBroker() as restartable:
+        producer = _raw_producer(restartable.bootstrap, topic)
+        for seq in range(half):
+            producer.produce(
+                topic, key=STREAM_KEY, value=encode(snapshot_message(seq, market.snapshots[seq]))
+            )
+        assert producer.flush(10) == 0
+
+        def consume() -> None:
+            outcome["result"] = consume_market(
+                restartable.bootstrap, topic, give_up_after_s=60,
+                on_snapshot=lambda m: seen.append(m["seq"]),
+            )  # fmt: skip
+
+        consumer = threading.Thread(target=consume)
+        consumer.start()
+        deadline = time.monotonic() + 20
+        while len(seen) < half and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(seen) == half
+        restartable.stop()  # the broker goes away; its topics were in memory
+        time.sleep(1.0)
+        restartable.start()
+        # the producer replays the stream into the new broker from the start
+        publish(market, bootstrap=restartable.bootstrap, topic=topic)
+        consumer.join(60)
+        assert not consumer.is_alive()
+    rebuilt, _end, stats = outcome["result"]  # type: ignore[misc]
+    assert sorted(seen) == list(range(len(market.snapshots)))  # each snapshot exactly once
+    assert (rebuilt.snapshots == market.snapshots).all()
+    assert stats.outages >= 1
