@@ -106,82 +106,88 @@ def _fill_capacity(order_size: int, n_groups: int, n_venues: int) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
-def _router_kernel(venue, ask_px, ask_sz, group_start, n_venues, fee_nanos, order_size):
-    n_groups = len(group_start) - 1
-    px = np.zeros(n_venues, dtype=np.int64)
-    size = np.zeros(n_venues, dtype=np.int64)
-    consumed = np.zeros(n_venues, dtype=np.int64)
+def _apply_rows(g, group_start, venue, ask_px, ask_sz, px, size, consumed):
+    """Apply the rows of timestamp ``g``: each replaces its venue's quote and resets the
+    size our fills consumed there."""
+    for r in range(group_start[g], group_start[g + 1]):
+        v = venue[r]
+        px[v] = ask_px[r]
+        size[v] = ask_sz[r]
+        consumed[v] = 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _route_orders(remaining, px, size, consumed, fee_nanos, buy_venue, buy_qty):
+    """Split ``remaining`` with the static allocator over the venues with liquidity, in
+    publisher id order; return how many orders were written."""
+    n_venues = len(px)
     cand_venue = np.empty(n_venues, dtype=np.int64)
     cand_px = np.empty(n_venues, dtype=np.int64)
     cand_size = np.empty(n_venues, dtype=np.int64)
     cand_fee = np.empty(n_venues, dtype=np.int64)
-    split = np.empty(n_venues, dtype=np.int64)
-    cap = _fill_capacity(order_size, n_groups, n_venues)
-    f_group = np.empty(cap, dtype=np.int64)
-    f_venue = np.empty(cap, dtype=np.int64)
-    f_qty = np.empty(cap, dtype=np.int64)
-    f_px = np.empty(cap, dtype=np.int64)
-    n_fills = 0
-    cash = 0
-    filled = 0
-    completion = -1
-    for g in range(n_groups):
-        for r in range(group_start[g], group_start[g + 1]):
-            v = venue[r]
-            px[v] = ask_px[r]
-            size[v] = ask_sz[r]
-            consumed[v] = 0
-        remaining = order_size - filled
-        if remaining <= 0:
-            break
-        k = 0
-        for v in range(n_venues):
-            available = size[v] - consumed[v]
-            if px[v] > 0 and available > 0:
-                cand_venue[k] = v
-                cand_px[k] = px[v]
-                cand_size[k] = available
-                cand_fee[k] = fee_nanos[v]
-                k += 1
-        if k == 0:
-            continue
-        cost = static_split(remaining, cand_px[:k], cand_size[:k], cand_fee[:k], split[:k])
-        if cost < 0:
-            continue
-        for i in range(k):
-            q = min(split[i], cand_size[i])
-            if q <= 0:
-                continue
-            v = cand_venue[i]
-            consumed[v] += q
-            filled += q
-            cash += q * (cand_px[i] + cand_fee[i])
-            f_group[n_fills] = g
-            f_venue[n_fills] = v
-            f_qty[n_fills] = q
-            f_px[n_fills] = cand_px[i]
-            n_fills += 1
-        if filled >= order_size:
-            completion = g
-            break
-    return (
-        cash,
-        filled,
-        completion,
-        f_group[:n_fills],
-        f_venue[:n_fills],
-        f_qty[:n_fills],
-        f_px[:n_fills],
-    )
+    k = 0
+    for v in range(n_venues):
+        available = size[v] - consumed[v]
+        if px[v] > 0 and available > 0:
+            cand_venue[k] = v
+            cand_px[k] = px[v]
+            cand_size[k] = available
+            cand_fee[k] = fee_nanos[v]
+            k += 1
+    if k == 0:
+        return 0
+    split = np.empty(k, dtype=np.int64)
+    if static_split(remaining, cand_px[:k], cand_size[:k], cand_fee[:k], split) < 0:
+        return 0
+    n = 0
+    for i in range(k):
+        if split[i] > 0:
+            buy_venue[n] = cand_venue[i]
+            buy_qty[n] = split[i]
+            n += 1
+    return n
 
 
 @numba.njit(cache=True, nogil=True)
-def _sweep_kernel(venue, ask_px, ask_sz, group_start, n_venues, fee_nanos, order_size, targets):
+def _sweep_orders(want, px, size, consumed, buy_venue, buy_qty):
+    """Take ``want`` shares from the cheapest asks, by (ask price, publisher id); return
+    how many orders were written."""
+    n_venues = len(px)
+    order = np.empty(n_venues, dtype=np.int64)
+    # insertion sort of a few venues; positions already follow publisher id, so a stable
+    # sort on price is the (price, publisher id) order
+    k = 0
+    for v in range(n_venues):
+        if px[v] > 0 and size[v] - consumed[v] > 0:
+            j = k
+            while j > 0 and px[order[j - 1]] > px[v]:
+                order[j] = order[j - 1]
+                j -= 1
+            order[j] = v
+            k += 1
+    n = 0
+    for i in range(k):
+        if want <= 0:
+            break
+        q = min(want, size[order[i]] - consumed[order[i]])
+        buy_venue[n] = order[i]
+        buy_qty[n] = q
+        want -= q
+        n += 1
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def _replay_kernel(
+    venue, ask_px, ask_sz, group_start, n_venues, fee_nanos, order_size, targets, route
+):
+    """Walk the timestamps; ``route`` picks the static router, else a sweep to ``targets``."""
     n_groups = len(group_start) - 1
     px = np.zeros(n_venues, dtype=np.int64)
     size = np.zeros(n_venues, dtype=np.int64)
     consumed = np.zeros(n_venues, dtype=np.int64)
-    order = np.empty(n_venues, dtype=np.int64)
+    buy_venue = np.empty(n_venues, dtype=np.int64)
+    buy_qty = np.empty(n_venues, dtype=np.int64)
     cap = _fill_capacity(order_size, n_groups, n_venues)
     f_group = np.empty(cap, dtype=np.int64)
     f_venue = np.empty(cap, dtype=np.int64)
@@ -192,35 +198,25 @@ def _sweep_kernel(venue, ask_px, ask_sz, group_start, n_venues, fee_nanos, order
     filled = 0
     completion = -1
     for g in range(n_groups):
-        for r in range(group_start[g], group_start[g + 1]):
-            v = venue[r]
-            px[v] = ask_px[r]
-            size[v] = ask_sz[r]
-            consumed[v] = 0
+        _apply_rows(g, group_start, venue, ask_px, ask_sz, px, size, consumed)
         if filled >= order_size:
             break
-        want = min(targets[g], order_size) - filled
-        if want <= 0:
-            continue
-        # Venues with liquidity by (ask price, publisher id): insertion sort of a few items;
-        # venue positions already follow publisher id, so a stable sort on price suffices.
-        k = 0
-        for v in range(n_venues):
-            if px[v] > 0 and size[v] - consumed[v] > 0:
-                j = k
-                while j > 0 and px[order[j - 1]] > px[v]:
-                    order[j] = order[j - 1]
-                    j -= 1
-                order[j] = v
-                k += 1
-        for i in range(k):
+        if route:
+            n = _route_orders(
+                order_size - filled, px, size, consumed, fee_nanos, buy_venue, buy_qty
+            )
+        else:
+            want = min(targets[g], order_size) - filled
             if want <= 0:
-                break
-            v = order[i]
-            q = min(want, size[v] - consumed[v])
+                continue
+            n = _sweep_orders(want, px, size, consumed, buy_venue, buy_qty)
+        for i in range(n):
+            v = buy_venue[i]
+            q = min(buy_qty[i], size[v] - consumed[v])  # fills are capped by what is shown
+            if q <= 0:
+                continue
             consumed[v] += q
             filled += q
-            want -= q
             cash += q * (px[v] + fee_nanos[v])
             f_group[n_fills] = g
             f_venue[n_fills] = v
@@ -246,11 +242,10 @@ def _displayed_ask_size_kernel(venue, ask_px, ask_sz, group_start, n_venues):
     n_groups = len(group_start) - 1
     px = np.zeros(n_venues, dtype=np.int64)
     size = np.zeros(n_venues, dtype=np.int64)
+    consumed = np.zeros(n_venues, dtype=np.int64)
     out = np.zeros(n_groups, dtype=np.int64)
     for g in range(n_groups):
-        for r in range(group_start[g], group_start[g + 1]):
-            px[venue[r]] = ask_px[r]
-            size[venue[r]] = ask_sz[r]
+        _apply_rows(g, group_start, venue, ask_px, ask_sz, px, size, consumed)
         total = 0
         for v in range(n_venues):
             if px[v] > 0 and size[v] > 0:
@@ -271,7 +266,7 @@ def run_router(market: MarketArrays, fee_nanos: np.ndarray, order_size: int) -> 
     so they cannot change the allocation (see ``sor.allocators.static``).
     """
     return _output(
-        _router_kernel(
+        _replay_kernel(
             market.venue,
             market.ask_px,
             market.ask_sz,
@@ -279,6 +274,8 @@ def run_router(market: MarketArrays, fee_nanos: np.ndarray, order_size: int) -> 
             len(market.venues),
             fee_nanos,
             order_size,
+            np.zeros(0, dtype=np.int64),
+            True,
         )
     )
 
@@ -292,7 +289,7 @@ def run_sweep(
     timestamp ``g`` has been processed (``order_size`` everywhere for ``best_ask``).
     """
     return _output(
-        _sweep_kernel(
+        _replay_kernel(
             market.venue,
             market.ask_px,
             market.ask_sz,
@@ -301,6 +298,7 @@ def run_sweep(
             fee_nanos,
             order_size,
             np.ascontiguousarray(targets, dtype=np.int64),
+            False,
         )
     )
 
