@@ -320,7 +320,7 @@ def _parse_expr(name: str) -> pl.Expr:
     raw = pl.col(name).str.strip_chars()
     if name == "ts_event":
         return raw.str.to_datetime(_ISO_FORMAT, time_unit="ns", strict=False).dt.epoch("ns")
-    if name in PRICE_COLUMNS:
+    if name in PRICE_COLUMNS or "_px_" in name or name == "price":
         return raw.cast(pl.Float64, strict=False)
     return raw.cast(pl.Int64, strict=False)
 

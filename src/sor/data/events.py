@@ -1,0 +1,104 @@
+"""Every row of a Databento MBP file as an event, for the queue-aware simulator (model ck).
+
+Unlike the snapshots of SEMANTICS.md, nothing is deduplicated: trades and cancellations at
+the bid are what move a resting order's queue position, so every row counts. Rows are
+ordered by ``ts_event`` with a stable sort (file order among equal values).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from sor.data.reader import _ISO_FORMAT, _nanos_expr
+from sor.errors import DataError
+
+LEVELS = 10
+
+EVENT_DTYPE = np.dtype(
+    [
+        ("ts_event", np.int64),
+        ("publisher_id", np.int32),
+        ("action", "S1"),  # A add, C cancel, T trade, F fill, M modify, R clear
+        ("side", "S1"),  # B bid, A ask; for trades the aggressor: A = a sell hitting bids
+        ("price", np.int64),  # nano-dollars
+        ("size", np.int64),
+        ("bid_px", np.int64),
+        ("bid_sz", np.int64),
+        ("ask_px", np.int64, (LEVELS,)),  # 0 where the level is absent
+        ("ask_sz", np.int64, (LEVELS,)),
+    ]
+)
+
+
+def read_events(
+    path: str | Path, *, start_ns: int | None = None, end_ns: int | None = None
+) -> np.ndarray:
+    """Read every row of the window as ``EVENT_DTYPE``, in ``ts_event`` order.
+
+    Raises
+    ------
+    DataError
+        The file is missing, lacks a needed column, or a row cannot be parsed.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise DataError("no such data file", path=str(file))
+    header = pl.read_csv(file, n_rows=0, infer_schema=False).columns
+    needed = ["ts_event", "publisher_id", "action", "side", "price", "size", "bid_px_00",
+              "bid_sz_00", "ask_px_00", "ask_sz_00"]  # fmt: skip
+    missing = [name for name in needed if name not in header]
+    if missing:
+        raise DataError(
+            f"missing column(s) {', '.join(missing)} needed by --model ck",
+            path=str(file),
+            column=missing[0],
+        )
+    levels = [k for k in range(LEVELS) if f"ask_px_{k:02d}" in header]
+    ts = pl.col("ts_event").str.to_datetime(_ISO_FORMAT, time_unit="ns").dt.epoch("ns")
+    wanted = needed + [f"{n}_{k:02d}" for k in levels[1:] for n in ("ask_px", "ask_sz")]
+    try:
+        frame = (
+            pl.scan_csv(file, infer_schema=False)
+            .select(wanted)
+            .with_columns(ts.alias("ts_event"))
+            .filter(
+                (pl.col("ts_event") >= (start_ns if start_ns is not None else -(2**62)))
+                & (pl.col("ts_event") <= (end_ns if end_ns is not None else 2**62))
+            )
+            .select(
+                pl.col("ts_event"),
+                pl.col("publisher_id").cast(pl.Int32),
+                pl.col("action"),
+                pl.col("side"),
+                _nanos_expr("price", ["price"]).alias("price"),
+                pl.col("size").cast(pl.Int64).fill_null(0),
+                _nanos_expr("bid_px_00", wanted).alias("bid_px"),
+                pl.col("bid_sz_00").cast(pl.Int64).fill_null(0),
+                *[_nanos_expr(f"ask_px_{k:02d}", wanted).alias(f"ask_px_{k}") for k in levels],
+                *[
+                    pl.col(f"ask_sz_{k:02d}").cast(pl.Int64).fill_null(0).alias(f"ask_sz_{k}")
+                    for k in levels
+                ],
+            )
+            .collect()
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise DataError(
+            f"cannot read the events for --model ck: {exc}; run the static model with "
+            "--skip-bad-rows to locate bad rows",
+            path=str(file),
+        ) from exc
+    order = np.argsort(frame["ts_event"].to_numpy(), kind="stable")
+    events = np.zeros(frame.height, dtype=EVENT_DTYPE)
+    for name in ("ts_event", "publisher_id", "price", "size", "bid_px"):
+        events[name] = frame[name].to_numpy()[order]
+    events["bid_sz"] = frame["bid_sz_00"].to_numpy()[order]
+    events["action"] = frame["action"].to_numpy().astype("S1")[order]
+    events["side"] = frame["side"].to_numpy().astype("S1")[order]
+    for k in levels:
+        events["ask_px"][:, k] = frame[f"ask_px_{k}"].to_numpy()[order]
+        events["ask_sz"][:, k] = frame[f"ask_sz_{k}"].to_numpy()[order]
+    return events

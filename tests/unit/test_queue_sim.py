@@ -1,0 +1,117 @@
+"""The queue-aware simulator's rules, each pinned on a hand-written event sequence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sor.data.events import EVENT_DTYPE
+from sor.simulation.queue import CONSERVATIVE, PROBABILISTIC, Book, advance, attach_venues, sweep
+
+D = 1_000_000_000  # one dollar in nano-dollars
+
+
+def _events(*rows: tuple) -> np.ndarray:
+    """Rows of (ts, publisher, action, side, price $, size, bid $, bid size, ask $, ask size)."""
+    out = np.zeros(len(rows), dtype=EVENT_DTYPE)
+    for i, (ts, pub, action, side, price, size, bid, bid_sz, ask, ask_sz) in enumerate(rows):
+        out[i]["ts_event"], out[i]["publisher_id"] = ts, pub
+        out[i]["action"], out[i]["side"] = action.encode(), side.encode()
+        out[i]["price"], out[i]["size"] = round(price * D), size
+        out[i]["bid_px"], out[i]["bid_sz"] = round(bid * D), bid_sz
+        out[i]["ask_px"][0], out[i]["ask_sz"][0] = round(ask * D), ask_sz
+        out[i]["ask_px"][1], out[i]["ask_sz"][1] = round((ask + 0.01) * D), 1000
+    return attach_venues(out)[0]
+
+
+def _resting(events: np.ndarray, qty: int, model: int = CONSERVATIVE) -> tuple[Book, int]:
+    """Apply the first row, then rest a limit buy of ``qty`` at the venue's best bid."""
+    book = Book.empty(np.unique(events["publisher_id"]), 10)
+    index, _ = advance(events, 0, int(events["ts_event"][0]), book, model, 0)
+    book.limit_px[0], book.limit_qty[0], book.ahead[0] = book.bid_px[0], qty, float(book.bid_sz[0])
+    return book, index
+
+
+def test_a_trade_at_our_price_eats_the_queue_ahead_first() -> None:
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),  # 300 ahead of us
+        (2, 2, "T", "A", 10.00, 250, 10.00, 50, 10.01, 500),  # 250 of the 300 ahead
+        (3, 2, "T", "A", 10.00, 150, 10.00, 50, 10.01, 500),  # 50 ahead, then 100 to us
+    )
+    book, index = _resting(events, 200)
+    _, fills = advance(events, index, 2, book, CONSERVATIVE, 10_000)
+    assert len(fills.qty) == 0 and book.ahead[0] == 50
+    _, fills = advance(events, 2, 3, book, CONSERVATIVE, 10_000)
+    assert fills.qty.tolist() == [100] and fills.px.tolist() == [10 * D]
+    assert book.limit_qty[0] == 100 and book.ahead[0] == 0
+
+
+def test_a_trade_through_our_price_fills_us() -> None:
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
+        (2, 2, "T", "A", 9.99, 10, 9.99, 200, 10.01, 500),
+    )
+    book, index = _resting(events, 200)
+    _, fills = advance(events, index, 2, book, CONSERVATIVE, 10_000)
+    assert fills.qty.tolist() == [200]
+    assert book.limit_qty[0] == 0
+
+
+@pytest.mark.parametrize(("model", "ahead"), [(CONSERVATIVE, 300.0), (PROBABILISTIC, 200.0)])
+def test_cancellations_follow_the_queue_model(model: int, ahead: float) -> None:
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
+        # 150 cancelled of a 450-share level (300 ahead of us): probabilistic takes 2/3
+        (2, 2, "A", "B", 10.00, 150, 10.00, 450, 10.01, 500),
+        (3, 2, "C", "B", 10.00, 150, 10.00, 300, 10.01, 500),
+    )
+    book, index = _resting(events, 200, model)
+    advance(events, index, 3, book, model, 10_000)
+    assert book.ahead[0] == pytest.approx(ahead)
+
+
+def test_the_level_shrinking_below_our_place_moves_us_up() -> None:
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
+        (2, 2, "C", "B", 10.00, 250, 10.00, 50, 10.01, 500),
+    )
+    book, index = _resting(events, 200)
+    advance(events, index, 2, book, CONSERVATIVE, 10_000)
+    assert book.ahead[0] == 50  # never more ahead than the level shows
+
+
+def test_when_the_bid_falls_away_we_are_alone_at_the_top() -> None:
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
+        (2, 2, "C", "B", 10.00, 300, 9.99, 800, 10.01, 500),
+        (3, 2, "T", "A", 10.00, 120, 9.99, 800, 10.01, 500),
+    )
+    book, index = _resting(events, 200)
+    _, fills = advance(events, index, 3, book, CONSERVATIVE, 10_000)
+    assert fills.qty.tolist() == [120]
+
+
+def test_fills_stop_at_the_orders_remainder_and_cancel_the_rest() -> None:
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 0, 10.01, 500),
+        (2, 2, "T", "A", 10.00, 500, 10.00, 0, 10.01, 500),
+    )
+    book, index = _resting(events, 400)
+    _, fills = advance(events, index, 2, book, CONSERVATIVE, 150)
+    assert fills.qty.tolist() == [150]
+    assert book.limit_qty.sum() == 0
+
+
+def test_marketable_orders_sweep_venues_and_levels_cheapest_first() -> None:
+    events = _events(
+        (1, 2, "A", "A", 10.01, 100, 10.00, 100, 10.01, 300),
+        (1, 5, "A", "A", 10.01, 100, 10.00, 100, 10.01, 200),
+        (1, 9, "A", "A", 10.00, 100, 9.99, 100, 10.00, 100),
+    )
+    book = Book.empty(np.unique(events["publisher_id"]), 10)
+    advance(events, 0, 1, book, CONSERVATIVE, 0)
+    fills = sweep(book, 700)
+    # 100 @ 10.00 (venue 9), 300 + 200 @ 10.01 (venues 2 then 5), 100 @ 10.01 (venue 9 level 1)
+    assert fills.qty.tolist() == [100, 300, 200, 100]
+    assert fills.venue.tolist() == [2, 0, 1, 2]
+    assert sweep(book, 10_000).qty.sum() == 1000 + 1000 + 1000 - 100  # depth left, not reused
