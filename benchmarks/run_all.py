@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import bench_allocator
 import bench_backtest
+import bench_ck
 import bench_memory
 import bench_streaming
 
 if __name__ == "__main__":
-    for bench in (bench_allocator, bench_backtest, bench_streaming, bench_memory):
+    for bench in (bench_allocator, bench_backtest, bench_streaming, bench_ck, bench_memory):
         bench.main()
         print()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sor import __version__
+from sor.cli_place import place
 from sor.config import FileConfig
 from sor.errors import SorError
 
@@ -165,7 +166,16 @@ def backtest(
     lambda_over: Annotated[str | None, Opt(help="Comma-separated search values.")] = None,
     lambda_under: Annotated[str | None, Opt(help="Comma-separated search values.")] = None,
     theta_queue: Annotated[str | None, Opt(help="Comma-separated search values.")] = None,
-    model: Annotated[str, Opt(help="Router model: static.")] = "static",
+    model: Annotated[
+        str, Opt(help="static (SEMANTICS.md) or ck (limit orders on a queue simulator).")
+    ] = "static",
+    horizon: Annotated[
+        str | None, Opt(help="ck: comma-separated decision horizons T, seconds [0.2,0.5,2].")
+    ] = None,
+    latency_us: Annotated[float, Opt(help="ck: order-entry latency, microseconds.")] = 100.0,
+    queue_model: Annotated[
+        str, Opt(help="ck: probabilistic or conservative cancellations.")
+    ] = "probabilistic",
     json_out: Annotated[Path, Opt(help="Where to write the report.")] = Path("output.json"),
     plot: Annotated[Path, Opt(help="Where to write the figure.")] = Path("results.png"),
     no_plot: Annotated[bool, Opt("--no-plot", help="Do not draw the figure.")] = False,
@@ -209,18 +219,27 @@ def backtest(
             file_config=file_config,
         )
         kafka_topic = _topic(topic, file_config)
+        if model == "ck" and (kafka is not None or stream):
+            raise SorError("--model ck reads the data file; it does not run from Kafka yet")
         if kafka is not None:
             if data is not None or stream:
                 raise SorError("--kafka consumes a stream: it excludes --data and --stream")
             report = run_kafka_backtest(kafka, kafka_topic, options)
         elif stream:
-            with _input(data, seed, options) as (market, seed_used):
+            with _input(data, seed, options) as (market, seed_used, _):
                 report = run_stream_backtest(
                     market, _bootstrap(bootstrap, file_config), kafka_topic, options,
                     speed=speed, seed=seed_used,
                 )  # fmt: skip
+        elif model == "ck":
+            with _input(data, seed, options) as (market, seed_used, path):
+                report = run_ck_file_backtest(
+                    path, market, options, seed=seed_used,
+                    horizons=_float_list("horizon", horizon),
+                    latency_us=latency_us, queue_model=queue_model,
+                )  # fmt: skip
         else:
-            with _input(data, seed, options) as (market, seed_used):
+            with _input(data, seed, options) as (market, seed_used, _):
                 report = run_market_backtest(market, options, seed=seed_used)
         sys.stdout.write(report)
         sys.stdout.flush()
@@ -289,7 +308,7 @@ class BacktestOptions:
 @contextmanager
 def _input(
     data: Path | None, seed: int, options: BacktestOptions
-) -> Iterator[tuple[MarketData, int | None]]:
+) -> Iterator[tuple[MarketData, int | None, Path]]:
     """Read the window of ``data``, or of generated data when it is None."""
     from sor.data.reader import read_market
 
@@ -310,10 +329,10 @@ def _input(
         return market
 
     if data is not None:
-        yield read(data), None
+        yield read(data), None, data
         return
     with _generated_data(seed) as (path, label):
-        yield dataclasses.replace(read(path), source=label), seed
+        yield dataclasses.replace(read(path), source=label), seed, path
 
 
 def run_market_backtest(
@@ -452,6 +471,54 @@ def _publish(
         )  # fmt: skip
 
 
+def run_ck_file_backtest(
+    path: Path,
+    market: MarketData,
+    options: BacktestOptions,
+    *,
+    seed: int | None,
+    horizons: tuple[float, ...] | None,
+    latency_us: float,
+    queue_model: str,
+) -> str:
+    """Run the model-ck backtest on the file, write the report and figure; return the JSON."""
+    from tqdm import tqdm
+
+    from sor.backtest_ck import DEFAULT_CK_GRID, DEFAULT_HORIZONS_S, run_ck_backtest
+    from sor.report import dumps
+    from sor.simulation.queue import QUEUE_MODELS
+    from sor.strategies.ck import CKSettings
+
+    if queue_model not in QUEUE_MODELS:
+        raise SorError(f"--queue-model must be one of {', '.join(QUEUE_MODELS)}")
+    horizons = horizons or DEFAULT_HORIZONS_S
+    if latency_us < 0 or any(h <= 0 for h in horizons):
+        raise SorError("--latency-us must be >= 0 and --horizon values > 0")
+    grid_given = options.lambda_over or options.lambda_under or options.theta_queue
+    config = options.config(seed=seed)
+    if not grid_given:
+        config = dataclasses.replace(config, grid=DEFAULT_CK_GRID)
+    settings = CKSettings(
+        latency_ns=round(latency_us * 1000), queue_model=QUEUE_MODELS[queue_model]
+    )
+    sets = len(config.grid.parameter_sets()) * len(horizons)
+    with tqdm(total=sets, desc="search", unit="set", file=sys.stderr, disable=options.quiet,
+              leave=False) as bar:  # fmt: skip
+        report_object = run_ck_backtest(
+            str(path), market, config, horizons_s=horizons, settings=settings,
+            workers=options.workers, on_progress=bar.update,
+        )  # fmt: skip
+    report = dumps(report_object)
+    options.json_out.write_text(report, encoding="utf-8")
+    log.info("wrote %s", options.json_out)
+    if options.plot is not None:
+        from sor.plot import write_ck_plot
+
+        write_ck_plot(report_object, options.plot)
+        log.info("wrote %s", options.plot)
+    return report
+
+
 @contextmanager
 def _errors() -> Iterator[None]:
     try:
@@ -476,7 +543,7 @@ def demo(
     _setup_logging(quiet)
     with _errors():
         options = BacktestOptions(quiet=quiet)
-        with _input(None, seed, options) as (market, seed_used):
+        with _input(None, seed, options) as (market, seed_used, _):
             report = run_stream_backtest(
                 market, None, _topic(None, options.file_config), options, speed=0.0,
                 seed=seed_used,
@@ -520,7 +587,7 @@ def produce(
             start=start, end=end, skip_bad_rows=skip_bad_rows, file_config=file_config
         )
         window = options.config(seed=None)
-        with _input(data, seed, options) as (market, seed_used):
+        with _input(data, seed, options) as (market, seed_used, _):
             if dry_run:
                 out = sys.stdout
                 for seq, row in enumerate(market.snapshots):
@@ -555,6 +622,9 @@ def broker(
                 "broker ready at %s; Ctrl-C stops it (topics live in memory)", running.bootstrap
             )
             running.wait()
+
+
+app.command()(place)
 
 
 @app.command()
