@@ -25,7 +25,7 @@ from sor.simulation.engine import (
 from sor.strategies import best_ask_targets, twap_targets, vwap_targets
 
 BASELINES = ("best_ask", "twap", "vwap")
-MODELS = ("static",)
+MODELS = ("static", "ck")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,8 @@ class BacktestConfig:
     grid
         The search lists.
     model
-        ``static``: the static Cont-Kukanov allocator of SEMANTICS.md section 4.
+        ``static``: the static Cont-Kukanov allocator of SEMANTICS.md section 4; ``ck``: the
+        full model on the queue simulator (``sor.backtest_ck``).
     seed
         Seed of the generated data, when the data was generated; recorded only.
     """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -108,6 +109,67 @@ def write_plot(result: BacktestResult, path: str | Path) -> Path:
     ax_venue.set_title("Where each strategy bought (by publisher_id)")
     ax_venue.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
+    out = Path(path)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def write_ck_plot(report: dict[str, Any], path: str | Path) -> Path:
+    """Draw the model-ck figure: price per strategy, passive share, and a heat map of the
+    router's average price against ``lambda_under`` and ``theta_queue``."""
+    fig, (ax_price, ax_passive, ax_heat) = plt.subplots(
+        1, 3, figsize=(17, 5.5), constrained_layout=True
+    )
+    best = report["best_parameters"]
+    fig.suptitle(
+        f"{Path(str(report['run']['input'])).name}: buy {report['run']['order_size']:,} shares, "
+        f"ck router (T={best['horizon_s']:g} s, lambda_under={best['lambda_under']}, "
+        f"theta_queue={best['theta_queue']}, {report['run']['queue_model']} queue)"
+    )
+    details = report["strategies"]
+    names = list(details)
+    summaries = {"router": report["optimized"], **report["baselines"]}
+    averages = [summaries[n]["avg_fill_px"] for n in names]
+    finite = [a for a in averages if a is not None]
+    colors = plt.get_cmap("tab10")
+    ax_price.bar(names, [a if a is not None else np.nan for a in averages],
+                 color=[colors(i) for i in range(len(names))])  # fmt: skip
+    if finite:
+        pad = max((max(finite) - min(finite)) * 0.6, 0.005)
+        ax_price.set_ylim(min(finite) - pad, max(finite) + pad)
+    for i, avg in enumerate(averages):
+        if avg is not None:
+            shortfall = details[names[i]]["implementation_shortfall_bps"]
+            text = f"${avg:,.4f}" + (f"\nIS {shortfall:+.2f} bps" if shortfall is not None else "")
+            ax_price.annotate(text, (i, avg), ha="center", va="bottom", fontsize=8)
+    ax_price.set_title("Average fill price, fees and rebates included (lower is better)")
+    ax_price.ticklabel_format(axis="y", useOffset=False)
+    ax_passive.bar(names, [details[n]["passive_share"] or 0.0 for n in names],
+                   color=[colors(i) for i in range(len(names))])  # fmt: skip
+    ax_passive.set_ylim(0, 1)
+    ax_passive.set_title("Share filled passively")
+
+    table = report["search"]["table"]
+    unders = sorted({row["lambda_under"] for row in table})
+    thetas = sorted({row["theta_queue"] for row in table})
+    grid = np.full((len(thetas), len(unders)), np.nan)
+    for row in table:
+        i, j = thetas.index(row["theta_queue"]), unders.index(row["lambda_under"])
+        if row["avg_fill_px"] is not None:
+            grid[i, j] = np.nanmin([grid[i, j], row["avg_fill_px"]])
+    image = ax_heat.imshow(grid, origin="lower", cmap="viridis_r", aspect="auto")
+    ax_heat.set_xticks(range(len(unders)), [f"{u:g}" for u in unders])
+    ax_heat.set_yticks(range(len(thetas)), [f"{t:g}" for t in thetas])
+    ax_heat.set_xlabel("lambda_under ($/share)")
+    ax_heat.set_ylabel("theta_queue ($/share)")
+    ax_heat.set_title("Router avg price, best over lambda_over and T")
+    for i in range(len(thetas)):
+        for j in range(len(unders)):
+            if not np.isnan(grid[i, j]):
+                ax_heat.annotate(f"{grid[i, j]:.4f}", (j, i), ha="center", va="center",
+                                 color="white", fontsize=8)  # fmt: skip
+    fig.colorbar(image, ax=ax_heat, label="$/share")
     out = Path(path)
     fig.savefig(out, dpi=110)
     plt.close(fig)

@@ -1,0 +1,74 @@
+"""sor backtest --model ck: the search, every strategy completing, the extra report keys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sor.cli import app
+from sor.data.generate import generate_market
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ck") / "market.csv"
+    generate_market(path, venues=3, seed=5, start="2024-08-01T13:36:32Z",
+                    end="2024-08-01T13:37:32Z", depth=10)  # fmt: skip
+    return path
+
+
+def _run(market: Path, out: Path, *extra: str) -> dict:
+    result = CliRunner().invoke(
+        app,
+        ["backtest", "--data", str(market), "--model", "ck", "--order-size", "2000",
+         "--lambda-under", "0.01,0.2", "--theta-queue", "0.0005,0.05", "--lambda-over", "0.05",
+         "--horizon", "0.2,2", "--json-out", str(out), "--plot", str(out.with_suffix(".png")),
+         "--quiet", *extra],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return json.loads(out.read_text())
+
+
+def test_ck_report_has_every_strategy_complete_and_the_extra_figures(
+    market: Path, tmp_path: Path
+) -> None:
+    report = _run(market, tmp_path / "ck.json")
+    assert report["run"]["model"] == "ck"
+    assert set(report["baselines"]) == {"best_ask", "twap", "vwap", "passive", "static"}
+    assert report["search"]["parameter_sets"] == 8
+    assert set(report["best_parameters"]) == {
+        "lambda_over", "lambda_under", "theta_queue", "horizon_s",
+    }  # fmt: skip
+    for name, details in report["strategies"].items():
+        assert details["unfilled"] == 0, name  # the window's end buys any remainder
+        assert details["implementation_shortfall_bps"] is not None
+        assert 0.0 <= details["passive_share"] <= 1.0
+    assert report["strategies"]["passive"]["passive_share"] > 0.5
+    assert report["strategies"]["best_ask"]["passive_share"] == 0.0
+    assert report["strategies"]["router"]["rebates"] == pytest.approx(
+        0.002 * 2000 * report["strategies"]["router"]["passive_share"]
+    )
+    assert (tmp_path / "ck.png").read_bytes()[:4] == b"\x89PNG"
+    # the search is a real trade-off here: some parameter sets rest more than others
+    shares = {row["passive_share"] for row in report["search"]["table"]}
+    assert len(shares) > 1
+
+
+def test_ck_run_is_deterministic_and_queue_models_differ(market: Path, tmp_path: Path) -> None:
+    first = _run(market, tmp_path / "a.json")
+    again = _run(market, tmp_path / "b.json")
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    conservative = _run(market, tmp_path / "c.json", "--queue-model", "conservative")
+    assert conservative["run"]["queue_model"] == "conservative"
+    assert first == again
+
+
+def test_ck_rejects_bad_settings(market: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["backtest", "--data", str(market), "--model", "ck", "--queue-model", "psychic",
+              "--no-plot", "-q"],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "queue-model" in result.output
