@@ -151,3 +151,21 @@ def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(market_csv: Path)
     assert sorted(seen) == list(range(len(market.snapshots)))  # each snapshot exactly once
     assert (rebuilt.snapshots == market.snapshots).all()
     assert stats.outages >= 1
+
+
+def test_classic_script_streams_through_the_embedded_broker(
+    market_csv: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    common = [str(market_csv), *GRID, "--no-plot", "--quiet"]
+    streamed = subprocess.run(
+        [sys.executable, str(repo / "backtest.py"), "--data", *common,
+         "--json-out", str(tmp_path / "stream.json")],
+        cwd=repo, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert streamed.returncode == 0, streamed.stderr
+    expected = _file_report(market_csv, tmp_path / "file.json")
+    assert streamed.stdout.encode() == expected
