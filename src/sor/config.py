@@ -123,14 +123,18 @@ def venue_id(key: str) -> int:
 def venue_costs(
     section: CostsSection, *, fee: float | None = None, rebate: float | None = None
 ) -> VenueCosts:
-    """Build the fee schedule; ``fee``/``rebate`` (from flags) replace the defaults."""
+    """Build the fee schedule.
+
+    ``fee``/``rebate`` come from the command line and win over the file: each sets that
+    figure for every venue, per-venue entries of the file included.
+    """
     fees = []
     rebates = []
     for key, entry in section.venues.items():
         pid = venue_id(key)
-        if entry.fee is not None:
+        if entry.fee is not None and fee is None:
             fees.append((pid, entry.fee))
-        if entry.rebate is not None:
+        if entry.rebate is not None and rebate is None:
             rebates.append((pid, entry.rebate))
     return VenueCosts(
         default_fee=section.fee if fee is None else fee,

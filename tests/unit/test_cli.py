@@ -156,3 +156,15 @@ def test_every_command_has_help() -> None:
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0
         assert "Example" in result.output or command == "demo"
+
+
+def test_fee_flag_wins_over_every_venue_of_the_config(tiny_csv: Path, tmp_path: Path) -> None:
+    config = tmp_path / "sor.toml"
+    config.write_text("[costs.venues.2]\nfee = 0.01\nrebate = 0.001\n")
+    out = tmp_path / "o.json"
+    args = ["backtest", "--data", str(tiny_csv), "--config", str(config), "--no-plot", "-q"]
+    result = CliRunner().invoke(app, [*args, "--fee", "0.001", "--json-out", str(out)])
+    assert result.exit_code == 0, result.output
+    venues = json.loads(out.read_text())["run"]["venues"]
+    assert venues["2"] == {"fee": 0.001, "rebate": 0.001}  # the file's rebate still applies
+    assert venues["5"]["fee"] == 0.001
