@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -348,7 +348,7 @@ def run_market_backtest(
     from tqdm import tqdm
 
     from sor.backtest import run_backtest
-    from sor.report import build_report, dumps
+    from sor.report import build_report
 
     config = options.config(seed=seed, start_ns=start_ns, end_ns=end_ns)
     sets = len(config.grid.parameter_sets())
@@ -359,13 +359,26 @@ def run_market_backtest(
     report_object = build_report(result)
     if extra:
         report_object.update(extra)
+
+    def draw(path: Path) -> None:
+        from sor.plot import write_plot
+
+        write_plot(result, path)
+
+    return _write_outputs(report_object, options, draw)
+
+
+def _write_outputs(
+    report_object: dict[str, object], options: BacktestOptions, draw: Callable[[Path], None]
+) -> str:
+    """Write the report and (unless --no-plot) the figure; return the report's JSON."""
+    from sor.report import dumps
+
     report = dumps(report_object)
     options.json_out.write_text(report, encoding="utf-8")
     log.info("wrote %s", options.json_out)
     if options.plot is not None:
-        from sor.plot import write_plot
-
-        write_plot(result, options.plot)
+        draw(options.plot)
         log.info("wrote %s", options.plot)
     return report
 
@@ -485,7 +498,6 @@ def run_ck_file_backtest(
     from tqdm import tqdm
 
     from sor.backtest_ck import DEFAULT_CK_GRID, DEFAULT_HORIZONS_S, run_ck_backtest
-    from sor.report import dumps
     from sor.simulation.queue import QUEUE_MODELS
     from sor.strategies.ck import CKSettings
 
@@ -508,15 +520,13 @@ def run_ck_file_backtest(
             str(path), market, config, horizons_s=horizons, settings=settings,
             workers=options.workers, on_progress=bar.update,
         )  # fmt: skip
-    report = dumps(report_object)
-    options.json_out.write_text(report, encoding="utf-8")
-    log.info("wrote %s", options.json_out)
-    if options.plot is not None:
+
+    def draw(path: Path) -> None:
         from sor.plot import write_ck_plot
 
-        write_ck_plot(report_object, options.plot)
-        log.info("wrote %s", options.plot)
-    return report
+        write_ck_plot(report_object, path)
+
+    return _write_outputs(report_object, options, draw)
 
 
 @contextmanager

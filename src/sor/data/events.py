@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from sor.data.reader import _ISO_FORMAT, _nanos_expr
+from sor.data.reader import _ISO_FORMAT, _nanos_expr, csv_header
 from sor.errors import DataError
 
 LEVELS = 10
@@ -46,19 +46,12 @@ def read_events(
     file = Path(path)
     if not file.is_file():
         raise DataError("no such data file", path=str(file))
-    header = pl.read_csv(file, n_rows=0, infer_schema=False).columns
-    needed = ["ts_event", "publisher_id", "action", "side", "price", "size", "bid_px_00",
-              "bid_sz_00", "ask_px_00", "ask_sz_00"]  # fmt: skip
-    missing = [name for name in needed if name not in header]
-    if missing:
-        raise DataError(
-            f"missing column(s) {', '.join(missing)} needed by --model ck",
-            path=str(file),
-            column=missing[0],
-        )
+    needed = ("ts_event", "publisher_id", "action", "side", "price", "size", "bid_px_00",
+              "bid_sz_00", "ask_px_00", "ask_sz_00")  # fmt: skip
+    header = csv_header(file, needed, "--model ck needs them")
     levels = [k for k in range(LEVELS) if f"ask_px_{k:02d}" in header]
     ts = pl.col("ts_event").str.to_datetime(_ISO_FORMAT, time_unit="ns").dt.epoch("ns")
-    wanted = needed + [f"{n}_{k:02d}" for k in levels[1:] for n in ("ask_px", "ask_sz")]
+    wanted = [*needed, *(f"{n}_{k:02d}" for k in levels[1:] for n in ("ask_px", "ask_sz"))]
     try:
         frame = (
             pl.scan_csv(file, infer_schema=False)

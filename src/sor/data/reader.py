@@ -241,17 +241,7 @@ def _read_csv(
 
     One streaming pass parses the needed columns and flags unparseable rows; only when a
     row is bad does a second pass locate it (error) or count the reasons (skip)."""
-    try:
-        header = pl.read_csv(path, n_rows=0, infer_schema=False).columns
-    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read as CSV: {exc}", path=str(path)) from exc
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
-    if missing:
-        raise DataError(
-            f"missing column(s) {', '.join(missing)}; expected a Databento MBP-1 or MBP-10 CSV",
-            path=str(path),
-            column=missing[0],
-        )
+    header = csv_header(path, REQUIRED_COLUMNS, "expected a Databento MBP-1 or MBP-10 CSV")
     wanted = [name for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in header]
     raw = pl.scan_csv(
         path, infer_schema=False, schema_overrides=dict.fromkeys(wanted, pl.String)
@@ -310,6 +300,20 @@ def _join(parts: list[np.ndarray]) -> np.ndarray:
     out = np.concatenate(parts)
     parts.clear()
     return out
+
+
+def csv_header(path: Path, required: tuple[str, ...], why: str) -> list[str]:
+    """Return the CSV's column names; raise ``DataError`` naming any ``required`` one missing."""
+    try:
+        header = pl.read_csv(path, n_rows=0, infer_schema=False).columns
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read as CSV: {exc}", path=str(path)) from exc
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise DataError(
+            f"missing column(s) {', '.join(missing)}; {why}", path=str(path), column=missing[0]
+        )
+    return header
 
 
 def _nonblank(name: str) -> pl.Expr:

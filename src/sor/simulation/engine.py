@@ -259,35 +259,9 @@ def _output(raw: tuple[Any, ...]) -> RunOutput:
     return RunOutput(int(cash), int(filled), int(completion), f_group, f_venue, f_qty, f_px)
 
 
-def run_router(market: MarketArrays, fee_nanos: np.ndarray, order_size: int) -> RunOutput:
-    """Run the static router (SEMANTICS.md section 4) over the whole market.
-
-    The risk parameters are not arguments: no candidate split ever under- or over-fills,
-    so they cannot change the allocation (see ``sor.allocators.static``).
-    """
-    return _output(
-        _replay_kernel(
-            market.venue,
-            market.ask_px,
-            market.ask_sz,
-            market.group_start,
-            len(market.venues),
-            fee_nanos,
-            order_size,
-            np.zeros(0, dtype=np.int64),
-            True,
-        )
-    )
-
-
-def run_sweep(
-    market: MarketArrays, fee_nanos: np.ndarray, order_size: int, targets: np.ndarray
+def _replay(
+    market: MarketArrays, fee_nanos: np.ndarray, order_size: int, targets: np.ndarray, route: bool
 ) -> RunOutput:
-    """Sweep best asks at each timestamp up to the cumulative target of that timestamp.
-
-    ``targets[g]`` is the number of shares the strategy wants bought in total once
-    timestamp ``g`` has been processed (``order_size`` everywhere for ``best_ask``).
-    """
     return _output(
         _replay_kernel(
             market.venue,
@@ -298,9 +272,29 @@ def run_sweep(
             fee_nanos,
             order_size,
             np.ascontiguousarray(targets, dtype=np.int64),
-            False,
+            route,
         )
     )
+
+
+def run_router(market: MarketArrays, fee_nanos: np.ndarray, order_size: int) -> RunOutput:
+    """Run the static router (SEMANTICS.md section 4) over the whole market.
+
+    The risk parameters are not arguments: no candidate split ever under- or over-fills,
+    so they cannot change the allocation (see ``sor.allocators.static``).
+    """
+    return _replay(market, fee_nanos, order_size, np.zeros(0, dtype=np.int64), route=True)
+
+
+def run_sweep(
+    market: MarketArrays, fee_nanos: np.ndarray, order_size: int, targets: np.ndarray
+) -> RunOutput:
+    """Sweep best asks at each timestamp up to the cumulative target of that timestamp.
+
+    ``targets[g]`` is the number of shares the strategy wants bought in total once
+    timestamp ``g`` has been processed (``order_size`` everywhere for ``best_ask``).
+    """
+    return _replay(market, fee_nanos, order_size, targets, route=False)
 
 
 def displayed_ask_size(market: MarketArrays) -> np.ndarray:
