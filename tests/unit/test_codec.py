@@ -68,3 +68,21 @@ def test_fast_encoder_writes_what_the_generic_one_writes(tiny_csv: Path) -> None
     slow = [encode(snapshot_message(i, r)) for i, r in enumerate(market.snapshots)]
     assert [json.loads(f) for f in fast] == [json.loads(s) for s in slow]
     assert decode(fast[2])["ask_px_nanos"] == 222_805_000_001
+
+
+@pytest.mark.parametrize(
+    ("text", "nanos"),
+    [("222.83", 222_830_000_000), ("10", 10_000_000_000), ("0.000000001", 1),
+     ("1e2", 100_000_000_000), (None, 0), ("-5", 0)],
+)  # fmt: skip
+def test_prices_parse_exactly(text: str | None, nanos: int) -> None:
+    from sor.streaming.codec import _price_nanos
+
+    assert _price_nanos(text) == nanos
+
+
+def test_sub_nanodollar_prices_are_rejected() -> None:
+    from sor.streaming.codec import _price_nanos
+
+    with pytest.raises(MessageError):
+        _price_nanos("1.0000000001")

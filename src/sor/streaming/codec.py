@@ -45,8 +45,14 @@ def _price_text(nanos: int) -> str | None:
 
 
 def _price_nanos(value: Any) -> int:
+    """Parse a decimal dollar string ("222.83") to nano-dollars, exactly."""
     if value is None:
         return 0
+    if isinstance(value, str):
+        whole, _, fraction = value.partition(".")
+        # the consumer's hot path: plain digits need no Decimal
+        if whole.isdigit() and len(fraction) <= 9 and (not fraction or fraction.isdigit()):
+            return int(whole) * NANOS_PER_DOLLAR + int(fraction.ljust(9, "0") or 0)
     try:
         amount = Decimal(str(value)) * NANOS_PER_DOLLAR
     except InvalidOperation as exc:
@@ -164,13 +170,13 @@ def snapshots_from_messages(messages: list[dict[str, Any]]) -> np.ndarray:
     """Rebuild ``SNAPSHOT_DTYPE`` rows from decoded snapshot messages, in ``seq`` order."""
     ordered = sorted(messages, key=lambda m: m["seq"])
     out = np.empty(len(ordered), dtype=SNAPSHOT_DTYPE)
-    for i, message in enumerate(ordered):
-        out[i] = (
-            message["ts_event"],
-            message["publisher_id"],
-            message["ask_px_nanos"],
-            message["ask_sz"],
-            message["bid_px_nanos"],
-            message["bid_sz"],
-        )
+    for name, key in (
+        ("ts_event", "ts_event"),
+        ("publisher_id", "publisher_id"),
+        ("ask_px", "ask_px_nanos"),
+        ("ask_sz", "ask_sz"),
+        ("bid_px", "bid_px_nanos"),
+        ("bid_sz", "bid_sz"),
+    ):
+        out[name] = np.fromiter((m[key] for m in ordered), dtype=np.int64, count=len(ordered))
     return out

@@ -23,7 +23,10 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "enable.idempotence": True,  # a retried send is written once
     "acks": "all",
     "linger.ms": 20,
-    "batch.num.messages": 10_000,
+    "batch.num.messages": 100_000,
+    # large record batches: a consumer's fetches then bring many messages each
+    "batch.size": 8_000_000,
+    "message.max.bytes": 8_000_000,
     "queue.buffering.max.messages": 1_000_000,
     "compression.type": "none",
     "delivery.report.only.error": True,  # the callback runs for failures only
