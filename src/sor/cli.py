@@ -22,6 +22,7 @@ import typer
 from sor import __version__
 from sor.cli_place import place
 from sor.config import FileConfig
+from sor.domain import DEFAULT_START
 from sor.errors import SorError
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("sor")
 
 DEFAULT_SEED = 7
-DEFAULT_START = "2024-08-01T13:36:32Z"
 
 app = typer.Typer(
     help=(

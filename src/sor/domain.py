@@ -19,6 +19,9 @@ STEP = 100
 VENUE_NAMES = {2: "XNAS", 9: "XNYS", 43: "ARCX", 5: "BATS", 8: "EDGX", 38: "IEX"}
 """Databento publisher ids of the venues the generator models, and their names."""
 
+DEFAULT_START = "2024-08-01T13:36:32Z"
+"""Start of the generated market (the first ts_event of the real l1_day.csv, to the second)."""
+
 DEFAULT_FEE = 0.003
 DEFAULT_REBATE = 0.002
 

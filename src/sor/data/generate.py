@@ -30,7 +30,7 @@ import numba
 import numpy as np
 import polars as pl
 
-from sor.domain import NANOS_PER_SECOND, VENUE_NAMES
+from sor.domain import DEFAULT_START, NANOS_PER_SECOND, VENUE_NAMES
 from sor.errors import ConfigError
 
 PUBLISHERS: dict[int, str] = dict(VENUE_NAMES)
@@ -38,7 +38,6 @@ PUBLISHERS: dict[int, str] = dict(VENUE_NAMES)
 
 VENUE_ORDER = (2, 9, 43, 5, 8, 38)
 LEVELS = 10
-DEFAULT_START = "2024-08-01T13:36:32Z"
 DEFAULT_DURATION_NS = 9 * 60 * NANOS_PER_SECOND
 CHUNK_NS = 300 * NANOS_PER_SECOND
 INSTRUMENT_ID = 38
