@@ -86,3 +86,18 @@ def test_sub_nanodollar_prices_are_rejected() -> None:
 
     with pytest.raises(MessageError):
         _price_nanos("1.0000000001")
+
+
+def test_batch_decoding_pins_bad_messages_to_their_place(tiny_csv: Path) -> None:
+    from sor.streaming.codec import decode_batch
+
+    market = read_market(tiny_csv)
+    good = [encode(snapshot_message(i, r)) for i, r in enumerate(market.snapshots)]
+    assert [m["seq"] for m in decode_batch(good)] == list(range(5))  # type: ignore[index]
+    mixed = [good[0], b"\\x00not json", good[1], b'{"v": 1}{"v": 1}', None, b'{"v": 1, "x": 1}']
+    decoded = decode_batch(mixed)
+    assert [isinstance(d, MessageError) for d in decoded] == [False, True, False, True, True, True]
+    assert decoded[2]["seq"] == 1  # type: ignore[index]
+    # two objects in one payload cannot pass for two messages of the batch
+    sneaky = decode_batch([b'{"v": 1, "type": "end", "count": 0}, {"v": 1}', good[0]])
+    assert isinstance(sneaky[0], MessageError)

@@ -147,6 +147,37 @@ def decode(payload: bytes | None) -> dict[str, Any]:
         message = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MessageError(f"not JSON: {exc}") from exc
+    return validate(message)
+
+
+def decode_batch(payloads: list[bytes | None]) -> list[dict[str, Any] | MessageError]:
+    """Decode many messages with one JSON parse; each entry is a message or its error.
+
+    The payloads are parsed as one JSON array when each is a single object (starts with
+    ``{`` and ends with ``}``) and the array has one element per payload; otherwise, or on
+    any parse error, each payload is decoded alone, so a bad message is still pinned to
+    its own position.
+    """
+    if all(p is not None and p[:1] == b"{" and p[-1:] == b"}" for p in payloads):
+        try:
+            parsed = json.loads(b"[" + b",".join(payloads) + b"]")  # type: ignore[arg-type]
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            parsed = None
+        if parsed is not None and len(parsed) == len(payloads):
+            return [_checked(validate, message) for message in parsed]
+    return [_checked(decode, payload) for payload in payloads]
+
+
+def _checked(step: Any, value: Any) -> dict[str, Any] | MessageError:
+    try:
+        result: dict[str, Any] = step(value)
+        return result
+    except MessageError as exc:
+        return exc
+
+
+def validate(message: Any) -> dict[str, Any]:
+    """Check a parsed message against the schema and add its prices in nano-dollars."""
     if not isinstance(message, dict) or message.get("v") != SCHEMA_VERSION:
         raise MessageError(f"not a version-{SCHEMA_VERSION} sor message")
     kind = message.get("type")

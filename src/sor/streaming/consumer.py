@@ -12,7 +12,7 @@ from typing import Any
 from sor.data.reader import MarketData
 from sor.errors import SorError
 from sor.streaming.broker import wait_until_ready
-from sor.streaming.codec import MessageError, decode, market_from_messages
+from sor.streaming.codec import MessageError, decode_batch, market_from_messages
 
 log = logging.getLogger(__name__)
 
@@ -111,17 +111,17 @@ def consume_market(
             if batch and broker_down:
                 log.warning("Kafka broker at %s is back: resuming", bootstrap)
                 broker_down = False
+            good = []
             for message in batch:
                 error = message.error()
-                if error is not None:
-                    if error.code() != KafkaError._PARTITION_EOF:
-                        log.warning("consumer: %s", error)
-                    continue
-                stats.messages += 1
-                try:
-                    decoded = decode(message.value())
-                except MessageError as exc:
-                    where = (message.partition() or 0, message.offset() or 0, str(exc))
+                if error is None:
+                    good.append(message)
+                elif error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer: %s", error)
+            stats.messages += len(good)
+            for message, decoded in zip(good, decode_batch([m.value() for m in good]), strict=True):
+                if isinstance(decoded, MessageError):
+                    where = (message.partition() or 0, message.offset() or 0, str(decoded))
                     stats.malformed.append(where)
                     log.warning("malformed message at partition %d offset %d: %s skipped", *where)
                     continue
