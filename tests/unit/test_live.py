@@ -1,0 +1,34 @@
+"""The live router on a stream buys exactly what the backtest's router buys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sor.backtest import BacktestConfig, run_backtest
+from sor.data.generate import generate_market
+from sor.data.reader import read_market
+from sor.domain import VenueCosts
+from sor.search import SearchGrid
+from sor.streaming.codec import decode, encode, snapshot_message
+from sor.streaming.live import LiveRouter
+
+
+def test_live_fills_equal_the_backtest_router(tmp_path: Path) -> None:
+    path = tmp_path / "market.csv"
+    generate_market(path, venues=4, seed=9, start="2024-08-01T13:36:32Z",
+                    end="2024-08-01T13:37:02Z", depth=1)  # fmt: skip
+    market = read_market(path)
+    costs = VenueCosts(fees=((5, 0.001),))
+    for order_size in (500, 3000, 20_000):
+        config = BacktestConfig(order_size=order_size, costs=costs,
+                                grid=SearchGrid((0.1,), (0.1,), (0.1,)))  # fmt: skip
+        router = run_backtest(market, config).router
+        live = LiveRouter(order_size, costs)
+        for seq, row in enumerate(market.snapshots):
+            live.on_snapshot(decode(encode(snapshot_message(seq, row))))
+        live.finish()
+        expected = [
+            (f.ts_event, f.publisher_id, f.quantity, round(f.price * 1e9)) for f in router.fills
+        ]
+        assert live.fills == expected
+        assert (live.filled, live.cash_nanos) == (router.total_fill, router.total_cash_nanos)
