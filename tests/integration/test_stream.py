@@ -169,3 +169,23 @@ def test_classic_script_streams_through_the_embedded_broker(
     assert streamed.returncode == 0, streamed.stderr
     expected = _file_report(market_csv, tmp_path / "file.json")
     assert streamed.stdout.encode() == expected
+
+
+def test_ctrl_c_stops_a_waiting_consumer_cleanly(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    topic = _topic()
+    ensure_topic(broker.bootstrap, topic)  # an empty stream: the consumer waits for data
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sor", "backtest", "--kafka", broker.bootstrap, "--topic", topic,
+         "--no-plot", "--json-out", str(tmp_path / "never.json")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(3.0)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    assert out == "" and not (tmp_path / "never.json").exists()
