@@ -130,3 +130,15 @@ def test_not_a_csv_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"\x00\x01\x02garbage")
     with pytest.raises(DataError):
         read_market(path)
+
+
+def test_integer_nanosecond_timestamps_are_read_too(tmp_path: Path, tiny_csv: Path) -> None:
+    # Databento's CSV without pretty_ts writes ts_event as integer nanoseconds
+    lines = tiny_csv.read_text().splitlines()
+    rows = []
+    for line in lines[1:]:
+        fields = line.split(",")
+        fields[1] = str(parse_timestamp(fields[1]))
+        rows.append(",".join(fields))
+    path = _write(tmp_path, rows, header=lines[0])
+    np.testing.assert_array_equal(read_market(path).snapshots, read_market(tiny_csv).snapshots)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from sor.data.reader import _ISO_FORMAT, _nanos_expr, csv_header
+from sor.data.reader import _nanos_expr, _parse_expr, csv_header
 from sor.errors import DataError
 
 LEVELS = 10
@@ -50,7 +50,7 @@ def read_events(
               "bid_sz_00", "ask_px_00", "ask_sz_00")  # fmt: skip
     header = csv_header(file, needed, "--model ck needs them")
     levels = [k for k in range(LEVELS) if f"ask_px_{k:02d}" in header]
-    ts = pl.col("ts_event").str.to_datetime(_ISO_FORMAT, time_unit="ns").dt.epoch("ns")
+    ts = _parse_expr("ts_event")
     wanted = [*needed, *(f"{n}_{k:02d}" for k in levels[1:] for n in ("ask_px", "ask_sz"))]
     try:
         frame = (

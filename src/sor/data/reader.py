@@ -323,7 +323,11 @@ def _nonblank(name: str) -> pl.Expr:
 def _parse_expr(name: str) -> pl.Expr:
     raw = pl.col(name).str.strip_chars()
     if name == "ts_event":
-        return raw.str.to_datetime(_ISO_FORMAT, time_unit="ns", strict=False).dt.epoch("ns")
+        # Databento writes ISO-8601 with pretty_ts, integer nanoseconds without it
+        return pl.coalesce(
+            raw.str.to_datetime(_ISO_FORMAT, time_unit="ns", strict=False).dt.epoch("ns"),
+            raw.cast(pl.Int64, strict=False),
+        )
     if name in PRICE_COLUMNS or "_px_" in name or name == "price":
         return raw.cast(pl.Float64, strict=False)
     return raw.cast(pl.Int64, strict=False)
