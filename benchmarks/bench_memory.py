@@ -3,7 +3,8 @@
 Generates (once, cached under ``.sor/bench/``) a six-venue MBP-1 file of about 10,000,000
 rows, runs ``sor backtest --no-plot`` on it in a child process and reports the child's peak
 resident memory, beside the peak of a child that only imports the package (the baseline of
-the same run). Run: ``python benchmarks/bench_memory.py`` (or ``make bench``).
+the same run). Run: ``python benchmarks/bench_memory.py`` (or ``make bench``), from a small
+process: a child's peak RSS includes its parent's memory at fork time.
 """
 
 from __future__ import annotations

@@ -30,9 +30,9 @@ SNAPSHOT_DTYPE = np.dtype(
         ("ts_event", np.int64),  # ns since the Unix epoch, UTC
         ("publisher_id", np.int32),
         ("ask_px", np.int64),  # nano-dollars; 0 when the venue shows no valid ask
-        ("ask_sz", np.int64),
+        ("ask_sz", np.int32),  # shares (int32: memory matters on long files)
         ("bid_px", np.int64),  # nano-dollars; 0 when the venue shows no valid bid
-        ("bid_sz", np.int64),
+        ("bid_sz", np.int32),
     ]
 )
 """One kept venue row: the venue's top of book after the event (SEMANTICS.md section 1)."""

@@ -12,7 +12,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from sor.data.reader import _nanos_expr, _parse_expr, csv_header
+from sor.data.reader import (
+    _INTEGER_TIMESTAMPS,
+    _first_ts_is_integer,
+    _nanos_expr,
+    _parse_expr,
+    csv_header,
+)
 from sor.errors import DataError
 
 LEVELS = 10
@@ -50,7 +56,11 @@ def read_events(
               "bid_sz_00", "ask_px_00", "ask_sz_00")  # fmt: skip
     header = csv_header(file, needed, "--model ck needs them")
     levels = [k for k in range(LEVELS) if f"ask_px_{k:02d}" in header]
-    ts = _parse_expr("ts_event")
+    token = _INTEGER_TIMESTAMPS.set(_first_ts_is_integer(file))
+    try:
+        ts = _parse_expr("ts_event")
+    finally:
+        _INTEGER_TIMESTAMPS.reset(token)
     wanted = [*needed, *(f"{n}_{k:02d}" for k in levels[1:] for n in ("ask_px", "ask_sz"))]
     try:
         frame = (

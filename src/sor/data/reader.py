@@ -11,6 +11,7 @@ import hashlib
 import logging
 import warnings
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +42,10 @@ _REASONS = {
 }
 _DBN_SUFFIXES = (".dbn", ".dbn.zst")
 _MAX_REPORTED = 5
-_BATCH_ROWS = 1_000_000
+_INTEGER_TIMESTAMPS: ContextVar[bool] = ContextVar("integer_timestamps", default=False)
+"""Whether the file being read writes ts_event as integer nanoseconds (Databento without
+pretty_ts) rather than ISO-8601; decided once per file from its first data row."""
+_BATCH_ROWS = 250_000
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,11 @@ def read_market(
         typed = _read_dbn(file)
         rows_read = len(typed["ts_event"])
     else:
-        typed, rows_read, skipped = _read_csv(file, skip_bad_rows=skip_bad_rows)
+        token = _INTEGER_TIMESTAMPS.set(_first_ts_is_integer(file))
+        try:
+            typed, rows_read, skipped = _read_csv(file, skip_bad_rows=skip_bad_rows)
+        finally:
+            _INTEGER_TIMESTAMPS.reset(token)
     snapshots, in_window = _snapshots(typed, start_ns=start_ns, end_ns=end_ns)
     return MarketData(
         snapshots=snapshots,
@@ -256,16 +264,15 @@ def _read_csv(
         _size_expr("bid_sz_00", wanted).cast(pl.Int32, strict=False).alias("bid_sz"),
         pl.any_horizontal(*bad.values()).alias("_bad"),
     )
-    # Batches keep the peak near the size of the result: each batch becomes compact numpy
-    # columns at once, and the columns are joined one at a time.
-    pieces: dict[str, list[np.ndarray]] = {}
+    # Batches are copied into columns sized from the file up front, so the peak stays near
+    # the size of the result (joining a list of batches would need twice that).
+    columns = _Columns(path)
     try:
         for batch in query.collect_batches(chunk_size=_BATCH_ROWS, engine="streaming"):
-            for name in batch.columns:
-                pieces.setdefault(name, []).append(batch[name].to_numpy())
+            columns.append(batch)
     except pl.exceptions.PolarsError as exc:
         raise DataError(f"cannot read as CSV: {exc}", path=str(path)) from exc
-    typed = {name: _join(pieces.pop(name)) for name in list(pieces)}
+    typed = columns.result()
     flags = typed.pop("_bad", np.zeros(0, dtype=bool))
     rows_read = len(flags)
     skipped: dict[str, int] = {}
@@ -293,13 +300,50 @@ def _read_csv(
     return typed, rows_read, skipped
 
 
-def _join(parts: list[np.ndarray]) -> np.ndarray:
-    """Concatenate and release the parts as early as possible."""
-    if len(parts) == 1:
-        return parts.pop()
-    out = np.concatenate(parts)
-    parts.clear()
-    return out
+class _Columns:
+    """Growable numpy columns filled batch by batch.
+
+    Sized once from an estimate of the file's row count (its size over the mean length of
+    its first lines, plus a margin); they grow only if the estimate falls short.
+    """
+
+    def __init__(self, path: Path) -> None:
+        with path.open("rb") as handle:
+            sample = handle.read(1 << 20)
+        lines = max(1, sample.count(b"\n"))
+        self.capacity = int(path.stat().st_size / (len(sample) / lines) * 1.02) + 16
+        self.rows = 0
+        self.data: dict[str, np.ndarray] = {}
+
+    def append(self, batch: pl.DataFrame) -> None:
+        """Copy one batch in."""
+        n = batch.height
+        if not self.data:
+            self.data = {
+                name: np.empty(max(self.capacity, n), dtype=batch[name].to_numpy().dtype)
+                for name in batch.columns
+            }
+        size = len(next(iter(self.data.values())))
+        if self.rows + n > size:
+            grown = max(self.rows + n, size + size // 4)
+            self.data = {name: np.resize(values, grown) for name, values in self.data.items()}
+        for name in batch.columns:
+            self.data[name][self.rows : self.rows + n] = batch[name].to_numpy()
+        self.rows += n
+
+    def result(self) -> dict[str, np.ndarray]:
+        """Return the filled columns, trimmed to the rows read."""
+        return {name: values[: self.rows] for name, values in self.data.items()}
+
+
+def _first_ts_is_integer(path: Path) -> bool:
+    """Tell from the first data row whether ts_event is written as integer nanoseconds."""
+    try:
+        first = pl.read_csv(path, n_rows=1, infer_schema=False, columns=["ts_event"])
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError):
+        return False  # the full read reports the problem
+    value = first["ts_event"][0] if first.height else None
+    return isinstance(value, str) and value.strip().isdigit()
 
 
 def csv_header(path: Path, required: tuple[str, ...], why: str) -> list[str]:
@@ -324,10 +368,9 @@ def _parse_expr(name: str) -> pl.Expr:
     raw = pl.col(name).str.strip_chars()
     if name == "ts_event":
         # Databento writes ISO-8601 with pretty_ts, integer nanoseconds without it
-        return pl.coalesce(
-            raw.str.to_datetime(_ISO_FORMAT, time_unit="ns", strict=False).dt.epoch("ns"),
-            raw.cast(pl.Int64, strict=False),
-        )
+        if _INTEGER_TIMESTAMPS.get():
+            return raw.cast(pl.Int64, strict=False)
+        return raw.str.to_datetime(_ISO_FORMAT, time_unit="ns", strict=False).dt.epoch("ns")
     if name in PRICE_COLUMNS or "_px_" in name or name == "price":
         return raw.cast(pl.Float64, strict=False)
     return raw.cast(pl.Int64, strict=False)
