@@ -52,6 +52,9 @@ def read_events(
     file = Path(path)
     if not file.is_file():
         raise DataError("no such data file", path=str(file))
+    if file.name.endswith((".dbn", ".dbn.zst")):
+        raise DataError("--model ck reads Databento CSV; DBN input is not supported yet",
+                        path=str(file))  # fmt: skip
     needed = ("ts_event", "publisher_id", "action", "side", "price", "size", "bid_px_00",
               "bid_sz_00", "ask_px_00", "ask_sz_00")  # fmt: skip
     header = csv_header(file, needed, "--model ck needs them")
