@@ -158,7 +158,14 @@ def write_ck_plot(report: dict[str, Any], path: str | Path) -> Path:
         i, j = thetas.index(row["theta_queue"]), unders.index(row["lambda_under"])
         if row["avg_fill_px"] is not None:
             grid[i, j] = np.nanmin([grid[i, j], row["avg_fill_px"]])
-    image = ax_heat.imshow(grid, origin="lower", cmap="viridis_r", aspect="auto")
+    finite_cells = grid[~np.isnan(grid)]
+    low = float(finite_cells.min()) if finite_cells.size else 0.0
+    high = float(finite_cells.max()) if finite_cells.size else 1.0
+    # at least a hundredth of a cent of range: differences below that are noise, not signal
+    image = ax_heat.imshow(
+        grid, origin="lower", cmap="viridis_r", aspect="auto", vmin=low,
+        vmax=low + max(high - low, 1e-4),
+    )  # fmt: skip
     ax_heat.set_xticks(range(len(unders)), [f"{u:g}" for u in unders])
     ax_heat.set_yticks(range(len(thetas)), [f"{t:g}" for t in thetas])
     ax_heat.set_xlabel("lambda_under ($/share)")
@@ -168,8 +175,8 @@ def write_ck_plot(report: dict[str, Any], path: str | Path) -> Path:
         for j in range(len(unders)):
             if not np.isnan(grid[i, j]):
                 ax_heat.annotate(f"{grid[i, j]:.4f}", (j, i), ha="center", va="center",
-                                 color="white", fontsize=8)  # fmt: skip
-    fig.colorbar(image, ax=ax_heat, label="$/share")
+                                 color="black", fontsize=8)  # fmt: skip
+    fig.colorbar(image, ax=ax_heat, label="$/share", format="%.5f")
     out = Path(path)
     fig.savefig(out, dpi=110)
     plt.close(fig)
