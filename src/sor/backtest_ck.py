@@ -78,7 +78,7 @@ def run_ck_backtest(
     fees = np.array([dollars_to_nanos(config.costs.fee(int(v))) for v in venues], np.int64)
     rebates = np.array([dollars_to_nanos(config.costs.rebate(int(v))) for v in venues], np.int64)
     flows = outflows(events, len(venues))
-    _, mid = arrival(events, venues)
+    arrival_ns, mid = arrival(events, venues)
     size = config.order_size
     points = [
         (params, horizon)
@@ -88,12 +88,13 @@ def run_ck_backtest(
     def evaluate(point: tuple[RiskParameters, float]) -> CKResult:
         params, horizon = point
         return run_ck(events, venues, size, fees, rebates, params, horizon, (start, end),
-                      settings, flows=flows)  # fmt: skip
+                      settings, flows=flows, arrival_ns=arrival_ns)  # fmt: skip
 
     results = run_grid(evaluate, points, workers=workers, on_done=on_progress)  # type: ignore[arg-type]
     best = best_index([(size - r.filled, r.cash_nanos) for r in results])
     passive = run_ck(events, venues, size, fees, rebates, points[best][0], points[best][1],
-                     (start, end), settings, passive_only=True, flows=flows)  # fmt: skip
+                     (start, end), settings, passive_only=True, flows=flows,
+                     arrival_ns=arrival_ns)  # fmt: skip
 
     static = run_backtest(market, replace(config, grid=SearchGrid((0.0,), (0.0,), (0.0,))))
     final = Book.empty(venues, events["ask_px"].shape[1])
@@ -101,7 +102,7 @@ def run_ck_backtest(
     outcomes = {"router": _from_ck(results[best])}
     for name, result in {"static": static.router, **static.baselines}.items():
         outcomes[name] = _complete(result.total_fill, result.total_cash_nanos, result.completion_ts,
-                                   size, final, fees, venues, end)  # fmt: skip
+                                   size, final, fees, end)  # fmt: skip
     outcomes["passive"] = _from_ck(passive)
     params, horizon = points[best]
     names = [*BASELINES, "passive", "static"]
@@ -161,7 +162,6 @@ def _complete(
     size: int,
     book: Book,
     fees: np.ndarray,
-    venues: np.ndarray,
     end: int,
 ) -> Outcome:
     """Buy what a snapshot strategy left at the window's end with marketable orders."""
@@ -171,7 +171,6 @@ def _complete(
             cash += int(q) * (int(p) + int(fees[v]))
             filled += int(q)
         completion = end if filled >= size else None
-    del venues
     return Outcome(filled, cash, 0, 0, completion)
 
 

@@ -23,7 +23,7 @@ STATIC_NOTE = (
 def summary(result: StrategyResult) -> dict[str, Any]:
     """Return the three figures of SEMANTICS.md section 6 for one strategy."""
     return {
-        "total_cash": round(result.total_cash, 9),
+        "total_cash": result.total_cash,
         "avg_fill_px": result.avg_fill_px,
         "total_fill": result.total_fill,
     }
@@ -66,7 +66,7 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
             "table": [
                 {
                     **row.parameters.as_dict(),
-                    "total_cash": round(row.result.total_cash, 9),
+                    "total_cash": row.result.total_cash,
                     "total_fill": row.result.total_fill,
                     "avg_fill_px": row.result.avg_fill_px,
                 }

@@ -117,14 +117,14 @@ def _apply_rows(g, group_start, venue, ask_px, ask_sz, px, size, consumed):
 
 
 @numba.njit(cache=True, nogil=True)
-def _route_orders(remaining, px, size, consumed, fee_nanos, buy_venue, buy_qty):
+def _route_orders(remaining, px, size, consumed, fee_nanos, scratch, buy_venue, buy_qty):
     """Split ``remaining`` with the static allocator over the venues with liquidity, in
-    publisher id order; return how many orders were written."""
+    publisher id order; return how many orders were written. ``scratch`` is a (5, venues)
+    work array allocated once per run, not per timestamp."""
     n_venues = len(px)
-    cand_venue = np.empty(n_venues, dtype=np.int64)
-    cand_px = np.empty(n_venues, dtype=np.int64)
-    cand_size = np.empty(n_venues, dtype=np.int64)
-    cand_fee = np.empty(n_venues, dtype=np.int64)
+    cand_venue, cand_px, cand_size, cand_fee, split = (
+        scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]
+    )  # fmt: skip
     k = 0
     for v in range(n_venues):
         available = size[v] - consumed[v]
@@ -136,8 +136,7 @@ def _route_orders(remaining, px, size, consumed, fee_nanos, buy_venue, buy_qty):
             k += 1
     if k == 0:
         return 0
-    split = np.empty(k, dtype=np.int64)
-    if static_split(remaining, cand_px[:k], cand_size[:k], cand_fee[:k], split) < 0:
+    if static_split(remaining, cand_px[:k], cand_size[:k], cand_fee[:k], split[:k]) < 0:
         return 0
     n = 0
     for i in range(k):
@@ -149,11 +148,10 @@ def _route_orders(remaining, px, size, consumed, fee_nanos, buy_venue, buy_qty):
 
 
 @numba.njit(cache=True, nogil=True)
-def _sweep_orders(want, px, size, consumed, buy_venue, buy_qty):
+def _sweep_orders(want, px, size, consumed, order, buy_venue, buy_qty):
     """Take ``want`` shares from the cheapest asks, by (ask price, publisher id); return
-    how many orders were written."""
+    how many orders were written. ``order`` is a work array of one slot per venue."""
     n_venues = len(px)
-    order = np.empty(n_venues, dtype=np.int64)
     # insertion sort of a few venues; positions already follow publisher id, so a stable
     # sort on price is the (price, publisher id) order
     k = 0
@@ -188,6 +186,7 @@ def _replay_kernel(
     consumed = np.zeros(n_venues, dtype=np.int64)
     buy_venue = np.empty(n_venues, dtype=np.int64)
     buy_qty = np.empty(n_venues, dtype=np.int64)
+    scratch = np.empty((5, n_venues), dtype=np.int64)
     cap = _fill_capacity(order_size, n_groups, n_venues)
     f_group = np.empty(cap, dtype=np.int64)
     f_venue = np.empty(cap, dtype=np.int64)
@@ -203,13 +202,13 @@ def _replay_kernel(
             break
         if route:
             n = _route_orders(
-                order_size - filled, px, size, consumed, fee_nanos, buy_venue, buy_qty
+                order_size - filled, px, size, consumed, fee_nanos, scratch, buy_venue, buy_qty
             )
         else:
             want = min(targets[g], order_size) - filled
             if want <= 0:
                 continue
-            n = _sweep_orders(want, px, size, consumed, buy_venue, buy_qty)
+            n = _sweep_orders(want, px, size, consumed, scratch[0], buy_venue, buy_qty)
         for i in range(n):
             v = buy_venue[i]
             q = min(buy_qty[i], size[v] - consumed[v])  # fills are capped by what is shown

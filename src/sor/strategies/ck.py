@@ -136,8 +136,13 @@ def run_ck(
     *,
     passive_only: bool = False,
     flows: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
+    arrival_ns: int | None = None,
 ) -> CKResult:
-    """Run the ck router (or, with ``passive_only``, equal limit orders and no market order)."""
+    """Run the ck router (or, with ``passive_only``, equal limit orders and no market order).
+
+    ``flows`` and ``arrival_ns`` (from ``outflows`` and ``arrival``) depend on the events only;
+    a search computes them once and passes them to every run.
+    """
     levels = events["ask_px"].shape[1]
     book = Book.empty(venues, levels)
     start_ns, end_ns = window
@@ -148,7 +153,9 @@ def run_ck(
     filled = 0
     index = 0
     # the first decision needs one horizon of outflow history after every venue has quoted
-    first = max(start_ns, arrival(events, venues)[0])
+    if arrival_ns is None:
+        arrival_ns = arrival(events, venues)[0]
+    first = max(start_ns, arrival_ns)
     now = first + horizon_ns if not passive_only else first
 
     def take_market(quantity: int, at: int) -> None:
