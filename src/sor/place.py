@@ -53,6 +53,7 @@ from sor.allocators.ck import (
     poisson_factor_outflows,
     solve,
 )
+from sor.allocators.exact import exact_cents_per_share
 from sor.errors import ConfigError
 
 DEFAULT_SAMPLES = 1000
@@ -60,6 +61,8 @@ PAPER_SIZES = (500, 1000, 5000)
 PAPER_VENUES = (1, 2, 3, 4, 5)
 PAPER_SAMPLES = 10_000
 PAPER_SEED = 7
+PAPER_MEAN = 2200.0  # m, Poisson mean of xi_0 and eps_k, shares
+PAPER_COMMON_WEIGHT = 0.6  # a
 STRATEGIES = ("optimal", "market_only", "single_limit", "equal_split")
 
 
@@ -140,6 +143,7 @@ class PlaceResult:
     fallback: str | None
     samples: int
     seed: int
+    allocations: dict[str, tuple[int, ...]]  # (M, L_1, ..., L_K) of each strategy
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form printed by ``sor place``."""
@@ -274,8 +278,10 @@ def place(problem: Problem) -> PlaceResult:
     solution = solve(params, outflows, passes=problem.sa_passes)
     to_cents = 100.0 / params.order_size
     costs = {"optimal": solution.cost * to_cents}
+    allocations = {"optimal": tuple(int(v) for v in solution.allocation)}
     for name, cost in solution.strategies.items():
         costs[name] = cost * to_cents
+        allocations[name] = tuple(int(v) for v in solution.strategy_allocations[name])
     return PlaceResult(
         market=int(solution.allocation[0]),
         limits=tuple(int(v) for v in solution.allocation[1:]),
@@ -284,6 +290,7 @@ def place(problem: Problem) -> PlaceResult:
         fallback=solution.fallback,
         samples=int(outflows.shape[0]),
         seed=problem.seed,
+        allocations=allocations,
     )
 
 
@@ -296,11 +303,16 @@ PAPER_TABLE_1: dict[tuple[int, int], dict[str, float]] = {}
 
 @dataclass(frozen=True)
 class PaperRow:
-    """One row of the section 5.1 study: our costs beside the paper's, cents per share."""
+    """One row of the section 5.1 study, cents per share.
+
+    ``ours``: each strategy's average cost over the samples; ``exact``: the expected cost of
+    the same allocation under the outflow model, without sampling; ``paper``: Table 1's.
+    """
 
     order_size: int
     venues: int
     ours: dict[str, float]
+    exact: dict[str, float]
     paper: dict[str, float] | None
     market: int
     limits: tuple[int, ...]
@@ -312,6 +324,7 @@ class PaperRow:
             "S": self.order_size,
             "K": self.venues,
             "ours": self.ours,
+            "exact": self.exact,
             "paper": self.paper,
             "allocation": {"market": self.market, "limits": list(self.limits)},
             "fallback": self.fallback,
@@ -334,7 +347,11 @@ def paper_problem(order_size: int, venues: int, *, samples: int, seed: int) -> P
             "lambda_under": 0.05,
             "lambda_over": 0.05,
             "venues": [{"queue": 2000, "rebate": 0.002}] * venues,
-            "outflow": {"model": "poisson_factor", "mean": 2200, "common_weight": 0.6},
+            "outflow": {
+                "model": "poisson_factor",
+                "mean": PAPER_MEAN,
+                "common_weight": PAPER_COMMON_WEIGHT,
+            },
             "samples": samples,
             "seed": seed,
         },
@@ -353,17 +370,30 @@ def paper_table(
 
     Each ``(S, K)`` draws ``samples`` outflow samples with ``seed`` (the same draws for every
     ``S`` at a given ``K``) and reports the average cost of each strategy over them, cents per
-    share. ``paper`` is None where the paper's figure is not available.
+    share, and the expected cost of the same allocations computed exactly under the outflow
+    model (:mod:`sor.allocators.exact`). ``paper`` is None where the paper's figure is not
+    available.
     """
     rows = []
     for size in sizes:
         for venues in venue_counts:
-            result = place(paper_problem(size, venues, samples=samples, seed=seed))
+            problem = paper_problem(size, venues, samples=samples, seed=seed)
+            result = place(problem)
+            exact = {
+                name: exact_cents_per_share(
+                    np.asarray(result.allocations[name]),
+                    problem.params,
+                    PAPER_MEAN,
+                    PAPER_COMMON_WEIGHT,
+                )
+                for name in STRATEGIES
+            }
             rows.append(
                 PaperRow(
                     order_size=size,
                     venues=venues,
                     ours={name: round(result.costs[name], 4) for name in STRATEGIES},
+                    exact={name: round(value, 4) for name, value in exact.items()},
                     paper=PAPER_TABLE_1.get((size, venues)),
                     market=result.market,
                     limits=result.limits,
@@ -374,7 +404,7 @@ def paper_table(
 
 
 def format_paper_table(rows: Sequence[PaperRow], *, samples: int, seed: int) -> str:
-    """Return the study as a text table, cents per share, ours beside the paper's.
+    """Return the study as a text table, cents per share: sampled, exact and the paper's.
 
     An optimal cost marked ``*`` is a simple strategy's: the stochastic approximation's answer
     cost more on the samples (see :func:`sor.allocators.ck.solve`).
@@ -384,30 +414,25 @@ def format_paper_table(rows: Sequence[PaperRow], *, samples: int, seed: int) -> 
         return "n/a" if value is None or math.isnan(value) else f"{value:.3f}"
 
     names = ("market_only", "single_limit", "equal_split", "optimal")
-    short = ("market", "single", "equal", "optimal")
-    head = (
-        "     S  K"
-        + "".join(f"{n:>9}" for n in short)
-        + "  |"
-        + "".join(f"{n:>9}" for n in short)
-        + "  | allocation (ours)"
-    )
+    short = "".join(f"{n:>8}" for n in ("market", "single", "equal", "optimal"))
     lines = [
         "Cont-Kukanov section 5.1: average cost, cents per share from the mid "
         f"({samples} outflow samples, seed {seed})",
-        "          ours" + " " * 31 + "| paper, Table 1",
-        head,
+        f"{'':6}{'sampled (ours)':>33}  |{'exact, same allocation':>32} |{'paper, Table 1':>32}",
+        f"{'S':>4} {'K':>1}{short} | {short} | {short} | allocation (ours)",
     ]
     for row in rows:
         paper = row.paper or {}
-        optimal = cell(row.ours["optimal"]) + ("*" if row.fallback else " ")
+        mark = "*" if row.fallback else " "
         lines.append(
-            f"{row.order_size:>6} {row.venues:>2}"
-            + "".join(f"{cell(row.ours[n]):>9}" for n in names[:3])
-            + f"{optimal:>10}"
+            f"{row.order_size:>4} {row.venues:>1}"
+            + "".join(f"{cell(row.ours[n]):>8}" for n in names)
+            + mark
+            + "|"
+            + "".join(f"{cell(row.exact[n]):>8}" for n in names)
             + " |"
-            + "".join(f"{cell(paper.get(n)):>9}" for n in names)
-            + f"  | M={row.market} L={list(row.limits)}"
+            + "".join(f"{cell(paper.get(n)):>8}" for n in names)
+            + f" | M={row.market} L={list(row.limits)}"
         )
     if any(row.fallback for row in rows):
         lines.append("* a simple strategy: the stochastic approximation's answer cost more.")

@@ -648,6 +648,8 @@ class Solution:
         The simple strategy returned instead, when it cost less than the method's answer.
     strategies : dict of str to float
         The sample-average cost of each simple strategy, dollars.
+    strategy_allocations : dict of str to ndarray of int64
+        Each simple strategy's allocation (for ``single_limit``, the venue chosen).
     """
 
     allocation: IntArray
@@ -655,6 +657,7 @@ class Solution:
     method: str
     fallback: str | None
     strategies: dict[str, float]
+    strategy_allocations: dict[str, IntArray]
 
 
 def solve(params: CKParams, xi: ArrayLike, *, passes: int = 1) -> Solution:
@@ -683,7 +686,8 @@ def solve(params: CKParams, xi: ArrayLike, *, passes: int = 1) -> Solution:
         if candidate_cost < cost:
             allocation, cost, fallback = candidate, candidate_cost, name
     costs = {name: c for name, (_, c) in simple.items()}
-    return Solution(allocation, cost, method, fallback, costs)
+    allocations = {name: x for name, (x, _) in simple.items()}
+    return Solution(allocation, cost, method, fallback, costs, allocations)
 
 
 def poisson_factor_outflows(
