@@ -109,6 +109,13 @@ def generate(
     rate: Annotated[
         float, typer.Option(help="Messages per second per venue (the real file: about 110).")
     ] = 111.0,
+    price_moves: Annotated[
+        float,
+        typer.Option(
+            help="Moves per second of the efficient price; lower with --rate for a calmer, "
+            "less liquid instrument."
+        ),
+    ] = 0.35,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only.")] = False,
 ) -> None:
     """Write a synthetic multi-venue market in the exact layout of a Databento MBP CSV.
@@ -120,7 +127,14 @@ def generate(
 
     with _errors():
         summary = generate_market(
-            out, venues=venues, seed=seed, start=start, end=end, depth=depth, rate_per_venue=rate
+            out,
+            venues=venues,
+            seed=seed,
+            start=start,
+            end=end,
+            depth=depth,
+            rate_per_venue=rate,
+            price_moves=price_moves,
         )
         log.info(
             "wrote %s: %d rows, venues %s, MBP-%d, seed %d",

@@ -124,6 +124,18 @@ def test_message_rate_is_near_the_real_files(mbp10: Path) -> None:
     assert (event.diff().drop_nulls().dt.total_nanoseconds() < 0).any()
 
 
+def test_price_moves_set_how_often_the_quotes_move(tmp_path: Path) -> None:
+    calm, busy = tmp_path / "calm.csv", tmp_path / "busy.csv"
+    common = {"venues": 3, "seed": 5, "start": START, "end": "2024-08-01T13:38:32Z"}
+    generate_market(calm, rate_per_venue=10, price_moves=0.0, **common)
+    generate_market(busy, rate_per_venue=10, price_moves=1.0, **common)
+    # with a still efficient price the venues' quotes stay within a few cents of it (they
+    # move only when a touch is used up); a moving one walks away over two minutes
+    calm_px, busy_px = pl.read_csv(calm)["bid_px_00"], pl.read_csv(busy)["bid_px_00"]
+    assert calm_px.max() - calm_px.min() < 0.1
+    assert busy_px.max() - busy_px.min() > 2 * (calm_px.max() - calm_px.min())
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -133,6 +145,7 @@ def test_message_rate_is_near_the_real_files(mbp10: Path) -> None:
         ({"end": "2024-08-01T13:00:00Z"}, "must come after"),
         ({"start": "soon"}, "invalid timestamp"),
         ({"rate_per_venue": 0}, "rate must be positive"),
+        ({"price_moves": -1}, "price moves per second must be >= 0"),
     ],
 )
 def test_bad_arguments_are_config_errors(tmp_path: Path, kwargs: dict, message: str) -> None:

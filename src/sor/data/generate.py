@@ -304,11 +304,11 @@ def _simulate_venue(
 
 
 def _efficient_path(
-    rng: np.random.Generator, start_ns: int, end_ns: int
+    rng: np.random.Generator, start_ns: int, end_ns: int, moves_per_second: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the change times and bid levels (cents) of the shared efficient price."""
     seconds = (end_ns - start_ns) / NANOS_PER_SECOND
-    changes = rng.poisson(0.35 * seconds)
+    changes = rng.poisson(moves_per_second * seconds)
     times = np.sort(rng.integers(start_ns, max(end_ns, start_ns + 1), size=changes))
     steps = rng.choice(np.array([-2, -1, 1, 2]), size=changes, p=[0.05, 0.45, 0.45, 0.05])
     levels = START_BID_CENTS + np.concatenate(([0], np.cumsum(steps)))
@@ -362,6 +362,7 @@ def generate_market(
     end: str | None = None,
     depth: int = 10,
     rate_per_venue: float = 111.0,
+    price_moves: float = 0.35,
     symbol: str = "AAPL",
 ) -> GenerateSummary:
     """Write a synthetic market as a Databento MBP-1 or MBP-10 CSV.
@@ -380,6 +381,8 @@ def generate_market(
         1 for MBP-1, 10 for MBP-10.
     rate_per_venue
         Mean rows per second per venue (the real file: about 110).
+    price_moves
+        Mean moves per second of the shared efficient price (one or two cents each).
 
     Raises
     ------
@@ -394,6 +397,8 @@ def generate_market(
         raise ConfigError(f"venues must be between 1 and {len(VENUE_ORDER)}, got {venues}")
     if not rate_per_venue > 0:
         raise ConfigError(f"rate must be positive, got {rate_per_venue}")
+    if not price_moves >= 0:
+        raise ConfigError(f"price moves per second must be >= 0, got {price_moves}")
     try:
         start_ns = parse_timestamp(start)
         end_ns = parse_timestamp(end) if end is not None else start_ns + DEFAULT_DURATION_NS
@@ -404,7 +409,9 @@ def generate_market(
     publisher_ids = VENUE_ORDER[:venues]
     root = np.random.SeedSequence(seed)
     price_seed, *venue_seeds = root.spawn(1 + venues)
-    price_ts, price_bid = _efficient_path(np.random.default_rng(price_seed), start_ns, end_ns)
+    price_ts, price_bid = _efficient_path(
+        np.random.default_rng(price_seed), start_ns, end_ns, price_moves
+    )
     states = []
     for k in range(venues):
         init = np.random.default_rng(venue_seeds[k])
