@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from dbn_encode import csv_to_dbn
 from sor.cli import app
 from sor.data.generate import generate_market
 
@@ -72,3 +73,11 @@ def test_ck_rejects_bad_settings(market: Path) -> None:
               "--no-plot", "-q"],
     )  # fmt: skip
     assert result.exit_code == 2 and "queue-model" in result.output
+
+
+def test_ck_reads_dbn_as_it_reads_csv(market: Path, tmp_path: Path) -> None:
+    from_csv = _run(market, tmp_path / "csv.json")
+    from_dbn = _run(csv_to_dbn(market, tmp_path / "market.dbn.zst"), tmp_path / "dbn.json")
+    for report in (from_csv, from_dbn):
+        del report["run"]["input"], report["run"]["input_sha256"]
+    assert from_dbn == from_csv

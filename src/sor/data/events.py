@@ -18,6 +18,9 @@ from sor.data.reader import (
     _nanos_expr,
     _parse_expr,
     csv_header,
+    dbn_frame,
+    dbn_prices,
+    is_dbn,
 )
 from sor.errors import DataError
 
@@ -39,22 +42,8 @@ EVENT_DTYPE = np.dtype(
 )
 
 
-def read_events(
-    path: str | Path, *, start_ns: int | None = None, end_ns: int | None = None
-) -> np.ndarray:
-    """Read every row of the window as ``EVENT_DTYPE``, in ``ts_event`` order.
-
-    Raises
-    ------
-    DataError
-        The file is missing, lacks a needed column, or a row cannot be parsed.
-    """
-    file = Path(path)
-    if not file.is_file():
-        raise DataError("no such data file", path=str(file))
-    if file.name.endswith((".dbn", ".dbn.zst")):
-        raise DataError("--model ck reads Databento CSV; DBN input is not supported yet",
-                        path=str(file))  # fmt: skip
+def _csv_frame(file: Path, start_ns: int, end_ns: int) -> pl.DataFrame:
+    """The window's rows of a CSV with the columns of :func:`_to_events`."""
     needed = ("ts_event", "publisher_id", "action", "side", "price", "size", "bid_px_00",
               "bid_sz_00", "ask_px_00", "ask_sz_00")  # fmt: skip
     header = csv_header(file, needed, "--model ck needs them")
@@ -66,14 +55,11 @@ def read_events(
         _INTEGER_TIMESTAMPS.reset(token)
     wanted = [*needed, *(f"{n}_{k:02d}" for k in levels[1:] for n in ("ask_px", "ask_sz"))]
     try:
-        frame = (
+        return (
             pl.scan_csv(file, infer_schema=False)
             .select(wanted)
             .with_columns(ts.alias("ts_event"))
-            .filter(
-                (pl.col("ts_event") >= (start_ns if start_ns is not None else -(2**62)))
-                & (pl.col("ts_event") <= (end_ns if end_ns is not None else 2**62))
-            )
+            .filter(pl.col("ts_event").is_between(start_ns, end_ns))
             .select(
                 pl.col("ts_event"),
                 pl.col("publisher_id").cast(pl.Int32),
@@ -82,7 +68,7 @@ def read_events(
                 _nanos_expr("price", ["price"]).alias("price"),
                 pl.col("size").cast(pl.Int64).fill_null(0),
                 _nanos_expr("bid_px_00", wanted).alias("bid_px"),
-                pl.col("bid_sz_00").cast(pl.Int64).fill_null(0),
+                pl.col("bid_sz_00").cast(pl.Int64).fill_null(0).alias("bid_sz"),
                 *[_nanos_expr(f"ask_px_{k:02d}", wanted).alias(f"ask_px_{k}") for k in levels],
                 *[
                     pl.col(f"ask_sz_{k:02d}").cast(pl.Int64).fill_null(0).alias(f"ask_sz_{k}")
@@ -97,14 +83,62 @@ def read_events(
             "--skip-bad-rows to locate bad rows",
             path=str(file),
         ) from exc
+
+
+def _dbn_frame(file: Path, start_ns: int, end_ns: int) -> pl.DataFrame:
+    """The window's records of a DBN file with the columns of :func:`_to_events`."""
+    records = dbn_frame(file)
+    levels = [k for k in range(LEVELS) if f"ask_px_{k:02d}" in records.columns]
+    ts = records["ts_event"].to_numpy(dtype=np.int64)
+    keep = (ts >= start_ns) & (ts <= end_ns)
+    columns: dict[str, np.ndarray] = {
+        "ts_event": ts[keep],
+        "publisher_id": records["publisher_id"].to_numpy(dtype=np.int32)[keep],
+        "action": records["action"].to_numpy(dtype=str)[keep],
+        "side": records["side"].to_numpy(dtype=str)[keep],
+        "price": dbn_prices(records["price"].to_numpy(dtype=np.int64))[keep],
+        "size": records["size"].to_numpy(dtype=np.int64)[keep],
+        "bid_px": dbn_prices(records["bid_px_00"].to_numpy(dtype=np.int64))[keep],
+        "bid_sz": records["bid_sz_00"].to_numpy(dtype=np.int64)[keep],
+    }
+    for k in levels:
+        columns[f"ask_px_{k}"] = dbn_prices(records[f"ask_px_{k:02d}"].to_numpy(np.int64))[keep]
+        columns[f"ask_sz_{k}"] = records[f"ask_sz_{k:02d}"].to_numpy(dtype=np.int64)[keep]
+    return pl.DataFrame(columns)
+
+
+def _to_events(frame: pl.DataFrame) -> np.ndarray:
+    """Stable-sort the rows by ``ts_event`` into ``EVENT_DTYPE`` (absent ask levels stay 0)."""
     order = np.argsort(frame["ts_event"].to_numpy(), kind="stable")
     events = np.zeros(frame.height, dtype=EVENT_DTYPE)
-    for name in ("ts_event", "publisher_id", "price", "size", "bid_px"):
+    for name in ("ts_event", "publisher_id", "price", "size", "bid_px", "bid_sz"):
         events[name] = frame[name].to_numpy()[order]
-    events["bid_sz"] = frame["bid_sz_00"].to_numpy()[order]
-    events["action"] = frame["action"].to_numpy().astype("S1")[order]
-    events["side"] = frame["side"].to_numpy().astype("S1")[order]
-    for k in levels:
-        events["ask_px"][:, k] = frame[f"ask_px_{k}"].to_numpy()[order]
-        events["ask_sz"][:, k] = frame[f"ask_sz_{k}"].to_numpy()[order]
+    for name in ("action", "side"):
+        events[name] = frame[name].to_numpy().astype("S1")[order]
+    for k in range(LEVELS):
+        if f"ask_px_{k}" in frame.columns:
+            events["ask_px"][:, k] = frame[f"ask_px_{k}"].to_numpy()[order]
+            events["ask_sz"][:, k] = frame[f"ask_sz_{k}"].to_numpy()[order]
     return events
+
+
+def read_events(
+    path: str | Path, *, start_ns: int | None = None, end_ns: int | None = None
+) -> np.ndarray:
+    """Read every row of the window as ``EVENT_DTYPE``, in ``ts_event`` order.
+
+    ``path`` is a Databento MBP-1/MBP-10 CSV or DBN file (``.dbn``, ``.dbn.zst``); both give
+    the same events for the same records.
+
+    Raises
+    ------
+    DataError
+        The file is missing, lacks a needed column, or a row cannot be parsed.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise DataError("no such data file", path=str(file))
+    lo = start_ns if start_ns is not None else -(2**62)
+    hi = end_ns if end_ns is not None else 2**62
+    frame = _dbn_frame(file, lo, hi) if is_dbn(file) else _csv_frame(file, lo, hi)
+    return _to_events(frame)

@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
@@ -22,6 +23,9 @@ import polars as pl
 
 from sor.domain import NANOS_PER_DOLLAR, SNAPSHOT_DTYPE
 from sor.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +168,7 @@ def read_market(
     if not file.is_file():
         raise DataError("no such data file", path=str(file))
     skipped: dict[str, int] = {}
-    if file.name.endswith(_DBN_SUFFIXES):
+    if is_dbn(file):
         typed = _read_dbn(file)
         rows_read = len(typed["ts_event"])
     else:
@@ -433,7 +437,19 @@ def _raise_first_bad(path: Path, lazy: pl.LazyFrame, wanted: list[str]) -> None:
     raise AssertionError("unreachable: a flagged row has no bad column")
 
 
-def _read_dbn(path: Path) -> dict[str, np.ndarray]:
+def is_dbn(path: Path) -> bool:
+    """Whether ``path`` names a DBN file (``.dbn``, ``.dbn.zst``) rather than a CSV."""
+    return path.name.endswith(_DBN_SUFFIXES)
+
+
+def dbn_frame(path: Path) -> pd.DataFrame:
+    """Read a Databento MBP-1/MBP-10 DBN file: one row per record, prices in nano-dollars.
+
+    Raises
+    ------
+    DataError
+        The file cannot be decoded or holds another schema.
+    """
     import databento
 
     try:
@@ -447,12 +463,21 @@ def _read_dbn(path: Path) -> dict[str, np.ndarray]:
     schema = str(store.schema)
     if not schema.startswith("mbp-"):
         raise DataError(f"DBN schema is {schema!r}; expected mbp-1 or mbp-10", path=str(path))
-    frame = frame.reset_index()
-    undefined = np.iinfo(np.int64).max
+    return frame.reset_index()
+
+
+def dbn_prices(values: np.ndarray) -> np.ndarray:
+    """DBN fixed-point prices as nano-dollars, 0 where the price is undefined."""
+    prices = values.astype(np.int64, copy=False)
+    out: np.ndarray = np.where((prices > 0) & (prices != np.iinfo(np.int64).max), prices, 0)
+    return out
+
+
+def _read_dbn(path: Path) -> dict[str, np.ndarray]:
+    frame = dbn_frame(path)
 
     def prices(name: str) -> np.ndarray:
-        values = frame[name].to_numpy(dtype=np.int64)
-        return np.where((values > 0) & (values != undefined), values, 0)
+        return dbn_prices(frame[name].to_numpy(dtype=np.int64))
 
     return {
         "ts_event": frame["ts_event"].to_numpy(dtype=np.int64),
