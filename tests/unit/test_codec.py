@@ -101,3 +101,84 @@ def test_batch_decoding_pins_bad_messages_to_their_place(tiny_csv: Path) -> None
     # two objects in one payload cannot pass for two messages of the batch
     sneaky = decode_batch([b'{"v": 1, "type": "end", "count": 0}, {"v": 1}', good[0]])
     assert isinstance(sneaky[0], MessageError)
+
+
+# --- event streams (model ck) ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mbp10_events(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+    from sor.data.events import read_events
+    from sor.data.generate import generate_market
+
+    path = tmp_path_factory.mktemp("events") / "mbp10.csv"
+    generate_market(path, venues=3, seed=8, start="2024-08-01T13:36:32Z",
+                    end="2024-08-01T13:36:40Z")  # fmt: skip
+    return path, read_events(path)
+
+
+def test_event_stream_rebuilds_the_events_and_the_snapshots(
+    mbp10_events: tuple[Path, np.ndarray],
+) -> None:
+    from sor.streaming.codec import encode_events, event_message, stream_depth
+
+    path, events = mbp10_events
+    assert stream_depth(events) == 10
+    fast = encode_events(events)
+    assert fast[:50] == [encode(event_message(i, r, 10)) for i, r in enumerate(events[:50])]
+    market = read_market(path)
+    end = decode(encode(end_message(market, events=events)))
+    assert (end["content"], end["count"]) == ("events", len(events))
+    rebuilt = market_from_messages([decode(p) for p in reversed(fast)], end)
+    assert rebuilt.events is not None
+    np.testing.assert_array_equal(rebuilt.events, events)
+    # the snapshots of SEMANTICS.md come out of the events exactly as out of the file
+    np.testing.assert_array_equal(rebuilt.snapshots, market.snapshots)
+    assert len(market.snapshots) < len(events)
+
+
+def test_mbp1_events_carry_one_level(tiny_csv: Path) -> None:
+    from sor.data.events import read_events
+    from sor.streaming.codec import encode_events
+
+    events = read_events(tiny_csv)
+    first = json.loads(encode_events(events)[0])
+    assert len(first["ask_px"]) == len(first["ask_sz"]) == 1
+    messages = [decode(p) for p in encode_events(events)]
+    end = decode(encode(end_message(read_market(tiny_csv), events=events)))
+    np.testing.assert_array_equal(market_from_messages(messages, end).events, events)
+
+
+_EVENT = {"v": 1, "type": "event", "seq": 0, "ts_event": 5, "publisher_id": 2, "action": "T",
+          "side": "A", "price": "9.99", "size": 10, "bid_px": "9.99", "bid_sz": 90,
+          "ask_px": ["10", "10.01"], "ask_sz": [5, 7]}  # fmt: skip
+
+
+def test_a_good_event_message_decodes() -> None:
+    message = decode(encode(_EVENT))
+    assert message["price_nanos"] == 9_990_000_000
+    assert message["ask_px_nanos"] == [10_000_000_000, 10_010_000_000]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"size": 1.5},
+        {"action": "TT"},
+        {"side": 1},
+        {"ask_px": ["10"]},
+        {"ask_px": [], "ask_sz": []},
+        {"ask_px": ["10"] * 11, "ask_sz": [1] * 11},
+        {"ask_sz": [5, "7"]},
+        {"bid_px": "nine"},
+        {"seq": -1},
+    ],
+)
+def test_bad_event_messages_are_rejected(change: dict) -> None:
+    with pytest.raises(MessageError):
+        decode(encode({**_EVENT, **change}))
+
+
+def test_end_marker_content_must_be_known() -> None:
+    with pytest.raises(MessageError, match="content"):
+        decode(b'{"v": 1, "type": "end", "count": 0, "content": "ticks"}')

@@ -17,6 +17,7 @@ from sor.data.reader import (
     _first_ts_is_integer,
     _nanos_expr,
     _parse_expr,
+    _snapshots,
     csv_header,
     dbn_frame,
     dbn_prices,
@@ -142,3 +143,19 @@ def read_events(
     hi = end_ns if end_ns is not None else 2**62
     frame = _dbn_frame(file, lo, hi) if is_dbn(file) else _csv_frame(file, lo, hi)
     return _to_events(frame)
+
+
+def snapshots_from_events(events: np.ndarray) -> np.ndarray:
+    """Return the snapshots of SEMANTICS.md (first row of each venue at each ``ts_event``)
+    of events in :func:`read_events` order: what :func:`sor.data.reader.read_market` keeps
+    from the same rows."""
+    columns = {
+        "ts_event": events["ts_event"],
+        "publisher_id": events["publisher_id"],
+        "ask_px": events["ask_px"][:, 0],
+        "ask_sz": events["ask_sz"][:, 0],
+        "bid_px": events["bid_px"],
+        "bid_sz": events["bid_sz"],
+    }
+    snapshots, _ = _snapshots(columns, start_ns=None, end_ns=None)
+    return snapshots

@@ -71,6 +71,9 @@ class MarketData:
         Rows whose ``ts_event`` lies in the window, before keeping one per venue and time.
     skipped
         Rows dropped because they could not be parsed, counted per reason.
+    events
+        Every row of the window as ``EVENT_DTYPE`` (model ck), when the input carried them
+        (an event stream); None otherwise (files are read for events on demand).
     """
 
     snapshots: np.ndarray
@@ -79,6 +82,7 @@ class MarketData:
     rows_read: int = 0
     rows_in_window: int = 0
     skipped: Mapping[str, int] = field(default_factory=dict)
+    events: np.ndarray | None = None
 
     @property
     def venues(self) -> np.ndarray:

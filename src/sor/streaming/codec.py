@@ -17,6 +17,18 @@ where ``count`` is the number of snapshot messages that precede it and the other
 describe the input as the file-based run sees it (so both runs report the same metadata);
 ``start_ns``/``end_ns`` are the window bounds the producer applied, or null; ``seed`` is the
 seed of generated data, or null.
+
+A stream for ``--model ck`` carries every row of the window instead (``sor produce
+--events``), in the order of :func:`sor.data.events.read_events`, one event message each::
+
+    {"v": 1, "type": "event", "seq": 0, "ts_event": 1722519392491911683, "publisher_id": 2,
+     "action": "T", "side": "A", "price": "222.81", "size": 100, "bid_px": "222.81",
+     "bid_sz": 321, "ask_px": ["222.83", "222.84"], "ask_sz": [36, 500]}
+
+``ask_px``/``ask_sz`` list the ask levels (one for MBP-1, ten for MBP-10); its end marker
+says ``"content": "events"`` and counts the event messages. The snapshots are the first
+event of each venue at each ``ts_event``, so a static backtest runs from such a stream too.
+A marker without ``content`` (or ``"content": "snapshots"``) ends a snapshot stream.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from sor.data.events import EVENT_DTYPE, LEVELS, snapshots_from_events
 from sor.data.reader import MarketData
 from sor.domain import NANOS_PER_DOLLAR, SNAPSHOT_DTYPE
 
@@ -42,6 +55,23 @@ def _price_text(nanos: int) -> str | None:
         return None
     whole, fraction = divmod(nanos, NANOS_PER_DOLLAR)
     return f"{whole}.{fraction:09d}".rstrip("0").rstrip(".")
+
+
+_PRICE_CACHE: dict[str, int] = {}
+_PRICE_CACHE_SIZE = 1 << 16
+
+
+def _cached_price_nanos(value: Any) -> int:
+    """:func:`_price_nanos`, remembered for price strings: a stream repeats few prices."""
+    if isinstance(value, str):
+        nanos = _PRICE_CACHE.get(value)
+        if nanos is None:
+            nanos = _price_nanos(value)
+            if len(_PRICE_CACHE) >= _PRICE_CACHE_SIZE:
+                _PRICE_CACHE.clear()
+            _PRICE_CACHE[value] = nanos
+        return nanos
+    return _price_nanos(value)
 
 
 def _price_nanos(value: Any) -> int:
@@ -77,18 +107,46 @@ def snapshot_message(seq: int, row: np.void) -> dict[str, Any]:
     }
 
 
+def stream_depth(events: np.ndarray) -> int:
+    """Return how many ask levels the events carry (the deepest with a price anywhere, >= 1)."""
+    priced = np.flatnonzero((events["ask_px"] > 0).any(axis=0))
+    return int(priced[-1]) + 1 if len(priced) else 1
+
+
+def event_message(seq: int, row: np.void, depth: int) -> dict[str, Any]:
+    """Return the message for event number ``seq`` (an ``EVENT_DTYPE`` row, ``depth`` levels)."""
+    return {
+        "v": SCHEMA_VERSION,
+        "type": "event",
+        "seq": seq,
+        "ts_event": int(row["ts_event"]),
+        "publisher_id": int(row["publisher_id"]),
+        "action": row["action"].decode(),
+        "side": row["side"].decode(),
+        "price": _price_text(int(row["price"])),
+        "size": int(row["size"]),
+        "bid_px": _price_text(int(row["bid_px"])),
+        "bid_sz": int(row["bid_sz"]),
+        "ask_px": [_price_text(int(v)) for v in row["ask_px"][:depth]],
+        "ask_sz": [int(v) for v in row["ask_sz"][:depth]],
+    }
+
+
 def end_message(
     market: MarketData,
     *,
     start_ns: int | None = None,
     end_ns: int | None = None,
     seed: int | None = None,
+    events: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Return the end-of-stream marker that follows the snapshots of ``market``."""
+    """Return the end-of-stream marker that follows the snapshots of ``market``, or the
+    ``events`` when the stream carries every row."""
     return {
         "v": SCHEMA_VERSION,
         "type": "end",
-        "count": len(market.snapshots),
+        "content": "snapshots" if events is None else "events",
+        "count": len(market.snapshots) if events is None else len(events),
         "source": market.source,
         "sha256": market.sha256,
         "rows_read": market.rows_read,
@@ -100,15 +158,25 @@ def end_message(
     }
 
 
-def market_from_messages(snapshots: list[dict[str, Any]], end: dict[str, Any]) -> MarketData:
-    """Rebuild the ``MarketData`` a file-based run would have read, from the stream."""
+def market_from_messages(messages: list[dict[str, Any]], end: dict[str, Any]) -> MarketData:
+    """Rebuild the ``MarketData`` a file-based run would have read, from the stream.
+
+    From an event stream the snapshots are derived from the events, which are kept too.
+    """
+    events = None
+    if end.get("content") == "events":
+        events = events_from_messages(messages)
+        snapshots = snapshots_from_events(events)
+    else:
+        snapshots = snapshots_from_messages(messages)
     return MarketData(
-        snapshots=snapshots_from_messages(snapshots),
+        snapshots=snapshots,
         source=str(end.get("source")),
         sha256=end.get("sha256"),
-        rows_read=int(end.get("rows_read", len(snapshots))),
-        rows_in_window=int(end.get("rows_in_window", len(snapshots))),
+        rows_read=int(end.get("rows_read", len(messages))),
+        rows_in_window=int(end.get("rows_in_window", len(messages))),
         skipped=dict(end.get("skipped") or {}),
+        events=events,
     )
 
 
@@ -136,6 +204,39 @@ def encode_snapshots(snapshots: np.ndarray) -> list[bytes]:
             f'"bid_px":{price(bid_px)},"bid_sz":{bid_sz}}}'
         ).encode()
         for seq, (ts, pub, ask_px, ask_sz, bid_px, bid_sz) in enumerate(zip(*columns, strict=True))
+    ]
+
+
+def encode_events(events: np.ndarray) -> list[bytes]:
+    """Encode every event message at once (as ``encode(event_message(seq, row, depth))``
+    with ``depth = stream_depth(events)``), by hand for speed as :func:`encode_snapshots`."""
+    depth = stream_depth(events)
+
+    def price(nanos: int) -> str:
+        text = _price_text(nanos)
+        return "null" if text is None else f'"{text}"'
+
+    letters = {
+        v: json.dumps(v.decode()) for v in {*events["action"].tolist(), *events["side"].tolist()}
+    }
+    columns = [
+        events[name].tolist()
+        for name in ("ts_event", "publisher_id", "action", "side", "price", "size", "bid_px",
+                     "bid_sz")
+    ]  # fmt: skip
+    asks = events["ask_px"][:, :depth].tolist()
+    sizes = events["ask_sz"][:, :depth].tolist()
+    return [
+        (
+            f'{{"v":{SCHEMA_VERSION},"type":"event","seq":{seq},"ts_event":{ts},'
+            f'"publisher_id":{pub},"action":{letters[action]},"side":{letters[side]},'
+            f'"price":{price(px)},"size":{size},"bid_px":{price(bid_px)},"bid_sz":{bid_sz},'
+            f'"ask_px":[{",".join(price(v) for v in ask_px)}],'
+            f'"ask_sz":[{",".join(str(v) for v in ask_sz)}]}}'
+        ).encode()
+        for seq, (ts, pub, action, side, px, size, bid_px, bid_sz, ask_px, ask_sz) in enumerate(
+            zip(*columns, asks, sizes, strict=True)
+        )
     ]
 
 
@@ -184,17 +285,67 @@ def validate(message: Any) -> dict[str, Any]:
     if kind == "end":
         if not isinstance(message.get("count"), int) or message["count"] < 0:
             raise MessageError("end marker without a valid count")
+        if message.get("content", "snapshots") not in ("snapshots", "events"):
+            raise MessageError("end marker content must be 'snapshots' or 'events'")
         return message
+    if kind == "event":
+        return _validate_event(message)
     if kind != "snapshot":
         raise MessageError(f"unknown message type {kind!r}")
-    for name in ("seq", "ts_event", "publisher_id", "ask_sz", "bid_sz"):
-        if not isinstance(message.get(name), int) or isinstance(message.get(name), bool):
+    _require_integers(message, ("seq", "ts_event", "publisher_id", "ask_sz", "bid_sz"))
+    message["ask_px_nanos"] = _cached_price_nanos(message.get("ask_px"))
+    message["bid_px_nanos"] = _cached_price_nanos(message.get("bid_px"))
+    return message
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _require_integers(message: dict[str, Any], names: tuple[str, ...]) -> None:
+    for name in names:
+        if not _is_integer(message.get(name)):
             raise MessageError(f"field {name!r} must be an integer")
     if message["seq"] < 0:
         raise MessageError("field 'seq' must be non-negative")
-    message["ask_px_nanos"] = _price_nanos(message.get("ask_px"))
-    message["bid_px_nanos"] = _price_nanos(message.get("bid_px"))
+
+
+def _validate_event(message: dict[str, Any]) -> dict[str, Any]:
+    _require_integers(message, ("seq", "ts_event", "publisher_id", "size", "bid_sz"))
+    for name in ("action", "side"):
+        value = message.get(name)
+        if not isinstance(value, str) or len(value.encode()) != 1:
+            raise MessageError(f"field {name!r} must be one ASCII character")
+    asks, sizes = message.get("ask_px"), message.get("ask_sz")
+    if not isinstance(asks, list) or not isinstance(sizes, list) or len(asks) != len(sizes):
+        raise MessageError("fields 'ask_px' and 'ask_sz' must be lists of equal length")
+    if not 1 <= len(asks) <= LEVELS or not all(_is_integer(v) for v in sizes):
+        raise MessageError(f"'ask_px'/'ask_sz' must hold 1 to {LEVELS} levels, sizes integers")
+    message["price_nanos"] = _cached_price_nanos(message.get("price"))
+    message["bid_px_nanos"] = _cached_price_nanos(message.get("bid_px"))
+    message["ask_px_nanos"] = [_cached_price_nanos(v) for v in asks]
     return message
+
+
+def events_from_messages(messages: list[dict[str, Any]]) -> np.ndarray:
+    """Rebuild ``EVENT_DTYPE`` rows from decoded event messages, in ``seq`` order."""
+    ordered = sorted(messages, key=lambda m: m["seq"])
+    out = np.zeros(len(ordered), dtype=EVENT_DTYPE)
+    for name, key in (("ts_event", "ts_event"), ("publisher_id", "publisher_id"),
+                      ("price", "price_nanos"), ("size", "size"), ("bid_px", "bid_px_nanos"),
+                      ("bid_sz", "bid_sz")):  # fmt: skip
+        out[name] = np.fromiter((m[key] for m in ordered), dtype=np.int64, count=len(ordered))
+    for name in ("action", "side"):
+        out[name] = [m[name].encode() for m in ordered]
+    for name, key in (("ask_px", "ask_px_nanos"), ("ask_sz", "ask_sz")):
+        levels = [m[key] for m in ordered]
+        depth = max(map(len, levels), default=0)
+        if all(len(row) == depth for row in levels):  # one depth: no padding needed
+            out[name][:, :depth] = np.array(levels, dtype=np.int64).reshape(-1, depth)
+        else:
+            for i, row in enumerate(levels):
+                out[name][i, : len(row)] = row
+    return out
 
 
 def snapshots_from_messages(messages: list[dict[str, Any]]) -> np.ndarray:
