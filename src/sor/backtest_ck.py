@@ -18,7 +18,6 @@ import numpy as np
 
 from sor import __version__
 from sor.backtest import BASELINES, BacktestConfig, run_backtest
-from sor.data.events import read_events
 from sor.data.reader import MarketData, format_timestamp
 from sor.domain import NANOS_PER_DOLLAR, dollars_to_nanos
 from sor.errors import SorError
@@ -57,7 +56,7 @@ def _from_ck(result: CKResult) -> Outcome:
 
 
 def run_ck_backtest(
-    path: str,
+    events: np.ndarray,
     market: MarketData,
     config: BacktestConfig,
     *,
@@ -66,13 +65,15 @@ def run_ck_backtest(
     workers: int | None = None,
     on_progress: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the model-ck backtest on the file at ``path`` and return the report object."""
+    """Run the model-ck backtest and return the report object.
+
+    ``events`` are every row of the window (:func:`sor.data.events.read_events`, or an event
+    stream's); ``market`` the snapshots of the same rows, for the static strategies.
+    """
     settings = settings or CKSettings()
-    events, venues = attach_venues(
-        read_events(path, start_ns=config.start_ns, end_ns=config.end_ns)
-    )
+    events, venues = attach_venues(events)
     if len(events) == 0:
-        raise SorError(f"no rows of {path} fall in the window; check --start/--end")
+        raise SorError(f"no rows of {market.source} fall in the window; check --start/--end")
     start = config.start_ns if config.start_ns is not None else int(events["ts_event"][0])
     end = config.end_ns if config.end_ns is not None else int(events["ts_event"][-1])
     fees = np.array([dollars_to_nanos(config.costs.fee(int(v))) for v in venues], np.int64)

@@ -26,8 +26,11 @@ from sor.domain import DEFAULT_START
 from sor.errors import SorError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from sor.backtest import BacktestConfig
     from sor.data.reader import MarketData
+    from sor.strategies.ck import CKSettings
 
 log = logging.getLogger("sor")
 
@@ -233,25 +236,27 @@ def backtest(
             file_config=file_config,
         )
         kafka_topic = _topic(topic, file_config)
-        if model == "ck" and (kafka is not None or stream):
-            raise SorError("--model ck reads the data file; it does not run from Kafka yet")
+        ck = (
+            CKOptions.build(_float_list("horizon", horizon), latency_us, queue_model)
+            if model == "ck"
+            else None
+        )
         if kafka is not None:
             if data is not None or stream:
                 raise SorError("--kafka consumes a stream: it excludes --data and --stream")
-            report = run_kafka_backtest(kafka, kafka_topic, options)
+            report = run_kafka_backtest(kafka, kafka_topic, options, ck=ck)
         elif stream:
-            with _input(data, seed, options) as (market, seed_used, _):
+            with _input(data, seed, options) as (market, seed_used, path):
                 report = run_stream_backtest(
                     market, _bootstrap(bootstrap, file_config), kafka_topic, options,
-                    speed=speed, seed=seed_used,
+                    speed=speed, seed=seed_used, events=_events(path, options, ck is not None),
+                    ck=ck,
                 )  # fmt: skip
-        elif model == "ck":
+        elif ck is not None:
             with _input(data, seed, options) as (market, seed_used, path):
-                report = run_ck_file_backtest(
-                    path, market, options, seed=seed_used,
-                    horizons=_float_list("horizon", horizon),
-                    latency_us=latency_us, queue_model=queue_model,
-                )  # fmt: skip
+                events = _events(path, options, True)
+                assert events is not None
+                report = run_ck_market_backtest(events, market, options, seed=seed_used, ck=ck)
         else:
             with _input(data, seed, options) as (market, seed_used, _):
                 report = run_market_backtest(market, options, seed=seed_used)
@@ -398,9 +403,15 @@ def _write_outputs(
 
 
 def run_kafka_backtest(
-    bootstrap: str, topic: str, options: BacktestOptions, *, live: bool = True
+    bootstrap: str,
+    topic: str,
+    options: BacktestOptions,
+    *,
+    live: bool = True,
+    ck: CKOptions | None = None,
 ) -> str:
-    """Consume ``topic`` from the beginning, routing live, then run the full backtest."""
+    """Consume ``topic`` from the beginning, routing live (static model), then run the full
+    backtest (model ck when ``ck`` is given: the stream must carry every event)."""
     from sor.streaming.consumer import consume_market
     from sor.streaming.live import LiveRouter
 
@@ -411,11 +422,32 @@ def run_kafka_backtest(
         bootstrap,
         topic,
         client=options.file_config.kafka.client,
-        on_snapshot=router.on_snapshot if live else None,
+        on_snapshot=router.on_snapshot if live and ck is None else None,
     )
     router.finish()
-    log.info("end of stream: %d snapshots, %d messages read", end["count"], stats.messages)
+    log.info(
+        "end of stream: %d %s, %d messages read",
+        end["count"],
+        end.get("content", "snapshots"),
+        stats.messages,
+    )
     anomalies = stats.as_report()
+    if ck is not None:
+        if market.events is None:
+            raise SorError(
+                f"the stream on {topic!r} carries snapshots only; --model ck needs every "
+                "event: publish them with `sor produce --events` (or run with --stream)"
+            )
+        return run_ck_market_backtest(
+            market.events,
+            market,
+            options,
+            seed=end.get("seed"),
+            ck=ck,
+            start_ns=end.get("start_ns"),
+            end_ns=end.get("end_ns"),
+            extra={"stream": anomalies} if anomalies else None,
+        )
     return run_market_backtest(
         market,
         options,
@@ -434,8 +466,11 @@ def run_stream_backtest(
     *,
     speed: float,
     seed: int | None,
+    events: np.ndarray | None = None,
+    ck: CKOptions | None = None,
 ) -> str:
-    """Publish ``market`` and consume it back at the same time, then report."""
+    """Publish ``market`` (every one of ``events`` when given) and consume it back at the
+    same time, then report."""
     import threading
 
     from sor.streaming.broker import EmbeddedBroker
@@ -449,7 +484,8 @@ def run_stream_backtest(
         def produce() -> None:
             try:
                 _publish(market, bootstrap, topic, options.file_config, speed,
-                         config.start_ns, config.end_ns, seed, quiet=options.quiet)  # fmt: skip
+                         config.start_ns, config.end_ns, seed, quiet=options.quiet,
+                         events=events)  # fmt: skip
             except BaseException as exc:  # reported by the main thread
                 failure.append(exc)
 
@@ -458,7 +494,7 @@ def run_stream_backtest(
         producer = threading.Thread(target=produce, name="sor-producer", daemon=True)
         with logging_redirect_tqdm():  # log lines print above the replay bar, not over it
             producer.start()
-            report = run_kafka_backtest(bootstrap, topic, options)
+            report = run_kafka_backtest(bootstrap, topic, options, ck=ck)
             producer.join()
         if failure:
             raise failure[0]
@@ -476,6 +512,7 @@ def _publish(
     seed: int | None,
     *,
     quiet: bool,
+    events: np.ndarray | None = None,
 ) -> None:
     from tqdm import tqdm
 
@@ -483,7 +520,8 @@ def _publish(
     from sor.streaming.producer import publish
 
     with tqdm(
-        total=len(market.snapshots), desc="replay", unit="msg", file=sys.stderr,
+        total=len(market.snapshots if events is None else events), desc="replay", unit="msg",
+        file=sys.stderr,
         disable=quiet, leave=False,
     ) as bar:  # fmt: skip
 
@@ -495,45 +533,78 @@ def _publish(
         publish(
             market, bootstrap=bootstrap, topic=topic, speed=speed, start_ns=start_ns,
             end_ns=end_ns, seed=seed, client=file_config.kafka.client, on_message=progress,
+            events=events,
         )  # fmt: skip
 
 
-def run_ck_file_backtest(
-    path: Path,
+@dataclasses.dataclass(frozen=True)
+class CKOptions:
+    """The model-ck settings of a backtest: horizons and the simulator's."""
+
+    horizons: tuple[float, ...]
+    settings: CKSettings
+
+    @classmethod
+    def build(
+        cls, horizons: tuple[float, ...] | None, latency_us: float, queue_model: str
+    ) -> CKOptions:
+        """Check the flags (before any data is read) and build the options."""
+        from sor.backtest_ck import DEFAULT_HORIZONS_S
+        from sor.simulation.queue import QUEUE_MODELS
+        from sor.strategies.ck import CKSettings
+
+        if queue_model not in QUEUE_MODELS:
+            raise SorError(f"--queue-model must be one of {', '.join(QUEUE_MODELS)}")
+        horizons = horizons or DEFAULT_HORIZONS_S
+        if latency_us < 0 or any(h <= 0 for h in horizons):
+            raise SorError("--latency-us must be >= 0 and --horizon values > 0")
+        settings = CKSettings(
+            latency_ns=round(latency_us * 1000), queue_model=QUEUE_MODELS[queue_model]
+        )
+        return cls(horizons, settings)
+
+
+def _events(path: Path, options: BacktestOptions, wanted: bool) -> np.ndarray | None:
+    """Every row of the window of ``path`` when ``wanted`` (model ck), else None."""
+    from sor.data.events import read_events
+
+    if not wanted:
+        return None
+    config = options.config(seed=None)
+    log.info("reading every event of %s", path)
+    return read_events(path, start_ns=config.start_ns, end_ns=config.end_ns)
+
+
+def run_ck_market_backtest(
+    events: np.ndarray,
     market: MarketData,
     options: BacktestOptions,
     *,
     seed: int | None,
-    horizons: tuple[float, ...] | None,
-    latency_us: float,
-    queue_model: str,
+    ck: CKOptions,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    extra: dict[str, object] | None = None,
 ) -> str:
-    """Run the model-ck backtest on the file, write the report and figure; return the JSON."""
+    """Run the model-ck backtest on the window's events, write the report and figure; return
+    the JSON."""
     from tqdm import tqdm
 
-    from sor.backtest_ck import DEFAULT_CK_GRID, DEFAULT_HORIZONS_S, run_ck_backtest
-    from sor.simulation.queue import QUEUE_MODELS
-    from sor.strategies.ck import CKSettings
+    from sor.backtest_ck import DEFAULT_CK_GRID, run_ck_backtest
 
-    if queue_model not in QUEUE_MODELS:
-        raise SorError(f"--queue-model must be one of {', '.join(QUEUE_MODELS)}")
-    horizons = horizons or DEFAULT_HORIZONS_S
-    if latency_us < 0 or any(h <= 0 for h in horizons):
-        raise SorError("--latency-us must be >= 0 and --horizon values > 0")
     grid_given = options.lambda_over or options.lambda_under or options.theta_queue
-    config = options.config(seed=seed)
+    config = options.config(seed=seed, start_ns=start_ns, end_ns=end_ns)
     if not grid_given:
         config = dataclasses.replace(config, grid=DEFAULT_CK_GRID)
-    settings = CKSettings(
-        latency_ns=round(latency_us * 1000), queue_model=QUEUE_MODELS[queue_model]
-    )
-    sets = len(config.grid.parameter_sets()) * len(horizons)
+    sets = len(config.grid.parameter_sets()) * len(ck.horizons)
     with tqdm(total=sets, desc="search", unit="set", file=sys.stderr, disable=options.quiet,
               leave=False) as bar:  # fmt: skip
         report_object = run_ck_backtest(
-            str(path), market, config, horizons_s=horizons, settings=settings,
+            events, market, config, horizons_s=ck.horizons, settings=ck.settings,
             workers=options.workers, on_progress=bar.update,
         )  # fmt: skip
+    if extra:
+        report_object.update(extra)
 
     def draw(path: Path) -> None:
         from sor.plot import write_ck_plot
@@ -588,6 +659,14 @@ def produce(
     dry_run: Annotated[
         bool, Opt("--dry-run", help="Print the messages as JSON lines; publish none.")
     ] = False,
+    events: Annotated[
+        bool,
+        Opt(
+            "--events",
+            help="Publish every row of the window, not only the snapshots: the stream "
+            "`sor backtest --model ck --kafka` needs.",
+        ),
+    ] = False,
     config: Annotated[Path | None, Opt(help="TOML file ([kafka] section).")] = None,
     skip_bad_rows: Annotated[
         bool, Opt(help="Skip unparseable rows, counting them per reason.")
@@ -595,7 +674,8 @@ def produce(
     seed: Annotated[int, Opt(help="Seed of the generated data.")] = DEFAULT_SEED,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="Log warnings only.")] = False,
 ) -> None:
-    """Publish one message per kept venue snapshot of the window, then an end marker.
+    """Publish one message per kept venue snapshot of the window (every row with --events),
+    then an end marker.
 
     Example: sor produce --data l1_day.csv --bootstrap localhost:9092 --speed 10
 
@@ -604,28 +684,32 @@ def produce(
     _setup_logging(quiet)
     with _errors():
         from sor.config import load_config
-        from sor.streaming.codec import encode, end_message, snapshot_message
+        from sor.streaming.codec import encode, encode_events, encode_snapshots, end_message
 
         file_config = load_config(config or os.environ.get("SOR_CONFIG"))
         options = BacktestOptions(
             start=start, end=end, skip_bad_rows=skip_bad_rows, file_config=file_config
         )
         window = options.config(seed=None)
-        with _input(data, seed, options) as (market, seed_used, _):
+        with _input(data, seed, options) as (market, seed_used, path):
+            rows = _events(path, options, events)
             if dry_run:
-                out = sys.stdout
-                for seq, row in enumerate(market.snapshots):
-                    out.write(encode(snapshot_message(seq, row)).decode() + "\n")
-                marker = end_message(
-                    market, start_ns=window.start_ns, end_ns=window.end_ns, seed=seed_used
+                payloads = (
+                    encode_snapshots(market.snapshots) if rows is None else encode_events(rows)
                 )
-                out.write(encode(marker).decode() + "\n")
-                log.info("%d messages (dry run, nothing published)", len(market.snapshots) + 1)
+                marker = end_message(
+                    market, start_ns=window.start_ns, end_ns=window.end_ns, seed=seed_used,
+                    events=rows,
+                )  # fmt: skip
+                payloads.append(encode(marker))
+                for payload in payloads:
+                    sys.stdout.write(payload.decode() + "\n")
+                log.info("%d messages (dry run, nothing published)", len(payloads))
                 return
             address = _bootstrap(bootstrap, file_config) or "localhost:9092"
             _publish(
                 market, address, _topic(topic, file_config), file_config, speed,
-                window.start_ns, window.end_ns, seed_used, quiet=quiet,
+                window.start_ns, window.end_ns, seed_used, quiet=quiet, events=rows,
             )  # fmt: skip
 
 

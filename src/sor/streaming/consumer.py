@@ -1,4 +1,8 @@
-"""Consume a replayed stream from the beginning and rebuild the market the file gives."""
+"""Consume a replayed stream from the beginning and rebuild the market the file gives.
+
+A stream carries snapshots (the static model) or every event (``sor produce --events``, for
+``--model ck``); its end marker says which, and the market rebuilt holds the events too.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,9 @@ from sor.streaming.broker import wait_until_ready
 from sor.streaming.codec import MessageError, decode_batch, market_from_messages
 
 log = logging.getLogger(__name__)
+
+_CONTENT = {None: "snapshot", "snapshots": "snapshot", "events": "event"}
+"""The data message type each end marker's ``content`` announces."""
 
 
 @dataclass
@@ -47,9 +54,9 @@ def consume_market(
     on_snapshot: Callable[[dict[str, Any]], None] | None = None,
     give_up_after_s: float | None = None,
 ) -> tuple[MarketData, dict[str, Any], StreamStats]:
-    """Read ``topic`` from its beginning until the end marker and every snapshot before it.
+    """Read ``topic`` from its beginning until the end marker and every message before it.
 
-    Snapshots are identified by ``seq``: a message seen twice (a retry, or the same data
+    Messages are identified by ``seq``: a message seen twice (a retry, or the same data
     replayed twice into the topic) counts once. A message that breaks the schema is
     counted with its offset and skipped. While the broker is away the consumer waits,
     saying so, and resumes where the data is complete.
@@ -57,7 +64,8 @@ def consume_market(
     Parameters
     ----------
     on_snapshot
-        Called with each new snapshot message, in arrival order (the live router).
+        Called with each new snapshot message, in arrival order (the live router); not
+        called on an event stream.
     give_up_after_s
         Stop with an error after this long without completing (None: wait as long as it
         takes, Ctrl-C stops).
@@ -93,7 +101,8 @@ def consume_market(
             **(client or {}),
         }
     )
-    snapshots: dict[int, dict[str, Any]] = {}
+    snapshots: dict[int, dict[str, Any]] = {}  # data messages by seq: snapshots or events
+    kind: str | None = None
     end: dict[str, Any] | None = None
     began = time.monotonic()
     try:
@@ -105,7 +114,7 @@ def consume_market(
                 want = end["count"] if end else "?"
                 raise SorError(
                     f"the stream on {topic!r} did not complete within {give_up_after_s:.0f} s "
-                    f"({have} of {want} snapshots)"
+                    f"({have} of {want} messages)"
                 )
             batch = consumer.consume(num_messages=10_000, timeout=0.5)
             if batch and broker_down:
@@ -128,22 +137,34 @@ def consume_market(
                 if decoded["type"] == "end":
                     end = decoded
                     continue
+                if kind is None:
+                    kind = decoded["type"]
+                elif decoded["type"] != kind:
+                    raise SorError(
+                        f"the stream on {topic!r} mixes {kind} and {decoded['type']} messages: "
+                        "two different replays share the topic"
+                    )
                 seq = decoded["seq"]
                 if seq in snapshots:
                     stats.duplicates += 1
                     continue
                 snapshots[seq] = decoded
-                if on_snapshot is not None:
+                if on_snapshot is not None and kind == "snapshot":
                     on_snapshot(decoded)
             if end is not None and any(seq >= end["count"] for seq in snapshots):
                 raise SorError(
-                    f"the stream on {topic!r} holds snapshots beyond its end marker's count "
+                    f"the stream on {topic!r} holds messages beyond its end marker's count "
                     f"({end['count']}): two different replays share the topic"
+                )
+            if end is not None and kind is not None and kind != _CONTENT[end.get("content")]:
+                raise SorError(
+                    f"the stream on {topic!r} holds {kind} messages but its end marker "
+                    f"announces {end.get('content')}: two different replays share the topic"
                 )
     finally:
         consumer.close()
     if stats.duplicates:
-        log.warning("%d duplicate snapshot message(s) ignored", stats.duplicates)
+        log.warning("%d duplicate message(s) ignored", stats.duplicates)
     return market_from_messages(list(snapshots.values()), end), end, stats
 
 

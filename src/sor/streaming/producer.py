@@ -1,4 +1,4 @@
-"""Replay kept snapshots to a Kafka topic, paced by their ``ts_event`` gaps."""
+"""Replay kept snapshots (or every event) to a Kafka topic, paced by their ``ts_event`` gaps."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from sor.data.reader import MarketData
 from sor.errors import SorError
 from sor.streaming.broker import wait_until_ready
-from sor.streaming.codec import encode, encode_snapshots, end_message
+from sor.streaming.codec import encode, encode_events, encode_snapshots, end_message
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +73,10 @@ def publish(
     seed: int | None = None,
     client: Mapping[str, str] | None = None,
     on_message: Callable[[int, int], None] | None = None,
+    events: np.ndarray | None = None,
 ) -> ProduceSummary:
-    """Publish every snapshot of ``market`` then the end marker; wait for every delivery.
+    """Publish every snapshot of ``market`` (or every one of ``events``) then the end marker;
+    wait for every delivery.
 
     Parameters
     ----------
@@ -86,6 +90,9 @@ def publish(
         Extra confluent-kafka settings (security, for instance), passed through.
     on_message
         Called with (messages sent, ``ts_event``) after each snapshot, for progress.
+    events
+        Every row of the window (``sor.data.events.read_events``) to publish instead of the
+        snapshots, for ``--model ck``; ``market`` still supplies the end marker's metadata.
 
     Raises
     ------
@@ -105,11 +112,12 @@ def publish(
             failures.append(str(error))
 
     producer = Producer({**PRODUCER_DEFAULTS, "bootstrap.servers": bootstrap, **(client or {})})
-    snapshots = market.snapshots
+    rows = market.snapshots if events is None else events
+    payloads = encode_snapshots(rows) if events is None else encode_events(rows)
     began = time.monotonic()
-    first_ts = int(snapshots["ts_event"][0]) if len(snapshots) else 0
-    times = snapshots["ts_event"].tolist()
-    for seq, payload in enumerate(encode_snapshots(snapshots)):
+    first_ts = int(rows["ts_event"][0]) if len(rows) else 0
+    times = rows["ts_event"].tolist()
+    for seq, payload in enumerate(payloads):
         if speed > 0:
             due = began + (times[seq] - first_ts) / 1e9 / speed
             pause = due - time.monotonic()
@@ -122,15 +130,15 @@ def publish(
         if on_message is not None:
             on_message(seq + 1, times[seq])
     if not failures:
-        marker = end_message(market, start_ns=start_ns, end_ns=end_ns, seed=seed)
+        marker = end_message(market, start_ns=start_ns, end_ns=end_ns, seed=seed, events=events)
         _send(producer, topic, encode(marker), delivered)
     left = producer.flush(30)
     if failures or left:
         detail = failures[0] if failures else f"{left} message(s) still queued after 30 s"
         raise SorError(f"publishing to {topic!r} at {bootstrap} failed: {detail}")
     elapsed = time.monotonic() - began
-    log.info("published %d messages to %s in %.2f s", len(snapshots) + 1, topic, elapsed)
-    return ProduceSummary(topic=topic, messages=len(snapshots) + 1, seconds=elapsed)
+    log.info("published %d messages to %s in %.2f s", len(rows) + 1, topic, elapsed)
+    return ProduceSummary(topic=topic, messages=len(rows) + 1, seconds=elapsed)
 
 
 def _send(

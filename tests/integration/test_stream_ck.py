@@ -1,0 +1,74 @@
+"""Model ck from Kafka: an event stream gives exactly the file's report, static or ck."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sor.cli import app
+from sor.data.generate import generate_market
+from sor.streaming.broker import EmbeddedBroker
+
+pytestmark = pytest.mark.integration
+CK = ["--model", "ck", "--lambda-under", "0.01,0.2", "--theta-queue", "0.005",
+      "--horizon", "0.5,2", "--order-size", "2000"]  # fmt: skip
+WINDOW = ["--start", "2024-08-01T13:36:40Z", "--end", "2024-08-01T13:37:20.5Z"]
+
+
+def _topic() -> str:
+    return f"ck-{uuid.uuid4().hex[:10]}"
+
+
+def _invoke(*args: str) -> str:
+    result = CliRunner().invoke(app, [*args, "--quiet"])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _report(out: Path, *args: str) -> bytes:
+    _invoke("backtest", *args, "--no-plot", "--json-out", str(out))
+    return out.read_bytes()
+
+
+def test_ck_from_an_event_stream_is_the_file_run(
+    broker: EmbeddedBroker, market_csv: Path, tmp_path: Path
+) -> None:
+    topic = _topic()
+    _invoke("produce", "--data", str(market_csv), "--bootstrap", broker.bootstrap,
+            "--topic", topic, "--speed", "0", "--events", *WINDOW)  # fmt: skip
+    # the consumer is not told the window: the end marker carries it
+    from_kafka = _report(tmp_path / "kafka.json", "--kafka", broker.bootstrap, "--topic", topic,
+                         *CK)  # fmt: skip
+    from_file = _report(tmp_path / "file.json", "--data", str(market_csv), *WINDOW, *CK)
+    assert b'"model": "ck"' in from_file
+    assert from_kafka == from_file
+    # the same event stream serves the static model: its snapshots are the file's
+    static_kafka = _report(tmp_path / "s_kafka.json", "--kafka", broker.bootstrap,
+                           "--topic", topic)  # fmt: skip
+    static_file = _report(tmp_path / "s_file.json", "--data", str(market_csv), *WINDOW)
+    assert static_kafka == static_file
+
+
+def test_ck_on_a_snapshot_stream_says_what_it_needs(
+    broker: EmbeddedBroker, market_csv: Path
+) -> None:
+    topic = _topic()
+    _invoke("produce", "--data", str(market_csv), "--bootstrap", broker.bootstrap,
+            "--topic", topic, "--speed", "0")  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["backtest", "--kafka", broker.bootstrap, "--topic", topic, *CK, "--no-plot",
+              "--quiet"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "snapshots only" in result.output and "--events" in result.output
+
+
+def test_ck_stream_of_mbp10_data_through_the_embedded_broker(tmp_path: Path) -> None:
+    data = tmp_path / "mbp10.csv"
+    generate_market(data, venues=3, seed=12, start="2024-08-01T13:36:32Z",
+                    end="2024-08-01T13:36:52Z")  # fmt: skip
+    streamed = _report(tmp_path / "stream.json", "--data", str(data), "--stream", *CK)
+    assert streamed == _report(tmp_path / "file.json", "--data", str(data), *CK)
