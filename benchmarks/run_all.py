@@ -10,10 +10,18 @@ import bench_allocator
 import bench_backtest
 import bench_ck
 import bench_ck_backtest
+import bench_event_stream
 import bench_streaming
 
 if __name__ == "__main__":
-    for bench in (bench_allocator, bench_backtest, bench_streaming, bench_ck, bench_ck_backtest):
+    for bench in (
+        bench_allocator,
+        bench_backtest,
+        bench_streaming,
+        bench_event_stream,
+        bench_ck,
+        bench_ck_backtest,
+    ):
         bench.main()
         print()
     # Its own small process: a child's peak RSS counts the parent's memory at fork time,

@@ -182,3 +182,61 @@ def test_bad_event_messages_are_rejected(change: dict) -> None:
 def test_end_marker_content_must_be_known() -> None:
     with pytest.raises(MessageError, match="content"):
         decode(b'{"v": 1, "type": "end", "count": 0, "content": "ticks"}')
+
+
+def test_batch_event_decoding_equals_message_by_message(
+    mbp10_events: tuple[Path, np.ndarray],
+) -> None:
+    from sor.streaming.codec import decode_event_batch, encode_events, events_from_messages
+
+    _, events = mbp10_events
+    events = events.copy()
+    events["price"][1] = 222_805_000_001  # sub-cent digits
+    events["bid_px"][2] = 0  # no bid: null
+    payloads = encode_events(events)
+    fast = decode_event_batch(payloads)
+    assert fast is not None
+    seqs, rows = fast
+    np.testing.assert_array_equal(seqs, np.arange(len(events)))
+    np.testing.assert_array_equal(rows, events_from_messages([decode(p) for p in payloads]))
+    np.testing.assert_array_equal(rows, events)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        b'{"v": 1, "type": "end", "count": 3, "content": "events"}',
+        b"not json",
+        None,
+        encode({**_EVENT, "size": 1.5}),
+        encode({**_EVENT, "ask_px": ["10"], "ask_sz": [5]}),  # another depth
+        encode({**_EVENT, "price": "ten"}),
+        encode(_EVENT) + b"\n" + encode(_EVENT),
+    ],
+)
+def test_batch_event_decoding_leaves_odd_batches_to_the_exact_path(odd: bytes | None) -> None:
+    from sor.streaming.codec import decode_event_batch
+
+    good = encode(_EVENT)
+    assert decode_event_batch([good, good]) is not None
+    assert decode_event_batch([good, odd, good]) is None
+
+
+def test_the_consumer_keeps_each_event_seq_once(mbp10_events: tuple[Path, np.ndarray]) -> None:
+    from sor.streaming.codec import decode_event_batch, encode_events
+    from sor.streaming.consumer import _Received
+
+    _, events = mbp10_events
+    payloads = encode_events(events)
+    half = len(payloads) // 2
+    received = _Received("t")
+    first = decode_event_batch(payloads[: half + 10])
+    again = decode_event_batch(payloads[half:])  # ten repeated, then the rest
+    assert first is not None and again is not None
+    assert received.add_events(*first) == 0
+    assert received.add_events(*again) == 10
+    # a late duplicate decoded one by one is refused too
+    assert not received.add_message(decode(payloads[0]))
+    end = decode(encode(end_message(read_market(mbp10_events[0]), events=events)))
+    received.check_against(end)
+    np.testing.assert_array_equal(received.market(end).events, events)

@@ -13,10 +13,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from sor.data.events import EVENT_DTYPE
 from sor.data.reader import MarketData
 from sor.errors import SorError
 from sor.streaming.broker import wait_until_ready
-from sor.streaming.codec import MessageError, decode_batch, market_from_messages
+from sor.streaming.codec import (
+    MessageError,
+    decode_batch,
+    decode_event_batch,
+    events_from_messages,
+    market_from_events,
+    market_from_messages,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,16 +111,15 @@ def consume_market(
             **(client or {}),
         }
     )
-    snapshots: dict[int, dict[str, Any]] = {}  # data messages by seq: snapshots or events
-    kind: str | None = None
+    received = _Received(topic)
     end: dict[str, Any] | None = None
     began = time.monotonic()
     try:
         partitions = _wait_for_topic(consumer, topic)
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        while end is None or len(snapshots) < end["count"]:
+        while end is None or len(received.seen) < end["count"]:
             if give_up_after_s is not None and time.monotonic() - began > give_up_after_s:
-                have = len(snapshots)
+                have = len(received.seen)
                 want = end["count"] if end else "?"
                 raise SorError(
                     f"the stream on {topic!r} did not complete within {give_up_after_s:.0f} s "
@@ -128,7 +137,12 @@ def consume_market(
                 elif error.code() != KafkaError._PARTITION_EOF:
                     log.warning("consumer: %s", error)
             stats.messages += len(good)
-            for message, decoded in zip(good, decode_batch([m.value() for m in good]), strict=True):
+            payloads = [m.value() for m in good]
+            fast = decode_event_batch(payloads) if received.kind != "snapshot" else None
+            if fast is not None:
+                stats.duplicates += received.add_events(*fast)
+                good, payloads = [], []
+            for message, decoded in zip(good, decode_batch(payloads), strict=True):
                 if isinstance(decoded, MessageError):
                     where = (message.partition() or 0, message.offset() or 0, str(decoded))
                     stats.malformed.append(where)
@@ -137,35 +151,95 @@ def consume_market(
                 if decoded["type"] == "end":
                     end = decoded
                     continue
-                if kind is None:
-                    kind = decoded["type"]
-                elif decoded["type"] != kind:
-                    raise SorError(
-                        f"the stream on {topic!r} mixes {kind} and {decoded['type']} messages: "
-                        "two different replays share the topic"
-                    )
-                seq = decoded["seq"]
-                if seq in snapshots:
+                if not received.add_message(decoded):
                     stats.duplicates += 1
-                    continue
-                snapshots[seq] = decoded
-                if on_snapshot is not None and kind == "snapshot":
+                elif on_snapshot is not None and received.kind == "snapshot":
                     on_snapshot(decoded)
-            if end is not None and any(seq >= end["count"] for seq in snapshots):
-                raise SorError(
-                    f"the stream on {topic!r} holds messages beyond its end marker's count "
-                    f"({end['count']}): two different replays share the topic"
-                )
-            if end is not None and kind is not None and kind != _CONTENT[end.get("content")]:
-                raise SorError(
-                    f"the stream on {topic!r} holds {kind} messages but its end marker "
-                    f"announces {end.get('content')}: two different replays share the topic"
-                )
+            if end is not None:
+                received.check_against(end)
     finally:
         consumer.close()
     if stats.duplicates:
         log.warning("%d duplicate message(s) ignored", stats.duplicates)
-    return market_from_messages(list(snapshots.values()), end), end, stats
+    return received.market(end), end, stats
+
+
+class _Received:
+    """The data messages of one stream kept so far, one per ``seq``: snapshot messages, or
+    events (decoded a batch at a time on the hot path, or one by one)."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self.kind: str | None = None
+        self.seen: set[int] = set()
+        self.last_seq = -1
+        self.messages: list[dict[str, Any]] = []
+        self.parts: list[tuple[np.ndarray, np.ndarray]] = []  # (seq, EVENT_DTYPE rows)
+
+    def _is(self, kind: str) -> None:
+        if self.kind is None:
+            self.kind = kind
+        elif kind != self.kind:
+            raise SorError(
+                f"the stream on {self.topic!r} mixes {self.kind} and {kind} messages: two "
+                "different replays share the topic"
+            )
+
+    def add_message(self, decoded: dict[str, Any]) -> bool:
+        """Keep one decoded data message; False when its ``seq`` was seen already."""
+        self._is(decoded["type"])
+        seq = decoded["seq"]
+        if seq in self.seen:
+            return False
+        self.seen.add(seq)
+        self.last_seq = max(self.last_seq, seq)
+        self.messages.append(decoded)
+        return True
+
+    def add_events(self, seqs: np.ndarray, events: np.ndarray) -> int:
+        """Keep a batch of events; return how many repeated a ``seq`` already seen."""
+        self._is("event")
+        new = np.ones(len(seqs), dtype=bool)
+        for i, seq in enumerate(seqs.tolist()):
+            if seq in self.seen:
+                new[i] = False
+            else:
+                self.seen.add(seq)
+        if new.any():
+            self.last_seq = max(self.last_seq, int(seqs[new].max()))
+            self.parts.append((seqs[new], events[new]))
+        return int((~new).sum())
+
+    def check_against(self, end: dict[str, Any]) -> None:
+        """Raise when the messages kept cannot belong to the replay ``end`` closes."""
+        if self.last_seq >= end["count"]:
+            raise SorError(
+                f"the stream on {self.topic!r} holds messages beyond its end marker's count "
+                f"({end['count']}): two different replays share the topic"
+            )
+        if self.kind is not None and self.kind != _CONTENT[end.get("content")]:
+            raise SorError(
+                f"the stream on {self.topic!r} holds {self.kind} messages but its end marker "
+                f"announces {end.get('content')}: two different replays share the topic"
+            )
+
+    def market(self, end: dict[str, Any]) -> MarketData:
+        """The market of the complete stream."""
+        if end.get("content") != "events":
+            return market_from_messages(self.messages, end)
+        parts = list(self.parts)
+        if self.messages:
+            parts.append(
+                (  # events_from_messages orders its rows by seq
+                    np.array(sorted(m["seq"] for m in self.messages)),
+                    events_from_messages(self.messages),
+                )
+            )
+        if not parts:
+            return market_from_events(np.zeros(0, dtype=EVENT_DTYPE), end)
+        seqs = np.concatenate([seq for seq, _ in parts])
+        events = np.concatenate([rows for _, rows in parts])
+        return market_from_events(events[np.argsort(seqs, kind="stable")], end)
 
 
 def _wait_for_topic(consumer: Any, topic: str) -> list[int]:
