@@ -249,14 +249,14 @@ def backtest(
             with _input(data, seed, options) as (market, seed_used, path):
                 report = run_stream_backtest(
                     market, _bootstrap(bootstrap, file_config), kafka_topic, options,
-                    speed=speed, seed=seed_used, events=_events(path, options, ck is not None),
-                    ck=ck,
+                    speed=speed, seed=seed_used, ck=ck,
+                    events=_events(path, options) if ck is not None else None,
                 )  # fmt: skip
         elif ck is not None:
             with _input(data, seed, options) as (market, seed_used, path):
-                events = _events(path, options, True)
-                assert events is not None
-                report = run_ck_market_backtest(events, market, options, seed=seed_used, ck=ck)
+                report = run_ck_market_backtest(
+                    _events(path, options), market, options, seed=seed_used, ck=ck
+                )
         else:
             with _input(data, seed, options) as (market, seed_used, _):
                 report = run_market_backtest(market, options, seed=seed_used)
@@ -521,8 +521,7 @@ def _publish(
 
     with tqdm(
         total=len(market.snapshots if events is None else events), desc="replay", unit="msg",
-        file=sys.stderr,
-        disable=quiet, leave=False,
+        file=sys.stderr, disable=quiet, leave=False,
     ) as bar:  # fmt: skip
 
         def progress(sent: int, ts_event: int) -> None:
@@ -564,12 +563,10 @@ class CKOptions:
         return cls(horizons, settings)
 
 
-def _events(path: Path, options: BacktestOptions, wanted: bool) -> np.ndarray | None:
-    """Every row of the window of ``path`` when ``wanted`` (model ck), else None."""
+def _events(path: Path, options: BacktestOptions) -> np.ndarray:
+    """Every row of the window of ``path``, for model ck."""
     from sor.data.events import read_events
 
-    if not wanted:
-        return None
     config = options.config(seed=None)
     log.info("reading every event of %s", path)
     return read_events(path, start_ns=config.start_ns, end_ns=config.end_ns)
@@ -692,7 +689,7 @@ def produce(
         )
         window = options.config(seed=None)
         with _input(data, seed, options) as (market, seed_used, path):
-            rows = _events(path, options, events)
+            rows = _events(path, options) if events else None
             if dry_run:
                 payloads = (
                     encode_snapshots(market.snapshots) if rows is None else encode_events(rows)
