@@ -83,6 +83,7 @@ cat > /etc/default/sor <<ENVIRONMENT
 SOR_KAFKA_BOOTSTRAP=${PRIVATE_IP}:9092
 SOR_KAFKA_TOPIC=mock_l1_stream
 SOR_DATA_ARGS=${data_args}
+SOR_BACKTEST_ARGS=
 ENVIRONMENT
 chown -R "${SOR_USER}:${SOR_USER}" "${SOR_HOME}"
 

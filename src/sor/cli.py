@@ -160,7 +160,10 @@ def backtest(
     ] = None,
     kafka: Annotated[
         str | None,
-        Opt(help="Consume the snapshots from this broker (HOST:PORT) instead of a file."),
+        Opt(
+            help="Consume the stream from this broker (HOST:PORT) instead of a file: "
+            "snapshots, or every event (sor produce --events) for --model ck."
+        ),
     ] = None,
     stream: Annotated[
         bool,
