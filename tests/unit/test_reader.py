@@ -142,3 +142,56 @@ def test_integer_nanosecond_timestamps_are_read_too(tmp_path: Path, tiny_csv: Pa
         rows.append(",".join(fields))
     path = _write(tmp_path, rows, header=lines[0])
     np.testing.assert_array_equal(read_market(path).snapshots, read_market(tiny_csv).snapshots)
+
+
+def _without_pretty_encoding(source: Path, target: Path, undefined: str = "") -> Path:
+    """Rewrite a CSV as Databento writes it without pretty_ts and pretty_px: integer
+    nanoseconds and integer nano-dollars (a missing price as ``undefined``)."""
+    import polars as pl
+
+    from sor.data.reader import parse_timestamp as ts
+
+    frame = pl.read_csv(source, infer_schema=False)
+    prices = [c for c in frame.columns if c == "price" or "_px_" in c]
+
+    def nanos(text: str | None) -> str:
+        if text is None or not text.strip():
+            return undefined
+        return str(round(float(text) * 1_000_000_000))
+
+    frame = frame.with_columns(
+        pl.col("ts_event").map_elements(lambda t: str(ts(t)), return_dtype=pl.String),
+        *[pl.col(c).map_elements(nanos, return_dtype=pl.String, skip_nulls=False) for c in prices],
+    )
+    frame.write_csv(target)
+    return target
+
+
+@pytest.mark.parametrize("undefined", ["", "9223372036854775807"])
+def test_fixed_point_prices_are_read_too(tmp_path: Path, undefined: str) -> None:
+    from sor.data.events import read_events
+    from sor.data.generate import generate_market
+    from sor.data.reader import sniff_format
+
+    pretty = tmp_path / "pretty.csv"
+    generate_market(pretty, venues=3, seed=9, start="2024-08-01T13:36:32Z",
+                    end="2024-08-01T13:36:42Z")  # fmt: skip
+    fixed = _without_pretty_encoding(pretty, tmp_path / "fixed.csv", undefined)
+    assert "222810000000" in fixed.read_text()
+    found = sniff_format(fixed)
+    assert found.integer_ts and found.fixed_prices
+    assert not sniff_format(pretty).fixed_prices
+    np.testing.assert_array_equal(read_market(fixed).snapshots, read_market(pretty).snapshots)
+    np.testing.assert_array_equal(read_events(fixed), read_events(pretty))
+
+
+def test_a_missing_fixed_point_price_means_no_liquidity(tmp_path: Path, tiny_csv: Path) -> None:
+    fixed = _without_pretty_encoding(tiny_csv, tmp_path / "fixed.csv", "9223372036854775807")
+    lines = fixed.read_text().splitlines()
+    header = lines[0].split(",")
+    first = lines[1].split(",")
+    first[header.index("ask_px_00")] = "9223372036854775807"
+    fixed.write_text("\n".join([lines[0], ",".join(first), *lines[2:]]) + "\n")
+    snapshots = read_market(fixed).snapshots
+    assert snapshots["ask_px"][0] == 0
+    np.testing.assert_array_equal(snapshots[1:], read_market(tiny_csv).snapshots[1:])

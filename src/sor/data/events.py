@@ -13,11 +13,10 @@ import numpy as np
 import polars as pl
 
 from sor.data.reader import (
-    _INTEGER_TIMESTAMPS,
-    _first_ts_is_integer,
     _nanos_expr,
     _parse_expr,
     _snapshots,
+    csv_format,
     csv_header,
     dbn_frame,
     dbn_prices,
@@ -49,41 +48,43 @@ def _csv_frame(file: Path, start_ns: int, end_ns: int) -> pl.DataFrame:
               "bid_sz_00", "ask_px_00", "ask_sz_00")  # fmt: skip
     header = csv_header(file, needed, "--model ck needs them")
     levels = [k for k in range(LEVELS) if f"ask_px_{k:02d}" in header]
-    token = _INTEGER_TIMESTAMPS.set(_first_ts_is_integer(file))
-    try:
-        ts = _parse_expr("ts_event")
-    finally:
-        _INTEGER_TIMESTAMPS.reset(token)
     wanted = [*needed, *(f"{n}_{k:02d}" for k in levels[1:] for n in ("ask_px", "ask_sz"))]
     try:
-        return (
-            pl.scan_csv(file, infer_schema=False)
-            .select(wanted)
-            .with_columns(ts.alias("ts_event"))
-            .filter(pl.col("ts_event").is_between(start_ns, end_ns))
-            .select(
-                pl.col("ts_event"),
-                pl.col("publisher_id").cast(pl.Int32),
-                pl.col("action"),
-                pl.col("side"),
-                _nanos_expr("price", ["price"]).alias("price"),
-                pl.col("size").cast(pl.Int64).fill_null(0),
-                _nanos_expr("bid_px_00", wanted).alias("bid_px"),
-                pl.col("bid_sz_00").cast(pl.Int64).fill_null(0).alias("bid_sz"),
-                *[_nanos_expr(f"ask_px_{k:02d}", wanted).alias(f"ask_px_{k}") for k in levels],
-                *[
-                    pl.col(f"ask_sz_{k:02d}").cast(pl.Int64).fill_null(0).alias(f"ask_sz_{k}")
-                    for k in levels
-                ],
-            )
-            .collect()
-        )
+        with csv_format(file):
+            return _csv_rows(file, wanted, levels, start_ns, end_ns)
     except pl.exceptions.PolarsError as exc:
         raise DataError(
             f"cannot read the events for --model ck: {exc}; run the static model with "
             "--skip-bad-rows to locate bad rows",
             path=str(file),
         ) from exc
+
+
+def _csv_rows(
+    file: Path, wanted: list[str], levels: list[int], start_ns: int, end_ns: int
+) -> pl.DataFrame:
+    return (
+        pl.scan_csv(file, infer_schema=False)
+        .select(wanted)
+        .with_columns(_parse_expr("ts_event").alias("ts_event"))
+        .filter(pl.col("ts_event").is_between(start_ns, end_ns))
+        .select(
+            pl.col("ts_event"),
+            pl.col("publisher_id").cast(pl.Int32),
+            pl.col("action"),
+            pl.col("side"),
+            _nanos_expr("price", ["price"]).alias("price"),
+            pl.col("size").cast(pl.Int64).fill_null(0),
+            _nanos_expr("bid_px_00", wanted).alias("bid_px"),
+            pl.col("bid_sz_00").cast(pl.Int64).fill_null(0).alias("bid_sz"),
+            *[_nanos_expr(f"ask_px_{k:02d}", wanted).alias(f"ask_px_{k}") for k in levels],
+            *[
+                pl.col(f"ask_sz_{k:02d}").cast(pl.Int64).fill_null(0).alias(f"ask_sz_{k}")
+                for k in levels
+            ],
+        )
+        .collect()
+    )
 
 
 def _dbn_frame(file: Path, start_ns: int, end_ns: int) -> pl.DataFrame:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,9 +47,28 @@ _REASONS = {
 }
 _DBN_SUFFIXES = (".dbn", ".dbn.zst")
 _MAX_REPORTED = 5
-_INTEGER_TIMESTAMPS: ContextVar[bool] = ContextVar("integer_timestamps", default=False)
-"""Whether the file being read writes ts_event as integer nanoseconds (Databento without
-pretty_ts) rather than ISO-8601; decided once per file from its first data row."""
+_SNIFF_ROWS = 100
+_UNDEFINED_FIXED_PRICE = 2**63 - 1  # Databento's null price in fixed-point form
+
+
+@dataclass(frozen=True)
+class CsvFormat:
+    """How a Databento CSV writes timestamps and prices (its encoding options).
+
+    Attributes
+    ----------
+    integer_ts
+        ``ts_event`` as integer nanoseconds (without ``pretty_ts``), not ISO-8601.
+    fixed_prices
+        Prices as integer nano-dollars (without ``pretty_px``), not decimal dollars.
+    """
+
+    integer_ts: bool = False
+    fixed_prices: bool = False
+
+
+_FORMAT: ContextVar[CsvFormat] = ContextVar("csv_format", default=CsvFormat())  # noqa: B039 (frozen)
+"""The format of the file being read, decided once per file from its first rows."""
 _BATCH_ROWS = 250_000
 
 
@@ -176,11 +196,8 @@ def read_market(
         typed = _read_dbn(file)
         rows_read = len(typed["ts_event"])
     else:
-        token = _INTEGER_TIMESTAMPS.set(_first_ts_is_integer(file))
-        try:
+        with csv_format(file):
             typed, rows_read, skipped = _read_csv(file, skip_bad_rows=skip_bad_rows)
-        finally:
-            _INTEGER_TIMESTAMPS.reset(token)
     snapshots, in_window = _snapshots(typed, start_ns=start_ns, end_ns=end_ns)
     return MarketData(
         snapshots=snapshots,
@@ -344,14 +361,40 @@ class _Columns:
         return {name: values[: self.rows] for name, values in self.data.items()}
 
 
-def _first_ts_is_integer(path: Path) -> bool:
-    """Tell from the first data row whether ts_event is written as integer nanoseconds."""
+def sniff_format(path: Path) -> CsvFormat:
+    """Tell from the first data rows how the CSV writes timestamps and prices.
+
+    Integer ``ts_event`` means nanoseconds. Prices are fixed-point nano-dollars when every
+    price written in those rows is a bare integer and one has ten digits or more (a dollar
+    or more): decimal dollars of that size would be out of any market's range.
+    """
     try:
-        first = pl.read_csv(path, n_rows=1, infer_schema=False, columns=["ts_event"])
+        header = pl.read_csv(path, n_rows=0, infer_schema=False).columns
+        prices = [name for name in ("price", *PRICE_COLUMNS) if name in header]
+        rows = pl.read_csv(
+            path, n_rows=_SNIFF_ROWS, infer_schema=False, columns=["ts_event", *prices]
+        )
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError):
-        return False  # the full read reports the problem
-    value = first["ts_event"][0] if first.height else None
-    return isinstance(value, str) and value.strip().isdigit()
+        return CsvFormat()  # the full read reports the problem
+    first = rows["ts_event"][0] if rows.height else None
+    texts = [t.strip() for name in prices for t in rows[name].drop_nulls() if t.strip()]
+    return CsvFormat(
+        integer_ts=isinstance(first, str) and first.strip().isdigit(),
+        fixed_prices=bool(texts)
+        and all(t.isdigit() for t in texts)
+        and any(len(t) >= 10 for t in texts),
+    )
+
+
+@contextmanager
+def csv_format(path: Path) -> Iterator[CsvFormat]:
+    """Read ``path``'s format (:func:`sniff_format`) and parse with it within the block."""
+    found = sniff_format(path)
+    token = _FORMAT.set(found)
+    try:
+        yield found
+    finally:
+        _FORMAT.reset(token)
 
 
 def csv_header(path: Path, required: tuple[str, ...], why: str) -> list[str]:
@@ -376,11 +419,12 @@ def _parse_expr(name: str) -> pl.Expr:
     raw = pl.col(name).str.strip_chars()
     if name == "ts_event":
         # Databento writes ISO-8601 with pretty_ts, integer nanoseconds without it
-        if _INTEGER_TIMESTAMPS.get():
+        if _FORMAT.get().integer_ts:
             return raw.cast(pl.Int64, strict=False)
         return raw.str.to_datetime(_ISO_FORMAT, time_unit="ns", strict=False).dt.epoch("ns")
     if name in PRICE_COLUMNS or "_px_" in name or name == "price":
-        return raw.cast(pl.Float64, strict=False)
+        # decimal dollars with pretty_px, integer nano-dollars without it
+        return raw.cast(pl.Int64 if _FORMAT.get().fixed_prices else pl.Float64, strict=False)
     return raw.cast(pl.Int64, strict=False)
 
 
@@ -390,6 +434,9 @@ def _nanos_expr(name: str, wanted: list[str]) -> pl.Expr:
     if name not in wanted:
         return pl.lit(0, dtype=pl.Int64)
     price = _parse_expr(name)
+    if _FORMAT.get().fixed_prices:
+        valid = price.is_not_null() & (price > 0) & (price < _UNDEFINED_FIXED_PRICE)
+        return pl.when(valid).then(price).otherwise(0).cast(pl.Int64)
     valid = price.is_not_null() & price.is_finite() & (price > 0) & (price < 9e9)
     return pl.when(valid).then((price * NANOS_PER_DOLLAR).round(0)).otherwise(0).cast(pl.Int64)
 
