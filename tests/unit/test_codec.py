@@ -240,3 +240,21 @@ def test_the_consumer_keeps_each_event_seq_once(mbp10_events: tuple[Path, np.nda
     end = decode(encode(end_message(read_market(mbp10_events[0]), events=events)))
     received.check_against(end)
     np.testing.assert_array_equal(received.market(end).events, events)
+
+
+def test_column_wise_encoder_writes_every_price_form_as_the_generic_one(
+    mbp10_events: tuple[Path, np.ndarray],
+) -> None:
+    from sor.streaming.codec import encode_events, event_message
+
+    _, events = mbp10_events
+    rows = events[:6].copy()
+    rows["price"] = [220_000_000_000, 223_100_000_000, 1, 999_999_999, 0, 10_000_000_000]
+    rows["bid_px"][0] = 0
+    rows["ask_px"][1, 9] = 0  # a missing deeper level
+    rows["action"][2] = b'"'  # escaped as JSON wants
+    fast = encode_events(rows)
+    assert fast == [encode(event_message(i, r, 10)) for i, r in enumerate(rows)]
+    assert [json.loads(p)["price"] for p in fast] == [
+        "220", "223.1", "0.000000001", "0.999999999", None, "10",
+    ]  # fmt: skip
