@@ -684,7 +684,7 @@ def produce(
     _setup_logging(quiet)
     with _errors():
         from sor.config import load_config
-        from sor.streaming.codec import encode, encode_events, encode_snapshots, end_message
+        from sor.streaming.codec import encode, encode_stream, end_message
 
         file_config = load_config(config or os.environ.get("SOR_CONFIG"))
         options = BacktestOptions(
@@ -694,17 +694,15 @@ def produce(
         with _input(data, seed, options) as (market, seed_used, path):
             rows = _events(path, options) if events else None
             if dry_run:
-                payloads = (
-                    encode_snapshots(market.snapshots) if rows is None else encode_events(rows)
-                )
+                data_rows = market.snapshots if rows is None else rows
+                for payload in encode_stream(data_rows, events=rows is not None):
+                    sys.stdout.write(payload.decode() + "\n")
                 marker = end_message(
                     market, start_ns=window.start_ns, end_ns=window.end_ns, seed=seed_used,
                     events=rows,
                 )  # fmt: skip
-                payloads.append(encode(marker))
-                for payload in payloads:
-                    sys.stdout.write(payload.decode() + "\n")
-                log.info("%d messages (dry run, nothing published)", len(payloads))
+                sys.stdout.write(encode(marker).decode() + "\n")
+                log.info("%d messages (dry run, nothing published)", len(data_rows) + 1)
                 return
             address = _bootstrap(bootstrap, file_config) or "localhost:9092"
             _publish(

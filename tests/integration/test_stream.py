@@ -189,3 +189,25 @@ def test_ctrl_c_stops_a_waiting_consumer_cleanly(broker: EmbeddedBroker, tmp_pat
     assert process.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
     assert out == "" and not (tmp_path / "never.json").exists()
+
+
+def test_live_fills_through_the_broker_equal_the_backtest_router(
+    broker: EmbeddedBroker, market_csv: Path
+) -> None:
+    from sor.backtest import BacktestConfig, run_backtest
+    from sor.search import SearchGrid
+    from sor.streaming.live import LiveRouter
+
+    market = read_market(market_csv)
+    topic = _topic()
+    publish(market, bootstrap=broker.bootstrap, topic=topic)
+    config = BacktestConfig(order_size=3000, grid=SearchGrid((0.1,), (0.1,), (0.1,)))
+    live = LiveRouter(config.order_size, config.costs)
+    consume_market(broker.bootstrap, topic, give_up_after_s=60, on_snapshot=live.on_snapshot)
+    live.finish()
+    router = run_backtest(market, config).router
+    assert router.total_fill == 3000 and len(router.fills) > 1
+    assert live.fills == [
+        (f.ts_event, f.publisher_id, f.quantity, round(f.price * 1e9)) for f in router.fills
+    ]
+    assert (live.filled, live.cash_nanos) == (router.total_fill, router.total_cash_nanos)

@@ -233,8 +233,8 @@ def test_the_consumer_keeps_each_event_seq_once(mbp10_events: tuple[Path, np.nda
     first = decode_event_batch(payloads[: half + 10])
     again = decode_event_batch(payloads[half:])  # ten repeated, then the rest
     assert first is not None and again is not None
-    assert received.add_events(*first) == 0
-    assert received.add_events(*again) == 10
+    assert received.add_rows("event", *first) == 0
+    assert received.add_rows("event", *again) == 10
     # a late duplicate decoded one by one is refused too
     assert not received.add_message(decode(payloads[0]))
     end = decode(encode(end_message(read_market(mbp10_events[0]), events=events)))
@@ -258,3 +258,39 @@ def test_column_wise_encoder_writes_every_price_form_as_the_generic_one(
     assert [json.loads(p)["price"] for p in fast] == [
         "220", "223.1", "0.000000001", "0.999999999", None, "10",
     ]  # fmt: skip
+
+
+def test_a_stream_encoded_in_chunks_is_the_stream_encoded_at_once(
+    mbp10_events: tuple[Path, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sor.streaming import codec
+
+    path, events = mbp10_events
+    snapshots = read_market(path).snapshots
+    whole_events, whole_snapshots = codec.encode_events(events), codec.encode_snapshots(snapshots)
+    monkeypatch.setattr(codec, "ENCODE_CHUNK", 7)
+    rows = events.copy()
+    rows["ask_px"][:7, 5:] = 0  # a first chunk shallower than the stream
+    rows["ask_sz"][:7, 5:] = 0
+    chunked = list(codec.encode_stream(rows, events=True))
+    assert chunked[7:] == whole_events[7:]
+    assert all(len(json.loads(p)["ask_px"]) == 10 for p in chunked[:7])
+    assert list(codec.encode_stream(snapshots, events=False)) == whole_snapshots
+
+
+def test_batch_snapshot_decoding_equals_message_by_message(tiny_csv: Path) -> None:
+    from sor.streaming.codec import decode_snapshot_batch, encode_snapshots
+
+    market = read_market(tiny_csv)
+    market.snapshots["bid_px"][1] = 0
+    payloads = encode_snapshots(market.snapshots)
+    fast = decode_snapshot_batch(payloads)
+    assert fast is not None
+    np.testing.assert_array_equal(fast[0], np.arange(len(payloads)))
+    np.testing.assert_array_equal(fast[1], market.snapshots)
+    # anything odd in the batch leaves it to the exact one-by-one path
+    for odd in (b'{"v": 1, "type": "end", "count": 5}', None, b"{}", payloads[0][:-1]):
+        assert decode_snapshot_batch([*payloads, odd]) is None
+    wrong = json.loads(payloads[0])
+    wrong["ask_px"] = "ten"
+    assert decode_snapshot_batch([encode(wrong)]) is None

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -167,7 +168,12 @@ def market_from_messages(messages: list[dict[str, Any]], end: dict[str, Any]) ->
     """
     if end.get("content") == "events":
         return market_from_events(events_from_messages(messages), end)
-    return _market(snapshots_from_messages(messages), end, len(messages))
+    return market_from_snapshots(snapshots_from_messages(messages), end)
+
+
+def market_from_snapshots(snapshots: np.ndarray, end: dict[str, Any]) -> MarketData:
+    """Rebuild the ``MarketData`` of a snapshot stream from its snapshots (in ``seq`` order)."""
+    return _market(snapshots, end, len(snapshots))
 
 
 def market_from_events(events: np.ndarray, end: dict[str, Any]) -> MarketData:
@@ -194,26 +200,52 @@ def encode(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":")).encode()
 
 
-def encode_snapshots(snapshots: np.ndarray) -> list[bytes]:
-    """Encode every snapshot message at once (as ``encode(snapshot_message(seq, row))``).
+def encode_snapshots(snapshots: np.ndarray, *, first_seq: int = 0) -> list[bytes]:
+    """Encode snapshot messages at once: ``encode(snapshot_message(seq, row))`` for ``seq``
+    from ``first_seq``, byte for byte, built column-wise (the producer's hot path)."""
+    frame = pl.DataFrame(
+        {name: snapshots[name] for name in SNAPSHOT_DTYPE.names or ()}
+    ).with_row_index("seq", offset=first_seq)
+    return _encoded(
+        frame,
+        pl.lit(f'{{"v":{SCHEMA_VERSION},"type":"snapshot","seq":'), _text("seq"),
+        pl.lit(',"ts_event":'), _text("ts_event"),
+        pl.lit(',"publisher_id":'), _text("publisher_id"),
+        pl.lit(',"ask_px":'), _price_json(pl.col("ask_px")),
+        pl.lit(',"ask_sz":'), _text("ask_sz"),
+        pl.lit(',"bid_px":'), _price_json(pl.col("bid_px")),
+        pl.lit(',"bid_sz":'), _text("bid_sz"),
+        pl.lit("}"),
+    )  # fmt: skip
 
-    Written out by hand because it is the producer's hot path: the fields are fixed and
-    are integers or decimal strings, so no escaping is needed.
-    """
 
-    def price(nanos: int) -> str:
-        text = _price_text(nanos)
-        return "null" if text is None else f'"{text}"'
+def _text(name: str) -> pl.Expr:
+    return pl.col(name).cast(pl.String)
 
-    columns = [snapshots[name].tolist() for name in SNAPSHOT_DTYPE.names or ()]
-    return [
-        (
-            f'{{"v":{SCHEMA_VERSION},"type":"snapshot","seq":{seq},"ts_event":{ts},'
-            f'"publisher_id":{pub},"ask_px":{price(ask_px)},"ask_sz":{ask_sz},'
-            f'"bid_px":{price(bid_px)},"bid_sz":{bid_sz}}}'
-        ).encode()
-        for seq, (ts, pub, ask_px, ask_sz, bid_px, bid_sz) in enumerate(zip(*columns, strict=True))
-    ]
+
+def _encoded(frame: pl.DataFrame, *parts: pl.Expr) -> list[bytes]:
+    """The messages that the concatenation of ``parts`` writes for each row, as bytes."""
+    payloads: list[bytes] = frame.select(pl.concat_str(*parts).cast(pl.Binary).alias("m"))[
+        "m"
+    ].to_list()
+    return payloads
+
+
+ENCODE_CHUNK = 100_000
+"""Messages :func:`encode_stream` encodes at a time: bounds memory on long replays."""
+
+
+def encode_stream(rows: np.ndarray, *, events: bool) -> Iterator[bytes]:
+    """Yield the messages of a whole stream in ``seq`` order (``seq`` = position in
+    ``rows``): snapshot messages, or event messages with the whole stream's ask depth;
+    encoded ``ENCODE_CHUNK`` at a time, so a long replay never holds them all."""
+    depth = stream_depth(rows) if events else 0
+    for first in range(0, len(rows), ENCODE_CHUNK):
+        chunk = rows[first : first + ENCODE_CHUNK]
+        if events:
+            yield from encode_events(chunk, first_seq=first, depth=depth)
+        else:
+            yield from encode_snapshots(chunk, first_seq=first)
 
 
 def _price_json(nanos: pl.Expr) -> pl.Expr:
@@ -226,11 +258,16 @@ def _price_json(nanos: pl.Expr) -> pl.Expr:
     return pl.when(nanos > 0).then(pl.lit('"') + text + pl.lit('"')).otherwise(pl.lit("null"))
 
 
-def encode_events(events: np.ndarray) -> list[bytes]:
-    """Encode every event message at once: ``encode(event_message(seq, row, depth))`` with
-    ``depth = stream_depth(events)``, byte for byte, built column-wise (the producer's hot
-    path)."""
-    depth = stream_depth(events)
+def encode_events(
+    events: np.ndarray, *, first_seq: int = 0, depth: int | None = None
+) -> list[bytes]:
+    """Encode event messages at once: ``encode(event_message(seq, row, depth))`` for ``seq``
+    from ``first_seq``, byte for byte, built column-wise (the producer's hot path).
+
+    ``depth`` defaults to ``stream_depth(events)``; a stream encoded in chunks passes the
+    whole stream's, so every message carries the same levels.
+    """
+    depth = stream_depth(events) if depth is None else depth
     columns: dict[str, np.ndarray] = {
         name: events[name]
         for name in ("ts_event", "publisher_id", "price", "size", "bid_px", "bid_sz")
@@ -238,33 +275,29 @@ def encode_events(events: np.ndarray) -> list[bytes]:
     for k in range(depth):
         columns[f"ask_px_{k}"] = events["ask_px"][:, k]
         columns[f"ask_sz_{k}"] = events["ask_sz"][:, k]
-    frame = pl.DataFrame(columns).with_row_index("seq")
+    frame = pl.DataFrame(columns).with_row_index("seq", offset=first_seq)
     for name in ("action", "side"):
         letters = events[name].tolist()
         quoted = {v: json.dumps(v.decode()) for v in set(letters)}  # escaped, whatever the byte
         frame = frame.with_columns(pl.Series(name, [quoted[v] for v in letters], pl.String))
 
-    def text(name: str) -> pl.Expr:
-        return pl.col(name).cast(pl.String)
-
-    message = pl.concat_str(
-        pl.lit(f'{{"v":{SCHEMA_VERSION},"type":"event","seq":'), text("seq"),
-        pl.lit(',"ts_event":'), text("ts_event"),
-        pl.lit(',"publisher_id":'), text("publisher_id"),
+    return _encoded(
+        frame,
+        pl.lit(f'{{"v":{SCHEMA_VERSION},"type":"event","seq":'), _text("seq"),
+        pl.lit(',"ts_event":'), _text("ts_event"),
+        pl.lit(',"publisher_id":'), _text("publisher_id"),
         pl.lit(',"action":'), pl.col("action"),
         pl.lit(',"side":'), pl.col("side"),
         pl.lit(',"price":'), _price_json(pl.col("price")),
-        pl.lit(',"size":'), text("size"),
+        pl.lit(',"size":'), _text("size"),
         pl.lit(',"bid_px":'), _price_json(pl.col("bid_px")),
-        pl.lit(',"bid_sz":'), text("bid_sz"),
+        pl.lit(',"bid_sz":'), _text("bid_sz"),
         pl.lit(',"ask_px":['),
         pl.concat_str([_price_json(pl.col(f"ask_px_{k}")) for k in range(depth)], separator=","),
         pl.lit('],"ask_sz":['),
-        pl.concat_str([text(f"ask_sz_{k}") for k in range(depth)], separator=","),
+        pl.concat_str([_text(f"ask_sz_{k}") for k in range(depth)], separator=","),
         pl.lit("]}"),
     )  # fmt: skip
-    payloads: list[bytes] = frame.select(message.cast(pl.Binary).alias("m"))["m"].to_list()
-    return payloads
 
 
 def decode(payload: bytes | None) -> dict[str, Any]:
@@ -296,12 +329,72 @@ def decode_batch(payloads: list[bytes | None]) -> list[dict[str, Any] | MessageE
     return [_checked(decode, payload) for payload in payloads]
 
 
+_COMMON_SCHEMA = {"v": pl.Int64, "type": pl.String, "seq": pl.Int64, "ts_event": pl.Int64,
+                  "publisher_id": pl.Int64}  # fmt: skip
+_SNAPSHOT_SCHEMA = {**_COMMON_SCHEMA, "ask_px": pl.String, "ask_sz": pl.Int64,
+                    "bid_px": pl.String, "bid_sz": pl.Int64}  # fmt: skip
 _EVENT_SCHEMA = {
-    "v": pl.Int64, "type": pl.String, "seq": pl.Int64, "ts_event": pl.Int64,
-    "publisher_id": pl.Int64, "action": pl.String, "side": pl.String, "price": pl.String,
+    **_COMMON_SCHEMA, "action": pl.String, "side": pl.String, "price": pl.String,
     "size": pl.Int64, "bid_px": pl.String, "bid_sz": pl.Int64, "ask_px": pl.List(pl.String),
     "ask_sz": pl.List(pl.Int64),
 }  # fmt: skip
+
+
+def _parse_batch(
+    payloads: list[bytes | None], kind: str, schema: dict[str, Any], integers: tuple[str, ...]
+) -> pl.DataFrame | None:
+    """One columnar parse of a batch of ``kind`` messages; None unless every payload is one
+    such message with its integer fields present and ``seq >= 0``."""
+    if not payloads or any(p is None or b"\n" in p for p in payloads):
+        return None
+    try:
+        frame = pl.read_ndjson(io.BytesIO(b"\n".join(payloads)), schema=schema)  # type: ignore[arg-type]
+    except Exception:  # polars raises several types on a bad document
+        return None
+    if not (
+        frame.height == len(payloads)
+        and (frame["v"] == SCHEMA_VERSION).all()
+        and (frame["type"] == kind).all()
+        and frame.select(integers).null_count().sum_horizontal().item() == 0
+        and (frame["seq"] >= 0).all()
+    ):
+        return None
+    return frame
+
+
+def _batch_prices(texts: pl.Series) -> np.ndarray | None:
+    """Nano-dollars of price strings (0 for null), each distinct string parsed once by
+    :func:`_price_nanos`; None when one is not a price."""
+    try:
+        table = {text: _cached_price_nanos(text) for text in texts.drop_nulls().unique()}
+    except MessageError:
+        return None
+    out: np.ndarray = (
+        texts.replace_strict(table, default=0, return_dtype=pl.Int64).fill_null(0).to_numpy()
+    )
+    return out
+
+
+def decode_snapshot_batch(
+    payloads: list[bytes | None],
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Parse a batch of snapshot messages at once into their ``seq`` and ``SNAPSHOT_DTYPE``
+    rows: the consumer's hot path. None unless every payload is a well-formed snapshot
+    message; the caller then decodes the batch message by message, pinning each bad one."""
+    integers = ("seq", "ts_event", "publisher_id", "ask_sz", "bid_sz")
+    frame = _parse_batch(payloads, "snapshot", _SNAPSHOT_SCHEMA, integers)
+    if frame is None:
+        return None
+    rows = frame.height
+    nanos = _batch_prices(pl.concat([frame["ask_px"], frame["bid_px"]]))
+    if nanos is None:
+        return None
+    out = np.empty(rows, dtype=SNAPSHOT_DTYPE)
+    for name in ("ts_event", "publisher_id", "ask_sz", "bid_sz"):
+        out[name] = frame[name].to_numpy()
+    out["ask_px"] = nanos[:rows]
+    out["bid_px"] = nanos[rows:]
+    return frame["seq"].to_numpy(), out
 
 
 def decode_event_batch(payloads: list[bytes | None]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -313,23 +406,14 @@ def decode_event_batch(payloads: list[bytes | None]) -> tuple[np.ndarray, np.nda
     marker, a snapshot or a malformed message among them); the caller then decodes the
     batch message by message, which pins each bad one.
     """
-    if not payloads or any(p is None or b"\n" in p for p in payloads):
-        return None
-    try:
-        frame = pl.read_ndjson(io.BytesIO(b"\n".join(payloads)), schema=_EVENT_SCHEMA)  # type: ignore[arg-type]
-    except Exception:  # polars raises several types on a bad document
+    integers = ("seq", "ts_event", "publisher_id", "size", "bid_sz")
+    frame = _parse_batch(payloads, "event", _EVENT_SCHEMA, integers)
+    if frame is None:
         return None
     rows = frame.height
-    if rows != len(payloads):
-        return None
-    integers = frame.select("seq", "ts_event", "publisher_id", "size", "bid_sz")
     depth = frame["ask_sz"].list.len()
     if not (
-        (frame["v"] == SCHEMA_VERSION).all()
-        and (frame["type"] == "event").all()
-        and integers.null_count().sum_horizontal().item() == 0
-        and (frame["seq"] >= 0).all()
-        and (frame["action"].str.len_bytes() == 1).all()
+        (frame["action"].str.len_bytes() == 1).all()
         and (frame["side"].str.len_bytes() == 1).all()
         and depth.null_count() == 0
         and depth.n_unique() == 1
@@ -339,24 +423,21 @@ def decode_event_batch(payloads: list[bytes | None]) -> tuple[np.ndarray, np.nda
         return None
     levels = int(depth[0])
     sizes = frame["ask_sz"].explode()
-    texts = pl.concat([frame["price"], frame["bid_px"], frame["ask_px"].explode()])
     if sizes.null_count():
         return None
-    try:
-        table = {text: _cached_price_nanos(text) for text in texts.drop_nulls().unique()}
-    except MessageError:
+    nanos = _batch_prices(pl.concat([frame["price"], frame["bid_px"], frame["ask_px"].explode()]))
+    if nanos is None:
         return None
-    nanos = texts.replace_strict(table, default=0, return_dtype=pl.Int64).fill_null(0).to_numpy()
     out = np.zeros(rows, dtype=EVENT_DTYPE)
     for name in ("ts_event", "publisher_id", "size", "bid_sz"):
-        out[name] = integers[name].to_numpy()
+        out[name] = frame[name].to_numpy()
     for name in ("action", "side"):
         out[name] = frame[name].to_numpy().astype("S1")
     out["price"] = nanos[:rows]
     out["bid_px"] = nanos[rows : 2 * rows]
     out["ask_px"][:, :levels] = nanos[2 * rows :].reshape(rows, levels)
     out["ask_sz"][:, :levels] = sizes.to_numpy().reshape(rows, levels)
-    return integers["seq"].to_numpy(), out
+    return frame["seq"].to_numpy(), out
 
 
 def _fill_levels(target: np.ndarray, levels: list[list[int]]) -> None:

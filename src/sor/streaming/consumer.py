@@ -17,15 +17,18 @@ import numpy as np
 
 from sor.data.events import EVENT_DTYPE
 from sor.data.reader import MarketData
+from sor.domain import SNAPSHOT_DTYPE
 from sor.errors import SorError
 from sor.streaming.broker import wait_until_ready
 from sor.streaming.codec import (
     MessageError,
     decode_batch,
     decode_event_batch,
+    decode_snapshot_batch,
     events_from_messages,
     market_from_events,
-    market_from_messages,
+    market_from_snapshots,
+    snapshots_from_messages,
 )
 
 log = logging.getLogger(__name__)
@@ -138,10 +141,12 @@ def consume_market(
                     log.warning("consumer: %s", error)
             stats.messages += len(good)
             payloads = [m.value() for m in good]
-            fast = decode_event_batch(payloads) if received.kind != "snapshot" else None
-            if fast is not None:
-                stats.duplicates += received.add_events(*fast)
-                good, payloads = [], []
+            for kind, decoder in _BATCH_DECODERS.items():
+                fast = decoder(payloads) if received.kind in (None, kind) else None
+                if fast is not None:
+                    stats.duplicates += received.add_rows(kind, *fast, on_snapshot)
+                    good, payloads = [], []
+                    break
             for message, decoded in zip(good, decode_batch(payloads), strict=True):
                 if isinstance(decoded, MessageError):
                     where = (message.partition() or 0, message.offset() or 0, str(decoded))
@@ -164,9 +169,13 @@ def consume_market(
     return received.market(end), end, stats
 
 
+_BATCH_DECODERS = {"snapshot": decode_snapshot_batch, "event": decode_event_batch}
+"""The columnar decoder of each data message type (the hot path)."""
+
+
 class _Received:
-    """The data messages of one stream kept so far, one per ``seq``: snapshot messages, or
-    events (decoded a batch at a time on the hot path, or one by one)."""
+    """The data messages of one stream kept so far, one per ``seq``: snapshots or events,
+    decoded a batch at a time on the hot path (``parts``) or one by one (``messages``)."""
 
     def __init__(self, topic: str) -> None:
         self.topic = topic
@@ -174,7 +183,7 @@ class _Received:
         self.seen: set[int] = set()
         self.last_seq = -1
         self.messages: list[dict[str, Any]] = []
-        self.parts: list[tuple[np.ndarray, np.ndarray]] = []  # (seq, EVENT_DTYPE rows)
+        self.parts: list[tuple[np.ndarray, np.ndarray]] = []  # (seq, rows of the kind's dtype)
 
     def _is(self, kind: str) -> None:
         if self.kind is None:
@@ -196,9 +205,16 @@ class _Received:
         self.messages.append(decoded)
         return True
 
-    def add_events(self, seqs: np.ndarray, events: np.ndarray) -> int:
-        """Keep a batch of events; return how many repeated a ``seq`` already seen."""
-        self._is("event")
+    def add_rows(
+        self,
+        kind: str,
+        seqs: np.ndarray,
+        rows: np.ndarray,
+        on_snapshot: Callable[[dict[str, Any]], None] | None = None,
+    ) -> int:
+        """Keep a batch of decoded rows of ``kind``; return how many repeated a ``seq``
+        already seen. New snapshots go to ``on_snapshot`` in order, as messages would."""
+        self._is(kind)
         new = np.ones(len(seqs), dtype=bool)
         for i, seq in enumerate(seqs.tolist()):
             if seq in self.seen:
@@ -207,7 +223,13 @@ class _Received:
                 self.seen.add(seq)
         if new.any():
             self.last_seq = max(self.last_seq, int(seqs[new].max()))
-            self.parts.append((seqs[new], events[new]))
+            self.parts.append((seqs[new], rows[new]))
+            if on_snapshot is not None and kind == "snapshot":
+                for seq, row in zip(seqs[new].tolist(), rows[new].tolist(), strict=True):
+                    ts, venue, ask_px, ask_sz, bid_px, bid_sz = row
+                    on_snapshot({"type": "snapshot", "seq": seq, "ts_event": ts,
+                                 "publisher_id": venue, "ask_px_nanos": ask_px, "ask_sz": ask_sz,
+                                 "bid_px_nanos": bid_px, "bid_sz": bid_sz})  # fmt: skip
         return int((~new).sum())
 
     def check_against(self, end: dict[str, Any]) -> None:
@@ -225,21 +247,20 @@ class _Received:
 
     def market(self, end: dict[str, Any]) -> MarketData:
         """The market of the complete stream."""
-        if end.get("content") != "events":
-            return market_from_messages(self.messages, end)
+        events = end.get("content") == "events"
         parts = list(self.parts)
         if self.messages:
             parts.append(
-                (  # events_from_messages orders its rows by seq
+                (  # both rebuilders order their rows by seq
                     np.array(sorted(m["seq"] for m in self.messages)),
-                    events_from_messages(self.messages),
+                    (events_from_messages if events else snapshots_from_messages)(self.messages),
                 )
             )
-        if not parts:
-            return market_from_events(np.zeros(0, dtype=EVENT_DTYPE), end)
-        seqs = np.concatenate([seq for seq, _ in parts])
-        events = np.concatenate([rows for _, rows in parts])
-        return market_from_events(events[np.argsort(seqs, kind="stable")], end)
+        dtype = EVENT_DTYPE if events else SNAPSHOT_DTYPE
+        seqs = np.concatenate([np.zeros(0, np.int64), *(seq for seq, _ in parts)])
+        rows = np.concatenate([np.zeros(0, dtype), *(r for _, r in parts)])
+        rows = rows[np.argsort(seqs, kind="stable")]
+        return market_from_events(rows, end) if events else market_from_snapshots(rows, end)
 
 
 def _wait_for_topic(consumer: Any, topic: str) -> list[int]:

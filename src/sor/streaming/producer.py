@@ -13,7 +13,7 @@ import numpy as np
 from sor.data.reader import MarketData
 from sor.errors import SorError
 from sor.streaming.broker import wait_until_ready
-from sor.streaming.codec import encode, encode_events, encode_snapshots, end_message
+from sor.streaming.codec import encode, encode_stream, end_message
 
 log = logging.getLogger(__name__)
 
@@ -113,22 +113,21 @@ def publish(
 
     producer = Producer({**PRODUCER_DEFAULTS, "bootstrap.servers": bootstrap, **(client or {})})
     rows = market.snapshots if events is None else events
-    payloads = encode_snapshots(rows) if events is None else encode_events(rows)
     began = time.monotonic()
     first_ts = int(rows["ts_event"][0]) if len(rows) else 0
-    times = rows["ts_event"].tolist()
-    for seq, payload in enumerate(payloads):
+    times = rows["ts_event"]
+    for seq, payload in enumerate(encode_stream(rows, events=events is not None)):
+        if failures:
+            break
         if speed > 0:
-            due = began + (times[seq] - first_ts) / 1e9 / speed
+            due = began + (int(times[seq]) - first_ts) / 1e9 / speed
             pause = due - time.monotonic()
             if pause > 0:
                 producer.poll(0)
                 time.sleep(pause)
         _send(producer, topic, payload, delivered, poll=seq % 1000 == 0)
-        if failures:
-            break
         if on_message is not None:
-            on_message(seq + 1, times[seq])
+            on_message(seq + 1, int(times[seq]))
     if not failures:
         marker = end_message(market, start_ns=start_ns, end_ns=end_ns, seed=seed, events=events)
         _send(producer, topic, encode(marker), delivered)
