@@ -191,16 +191,19 @@ def test_ctrl_c_stops_a_waiting_consumer_cleanly(broker: EmbeddedBroker, tmp_pat
     assert out == "" and not (tmp_path / "never.json").exists()
 
 
+@pytest.mark.parametrize("events", [False, True], ids=["snapshots", "events"])
 def test_live_fills_through_the_broker_equal_the_backtest_router(
-    broker: EmbeddedBroker, market_csv: Path
+    broker: EmbeddedBroker, market_csv: Path, events: bool
 ) -> None:
     from sor.backtest import BacktestConfig, run_backtest
+    from sor.data.events import read_events
     from sor.search import SearchGrid
     from sor.streaming.live import LiveRouter
 
     market = read_market(market_csv)
     topic = _topic()
-    publish(market, bootstrap=broker.bootstrap, topic=topic)
+    rows = read_events(market_csv) if events else None
+    publish(market, bootstrap=broker.bootstrap, topic=topic, events=rows)
     config = BacktestConfig(order_size=3000, grid=SearchGrid((0.1,), (0.1,), (0.1,)))
     live = LiveRouter(config.order_size, config.costs)
     consume_market(broker.bootstrap, topic, give_up_after_s=60, on_snapshot=live.on_snapshot)

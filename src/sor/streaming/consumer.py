@@ -77,8 +77,8 @@ def consume_market(
     Parameters
     ----------
     on_snapshot
-        Called with each new snapshot message, in arrival order (the live router); not
-        called on an event stream.
+        Called with each new snapshot message, in arrival order (the live router); on an
+        event stream, with each venue's first event at each ``ts_event`` as a snapshot.
     give_up_after_s
         Stop with an error after this long without completing (None: wait as long as it
         takes, Ctrl-C stops).
@@ -156,10 +156,8 @@ def consume_market(
                 if decoded["type"] == "end":
                     end = decoded
                     continue
-                if not received.add_message(decoded):
+                if not received.add_message(decoded, on_snapshot):
                     stats.duplicates += 1
-                elif on_snapshot is not None and received.kind == "snapshot":
-                    on_snapshot(decoded)
             if end is not None:
                 received.check_against(end)
     finally:
@@ -184,6 +182,7 @@ class _Received:
         self.last_seq = -1
         self.messages: list[dict[str, Any]] = []
         self.parts: list[tuple[np.ndarray, np.ndarray]] = []  # (seq, rows of the kind's dtype)
+        self.venue_ts: dict[int, int] = {}  # last ts_event announced per venue (event streams)
 
     def _is(self, kind: str) -> None:
         if self.kind is None:
@@ -194,16 +193,48 @@ class _Received:
                 "different replays share the topic"
             )
 
-    def add_message(self, decoded: dict[str, Any]) -> bool:
-        """Keep one decoded data message; False when its ``seq`` was seen already."""
-        self._is(decoded["type"])
+    def add_message(
+        self, decoded: dict[str, Any], on_snapshot: Callable[[dict[str, Any]], None] | None = None
+    ) -> bool:
+        """Keep one decoded data message; False when its ``seq`` was seen already. A new
+        snapshot goes to ``on_snapshot`` (see :meth:`_announce`)."""
+        kind = decoded["type"]
+        self._is(kind)
         seq = decoded["seq"]
         if seq in self.seen:
             return False
         self.seen.add(seq)
         self.last_seq = max(self.last_seq, seq)
         self.messages.append(decoded)
+        if on_snapshot is not None:
+            event = kind == "event"
+            asks, sizes = decoded["ask_px_nanos"], decoded["ask_sz"]
+            self._announce(on_snapshot, kind, seq, decoded["ts_event"], decoded["publisher_id"],
+                           asks[0] if event else asks, sizes[0] if event else sizes,
+                           decoded["bid_px_nanos"], decoded["bid_sz"])  # fmt: skip
         return True
+
+    def _announce(
+        self,
+        on_snapshot: Callable[[dict[str, Any]], None],
+        kind: str,
+        seq: int,
+        ts: int,
+        venue: int,
+        ask_px: int,
+        ask_sz: int,
+        bid_px: int,
+        bid_sz: int,
+    ) -> None:
+        """Give the live router a snapshot message: every snapshot, or, on an event stream,
+        each venue's first event at each ``ts_event`` (the snapshot the file gives)."""
+        if kind == "event":
+            if self.venue_ts.get(venue) == ts:
+                return
+            self.venue_ts[venue] = ts
+        on_snapshot({"type": "snapshot", "seq": seq, "ts_event": ts, "publisher_id": venue,
+                     "ask_px_nanos": ask_px, "ask_sz": ask_sz, "bid_px_nanos": bid_px,
+                     "bid_sz": bid_sz})  # fmt: skip
 
     def add_rows(
         self,
@@ -213,7 +244,7 @@ class _Received:
         on_snapshot: Callable[[dict[str, Any]], None] | None = None,
     ) -> int:
         """Keep a batch of decoded rows of ``kind``; return how many repeated a ``seq``
-        already seen. New snapshots go to ``on_snapshot`` in order, as messages would."""
+        already seen. New snapshots go to ``on_snapshot`` in order (see :meth:`_announce`)."""
         self._is(kind)
         new = np.ones(len(seqs), dtype=bool)
         for i, seq in enumerate(seqs.tolist()):
@@ -224,12 +255,17 @@ class _Received:
         if new.any():
             self.last_seq = max(self.last_seq, int(seqs[new].max()))
             self.parts.append((seqs[new], rows[new]))
-            if on_snapshot is not None and kind == "snapshot":
-                for seq, row in zip(seqs[new].tolist(), rows[new].tolist(), strict=True):
-                    ts, venue, ask_px, ask_sz, bid_px, bid_sz = row
-                    on_snapshot({"type": "snapshot", "seq": seq, "ts_event": ts,
-                                 "publisher_id": venue, "ask_px_nanos": ask_px, "ask_sz": ask_sz,
-                                 "bid_px_nanos": bid_px, "bid_sz": bid_sz})  # fmt: skip
+            if on_snapshot is not None:
+                kept = rows[new]
+                asks, sizes = kept["ask_px"], kept["ask_sz"]
+                if kind == "event":
+                    asks, sizes = asks[:, 0], sizes[:, 0]
+                for values in zip(
+                    seqs[new].tolist(), kept["ts_event"].tolist(), kept["publisher_id"].tolist(),
+                    asks.tolist(), sizes.tolist(), kept["bid_px"].tolist(),
+                    kept["bid_sz"].tolist(), strict=True,
+                ):  # fmt: skip
+                    self._announce(on_snapshot, kind, *values)
         return int((~new).sum())
 
     def check_against(self, end: dict[str, Any]) -> None:
