@@ -19,7 +19,7 @@ import numpy as np
 from sor import __version__
 from sor.backtest import BASELINES, BacktestConfig, run_backtest
 from sor.data.reader import MarketData, format_timestamp
-from sor.domain import NANOS_PER_DOLLAR, dollars_to_nanos
+from sor.domain import NANOS_PER_DOLLAR, StrategyResult, dollars_to_nanos
 from sor.errors import SorError
 from sor.search import RiskParameters, SearchGrid, best_index, run_grid
 from sor.simulation.queue import QUEUE_MODELS, Book, advance, attach_venues, sweep
@@ -100,10 +100,11 @@ def run_ck_backtest(
     static = run_backtest(market, replace(config, grid=SearchGrid((0.0,), (0.0,), (0.0,))))
     final = Book.empty(venues, events["ask_px"].shape[1])
     advance(events, 0, end, final, 0, 0)
+    last_row_ns = np.full(len(venues), np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last_row_ns, events["venue"], events["ts_event"])
     outcomes = {"router": _from_ck(results[best])}
     for name, result in {"static": static.router, **static.baselines}.items():
-        outcomes[name] = _complete(result.total_fill, result.total_cash_nanos, result.completion_ts,
-                                   size, final, fees, end)  # fmt: skip
+        outcomes[name] = _complete(result, final, last_row_ns, fees, end)
     outcomes["passive"] = _from_ck(passive)
     params, horizon = points[best]
     names = [*BASELINES, "passive", "static"]
@@ -157,21 +158,26 @@ def run_ck_backtest(
 
 
 def _complete(
-    filled: int,
-    cash: int,
-    completion: int | None,
-    size: int,
-    book: Book,
-    fees: np.ndarray,
-    end: int,
+    result: StrategyResult, final: Book, last_row_ns: np.ndarray, fees: np.ndarray, end: int
 ) -> Outcome:
-    """Buy what a snapshot strategy left at the window's end with marketable orders."""
-    if filled < size:
-        got = sweep(book, size - filled)
+    """Buy what a snapshot strategy left at the window's end with marketable orders.
+
+    Each strategy sweeps its own copy of the final book (each runs on its own state), less
+    what it bought itself from a venue's best ask since that venue's last row: that size
+    stays consumed until a next row, which the window no longer holds.
+    """
+    filled, cash, completion = result.total_fill, result.total_cash_nanos, result.completion_ts
+    if filled < result.order_size:
+        own = replace(final, consumed=final.consumed.copy())
+        for fill in result.fills:
+            v = int(np.searchsorted(final.venues, fill.publisher_id))
+            if fill.ts_event >= last_row_ns[v] and dollars_to_nanos(fill.price) == own.ask_px[v, 0]:
+                own.consumed[v, 0] = min(own.consumed[v, 0] + fill.quantity, own.ask_sz[v, 0])
+        got = sweep(own, result.order_size - filled)
         for v, q, p in zip(got.venue, got.qty, got.px, strict=True):
             cash += int(q) * (int(p) + int(fees[v]))
             filled += int(q)
-        completion = end if filled >= size else None
+        completion = end if filled >= result.order_size else None
     return Outcome(filled, cash, 0, 0, completion)
 
 

@@ -81,3 +81,32 @@ def test_ck_reads_dbn_as_it_reads_csv(market: Path, tmp_path: Path) -> None:
     for report in (from_csv, from_dbn):
         del report["run"]["input"], report["run"]["input_sha256"]
     assert from_dbn == from_csv
+
+
+def test_each_strategy_completes_on_its_own_copy_of_the_final_book() -> None:
+    import numpy as np
+
+    from sor.backtest_ck import _complete
+    from sor.domain import Fill, StrategyResult
+    from sor.simulation.queue import Book
+
+    final = Book.empty(np.array([2, 9]), 2)
+    final.ask_px[:] = [[10_000_000_000, 10_010_000_000], [10_000_000_000, 0]]
+    final.ask_sz[:] = [[300, 500], [200, 0]]
+    last_row_ns = np.array([100, 50])
+    fees = np.array([3_000_000, 3_000_000])
+    fills = (
+        Fill(120, 2, 100, 10.0, 0.003),  # after venue 2's last row: its size stays consumed
+        Fill(40, 9, 200, 10.0, 0.003),  # before venue 9's last row: that row restored it
+    )
+    behind = StrategyResult("twap", 10_000, 300, 300 * 10_003_000_000, None, fills)
+    done = _complete(behind, final, last_row_ns, fees, end=999)
+    assert done.total_fill == 300 + 200 + 200 + 500
+    assert done.cash_nanos == 300 * 10_003_000_000 + 400 * 10_003_000_000 + 500 * 10_013_000_000
+    assert done.completion_ns is None  # the book ran dry
+    # the next strategy finds the whole final book: the first one swept its own copy
+    fresh = StrategyResult("vwap", 1000, 0, 0, None)
+    done = _complete(fresh, final, last_row_ns, fees, end=999)
+    assert (done.total_fill, done.completion_ns) == (1000, 999)
+    assert done.cash_nanos == 500 * 10_003_000_000 + 500 * 10_013_000_000
+    assert (final.consumed == 0).all()
