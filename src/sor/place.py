@@ -136,14 +136,22 @@ class Problem:
 class PlaceResult:
     """The allocation and the cost of each strategy, cents per share from the mid."""
 
-    market: int
-    limits: tuple[int, ...]
+    allocations: dict[str, tuple[int, ...]]  # (M, L_1, ..., L_K) of each strategy
     costs: dict[str, float]
     method: str
     fallback: str | None
     samples: int
     seed: int
-    allocations: dict[str, tuple[int, ...]]  # (M, L_1, ..., L_K) of each strategy
+
+    @property
+    def market(self) -> int:
+        """``M`` of the answer (``optimal``), shares."""
+        return self.allocations["optimal"][0]
+
+    @property
+    def limits(self) -> tuple[int, ...]:
+        """``L_1, ..., L_K`` of the answer, shares."""
+        return self.allocations["optimal"][1:]
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form printed by ``sor place``."""
@@ -283,14 +291,12 @@ def place(problem: Problem) -> PlaceResult:
         costs[name] = cost * to_cents
         allocations[name] = tuple(int(v) for v in solution.strategy_allocations[name])
     return PlaceResult(
-        market=int(solution.allocation[0]),
-        limits=tuple(int(v) for v in solution.allocation[1:]),
+        allocations=allocations,
         costs=costs,
         method=solution.method,
         fallback=solution.fallback,
         samples=int(outflows.shape[0]),
         seed=problem.seed,
-        allocations=allocations,
     )
 
 
