@@ -424,8 +424,8 @@ def format_paper_table(rows: Sequence[PaperRow], *, samples: int, seed: int) -> 
     lines = [
         "Cont-Kukanov section 5.1: average cost, cents per share from the mid "
         f"({samples} outflow samples, seed {seed})",
-        f"{'':6}{'sampled (ours)':>33}  |{'exact, same allocation':>32} |{'paper, Table 1':>32}",
-        f"{'S':>4} {'K':>1}{short} | {short} | {short} | allocation (ours)",
+        f"{'':6}{'sampled (ours)':>32} |{'exact, same allocation':>32} |{'paper, Table 1':>32} |",
+        f"{'S':>4} {'K':>1}{short} |{short} |{short} | allocation (ours)",
     ]
     for row in rows:
         paper = row.paper or {}
