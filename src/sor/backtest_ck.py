@@ -139,7 +139,7 @@ def run_ck_backtest(
             "window": {"start": format_timestamp(start), "end": format_timestamp(end)},
             "events": len(events),
             "arrival_mid": mid,
-            "latency_ns": settings.latency_ns,
+            "latency": settings.latency.as_dict(),
             "queue_model": {v: k for k, v in QUEUE_MODELS.items()}[settings.queue_model],
             "horizons_s": list(horizons_s),
             "venues": {

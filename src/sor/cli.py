@@ -192,7 +192,17 @@ def backtest(
     horizon: Annotated[
         str | None, Opt(help="ck: comma-separated decision horizons T, seconds [0.2,0.5,2].")
     ] = None,
-    latency_us: Annotated[float, Opt(help="ck: order-entry latency, microseconds.")] = 100.0,
+    latency_us: Annotated[
+        float, Opt(help="ck: order-entry latency (the median when sampled), microseconds.")
+    ] = 100.0,
+    latency_sigma: Annotated[
+        float,
+        Opt(
+            help="ck: sample each order's latency from a lognormal law with this log-sd "
+            "around --latency-us; 0 keeps it constant."
+        ),
+    ] = 0.0,
+    latency_seed: Annotated[int, Opt(help="ck: seed of the sampled latencies.")] = 7,
     queue_model: Annotated[
         str, Opt(help="ck: probabilistic or conservative cancellations.")
     ] = "probabilistic",
@@ -240,7 +250,13 @@ def backtest(
         )
         kafka_topic = _topic(topic, file_config)
         ck = (
-            CKOptions.build(_float_list("horizon", horizon), latency_us, queue_model)
+            CKOptions.build(
+                _float_list("horizon", horizon),
+                queue_model,
+                latency_us=latency_us,
+                latency_sigma=latency_sigma,
+                latency_seed=latency_seed,
+            )
             if model == "ck"
             else None
         )
@@ -548,22 +564,30 @@ class CKOptions:
 
     @classmethod
     def build(
-        cls, horizons: tuple[float, ...] | None, latency_us: float, queue_model: str
+        cls,
+        horizons: tuple[float, ...] | None,
+        queue_model: str,
+        *,
+        latency_us: float = 100.0,
+        latency_sigma: float = 0.0,
+        latency_seed: int = 7,
     ) -> CKOptions:
         """Check the flags (before any data is read) and build the options."""
         from sor.backtest_ck import DEFAULT_HORIZONS_S
+        from sor.simulation.latency import OrderLatency
         from sor.simulation.queue import QUEUE_MODELS
         from sor.strategies.ck import CKSettings
 
         if queue_model not in QUEUE_MODELS:
             raise SorError(f"--queue-model must be one of {', '.join(QUEUE_MODELS)}")
         horizons = horizons or DEFAULT_HORIZONS_S
-        if latency_us < 0 or any(h <= 0 for h in horizons):
+        if not latency_us >= 0 or any(h <= 0 for h in horizons):
             raise SorError("--latency-us must be >= 0 and --horizon values > 0")
-        settings = CKSettings(
-            latency_ns=round(latency_us * 1000), queue_model=QUEUE_MODELS[queue_model]
-        )
-        return cls(horizons, settings)
+        if not latency_sigma >= 0 or (latency_sigma > 0 and latency_us == 0):
+            raise SorError("--latency-sigma must be >= 0, and a sampled latency needs "
+                           "--latency-us > 0")  # fmt: skip
+        latency = OrderLatency(round(latency_us * 1000), latency_sigma, latency_seed)
+        return cls(horizons, CKSettings(latency, QUEUE_MODELS[queue_model]))
 
 
 def _events(path: Path, options: BacktestOptions) -> np.ndarray:

@@ -67,12 +67,31 @@ def test_ck_run_is_deterministic_and_queue_models_differ(market: Path, tmp_path:
     assert first == again
 
 
-def test_ck_rejects_bad_settings(market: Path) -> None:
+def test_sampled_latency_is_recorded_and_reproducible(market: Path, tmp_path: Path) -> None:
+    flags = ("--latency-us", "300", "--latency-sigma", "0.8", "--latency-seed", "11")
+    first = _run(market, tmp_path / "a.json", *flags)
+    _run(market, tmp_path / "b.json", *flags)
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    assert first["run"]["latency"] == {
+        "model": "lognormal", "median_ns": 300_000, "sigma": 0.8, "seed": 11,
+    }  # fmt: skip
+    constant = _run(market, tmp_path / "c.json")
+    assert constant["run"]["latency"] == {"model": "constant", "ns": 100_000}
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (("--queue-model", "psychic"), "queue-model"),
+        (("--latency-sigma", "-1"), "latency-sigma"),
+        (("--latency-sigma", "0.5", "--latency-us", "0"), "latency-us"),
+    ],
+)
+def test_ck_rejects_bad_settings(market: Path, flags: tuple[str, ...], named: str) -> None:
     result = CliRunner().invoke(
-        app, ["backtest", "--data", str(market), "--model", "ck", "--queue-model", "psychic",
-              "--no-plot", "-q"],
-    )  # fmt: skip
-    assert result.exit_code == 2 and "queue-model" in result.output
+        app, ["backtest", "--data", str(market), "--model", "ck", *flags, "--no-plot", "-q"]
+    )
+    assert result.exit_code == 2 and named in result.output
 
 
 def test_ck_reads_dbn_as_it_reads_csv(market: Path, tmp_path: Path) -> None:

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 from sor.data.events import EVENT_DTYPE
+from sor.errors import ConfigError
+from sor.search import RiskParameters
+from sor.simulation.latency import OrderLatency
 from sor.simulation.queue import CONSERVATIVE, PROBABILISTIC, Book, advance, attach_venues, sweep
+from sor.strategies.ck import CKResult, CKSettings, run_ck
 
 D = 1_000_000_000  # one dollar in nano-dollars
 
@@ -115,3 +119,62 @@ def test_marketable_orders_sweep_venues_and_levels_cheapest_first() -> None:
     assert fills.qty.tolist() == [100, 300, 200, 100]
     assert fills.venue.tolist() == [2, 0, 1, 2]
     assert sweep(book, 10_000).qty.sum() == 1000 + 1000 + 1000 - 100  # depth left, not reused
+
+
+def _passive_run(latency: OrderLatency) -> CKResult:
+    """300 shares rested at once behind 100; 900 more join at t=51, then 500 trade at t=200."""
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 100, 10.01, 500),
+        (51, 2, "A", "B", 10.00, 900, 10.00, 1000, 10.01, 500),
+        (200, 2, "T", "A", 10.00, 500, 10.00, 500, 10.01, 500),
+    )
+    venues = np.unique(events["publisher_id"]).astype(np.int64)
+    fees, rebates = np.array([3_000_000]), np.array([2_000_000])
+    return run_ck(events, venues, 300, fees, rebates, RiskParameters(0.0, 0.0, 0.0), 1e-6,
+                  (1, 1000), CKSettings(latency, CONSERVATIVE), passive_only=True)  # fmt: skip
+
+
+@pytest.mark.parametrize(("latency_ns", "passive"), [(10, 300), (49, 300), (50, 0), (100, 0)])
+def test_an_order_joins_the_queue_as_it_stands_when_it_arrives(
+    latency_ns: int, passive: int
+) -> None:
+    result = _passive_run(OrderLatency(latency_ns))
+    # arriving before t=51 it is behind 100 of the 500 traded; from t=51 on, behind 1000
+    assert result.passive == passive
+    assert result.filled == 300  # the rest is bought at the window's end
+    market = [e for e in result.executions if not e.passive]
+    assert all(e.ts == 1000 and e.px == 10_010_000_000 for e in market)
+
+
+def test_sampled_latencies_are_seeded_and_each_order_draws_its_own() -> None:
+    outcomes = set()
+    for seed in range(12):
+        latency = OrderLatency(50, sigma=0.5, seed=seed)
+        delays = latency.draw(latency.generator(), 2)  # the marketable order's, venue 0's
+        result = _passive_run(latency)
+        assert result.passive == (300 if 1 + delays[1] < 51 else 0), seed
+        assert result == _passive_run(latency)
+        outcomes.add(result.passive)
+    assert outcomes == {0, 300}  # the seeds above reach both sides of t=51
+
+
+def test_order_latency_draws_a_lognormal_law_around_its_median() -> None:
+    constant = OrderLatency(100_000)
+    assert constant.generator() is None
+    assert constant.draw(None, 3).tolist() == [100_000] * 3
+    assert constant.as_dict() == {"model": "constant", "ns": 100_000}
+    sampled = OrderLatency(100_000, sigma=0.4, seed=3)
+    draws = sampled.draw(sampled.generator(), 20_000)
+    assert draws.dtype == np.int64 and draws.min() > 0
+    assert np.median(draws) == pytest.approx(100_000, rel=0.02)
+    assert np.log(draws).std() == pytest.approx(0.4, rel=0.02)
+    assert sampled.draw(sampled.generator(), 5).tolist() == draws[:5].tolist()
+    assert sampled.as_dict() == {"model": "lognormal", "median_ns": 100_000, "sigma": 0.4,
+                                 "seed": 3}  # fmt: skip
+
+
+@pytest.mark.parametrize("bad", [dict(median_ns=-1), dict(sigma=-0.1), dict(sigma=float("nan")),
+                                 dict(median_ns=0, sigma=0.5)])  # fmt: skip
+def test_order_latency_rejects_impossible_settings(bad: dict) -> None:
+    with pytest.raises(ConfigError, match="latency"):
+        OrderLatency(**bad)

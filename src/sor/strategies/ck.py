@@ -3,8 +3,9 @@
 Every ``horizon`` seconds the router takes the remaining quantity, observes the NBBO
 half-spread, each venue's best-bid queue and the outflow of every venue's best bid over
 past intervals of the horizon's length (data before that moment only), solves the
-placement (``sor.allocators.ck.solve``), sends a marketable order and limit orders after
-the order-entry latency, and cancels what is left at the end of the horizon. What remains
+placement (``sor.allocators.ck.solve``), sends a marketable order and limit orders, each
+acting on the book after its own order-entry latency (``sor.simulation.latency``; capped at
+the horizon's end), and cancels what is left at the end of the horizon. What remains
 at the window's end is bought with marketable orders. Outflow of a venue's best bid: the
 size that left it at an unchanged price (trades and cancellations) plus the whole level
 when the bid price fell.
@@ -12,13 +13,14 @@ when the bid price fell.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from sor.allocators.ck import CKParams, solve
 from sor.domain import NANOS_PER_DOLLAR, NANOS_PER_SECOND
 from sor.search import RiskParameters
+from sor.simulation.latency import OrderLatency
 from sor.simulation.queue import Book, Fills, advance, sweep
 
 LOOKBACK_INTERVALS = 40
@@ -28,7 +30,7 @@ LOOKBACK_INTERVALS = 40
 class CKSettings:
     """Simulator settings of a ck run: recorded in the report."""
 
-    latency_ns: int = 100_000
+    latency: OrderLatency = field(default_factory=OrderLatency)
     queue_model: int = 1  # sor.simulation.queue.PROBABILISTIC
 
 
@@ -174,26 +176,30 @@ def run_ck(
             rebates += int(q) * int(rebate_nanos[v])
             filled += int(q)
 
+    rng = settings.latency.generator()
     while now < end_ns and filled < order_size:
         index, _ = advance(events, index, now, book, settings.queue_model, 0)
-        remaining = order_size - filled
         quotes = _book_quotes(book)
         horizon_end = min(now + horizon_ns, end_ns)
         if quotes is not None:
             decisions += 1
             market, limits = _decide(
-                book, quotes, remaining, fee_nanos, rebate_nanos, parameters, passive_only,
-                outflow_samples(times, totals, now, horizon_ns, first),
+                book, quotes, order_size - filled, fee_nanos, rebate_nanos, parameters,
+                passive_only, outflow_samples(times, totals, now, horizon_ns, first),
             )  # fmt: skip
-            reach = now + settings.latency_ns
-            index, _ = advance(events, index, reach, book, settings.queue_model, 0)
-            if market > 0:
-                take_market(min(market, remaining), reach)
-            for v, quantity in limits.items():
-                if book.bid_px[v] > 0 and quantity > 0:
-                    book.limit_px[v] = book.bid_px[v]
-                    book.limit_qty[v] = quantity
-                    book.ahead[v] = float(book.bid_sz[v])
+            # one delay for the marketable order and one per venue, drawn at every decision
+            # whatever is sent, so the draws line up across parameter sets
+            delays = settings.latency.draw(rng, 1 + len(venues))
+            for slot in np.argsort(delays, kind="stable"):
+                reach = min(now + int(delays[slot]), horizon_end)
+                index, got = advance(
+                    events, index, reach, book, settings.queue_model, order_size - filled
+                )
+                take_passive(got)
+                if slot == 0 and market > 0 and filled < order_size:
+                    take_market(min(market, order_size - filled), reach)
+                elif slot > 0:
+                    _rest(book, slot - 1, limits.get(slot - 1, 0))
         index, got = advance(
             events, index, horizon_end, book, settings.queue_model, order_size - filled
         )
@@ -204,6 +210,14 @@ def run_ck(
         index, _ = advance(events, index, end_ns, book, settings.queue_model, 0)
         take_market(order_size - filled, end_ns)
     return CKResult(order_size, tuple(executions), cash, rebates, decisions)
+
+
+def _rest(book: Book, venue: int, quantity: int) -> None:
+    """Rest a limit buy of ``quantity`` at the back of ``venue``'s best bid, as it now stands."""
+    if quantity > 0 and book.bid_px[venue] > 0:
+        book.limit_px[venue] = book.bid_px[venue]
+        book.limit_qty[venue] = quantity
+        book.ahead[venue] = float(book.bid_sz[venue])
 
 
 def _decide(
