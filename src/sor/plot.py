@@ -62,7 +62,7 @@ def write_plot(result: BacktestResult, path: str | Path) -> Path:
         if name != "router" and avg is not None:
             saving = savings_bps(strategies[name], result.router)
             if saving is not None:
-                label += f"\nrouter savings {saving:+.2f} bps"
+                label += f"\nrouter saves\n{saving:+.2f} bps"
         ax_price.annotate(
             label,
             (bar.get_x() + bar.get_width() / 2, bar.get_height() if avg else 0),
@@ -119,7 +119,7 @@ def write_ck_plot(report: dict[str, Any], path: str | Path) -> Path:
     """Draw the model-ck figure: price per strategy, passive share, and a heat map of the
     router's average price against ``lambda_under`` and ``theta_queue``."""
     fig, (ax_price, ax_passive, ax_heat) = plt.subplots(
-        1, 3, figsize=(17, 5.5), constrained_layout=True
+        1, 3, figsize=(19, 5.5), constrained_layout=True, width_ratios=(1.5, 1, 1.3)
     )
     best = report["best_parameters"]
     fig.suptitle(
@@ -174,8 +174,10 @@ def write_ck_plot(report: dict[str, Any], path: str | Path) -> Path:
     for i in range(len(thetas)):
         for j in range(len(unders)):
             if not np.isnan(grid[i, j]):
+                # viridis_r is dark at the top of its range: light text there
+                dark = float(image.norm(grid[i, j])) > 0.6
                 ax_heat.annotate(f"{grid[i, j]:.4f}", (j, i), ha="center", va="center",
-                                 color="black", fontsize=8)  # fmt: skip
+                                 color="white" if dark else "black", fontsize=8)  # fmt: skip
     fig.colorbar(image, ax=ax_heat, label="$/share", format="%.5f")
     out = Path(path)
     fig.savefig(out, dpi=110)
