@@ -36,6 +36,15 @@ def place(
         int, typer.Option("--samples", min=1, help="--paper-table: outflow samples per (S, K).")
     ] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="--paper-table: seed of the samples.")] = 7,
+    paper: Annotated[
+        Path | None,
+        typer.Option(
+            "--paper",
+            help="--paper-table: the paper's Table 1 as CSV (S,K,market_only,single_limit,"
+            "equal_split,optimal; cents per share) to print beside ours and check: exit "
+            "status 1 if a figure differs by more than 0.05.",
+        ),
+    ] = None,
 ) -> None:
     """Place one order with the Cont-Kukanov model: the allocation and its cost in cents/share.
 
@@ -45,7 +54,7 @@ def place(
 
     Example: sor place problem.json
 
-    Example: sor place --paper-table --samples 10000 --seed 7
+    Example: sor place --paper-table --samples 10000 --seed 7 --paper table1.csv
     """
     from sor import place as lib
 
@@ -53,7 +62,8 @@ def place(
         if paper_table:
             if problem is not None:
                 raise SorError("give either a PROBLEM file or --paper-table, not both")
-            rows = lib.paper_table(samples=samples, seed=seed)
+            figures = lib.load_paper_table(paper) if paper is not None else None
+            rows = lib.paper_table(samples=samples, seed=seed, paper=figures)
             if json_output:
                 document = {
                     "samples": samples,
@@ -63,7 +73,18 @@ def place(
                 typer.echo(json.dumps(document, indent=2))
             else:
                 typer.echo(lib.format_paper_table(rows, samples=samples, seed=seed))
+            worst = lib.largest_gap(rows)
+            if worst is not None and worst[0] > lib.PAPER_TOLERANCE_CENTS:
+                gap, row, name = worst
+                typer.echo(
+                    f"sor: {name} at S={row.order_size}, K={row.venues} differs from Table 1 "
+                    f"by {gap:.3f} cents per share (bound {lib.PAPER_TOLERANCE_CENTS})",
+                    err=True,
+                )
+                raise typer.Exit(1)
             return
+        if paper is not None:
+            raise SorError("--paper goes with --paper-table")
         if problem is None:
             raise SorError("give a PROBLEM file (JSON) or --paper-table")
         result = lib.place(lib.load_problem(problem))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,10 @@ from sor.allocators.ck import (
 from sor.cli_place import place as place_command
 from sor.errors import ConfigError
 from sor.place import (
+    PAPER_COLUMNS,
     PAPER_SAMPLES,
     format_paper_table,
+    load_paper_table,
     load_problem,
     paper_table,
     parse_problem,
@@ -498,3 +501,85 @@ def test_paper_table_sampled_costs_are_within_5_hundredths_of_a_cent_of_exact(
         # by more than sampling noise
         simple = min(row.exact[n] for n in ("market_only", "single_limit", "equal_split"))
         assert row.exact["optimal"] <= simple + 0.01
+
+
+# --- the paper's Table 1, given as a file ------------------------------------------------------
+
+
+def _table_file(path: Path, rows: list[Any], shift: dict[tuple[int, int, str], float]) -> Path:
+    """Write ``rows``' sampled costs as a Table 1 file, moved by ``shift``; S=500 K=1's
+    optimal cell left empty, and the S=5000 rows left out."""
+    lines = [",".join(PAPER_COLUMNS)]
+    for row in rows:
+        if row.order_size == 5000:
+            continue
+        cells = []
+        for name in PAPER_COLUMNS[2:]:
+            key = (row.order_size, row.venues, name)
+            value = row.ours[name] + shift.get(key, 0.0)
+            cells.append("" if key == (500, 1, "optimal") else f"{value:.4f}")
+        lines.append(",".join([str(row.order_size), str(row.venues), *cells]))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_study() -> list[Any]:
+    return paper_table(samples=300, seed=7)
+
+
+def test_paper_figures_within_the_bound_print_beside_ours(
+    small_study: list[Any], tmp_path: Path
+) -> None:
+    file = _table_file(tmp_path / "t1.csv", small_study, {(1000, 3, "equal_split"): -0.04})
+    figures = load_paper_table(file)
+    assert len(figures) == 10 and set(figures[(500, 1)]) == set(PAPER_COLUMNS[2:5])
+    args = ["place", "--paper-table", "--samples", "300", "--paper", str(file)]
+    done = CliRunner().invoke(_app(), args)
+    assert done.exit_code == 0, done.stderr
+    assert "largest gap to Table 1: 0.040 cents per share (equal_split, S=1000, K=3)" in done.stdout
+    document = json.loads(CliRunner().invoke(_app(), [*args, "--json"]).stdout)
+    by_key = {(row["S"], row["K"]): row for row in document["rows"]}
+    assert by_key[(1000, 3)]["gap_to_paper"]["equal_split"] == pytest.approx(0.04)
+    assert by_key[(5000, 2)]["paper"] is None and by_key[(5000, 2)]["gap_to_paper"] is None
+
+
+def test_a_paper_figure_beyond_the_bound_fails_the_check(
+    small_study: list[Any], tmp_path: Path
+) -> None:
+    file = _table_file(tmp_path / "t1.csv", small_study, {(500, 4, "single_limit"): 0.06})
+    done = CliRunner().invoke(
+        _app(), ["place", "--paper-table", "--samples", "300", "--paper", str(file)]
+    )
+    assert done.exit_code == 1
+    assert "single_limit at S=500, K=4 differs from Table 1 by 0.060" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("S,K,market,single,equal,optimal\n", ":1: the header must be"),
+        (",".join(PAPER_COLUMNS) + "\n500,1,2.35,x,1,1\n", ":2: S and K must be integers"),
+        (",".join(PAPER_COLUMNS) + "\n500,1,2.35\n", ":2: expected 6 fields"),
+        (",".join(PAPER_COLUMNS) + "\n700,1,2.35,1,1,1\n", ":2: (S, K) = (700, 1) is not"),
+        (
+            ",".join(PAPER_COLUMNS) + "\n500,1,2.35,,,\n\n500,1,2.35,,,\n",
+            ":4: (S, K) = (500, 1) appears",
+        ),
+        (",".join(PAPER_COLUMNS) + "\n500,1,nan,1,1,1\n", ":2: costs must be finite"),
+    ],
+)
+def test_a_bad_paper_table_names_file_and_line(tmp_path: Path, text: str, message: str) -> None:
+    file = tmp_path / "t1.csv"
+    file.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(f"{file}{message}")):
+        load_paper_table(file)
+    done = CliRunner().invoke(_app(), ["place", "--paper-table", "--paper", str(file)])
+    assert done.exit_code == 2 and done.stderr.startswith("sor: error: ")
+
+
+def test_paper_figures_need_the_study(tmp_path: Path) -> None:
+    done = CliRunner().invoke(_app(), ["place", "--paper", str(tmp_path / "missing.csv")])
+    assert done.exit_code == 2 and "--paper goes with --paper-table" in done.stderr
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_paper_table(tmp_path / "missing.csv")
