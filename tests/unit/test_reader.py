@@ -185,6 +185,21 @@ def test_fixed_point_prices_are_read_too(tmp_path: Path, undefined: str) -> None
     np.testing.assert_array_equal(read_events(fixed), read_events(pretty))
 
 
+def test_sub_dollar_fixed_point_prices_and_bare_integer_dollars(tmp_path: Path) -> None:
+    from sor.data.reader import sniff_format
+
+    ts = "1722519392000000000"
+    # $0.2283 ask and $0.2282 bid in nano-dollars: nine digits
+    fixed = _write(tmp_path, [_row(ts, 2, "228300000", "500", bid="228200000")])
+    assert sniff_format(fixed).fixed_prices
+    quote = read_market(fixed).snapshots[0]
+    assert (quote["ask_px"], quote["bid_px"]) == (228_300_000, 228_200_000)
+    # a hand-made file in whole dollars without a decimal point stays in dollars
+    dollars = _write(tmp_path, [_row("2024-08-01T13:36:32Z", 2, "223", "500", bid="222")])
+    assert not sniff_format(dollars).fixed_prices
+    assert read_market(dollars).snapshots[0]["ask_px"] == 223_000_000_000
+
+
 def test_a_missing_fixed_point_price_means_no_liquidity(tmp_path: Path, tiny_csv: Path) -> None:
     fixed = _without_pretty_encoding(tiny_csv, tmp_path / "fixed.csv", "9223372036854775807")
     lines = fixed.read_text().splitlines()

@@ -49,6 +49,7 @@ _DBN_SUFFIXES = (".dbn", ".dbn.zst")
 _MAX_REPORTED = 5
 _SNIFF_ROWS = 100
 _UNDEFINED_FIXED_PRICE = 2**63 - 1  # Databento's null price in fixed-point form
+_FIXED_PRICE_DIGITS = 7  # $0.001 in nano-dollars; no bare-integer dollar price is this long
 
 
 @dataclass(frozen=True)
@@ -365,8 +366,10 @@ def sniff_format(path: Path) -> CsvFormat:
     """Tell from the first data rows how the CSV writes timestamps and prices.
 
     Integer ``ts_event`` means nanoseconds. Prices are fixed-point nano-dollars when every
-    price written in those rows is a bare integer and one has ten digits or more (a dollar
-    or more): decimal dollars of that size would be out of any market's range.
+    price written in those rows is a bare integer and one has seven digits or more: any
+    price from a tenth of a cent up has seven digits in nano-dollars, while decimal dollars
+    written without a point (a hand-made file) stay below a million dollars. Databento's
+    own decimal form always has a point.
     """
     try:
         header = pl.read_csv(path, n_rows=0, infer_schema=False).columns
@@ -382,7 +385,7 @@ def sniff_format(path: Path) -> CsvFormat:
         integer_ts=isinstance(first, str) and first.strip().isdigit(),
         fixed_prices=bool(texts)
         and all(t.isdigit() for t in texts)
-        and any(len(t) >= 10 for t in texts),
+        and any(len(t) >= _FIXED_PRICE_DIGITS for t in texts),
     )
 
 
