@@ -138,6 +138,7 @@ def run_ck_backtest(
             "order_size": size,
             "window": {"start": format_timestamp(start), "end": format_timestamp(end)},
             "events": len(events),
+            "skipped_rows": dict(sorted(market.skipped.items())),
             "arrival_mid": mid,
             "latency": settings.latency.as_dict(),
             "queue_model": {v: k for k, v in QUEUE_MODELS.items()}[settings.queue_model],

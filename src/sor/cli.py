@@ -596,7 +596,9 @@ def _events(path: Path, options: BacktestOptions) -> np.ndarray:
 
     config = options.config(seed=None)
     log.info("reading every event of %s", path)
-    return read_events(path, start_ns=config.start_ns, end_ns=config.end_ns)
+    return read_events(
+        path, start_ns=config.start_ns, end_ns=config.end_ns, skip_bad_rows=options.skip_bad_rows
+    )
 
 
 def run_ck_market_backtest(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -210,3 +211,80 @@ def test_a_missing_fixed_point_price_means_no_liquidity(tmp_path: Path, tiny_csv
     snapshots = read_market(fixed).snapshots
     assert snapshots["ask_px"][0] == 0
     np.testing.assert_array_equal(snapshots[1:], read_market(tiny_csv).snapshots[1:])
+
+
+def _corrupt(source: Path, target: Path, changes: dict[tuple[int, str], str]) -> Path:
+    """Copy ``source`` with the values at (data row index, column) replaced."""
+    lines = source.read_text().splitlines()
+    header = lines[0].split(",")
+    for (row, column), value in changes.items():
+        cells = lines[row + 1].split(",")
+        cells[header.index(column)] = value
+        lines[row + 1] = ",".join(cells)
+    target.write_text("\n".join(lines) + "\n")
+    return target
+
+
+def test_events_follow_the_snapshots_bad_row_policy(tmp_path: Path) -> None:
+    from sor.data.events import read_events, snapshots_from_events
+    from sor.data.generate import generate_market
+
+    clean = tmp_path / "clean.csv"
+    generate_market(clean, venues=3, seed=4, start="2024-08-01T13:36:32Z",
+                    end="2024-08-01T13:36:52Z", depth=10)  # fmt: skip
+    bad = _corrupt(clean, tmp_path / "bad.csv", {
+        (30, "ask_px_00"): "222.8x",  # the snapshots skip this row
+        (40, "price"): "abc",  # a trade price: read as absent, row kept
+        (50, "ask_sz_03"): "1e",  # a deeper level: read as absent, row kept
+    })  # fmt: skip
+    with pytest.raises(DataError) as first:
+        read_events(bad)
+    assert (first.value.line, first.value.column) == (32, "ask_px_00")
+    only_deep = _corrupt(clean, tmp_path / "deep.csv", {(50, "ask_sz_03"): "1e"})
+    with pytest.raises(DataError) as deep:
+        read_events(only_deep)
+    assert (deep.value.line, deep.value.column) == (52, "ask_sz_03")
+
+    events = read_events(bad, skip_bad_rows=True)
+    market = read_market(bad, skip_bad_rows=True)
+    # a stream of these events rebuilds exactly the snapshots the file run backtests
+    np.testing.assert_array_equal(snapshots_from_events(events), market.snapshots)
+    assert len(events) == len(read_events(clean)) - 1
+    header = clean.read_text().splitlines()[0].split(",")
+    row = bad.read_text().splitlines()[41].split(",")
+    ts = parse_timestamp(row[header.index("ts_event")])
+    venue = int(row[header.index("publisher_id")])
+    at = events[(events["ts_event"] == ts) & (events["publisher_id"] == venue)]
+    assert 0 in at["price"].tolist()  # kept, its trade price absent
+    # a window: a bad row outside it still counts, as for the snapshots
+    start, end = parse_timestamp("2024-08-01T13:36:40Z"), parse_timestamp("2024-08-01T13:36:50Z")
+    with pytest.raises(DataError):
+        read_events(bad, start_ns=start, end_ns=end)
+    windowed = read_events(bad, start_ns=start, end_ns=end, skip_bad_rows=True)
+    np.testing.assert_array_equal(
+        snapshots_from_events(windowed),
+        read_market(bad, start_ns=start, end_ns=end, skip_bad_rows=True).snapshots,
+    )
+    assert windowed["ts_event"].min() >= start and windowed["ts_event"].max() <= end
+
+
+def test_ck_backtest_skips_bad_rows_as_asked_and_records_them(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sor.cli import app
+    from sor.data.generate import generate_market
+
+    clean = tmp_path / "clean.csv"
+    generate_market(clean, venues=3, seed=4, start="2024-08-01T13:36:32Z",
+                    end="2024-08-01T13:36:52Z", depth=10)  # fmt: skip
+    bad = _corrupt(clean, tmp_path / "bad.csv", {(30, "ask_px_00"): "222.8x"})
+    args = ["backtest", "--data", str(bad), "--model", "ck", "--order-size", "500",
+            "--horizon", "0.5", "--lambda-under", "0.05", "--theta-queue", "0.005",
+            "--lambda-over", "0.05", "--no-plot", "-q", "--json-out", str(tmp_path / "o.json")]  # fmt: skip
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2 and "line 32" in refused.output
+    done = CliRunner().invoke(app, [*args, "--skip-bad-rows"])
+    assert done.exit_code == 0, done.output
+    report = json.loads((tmp_path / "o.json").read_text())
+    assert report["run"]["skipped_rows"] == {"bad_price": 1}
+    assert report["strategies"]["router"]["unfilled"] == 0

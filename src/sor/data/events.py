@@ -7,22 +7,34 @@ ordered by ``ts_event`` with a stable sort (file order among equal values).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from sor.data.reader import (
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
     _nanos_expr,
     _parse_expr,
     _snapshots,
+    bad_expr,
+    bad_reason,
     csv_format,
     csv_header,
     dbn_frame,
     dbn_prices,
     is_dbn,
+    raise_first_bad,
+    size_expr,
 )
 from sor.errors import DataError
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_FIELDS = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
+"""The columns whose unparseable values make :func:`sor.data.reader.read_market` skip a row."""
 
 LEVELS = 10
 
@@ -42,49 +54,66 @@ EVENT_DTYPE = np.dtype(
 )
 
 
-def _csv_frame(file: Path, start_ns: int, end_ns: int) -> pl.DataFrame:
+def _csv_frame(file: Path, start_ns: int, end_ns: int, skip_bad_rows: bool) -> pl.DataFrame:
     """The window's rows of a CSV with the columns of :func:`_to_events`."""
     needed = ("ts_event", "publisher_id", "action", "side", "price", "size", "bid_px_00",
               "bid_sz_00", "ask_px_00", "ask_sz_00")  # fmt: skip
     header = csv_header(file, needed, "--model ck needs them")
     levels = [k for k in range(LEVELS) if f"ask_px_{k:02d}" in header]
     wanted = [*needed, *(f"{n}_{k:02d}" for k in levels[1:] for n in ("ask_px", "ask_sz"))]
-    try:
-        with csv_format(file):
-            return _csv_rows(file, wanted, levels, start_ns, end_ns)
-    except pl.exceptions.PolarsError as exc:
-        raise DataError(
-            f"cannot read the events for --model ck: {exc}; run the static model with "
-            "--skip-bad-rows to locate bad rows",
-            path=str(file),
-        ) from exc
+    with csv_format(file):
+        frame = _csv_rows(file, wanted, levels, (start_ns, end_ns), skip_bad_rows)
+    return frame.filter(pl.col("ts_event").is_between(start_ns, end_ns))
 
 
 def _csv_rows(
-    file: Path, wanted: list[str], levels: list[int], start_ns: int, end_ns: int
+    file: Path, wanted: list[str], levels: list[int], window: tuple[int, int], skip_bad_rows: bool
 ) -> pl.DataFrame:
-    return (
-        pl.scan_csv(file, infer_schema=False)
-        .select(wanted)
-        .with_columns(_parse_expr("ts_event").alias("ts_event"))
-        .filter(pl.col("ts_event").is_between(start_ns, end_ns))
-        .select(
-            pl.col("ts_event"),
-            pl.col("publisher_id").cast(pl.Int32),
-            pl.col("action"),
-            pl.col("side"),
-            _nanos_expr("price", ["price"]).alias("price"),
-            pl.col("size").cast(pl.Int64).fill_null(0),
+    """Parse the window's rows and every bad row (a bad row anywhere counts, as for the
+    snapshots); apply the reader's bad-row policy (see :func:`read_events`)."""
+    raw = pl.scan_csv(
+        file, infer_schema=False, schema_overrides=dict.fromkeys(wanted, pl.String)
+    ).select(wanted)
+    numeric = [name for name in wanted if name not in ("action", "side")]
+    dropped = [name for name in numeric if name in SNAPSHOT_FIELDS]
+    absent = [name for name in numeric if name not in SNAPSHOT_FIELDS]
+    try:
+        parsed = raw.select(
+            _parse_expr("ts_event").alias("ts_event"),
+            _parse_expr("publisher_id").cast(pl.Int32, strict=False).alias("publisher_id"),
+            pl.col("action").fill_null(""),
+            pl.col("side").fill_null(""),
+            _nanos_expr("price", wanted).alias("price"),
+            size_expr("size", wanted).alias("size"),
             _nanos_expr("bid_px_00", wanted).alias("bid_px"),
-            pl.col("bid_sz_00").cast(pl.Int64).fill_null(0).alias("bid_sz"),
+            size_expr("bid_sz_00", wanted).alias("bid_sz"),
             *[_nanos_expr(f"ask_px_{k:02d}", wanted).alias(f"ask_px_{k}") for k in levels],
-            *[
-                pl.col(f"ask_sz_{k:02d}").cast(pl.Int64).fill_null(0).alias(f"ask_sz_{k}")
-                for k in levels
-            ],
+            *[size_expr(f"ask_sz_{k:02d}", wanted).alias(f"ask_sz_{k}") for k in levels],
+            pl.any_horizontal(*[bad_expr(name) for name in dropped]).alias("_dropped"),
+            *[bad_expr(name).alias(f"_bad_{name}") for name in absent],
         )
-        .collect()
-    )
+        in_window = pl.col("ts_event").is_between(*window)
+        frame = parsed.filter(
+            in_window | pl.any_horizontal("_dropped", *[f"_bad_{n}" for n in absent])
+        ).collect()
+    except pl.exceptions.PolarsError as exc:
+        raise DataError(f"cannot read as CSV: {exc}", path=str(file)) from exc
+    flags = [f"_bad_{name}" for name in absent]
+    bad_values = {name: int(frame[f"_bad_{name}"].sum()) for name in absent}
+    bad_rows = int(frame["_dropped"].sum())
+    if bad_rows or any(bad_values.values()):
+        if not skip_bad_rows:
+            raise_first_bad(file, raw, numeric)
+        counts: dict[str, int] = {}
+        for name, count in bad_values.items():
+            if count:
+                counts[bad_reason(name)] = counts.get(bad_reason(name), 0) + count
+        log.warning(
+            "%s: %d unparseable row(s) skipped as the snapshots skip them; unparseable "
+            "trade or deeper-level values read as absent: %s", file, bad_rows, counts or "none"
+        )  # fmt: skip
+        frame = frame.filter(~pl.col("_dropped"))
+    return frame.drop("_dropped", *flags)
 
 
 def _dbn_frame(file: Path, start_ns: int, end_ns: int) -> pl.DataFrame:
@@ -125,12 +154,21 @@ def _to_events(frame: pl.DataFrame) -> np.ndarray:
 
 
 def read_events(
-    path: str | Path, *, start_ns: int | None = None, end_ns: int | None = None
+    path: str | Path,
+    *,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    skip_bad_rows: bool = False,
 ) -> np.ndarray:
     """Read every row of the window as ``EVENT_DTYPE``, in ``ts_event`` order.
 
     ``path`` is a Databento MBP-1/MBP-10 CSV or DBN file (``.dbn``, ``.dbn.zst``); both give
-    the same events for the same records.
+    the same events for the same records. Bad rows follow
+    :func:`sor.data.reader.read_market`: an unparseable value is an error naming file, line
+    and column, unless ``skip_bad_rows``; then a row that the snapshots skip (bad timestamp,
+    venue, or top-of-book price or size) is skipped here too, so that the snapshots of the
+    events are the reader's, and an unparseable trade price or size or deeper ask level is
+    read as absent (0), its row kept.
 
     Raises
     ------
@@ -142,7 +180,7 @@ def read_events(
         raise DataError("no such data file", path=str(file))
     lo = start_ns if start_ns is not None else -(2**62)
     hi = end_ns if end_ns is not None else 2**62
-    frame = _dbn_frame(file, lo, hi) if is_dbn(file) else _csv_frame(file, lo, hi)
+    frame = _dbn_frame(file, lo, hi) if is_dbn(file) else _csv_frame(file, lo, hi, skip_bad_rows)
     return _to_events(frame)
 
 

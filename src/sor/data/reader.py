@@ -37,14 +37,16 @@ REQUIRED_COLUMNS = ("ts_event", "publisher_id", "ask_px_00", "ask_sz_00")
 OPTIONAL_COLUMNS = ("bid_px_00", "bid_sz_00")
 
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
-_REASONS = {
-    "ts_event": "bad_timestamp",
-    "publisher_id": "bad_publisher_id",
-    "ask_px_00": "bad_price",
-    "bid_px_00": "bad_price",
-    "ask_sz_00": "bad_size",
-    "bid_sz_00": "bad_size",
-}
+_REASONS = {"ts_event": "bad_timestamp", "publisher_id": "bad_publisher_id"}
+
+
+def bad_reason(column: str) -> str:
+    """Return the report's reason for an unparseable value in ``column``."""
+    if column in _REASONS:
+        return _REASONS[column]
+    return "bad_price" if column == "price" or "_px_" in column else "bad_size"
+
+
 _DBN_SUFFIXES = (".dbn", ".dbn.zst")
 _MAX_REPORTED = 5
 _SNIFF_ROWS = 100
@@ -280,14 +282,14 @@ def _read_csv(
     raw = pl.scan_csv(
         path, infer_schema=False, schema_overrides=dict.fromkeys(wanted, pl.String)
     ).select(wanted)
-    bad = {name: _bad_expr(name) for name in wanted}
+    bad = {name: bad_expr(name) for name in wanted}
     query = raw.select(
         _parse_expr("ts_event").alias("ts_event"),
         _parse_expr("publisher_id").cast(pl.Int32, strict=False).alias("publisher_id"),
         _nanos_expr("ask_px_00", wanted).alias("ask_px"),
-        _size_expr("ask_sz_00", wanted).cast(pl.Int32, strict=False).alias("ask_sz"),
+        size_expr("ask_sz_00", wanted).cast(pl.Int32, strict=False).alias("ask_sz"),
         _nanos_expr("bid_px_00", wanted).alias("bid_px"),
-        _size_expr("bid_sz_00", wanted).cast(pl.Int32, strict=False).alias("bid_sz"),
+        size_expr("bid_sz_00", wanted).cast(pl.Int32, strict=False).alias("bid_sz"),
         pl.any_horizontal(*bad.values()).alias("_bad"),
     )
     # Batches are copied into columns sized from the file up front, so the peak stays near
@@ -305,7 +307,7 @@ def _read_csv(
     bad_rows = int(np.count_nonzero(flags))
     if bad_rows:
         if not skip_bad_rows:
-            _raise_first_bad(path, raw, wanted)
+            raise_first_bad(path, raw, wanted)
         # a row is counted once, under the first bad column in the order of ``wanted``
         seen = pl.lit(False)
         reasons = []
@@ -315,7 +317,7 @@ def _read_csv(
         per_column = raw.select(reasons).collect(engine="streaming").row(0, named=True)
         for name, value in per_column.items():
             if value:
-                reason = _REASONS[name]
+                reason = bad_reason(name)
                 skipped[reason] = skipped.get(reason, 0) + int(value)
         log.warning("skipped %d unparseable row(s) in %s: %s", bad_rows, path, skipped)
         typed = {name: values[~flags] for name, values in typed.items()}
@@ -444,13 +446,13 @@ def _nanos_expr(name: str, wanted: list[str]) -> pl.Expr:
     return pl.when(valid).then((price * NANOS_PER_DOLLAR).round(0)).otherwise(0).cast(pl.Int64)
 
 
-def _size_expr(name: str, wanted: list[str]) -> pl.Expr:
+def size_expr(name: str, wanted: list[str]) -> pl.Expr:
     if name not in wanted:
         return pl.lit(0, dtype=pl.Int64)
     return _parse_expr(name).fill_null(0)
 
 
-def _bad_expr(name: str) -> pl.Expr:
+def bad_expr(name: str) -> pl.Expr:
     """A value is bad when text is present but does not parse; a blank is bad only where
     the value is required for every row (timestamp, venue)."""
     parsed_null = _parse_expr(name).is_null()
@@ -459,10 +461,10 @@ def _bad_expr(name: str) -> pl.Expr:
     return parsed_null & _nonblank(name)
 
 
-def _raise_first_bad(path: Path, lazy: pl.LazyFrame, wanted: list[str]) -> None:
+def raise_first_bad(path: Path, lazy: pl.LazyFrame, wanted: list[str]) -> None:
     located = (
         lazy.with_row_index("_row")
-        .filter(pl.any_horizontal(*[_bad_expr(name) for name in wanted]))
+        .filter(pl.any_horizontal(*[bad_expr(name) for name in wanted]))
         .head(_MAX_REPORTED)
         .collect()
     )
@@ -470,9 +472,9 @@ def _raise_first_bad(path: Path, lazy: pl.LazyFrame, wanted: list[str]) -> None:
     line = int(row["_row"]) + 2  # one header line, lines counted from 1
     for name in wanted:
         value = row[name]
-        check = pl.DataFrame({name: [value]}, schema={name: pl.String}).select(_bad_expr(name))
+        check = pl.DataFrame({name: [value]}, schema={name: pl.String}).select(bad_expr(name))
         if check.item():
-            what = "timestamp" if name == "ts_event" else _REASONS[name].removeprefix("bad_")
+            what = "timestamp" if name == "ts_event" else bad_reason(name).removeprefix("bad_")
             shown = "an empty value" if value is None or not value.strip() else repr(value)
             hint = (
                 " (expected ISO-8601 like 2024-08-01T13:36:32.491911683Z)"
