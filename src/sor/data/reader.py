@@ -38,15 +38,6 @@ OPTIONAL_COLUMNS = ("bid_px_00", "bid_sz_00")
 
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
 _REASONS = {"ts_event": "bad_timestamp", "publisher_id": "bad_publisher_id"}
-
-
-def bad_reason(column: str) -> str:
-    """Return the report's reason for an unparseable value in ``column``."""
-    if column in _REASONS:
-        return _REASONS[column]
-    return "bad_price" if column == "price" or "_px_" in column else "bad_size"
-
-
 _DBN_SUFFIXES = (".dbn", ".dbn.zst")
 _MAX_REPORTED = 5
 _SNIFF_ROWS = 100
@@ -450,6 +441,13 @@ def size_expr(name: str, wanted: list[str]) -> pl.Expr:
     if name not in wanted:
         return pl.lit(0, dtype=pl.Int64)
     return _parse_expr(name).fill_null(0)
+
+
+def bad_reason(column: str) -> str:
+    """Return the report's reason for an unparseable value in ``column``."""
+    if column in _REASONS:
+        return _REASONS[column]
+    return "bad_price" if column == "price" or "_px_" in column else "bad_size"
 
 
 def bad_expr(name: str) -> pl.Expr:
