@@ -583,9 +583,6 @@ class CKOptions:
         horizons = horizons or DEFAULT_HORIZONS_S
         if not latency_us >= 0 or any(h <= 0 for h in horizons):
             raise SorError("--latency-us must be >= 0 and --horizon values > 0")
-        if not latency_sigma >= 0 or (latency_sigma > 0 and latency_us == 0):
-            raise SorError("--latency-sigma must be >= 0, and a sampled latency needs "
-                           "--latency-us > 0")  # fmt: skip
         latency = OrderLatency(round(latency_us * 1000), latency_sigma, latency_seed)
         return cls(horizons, CKSettings(latency, QUEUE_MODELS[queue_model]))
 

@@ -37,12 +37,17 @@ class OrderLatency:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        # the options' names (--latency-us, --latency-sigma) tell a CLI user what to change
         if self.median_ns < 0:
-            raise ConfigError(f"latency: the median must be >= 0 ns, got {self.median_ns}")
+            raise ConfigError(
+                f"latency: the median (--latency-us) must be >= 0, got {self.median_ns} ns"
+            )
         if not math.isfinite(self.sigma) or self.sigma < 0:
-            raise ConfigError(f"latency: sigma must be a finite number >= 0, got {self.sigma}")
+            raise ConfigError(
+                f"latency: sigma (--latency-sigma) must be a finite number >= 0, got {self.sigma}"
+            )
         if self.sigma > 0 and self.median_ns == 0:
-            raise ConfigError("latency: a sampled latency needs a positive median")
+            raise ConfigError("latency: a sampled latency needs a positive median (--latency-us)")
 
     @property
     def sampled(self) -> bool:
