@@ -18,7 +18,8 @@ from collections.abc import Callable
 import numpy as np
 
 from sor.allocators.ck import CKParams, closed_form_one_venue, poisson_factor_outflows, solve_sa
-from sor.place import paper_problem, place
+from sor.paper import paper_problem
+from sor.place import place
 
 ORDER = 1000
 SAMPLES = 1000

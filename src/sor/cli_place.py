@@ -40,51 +40,75 @@ def place(
         Path | None,
         typer.Option(
             "--paper",
-            help="--paper-table: the paper's Table 1 as CSV (S,K,market_only,single_limit,"
-            "equal_split,optimal; cents per share) to print beside ours and check: exit "
-            "status 1 if a figure differs by more than 0.05.",
+            help="--paper-table: the paper's Table 1 as CSV (S,K, the costs market_only,"
+            "single_limit,equal_split,optimal in cents per share, optionally the allocation "
+            "alloc_M_pct,alloc_L1_pct..alloc_L5_pct,alloc_total_pct). Default: "
+            "ck_table1.csv in ../shared/data, where present.",
         ),
     ] = None,
+    paper_breakdown: Annotated[
+        Path | None,
+        typer.Option(
+            "--paper-breakdown",
+            help="--paper-table: the paper's second table as CSV (S,K,fees,impact,penalties,"
+            "total,underfill_shares,overfill_shares,p_underfill_pct,p_overfill_pct). "
+            "Default: ck_table2.csv in ../shared/data, where present.",
+        ),
+    ] = None,
+    no_paper: Annotated[
+        bool,
+        typer.Option("--no-paper", help="--paper-table: ours only, no comparison."),
+    ] = False,
 ) -> None:
     """Place one order with the Cont-Kukanov model: the allocation and its cost in cents/share.
 
-    Prints the allocation and each strategy's cost as JSON for a problem file.
+    Prints the allocation, each allocation's cost and the cost breakdown as JSON for a
+    problem file.
 
-    --paper-table runs the paper's section 5.1 study instead (ours beside its Table 1).
+    --paper-table runs the paper's section 5.1 study instead, beside its Tables 1 and 2,
+    and exits with status 1 if ours breaks the acceptance rule (README).
 
     Example: sor place problem.json
 
-    Example: sor place --paper-table --samples 10000 --seed 7 --paper table1.csv
+    Example: sor place --paper-table --samples 10000 --seed 7
     """
+    from sor import paper as study
     from sor import place as lib
 
     try:
         if paper_table:
             if problem is not None:
                 raise SorError("give either a PROBLEM file or --paper-table, not both")
-            figures = lib.load_paper_table(paper) if paper is not None else None
-            rows = lib.paper_table(samples=samples, seed=seed, paper=figures)
+            if no_paper and (paper is not None or paper_breakdown is not None):
+                raise SorError("--no-paper goes without --paper and --paper-breakdown")
+            figures = None
+            if not no_paper:
+                shared1, shared2 = study.shared_tables()
+                table1 = paper if paper is not None else shared1
+                table2 = paper_breakdown if paper_breakdown is not None else shared2
+                if table1 is None and table2 is not None and paper_breakdown is not None:
+                    raise SorError("--paper-breakdown needs Table 1 (--paper FILE)")
+                if table1 is not None:
+                    figures = study.load_paper(table1, table2)
+            rows = study.paper_table(samples=samples, seed=seed, paper=figures)
             if json_output:
                 document = {
                     "samples": samples,
                     "seed": seed,
+                    "tolerance_cents": study.TOLERANCE_CENTS,
                     "rows": [row.to_dict() for row in rows],
+                    "failures": study.failures(rows),
                 }
                 typer.echo(json.dumps(document, indent=2))
             else:
-                typer.echo(lib.format_paper_table(rows, samples=samples, seed=seed))
-            worst = lib.largest_gap(rows)
-            if worst is not None and worst[0] > lib.PAPER_TOLERANCE_CENTS:
-                gap, row, name = worst
-                typer.echo(
-                    f"sor: {name} at S={row.order_size}, K={row.venues} differs from Table 1 "
-                    f"by {gap:.3f} cents per share (bound {lib.PAPER_TOLERANCE_CENTS})",
-                    err=True,
-                )
+                typer.echo(study.format_paper_table(rows, samples=samples, seed=seed))
+            broken = study.failures(rows)
+            if broken:
+                typer.echo(f"sor: the paper check failed: {'; '.join(broken)}", err=True)
                 raise typer.Exit(1)
             return
-        if paper is not None:
-            raise SorError("--paper goes with --paper-table")
+        if paper is not None or paper_breakdown is not None or no_paper:
+            raise SorError("--paper, --paper-breakdown and --no-paper go with --paper-table")
         if problem is None:
             raise SorError("give a PROBLEM file (JSON) or --paper-table")
         result = lib.place(lib.load_problem(problem))

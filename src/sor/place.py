@@ -21,24 +21,30 @@ A problem file is JSON::
 ``sa_passes`` (default 1, the paper's algorithm) runs the stochastic approximation over the
 samples that many times.
 
-The answer: the whole-share allocation and, for it and three simple strategies, the average
-cost over the samples in cents per share of the order, measured from the mid:
+The answer: the whole-share allocation and, for it and the paper's three simple allocations,
+the average cost over the samples in cents per share of the order, measured from the mid:
 
-- ``market_only``: the whole order as a marketable order (``M = S``);
-- ``single_limit``: the whole order as one limit order (``L_j = S``) at the venue ``j`` where
-  that is cheapest (the first such venue on ties);
-- ``equal_split``: the order split equally into limit orders at every venue (``L_k = S/K``, the
-  first ``S mod K`` venues one share more), no marketable order;
-- ``optimal``: Proposition 3's closed form for one venue, the robust stochastic approximation
-  (section 4) for several. As a safeguard beyond the paper, if one of the three strategies
-  above costs less on the same samples, it is returned instead and named in
+- ``market_only``: ``X_M = (S, 0, ..., 0)``, the whole order as a marketable order;
+- ``single_limit``: ``X_L = (0, S, 0, ..., 0)``, the whole order as one limit order at the
+  first venue of ``venues``;
+- ``equal_split``: ``X_E``, ``S/(K+1)`` shares to the market order and to each venue's limit
+  order (whole shares: the first ``S mod (K+1)`` of ``M, L_1, ..., L_K`` one share more);
+- ``optimal``: Proposition 3's closed form for one venue; for several, the robust stochastic
+  approximation (section 4) followed by an exact descent of the sample-average cost over
+  whole shares (:func:`sor.allocators.ck.polish`). As a safeguard, if one of the three
+  allocations above costs less on the same samples, it is returned instead and named in
   ``solver.fallback``.
+
+``breakdown`` splits the optimal allocation's cost as the paper's second table does: ``fees``
+(spread, fees and rebates), ``impact`` (theta terms) and ``penalties`` (lambda terms), cents
+per share, adding up to its cost; ``underfill_shares`` and ``overfill_shares``, the average
+shortfall ``(S - A)+`` and excess ``(A - S)+``; ``p_underfill`` and ``p_overfill``, the
+shares of samples with ``A < S`` and ``A > S``, in ``[0, 1]``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,20 +55,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sor.allocators.ck import (
     CKParams,
+    CostBreakdown,
     FloatArray,
+    cost_breakdown,
     poisson_factor_outflows,
     solve,
 )
-from sor.allocators.exact import exact_cents_per_share
 from sor.errors import ConfigError
 
 DEFAULT_SAMPLES = 1000
-PAPER_SIZES = (500, 1000, 5000)
-PAPER_VENUES = (1, 2, 3, 4, 5)
-PAPER_SAMPLES = 10_000
-PAPER_SEED = 7
-PAPER_MEAN = 2200.0  # m, Poisson mean of xi_0 and eps_k, shares
-PAPER_COMMON_WEIGHT = 0.6  # a
 STRATEGIES = ("optimal", "market_only", "single_limit", "equal_split")
 
 
@@ -132,6 +133,20 @@ class Problem:
     sa_passes: int = 1
 
 
+def breakdown_cents(breakdown: CostBreakdown, order_size: int) -> dict[str, float]:
+    """Return a breakdown in the units of ``sor place``: cents per share, shares, ``[0, 1]``."""
+    to_cents = 100.0 / order_size
+    return {
+        "fees": breakdown.fees * to_cents,
+        "impact": breakdown.impact * to_cents,
+        "penalties": breakdown.penalties * to_cents,
+        "underfill_shares": breakdown.underfill_shares,
+        "overfill_shares": breakdown.overfill_shares,
+        "p_underfill": breakdown.p_underfill,
+        "p_overfill": breakdown.p_overfill,
+    }
+
+
 @dataclass(frozen=True)
 class PlaceResult:
     """The allocation and the cost of each strategy, cents per share from the mid."""
@@ -142,6 +157,9 @@ class PlaceResult:
     fallback: str | None
     samples: int
     seed: int
+    breakdown: dict[str, float]  # of the optimal allocation, see breakdown_cents
+    polish_steps: int
+    method_cost: float  # cents per share of the method's rounded answer, before the polish
 
     @property
     def market(self) -> int:
@@ -158,11 +176,18 @@ class PlaceResult:
         return {
             "allocation": {"market": self.market, "limits": list(self.limits)},
             "cost_cents_per_share": {name: round(self.costs[name], 6) for name in STRATEGIES},
+            "breakdown": {name: round(value, 6) for name, value in self.breakdown.items()},
+            "allocations": {
+                name: {"market": x[0], "limits": list(x[1:])}
+                for name, x in self.allocations.items()
+            },
             "solver": {
                 "method": self.method,
                 "fallback": self.fallback,
                 "samples": self.samples,
                 "seed": self.seed,
+                "polish_steps": self.polish_steps,
+                "method_cost_cents_per_share": round(self.method_cost, 6),
             },
         }
 
@@ -290,6 +315,7 @@ def place(problem: Problem) -> PlaceResult:
     for name, cost in solution.strategies.items():
         costs[name] = cost * to_cents
         allocations[name] = tuple(int(v) for v in solution.strategy_allocations[name])
+    breakdown = cost_breakdown(solution.allocation, params, outflows)
     return PlaceResult(
         allocations=allocations,
         costs=costs,
@@ -297,216 +323,7 @@ def place(problem: Problem) -> PlaceResult:
         fallback=solution.fallback,
         samples=int(outflows.shape[0]),
         seed=problem.seed,
+        breakdown=breakdown_cents(breakdown, params.order_size),
+        polish_steps=solution.polish_moves,
+        method_cost=solution.method_cost * to_cents,
     )
-
-
-# Table 1 of the paper is not shipped: its figures could not be consulted here, and they are
-# not guessed. ``sor place --paper-table --paper TABLE.csv`` reads them from a file with the
-# columns below (cents per share) and checks ours against them.
-PAPER_COLUMNS = ("S", "K", "market_only", "single_limit", "equal_split", "optimal")
-PAPER_TOLERANCE_CENTS = 0.05
-
-PaperFigures = dict[tuple[int, int], dict[str, float]]
-
-
-def load_paper_table(path: Path) -> PaperFigures:
-    """Read the paper's Table 1 from a CSV file: ``S,K`` then the four costs, cents per share.
-
-    A cost may be left empty where the paper gives none. A missing or unexpected column, a
-    value that is not a number, a repeated or unknown ``(S, K)`` stops with a message naming
-    the file and line.
-    """
-    import csv
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the paper's table ({exc.strerror})") from None
-    reader = csv.reader(text.splitlines())
-    header = [name.strip() for name in next(reader, [])]
-    if tuple(header) != PAPER_COLUMNS:
-        raise ConfigError(f"{path}:1: the header must be {','.join(PAPER_COLUMNS)}")
-    known = {(s, k) for s in PAPER_SIZES for k in PAPER_VENUES}
-    figures: PaperFigures = {}
-    for line, row in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(PAPER_COLUMNS):
-            raise ConfigError(f"{path}:{line}: expected {len(PAPER_COLUMNS)} fields")
-        try:
-            key = (int(row[0]), int(row[1]))
-            costs = {
-                n: float(c) for n, c in zip(PAPER_COLUMNS[2:], row[2:], strict=True) if c.strip()
-            }
-        except ValueError:
-            raise ConfigError(f"{path}:{line}: S and K must be integers, costs numbers") from None
-        if key not in known:
-            raise ConfigError(f"{path}:{line}: (S, K) = {key} is not in the section 5.1 study")
-        if key in figures:
-            raise ConfigError(f"{path}:{line}: (S, K) = {key} appears twice")
-        if not all(math.isfinite(c) for c in costs.values()):
-            raise ConfigError(f"{path}:{line}: costs must be finite numbers")
-        figures[key] = costs
-    return figures
-
-
-@dataclass(frozen=True)
-class PaperRow:
-    """One row of the section 5.1 study, cents per share.
-
-    ``ours``: each strategy's average cost over the samples; ``exact``: the expected cost of
-    the same allocation under the outflow model, without sampling; ``paper``: Table 1's,
-    where given.
-    """
-
-    order_size: int
-    venues: int
-    ours: dict[str, float]
-    exact: dict[str, float]
-    paper: dict[str, float] | None
-    market: int
-    limits: tuple[int, ...]
-    fallback: str | None
-
-    def gaps(self) -> dict[str, float]:
-        """Return ``|ours - paper|`` per strategy the paper gives, cents per share."""
-        paper = self.paper or {}
-        return {name: round(abs(self.ours[name] - paper[name]), 4) for name in paper}
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON form of the row."""
-        return {
-            "S": self.order_size,
-            "K": self.venues,
-            "ours": self.ours,
-            "exact": self.exact,
-            "paper": self.paper,
-            "gap_to_paper": self.gaps() if self.paper else None,
-            "allocation": {"market": self.market, "limits": list(self.limits)},
-            "fallback": self.fallback,
-        }
-
-
-def paper_problem(order_size: int, venues: int, *, samples: int, seed: int) -> Problem:
-    """Return the section 5.1 problem for one ``(S, K)``.
-
-    ``f = 0.003``, ``h = 0.02``, ``theta = 0.0005``, ``lambda_u = lambda_o = 0.05`` ($/share),
-    ``Q_k = 2000`` shares, ``r_k = 0.002`` $/share, ``xi_k = 0.6 xi_0 + 0.4 eps_k`` with
-    Poisson(2200) factors.
-    """
-    return parse_problem(
-        {
-            "order_size": order_size,
-            "half_spread": 0.02,
-            "fee": 0.003,
-            "theta": 0.0005,
-            "lambda_under": 0.05,
-            "lambda_over": 0.05,
-            "venues": [{"queue": 2000, "rebate": 0.002}] * venues,
-            "outflow": {
-                "model": "poisson_factor",
-                "mean": PAPER_MEAN,
-                "common_weight": PAPER_COMMON_WEIGHT,
-            },
-            "samples": samples,
-            "seed": seed,
-        },
-        source=f"paper problem S={order_size} K={venues}",
-    )
-
-
-def paper_table(
-    *,
-    samples: int = PAPER_SAMPLES,
-    seed: int = PAPER_SEED,
-    sizes: Sequence[int] = PAPER_SIZES,
-    venue_counts: Sequence[int] = PAPER_VENUES,
-    paper: PaperFigures | None = None,
-) -> list[PaperRow]:
-    """Run the paper's section 5.1 study through :func:`place`; rows beside Table 1.
-
-    Each ``(S, K)`` draws ``samples`` outflow samples with ``seed`` (the same draws for every
-    ``S`` at a given ``K``) and reports the average cost of each strategy over them, cents per
-    share, and the expected cost of the same allocations computed exactly under the outflow
-    model (:mod:`sor.allocators.exact`), beside ``paper`` (:func:`load_paper_table`) where
-    given.
-    """
-    paper = paper or {}
-    rows = []
-    for size in sizes:
-        for venues in venue_counts:
-            problem = paper_problem(size, venues, samples=samples, seed=seed)
-            result = place(problem)
-            exact = {
-                name: exact_cents_per_share(
-                    np.asarray(result.allocations[name]),
-                    problem.params,
-                    PAPER_MEAN,
-                    PAPER_COMMON_WEIGHT,
-                )
-                for name in STRATEGIES
-            }
-            rows.append(
-                PaperRow(
-                    order_size=size,
-                    venues=venues,
-                    ours={name: round(result.costs[name], 4) for name in STRATEGIES},
-                    exact={name: round(value, 4) for name, value in exact.items()},
-                    paper=paper.get((size, venues)),
-                    market=result.market,
-                    limits=result.limits,
-                    fallback=result.fallback,
-                )
-            )
-    return rows
-
-
-def format_paper_table(rows: Sequence[PaperRow], *, samples: int, seed: int) -> str:
-    """Return the study as a text table, cents per share: sampled, exact and the paper's.
-
-    An optimal cost marked ``*`` is a simple strategy's: the stochastic approximation's answer
-    cost more on the samples (see :func:`sor.allocators.ck.solve`).
-    """
-
-    def cell(value: float | None) -> str:
-        return "n/a" if value is None or math.isnan(value) else f"{value:.3f}"
-
-    names = ("market_only", "single_limit", "equal_split", "optimal")
-    short = "".join(f"{n:>8}" for n in ("market", "single", "equal", "optimal"))
-    lines = [
-        "Cont-Kukanov section 5.1: average cost, cents per share from the mid "
-        f"({samples} outflow samples, seed {seed})",
-        f"{'':6}{'sampled (ours)':>32} |{'exact, same allocation':>32} |{'paper, Table 1':>32} |",
-        f"{'S':>4} {'K':>1}{short} |{short} |{short} | allocation (ours)",
-    ]
-    for row in rows:
-        paper = row.paper or {}
-        mark = "*" if row.fallback else " "
-        lines.append(
-            f"{row.order_size:>4} {row.venues:>1}"
-            + "".join(f"{cell(row.ours[n]):>8}" for n in names)
-            + mark
-            + "|"
-            + "".join(f"{cell(row.exact[n]):>8}" for n in names)
-            + " |"
-            + "".join(f"{cell(paper.get(n)):>8}" for n in names)
-            + f" | M={row.market} L={list(row.limits)}"
-        )
-    if any(row.fallback for row in rows):
-        lines.append("* a simple strategy: the stochastic approximation's answer cost more.")
-    worst = largest_gap(rows)
-    if worst is None:
-        lines.append("paper: give Table 1 of arXiv 1210.1625 with --paper TABLE.csv: n/a.")
-    else:
-        gap, row, name = worst
-        lines.append(
-            f"largest gap to Table 1: {gap:.3f} cents per share ({name}, S={row.order_size}, "
-            f"K={row.venues}); the acceptance bound is {PAPER_TOLERANCE_CENTS}."
-        )
-    return "\n".join(lines)
-
-
-def largest_gap(rows: Sequence[PaperRow]) -> tuple[float, PaperRow, str] | None:
-    """Return the largest ``|ours - paper|`` (cents per share), its row and strategy."""
-    gaps = [(gap, row, name) for row in rows for name, gap in row.gaps().items()]
-    return max(gaps, key=lambda item: item[0]) if gaps else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from sor.allocators.ck import (
     CKParams,
     cents_per_share,
     closed_form_one_venue,
+    cost_breakdown,
     cost_samples,
     critical_ratio,
     equal_split,
@@ -26,21 +26,13 @@ from sor.allocators.ck import (
     project_feasible,
     round_to_shares,
     sa_step_size,
+    simple_strategies,
     solve,
     solve_sa,
 )
 from sor.cli_place import place as place_command
 from sor.errors import ConfigError
-from sor.place import (
-    PAPER_COLUMNS,
-    PAPER_SAMPLES,
-    format_paper_table,
-    load_paper_table,
-    load_problem,
-    paper_table,
-    parse_problem,
-    place,
-)
+from sor.place import load_problem, parse_problem, place
 
 # the paper's section 5.1 costs, $/share
 PAPER = {
@@ -303,18 +295,49 @@ def test_solve_picks_the_method_and_reports_the_simple_strategies() -> None:
     assert solution.cost == pytest.approx(expected_cost(solution.allocation, five, xi5))
 
 
-def test_solve_falls_back_when_a_simple_strategy_is_cheaper() -> None:
+def test_solve_polishes_past_the_averaged_iterates() -> None:
     # every outflow clears every queue by far, so any limit order fills: sending exactly S as
     # limit orders is optimal, and the constant-step iterates, pushed back onto M + sum L >= S
-    # by the projection, average a little above S (511 shares here)
+    # by the projection, average a little above S (511 shares here); the polish takes the
+    # excess back
     params = _params(500, 5)
     xi = np.full((300, 5), 5000.0)
     assert solve_sa(params, xi).sum() > 505
     solution = solve(params, xi)
-    assert solution.fallback == "single_limit"
-    assert solution.allocation.tolist() == [0, 500, 0, 0, 0, 0]
+    assert solution.fallback is None and solution.polish_moves > 0
+    assert solution.allocation[0] == 0 and solution.allocation.sum() == 500
     assert solution.cost == pytest.approx(-0.022 * 500 + 0.0005 * 500)
+    assert solution.method_cost > solution.cost
     assert solution.cost <= expected_cost(equal_split(params), params, xi)
+
+
+def test_the_simple_allocations_are_the_papers() -> None:
+    params = _params(500, 2)
+    xi = np.full((10, 2), 2100.0)
+    simple = {name: x.tolist() for name, (x, _) in simple_strategies(params, xi).items()}
+    assert simple == {
+        "market_only": [500, 0, 0],
+        "single_limit": [0, 500, 0],  # X_L: the whole order at the first venue
+        "equal_split": [167, 167, 166],  # X_E: S/(K+1) to M and to each L_k
+    }
+    assert equal_split(_params(1000, 4)).tolist() == [200] * 5
+
+
+def test_cost_breakdown_adds_up_and_counts_fills() -> None:
+    params = CKParams(1000, 0.02, 0.003, 0.0005, 0.05, 0.05, (100, 200), (0.002, 0.001))
+    x = [300, 500, 400]
+    xi = np.array([[400.0, 250.0], [1000.0, 1000.0], [600.0, 200.0]])
+    # as in test_cost_matches_a_hand_computation: 350 short, 200 over, 200 short
+    parts = cost_breakdown(x, params, xi)
+    assert parts.total == pytest.approx(expected_cost(x, params, xi), abs=1e-12)
+    fees = [0.023 * 300 - 0.022 * 300 - 0.021 * 50, 0.023 * 300 - 0.022 * 500 - 0.021 * 400,
+            0.023 * 300 - 0.022 * 500]  # fmt: skip
+    assert parts.fees == pytest.approx(np.mean(fees), abs=1e-12)
+    assert parts.impact == pytest.approx(0.0005 * (1200 * 3 + 350 + 200) / 3, abs=1e-12)
+    assert parts.penalties == pytest.approx(0.05 * (350 + 200 + 200) / 3, abs=1e-12)
+    assert parts.underfill_shares == pytest.approx(550 / 3)
+    assert parts.overfill_shares == pytest.approx(200 / 3)
+    assert parts.p_underfill == pytest.approx(2 / 3) and parts.p_overfill == pytest.approx(1 / 3)
 
 
 # --- the problem file ----------------------------------------------------------------------------
@@ -323,7 +346,19 @@ def test_solve_falls_back_when_a_simple_strategy_is_cheaper() -> None:
 def test_place_answers_and_is_deterministic() -> None:
     first = place(parse_problem(_problem())).to_dict()
     assert first == place(parse_problem(_problem())).to_dict()
-    assert set(first) == {"allocation", "cost_cents_per_share", "solver"}
+    assert set(first) == {
+        "allocation",
+        "cost_cents_per_share",
+        "breakdown",
+        "allocations",
+        "solver",
+    }
+    parts = first["breakdown"]
+    total = parts["fees"] + parts["impact"] + parts["penalties"]
+    assert total == pytest.approx(first["cost_cents_per_share"]["optimal"], abs=1e-5)
+    assert first["allocations"]["equal_split"] == {"market": 334, "limits": [333, 333]}
+    assert first["allocations"]["single_limit"] == {"market": 0, "limits": [1000, 0]}
+    assert first["allocations"]["optimal"] == first["allocation"]
     allocation = first["allocation"]
     assert len(allocation["limits"]) == 2
     assert allocation["market"] + sum(allocation["limits"]) >= 1000
@@ -452,134 +487,3 @@ def test_command_errors_are_one_line_exit_2(
     assert done.exit_code == 2
     assert done.stdout == ""
     assert done.stderr.startswith("sor: error: ") and done.stderr.count("\n") == 1
-
-
-def test_command_paper_table_is_the_librarys() -> None:
-    done = CliRunner().invoke(_app(), ["place", "--paper-table", "--json", "--samples", "300"])
-    assert done.exit_code == 0, done.stderr
-    document = json.loads(done.stdout)
-    rows = paper_table(samples=300, seed=7)
-    assert document["rows"] == [row.to_dict() for row in rows]
-    text = CliRunner().invoke(_app(), ["place", "--paper-table", "--samples", "300"])
-    assert text.stdout.strip() == format_paper_table(rows, samples=300, seed=7)
-
-
-# --- the paper's section 5.1 study -------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def study() -> list[Any]:
-    return paper_table(samples=PAPER_SAMPLES, seed=7)
-
-
-def test_paper_table_covers_the_study(study: list[Any]) -> None:
-    assert [(row.order_size, row.venues) for row in study] == [
-        (s, k) for s in (500, 1000, 5000) for k in (1, 2, 3, 4, 5)
-    ]
-    for row in study:
-        ours = row.ours
-        assert ours["market_only"] == pytest.approx(2.35)  # (h + f + theta) in cents
-        assert ours["optimal"] <= min(
-            ours["market_only"], ours["single_limit"], ours["equal_split"]
-        )
-        if row.venues == 1:
-            assert ours["single_limit"] == ours["equal_split"]
-        assert row.market + sum(row.limits) >= row.order_size
-
-
-def test_paper_table_sampled_costs_are_within_5_hundredths_of_a_cent_of_exact(
-    study: list[Any],
-) -> None:
-    # the paper's Table 1 is itself a sample estimate of these expectations: the acceptance
-    # bound (0.05 cents per share) holds for our sampled figures against the exact ones
-    for row in study:
-        assert set(row.exact) == set(row.ours)
-        for name, exact in row.exact.items():
-            assert abs(row.ours[name] - exact) <= 0.05, (row.order_size, row.venues, name)
-        assert row.exact["market_only"] == pytest.approx(2.35, abs=1e-9)
-        # the allocation returned is never worse in expectation than the simple strategies
-        # by more than sampling noise
-        simple = min(row.exact[n] for n in ("market_only", "single_limit", "equal_split"))
-        assert row.exact["optimal"] <= simple + 0.01
-
-
-# --- the paper's Table 1, given as a file ------------------------------------------------------
-
-
-def _table_file(path: Path, rows: list[Any], shift: dict[tuple[int, int, str], float]) -> Path:
-    """Write ``rows``' sampled costs as a Table 1 file, moved by ``shift``; S=500 K=1's
-    optimal cell left empty, and the S=5000 rows left out."""
-    lines = [",".join(PAPER_COLUMNS)]
-    for row in rows:
-        if row.order_size == 5000:
-            continue
-        cells = []
-        for name in PAPER_COLUMNS[2:]:
-            key = (row.order_size, row.venues, name)
-            value = row.ours[name] + shift.get(key, 0.0)
-            cells.append("" if key == (500, 1, "optimal") else f"{value:.4f}")
-        lines.append(",".join([str(row.order_size), str(row.venues), *cells]))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
-def small_study() -> list[Any]:
-    return paper_table(samples=300, seed=7)
-
-
-def test_paper_figures_within_the_bound_print_beside_ours(
-    small_study: list[Any], tmp_path: Path
-) -> None:
-    file = _table_file(tmp_path / "t1.csv", small_study, {(1000, 3, "equal_split"): -0.04})
-    figures = load_paper_table(file)
-    assert len(figures) == 10 and set(figures[(500, 1)]) == set(PAPER_COLUMNS[2:5])
-    args = ["place", "--paper-table", "--samples", "300", "--paper", str(file)]
-    done = CliRunner().invoke(_app(), args)
-    assert done.exit_code == 0, done.stderr
-    assert "largest gap to Table 1: 0.040 cents per share (equal_split, S=1000, K=3)" in done.stdout
-    document = json.loads(CliRunner().invoke(_app(), [*args, "--json"]).stdout)
-    by_key = {(row["S"], row["K"]): row for row in document["rows"]}
-    assert by_key[(1000, 3)]["gap_to_paper"]["equal_split"] == pytest.approx(0.04)
-    assert by_key[(5000, 2)]["paper"] is None and by_key[(5000, 2)]["gap_to_paper"] is None
-
-
-def test_a_paper_figure_beyond_the_bound_fails_the_check(
-    small_study: list[Any], tmp_path: Path
-) -> None:
-    file = _table_file(tmp_path / "t1.csv", small_study, {(500, 4, "single_limit"): 0.06})
-    done = CliRunner().invoke(
-        _app(), ["place", "--paper-table", "--samples", "300", "--paper", str(file)]
-    )
-    assert done.exit_code == 1
-    assert "single_limit at S=500, K=4 differs from Table 1 by 0.060" in done.stderr
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("S,K,market,single,equal,optimal\n", ":1: the header must be"),
-        (",".join(PAPER_COLUMNS) + "\n500,1,2.35,x,1,1\n", ":2: S and K must be integers"),
-        (",".join(PAPER_COLUMNS) + "\n500,1,2.35\n", ":2: expected 6 fields"),
-        (",".join(PAPER_COLUMNS) + "\n700,1,2.35,1,1,1\n", ":2: (S, K) = (700, 1) is not"),
-        (
-            ",".join(PAPER_COLUMNS) + "\n500,1,2.35,,,\n\n500,1,2.35,,,\n",
-            ":4: (S, K) = (500, 1) appears",
-        ),
-        (",".join(PAPER_COLUMNS) + "\n500,1,nan,1,1,1\n", ":2: costs must be finite"),
-    ],
-)
-def test_a_bad_paper_table_names_file_and_line(tmp_path: Path, text: str, message: str) -> None:
-    file = tmp_path / "t1.csv"
-    file.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError, match=re.escape(f"{file}{message}")):
-        load_paper_table(file)
-    done = CliRunner().invoke(_app(), ["place", "--paper-table", "--paper", str(file)])
-    assert done.exit_code == 2 and done.stderr.startswith("sor: error: ")
-
-
-def test_paper_figures_need_the_study(tmp_path: Path) -> None:
-    done = CliRunner().invoke(_app(), ["place", "--paper", str(tmp_path / "missing.csv")])
-    assert done.exit_code == 2 and "--paper goes with --paper-table" in done.stderr
-    with pytest.raises(ConfigError, match="cannot read"):
-        load_paper_table(tmp_path / "missing.csv")
