@@ -91,7 +91,9 @@ def run_ck_backtest(
         return run_ck(events, venues, size, fees, rebates, params, horizon, (start, end),
                       settings, flows=flows, arrival_ns=arrival_ns)  # fmt: skip
 
-    results = run_grid(evaluate, points, workers=workers, on_done=on_progress)  # type: ignore[arg-type]
+    # processes: a run is mostly Python, which holds the GIL (the forked workers inherit the
+    # events and the arrays above)
+    results = run_grid(evaluate, points, workers=workers, on_done=on_progress, processes=True)
     best = best_index([(size - r.filled, r.cash_nanos) for r in results])
     passive = run_ck(events, venues, size, fees, rebates, points[best][0], points[best][1],
                      (start, end), settings, passive_only=True, flows=flows,

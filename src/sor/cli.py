@@ -216,7 +216,10 @@ def backtest(
         bool, Opt(help="Skip unparseable rows, counting them per reason.")
     ] = False,
     seed: Annotated[int, Opt(help="Seed of the generated data.")] = DEFAULT_SEED,
-    workers: Annotated[int | None, Opt(help="Search threads (default: all cores).")] = None,
+    workers: Annotated[
+        int | None,
+        Opt(help="Search workers: threads, processes for --model ck (default: all cores)."),
+    ] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar or logs.")] = False,
 ) -> None:
     """Backtest the router and the baselines and print the JSON report on stdout.

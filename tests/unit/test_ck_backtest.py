@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,38 @@ def test_ck_run_is_deterministic_and_queue_models_differ(market: Path, tmp_path:
     conservative = _run(market, tmp_path / "c.json", "--queue-model", "conservative")
     assert conservative["run"]["queue_model"] == "conservative"
     assert first == again
+
+
+def test_ck_report_is_the_same_on_one_worker_and_on_two(market: Path, tmp_path: Path) -> None:
+    # two workers run the search in forked processes (Linux), one runs it in this process
+    _run(market, tmp_path / "one.json", "--workers", "1")
+    _run(market, tmp_path / "two.json", "--workers", "2")
+    assert (tmp_path / "one.json").read_bytes() == (tmp_path / "two.json").read_bytes()
+
+
+def test_an_error_in_a_search_worker_is_the_usual_one_line_error(
+    market: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sor.backtest_ck
+    from sor.errors import SorError
+
+    real = sor.backtest_ck.run_ck
+
+    def failing(*args: object, **kwargs: object) -> object:
+        if args[6] == 2.0:  # the horizon: one point in two fails
+            raise SorError("the queue simulator gave up")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sor.backtest_ck, "run_ck", failing)  # the forked workers inherit it
+    result = CliRunner().invoke(
+        app,
+        ["backtest", "--data", str(market), "--model", "ck", "--order-size", "2000",
+         "--lambda-under", "0.01,0.2", "--theta-queue", "0.0005", "--lambda-over", "0.05",
+         "--horizon", "0.2,2", "--no-plot", "--workers", "2", "--json-out", os.devnull],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == "sor: error: the queue simulator gave up"
+    assert "Traceback" not in result.output
 
 
 def test_sampled_latency_is_recorded_and_reproducible(market: Path, tmp_path: Path) -> None:

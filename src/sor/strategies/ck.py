@@ -78,7 +78,9 @@ def outflows(events: np.ndarray, n_venues: int) -> tuple[list[np.ndarray], list[
             fell = px[1:] < px[:-1]
             flow[1:] = np.where(same, np.maximum(sz[:-1] - sz[1:], 0), 0)
             flow[1:] += np.where(fell & (px[:-1] > 0), sz[:-1], 0)
-        times.append(rows["ts_event"])
+        # contiguous copies: a field of the structured rows is strided, and every binary
+        # search on a strided array first copies it whole
+        times.append(np.ascontiguousarray(rows["ts_event"]))
         totals.append(np.cumsum(flow))
     return times, totals
 
@@ -96,14 +98,15 @@ def outflow_samples(
     ends = [e for e in ends if e - horizon_ns >= first_ns]
     if not ends:
         return np.zeros((1, len(times)))
+    until = np.array(ends, dtype=np.int64)
+    since = until - horizon_ns
     samples = np.empty((len(ends), len(times)))
     for k, (t, c) in enumerate(zip(times, totals, strict=True)):
-        at = np.concatenate(([0], c))
-
-        def cum(x: int, t: np.ndarray = t, at: np.ndarray = at) -> int:
-            return int(at[np.searchsorted(t, x, side="right")])
-
-        samples[:, k] = [cum(e) - cum(e - horizon_ns) for e in ends]
+        at = np.concatenate((np.zeros(1, dtype=np.int64), c))
+        samples[:, k] = (
+            at[np.searchsorted(t, until, side="right")]
+            - at[np.searchsorted(t, since, side="right")]
+        )
     return samples
 
 
