@@ -26,7 +26,8 @@ def _batch(asks: np.ndarray, sizes: np.ndarray, fees: np.ndarray) -> int:
     out = np.zeros(asks.shape[1], dtype=np.int64)
     checksum = 0
     for k in range(asks.shape[0]):
-        checksum += static_split(ORDER, asks[k], sizes[k], fees[k], out)
+        static_split(ORDER, asks[k], sizes[k], fees[k], out)
+        checksum += out[0]
     return checksum
 
 

@@ -18,6 +18,7 @@ from sor.search import RiskParameters, SearchGrid, best_index, run_grid
 from sor.simulation.engine import (
     MarketArrays,
     RunOutput,
+    check_market_notional,
     displayed_ask_size,
     run_router,
     run_sweep,
@@ -147,6 +148,7 @@ def run_backtest(
     check_venues(config.costs, market.venues)
     fee_nanos = config.costs.fee_nanos(market.venues)
     size = config.order_size
+    check_market_notional(market, fee_nanos, size)
     start = config.start_ns if config.start_ns is not None else int(market.group_ts[0])
     end = config.end_ns if config.end_ns is not None else int(market.group_ts[-1])
 

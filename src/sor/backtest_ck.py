@@ -21,6 +21,7 @@ from sor.backtest import BASELINES, BacktestConfig, run_backtest
 from sor.data.reader import MarketData, format_timestamp
 from sor.domain import NANOS_PER_DOLLAR, StrategyResult, dollars_to_nanos
 from sor.errors import SorError
+from sor.report import Money
 from sor.search import RiskParameters, SearchGrid, best_index, run_grid
 from sor.simulation.queue import QUEUE_MODELS, Book, advance, attach_venues, sweep
 from sor.strategies.ck import CKResult, CKSettings, arrival, outflows, run_ck
@@ -186,7 +187,7 @@ def _complete(
 
 def _summary(outcome: Outcome) -> dict[str, Any]:
     return {
-        "total_cash": outcome.cash_nanos / NANOS_PER_DOLLAR,
+        "total_cash": Money(outcome.cash_nanos),
         "avg_fill_px": outcome.avg_fill_px,
         "total_fill": outcome.total_fill,
     }
@@ -209,5 +210,5 @@ def _details(outcome: Outcome, size: int, mid: float | None) -> dict[str, Any]:
             (price - mid) / mid * 10_000 if price is not None and mid else None
         ),
         "passive_share": outcome.passive / outcome.total_fill if outcome.total_fill else None,
-        "rebates": outcome.rebates_nanos / NANOS_PER_DOLLAR,
+        "rebates": Money(outcome.rebates_nanos),
     }

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from sor import __version__
 from sor.backtest import BASELINES, BacktestResult
 from sor.data.reader import format_timestamp
-from sor.domain import StrategyResult
+from sor.domain import NANOS_PER_DOLLAR, StrategyResult
 
 VWAP_NOTE = (
     "vwap weights its 60-second buckets by the displayed ask size of the whole window, "
@@ -20,10 +21,45 @@ STATIC_NOTE = (
 )
 
 
+class Money(float):
+    """A dollar amount known exactly in nano-dollars.
+
+    It is the nearest float wherever a float is used, and ``dumps`` writes its exact
+    decimal digits: a float holds 1e12 $ only to about 1e-4 $, the report to 1e-9 $.
+    """
+
+    nanos: int
+
+    def __new__(cls, nanos: int) -> Money:
+        value = super().__new__(cls, nanos / NANOS_PER_DOLLAR)
+        value.nanos = int(nanos)
+        return value
+
+    def decimal(self) -> str:
+        """Exact decimal text, with a JSON number's syntax (``12.5``, ``-3.0``)."""
+        whole, part = divmod(abs(self.nanos), NANOS_PER_DOLLAR)
+        digits = f"{part:09d}".rstrip("0") or "0"
+        return f"{'-' if self.nanos < 0 else ''}{whole}.{digits}"
+
+
+_MONEY_MARK = "\x00money:"
+_MONEY_TEXT = re.compile(r'"\\u0000money:(-?[0-9]+\.[0-9]+)"')
+
+
+def _marked(value: Any) -> Any:
+    if isinstance(value, Money):
+        return _MONEY_MARK + value.decimal()
+    if isinstance(value, dict):
+        return {key: _marked(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_marked(item) for item in value]
+    return value
+
+
 def summary(result: StrategyResult) -> dict[str, Any]:
     """Return the three figures of SEMANTICS.md section 6 for one strategy."""
     return {
-        "total_cash": result.total_cash,
+        "total_cash": Money(result.total_cash_nanos),
         "avg_fill_px": result.avg_fill_px,
         "total_fill": result.total_fill,
     }
@@ -66,7 +102,7 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
             "table": [
                 {
                     **row.parameters.as_dict(),
-                    "total_cash": row.result.total_cash,
+                    "total_cash": Money(row.result.total_cash_nanos),
                     "total_fill": row.result.total_fill,
                     "avg_fill_px": row.result.avg_fill_px,
                 }
@@ -110,5 +146,7 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
 
 
 def dumps(report: dict[str, Any]) -> str:
-    """Serialise the report; byte-identical for identical reports."""
-    return json.dumps(report, indent=2, allow_nan=False) + "\n"
+    """Serialise the report; byte-identical for identical reports. Money is written with
+    its exact decimal digits (a path cannot hold the NUL of the mark, so no text collides)."""
+    text = json.dumps(_marked(report), indent=2, allow_nan=False)
+    return _MONEY_TEXT.sub(r"\1", text) + "\n"

@@ -14,7 +14,9 @@ That makes the problem a bounded linear one over 100-share units:
   within each later venue's block of units, so one pass over the blocks finds it:
   O(n^2) per call for n venues, against the enumeration's exponential count.
 
-Arithmetic is in integer nano-dollars, which makes the tolerance test exact.
+Arithmetic is in integer nano-dollars, which makes the tolerance test exact. Costs are kept
+relative to the cheapest venue (every candidate holds the same shares), so an order whose
+notional passes int64 nano-dollars is still split exactly; ``check_notional`` states the bound.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from sor.domain import STEP, VenueQuote, dollars_to_nanos
-from sor.errors import ConfigError
+from sor.domain import NANOS_PER_DOLLAR, STEP, VenueQuote, dollars_to_nanos, nanos_to_dollars
+from sor.errors import ConfigError, SorError
 
-_INT64_SAFE = 9_000_000_000_000_000_000
+_NOTIONAL_LIMIT = 2**62
+"""Bound on ``shares * whole dollars per share``: what the exact arithmetic holds."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,28 @@ class Allocation:
     cost: float | None
 
 
+NO_SPLIT = -1
+"""``static_split`` status: no split sums to the order."""
+TOO_LARGE = -2
+"""``static_split`` status: the venues' cost spread times the order does not fit int64."""
+_RELATIVE_LIMIT = 4_000_000_000_000_000_000
+"""Bound on relative costs (nano-dollars), leaving room for the tie tolerance's sum."""
+
+
+@numba.njit(cache=True, nogil=True)
+def _tie_tolerance(shares: int, base_cost: int, relative_least: int) -> int:
+    """Return ``max(1, floor(|least| / 1e9))`` in nano-dollars, where the least cost is
+    ``shares * base_cost + relative_least``, without forming that product (it may pass
+    int64). ``base_cost > 0`` and ``relative_least >= 0``; the caller bounds
+    ``shares * (base_cost // 1e9 + 1)`` and ``relative_least``."""
+    giga = 1_000_000_000
+    whole, part = base_cost // giga, base_cost % giga
+    high, low = shares // giga, shares % giga
+    # shares * base_cost / 1e9 = shares * whole + high * part + low * part / 1e9
+    tolerance = shares * whole + high * part + (low * part + relative_least) // giga
+    return max(1, tolerance)
+
+
 @numba.njit(cache=True, nogil=True)
 def static_split(
     order_size: int,
@@ -50,21 +75,35 @@ def static_split(
     fee_nanos: np.ndarray,
     out_split: np.ndarray,
 ) -> int:
-    """Write the rule's split of ``order_size`` into ``out_split``; return its cost.
+    """Write the rule's split of ``order_size`` into ``out_split``; return a status.
 
     Venues are given in ascending publisher_id order. ``ask_nanos`` and ``fee_nanos`` are
-    nano-dollars per share, ``ask_sizes`` shares available. The cost is in nano-dollars;
-    -1 (with ``out_split`` zeroed) means no split sums to ``order_size``.
+    nano-dollars per share (``ask + fee > 0``), ``ask_sizes`` shares available. Returns 0
+    when a split was written; ``NO_SPLIT`` (with ``out_split`` zeroed) when no split sums to
+    ``order_size``; ``TOO_LARGE`` when the spread of the venues' costs times the order
+    passes what int64 holds exactly.
+
+    Every candidate holds exactly ``order_size`` shares, so costs are kept relative to the
+    cheapest venue's price: the order's notional may pass int64 nano-dollars (9.2e9 $)
+    while the arithmetic stays exact. Only the tie tolerance needs the absolute least cost,
+    and ``_tie_tolerance`` forms it in parts. The caller bounds
+    ``order_size * (max(ask + fee) // 1e9 + 1)`` below 2**62.
     """
     n = len(ask_nanos)
     units = order_size // STEP
     unit_cost = np.empty(n, dtype=np.int64)
     cap = np.empty(n, dtype=np.int64)
     order = np.empty(n, dtype=np.int64)
+    base = ask_nanos[0] + fee_nanos[0] if n else 0
+    for i in range(n):
+        base = min(base, ask_nanos[i] + fee_nanos[i])
     total_cap = 0
     for i in range(n):
         out_split[i] = 0
-        unit_cost[i] = (ask_nanos[i] + fee_nanos[i]) * STEP
+        spread = ask_nanos[i] + fee_nanos[i] - base
+        if units > 0 and spread > _RELATIVE_LIMIT // (units * STEP):
+            return TOO_LARGE
+        unit_cost[i] = spread * STEP
         cap[i] = min(max(ask_sizes[i], 0) // STEP, units)
         total_cap += cap[i]
         # insertion sort by unit cost: n is a handful of venues
@@ -74,14 +113,14 @@ def static_split(
             j -= 1
         order[j] = i
     if total_cap < units:
-        return -1
+        return NO_SPLIT
     least = 0
     left = units
     for k in range(n):
         take = min(left, cap[order[k]])
         least += take * unit_cost[order[k]]
         left -= take
-    bound = least + max(1, abs(least) // 1_000_000_000)
+    bound = least + _tie_tolerance(units * STEP, base, least)
 
     prefix = 0
     remaining = units
@@ -131,7 +170,39 @@ def static_split(
         out_split[i] = q * STEP
         prefix += q * unit_cost[i]
         remaining -= q
-    return prefix
+    return 0
+
+
+def check_notional(order_size: int, max_unit_cost_nanos: int, min_unit_cost_nanos: int) -> None:
+    """Raise ``SorError`` unless ``order_size`` shares at the dearest price plus fee can be
+    summed exactly, and every price plus fee is positive.
+
+    Both are checked once, before a replay. The bound, ``order_size * (max // 1e9 + 1)``
+    below 2**62, allows for instance 10**12 shares at 4.6 million $ per share: money is
+    exact far beyond 1e12 $ of notional, and past it the run stops instead of wrapping.
+    """
+    if min_unit_cost_nanos <= 0:
+        raise SorError(
+            f"an ask plus its taker fee is {nanos_to_dollars(min_unit_cost_nanos)} $ per share; "
+            "the router needs every price plus fee to be positive"
+        )
+    if order_size * (max_unit_cost_nanos // NANOS_PER_DOLLAR + 1) >= _NOTIONAL_LIMIT:
+        raise SorError(
+            f"order size {order_size} times the dearest ask plus fee in the data "
+            f"({nanos_to_dollars(max_unit_cost_nanos):.9g} $) is "
+            f"{order_size * max_unit_cost_nanos / NANOS_PER_DOLLAR:.3g} $, beyond what the "
+            f"backtest sums exactly ({_NOTIONAL_LIMIT:.3g} share-dollars); use a smaller "
+            "order or check the prices"
+        )
+
+
+def too_large_message(order_size: int) -> str:
+    """The message for ``TOO_LARGE``: the venues' price spread times the order."""
+    return (
+        f"the spread of the venues' asks plus fees times the order ({order_size} shares) "
+        f"passes {_RELATIVE_LIMIT:.2g} nano-dollars, beyond exact arithmetic; use a smaller "
+        "order or check the prices"
+    )
 
 
 def validate_order_size(order_size: int, step: int = STEP) -> None:
@@ -191,11 +262,13 @@ def allocate(
         return Allocation((), None)
     ask = np.array([dollars_to_nanos(v.ask) for v in venues], dtype=np.int64)
     fee = np.array([dollars_to_nanos(v.fee) for v in venues], dtype=np.int64)
-    if order_size * int(np.max(np.abs(ask + fee))) >= _INT64_SAFE // STEP:
-        raise ConfigError("order size times price is too large for exact arithmetic")
+    check_notional(order_size, int(np.max(ask + fee)), int(np.min(ask + fee)))
     size = np.array([v.ask_size for v in venues], dtype=np.int64)
     out = np.zeros(len(venues), dtype=np.int64)
-    if static_split(order_size, ask, size, fee, out) < 0:
+    status = static_split(order_size, ask, size, fee, out)
+    if status == TOO_LARGE:
+        raise SorError(too_large_message(order_size))
+    if status == NO_SPLIT:
         return Allocation((), None)
     split = tuple(int(q) for q in out)
     cost = split_cost(split, venues, order_size, lambda_over, lambda_under, theta_queue)

@@ -14,8 +14,10 @@ from typing import Any
 import numba
 import numpy as np
 
-from sor.allocators.static import static_split
-from sor.domain import SNAPSHOT_DTYPE, Fill, StrategyResult, nanos_to_dollars
+from sor.allocators.static import TOO_LARGE, check_notional, static_split, too_large_message
+from sor.data.reader import format_timestamp
+from sor.domain import NANOS_PER_DOLLAR, SNAPSHOT_DTYPE, Fill, StrategyResult, nanos_to_dollars
+from sor.errors import SorError
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,8 @@ def _apply_rows(g, group_start, venue, ask_px, ask_sz, px, size, consumed):
 @numba.njit(cache=True, nogil=True)
 def _route_orders(remaining, px, size, consumed, fee_nanos, scratch, buy_venue, buy_qty):
     """Split ``remaining`` with the static allocator over the venues with liquidity, in
-    publisher id order; return how many orders were written. ``scratch`` is a (5, venues)
-    work array allocated once per run, not per timestamp."""
+    publisher id order; return how many orders were written, or ``TOO_LARGE``.
+    ``scratch`` is a (5, venues) work array allocated once per run, not per timestamp."""
     n_venues = len(px)
     cand_venue, cand_px, cand_size, cand_fee, split = (
         scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]
@@ -136,8 +138,9 @@ def _route_orders(remaining, px, size, consumed, fee_nanos, scratch, buy_venue, 
             k += 1
     if k == 0:
         return 0
-    if static_split(remaining, cand_px[:k], cand_size[:k], cand_fee[:k], split[:k]) < 0:
-        return 0
+    status = static_split(remaining, cand_px[:k], cand_size[:k], cand_fee[:k], split[:k])
+    if status < 0:
+        return status  # NO_SPLIT: nothing to send; TOO_LARGE: the run stops
     n = 0
     for i in range(k):
         if split[i] > 0:
@@ -193,9 +196,12 @@ def _replay_kernel(
     f_qty = np.empty(cap, dtype=np.int64)
     f_px = np.empty(cap, dtype=np.int64)
     n_fills = 0
-    cash = 0
+    # cash = cash_dollars * 1e9 + cash_nanos, 0 <= cash_nanos < 1e9: exact past int64 nanos
+    cash_dollars = 0
+    cash_nanos = 0
     filled = 0
     completion = -1
+    status = 0
     for g in range(n_groups):
         _apply_rows(g, group_start, venue, ask_px, ask_sz, px, size, consumed)
         if filled >= order_size:
@@ -204,6 +210,11 @@ def _replay_kernel(
             n = _route_orders(
                 order_size - filled, px, size, consumed, fee_nanos, scratch, buy_venue, buy_qty
             )
+            if n == TOO_LARGE:
+                status = TOO_LARGE
+                completion = g
+                break
+            n = max(n, 0)
         else:
             want = min(targets[g], order_size) - filled
             if want <= 0:
@@ -216,7 +227,13 @@ def _replay_kernel(
                 continue
             consumed[v] += q
             filled += q
-            cash += q * (px[v] + fee_nanos[v])
+            # q < 2**32 and the nano part < 1e9, so neither product passes int64; the caller
+            # bounds order_size * dollars per share (``check_notional``)
+            unit = px[v] + fee_nanos[v]
+            cash_dollars += q * (unit // NANOS_PER_DOLLAR)
+            cash_nanos += q * (unit % NANOS_PER_DOLLAR)
+            cash_dollars += cash_nanos // NANOS_PER_DOLLAR
+            cash_nanos %= NANOS_PER_DOLLAR
             f_group[n_fills] = g
             f_venue[n_fills] = v
             f_qty[n_fills] = q
@@ -226,7 +243,9 @@ def _replay_kernel(
             completion = g
             break
     return (
-        cash,
+        status,
+        cash_dollars,
+        cash_nanos,
         filled,
         completion,
         f_group[:n_fills],
@@ -253,9 +272,13 @@ def _displayed_ask_size_kernel(venue, ask_px, ask_sz, group_start, n_venues):
     return out
 
 
-def _output(raw: tuple[Any, ...]) -> RunOutput:
-    cash, filled, completion, f_group, f_venue, f_qty, f_px = raw
-    return RunOutput(int(cash), int(filled), int(completion), f_group, f_venue, f_qty, f_px)
+def _output(raw: tuple[Any, ...], market: MarketArrays, order_size: int) -> RunOutput:
+    status, dollars, nanos, filled, completion, f_group, f_venue, f_qty, f_px = raw
+    if status == TOO_LARGE:
+        when = format_timestamp(int(market.group_ts[completion]))
+        raise SorError(f"at {when}: {too_large_message(order_size - int(filled))}")
+    cash = int(dollars) * NANOS_PER_DOLLAR + int(nanos)
+    return RunOutput(cash, int(filled), int(completion), f_group, f_venue, f_qty, f_px)
 
 
 def _replay(
@@ -272,8 +295,20 @@ def _replay(
             order_size,
             np.ascontiguousarray(targets, dtype=np.int64),
             route,
-        )
+        ),
+        market,
+        order_size,
     )
+
+
+def check_market_notional(market: MarketArrays, fee_nanos: np.ndarray, order_size: int) -> None:
+    """Raise ``SorError`` before any replay when ``order_size`` shares at the market's
+    dearest ask plus fee could not be summed exactly (see ``check_notional``)."""
+    quoted = market.ask_px > 0
+    if not quoted.any():
+        return
+    unit = market.ask_px[quoted] + fee_nanos[market.venue[quoted]]
+    check_notional(order_size, int(unit.max()), int(unit.min()))
 
 
 def run_router(market: MarketArrays, fee_nanos: np.ndarray, order_size: int) -> RunOutput:

@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from sor.allocators.static import static_split
+from sor.allocators.static import TOO_LARGE, check_notional, static_split, too_large_message
 from sor.data.reader import format_timestamp
 from sor.domain import VenueCosts, nanos_to_dollars
+from sor.errors import SorError
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,11 @@ class LiveRouter:
         size = np.array([self._quotes[v][1] - self._consumed[v] for v in venues], dtype=np.int64)
         fee = np.array([self._fees[v] for v in venues], dtype=np.int64)
         split = np.zeros(len(venues), dtype=np.int64)
-        if static_split(remaining, ask, size, fee, split) < 0:
+        check_notional(remaining, int((ask + fee).max()), int((ask + fee).min()))
+        status = static_split(remaining, ask, size, fee, split)
+        if status == TOO_LARGE:
+            raise SorError(f"at {format_timestamp(ts)}: {too_large_message(remaining)}")
+        if status < 0:
             return
         for venue, quantity, price, venue_fee in zip(venues, split, ask, fee, strict=True):
             if quantity <= 0:
