@@ -25,6 +25,18 @@ DEFAULT_START = "2024-08-01T13:36:32Z"
 DEFAULT_FEE = 0.003
 DEFAULT_REBATE = 0.002
 
+MAX_PRICE_NANOS = 2**62
+"""Largest price a row may carry, in nano-dollars (about 4.6e9 $). Databento's int64
+fixed-point prices reach 9.2e9 $; the bound leaves room to add a fee without overflow.
+A larger price is a bad value, never a quote."""
+MAX_SIZE = 2**32 - 1
+"""Largest size a row may carry: Databento's sizes are uint32."""
+MAX_PUBLISHER_ID = 2**16 - 1
+"""Largest publisher_id: Databento's publisher ids are uint16."""
+MAX_ORDER_SIZE = 10**12
+"""Largest parent order, in shares. Money stays exact well beyond 1e12 $ of notional
+(``sor.allocators.static.check_notional`` states the bound on the notional itself)."""
+
 SNAPSHOT_DTYPE = np.dtype(
     [
         ("ts_event", np.int64),  # ns since the Unix epoch, UTC

@@ -27,7 +27,14 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from sor.domain import NANOS_PER_DOLLAR, STEP, VenueQuote, dollars_to_nanos, nanos_to_dollars
+from sor.domain import (
+    MAX_ORDER_SIZE,
+    NANOS_PER_DOLLAR,
+    STEP,
+    VenueQuote,
+    dollars_to_nanos,
+    nanos_to_dollars,
+)
 from sor.errors import ConfigError, SorError
 
 _NOTIONAL_LIMIT = 2**62
@@ -213,6 +220,8 @@ def validate_order_size(order_size: int, step: int = STEP) -> None:
         raise ConfigError(
             f"order size must be a positive multiple of {step} shares, got {order_size}"
         )
+    if order_size > MAX_ORDER_SIZE:
+        raise ConfigError(f"order size must be at most {MAX_ORDER_SIZE:,} shares, got {order_size}")
 
 
 def split_cost(
