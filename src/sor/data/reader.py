@@ -65,6 +65,34 @@ _FORMAT: ContextVar[CsvFormat] = ContextVar("csv_format", default=CsvFormat())  
 """The format of the file being read, decided once per file from its first rows."""
 _BATCH_ROWS = 250_000
 
+EARLIEST_TS_NS = 631_152_000_000_000_000
+"""1990-01-01T00:00:00Z: no market-by-price data is older; an earlier ``ts_event`` is bad."""
+DEFAULT_MAX_TS_DISTANCE_NS = 86_400 * 1_000_000_000
+"""How far (one day) a ``ts_event`` may lie from the median of the input's before it is bad."""
+
+
+def timestamps_out_of_range(
+    ts_ns: np.ndarray, max_distance_ns: int = DEFAULT_MAX_TS_DISTANCE_NS
+) -> np.ndarray:
+    """Return the mask of ``ts_ns`` values that cannot be the input's times.
+
+    A value is out of range before 1990 or farther than ``max_distance_ns`` from the median
+    of the values (a robust centre: a few wrong rows cannot move it; on long inputs the
+    median of an evenly strided sample of 100,001 values, to keep memory flat). Such a row would
+    stretch the replay over years: every time-driven loop (buckets, decisions) would run
+    for the span instead of the rows.
+    """
+    ts = np.asarray(ts_ns, dtype=np.int64)
+    if not len(ts):
+        return np.zeros(0, dtype=bool)
+    sample = ts[:: max(1, len(ts) // 100_000)]
+    sample = sample[sample >= EARLIEST_TS_NS]
+    centre = int(np.median(sample)) if len(sample) else 0
+    low = max(EARLIEST_TS_NS, centre - max_distance_ns)
+    high = centre + max_distance_ns
+    out: np.ndarray = (ts < low) | (ts > high)
+    return out
+
 
 @dataclass(frozen=True)
 class MarketData:
