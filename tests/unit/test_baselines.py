@@ -33,3 +33,24 @@ def test_vwap_targets_follow_displayed_size() -> None:
     assert vwap_targets(ts, displayed, 5000, 0, 130 * S).tolist() == [1500, 1500, 4500, 5000]
     # No displayed size at all: the whole order is the target.
     assert vwap_targets(ts, np.zeros(4), 5000, 0, 130 * S).tolist() == [5000] * 4
+
+
+def test_targets_follow_the_timestamps_not_the_window_length() -> None:
+    # a window of 200 years has 105 million buckets; three timestamps use three of them,
+    # and a large order times a late bucket passes int64
+    year = 365 * 86_400 * S
+    ts = np.array([0, 61 * S, 200 * year])
+    n = bucket_count(0, 200 * year)
+    size = 10**12
+    assert n > 10**8
+    assert twap_targets(ts, size, 0, 200 * year).tolist() == [
+        size * 1 // n,
+        size * 2 // n,
+        size,
+    ]
+    displayed = np.array([300, 100, 600])
+    assert vwap_targets(ts, displayed, size, 0, 200 * year).tolist() == [
+        size * 300 // 1000,
+        size * 400 // 1000,
+        size,
+    ]

@@ -36,8 +36,9 @@ def twap_targets(
 ) -> np.ndarray:
     """Return ``floor(S * (i + 1) / n)`` for the bucket ``i`` of each timestamp."""
     n = bucket_count(window_start_ns, window_end_ns)
-    buckets = bucket_index(group_ts, window_start_ns, window_end_ns)
-    return (order_size * (buckets + 1)) // n
+    occupied, which = _occupied(group_ts, window_start_ns, window_end_ns)
+    # Python ints: S * (i + 1) may pass int64 for a large order over a long window
+    return _per_timestamp([order_size * (int(i) + 1) // n for i in occupied], which)
 
 
 def vwap_targets(
@@ -54,14 +55,28 @@ def vwap_targets(
     hindsight (the whole window's volume profile). With no displayed size at all, nothing
     can be bought and the target is the whole order.
     """
-    n = bucket_count(window_start_ns, window_end_ns)
-    buckets = bucket_index(group_ts, window_start_ns, window_end_ns)
-    per_bucket = np.zeros(n, dtype=np.int64)
-    np.add.at(per_bucket, buckets, np.asarray(displayed, dtype=np.int64))
-    cumulative = np.cumsum(per_bucket)
-    total = int(cumulative[-1])
+    occupied, which = _occupied(group_ts, window_start_ns, window_end_ns)
+    per_bucket = np.zeros(len(occupied), dtype=np.int64)
+    np.add.at(per_bucket, which, np.asarray(displayed, dtype=np.int64))
+    cumulative = np.cumsum(per_bucket)  # empty buckets add nothing: occupied ones suffice
+    total = int(cumulative[-1]) if len(cumulative) else 0
     if total == 0:
         return np.full(len(group_ts), order_size, dtype=np.int64)
     # Exact integer floor; Python ints avoid any overflow of S * W_i.
-    by_bucket = np.array([order_size * int(w) // total for w in cumulative], dtype=np.int64)
-    return by_bucket[buckets]
+    return _per_timestamp([order_size * int(w) // total for w in cumulative], which)
+
+
+def _occupied(
+    group_ts: np.ndarray, window_start_ns: int, window_end_ns: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the buckets that hold a timestamp, ascending, and each timestamp's place in
+    them. Work and memory follow the timestamps, not the window's length: a window of
+    years has as many buckets as a minute's worth of rows."""
+    occupied, which = np.unique(
+        bucket_index(group_ts, window_start_ns, window_end_ns), return_inverse=True
+    )
+    return occupied, which.reshape(-1)
+
+
+def _per_timestamp(targets: list[int], which: np.ndarray) -> np.ndarray:
+    return np.array(targets, dtype=np.int64).reshape(-1)[which]
