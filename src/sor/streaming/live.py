@@ -14,7 +14,7 @@ import numpy as np
 
 from sor.allocators.static import TOO_LARGE, check_notional, static_split, too_large_message
 from sor.data.reader import format_timestamp
-from sor.domain import VenueCosts, nanos_to_dollars
+from sor.domain import VenueCosts, dollars_to_nanos, nanos_to_dollars
 from sor.errors import SorError
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class LiveRouter:
         self._quotes[venue] = (message["ask_px_nanos"], message["ask_sz"])
         self._consumed[venue] = 0
         if venue not in self._fees:
-            self._fees[venue] = round(self.costs.fee(venue) * 1_000_000_000)
+            self._fees[venue] = dollars_to_nanos(self.costs.fee(venue))
 
     def finish(self) -> None:
         """Act on the last timestamp."""
