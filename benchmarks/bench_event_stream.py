@@ -50,16 +50,18 @@ def main() -> dict[str, float]:
         events, read_s = _timed(read_events, path)
         count = len(events)
         depth = stream_depth(events)
-        fast, fast_enc = _timed(encode_events, events)
+        fast, fast_enc = _timed(lambda: encode_events(events, replay="bench"))
         slow, slow_enc = _timed(
-            lambda: [encode(event_message(i, r, depth)) for i, r in enumerate(events)]
+            lambda: [
+                encode(event_message(i, r, depth, replay="bench")) for i, r in enumerate(events)
+            ]
         )
         assert fast == slow
 
         def batches() -> np.ndarray:
             parts = [decode_event_batch(fast[i : i + 10_000]) for i in range(0, count, 10_000)]
             assert all(part is not None for part in parts)
-            return np.concatenate([part[1] for part in parts if part is not None])
+            return np.concatenate([part[2] for part in parts if part is not None])
 
         decoded, fast_dec = _timed(batches)
         one_by_one, slow_dec = _timed(lambda: events_from_messages([decode(p) for p in fast]))
@@ -70,7 +72,7 @@ def main() -> dict[str, float]:
             topic = f"bench-{uuid.uuid4().hex[:8]}"
             began = time.perf_counter()
             publish(market, bootstrap=broker.bootstrap, topic=topic, events=events)
-            rebuilt, _, _ = consume_market(broker.bootstrap, topic, give_up_after_s=300)
+            rebuilt = consume_market(broker.bootstrap, topic, give_up_after_s=300).market
             stream_s = time.perf_counter() - began
         assert rebuilt.events is not None and (rebuilt.events == events).all()
 

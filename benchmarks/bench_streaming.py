@@ -18,9 +18,14 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from sor.data.generate import generate_market
 from sor.data.reader import read_market
 from sor.streaming.broker import EmbeddedBroker
-from sor.streaming.codec import encode, end_message, snapshot_message
 from sor.streaming.consumer import consume_market
-from sor.streaming.producer import PRODUCER_DEFAULTS, STREAM_KEY, ensure_topic, publish
+from sor.streaming.producer import (
+    PRODUCER_DEFAULTS,
+    STREAM_KEY,
+    ensure_topic,
+    publish,
+    replay_messages,
+)
 
 
 def _bare_produce(bootstrap: str, topic: str, payloads: list[bytes]) -> float:
@@ -62,8 +67,7 @@ def main() -> dict[str, float]:
         path = Path(folder) / "market.csv"
         generate_market(path, venues=6, depth=1)  # nine minutes, six venues
         market = read_market(path)
-        payloads = [encode(snapshot_message(i, r)) for i, r in enumerate(market.snapshots)]
-        payloads.append(encode(end_message(market)))
+        payloads = [payload for payload, _ in replay_messages(market, replay="bench")]
         count = len(payloads)
 
         bare_topic = f"bench-bare-{uuid.uuid4().hex[:8]}"
@@ -83,7 +87,7 @@ def main() -> dict[str, float]:
         began = time.perf_counter()
         consume_market(broker.bootstrap, topic, on_snapshot=arrived)
         done = time.perf_counter()
-        sor_consume = (count - 1) / (done - first[0])
+        sor_consume = (count - 2) / (done - first[0])
         sor_consume_total = count / (done - began)
 
     print(f"streaming: {count:,} messages ({sum(map(len, payloads)) / count:.0f} bytes each), "

@@ -174,6 +174,20 @@ def backtest(
         ),
     ] = False,
     bootstrap: Annotated[str | None, Opt(help="Broker for --stream, HOST:PORT.")] = None,
+    replay: Annotated[
+        str,
+        Opt(
+            help="--kafka: which replay of the topic to rebuild: latest (the newest complete "
+            "one), next (the first to start after joining) or an id from `sor replays`."
+        ),
+    ] = "latest",
+    gap_timeout: Annotated[
+        float,
+        Opt(
+            help="--kafka: stop naming the missing messages when the replay sends nothing "
+            "for this many seconds while the broker is up."
+        ),
+    ] = 30.0,
     topic: Annotated[str | None, Opt(help="Kafka topic [mock_l1_stream].")] = None,
     speed: Annotated[float, Opt(help="--stream replay speed: 1 real time, 0 flat out.")] = 0.0,
     start: Annotated[str | None, Opt(help="Window start on ts_event, inclusive.")] = None,
@@ -266,7 +280,13 @@ def backtest(
         if kafka is not None:
             if data is not None or stream:
                 raise SorError("--kafka consumes a stream: it excludes --data and --stream")
-            report = run_kafka_backtest(kafka, kafka_topic, options, ck=ck)
+            if not gap_timeout > 0 or gap_timeout == float("inf"):
+                raise SorError(
+                    f"--gap-timeout must be a positive number of seconds, got {gap_timeout}"
+                )
+            report = run_kafka_backtest(
+                kafka, kafka_topic, options, ck=ck, replay=replay, gap_timeout_s=gap_timeout
+            )
         elif stream:
             with _input(data, seed, options) as (market, seed_used, path):
                 report = run_stream_backtest(
@@ -431,52 +451,54 @@ def run_kafka_backtest(
     *,
     live: bool = True,
     ck: CKOptions | None = None,
+    replay: str = "latest",
+    gap_timeout_s: float | None = None,
+    wait_for_replay: bool = False,
 ) -> str:
-    """Consume ``topic`` from the beginning, routing live (static model), then run the full
-    backtest (model ck when ``ck`` is given: the stream must carry every event)."""
-    from sor.streaming.consumer import consume_market
+    """Rebuild one replay of ``topic`` (``replay``: latest, next or an id), routing live
+    (static model), then run the full backtest (model ck when ``ck`` is given: the replay
+    must carry every event)."""
+    from sor.streaming.consumer import DEFAULT_GAP_TIMEOUT_S, consume_market
     from sor.streaming.live import LiveRouter
 
     config = options.config(seed=None)
     router = LiveRouter(config.order_size, config.costs)
-    log.info("consuming %r from %s", topic, bootstrap)
-    market, end, stats = consume_market(
+    log.info("consuming %r from %s (replay: %s)", topic, bootstrap, replay)
+    consumed = consume_market(
         bootstrap,
         topic,
+        replay=replay,
         client=options.file_config.kafka.client,
         on_snapshot=router.on_snapshot if live and ck is None else None,
+        on_replay=router.reset,
+        gap_timeout_s=DEFAULT_GAP_TIMEOUT_S if gap_timeout_s is None else gap_timeout_s,
+        wait_for_replay=wait_for_replay,
     )
     router.finish()
-    log.info(
-        "end of stream: %d %s, %d messages read",
-        end["count"],
-        end.get("content", "snapshots"),
-        stats.messages,
-    )
-    anomalies = stats.as_report()
+    market, start = consumed.market, consumed.start
+    log.info("replay %s: %d %s", consumed.replay, consumed.count, start.get("content"))
     if ck is not None:
         if market.events is None:
             raise SorError(
-                f"the stream on {topic!r} carries snapshots only; --model ck needs every "
-                "event: publish them with `sor produce --events` (or run with --stream)"
+                f"replay {consumed.replay} on {topic!r} carries snapshots only; --model ck "
+                "needs every event: publish them with `sor produce --events` (or run with "
+                "--stream)"
             )
         return run_ck_market_backtest(
             market.events,
             market,
             options,
-            seed=end.get("seed"),
+            seed=start.get("seed"),
             ck=ck,
-            start_ns=end.get("start_ns"),
-            end_ns=end.get("end_ns"),
-            extra={"stream": anomalies} if anomalies else None,
+            start_ns=start.get("start_ns"),
+            end_ns=start.get("end_ns"),
         )
     return run_market_backtest(
         market,
         options,
-        seed=end.get("seed"),
-        start_ns=end.get("start_ns"),
-        end_ns=end.get("end_ns"),
-        extra={"stream": anomalies} if anomalies else None,
+        seed=start.get("seed"),
+        start_ns=start.get("start_ns"),
+        end_ns=start.get("end_ns"),
     )
 
 
@@ -495,11 +517,14 @@ def run_stream_backtest(
     same time, then report."""
     import threading
 
-    from sor.streaming.broker import EmbeddedBroker
+    from sor.streaming.broker import EmbeddedBroker, stop_on_signals
+    from sor.streaming.codec import new_replay_id
 
     config = options.config(seed=seed)
+    replay = new_replay_id()
     with contextlib.ExitStack() as stack:
         if bootstrap is None:
+            stack.enter_context(stop_on_signals())  # SIGTERM and SIGHUP stop the broker too
             bootstrap = stack.enter_context(EmbeddedBroker()).bootstrap
         failure: list[BaseException] = []
 
@@ -507,7 +532,7 @@ def run_stream_backtest(
             try:
                 _publish(market, bootstrap, topic, options.file_config, speed,
                          config.start_ns, config.end_ns, seed, quiet=options.quiet,
-                         events=events)  # fmt: skip
+                         events=events, replay=replay)  # fmt: skip
             except BaseException as exc:  # reported by the main thread
                 failure.append(exc)
 
@@ -516,7 +541,9 @@ def run_stream_backtest(
         producer = threading.Thread(target=produce, name="sor-producer", daemon=True)
         with logging_redirect_tqdm():  # log lines print above the replay bar, not over it
             producer.start()
-            report = run_kafka_backtest(bootstrap, topic, options, ck=ck)
+            report = run_kafka_backtest(
+                bootstrap, topic, options, ck=ck, replay=replay, wait_for_replay=True
+            )
             producer.join()
         if failure:
             raise failure[0]
@@ -535,6 +562,7 @@ def _publish(
     *,
     quiet: bool,
     events: np.ndarray | None = None,
+    replay: str | None = None,
 ) -> None:
     from tqdm import tqdm
 
@@ -554,7 +582,7 @@ def _publish(
         publish(
             market, bootstrap=bootstrap, topic=topic, speed=speed, start_ns=start_ns,
             end_ns=end_ns, seed=seed, client=file_config.kafka.client, on_message=progress,
-            events=events,
+            events=events, replay=replay,
         )  # fmt: skip
 
 
@@ -710,7 +738,8 @@ def produce(
     _setup_logging(quiet)
     with _errors():
         from sor.config import load_config
-        from sor.streaming.codec import encode, encode_stream, end_message
+        from sor.streaming.codec import new_replay_id
+        from sor.streaming.producer import replay_messages
 
         file_config = load_config(config or os.environ.get("SOR_CONFIG"))
         options = BacktestOptions(
@@ -720,15 +749,14 @@ def produce(
         with _input(data, seed, options) as (market, seed_used, path):
             rows = _events(path, options) if events else None
             if dry_run:
-                data_rows = market.snapshots if rows is None else rows
-                for payload in encode_stream(data_rows, events=rows is not None):
+                count = 0
+                for payload, _ts in replay_messages(
+                    market, replay=new_replay_id(), start_ns=window.start_ns,
+                    end_ns=window.end_ns, seed=seed_used, events=rows,
+                ):  # fmt: skip
                     sys.stdout.write(payload.decode() + "\n")
-                marker = end_message(
-                    market, start_ns=window.start_ns, end_ns=window.end_ns, seed=seed_used,
-                    events=rows,
-                )  # fmt: skip
-                sys.stdout.write(encode(marker).decode() + "\n")
-                log.info("%d messages (dry run, nothing published)", len(data_rows) + 1)
+                    count += 1
+                log.info("%d messages (dry run, nothing published)", count)
                 return
             address = _bootstrap(bootstrap, file_config) or "localhost:9092"
             _publish(
@@ -747,9 +775,9 @@ def broker(
     """
     _setup_logging(False)
     with _errors():
-        from sor.streaming.broker import EmbeddedBroker
+        from sor.streaming.broker import EmbeddedBroker, stop_on_signals
 
-        with EmbeddedBroker(port) as running:
+        with stop_on_signals(), EmbeddedBroker(port) as running:
             log.info(
                 "broker ready at %s; Ctrl-C stops it (topics live in memory)", running.bootstrap
             )
@@ -757,6 +785,38 @@ def broker(
 
 
 app.command()(place)
+
+
+@app.command()
+def replays(
+    kafka: Annotated[
+        str | None, Opt(help="Broker HOST:PORT [SOR_KAFKA_BOOTSTRAP, config].")
+    ] = None,
+    topic: Annotated[str | None, Opt(help="Kafka topic [mock_l1_stream].")] = None,
+    config: Annotated[Path | None, Opt(help="TOML file ([kafka] section).")] = None,
+) -> None:
+    """List the replays a topic holds, oldest first: id, offset, content, messages, source.
+
+    Example: sor replays --kafka localhost:9092 --topic mock_l1_stream
+    """
+    _setup_logging(True)
+    with _errors():
+        from sor.config import load_config
+        from sor.streaming.consumer import list_replays
+
+        file_config = load_config(config or os.environ.get("SOR_CONFIG"))
+        address = _bootstrap(kafka, file_config) or "localhost:9092"
+        found = list_replays(address, _topic(topic, file_config),
+                             client=file_config.kafka.client)  # fmt: skip
+        for info in found:
+            state = "complete" if info.complete else "incomplete"
+            count = "?" if info.count is None else str(info.count)
+            typer.echo(
+                f"{info.replay}  offset {info.offset}  {info.content or '?'}  "
+                f"{info.received}/{count} {state}  {info.source or '(no start marker)'}"
+            )
+        if not found:
+            log.warning("no replay in the topic")
 
 
 @app.command()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
@@ -15,9 +14,8 @@ from typer.testing import CliRunner
 from sor.cli import app
 from sor.data.reader import read_market
 from sor.streaming.broker import EmbeddedBroker, free_port
-from sor.streaming.codec import encode, end_message, snapshot_message
 from sor.streaming.consumer import consume_market
-from sor.streaming.producer import STREAM_KEY, ensure_topic, publish
+from sor.streaming.producer import STREAM_KEY, ensure_topic, publish, replay_messages
 
 pytestmark = pytest.mark.integration
 GRID = ["--lambda-over", "0.1,0.4", "--lambda-under", "0.2", "--theta-queue", "0.3,0.5"]
@@ -60,11 +58,12 @@ def test_the_end_marker_stops_the_consumer(broker: EmbeddedBroker, market_csv: P
     market = read_market(market_csv)
     publish(market, bootstrap=broker.bootstrap, topic=topic)
     began = time.monotonic()
-    rebuilt, end, stats = consume_market(broker.bootstrap, topic, give_up_after_s=30)
+    consumed = consume_market(broker.bootstrap, topic, give_up_after_s=30)
+    rebuilt, stats = consumed.market, consumed.stats
     assert time.monotonic() - began < 10
-    assert end["count"] == len(market.snapshots) == len(rebuilt.snapshots)
+    assert consumed.count == len(market.snapshots) == len(rebuilt.snapshots)
     assert (rebuilt.snapshots == market.snapshots).all()
-    assert stats.messages == len(market.snapshots) + 1
+    assert stats.messages == len(market.snapshots) + 2
     assert (rebuilt.source, rebuilt.sha256, rebuilt.rows_read) == (
         market.source, market.sha256, market.rows_read,
     )  # fmt: skip
@@ -81,27 +80,26 @@ def test_duplicates_and_malformed_messages(
     topic = _topic()
     market = read_market(market_csv)
     producer = _raw_producer(broker.bootstrap, topic)
-    payloads = [encode(snapshot_message(seq, row)) for seq, row in enumerate(market.snapshots)]
+    payloads = [payload for payload, _ in replay_messages(market, replay="r1")]
     for seq, payload in enumerate(payloads):
         producer.produce(topic, key=STREAM_KEY, value=payload)
-        if seq % 100 == 0:  # a retried send: the same snapshot twice
+        if seq % 100 == 1:  # a retried send: the same snapshot twice
             producer.produce(topic, key=STREAM_KEY, value=payload)
-        if seq == 50:
+        if seq == 51:
             producer.produce(topic, key=STREAM_KEY, value=b"\x00not json")
-            producer.produce(topic, key=STREAM_KEY, value=b'{"v": 1, "type": "snapshot"}')
-    producer.produce(topic, key=STREAM_KEY, value=encode(end_message(market)))
+            producer.produce(topic, key=STREAM_KEY, value=b'{"v": 2, "type": "snapshot"}')
     assert producer.flush(10) == 0
 
     _invoke("backtest", "--kafka", broker.bootstrap, "--topic", topic, *GRID, "--no-plot",
             "--json-out", str(tmp_path / "kafka.json"))  # fmt: skip
-    kafka = json.loads((tmp_path / "kafka.json").read_text())
-    file = json.loads(_file_report(market_csv, tmp_path / "file.json"))
-    assert {k: kafka[k] for k in SECTION_6} == {k: file[k] for k in SECTION_6}
-    assert kafka["run"] == file["run"]
-    assert kafka["stream"]["duplicates_ignored"] == len(range(0, len(payloads), 100))
-    malformed = kafka["stream"]["malformed_messages"]
-    assert [m["offset"] for m in malformed] == [52, 53]  # after 51 snapshots and 1 duplicate
-    assert "not JSON" in malformed[0]["reason"]
+    # the report is the file's to the byte: what the stream went through is for stderr
+    assert (tmp_path / "kafka.json").read_bytes() == _file_report(market_csv, tmp_path / "f.json")
+    consumed = consume_market(broker.bootstrap, topic, give_up_after_s=30)
+    assert consumed.stats.duplicates == len(range(1, len(payloads) - 1, 100))
+    malformed = consumed.stats.malformed
+    # start marker, 51 snapshots and a duplicate come first
+    assert [offset for _, offset, _ in malformed] == [53, 54]
+    assert "not JSON" in malformed[0][2]
 
 
 def test_an_unreachable_broker_is_a_clear_error_within_15_seconds() -> None:
@@ -122,10 +120,9 @@ def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(market_csv: Path)
     outcome: dict[str, object] = {}
     with EmbeddedBroker() as restartable:
         producer = _raw_producer(restartable.bootstrap, topic)
-        for seq in range(half):
-            producer.produce(
-                topic, key=STREAM_KEY, value=encode(snapshot_message(seq, market.snapshots[seq]))
-            )
+        messages = replay_messages(market, replay="restarted")
+        for _ in range(half + 1):  # the start marker and half the snapshots
+            producer.produce(topic, key=STREAM_KEY, value=next(messages)[0])
         assert producer.flush(10) == 0
 
         def consume() -> None:
@@ -143,14 +140,14 @@ def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(market_csv: Path)
         restartable.stop()  # the broker goes away; its topics were in memory
         time.sleep(1.0)
         restartable.start()
-        # the producer replays the stream into the new broker from the start
-        publish(market, bootstrap=restartable.bootstrap, topic=topic)
+        # the producer publishes the same replay again into the new broker
+        publish(market, bootstrap=restartable.bootstrap, topic=topic, replay="restarted")
         consumer.join(60)
         assert not consumer.is_alive()
-    rebuilt, _end, stats = outcome["result"]  # type: ignore[misc]
+    consumed = outcome["result"]
     assert sorted(seen) == list(range(len(market.snapshots)))  # each snapshot exactly once
-    assert (rebuilt.snapshots == market.snapshots).all()
-    assert stats.outages >= 1
+    assert (consumed.market.snapshots == market.snapshots).all()  # type: ignore[attr-defined]
+    assert consumed.stats.outages >= 1  # type: ignore[attr-defined]
 
 
 def test_classic_script_streams_through_the_embedded_broker(

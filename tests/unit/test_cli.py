@@ -79,10 +79,11 @@ def test_producer_dry_run_prints_messages(tiny_csv: Path, tmp_path: Path) -> Non
     )
     assert done.returncode == 0, done.stderr
     messages = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [m["type"] for m in messages] == ["snapshot"] * 5 + ["end"]
-    assert [m["seq"] for m in messages[:-1]] == list(range(5))
-    assert messages[0]["ask_px"] == "10" and messages[1]["ask_px"] == "10.01"
-    assert messages[-1]["count"] == 5
+    assert [m["type"] for m in messages] == ["start"] + ["snapshot"] * 5 + ["end"]
+    assert len({m["replay"] for m in messages}) == 1
+    assert [m["seq"] for m in messages[1:-1]] == list(range(5))
+    assert messages[1]["ask_px"] == "10" and messages[2]["ask_px"] == "10.01"
+    assert messages[-1]["count"] == 5 and len(messages[-1]["checksum"]) == 16
 
 
 @pytest.mark.parametrize(

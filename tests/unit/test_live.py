@@ -25,7 +25,7 @@ def test_live_fills_equal_the_backtest_router(tmp_path: Path) -> None:
         router = run_backtest(market, config).router
         live = LiveRouter(order_size, costs)
         for seq, row in enumerate(market.snapshots):
-            live.on_snapshot(decode(encode(snapshot_message(seq, row))))
+            live.on_snapshot(decode(encode(snapshot_message(seq, row, replay="r"))))
         live.finish()
         expected = [
             (f.ts_event, f.publisher_id, f.quantity, round(f.price * 1e9)) for f in router.fills

@@ -1,42 +1,50 @@
-"""The stream's message schema (version 1): one JSON object per kept venue snapshot.
+"""The stream's message schema (version 2): one JSON object per message, in replays.
 
-A snapshot message::
+A topic may hold several replays (a long-lived topic collects one per ``sor produce``).
+Every message names its replay by ``replay``, an id the producer draws. A replay is a
+start marker, its data messages numbered by ``seq`` from 0, and an end marker::
 
-    {"v": 1, "type": "snapshot", "seq": 0, "ts_event": 1722519392491911683,
+    {"v": 2, "type": "start", "replay": "20240801T133632-1a2b3c4d", "content": "snapshots",
+     "source": "...", "sha256": "...", "rows_read": R, "rows_in_window": W,
+     "skipped": {"bad_price": 0}, "start_ns": null, "end_ns": null, "seed": null}
+
+    {"v": 2, "type": "snapshot", "replay": "...", "seq": 0, "ts_event": 1722519392491911683,
      "publisher_id": 2, "ask_px": "222.83", "ask_sz": 36, "bid_px": "222.81", "bid_sz": 421}
 
-``seq`` numbers the kept snapshots from 0 in processing order (it identifies a message, so
-a duplicate delivery is recognised); ``ts_event`` is ns since the epoch; prices are decimal
-dollar strings, exact, ``null`` when the side shows no valid price. The stream ends with::
+    {"v": 2, "type": "end", "replay": "...", "count": N, "checksum": "0f1e2d3c4b5a6978"}
 
-    {"v": 1, "type": "end", "count": N, "source": "...", "sha256": "...", "rows_read": R,
-     "rows_in_window": W, "skipped": {"bad_price": 0}, "start_ns": null, "end_ns": null,
-     "seed": null}
-
-where ``count`` is the number of snapshot messages that precede it and the other fields
-describe the input as the file-based run sees it (so both runs report the same metadata);
-``start_ns``/``end_ns`` are the window bounds the producer applied, or null; ``seed`` is the
-seed of generated data, or null.
+The start marker describes the input as the file-based run sees it (so both runs report
+the same metadata): ``start_ns``/``end_ns`` are the window the producer applied, or null;
+``seed`` is the seed of generated data, or null. ``seq`` identifies a data message within
+its replay, so a duplicate delivery is recognised. ``ts_event`` is ns since the epoch;
+prices are decimal dollar strings, exact, ``null`` when the side shows no valid price.
+``count`` is the number of data messages; ``checksum`` is the sum, modulo 2**64, of the
+64-bit BLAKE2b digests of their payloads (:func:`payload_digests`), in 16 hex digits, so
+a consumer can tell a complete replay from one whose content was altered. While a replay
+paused by ``--speed`` waits, the producer sends ``{"v": 2, "type": "heartbeat", "replay":
+"..."}`` now and then, so that a consumer tells a slow replay from a lost one.
 
 A stream for ``--model ck`` carries every row of the window instead (``sor produce
---events``), in the order of :func:`sor.data.events.read_events`, one event message each::
+--events``, ``"content": "events"``), in the order of :func:`sor.data.events.read_events`,
+one event message each::
 
-    {"v": 1, "type": "event", "seq": 0, "ts_event": 1722519392491911683, "publisher_id": 2,
-     "action": "T", "side": "A", "price": "222.81", "size": 100, "bid_px": "222.81",
-     "bid_sz": 321, "ask_px": ["222.83", "222.84"], "ask_sz": [36, 500]}
+    {"v": 2, "type": "event", "replay": "...", "seq": 0, "ts_event": 1722519392491911683,
+     "publisher_id": 2, "action": "T", "side": "A", "price": "222.81", "size": 100,
+     "bid_px": "222.81", "bid_sz": 321, "ask_px": ["222.83", "222.84"], "ask_sz": [36, 500]}
 
-``ask_px``/``ask_sz`` list the ask levels (one for MBP-1, ten for MBP-10); its end marker
-says ``"content": "events"`` and counts the event messages. The snapshots are the first
-event of each venue at each ``ts_event``, so a static backtest runs from such a stream too.
-A marker without ``content`` (or ``"content": "snapshots"``) ends a snapshot stream.
+``ask_px``/``ask_sz`` list the ask levels (one for MBP-1, ten for MBP-10). The snapshots are
+the first event of each venue at each ``ts_event``, so a static backtest runs from such a
+stream too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import re
 from collections.abc import Iterator
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -44,9 +52,24 @@ import polars as pl
 
 from sor.data.events import EVENT_DTYPE, LEVELS, snapshots_from_events
 from sor.data.reader import MarketData
-from sor.domain import NANOS_PER_DOLLAR, SNAPSHOT_DTYPE
+from sor.domain import MAX_PRICE_NANOS, MAX_PUBLISHER_ID, NANOS_PER_DOLLAR, SNAPSHOT_DTYPE
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+CONTENTS = {"snapshots": "snapshot", "events": "event"}
+"""What a replay's start marker may announce, and the data message type of each."""
+_REPLAY_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_PLAIN_PRICE = re.compile(r"[0-9]{1,10}(?:\.[0-9]{0,9})?")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+_INT_RANGES = {
+    "seq": (0, 2**53),
+    "count": (0, 2**53),
+    "ts_event": (0, 2**63 - 1),
+    "publisher_id": (0, MAX_PUBLISHER_ID),
+    "size": (-(2**31), 2**32 - 1),
+    "ask_sz": (-(2**31), 2**31 - 1),  # int32 in SNAPSHOT_DTYPE
+    "bid_sz": (-(2**31), 2**31 - 1),
+}
+"""Inclusive bounds of each integer field: what the arrays that receive it hold."""
 
 
 class MessageError(ValueError):
@@ -78,28 +101,64 @@ def _cached_price_nanos(value: Any) -> int:
 
 
 def _price_nanos(value: Any) -> int:
-    """Parse a decimal dollar string ("222.83") to nano-dollars, exactly."""
+    """Parse a decimal dollar string ("222.83") to nano-dollars, exactly.
+
+    Only ASCII decimal text is a price (``float()`` and ``Decimal`` would take "١٢" or
+    "1_000"); a price beyond ``MAX_PRICE_NANOS`` is an error, a non-positive one means no
+    quote (0).
+    """
     if value is None:
         return 0
-    if isinstance(value, str):
-        whole, _, fraction = value.partition(".")
+    if isinstance(value, str) and _PLAIN_PRICE.fullmatch(value):
         # the consumer's hot path: plain digits need no Decimal
-        if whole.isdigit() and len(fraction) <= 9 and (not fraction or fraction.isdigit()):
-            return int(whole) * NANOS_PER_DOLLAR + int(fraction.ljust(9, "0") or 0)
-    try:
-        amount = Decimal(str(value)) * NANOS_PER_DOLLAR
-    except InvalidOperation as exc:
-        raise MessageError(f"bad price {value!r}") from exc
-    if not amount.is_finite() or amount != amount.to_integral_value():
-        raise MessageError(f"bad price {value!r}")
-    return max(0, int(amount))
+        whole, _, fraction = value.partition(".")
+        nanos = int(whole) * NANOS_PER_DOLLAR + int(fraction.ljust(9, "0") or 0)
+    else:
+        text = value if isinstance(value, str) else None
+        if text is None or not _NUMBER.fullmatch(text):
+            raise MessageError(f"bad price {_shown(value)}")
+        amount = Decimal(text) * NANOS_PER_DOLLAR
+        if amount != amount.to_integral_value():
+            raise MessageError(f"bad price {_shown(value)}: finer than a nano-dollar")
+        nanos = int(amount)
+    if nanos > MAX_PRICE_NANOS:
+        raise MessageError(f"bad price {_shown(value)}: beyond {MAX_PRICE_NANOS} nano-dollars")
+    return max(0, nanos)
 
 
-def snapshot_message(seq: int, row: np.void) -> dict[str, Any]:
+def _shown(value: Any) -> str:
+    """A value for a message: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def new_replay_id() -> str:
+    """Return a fresh replay id: the UTC time it was drawn and 8 random hex digits."""
+    import secrets
+    from datetime import UTC, datetime
+
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+
+
+def payload_digests(payloads: list[bytes]) -> np.ndarray:
+    """Return the 64-bit BLAKE2b digest of each payload, as unsigned integers."""
+    return np.array(
+        [int.from_bytes(hashlib.blake2b(p, digest_size=8).digest(), "little") for p in payloads],
+        dtype=np.uint64,
+    )
+
+
+def checksum_text(total: int) -> str:
+    """The end marker's ``checksum``: a sum of digests modulo 2**64, in 16 hex digits."""
+    return f"{total % 2**64:016x}"
+
+
+def snapshot_message(seq: int, row: np.void, *, replay: str) -> dict[str, Any]:
     """Return the message for snapshot number ``seq`` (a ``SNAPSHOT_DTYPE`` row)."""
     return {
         "v": SCHEMA_VERSION,
         "type": "snapshot",
+        "replay": replay,
         "seq": seq,
         "ts_event": int(row["ts_event"]),
         "publisher_id": int(row["publisher_id"]),
@@ -116,11 +175,12 @@ def stream_depth(events: np.ndarray) -> int:
     return int(priced[-1]) + 1 if len(priced) else 1
 
 
-def event_message(seq: int, row: np.void, depth: int) -> dict[str, Any]:
+def event_message(seq: int, row: np.void, depth: int, *, replay: str) -> dict[str, Any]:
     """Return the message for event number ``seq`` (an ``EVENT_DTYPE`` row, ``depth`` levels)."""
     return {
         "v": SCHEMA_VERSION,
         "type": "event",
+        "replay": replay,
         "seq": seq,
         "ts_event": int(row["ts_event"]),
         "publisher_id": int(row["publisher_id"]),
@@ -135,21 +195,22 @@ def event_message(seq: int, row: np.void, depth: int) -> dict[str, Any]:
     }
 
 
-def end_message(
+def start_message(
     market: MarketData,
     *,
+    replay: str,
     start_ns: int | None = None,
     end_ns: int | None = None,
     seed: int | None = None,
-    events: np.ndarray | None = None,
+    events: bool = False,
 ) -> dict[str, Any]:
-    """Return the end-of-stream marker that follows the snapshots of ``market``, or the
-    ``events`` when the stream carries every row."""
+    """Return the marker that opens replay ``replay`` of ``market``'s snapshots, or of every
+    event when ``events``: the input's metadata as the file-based run reports it."""
     return {
         "v": SCHEMA_VERSION,
-        "type": "end",
-        "content": "snapshots" if events is None else "events",
-        "count": len(market.snapshots) if events is None else len(events),
+        "type": "start",
+        "replay": replay,
+        "content": "events" if events else "snapshots",
         "source": market.source,
         "sha256": market.sha256,
         "rows_read": market.rows_read,
@@ -161,36 +222,54 @@ def end_message(
     }
 
 
-def market_from_messages(messages: list[dict[str, Any]], end: dict[str, Any]) -> MarketData:
-    """Rebuild the ``MarketData`` a file-based run would have read, from the stream.
+def end_message(*, replay: str, count: int, checksum: int) -> dict[str, Any]:
+    """Return the marker that closes replay ``replay`` after ``count`` data messages whose
+    digests sum to ``checksum``."""
+    return {
+        "v": SCHEMA_VERSION,
+        "type": "end",
+        "replay": replay,
+        "count": count,
+        "checksum": checksum_text(checksum),
+    }
+
+
+def heartbeat_message(*, replay: str) -> dict[str, Any]:
+    """Return the message a paused replay sends to show it is alive."""
+    return {"v": SCHEMA_VERSION, "type": "heartbeat", "replay": replay}
+
+
+def market_from_messages(messages: list[dict[str, Any]], start: dict[str, Any]) -> MarketData:
+    """Rebuild the ``MarketData`` a file-based run would have read, from one replay's data
+    messages and its start marker.
 
     From an event stream the snapshots are derived from the events, which are kept too.
     """
-    if end.get("content") == "events":
-        return market_from_events(events_from_messages(messages), end)
-    return market_from_snapshots(snapshots_from_messages(messages), end)
+    if start.get("content") == "events":
+        return market_from_events(events_from_messages(messages), start)
+    return market_from_snapshots(snapshots_from_messages(messages), start)
 
 
-def market_from_snapshots(snapshots: np.ndarray, end: dict[str, Any]) -> MarketData:
+def market_from_snapshots(snapshots: np.ndarray, start: dict[str, Any]) -> MarketData:
     """Rebuild the ``MarketData`` of a snapshot stream from its snapshots (in ``seq`` order)."""
-    return _market(snapshots, end, len(snapshots))
+    return _market(snapshots, start, len(snapshots))
 
 
-def market_from_events(events: np.ndarray, end: dict[str, Any]) -> MarketData:
+def market_from_events(events: np.ndarray, start: dict[str, Any]) -> MarketData:
     """Rebuild the ``MarketData`` of an event stream from its events (in ``seq`` order)."""
-    return _market(snapshots_from_events(events), end, len(events), events)
+    return _market(snapshots_from_events(events), start, len(events), events)
 
 
 def _market(
-    snapshots: np.ndarray, end: dict[str, Any], received: int, events: np.ndarray | None = None
+    snapshots: np.ndarray, start: dict[str, Any], received: int, events: np.ndarray | None = None
 ) -> MarketData:
     return MarketData(
         snapshots=snapshots,
-        source=str(end.get("source")),
-        sha256=end.get("sha256"),
-        rows_read=int(end.get("rows_read", received)),
-        rows_in_window=int(end.get("rows_in_window", received)),
-        skipped=dict(end.get("skipped") or {}),
+        source=str(start.get("source")),
+        sha256=start.get("sha256"),
+        rows_read=int(start.get("rows_read", received)),
+        rows_in_window=int(start.get("rows_in_window", received)),
+        skipped=dict(start.get("skipped") or {}),
         events=events,
     )
 
@@ -200,15 +279,17 @@ def encode(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":")).encode()
 
 
-def encode_snapshots(snapshots: np.ndarray, *, first_seq: int = 0) -> list[bytes]:
-    """Encode snapshot messages at once: ``encode(snapshot_message(seq, row))`` for ``seq``
-    from ``first_seq``, byte for byte, built column-wise (the producer's hot path)."""
+def encode_snapshots(snapshots: np.ndarray, *, replay: str, first_seq: int = 0) -> list[bytes]:
+    """Encode snapshot messages at once: ``encode(snapshot_message(seq, row, replay=...))``
+    for ``seq`` from ``first_seq``, byte for byte, built column-wise (the producer's hot
+    path)."""
     frame = pl.DataFrame(
         {name: snapshots[name] for name in SNAPSHOT_DTYPE.names or ()}
     ).with_row_index("seq", offset=first_seq)
     return _encoded(
         frame,
-        pl.lit(f'{{"v":{SCHEMA_VERSION},"type":"snapshot","seq":'), _text("seq"),
+        pl.lit(f'{{"v":{SCHEMA_VERSION},"type":"snapshot","replay":{_replay_json(replay)},"seq":'),
+        _text("seq"),
         pl.lit(',"ts_event":'), _text("ts_event"),
         pl.lit(',"publisher_id":'), _text("publisher_id"),
         pl.lit(',"ask_px":'), _price_json(pl.col("ask_px")),
@@ -217,6 +298,12 @@ def encode_snapshots(snapshots: np.ndarray, *, first_seq: int = 0) -> list[bytes
         pl.lit(',"bid_sz":'), _text("bid_sz"),
         pl.lit("}"),
     )  # fmt: skip
+
+
+def _replay_json(replay: str) -> str:
+    if not _REPLAY_ID.fullmatch(replay):
+        raise ValueError(f"a replay id is 1 to 64 of A-Z a-z 0-9 _ . : -, got {replay!r}")
+    return json.dumps(replay)
 
 
 def _text(name: str) -> pl.Expr:
@@ -235,7 +322,7 @@ ENCODE_CHUNK = 100_000
 """Messages :func:`encode_stream` encodes at a time: bounds memory on long replays."""
 
 
-def encode_stream(rows: np.ndarray, *, events: bool) -> Iterator[bytes]:
+def encode_stream(rows: np.ndarray, *, events: bool, replay: str) -> Iterator[bytes]:
     """Yield the messages of a whole stream in ``seq`` order (``seq`` = position in
     ``rows``): snapshot messages, or event messages with the whole stream's ask depth;
     encoded ``ENCODE_CHUNK`` at a time, so a long replay never holds them all."""
@@ -243,9 +330,9 @@ def encode_stream(rows: np.ndarray, *, events: bool) -> Iterator[bytes]:
     for first in range(0, len(rows), ENCODE_CHUNK):
         chunk = rows[first : first + ENCODE_CHUNK]
         if events:
-            yield from encode_events(chunk, first_seq=first, depth=depth)
+            yield from encode_events(chunk, replay=replay, first_seq=first, depth=depth)
         else:
-            yield from encode_snapshots(chunk, first_seq=first)
+            yield from encode_snapshots(chunk, replay=replay, first_seq=first)
 
 
 def _price_json(nanos: pl.Expr) -> pl.Expr:
@@ -259,10 +346,11 @@ def _price_json(nanos: pl.Expr) -> pl.Expr:
 
 
 def encode_events(
-    events: np.ndarray, *, first_seq: int = 0, depth: int | None = None
+    events: np.ndarray, *, replay: str, first_seq: int = 0, depth: int | None = None
 ) -> list[bytes]:
-    """Encode event messages at once: ``encode(event_message(seq, row, depth))`` for ``seq``
-    from ``first_seq``, byte for byte, built column-wise (the producer's hot path).
+    """Encode event messages at once: ``encode(event_message(seq, row, depth, replay=...))``
+    for ``seq`` from ``first_seq``, byte for byte, built column-wise (the producer's hot
+    path).
 
     ``depth`` defaults to ``stream_depth(events)``; a stream encoded in chunks passes the
     whole stream's, so every message carries the same levels.
@@ -283,7 +371,8 @@ def encode_events(
 
     return _encoded(
         frame,
-        pl.lit(f'{{"v":{SCHEMA_VERSION},"type":"event","seq":'), _text("seq"),
+        pl.lit(f'{{"v":{SCHEMA_VERSION},"type":"event","replay":{_replay_json(replay)},"seq":'),
+        _text("seq"),
         pl.lit(',"ts_event":'), _text("ts_event"),
         pl.lit(',"publisher_id":'), _text("publisher_id"),
         pl.lit(',"action":'), pl.col("action"),
@@ -308,6 +397,8 @@ def decode(payload: bytes | None) -> dict[str, Any]:
         message = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MessageError(f"not JSON: {exc}") from exc
+    except RecursionError:
+        raise MessageError("not a sor message: JSON nested too deep") from None
     return validate(message)
 
 
@@ -322,15 +413,15 @@ def decode_batch(payloads: list[bytes | None]) -> list[dict[str, Any] | MessageE
     if all(p is not None and p[:1] == b"{" and p[-1:] == b"}" for p in payloads):
         try:
             parsed = json.loads(b"[" + b",".join(payloads) + b"]")  # type: ignore[arg-type]
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             parsed = None
         if parsed is not None and len(parsed) == len(payloads):
             return [_checked(validate, message) for message in parsed]
     return [_checked(decode, payload) for payload in payloads]
 
 
-_COMMON_SCHEMA = {"v": pl.Int64, "type": pl.String, "seq": pl.Int64, "ts_event": pl.Int64,
-                  "publisher_id": pl.Int64}  # fmt: skip
+_COMMON_SCHEMA = {"v": pl.Int64, "type": pl.String, "replay": pl.String, "seq": pl.Int64,
+                  "ts_event": pl.Int64, "publisher_id": pl.Int64}  # fmt: skip
 _SNAPSHOT_SCHEMA = {**_COMMON_SCHEMA, "ask_px": pl.String, "ask_sz": pl.Int64,
                     "bid_px": pl.String, "bid_sz": pl.Int64}  # fmt: skip
 _EVENT_SCHEMA = {
@@ -355,8 +446,10 @@ def _parse_batch(
         frame.height == len(payloads)
         and (frame["v"] == SCHEMA_VERSION).all()
         and (frame["type"] == kind).all()
+        and frame["replay"].null_count() == 0
+        and frame["replay"].str.contains(f"^{_REPLAY_ID.pattern}$").all()
         and frame.select(integers).null_count().sum_horizontal().item() == 0
-        and (frame["seq"] >= 0).all()
+        and all(frame[name].is_between(*_INT_RANGES[name]).all() for name in integers)
     ):
         return None
     return frame
@@ -377,9 +470,9 @@ def _batch_prices(texts: pl.Series) -> np.ndarray | None:
 
 def decode_snapshot_batch(
     payloads: list[bytes | None],
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Parse a batch of snapshot messages at once into their ``seq`` and ``SNAPSHOT_DTYPE``
-    rows: the consumer's hot path. None unless every payload is a well-formed snapshot
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Parse a batch of snapshot messages at once into their ``replay``, ``seq`` and
+    ``SNAPSHOT_DTYPE`` rows: the consumer's hot path. None unless every payload is a well-formed snapshot
     message; the caller then decodes the batch message by message, pinning each bad one."""
     integers = ("seq", "ts_event", "publisher_id", "ask_sz", "bid_sz")
     frame = _parse_batch(payloads, "snapshot", _SNAPSHOT_SCHEMA, integers)
@@ -394,11 +487,14 @@ def decode_snapshot_batch(
         out[name] = frame[name].to_numpy()
     out["ask_px"] = nanos[:rows]
     out["bid_px"] = nanos[rows:]
-    return frame["seq"].to_numpy(), out
+    return frame["replay"].to_numpy(), frame["seq"].to_numpy(), out
 
 
-def decode_event_batch(payloads: list[bytes | None]) -> tuple[np.ndarray, np.ndarray] | None:
-    """Parse a batch of event messages at once into their ``seq`` and ``EVENT_DTYPE`` rows.
+def decode_event_batch(
+    payloads: list[bytes | None],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Parse a batch of event messages at once into their ``replay``, ``seq`` and
+    ``EVENT_DTYPE`` rows.
 
     The consumer's hot path for event streams: one columnar parse instead of a dict per
     message, and each distinct price string parsed once. Returns None unless every payload
@@ -423,7 +519,7 @@ def decode_event_batch(payloads: list[bytes | None]) -> tuple[np.ndarray, np.nda
         return None
     levels = int(depth[0])
     sizes = frame["ask_sz"].explode()
-    if sizes.null_count():
+    if sizes.null_count() or not sizes.is_between(*_INT_RANGES["size"]).all():
         return None
     nanos = _batch_prices(pl.concat([frame["price"], frame["bid_px"], frame["ask_px"].explode()]))
     if nanos is None:
@@ -437,7 +533,7 @@ def decode_event_batch(payloads: list[bytes | None]) -> tuple[np.ndarray, np.nda
     out["bid_px"] = nanos[rows : 2 * rows]
     out["ask_px"][:, :levels] = nanos[2 * rows :].reshape(rows, levels)
     out["ask_sz"][:, :levels] = sizes.to_numpy().reshape(rows, levels)
-    return frame["seq"].to_numpy(), out
+    return frame["replay"].to_numpy(), frame["seq"].to_numpy(), out
 
 
 def _fill_levels(target: np.ndarray, levels: list[list[int]]) -> None:
@@ -463,16 +559,25 @@ def validate(message: Any) -> dict[str, Any]:
     if not isinstance(message, dict) or message.get("v") != SCHEMA_VERSION:
         raise MessageError(f"not a version-{SCHEMA_VERSION} sor message")
     kind = message.get("type")
+    replay = message.get("replay")
+    if not isinstance(replay, str) or not _REPLAY_ID.fullmatch(replay):
+        raise MessageError("field 'replay' must be a replay id")
+    if kind == "start":
+        if message.get("content") not in CONTENTS:
+            raise MessageError("start marker content must be 'snapshots' or 'events'")
+        return message
     if kind == "end":
-        if not isinstance(message.get("count"), int) or message["count"] < 0:
-            raise MessageError("end marker without a valid count")
-        if message.get("content", "snapshots") not in ("snapshots", "events"):
-            raise MessageError("end marker content must be 'snapshots' or 'events'")
+        _require_integers(message, ("count",))
+        checksum = message.get("checksum")
+        if not isinstance(checksum, str) or not re.fullmatch(r"[0-9a-f]{16}", checksum):
+            raise MessageError("end marker without a valid checksum")
+        return message
+    if kind == "heartbeat":
         return message
     if kind == "event":
         return _validate_event(message)
     if kind != "snapshot":
-        raise MessageError(f"unknown message type {kind!r}")
+        raise MessageError(f"unknown message type {_shown(kind)}")
     _require_integers(message, ("seq", "ts_event", "publisher_id", "ask_sz", "bid_sz"))
     message["ask_px_nanos"] = _cached_price_nanos(message.get("ask_px"))
     message["bid_px_nanos"] = _cached_price_nanos(message.get("bid_px"))
@@ -485,10 +590,12 @@ def _is_integer(value: Any) -> bool:
 
 def _require_integers(message: dict[str, Any], names: tuple[str, ...]) -> None:
     for name in names:
-        if not _is_integer(message.get(name)):
+        value: Any = message.get(name)
+        if not _is_integer(value):
             raise MessageError(f"field {name!r} must be an integer")
-    if message["seq"] < 0:
-        raise MessageError("field 'seq' must be non-negative")
+        low, high = _INT_RANGES[name]
+        if not low <= value <= high:
+            raise MessageError(f"field {name!r} is {_shown(value)}, outside [{low}, {high}]")
 
 
 def _validate_event(message: dict[str, Any]) -> dict[str, Any]:
@@ -500,8 +607,11 @@ def _validate_event(message: dict[str, Any]) -> dict[str, Any]:
     asks, sizes = message.get("ask_px"), message.get("ask_sz")
     if not isinstance(asks, list) or not isinstance(sizes, list) or len(asks) != len(sizes):
         raise MessageError("fields 'ask_px' and 'ask_sz' must be lists of equal length")
-    if not 1 <= len(asks) <= LEVELS or not all(_is_integer(v) for v in sizes):
-        raise MessageError(f"'ask_px'/'ask_sz' must hold 1 to {LEVELS} levels, sizes integers")
+    low, high = _INT_RANGES["size"]
+    if not 1 <= len(asks) <= LEVELS or not all(_is_integer(v) and low <= v <= high for v in sizes):
+        raise MessageError(
+            f"'ask_px'/'ask_sz' must hold 1 to {LEVELS} levels, sizes integers in [{low}, {high}]"
+        )
     message["price_nanos"] = _cached_price_nanos(message.get("price"))
     message["bid_px_nanos"] = _cached_price_nanos(message.get("bid_px"))
     message["ask_px_nanos"] = [_cached_price_nanos(v) for v in asks]

@@ -1,7 +1,21 @@
-"""Consume a replayed stream from the beginning and rebuild the market the file gives.
+"""Consume a topic from the beginning and rebuild exactly one replay: the market the file gives.
 
-A stream carries snapshots (the static model) or every event (``sor produce --events``, for
-``--model ck``); its end marker says which, and the market rebuilt holds the events too.
+A topic collects replays (``sor produce`` draws a replay id each time; see
+:mod:`sor.streaming.codec`). The consumer keeps the messages of one of them:
+
+- ``latest`` (the default): the newest replay that is complete when the consumer has read
+  what the topic held as it joined; with none complete, the newest one that started, which
+  it follows until complete.
+- ``next``: the first replay that starts after the consumer joined (start the consumer,
+  then the producer).
+- a replay id: that replay (``list_replays`` and ``sor replays`` list them).
+
+A replay is complete when every ``seq`` below its end marker's ``count`` has arrived and the
+digests of their payloads add up to the marker's ``checksum``. A ``seq`` that arrives twice
+with the same payload counts once (a retried send); with another payload, the run stops
+naming both offsets. A followed replay that goes quiet for ``gap_timeout_s`` (while the
+broker is up) stops the run naming the missing ``seq`` range. Malformed messages are counted
+with their offsets, never fatal.
 """
 
 from __future__ import annotations
@@ -9,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,293 +35,624 @@ from sor.domain import SNAPSHOT_DTYPE
 from sor.errors import SorError
 from sor.streaming.broker import wait_until_ready
 from sor.streaming.codec import (
+    CONTENTS,
     MessageError,
+    checksum_text,
     decode_batch,
     decode_event_batch,
     decode_snapshot_batch,
     events_from_messages,
     market_from_events,
     market_from_snapshots,
+    payload_digests,
     snapshots_from_messages,
 )
 
 log = logging.getLogger(__name__)
 
-_CONTENT = {None: "snapshot", "snapshots": "snapshot", "events": "event"}
-"""The data message type each end marker's ``content`` announces."""
+LATEST = "latest"
+NEXT = "next"
+DEFAULT_GAP_TIMEOUT_S = 30.0
+
+_DTYPES = {"snapshot": SNAPSHOT_DTYPE, "event": EVENT_DTYPE}
+_BATCH_DECODERS = {"snapshot": decode_snapshot_batch, "event": decode_event_batch}
+"""The columnar decoder of each data message type (the hot path)."""
+_ROWS_OF_MESSAGES = {"snapshot": snapshots_from_messages, "event": events_from_messages}
 
 
 @dataclass
 class StreamStats:
-    """What the consumer saw besides the snapshots it kept."""
+    """What the consumer saw besides the replay it kept: for stderr, not the report (it
+    depends on the topic's history, the report only on the replay)."""
 
     messages: int = 0
     duplicates: int = 0
     malformed: list[tuple[int, int, str]] = field(default_factory=list)
     """(partition, offset, reason) of each message that broke the schema."""
     outages: int = 0
+    other_replays: int = 0
+    """Data messages of replays other than the one rebuilt."""
 
-    def as_report(self) -> dict[str, Any]:
-        """Return the anomalies for the report (empty when the stream was clean)."""
-        out: dict[str, Any] = {}
-        if self.duplicates:
-            out["duplicates_ignored"] = self.duplicates
-        if self.malformed:
-            out["malformed_messages"] = [
-                {"partition": p, "offset": o, "reason": r} for p, o, r in self.malformed
-            ]
-        return out
+    def summary(self) -> str:
+        """One line for stderr."""
+        return (
+            f"{self.messages} messages read, {self.duplicates} duplicate(s) ignored, "
+            f"{len(self.malformed)} malformed, {self.other_replays} of other replays, "
+            f"{self.outages} broker outage(s)"
+        )
+
+
+@dataclass(frozen=True)
+class ReplayInfo:
+    """One replay found in a topic."""
+
+    replay: str
+    offset: int
+    """Offset of its start marker (of its first message when the marker is missing)."""
+    content: str | None
+    source: str | None
+    count: int | None
+    """Data messages its end marker announces; None before the end marker."""
+    received: int
+    complete: bool
+
+
+@dataclass
+class Consumed:
+    """The replay a consumer rebuilt."""
+
+    replay: str
+    market: MarketData
+    start: dict[str, Any]
+    """Its start marker: the input's metadata, window and seed."""
+    count: int
+    stats: StreamStats
+
+
+class _Replay:
+    """The messages of one replay kept so far, one per ``seq``, with each payload's digest
+    and offset (to tell a retried send from a poisoned duplicate)."""
+
+    def __init__(
+        self, replay: str, offset: int, start: dict[str, Any] | None, *, keep_rows: bool = True
+    ) -> None:
+        self.replay = replay
+        self.keep_rows = keep_rows
+        self.offset = offset
+        self.start = start
+        self.end: dict[str, Any] | None = None
+        self.parts: list[tuple[np.ndarray, np.ndarray]] = []  # (seq, rows of the dtype)
+        self.received = 0
+        self.last_seq = -1
+        self._have = np.zeros(0, dtype=bool)
+        self._digest = np.zeros(0, dtype=np.uint64)
+        self._where = np.zeros(0, dtype=np.int64)
+        self.feed: Callable[[str, np.ndarray, np.ndarray], None] | None = None
+        self.last_activity = time.monotonic()
+
+    @property
+    def kind(self) -> str | None:
+        """The data message type its start marker announces."""
+        return CONTENTS.get(self.start.get("content", "")) if self.start else None
+
+    def add(
+        self, kind: str, seqs: np.ndarray, rows: np.ndarray, digests: np.ndarray, offsets: list[int]
+    ) -> int:
+        """Keep the rows whose ``seq`` is new; return how many repeated one already kept.
+
+        Raises
+        ------
+        SorError
+            A data message of another type than the replay announced, or a ``seq`` seen
+            before with other content.
+        """
+        if self.kind is not None and kind != self.kind:
+            raise SorError(
+                f"replay {self.replay}: a {kind} message at offset {offsets[0]} in a replay "
+                f"of {self.start['content'] if self.start else '?'}"
+            )
+        self.last_activity = time.monotonic()
+        top = int(seqs.max()) + 1 if len(seqs) else 0
+        if top > len(self._have):
+            grown = max(top, 2 * len(self._have), 1024)
+            self._have = _grow(self._have, grown, False)
+            self._digest = _grow(self._digest, grown, 0)
+            self._where = _grow(self._where, grown, -1)
+        new = np.ones(len(seqs), dtype=bool)
+        for i, seq in enumerate(seqs.tolist()):
+            if self._have[seq]:
+                new[i] = False
+                if self._digest[seq] != digests[i]:
+                    raise SorError(
+                        f"replay {self.replay}: seq {seq} at offset {offsets[i]} differs from "
+                        f"its first copy at offset {int(self._where[seq])}: the topic holds "
+                        "two different messages under one seq"
+                    )
+            else:
+                self._have[seq] = True
+                self._digest[seq] = digests[i]
+                self._where[seq] = offsets[i]
+        if new.any():
+            self.received += int(new.sum())
+            self.last_seq = max(self.last_seq, int(seqs[new].max()))
+            if self.keep_rows:
+                self.parts.append((seqs[new], rows[new]))
+            if self.feed is not None:
+                self.feed(kind, seqs[new], rows[new])
+        return int((~new).sum())
+
+    @property
+    def complete(self) -> bool:
+        """Every ``seq`` below the end marker's count has arrived."""
+        return self.end is not None and self.received >= self.end["count"]
+
+    def check(self) -> None:
+        """Raise unless the kept messages are exactly the replay the end marker closes."""
+        if self.end is None:
+            return
+        count = self.end["count"]
+        if self.last_seq >= count:
+            raise SorError(
+                f"replay {self.replay}: a message has seq {self.last_seq}, beyond the "
+                f"{count} its end marker counts"
+            )
+        if self.complete:
+            total = int(self._digest[:count].astype(object).sum())
+            if checksum_text(total) != self.end["checksum"]:
+                raise SorError(
+                    f"replay {self.replay}: the messages' checksum {checksum_text(total)} "
+                    f"differs from the end marker's {self.end['checksum']}: the topic's "
+                    "content was altered"
+                )
+
+    def missing(self) -> str:
+        """The ``seq`` ranges not yet received, as text (``12-15, 40``)."""
+        known = self.end["count"] if self.end else self.last_seq + 1
+        have = np.zeros(known, dtype=bool)
+        have[: min(known, len(self._have))] = self._have[:known]
+        absent = np.flatnonzero(~have)
+        if not len(absent):
+            return "none"
+        breaks = np.flatnonzero(np.diff(absent) > 1)
+        starts = [absent[0], *absent[breaks + 1]]
+        ends = [*absent[breaks], absent[-1]]
+        spans = [f"{a}" if a == b else f"{a}-{b}" for a, b in zip(starts, ends, strict=True)]
+        return ", ".join(spans[:10]) + (f" and {len(spans) - 10} more" if len(spans) > 10 else "")
+
+    def rows(self) -> np.ndarray:
+        """The kept rows in ``seq`` order."""
+        dtype = _DTYPES[self.kind or "snapshot"]
+        seqs = np.concatenate([np.zeros(0, np.int64), *(seq for seq, _ in self.parts)])
+        rows = np.concatenate([np.zeros(0, dtype), *(r for _, r in self.parts)])
+        ordered: np.ndarray = rows[np.argsort(seqs, kind="stable")]
+        return ordered
+
+    def market(self) -> MarketData:
+        """The market of the complete replay."""
+        assert self.start is not None
+        rows = self.rows()
+        if self.kind == "event":
+            return market_from_events(rows, self.start)
+        return market_from_snapshots(rows, self.start)
+
+    def info(self) -> ReplayInfo:
+        """What ``sor replays`` prints of it."""
+        start = self.start or {}
+        return ReplayInfo(
+            replay=self.replay,
+            offset=self.offset,
+            content=start.get("content"),
+            source=start.get("source"),
+            count=self.end["count"] if self.end else None,
+            received=self.received,
+            complete=self.complete and self.start is not None,
+        )
+
+
+def _grow(values: np.ndarray, size: int, fill: Any) -> np.ndarray:
+    out = np.full(size, fill, dtype=values.dtype)
+    out[: len(values)] = values
+    return out
+
+
+class _Chooser:
+    """Which replays to keep while reading, and which one the run rebuilds."""
+
+    def __init__(self, wanted: str, topic: str, stats: StreamStats, *, wait: bool = False) -> None:
+        self.wanted = wanted
+        self.stats = stats
+        self.wait = wait  # a replay named by id may still be on its way
+        self.topic = topic
+        self.kept: dict[str, _Replay] = {}
+        self.followed: _Replay | None = None
+        self.joined_at: int | None = None  # the topic's end offset as the consumer joined
+        self.caught_up = False
+
+    def on_start(self, replay: str, offset: int, start: dict[str, Any]) -> None:
+        """A start marker: keep the replay if it may be the one."""
+        if self.wanted not in (LATEST, NEXT) and replay != self.wanted:
+            return
+        if self.wanted == NEXT and (self.joined_at is None or offset < self.joined_at):
+            return
+        current = self.kept.get(replay)
+        if current is not None:
+            current.start = current.start or start  # the same replay, published again
+            return
+        self.kept[replay] = _Replay(replay, offset, start)
+        if self.wanted == LATEST:
+            # an incomplete replay older than the newest complete one can never be chosen
+            newest_complete = max((r.offset for r in self.kept.values() if r.complete), default=-1)
+            for name in [n for n, r in self.kept.items() if r.offset < newest_complete]:
+                self.stats.other_replays += self.kept.pop(name).received
+        if self.caught_up and (self.wanted in (LATEST, NEXT) or self.wait):
+            self.follow(self.kept[replay])
+
+    def replay_of(self, replay: str) -> _Replay | None:
+        """Where a data message or end marker of ``replay`` goes (None: not kept)."""
+        return self.kept.get(replay)
+
+    def catch_up(self) -> None:
+        """The consumer has read what the topic held as it joined: choose what to follow."""
+        self.caught_up = True
+        if self.wanted == NEXT:
+            return
+        if self.wanted != LATEST:
+            found = self.kept.get(self.wanted)
+            if (found is None or found.start is None) and self.wait:
+                return
+            if found is None or found.start is None:
+                raise SorError(
+                    f"no replay {self.wanted} in topic {self.topic!r}; `sor replays` lists them"
+                )
+            self.follow(found)
+            return
+        complete = [r for r in self.kept.values() if r.complete and r.start is not None]
+        started = [r for r in self.kept.values() if r.start is not None]
+        pick = max(complete or started, key=lambda r: r.offset, default=None)
+        if pick is not None:
+            self.follow(pick)
+
+    def follow(self, replay: _Replay) -> None:
+        """Rebuild ``replay``; drop every other."""
+        if self.followed is not None and self.followed is not replay:
+            log.warning(
+                "replay %s superseded by replay %s, which started later", self.followed.replay,
+                replay.replay,
+            )  # fmt: skip
+        self.followed = replay
+        self.stats.other_replays += sum(r.received for r in self.kept.values() if r is not replay)
+        self.kept = {replay.replay: replay}
+        replay.last_activity = time.monotonic()
+        log.info(
+            "rebuilding replay %s (%s of %s)", replay.replay,
+            (replay.start or {}).get("content"), (replay.start or {}).get("source"),
+        )  # fmt: skip
 
 
 def consume_market(
     bootstrap: str,
     topic: str,
     *,
+    replay: str = LATEST,
     client: Mapping[str, str] | None = None,
     on_snapshot: Callable[[dict[str, Any]], None] | None = None,
+    on_replay: Callable[[str], None] | None = None,
+    gap_timeout_s: float = DEFAULT_GAP_TIMEOUT_S,
     give_up_after_s: float | None = None,
-) -> tuple[MarketData, dict[str, Any], StreamStats]:
-    """Read ``topic`` from its beginning until the end marker and every message before it.
-
-    Messages are identified by ``seq``: a message seen twice (a retry, or the same data
-    replayed twice into the topic) counts once. A message that breaks the schema is
-    counted with its offset and skipped. While the broker is away the consumer waits,
-    saying so, and resumes where the data is complete.
+    wait_for_replay: bool = False,
+) -> Consumed:
+    """Read ``topic`` from its beginning and rebuild one replay (see the module's text).
 
     Parameters
     ----------
+    replay
+        ``latest``, ``next`` or a replay id.
     on_snapshot
-        Called with each new snapshot message, in arrival order (the live router); on an
-        event stream, with each venue's first event at each ``ts_event`` as a snapshot.
+        Called with each new snapshot of the replay being rebuilt, in arrival order, from
+        the moment the consumer has chosen it (the live router); on an event stream, with
+        each venue's first event at each ``ts_event`` as a snapshot.
+    on_replay
+        Called with the replay's id whenever the consumer starts rebuilding one (the live
+        router starts afresh then).
+    gap_timeout_s
+        Stop with an error naming the missing ``seq`` range when the replay being rebuilt
+        sends nothing for this long while the broker is up.
     give_up_after_s
         Stop with an error after this long without completing (None: wait as long as it
-        takes, Ctrl-C stops).
-
-    Returns
-    -------
-    The market, the end marker, and the stream statistics.
+        takes; Ctrl-C stops).
+    wait_for_replay
+        With a replay id: wait for it to start rather than fail when the topic lacks it
+        (its producer runs beside the consumer).
     """
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-
-    wait_until_ready(bootstrap)
     stats = StreamStats()
-    broker_down = False
-
-    def on_error(error: KafkaError) -> None:
-        nonlocal broker_down
-        if error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
-            if not broker_down:
-                stats.outages += 1
-                log.warning("Kafka broker at %s unavailable: waiting for it to return", bootstrap)
-            broker_down = True
-
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"sor-backtest-{uuid.uuid4().hex[:12]}",  # offsets are not committed
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "fetch.max.bytes": 52_428_800,
-            "max.partition.fetch.bytes": 52_428_800,  # few large fetches: one partition
-            "error_cb": on_error,
-            "log_level": 0,
-            **(client or {}),
-        }
-    )
-    received = _Received(topic)
-    end: dict[str, Any] | None = None
+    chooser = _Chooser(replay, topic, stats, wait=wait_for_replay)
     began = time.monotonic()
-    try:
-        partitions = _wait_for_topic(consumer, topic)
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        while end is None or len(received.seen) < end["count"]:
-            if give_up_after_s is not None and time.monotonic() - began > give_up_after_s:
-                have = len(received.seen)
-                want = end["count"] if end else "?"
-                raise SorError(
-                    f"the stream on {topic!r} did not complete within {give_up_after_s:.0f} s "
-                    f"({have} of {want} messages)"
-                )
-            batch = consumer.consume(num_messages=10_000, timeout=0.5)
-            if batch and broker_down:
-                log.warning("Kafka broker at %s is back: resuming", bootstrap)
-                broker_down = False
-            good = []
-            for message in batch:
-                error = message.error()
-                if error is None:
-                    good.append(message)
-                elif error.code() != KafkaError._PARTITION_EOF:
-                    log.warning("consumer: %s", error)
-            stats.messages += len(good)
-            payloads = [m.value() for m in good]
-            for kind, decoder in _BATCH_DECODERS.items():
-                fast = decoder(payloads) if received.kind in (None, kind) else None
-                if fast is not None:
-                    stats.duplicates += received.add_rows(kind, *fast, on_snapshot)
-                    good, payloads = [], []
-                    break
-            for message, decoded in zip(good, decode_batch(payloads), strict=True):
-                if isinstance(decoded, MessageError):
-                    where = (message.partition() or 0, message.offset() or 0, str(decoded))
-                    stats.malformed.append(where)
-                    log.warning("malformed message at partition %d offset %d: %s skipped", *where)
-                    continue
-                if decoded["type"] == "end":
-                    end = decoded
-                    continue
-                if not received.add_message(decoded, on_snapshot):
-                    stats.duplicates += 1
-            if end is not None:
-                received.check_against(end)
-    finally:
-        consumer.close()
-    if stats.duplicates:
-        log.warning("%d duplicate message(s) ignored", stats.duplicates)
-    return received.market(end), end, stats
+    with _Connection(bootstrap, topic, client, stats) as connection:
+        announced: set[str] = set()
+        while True:
+            followed = chooser.followed
+            if followed is not None and followed.replay not in announced:
+                announced.add(followed.replay)
+                _start_feeding(followed, on_snapshot, on_replay)
+            if followed is not None and followed.complete:
+                followed.check()
+                break
+            _check_time(chooser, connection, began, gap_timeout_s, give_up_after_s)
+            for message, decoded in connection.poll():
+                _take(chooser, message, decoded, stats)
+            if not chooser.caught_up and connection.at_end:
+                chooser.joined_at = connection.last_offset + 1
+                chooser.catch_up()
+    assert followed is not None and followed.end is not None
+    log.info("replay %s complete: %d messages; %s", followed.replay, followed.received,
+             stats.summary())  # fmt: skip
+    return Consumed(followed.replay, followed.market(), followed.start or {}, followed.received,
+                    stats)  # fmt: skip
 
 
-_BATCH_DECODERS = {"snapshot": decode_snapshot_batch, "event": decode_event_batch}
-"""The columnar decoder of each data message type (the hot path)."""
+def _start_feeding(
+    replay: _Replay,
+    on_snapshot: Callable[[dict[str, Any]], None] | None,
+    on_replay: Callable[[str], None] | None,
+) -> None:
+    """Give the live router the replay's snapshots so far, then each new one."""
+    if on_replay is not None:
+        on_replay(replay.replay)
+    if on_snapshot is None:
+        return
+    venue_ts: dict[int, int] = {}
 
-
-class _Received:
-    """The data messages of one stream kept so far, one per ``seq``: snapshots or events,
-    decoded a batch at a time on the hot path (``parts``) or one by one (``messages``)."""
-
-    def __init__(self, topic: str) -> None:
-        self.topic = topic
-        self.kind: str | None = None
-        self.seen: set[int] = set()
-        self.last_seq = -1
-        self.messages: list[dict[str, Any]] = []
-        self.parts: list[tuple[np.ndarray, np.ndarray]] = []  # (seq, rows of the kind's dtype)
-        self.venue_ts: dict[int, int] = {}  # last ts_event announced per venue (event streams)
-
-    def _is(self, kind: str) -> None:
-        if self.kind is None:
-            self.kind = kind
-        elif kind != self.kind:
-            raise SorError(
-                f"the stream on {self.topic!r} mixes {self.kind} and {kind} messages: two "
-                "different replays share the topic"
-            )
-
-    def add_message(
-        self, decoded: dict[str, Any], on_snapshot: Callable[[dict[str, Any]], None] | None = None
-    ) -> bool:
-        """Keep one decoded data message; False when its ``seq`` was seen already. A new
-        snapshot goes to ``on_snapshot`` (see :meth:`_announce`)."""
-        kind = decoded["type"]
-        self._is(kind)
-        seq = decoded["seq"]
-        if seq in self.seen:
-            return False
-        self.seen.add(seq)
-        self.last_seq = max(self.last_seq, seq)
-        self.messages.append(decoded)
-        if on_snapshot is not None:
-            event = kind == "event"
-            asks, sizes = decoded["ask_px_nanos"], decoded["ask_sz"]
-            self._announce(on_snapshot, kind, seq, decoded["ts_event"], decoded["publisher_id"],
-                           asks[0] if event else asks, sizes[0] if event else sizes,
-                           decoded["bid_px_nanos"], decoded["bid_sz"])  # fmt: skip
-        return True
-
-    def _announce(
-        self,
-        on_snapshot: Callable[[dict[str, Any]], None],
-        kind: str,
-        seq: int,
-        ts: int,
-        venue: int,
-        ask_px: int,
-        ask_sz: int,
-        bid_px: int,
-        bid_sz: int,
-    ) -> None:
-        """Give the live router a snapshot message: every snapshot, or, on an event stream,
-        each venue's first event at each ``ts_event`` (the snapshot the file gives)."""
+    def feed(kind: str, seqs: np.ndarray, rows: np.ndarray) -> None:
+        asks, sizes = rows["ask_px"], rows["ask_sz"]
         if kind == "event":
-            if self.venue_ts.get(venue) == ts:
-                return
-            self.venue_ts[venue] = ts
-        on_snapshot({"type": "snapshot", "seq": seq, "ts_event": ts, "publisher_id": venue,
-                     "ask_px_nanos": ask_px, "ask_sz": ask_sz, "bid_px_nanos": bid_px,
-                     "bid_sz": bid_sz})  # fmt: skip
+            asks, sizes = asks[:, 0], sizes[:, 0]
+        for seq, ts, venue, ask_px, ask_sz, bid_px, bid_sz in zip(
+            seqs.tolist(), rows["ts_event"].tolist(), rows["publisher_id"].tolist(),
+            asks.tolist(), sizes.tolist(), rows["bid_px"].tolist(), rows["bid_sz"].tolist(),
+            strict=True,
+        ):  # fmt: skip
+            if kind == "event":  # a venue's first event at a ts_event is its snapshot
+                if venue_ts.get(venue) == ts:
+                    continue
+                venue_ts[venue] = ts
+            on_snapshot({"type": "snapshot", "seq": seq, "ts_event": ts, "publisher_id": venue,
+                         "ask_px_nanos": ask_px, "ask_sz": ask_sz, "bid_px_nanos": bid_px,
+                         "bid_sz": bid_sz})  # fmt: skip
 
-    def add_rows(
-        self,
-        kind: str,
-        seqs: np.ndarray,
-        rows: np.ndarray,
-        on_snapshot: Callable[[dict[str, Any]], None] | None = None,
-    ) -> int:
-        """Keep a batch of decoded rows of ``kind``; return how many repeated a ``seq``
-        already seen. New snapshots go to ``on_snapshot`` in order (see :meth:`_announce`)."""
-        self._is(kind)
-        new = np.ones(len(seqs), dtype=bool)
-        for i, seq in enumerate(seqs.tolist()):
-            if seq in self.seen:
-                new[i] = False
+    if replay.parts and replay.kind is not None:
+        rows = replay.rows()
+        seqs = np.concatenate([seq for seq, _ in replay.parts])
+        feed(replay.kind, np.sort(seqs), rows)
+    replay.feed = feed
+
+
+def _check_time(
+    chooser: _Chooser,
+    connection: _Connection,
+    began: float,
+    gap_timeout_s: float,
+    give_up_after_s: float | None,
+) -> None:
+    now = time.monotonic()
+    followed = chooser.followed
+    if give_up_after_s is not None and now - began > give_up_after_s:
+        what = f"replay {followed.replay}" if followed else "a replay"
+        raise SorError(
+            f"{what} on {chooser.topic!r} did not complete within {give_up_after_s:.0f} s"
+        )
+    if followed is None or connection.broker_down:
+        if followed is not None:
+            followed.last_activity = now  # an outage is no gap: the clock restarts after it
+        return
+    if now - followed.last_activity > gap_timeout_s:
+        if followed.end is not None:
+            raise SorError(
+                f"replay {followed.replay} on {chooser.topic!r} lost messages: seq "
+                f"{followed.missing()} of {followed.end['count']} never arrived (nothing "
+                f"for {gap_timeout_s:.0f} s)"
+            )
+        gaps = followed.missing()
+        raise SorError(
+            f"replay {followed.replay} on {chooser.topic!r} stopped after seq "
+            f"{followed.last_seq} with no end marker (nothing for {gap_timeout_s:.0f} s)"
+            + (f"; missing seq {gaps}" if gaps != "none" else "; is its producer running?")
+        )
+
+
+def _take(chooser: _Chooser, message: Any, decoded: Any, stats: StreamStats) -> None:
+    """Route one decoded message (or a decoded batch) to its replay."""
+    if isinstance(decoded, _Batch):
+        target = chooser.replay_of(decoded.replay)
+        if target is None:
+            stats.other_replays += len(decoded.seqs)
+            return
+        stats.duplicates += target.add(
+            decoded.kind, decoded.seqs, decoded.rows, decoded.digests, decoded.offsets
+        )
+        return
+    kind, name = decoded["type"], decoded["replay"]
+    if kind == "start":
+        chooser.on_start(name, message.offset(), decoded)
+        return
+    target = chooser.replay_of(name)
+    if target is None:
+        stats.other_replays += 1
+        return
+    if kind == "end":
+        target.end = decoded
+        target.last_activity = time.monotonic()
+        target.check()
+    elif kind == "heartbeat":
+        target.last_activity = time.monotonic()
+    else:
+        rows = _ROWS_OF_MESSAGES[kind]([decoded])
+        digest = payload_digests([message.value()])
+        stats.duplicates += target.add(
+            kind, np.array([decoded["seq"]]), rows, digest, [message.offset()]
+        )
+
+
+@dataclass
+class _Batch:
+    """Data messages of one replay decoded together (the hot path)."""
+
+    replay: str
+    kind: str
+    seqs: np.ndarray
+    rows: np.ndarray
+    digests: np.ndarray
+    offsets: list[int]
+
+
+class _Connection:
+    """A consumer assigned to every partition of the topic from the beginning, which
+    survives the broker going away (waiting, saying so) and decodes what it fetches."""
+
+    def __init__(
+        self, bootstrap: str, topic: str, client: Mapping[str, str] | None, stats: StreamStats
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.client = dict(client or {})
+        self.stats = stats
+        self.broker_down = False
+        self.last_offset = -1
+        """The highest offset fetched so far, whatever the message held."""
+        self.at_end = False
+        """The consumer has reached the end of the topic as it stood (once is enough)."""
+        self._consumer: Any = None
+        self._partitions: list[int] = []
+
+    def __enter__(self) -> _Connection:
+        from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+        wait_until_ready(self.bootstrap)
+
+        def on_error(error: KafkaError) -> None:
+            if error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+                if not self.broker_down:
+                    self.stats.outages += 1
+                    log.warning(
+                        "Kafka broker at %s unavailable: waiting for it to return", self.bootstrap
+                    )
+                self.broker_down = True
+
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"sor-backtest-{uuid.uuid4().hex[:12]}",  # offsets not committed
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "fetch.max.bytes": 52_428_800,
+                "max.partition.fetch.bytes": 52_428_800,  # few large fetches: one partition
+                "reconnect.backoff.max.ms": 1000,  # back within a second of the broker
+                "enable.partition.eof": True,  # to know when what the topic held is read
+                "error_cb": on_error,
+                "log_level": 0,
+                **self.client,
+            }
+        )
+        self._partitions = self._wait_for_topic()
+        self._consumer.assign(
+            [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in self._partitions]
+        )
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+
+    def _wait_for_topic(self) -> list[int]:
+        """Return the topic's partitions, waiting for a producer to create it (and for the
+        broker, should it go away meanwhile)."""
+        from confluent_kafka import KafkaException
+
+        announced = False
+        while True:
+            try:
+                metadata = self._consumer.list_topics(self.topic, timeout=5)
+            except KafkaException:
+                metadata = None  # the broker is away: on_error said so; keep waiting
+            found = metadata.topics.get(self.topic) if metadata is not None else None
+            if found is not None and found.error is None and found.partitions:
+                return sorted(found.partitions)
+            if not announced:
+                log.info("waiting for topic %r to appear", self.topic)
+                announced = True
+            time.sleep(0.2)
+
+    def poll(self) -> Iterator[tuple[Any, Any]]:
+        """Fetch and decode one batch; yield (message, decoded message or ``_Batch``)."""
+        from confluent_kafka import KafkaError
+
+        batch = self._consumer.consume(num_messages=10_000, timeout=0.5)
+        if batch and self.broker_down:
+            log.warning("Kafka broker at %s is back: resuming", self.bootstrap)
+            self.broker_down = False
+        good = []
+        for message in batch:
+            error = message.error()
+            if error is None:
+                good.append(message)
+            elif error.code() == KafkaError._PARTITION_EOF:
+                self.at_end = True
             else:
-                self.seen.add(seq)
-        if new.any():
-            self.last_seq = max(self.last_seq, int(seqs[new].max()))
-            self.parts.append((seqs[new], rows[new]))
-            if on_snapshot is not None:
-                kept = rows[new]
-                asks, sizes = kept["ask_px"], kept["ask_sz"]
-                if kind == "event":
-                    asks, sizes = asks[:, 0], sizes[:, 0]
-                for values in zip(
-                    seqs[new].tolist(), kept["ts_event"].tolist(), kept["publisher_id"].tolist(),
-                    asks.tolist(), sizes.tolist(), kept["bid_px"].tolist(),
-                    kept["bid_sz"].tolist(), strict=True,
-                ):  # fmt: skip
-                    self._announce(on_snapshot, kind, *values)
-        return int((~new).sum())
-
-    def check_against(self, end: dict[str, Any]) -> None:
-        """Raise when the messages kept cannot belong to the replay ``end`` closes."""
-        if self.last_seq >= end["count"]:
-            raise SorError(
-                f"the stream on {self.topic!r} holds messages beyond its end marker's count "
-                f"({end['count']}): two different replays share the topic"
-            )
-        if self.kind is not None and self.kind != _CONTENT[end.get("content")]:
-            raise SorError(
-                f"the stream on {self.topic!r} holds {self.kind} messages but its end marker "
-                f"announces {end.get('content')}: two different replays share the topic"
-            )
-
-    def market(self, end: dict[str, Any]) -> MarketData:
-        """The market of the complete stream."""
-        events = end.get("content") == "events"
-        parts = list(self.parts)
-        if self.messages:
-            parts.append(
-                (  # both rebuilders order their rows by seq
-                    np.array(sorted(m["seq"] for m in self.messages)),
-                    (events_from_messages if events else snapshots_from_messages)(self.messages),
-                )
-            )
-        dtype = EVENT_DTYPE if events else SNAPSHOT_DTYPE
-        seqs = np.concatenate([np.zeros(0, np.int64), *(seq for seq, _ in parts)])
-        rows = np.concatenate([np.zeros(0, dtype), *(r for _, r in parts)])
-        rows = rows[np.argsort(seqs, kind="stable")]
-        return market_from_events(rows, end) if events else market_from_snapshots(rows, end)
+                log.warning("consumer: %s", error)
+        self.stats.messages += len(good)
+        if not good:
+            return
+        self.last_offset = max(self.last_offset, max(m.offset() for m in good))
+        payloads = [m.value() for m in good]
+        for kind, decoder in _BATCH_DECODERS.items():
+            fast = decoder(payloads)
+            if fast is not None and len(set(fast[0].tolist())) == 1:
+                replays, seqs, rows = fast
+                offsets = [m.offset() for m in good]
+                decoded = _Batch(str(replays[0]), kind, seqs, rows, payload_digests(payloads),
+                                 offsets)  # fmt: skip
+                yield good[-1], decoded
+                return
+        for message, one in zip(good, decode_batch(payloads), strict=True):
+            if isinstance(one, MessageError):
+                where = (message.partition() or 0, message.offset() or 0, str(one))
+                self.stats.malformed.append(where)
+                log.warning("malformed message at partition %d offset %d: %s skipped", *where)
+                continue
+            yield message, one
 
 
-def _wait_for_topic(consumer: Any, topic: str) -> list[int]:
-    """Return the topic's partitions, waiting for a producer to create it."""
-    announced = False
-    while True:
-        metadata = consumer.list_topics(topic, timeout=10)
-        found = metadata.topics.get(topic)
-        if found is not None and found.error is None and found.partitions:
-            return sorted(found.partitions)
-        if not announced:
-            log.info("waiting for topic %r to appear", topic)
-            announced = True
-        time.sleep(0.2)
+def list_replays(
+    bootstrap: str, topic: str, *, client: Mapping[str, str] | None = None
+) -> list[ReplayInfo]:
+    """Read ``topic`` up to its end as it stands and describe every replay in it, oldest
+    first."""
+    stats = StreamStats()
+    found: dict[str, _Replay] = {}
+
+    def replay_of(name: str, offset: int) -> _Replay:
+        return found.setdefault(name, _Replay(name, offset, None, keep_rows=False))
+
+    with _Connection(bootstrap, topic, client, stats) as connection:
+        while not connection.at_end:
+            for message, decoded in connection.poll():
+                if isinstance(decoded, _Batch):
+                    replay = replay_of(decoded.replay, decoded.offsets[0])
+                    kind, seqs, rows = decoded.kind, decoded.seqs, decoded.rows
+                    digests, offsets = decoded.digests, decoded.offsets
+                elif decoded["type"] in CONTENTS.values():
+                    replay = replay_of(decoded["replay"], message.offset())
+                    kind, seqs = decoded["type"], np.array([decoded["seq"]])
+                    rows = _ROWS_OF_MESSAGES[kind]([decoded])
+                    digests, offsets = payload_digests([message.value()]), [message.offset()]
+                else:
+                    replay = replay_of(decoded["replay"], message.offset())
+                    if decoded["type"] == "start":
+                        replay.start = replay.start or decoded
+                    elif decoded["type"] == "end":
+                        replay.end = decoded
+                    continue
+                try:
+                    replay.add(kind, seqs, rows, digests, offsets)
+                except SorError as exc:  # listed as it is; a backtest of it would stop
+                    log.warning("%s", exc)
+    return [r.info() for r in sorted(found.values(), key=lambda r: r.offset)]

@@ -26,6 +26,10 @@ class LiveRouter:
     def __init__(self, order_size: int, costs: VenueCosts) -> None:
         self.order_size = order_size
         self.costs = costs
+        self.reset()
+
+    def reset(self, _replay: str | None = None) -> None:
+        """Start afresh (the stream switched to another replay): no fills, no quotes."""
         self.filled = 0
         self.cash_nanos = 0
         self.fills: list[tuple[int, int, int, int]] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,9 +13,21 @@ import numpy as np
 from sor.data.reader import MarketData
 from sor.errors import SorError
 from sor.streaming.broker import wait_until_ready
-from sor.streaming.codec import encode, encode_stream, end_message
+from sor.streaming.codec import (
+    encode,
+    encode_stream,
+    end_message,
+    heartbeat_message,
+    new_replay_id,
+    payload_digests,
+    start_message,
+)
 
 log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 5.0
+"""How often a replay paused by ``--speed`` says it is alive (well within a consumer's
+30-second gap time-out)."""
 
 DEFAULT_TOPIC = "mock_l1_stream"
 STREAM_KEY = b"instrument"
@@ -41,8 +53,35 @@ class ProduceSummary:
     """What a replay published."""
 
     topic: str
+    replay: str
     messages: int
     seconds: float
+
+
+def replay_messages(
+    market: MarketData,
+    *,
+    replay: str,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    seed: int | None = None,
+    events: np.ndarray | None = None,
+) -> Iterator[tuple[bytes, int | None]]:
+    """Yield every message of one replay with the ``ts_event`` of its data (None for the
+    markers): the start marker, the snapshots of ``market`` (or every one of ``events``),
+    then the end marker with their count and checksum."""
+    start = start_message(market, replay=replay, start_ns=start_ns, end_ns=end_ns, seed=seed,
+                          events=events is not None)  # fmt: skip
+    yield encode(start), None
+    rows = market.snapshots if events is None else events
+    times = rows["ts_event"]
+    total = 0
+    count = 0
+    for payload in encode_stream(rows, events=events is not None, replay=replay):
+        total += int(payload_digests([payload])[0])
+        yield payload, int(times[count])
+        count += 1
+    yield encode(end_message(replay=replay, count=count, checksum=total)), None
 
 
 def ensure_topic(bootstrap: str, topic: str, client: Mapping[str, str] | None = None) -> None:
@@ -67,6 +106,7 @@ def publish(
     *,
     bootstrap: str,
     topic: str = DEFAULT_TOPIC,
+    replay: str | None = None,
     speed: float = 0.0,
     start_ns: int | None = None,
     end_ns: int | None = None,
@@ -75,24 +115,25 @@ def publish(
     on_message: Callable[[int, int], None] | None = None,
     events: np.ndarray | None = None,
 ) -> ProduceSummary:
-    """Publish every snapshot of ``market`` (or every one of ``events``) then the end marker;
-    wait for every delivery.
+    """Publish one replay (:func:`replay_messages`) and wait for every delivery.
 
     Parameters
     ----------
+    replay
+        The replay's id (default: a new one); publishing an id again adds to that replay.
     speed
         1 replays in real time from the ``ts_event`` gaps, 10 ten times faster, 0 as fast
-        as possible.
+        as possible. While paused, a heartbeat goes out every ``HEARTBEAT_S`` seconds.
     start_ns, end_ns, seed
         The window the snapshots were cut to and the seed of generated data, carried in
-        the end marker.
+        the start marker.
     client
         Extra confluent-kafka settings (security, for instance), passed through.
     on_message
-        Called with (messages sent, ``ts_event``) after each snapshot, for progress.
+        Called with (data messages sent, ``ts_event``) after each one, for progress.
     events
         Every row of the window (``sor.data.events.read_events``) to publish instead of the
-        snapshots, for ``--model ck``; ``market`` still supplies the end marker's metadata.
+        snapshots, for ``--model ck``; ``market`` still supplies the start marker's metadata.
 
     Raises
     ------
@@ -103,6 +144,7 @@ def publish(
 
     if speed < 0:
         raise SorError(f"--speed must be 0 (as fast as possible) or positive, got {speed}")
+    replay = replay or new_replay_id()
     wait_until_ready(bootstrap)
     ensure_topic(bootstrap, topic, client)
     failures: list[str] = []
@@ -112,32 +154,40 @@ def publish(
             failures.append(str(error))
 
     producer = Producer({**PRODUCER_DEFAULTS, "bootstrap.servers": bootstrap, **(client or {})})
-    rows = market.snapshots if events is None else events
+    heartbeat = encode(heartbeat_message(replay=replay))
     began = time.monotonic()
-    first_ts = int(rows["ts_event"][0]) if len(rows) else 0
-    times = rows["ts_event"]
-    for seq, payload in enumerate(encode_stream(rows, events=events is not None)):
+    first_ts: int | None = None
+    sent = 0
+    for payload, ts in replay_messages(market, replay=replay, start_ns=start_ns, end_ns=end_ns,
+                                       seed=seed, events=events):  # fmt: skip
         if failures:
             break
-        if speed > 0:
-            due = began + (int(times[seq]) - first_ts) / 1e9 / speed
-            pause = due - time.monotonic()
-            if pause > 0:
-                producer.poll(0)
-                time.sleep(pause)
-        _send(producer, topic, payload, delivered, poll=seq % 1000 == 0)
-        if on_message is not None:
-            on_message(seq + 1, int(times[seq]))
-    if not failures:
-        marker = end_message(market, start_ns=start_ns, end_ns=end_ns, seed=seed, events=events)
-        _send(producer, topic, encode(marker), delivered)
+        if ts is not None and speed > 0:
+            first_ts = ts if first_ts is None else first_ts
+            _pause(producer, topic, heartbeat, delivered,
+                   began + (ts - first_ts) / 1e9 / speed)  # fmt: skip
+        _send(producer, topic, payload, delivered, poll=sent % 1000 == 0)
+        sent += 1
+        if ts is not None and on_message is not None:
+            on_message(sent - 1, ts)
     left = producer.flush(30)
     if failures or left:
         detail = failures[0] if failures else f"{left} message(s) still queued after 30 s"
         raise SorError(f"publishing to {topic!r} at {bootstrap} failed: {detail}")
     elapsed = time.monotonic() - began
-    log.info("published %d messages to %s in %.2f s", len(rows) + 1, topic, elapsed)
-    return ProduceSummary(topic=topic, messages=len(rows) + 1, seconds=elapsed)
+    log.info("published replay %s: %d messages to %s in %.2f s", replay, sent, topic, elapsed)
+    return ProduceSummary(topic=topic, replay=replay, messages=sent, seconds=elapsed)
+
+
+def _pause(
+    producer: Any, topic: str, heartbeat: bytes, on_delivery: Callable[..., None], due: float
+) -> None:
+    """Wait until ``due`` (monotonic seconds), saying the replay is alive meanwhile."""
+    while (pause := due - time.monotonic()) > 0:
+        producer.poll(0)
+        time.sleep(min(pause, HEARTBEAT_S))
+        if due - time.monotonic() > 0:
+            _send(producer, topic, heartbeat, on_delivery)
 
 
 def _send(

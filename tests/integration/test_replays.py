@@ -1,0 +1,190 @@
+"""Replays in a long-lived topic, against the real embedded broker: the consumer rebuilds
+exactly one, or stops with a one-line reason; never a mix, never a silent wrong figure."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+
+from sor.data.generate import generate_market
+from sor.data.reader import read_market
+from sor.errors import SorError
+from sor.streaming.broker import EmbeddedBroker
+from sor.streaming.codec import encode
+from sor.streaming.consumer import consume_market, list_replays
+from sor.streaming.producer import STREAM_KEY, ensure_topic, publish, replay_messages
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+GRID = ["--lambda-over", "0.1", "--lambda-under", "0.2", "--theta-queue", "0.3"]
+
+
+def _sor(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {"PYTHONPATH": str(REPO / "src")}
+    return subprocess.run(
+        [sys.executable, "-m", "sor", *args],
+        cwd=cwd,
+        env={**__import__("os").environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _topic() -> str:
+    return f"replays-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="module")
+def two_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("two")
+    a, b = folder / "a.csv", folder / "b.csv"
+    generate_market(a, venues=3, seed=1, start="2024-08-01T13:36:32Z",
+                    end="2024-08-01T13:37:02Z", depth=1)  # fmt: skip
+    generate_market(b, venues=3, seed=2, start="2024-08-01T13:36:32Z",
+                    end="2024-08-01T13:37:02Z", depth=1)  # fmt: skip
+    return a, b
+
+
+def _file_report(data: Path, folder: Path) -> str:
+    done = _sor("backtest", "--data", str(data), *GRID, "--no-plot", "-q", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_topic_of_two_replays_gives_each_files_report(
+    broker: EmbeddedBroker, two_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    a, b = two_files
+    topic = _topic()
+    first = publish(read_market(a), bootstrap=broker.bootstrap, topic=topic).replay
+    publish(read_market(b), bootstrap=broker.bootstrap, topic=topic)
+    kafka = ["backtest", "--kafka", broker.bootstrap, "--topic", topic, *GRID, "--no-plot", "-q"]
+    latest = _sor(*kafka, cwd=tmp_path)
+    assert latest.returncode == 0, latest.stderr
+    assert latest.stdout == _file_report(b, tmp_path)
+    chosen = _sor(*kafka, "--replay", first, cwd=tmp_path)
+    assert chosen.returncode == 0, chosen.stderr
+    assert chosen.stdout == _file_report(a, tmp_path)
+    # an event replay after them is no error: replays of different kinds live side by side
+    from sor.data.events import read_events
+
+    publish(read_market(a), bootstrap=broker.bootstrap, topic=topic, events=read_events(a))
+    again = _sor(*kafka, "--replay", first, cwd=tmp_path)
+    assert again.stdout == chosen.stdout
+    listed = list_replays(broker.bootstrap, topic)
+    assert [(r.content, r.complete) for r in listed] == [
+        ("snapshots", True), ("snapshots", True), ("events", True),
+    ]  # fmt: skip
+    assert listed[0].replay == first and listed[0].source == str(a)
+    shown = _sor("replays", "--kafka", broker.bootstrap, "--topic", topic, cwd=tmp_path)
+    assert shown.returncode == 0 and len(shown.stdout.splitlines()) == 3
+    assert first in shown.stdout.splitlines()[0]
+
+
+def test_an_unknown_replay_is_a_one_line_error(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    topic = _topic()
+    ensure_topic(broker.bootstrap, topic)
+    done = _sor("backtest", "--kafka", broker.bootstrap, "--topic", topic, "--replay", "nope",
+                "--no-plot", "-q", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        f"sor: error: no replay nope in topic {topic!r}; `sor replays` lists them"
+    ]
+
+
+@pytest.fixture
+def raw(broker: EmbeddedBroker) -> Iterator[tuple[Producer, str]]:
+    topic = _topic()
+    ensure_topic(broker.bootstrap, topic)
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    yield producer, topic
+    producer.flush(10)
+
+
+def _messages(path: Path, replay: str) -> list[bytes]:
+    return [payload for payload, _ in replay_messages(read_market(path), replay=replay)]
+
+
+def _send(producer: Producer, topic: str, payloads: list[bytes]) -> None:
+    for payload in payloads:
+        producer.produce(topic, key=STREAM_KEY, value=payload)
+    assert producer.flush(10) == 0
+
+
+def test_a_lost_message_names_the_missing_range(
+    broker: EmbeddedBroker, raw: tuple[Producer, str], two_files: tuple[Path, Path]
+) -> None:
+    producer, topic = raw
+    payloads = _messages(two_files[0], "lossy")
+    _send(producer, topic, payloads[:11] + payloads[14:])  # seq 10, 11 and 12 lost
+    with pytest.raises(SorError, match=r"lost messages: seq 10-12 of \d+ never arrived"):
+        consume_market(broker.bootstrap, topic, gap_timeout_s=2, give_up_after_s=60)
+
+
+def test_a_replay_without_its_end_stops_after_the_gap_time(
+    broker: EmbeddedBroker, raw: tuple[Producer, str], two_files: tuple[Path, Path]
+) -> None:
+    producer, topic = raw
+    payloads = _messages(two_files[0], "cut")
+    _send(producer, topic, payloads[:100])
+    with pytest.raises(SorError, match="stopped after seq 98 with no end marker"):
+        consume_market(broker.bootstrap, topic, gap_timeout_s=2, give_up_after_s=60)
+
+
+def test_a_poisoned_duplicate_names_both_offsets(
+    broker: EmbeddedBroker, raw: tuple[Producer, str], two_files: tuple[Path, Path]
+) -> None:
+    producer, topic = raw
+    payloads = _messages(two_files[0], "poisoned")
+    poisoned = json.loads(payloads[6])  # seq 5, published first at a price of 1.00
+    poisoned["ask_px"] = "1"
+    _send(producer, topic, [payloads[0], encode(poisoned), *payloads[1:]])
+    with pytest.raises(SorError, match="seq 5 at offset 7 differs from its first copy at offset 1"):
+        consume_market(broker.bootstrap, topic, gap_timeout_s=5, give_up_after_s=60)
+
+
+def test_an_altered_replay_fails_its_checksum(
+    broker: EmbeddedBroker, raw: tuple[Producer, str], two_files: tuple[Path, Path]
+) -> None:
+    producer, topic = raw
+    payloads = _messages(two_files[0], "altered")
+    changed = json.loads(payloads[3])
+    changed["ask_sz"] += 100  # one message changed in place, never sent twice
+    _send(producer, topic, [*payloads[:3], encode(changed), *payloads[4:]])
+    with pytest.raises(SorError, match=r"checksum \w+ differs from the end marker's"):
+        consume_market(broker.bootstrap, topic, gap_timeout_s=5, give_up_after_s=60)
+
+
+def test_hostile_messages_are_counted_and_the_report_is_the_files(
+    broker: EmbeddedBroker, raw: tuple[Producer, str], two_files: tuple[Path, Path],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    producer, topic = raw
+    payloads = _messages(two_files[0], "hostile")
+    one = json.loads(payloads[1])
+    hostile = [
+        b"[" * 200_000 + b"]" * 200_000,  # nested 200,000 levels deep
+        b'{"v": 2, "type": "snapshot", "replay": "hostile", "x": ' + b"[" * 5000 + b"]" * 5000
+        + b"}",
+        encode({**one, "ts_event": 2**70}),
+        encode({**one, "ask_px": "²"}),
+        encode({**one, "publisher_id": 2**40}),
+        b'{"v": 2, "type": "snapshot", "replay": "hostile", "seq": 1e400}',
+        b"x" * 900_000,  # a large message
+        "\u00e9\u0000\ud7ff".encode("utf-8", "surrogatepass"),
+    ]  # fmt: skip
+    _send(producer, topic, [*payloads[:50], *hostile, *payloads[50:]])
+    consumed = consume_market(broker.bootstrap, topic, gap_timeout_s=5, give_up_after_s=60)
+    assert [offset for _, offset, _ in consumed.stats.malformed] == list(range(50, 58))
+    done = _sor("backtest", "--kafka", broker.bootstrap, "--topic", topic, *GRID, "--no-plot",
+                "-q", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == _file_report(two_files[0], tmp_path)
