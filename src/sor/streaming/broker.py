@@ -6,20 +6,27 @@ given. It keeps topics in memory: a restart starts empty.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 
 from sor.errors import SorError
 
 log = logging.getLogger(__name__)
 
-READY_TIMEOUT_S = 15.0
+READY_TIMEOUT_S = 12.0
+"""How long to wait for a broker: with the client's own start-up, an unreachable address is
+an error within 15 seconds of wall time."""
 
 
 def free_port() -> int:
@@ -27,6 +34,42 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something already listens on (or holds) ``port`` on the loopback interface."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Ask Linux to end the broker when the process that started it dies, however it dies
+    (a SIGKILL leaves no chance to clean up)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into ``KeyboardInterrupt`` within the block, as SIGINT is, so
+    that a ``with EmbeddedBroker()`` inside it stops its broker on any of the three."""
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def broker_binary() -> str:
@@ -75,10 +118,21 @@ class EmbeddedBroker:
         self.port = port or free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         self._process: subprocess.Popen[bytes] | None = None
-        self._log = Path(tempfile.gettempdir()) / f"sor-broker-{self.port}.log"
+        # a private folder (mode 0700, a fresh name): no other user can read the log or
+        # plant a link where it is written
+        self._folder = Path(tempfile.mkdtemp(prefix="sor-broker-"))
+        self._log = self._folder / "broker.log"
 
     def start(self) -> EmbeddedBroker:
-        """Start the broker and wait until it answers."""
+        """Start the broker and wait until it answers.
+
+        Raises
+        ------
+        SorError
+            The port is in use, or the broker did not come up.
+        """
+        if port_in_use(self.port):
+            raise SorError(f"port {self.port} on 127.0.0.1 is already in use; choose another")
         url = f"tcp://127.0.0.1:{self.port}"
         command = [
             broker_binary(),
@@ -93,10 +147,13 @@ class EmbeddedBroker:
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
         with self._log.open("ab") as sink:
             self._process = subprocess.Popen(
-                command, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True
-            )
+                command, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )  # fmt: skip
         try:
             wait_until_ready(self.bootstrap)
+            if not self.running:  # something else answered on the port, not our broker
+                raise SorError("exited")
         except SorError:
             self.stop()
             raise SorError(
@@ -137,3 +194,5 @@ class EmbeddedBroker:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+        if kind is None:  # keep the log when something went wrong
+            shutil.rmtree(self._folder, ignore_errors=True)
