@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,10 @@ from sor.cli_place import place
 from sor.config import FileConfig
 from sor.domain import DEFAULT_START
 from sor.errors import SorError
+
+STARTED_NS = time.time_ns()
+"""When this command began (before its slow imports): ``--replay next`` takes replays
+created from then on, so a producer started at the same moment is not missed."""
 
 if TYPE_CHECKING:
     import numpy as np
@@ -473,6 +478,7 @@ def run_kafka_backtest(
         on_replay=router.reset,
         gap_timeout_s=DEFAULT_GAP_TIMEOUT_S if gap_timeout_s is None else gap_timeout_s,
         wait_for_replay=wait_for_replay,
+        since_ns=STARTED_NS,
     )
     router.finish()
     market, start = consumed.market, consumed.start

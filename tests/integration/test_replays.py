@@ -188,3 +188,26 @@ def test_hostile_messages_are_counted_and_the_report_is_the_files(
                 "-q", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout == _file_report(two_files[0], tmp_path)
+
+
+def test_next_waits_for_a_replay_created_after_it_began(
+    broker: EmbeddedBroker, two_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import os
+    import time
+
+    a, b = two_files
+    topic = _topic()
+    publish(read_market(a), bootstrap=broker.bootstrap, topic=topic)  # an old, complete one
+    consumer = subprocess.Popen(
+        [sys.executable, "-m", "sor", "backtest", "--kafka", broker.bootstrap, "--topic", topic,
+         "--replay", "next", *GRID, "--no-plot", "-q"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(2.0)
+    assert consumer.poll() is None  # the old replay does not satisfy it
+    publish(read_market(b), bootstrap=broker.bootstrap, topic=topic)
+    out, err = consumer.communicate(timeout=120)
+    assert consumer.returncode == 0, err
+    assert out == _file_report(b, tmp_path)

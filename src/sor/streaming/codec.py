@@ -4,7 +4,8 @@ A topic may hold several replays (a long-lived topic collects one per ``sor prod
 Every message names its replay by ``replay``, an id the producer draws. A replay is a
 start marker, its data messages numbered by ``seq`` from 0, and an end marker::
 
-    {"v": 2, "type": "start", "replay": "20240801T133632-1a2b3c4d", "content": "snapshots",
+    {"v": 2, "type": "start", "replay": "20240801T133632-1a2b3c4d",
+     "created_ns": 1722519392000000000, "content": "snapshots",
      "source": "...", "sha256": "...", "rows_read": R, "rows_in_window": W,
      "skipped": {"bad_price": 0}, "start_ns": null, "end_ns": null, "seed": null}
 
@@ -203,13 +204,16 @@ def start_message(
     end_ns: int | None = None,
     seed: int | None = None,
     events: bool = False,
+    created_ns: int = 0,
 ) -> dict[str, Any]:
     """Return the marker that opens replay ``replay`` of ``market``'s snapshots, or of every
-    event when ``events``: the input's metadata as the file-based run reports it."""
+    event when ``events``: the input's metadata as the file-based run reports it, and when
+    the replay was created (ns since the epoch, wall clock)."""
     return {
         "v": SCHEMA_VERSION,
         "type": "start",
         "replay": replay,
+        "created_ns": created_ns,
         "content": "events" if events else "snapshots",
         "source": market.source,
         "sha256": market.sha256,

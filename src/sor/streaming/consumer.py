@@ -6,8 +6,8 @@ A topic collects replays (``sor produce`` draws a replay id each time; see
 - ``latest`` (the default): the newest replay that is complete when the consumer has read
   what the topic held as it joined; with none complete, the newest one that started, which
   it follows until complete.
-- ``next``: the first replay that starts after the consumer joined (start the consumer,
-  then the producer).
+- ``next``: the first replay whose producer began after the consumer's command did (its
+  start marker's ``created_ns``): start the consumer, then the producer, or both at once.
 - a replay id: that replay (``list_replays`` and ``sor replays`` list them).
 
 A replay is complete when every ``seq`` below its end marker's ``count`` has arrived and the
@@ -265,14 +265,14 @@ class _Chooser:
         self.topic = topic
         self.kept: dict[str, _Replay] = {}
         self.followed: _Replay | None = None
-        self.joined_at: int | None = None  # the topic's end offset as the consumer joined
+        self.since_ns = time.time_ns()  # ``next``: replays created from then on
         self.caught_up = False
 
     def on_start(self, replay: str, offset: int, start: dict[str, Any]) -> None:
         """A start marker: keep the replay if it may be the one."""
         if self.wanted not in (LATEST, NEXT) and replay != self.wanted:
             return
-        if self.wanted == NEXT and (self.joined_at is None or offset < self.joined_at):
+        if self.wanted == NEXT and int(start.get("created_ns") or 0) < self.since_ns:
             return
         current = self.kept.get(replay)
         if current is not None:
@@ -340,6 +340,7 @@ def consume_market(
     gap_timeout_s: float = DEFAULT_GAP_TIMEOUT_S,
     give_up_after_s: float | None = None,
     wait_for_replay: bool = False,
+    since_ns: int | None = None,
 ) -> Consumed:
     """Read ``topic`` from its beginning and rebuild one replay (see the module's text).
 
@@ -363,9 +364,14 @@ def consume_market(
     wait_for_replay
         With a replay id: wait for it to start rather than fail when the topic lacks it
         (its producer runs beside the consumer).
+    since_ns
+        ``next`` takes the first replay created at or after this time (ns since the epoch;
+        default: now).
     """
     stats = StreamStats()
     chooser = _Chooser(replay, topic, stats, wait=wait_for_replay)
+    if since_ns is not None:
+        chooser.since_ns = since_ns
     began = time.monotonic()
     with _Connection(bootstrap, topic, client, stats) as connection:
         announced: set[str] = set()
@@ -381,7 +387,6 @@ def consume_market(
             for message, decoded in connection.poll():
                 _take(chooser, message, decoded, stats)
             if not chooser.caught_up and connection.at_end:
-                chooser.joined_at = connection.last_offset + 1
                 chooser.catch_up()
     assert followed is not None and followed.end is not None
     log.info("replay %s complete: %d messages; %s", followed.replay, followed.received,

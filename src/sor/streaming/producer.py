@@ -71,7 +71,7 @@ def replay_messages(
     markers): the start marker, the snapshots of ``market`` (or every one of ``events``),
     then the end marker with their count and checksum."""
     start = start_message(market, replay=replay, start_ns=start_ns, end_ns=end_ns, seed=seed,
-                          events=events is not None)  # fmt: skip
+                          events=events is not None, created_ns=time.time_ns())  # fmt: skip
     yield encode(start), None
     rows = market.snapshots if events is None else events
     times = rows["ts_event"]
