@@ -4,6 +4,7 @@ exactly one, or stops with a one-line reason; never a mix, never a silent wrong 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -211,3 +212,67 @@ def test_next_waits_for_a_replay_created_after_it_began(
     out, err = consumer.communicate(timeout=120)
     assert consumer.returncode == 0, err
     assert out == _file_report(b, tmp_path)
+
+
+def _consume_in_thread(bootstrap: str, topic: str, **kwargs: object) -> tuple[object, dict]:
+    import threading
+
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = consume_market(bootstrap, topic, give_up_after_s=90, **kwargs)
+        except SorError as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def test_the_consumer_outlives_a_broker_that_dies_while_it_waits(
+    two_files: tuple[Path, Path],
+) -> None:
+    import time
+
+    market = read_market(two_files[0])
+    with EmbeddedBroker() as restartable:
+        topic = _topic()
+        thread, outcome = _consume_in_thread(restartable.bootstrap, topic)
+        time.sleep(2.0)  # the consumer waits for the topic
+        restartable.stop()
+        time.sleep(2.0)
+        restartable.start()
+        back = time.monotonic()
+        publish(market, bootstrap=restartable.bootstrap, topic=topic)
+        thread.join(60)  # type: ignore[attr-defined]
+        assert "error" not in outcome, outcome.get("error")
+        assert time.monotonic() - back < 30
+    consumed = outcome["result"]
+    assert (consumed.market.snapshots == market.snapshots).all()  # type: ignore[attr-defined]
+
+
+def test_a_replay_the_broker_lost_is_named_not_awaited_forever(
+    two_files: tuple[Path, Path],
+) -> None:
+    import time
+
+    market = read_market(two_files[0])
+    payloads = [payload for payload, _ in replay_messages(market, replay="lost")]
+    with EmbeddedBroker() as restartable:
+        topic = _topic()
+        ensure_topic(restartable.bootstrap, topic)
+        producer = Producer({"bootstrap.servers": restartable.bootstrap, "log_level": 0})
+        _send(producer, topic, payloads[:200])
+        thread, outcome = _consume_in_thread(restartable.bootstrap, topic, gap_timeout_s=8)
+        time.sleep(2.0)
+        restartable.stop()  # an in-memory broker: what it held is gone
+        time.sleep(1.0)
+        restartable.start()
+        ensure_topic(restartable.bootstrap, topic)
+        _send(producer, topic, payloads[400:])  # the old producer carries on
+        thread.join(60)  # type: ignore[attr-defined]
+    assert "result" not in outcome
+    # the broker's new log restarts its offsets, so the consumer's position skips some of
+    # the tail too: every message from seq 199 on up to some later one is missing
+    assert re.search(r"lost messages: seq 199-\d+ of \d+ never arrived", str(outcome["error"]))

@@ -37,8 +37,10 @@ def free_port() -> int:
 
 
 def port_in_use(port: int) -> bool:
-    """Whether something already listens on (or holds) ``port`` on the loopback interface."""
+    """Whether something already listens on ``port`` on the loopback interface (a port
+    left in TIME_WAIT by a broker that stopped is free: servers bind with SO_REUSEADDR)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

@@ -445,9 +445,11 @@ def _check_time(
         raise SorError(
             f"{what} on {chooser.topic!r} did not complete within {give_up_after_s:.0f} s"
         )
-    if followed is None or connection.broker_down:
+    if connection.broker_down and not connection.reachable():
         if followed is not None:
             followed.last_activity = now  # an outage is no gap: the clock restarts after it
+        return
+    if followed is None:
         return
     if now - followed.last_activity > gap_timeout_s:
         if followed.end is not None:
@@ -524,6 +526,7 @@ class _Connection:
         self.last_offset = -1
         """The highest offset fetched so far, whatever the message held."""
         self.at_end = False
+        self._probed = 0.0
         """The consumer has reached the end of the topic as it stood (once is enough)."""
         self._consumer: Any = None
         self._partitions: list[int] = []
@@ -585,6 +588,23 @@ class _Connection:
                 log.info("waiting for topic %r to appear", self.topic)
                 announced = True
             time.sleep(0.2)
+
+    def reachable(self) -> bool:
+        """Ask the broker, at most every two seconds, whether it is back; clear the outage
+        when it answers (data may never come again if the broker lost it)."""
+        from confluent_kafka import KafkaException
+
+        now = time.monotonic()
+        if now - self._probed < 2.0:
+            return False
+        self._probed = now
+        try:
+            self._consumer.list_topics(self.topic, timeout=1)
+        except KafkaException:
+            return False
+        log.warning("Kafka broker at %s is back: resuming", self.bootstrap)
+        self.broker_down = False
+        return True
 
     def poll(self) -> Iterator[tuple[Any, Any]]:
         """Fetch and decode one batch; yield (message, decoded message or ``_Batch``)."""
