@@ -13,12 +13,14 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
+from typer import BadParameter, TyperException
+from typer._click.exceptions import MissingParameter, NoArgsIsHelpError
 
 from sor import __version__
 from sor.cli_place import place
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from sor.backtest import BacktestConfig
+    from sor.config import BacktestFlags, GenerateFlags
     from sor.data.reader import MarketData
     from sor.strategies.ck import CKSettings
 
@@ -131,19 +134,30 @@ def generate(
     Example: sor generate --out market.csv --venues 6 --seed 7 --depth 10
     """
     _setup_logging(quiet)
-    from sor.data.generate import generate_market
-
     with _errors():
-        summary = generate_market(
+        from sor.config import GenerateFlags, check_flags
+
+        flags = check_flags(
+            GenerateFlags,
+            {"venues": venues, "seed": seed, "start": start, "end": end, "depth": depth,
+             "rate": rate, "price_moves": price_moves},
+        )  # fmt: skip
+        _check_generated_rows(flags)
+        _check_output(out, "--out")
+        from sor.data.generate import GenerateSummary, generate_market
+
+        written: list[GenerateSummary] = []
+        _write_atomically(
             out,
-            venues=venues,
-            seed=seed,
-            start=start,
-            end=end,
-            depth=depth,
-            rate_per_venue=rate,
-            price_moves=price_moves,
-        )
+            "--out",
+            lambda path: written.append(
+                generate_market(
+                    path, venues=flags.venues, seed=flags.seed, start=flags.start, end=flags.end,
+                    depth=flags.depth, rate_per_venue=flags.rate, price_moves=flags.price_moves,
+                )
+            ),
+        )  # fmt: skip
+        summary = dataclasses.replace(written[0], path=out)
         log.info(
             "wrote %s: %d rows, venues %s, MBP-%d, seed %d",
             summary.path,
@@ -151,6 +165,28 @@ def generate(
             ",".join(str(v) for v in summary.venues),
             summary.depth,
             seed,
+        )
+
+
+MAX_GENERATED_ROWS = 10**8
+"""Most rows ``sor generate`` writes: ten times the memory benchmark's file."""
+
+
+def _check_generated_rows(flags: GenerateFlags) -> None:
+    """Refuse a window, rate and venue count that would write more than MAX_GENERATED_ROWS."""
+    from sor.data.generate import DEFAULT_DURATION_NS
+    from sor.data.reader import parse_timestamp
+
+    start_ns = parse_timestamp(flags.start)
+    end_ns = parse_timestamp(flags.end) if flags.end is not None else start_ns + DEFAULT_DURATION_NS
+    if end_ns <= start_ns:
+        raise SorError(f"--end {flags.end} must come after --start {flags.start}")
+    rows = flags.rate * flags.venues * (end_ns - start_ns) / 1e9
+    if rows > MAX_GENERATED_ROWS:
+        raise SorError(
+            f"--rate {flags.rate:g} for {flags.venues} venues over {(end_ns - start_ns) / 1e9:g} s "
+            f"makes about {rows:.2g} rows, more than {MAX_GENERATED_ROWS:.0e}: lower the rate "
+            "or shorten the window"
         )
 
 
@@ -183,7 +219,8 @@ def backtest(
         str,
         Opt(
             help="--kafka: which replay of the topic to rebuild: latest (the newest complete "
-            "one), next (the first to start after joining) or an id from `sor replays`."
+            "one), next (the first created after this command began) or an id from "
+            "`sor replays`."
         ),
     ] = "latest",
     gap_timeout: Annotated[
@@ -212,19 +249,20 @@ def backtest(
         str | None, Opt(help="ck: comma-separated decision horizons T, seconds [0.2,0.5,2].")
     ] = None,
     latency_us: Annotated[
-        float, Opt(help="ck: order-entry latency (the median when sampled), microseconds.")
-    ] = 100.0,
+        float | None,
+        Opt(help="ck: order-entry latency (the median when sampled), microseconds [100]."),
+    ] = None,
     latency_sigma: Annotated[
-        float,
+        float | None,
         Opt(
             help="ck: sample each order's latency from a lognormal law with this log-sd "
-            "around --latency-us; 0 keeps it constant."
+            "around --latency-us; 0 keeps it constant [0]."
         ),
-    ] = 0.0,
-    latency_seed: Annotated[int, Opt(help="ck: seed of the sampled latencies.")] = 7,
+    ] = None,
+    latency_seed: Annotated[int | None, Opt(help="ck: seed of the sampled latencies [7].")] = None,
     queue_model: Annotated[
-        str, Opt(help="ck: probabilistic or conservative cancellations.")
-    ] = "probabilistic",
+        str | None, Opt(help="ck: probabilistic or conservative cancellations [probabilistic].")
+    ] = None,
     json_out: Annotated[Path, Opt(help="Where to write the report.")] = Path("output.json"),
     plot: Annotated[Path, Opt(help="Where to write the figure.")] = Path("results.png"),
     no_plot: Annotated[bool, Opt("--no-plot", help="Do not draw the figure.")] = False,
@@ -249,49 +287,53 @@ def backtest(
     """
     _setup_logging(quiet)
     with _errors():
-        from sor.config import load_config
+        from sor.config import BacktestFlags, check_flags, load_config
 
-        file_config = load_config(config or os.environ.get("SOR_CONFIG"))
+        flags = check_flags(
+            BacktestFlags,
+            {
+                "order_size": order_size, "start": start, "end": end, "fee": fee,
+                "rebate": rebate, "lambda_over": _float_list("lambda-over", lambda_over),
+                "lambda_under": _float_list("lambda-under", lambda_under),
+                "theta_queue": _float_list("theta-queue", theta_queue), "model": model,
+                "horizon": _float_list("horizon", horizon), "latency_us": latency_us,
+                "latency_sigma": latency_sigma, "latency_seed": latency_seed,
+                "queue_model": queue_model, "speed": speed, "workers": workers, "seed": seed,
+                "gap_timeout": gap_timeout,
+            },
+        )  # fmt: skip
+        config_path = config or os.environ.get("SOR_CONFIG")
+        file_config = load_config(config_path)
+        _check_model_options(flags, file_config, config_path)
         search = file_config.search
         options = BacktestOptions(
-            start=start if start is not None else file_config.order.start,
-            end=end if end is not None else file_config.order.end,
-            order_size=order_size if order_size is not None else file_config.order.size,
-            fee=fee,
-            rebate=rebate,
-            lambda_over=_float_list("lambda-over", lambda_over) or _tuple(search.lambda_over),
-            lambda_under=_float_list("lambda-under", lambda_under) or _tuple(search.lambda_under),
-            theta_queue=_float_list("theta-queue", theta_queue) or _tuple(search.theta_queue),
-            model=model,
+            start=_first(flags.start, file_config.order.start),
+            end=_first(flags.end, file_config.order.end),
+            order_size=_first(flags.order_size, file_config.order.size),
+            fee=flags.fee,
+            rebate=flags.rebate,
+            lambda_over=_first(flags.lambda_over, search.lambda_over),
+            lambda_under=_first(flags.lambda_under, search.lambda_under),
+            theta_queue=_first(flags.theta_queue, search.theta_queue),
+            model=flags.model,
             skip_bad_rows=skip_bad_rows,
-            workers=workers,
+            workers=flags.workers,
             quiet=quiet,
             json_out=json_out,
             plot=None if no_plot else plot,
             file_config=file_config,
         )
+        options.config(seed=None)  # the window and the fees, before any data is read
+        options.check_outputs()
         kafka_topic = _topic(topic, file_config)
-        ck = (
-            CKOptions.build(
-                _float_list("horizon", horizon),
-                queue_model,
-                latency_us=latency_us,
-                latency_sigma=latency_sigma,
-                latency_seed=latency_seed,
-            )
-            if model == "ck"
-            else None
-        )
+        ck = CKOptions.resolve(flags, file_config) if flags.model == "ck" else None
         if kafka is not None:
             if data is not None or stream:
                 raise SorError("--kafka consumes a stream: it excludes --data and --stream")
-            if not gap_timeout > 0 or gap_timeout == float("inf"):
-                raise SorError(
-                    f"--gap-timeout must be a positive number of seconds, got {gap_timeout}"
-                )
             report = run_kafka_backtest(
-                kafka, kafka_topic, options, ck=ck, replay=replay, gap_timeout_s=gap_timeout
-            )
+                kafka, kafka_topic, options, ck=ck, replay=replay,
+                gap_timeout_s=flags.gap_timeout,
+            )  # fmt: skip
         elif stream:
             with _input(data, seed, options) as (market, seed_used, path):
                 report = run_stream_backtest(
@@ -311,8 +353,26 @@ def backtest(
         sys.stdout.flush()
 
 
-def _tuple(values: list[float] | None) -> tuple[float, ...] | None:
-    return tuple(values) if values is not None else None
+T = TypeVar("T")
+
+
+def _first(flag: T | None, file_value: T | None) -> T | None:
+    """The flag's value when given, else the configuration file's."""
+    return flag if flag is not None else file_value
+
+
+def _check_model_options(flags: BacktestFlags, file_config: FileConfig, path: object) -> None:
+    """Refuse a ck-only flag with --model static; warn about such a key of the file."""
+    from sor.config import CK_ONLY
+
+    if flags.model == "ck":
+        return
+    for name in CK_ONLY:
+        if getattr(flags, name) is not None:
+            flag = "--" + name.replace("_", "-")
+            raise SorError(f"{flag} applies to --model ck only (this run: --model static)")
+    for name in sorted(file_config.ck.model_fields_set):
+        log.warning("warning: %s: [ck] %s applies to --model ck only; ignored", path, name)
 
 
 def _topic(flag: str | None, file_config: FileConfig) -> str:
@@ -355,7 +415,13 @@ class BacktestOptions:
         from sor.search import SearchGrid
 
         defaults = SearchGrid()
+        if self.model == "ck":
+            from sor.backtest_ck import DEFAULT_CK_GRID
+
+            defaults = DEFAULT_CK_GRID
         flag_start, flag_end = _timestamp("start", self.start), _timestamp("end", self.end)
+        if flag_start is not None and flag_end is not None and flag_start > flag_end:
+            raise SorError(f"the window's start {self.start} comes after its end {self.end}")
         return BacktestConfig(
             order_size=self.order_size if self.order_size is not None else 5000,
             start_ns=flag_start if self.start is not None else start_ns,
@@ -369,6 +435,48 @@ class BacktestOptions:
             model=self.model,
             seed=seed,
         )
+
+    def check_outputs(self) -> None:
+        """Raise ``SorError`` unless the report and the figure can be written where asked."""
+        _check_output(self.json_out, "--json-out")
+        if self.plot is not None:
+            _check_output(self.plot, "--plot")
+            if self.plot.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
+                raise SorError(
+                    f"--plot: {self.plot}: the figure's format comes from its suffix: one of "
+                    f"{', '.join('.' + f for f in sorted(FIGURE_FORMATS) if f)}, or none for PNG"
+                )
+
+
+FIGURE_FORMATS = frozenset({"", "png", "pdf", "svg", "svgz", "ps", "eps", "jpg", "jpeg", "webp"})
+"""Suffixes of the figure's formats (matplotlib's); no suffix writes PNG."""
+
+
+def _check_output(path: Path, flag: str) -> None:
+    """Raise ``SorError`` unless ``path`` can be written: not a directory, in a writable one."""
+    if path.is_dir():
+        raise SorError(f"{flag}: {path} is a directory; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise SorError(f"{flag}: {path}: the directory {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SorError(f"{flag}: {path}: the directory {folder} is not writable")
+
+
+def _write_atomically(
+    path: Path, flag: str, write: Callable[[Path], object], *, suffix: str = ""
+) -> None:
+    """Write ``path`` through ``write`` into a temporary file beside it, then rename it: a
+    failure never leaves a half-written file. The temporary file keeps the suffix of
+    ``path`` (``suffix`` when it has none): it tells matplotlib the figure's format."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix or suffix}")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise SorError(f"{flag}: cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -441,10 +549,12 @@ def _write_outputs(
     from sor.report import dumps
 
     report = dumps(report_object)
-    options.json_out.write_text(report, encoding="utf-8")
+    _write_atomically(
+        options.json_out, "--json-out", lambda path: path.write_text(report, encoding="utf-8")
+    )
     log.info("wrote %s", options.json_out)
     if options.plot is not None:
-        draw(options.plot)
+        _write_atomically(options.plot, "--plot", draw, suffix=".png")
         log.info("wrote %s", options.plot)
     return report
 
@@ -600,28 +710,40 @@ class CKOptions:
     settings: CKSettings
 
     @classmethod
+    def resolve(cls, flags: BacktestFlags, file_config: FileConfig) -> CKOptions:
+        """Take each setting from its flag, else the configuration file, else its default."""
+        file = file_config.ck
+        return cls.build(
+            _first(flags.horizon, file.horizon),
+            _first(flags.queue_model, file.queue_model),
+            latency_us=_first(flags.latency_us, file.latency_us),
+            latency_sigma=_first(flags.latency_sigma, file.latency_sigma),
+            latency_seed=_first(flags.latency_seed, file.latency_seed),
+        )
+
+    @classmethod
     def build(
         cls,
-        horizons: tuple[float, ...] | None,
-        queue_model: str,
+        horizons: tuple[float, ...] | None = None,
+        queue_model: str | None = None,
         *,
-        latency_us: float = 100.0,
-        latency_sigma: float = 0.0,
-        latency_seed: int = 7,
+        latency_us: float | None = None,
+        latency_sigma: float | None = None,
+        latency_seed: int | None = None,
     ) -> CKOptions:
-        """Check the flags (before any data is read) and build the options."""
+        """Build the options from checked values; None takes the default."""
         from sor.backtest_ck import DEFAULT_HORIZONS_S
         from sor.simulation.latency import OrderLatency
         from sor.simulation.queue import QUEUE_MODELS
         from sor.strategies.ck import CKSettings
 
-        if queue_model not in QUEUE_MODELS:
-            raise SorError(f"--queue-model must be one of {', '.join(QUEUE_MODELS)}")
-        horizons = horizons or DEFAULT_HORIZONS_S
-        if not latency_us >= 0 or any(h <= 0 for h in horizons):
-            raise SorError("--latency-us must be >= 0 and --horizon values > 0")
-        latency = OrderLatency(round(latency_us * 1000), latency_sigma, latency_seed)
-        return cls(horizons, CKSettings(latency, QUEUE_MODELS[queue_model]))
+        latency = OrderLatency(
+            round((100.0 if latency_us is None else latency_us) * 1000),
+            0.0 if latency_sigma is None else latency_sigma,
+            DEFAULT_SEED if latency_seed is None else latency_seed,
+        )
+        model = QUEUE_MODELS[queue_model or "probabilistic"]
+        return cls(horizons or DEFAULT_HORIZONS_S, CKSettings(latency, model))
 
 
 def _events(path: Path, options: BacktestOptions) -> np.ndarray:
@@ -650,12 +772,9 @@ def run_ck_market_backtest(
     the JSON."""
     from tqdm import tqdm
 
-    from sor.backtest_ck import DEFAULT_CK_GRID, run_ck_backtest
+    from sor.backtest_ck import run_ck_backtest
 
-    grid_given = options.lambda_over or options.lambda_under or options.theta_queue
     config = options.config(seed=seed, start_ns=start_ns, end_ns=end_ns)
-    if not grid_given:
-        config = dataclasses.replace(config, grid=DEFAULT_CK_GRID)
     sets = len(config.grid.parameter_sets()) * len(ck.horizons)
     with tqdm(total=sets, desc="search", unit="set", file=sys.stderr, disable=options.quiet,
               leave=False) as bar:  # fmt: skip
@@ -688,7 +807,9 @@ def _errors() -> Iterator[None]:
 
 @app.command()
 def demo(
-    seed: Annotated[int, Opt(help="Seed of the generated market.")] = DEFAULT_SEED,
+    seed: Annotated[
+        int, Opt(min=0, max=2**63 - 1, help="Seed of the generated market.")
+    ] = DEFAULT_SEED,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar or logs.")] = False,
 ) -> None:
     """Generate a six-venue market, stream it through the embedded Kafka broker, backtest it.
@@ -698,6 +819,7 @@ def demo(
     _setup_logging(quiet)
     with _errors():
         options = BacktestOptions(quiet=quiet)
+        options.check_outputs()
         with _input(None, seed, options) as (market, seed_used, _):
             report = run_stream_backtest(
                 market, None, _topic(None, options.file_config), options, speed=0.0,
@@ -743,10 +865,11 @@ def produce(
     """
     _setup_logging(quiet)
     with _errors():
-        from sor.config import load_config
+        from sor.config import ProduceFlags, check_flags, load_config
         from sor.streaming.codec import new_replay_id
         from sor.streaming.producer import replay_messages
 
+        check_flags(ProduceFlags, {"speed": speed, "start": start, "end": end, "seed": seed})
         file_config = load_config(config or os.environ.get("SOR_CONFIG"))
         options = BacktestOptions(
             start=start, end=end, skip_bad_rows=skip_bad_rows, file_config=file_config
@@ -773,7 +896,7 @@ def produce(
 
 @app.command()
 def broker(
-    port: Annotated[int, Opt(help="Loopback port to listen on.")] = 9092,
+    port: Annotated[int, Opt(min=1, max=65535, help="Loopback port to listen on.")] = 9092,
 ) -> None:
     """Run the embedded Kafka-protocol broker (Tansu) in the foreground until Ctrl-C.
 
@@ -831,6 +954,38 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def main() -> None:
-    """Entry point of the ``sor`` command."""
-    app()
+def main(args: Sequence[str] | None = None) -> None:
+    """Entry point of the ``sor`` command (``args``: the command line, default ``sys.argv``).
+
+    Runs the app outside click's standalone mode, so that its usage and type errors
+    (``--order-size abc``, an unknown option) print as one line and exit with status 2, the
+    same as every other error of the user's input.
+    """
+    command = typer.main.get_command(app)
+    try:
+        status = command.main(args=args, standalone_mode=False)
+    except TyperException as exc:
+        if isinstance(exc, NoArgsIsHelpError):  # bare `sor`: the help is the answer
+            sys.stderr.write(exc.format_message() + "\n")
+        else:
+            sys.stderr.write(f"sor: error: {_usage_message(exc)}\n")
+        sys.exit(2)
+    except typer.Abort:
+        sys.stderr.write("sor: aborted\n")
+        sys.exit(1)
+    sys.exit(status if isinstance(status, int) else 0)
+
+
+def _usage_message(exc: TyperException) -> str:
+    """One line for click's error: ``--order-size: 'abc' is not a valid integer``."""
+    from pydantic import ValidationError
+
+    from sor.config import describe
+
+    if isinstance(exc, BadParameter) and not isinstance(exc, MissingParameter) and exc.param:
+        cause = exc.__cause__
+        reason = describe(cause.errors()[0]) if isinstance(cause, ValidationError) else exc.message
+        text = f"{exc.param.get_error_hint().replace(chr(39), '')}: {reason}"
+    else:
+        text = exc.format_message()
+    return " ".join(text.split()).rstrip(".")

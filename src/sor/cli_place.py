@@ -14,6 +14,9 @@ import typer
 
 from sor.errors import SorError
 
+MAX_SAMPLES = 1_000_000
+"""Most outflow samples per (S, K) of --paper-table: a hundred times the default."""
+
 
 def place(
     problem: Annotated[
@@ -33,9 +36,15 @@ def place(
         bool, typer.Option("--json", help="Print the --paper-table rows as JSON, not a table.")
     ] = False,
     samples: Annotated[
-        int, typer.Option("--samples", min=1, help="--paper-table: outflow samples per (S, K).")
+        int,
+        typer.Option(
+            "--samples", min=1, max=MAX_SAMPLES, help="--paper-table: outflow samples per (S, K)."
+        ),
     ] = 10_000,
-    seed: Annotated[int, typer.Option("--seed", help="--paper-table: seed of the samples.")] = 7,
+    seed: Annotated[
+        int,
+        typer.Option("--seed", min=0, max=2**63 - 1, help="--paper-table: seed of the samples."),
+    ] = 7,
     paper: Annotated[
         Path | None,
         typer.Option(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,17 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli_run import REPO
+from cli_run import sor as _sor
 from sor.cli import app
 
-REPO = Path(__file__).resolve().parents[2]
 GRID = ["--lambda-over", "0.1,0.5", "--lambda-under", "0.2", "--theta-queue", "0.3"]
-
-
-def _sor(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.run(
-        [sys.executable, "-m", "sor", *args], cwd=cwd, env=env, capture_output=True, text=True
-    )
 
 
 def test_backtest_prints_only_json_and_writes_files(tiny_csv: Path, tmp_path: Path) -> None:

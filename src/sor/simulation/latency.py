@@ -17,6 +17,10 @@ import numpy as np
 
 from sor.errors import ConfigError
 
+MAX_DRAW_NS = 86_400 * 1_000_000_000
+"""Ceiling of a sampled latency, ns: a day. An order that late never acts in a day's data,
+and the ceiling keeps a far tail draw inside int64."""
+
 
 @dataclass(frozen=True)
 class OrderLatency:
@@ -59,7 +63,7 @@ class OrderLatency:
         return np.random.default_rng(self.seed) if self.sampled else None
 
     def draw(self, rng: np.random.Generator | None, count: int) -> np.ndarray:
-        """Return ``count`` latencies in whole nanoseconds (int64).
+        """Return ``count`` latencies in whole nanoseconds (int64), at most ``MAX_DRAW_NS``.
 
         Constant latencies consume nothing from ``rng``; sampled ones consume exactly
         ``count`` normal draws, whatever they are used for.
@@ -67,7 +71,7 @@ class OrderLatency:
         if rng is None:
             return np.full(count, self.median_ns, dtype=np.int64)
         logs = math.log(self.median_ns) + self.sigma * rng.standard_normal(count)
-        return np.rint(np.exp(logs)).astype(np.int64)
+        return np.rint(np.minimum(np.exp(logs), MAX_DRAW_NS)).astype(np.int64)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the latency as recorded in the report."""
