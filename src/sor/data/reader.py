@@ -555,11 +555,12 @@ def _nanos_expr(name: str, wanted: list[str]) -> pl.Expr:
 
 
 def size_expr(name: str, wanted: list[str]) -> pl.Expr:
-    """Sizes as integers; a missing or non-positive size becomes 0 ("no liquidity")."""
+    """Sizes as integers; a missing or non-positive size becomes 0 ("no liquidity"), as
+    does a size too large (a bad value, flagged by :func:`bad_expr`)."""
     if name not in wanted:
         return pl.lit(0, dtype=pl.Int64)
     size = _parse_expr(name)
-    return pl.when(size > 0).then(size).otherwise(0)
+    return pl.when((size > 0) & (size <= _largest(name))).then(size).otherwise(0)
 
 
 def bad_reason(column: str) -> str:
