@@ -93,11 +93,10 @@ def _csv_rows(
     against the whole file's); the second parses the window's rows that are kept."""
     lines = scan_lines(file, len(header), stop_at_first=not skip_bad_rows)
     raw = csv_text(file, wanted, lines)
-    numeric = [name for name in wanted if name not in ("action", "side")]
-    dropped = [name for name in numeric if name in SNAPSHOT_FIELDS]
-    absent = [name for name in numeric if name not in SNAPSHOT_FIELDS]
+    dropped = [name for name in wanted if name in SNAPSHOT_FIELDS]
+    absent = [name for name in wanted if name not in SNAPSHOT_FIELDS]
     if not skip_bad_rows and len(lines.bad_rows):
-        raise_first_bad(file, raw, numeric, before=int(lines.bad_rows[0]))
+        raise_first_bad(file, raw, wanted, before=int(lines.bad_rows[0]))
         raise line_error(file, lines, header, 0)
     try:
         flags = raw.select(
@@ -111,7 +110,7 @@ def _csv_rows(
     codes = flags["_dropped"].to_numpy()
     absent_values = int(flags["_absent"].sum())
     if not skip_bad_rows and (codes.any() or absent_values):
-        raise_first_bad(file, raw, numeric, before=flags.height)
+        raise_first_bad(file, raw, wanted, before=flags.height)
     broken = lines.mask(flags.height)
     ts = flags["ts_event"].to_numpy()
     del flags
@@ -124,8 +123,8 @@ def _csv_rows(
         log.warning("%s: %d bad row(s) skipped as the snapshots skip them: %s", file, len(drop),
                     skipped)  # fmt: skip
     if absent_values:
-        log.warning("%s: %d row(s) with a bad trade or deeper-level value kept, the value read "
-                    "as absent", file, absent_values)  # fmt: skip
+        log.warning("%s: %d row(s) with a bad action, side, trade or deeper-level value kept, "
+                    "the value read as absent", file, absent_values)  # fmt: skip
     kept = pl.col("ts_event").is_between(*window) & ~pl.col("_row").is_in(
         pl.lit(pl.Series(drop, dtype=pl.UInt32)).implode()
     )
@@ -136,8 +135,8 @@ def _csv_rows(
                 "_row",
                 _parse_expr("ts_event").alias("ts_event"),
                 _parse_expr("publisher_id").cast(pl.Int32, strict=False).alias("publisher_id"),
-                pl.col("action").fill_null(""),
-                pl.col("side").fill_null(""),
+                _parse_expr("action").fill_null("").alias("action"),
+                _parse_expr("side").fill_null("").alias("side"),
                 _nanos_expr("price", wanted).alias("price"),
                 size_expr("size", wanted).alias("size"),
                 _nanos_expr("bid_px_00", wanted).alias("bid_px"),
@@ -207,7 +206,8 @@ def read_events(
     not UTF-8 or has not the header's fields, a bad timestamp, venue, or top-of-book price
     or size, a timestamp more than ``max_ts_distance_ns`` from the file's median) is
     skipped here too, so that the snapshots of the events are the reader's, and a bad trade
-    price or size or deeper ask level is read as absent (0), its row kept.
+    price or size or deeper ask level is read as absent (0), a bad action or side (not one
+    printable ASCII character) as absent (empty), its row kept.
 
     Raises
     ------

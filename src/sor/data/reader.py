@@ -44,7 +44,9 @@ REQUIRED_COLUMNS = ("ts_event", "publisher_id", "ask_px_00", "ask_sz_00")
 OPTIONAL_COLUMNS = ("bid_px_00", "bid_sz_00")
 
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
-_REASONS = {"ts_event": "bad_timestamp", "publisher_id": "bad_publisher_id"}
+_REASONS = {"ts_event": "bad_timestamp", "publisher_id": "bad_publisher_id",
+            "action": "bad_action", "side": "bad_side"}  # fmt: skip
+_CODES = ("action", "side")  # one-character codes, not numbers
 _DBN_SUFFIXES = (".dbn", ".dbn.zst")
 _MAX_REPORTED = 5
 _SNIFF_ROWS = 100
@@ -533,6 +535,9 @@ def _parse_expr(name: str) -> pl.Expr:
             .then(ns)
             .otherwise(pl.lit(_WRAPPED_TS, dtype=pl.Int64))
         )
+    if name in _CODES:
+        # one printable ASCII character: a longer one would be cut to its first
+        return pl.when(raw.str.contains(r"^[!-~]$")).then(raw)
     if name in PRICE_COLUMNS or "_px_" in name or name == "price":
         # decimal dollars with pretty_px, integer nano-dollars without it
         return raw.cast(pl.Int64 if _FORMAT.get().fixed_prices else pl.Float64, strict=False)
@@ -646,7 +651,8 @@ def _bad_value(name: str, value: str | None, parsed: float | None) -> str:
     what = "timestamp" if name == "ts_event" else bad_reason(name).removeprefix("bad_")
     if parsed is None:
         hint = " (expected ISO-8601 like 2024-08-01T13:36:32.491911683Z)" * (name == "ts_event")
-        return f"cannot parse {shown} as a {what.replace('_', ' ')}{hint}"
+        article = "an" if what[0] in "aeiou" else "a"
+        return f"cannot parse {shown} as {article} {what.replace('_', ' ')}{hint}"
     largest = _largest(name)
     if name == "publisher_id":
         return f"publisher_id {shown} is outside Databento's range 0 to {largest}"
