@@ -24,7 +24,8 @@ if __name__ == "__main__":
     ):
         bench.main()
         print()
-    # Its own small process: a child's peak RSS counts the parent's memory at fork time,
-    # and this one has grown by now.
-    memory = Path(__file__).with_name("bench_memory.py")
-    subprocess.run([sys.executable, str(memory)], check=True)
+    # Their own small processes: a child's peak RSS counts the parent's memory at fork
+    # time, and this one has grown by now.
+    for script in ("bench_reject.py", "bench_memory.py"):
+        subprocess.run([sys.executable, str(Path(__file__).with_name(script))], check=True)
+        print()
