@@ -96,7 +96,6 @@ def _csv_rows(
     dropped = [name for name in wanted if name in SNAPSHOT_FIELDS]
     absent = [name for name in wanted if name not in SNAPSHOT_FIELDS]
     if not skip_bad_rows and len(lines.bad_rows):
-        raise_first_bad(file, raw, wanted, before=int(lines.bad_rows[0]))
         raise line_error(file, lines, header, 0)
     try:
         flags = raw.select(

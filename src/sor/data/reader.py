@@ -323,13 +323,14 @@ def _read_csv(
     lines that are not rows (:func:`sor.data.csv_scan.scan_lines`), then one streaming
     parse of the needed columns flags the values that do not parse or lie outside
     Databento's types; last, the timestamps far from the others are flagged. Without
-    ``skip_bad_rows`` the first bad row found is an error, as soon as it is found."""
+    ``skip_bad_rows`` a bad row is an error as soon as it is found: the first line that is
+    not a row (before any value is parsed, so that a huge one is not), else the first bad
+    value, else the first timestamp out of range."""
     header = csv_header(path, REQUIRED_COLUMNS, "expected a Databento MBP-1 or MBP-10 CSV")
     wanted = [name for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in header]
     lines = csv_scan.scan_lines(path, len(header), stop_at_first=not skip_bad_rows)
     raw = csv_text(path, wanted, lines)
     if not skip_bad_rows and len(lines.bad_rows):
-        raise_first_bad(path, raw, wanted, before=int(lines.bad_rows[0]))
         raise line_error(path, lines, header, 0)
     query = raw.select(
         _parse_expr("ts_event").fill_null(0).alias("ts_event"),
