@@ -17,6 +17,7 @@ from sor.data.csv_scan import scan_lines
 from sor.data.reader import (
     DEFAULT_MAX_TS_DISTANCE_NS,
     OPTIONAL_COLUMNS,
+    PARSED,
     REQUIRED_COLUMNS,
     _nanos_expr,
     _parse_expr,
@@ -36,6 +37,7 @@ from sor.data.reader import (
     raise_out_of_range,
     size_expr,
     timestamp_outliers,
+    with_parsed,
 )
 from sor.errors import DataError
 
@@ -98,11 +100,17 @@ def _csv_rows(
     if not skip_bad_rows and len(lines.bad_rows):
         raise line_error(file, lines, header, 0)
     try:
-        flags = raw.select(
-            _parse_expr("ts_event").fill_null(0).alias("ts_event"),
-            first_bad_expr(dropped).alias("_dropped"),
-            pl.any_horizontal(pl.lit(False), *[bad_expr(name) for name in absent]).alias("_absent"),
-        ).collect(engine="streaming")
+        flags = (
+            with_parsed(raw, wanted)
+            .select(
+                pl.col(f"{PARSED}ts_event").fill_null(0).alias("ts_event"),
+                first_bad_expr(dropped, preparsed=True).alias("_dropped"),
+                pl.any_horizontal(
+                    pl.lit(False), *[bad_expr(name, preparsed=True) for name in absent]
+                ).alias("_absent"),
+            )
+            .collect(engine="streaming")
+        )
     except pl.exceptions.PolarsError as exc:
         raise DataError(f"cannot read as CSV: {exc}", path=str(file)) from exc
     check_row_count(file, lines, flags.height)

@@ -57,6 +57,8 @@ _WRAPPED_TS = np.iinfo(np.int64).min  # stands for a time past int64: always out
 _BOOK_SIZES = ("ask_sz_00", "bid_sz_00")
 _MAX_BOOK_SIZE = min(MAX_SIZE, int(np.iinfo(SNAPSHOT_DTYPE["ask_sz"]).max))
 """Largest top-of-book size a snapshot holds: a larger one is a bad value, never wrapped."""
+PARSED = "_parsed_"
+"""Prefix of the parsed copy of a column (:func:`with_parsed`)."""
 _SKIP_HINT = "use --skip-bad-rows to skip and count such rows"
 OUT_OF_RANGE = "timestamp_out_of_range"
 """The report's reason for a row whose ``ts_event`` is out of range."""
@@ -332,14 +334,23 @@ def _read_csv(
     raw = csv_text(path, wanted, lines)
     if not skip_bad_rows and len(lines.bad_rows):
         raise line_error(path, lines, header, 0)
-    query = raw.select(
-        _parse_expr("ts_event").fill_null(0).alias("ts_event"),
-        _parse_expr("publisher_id").cast(pl.Int32, strict=False).fill_null(0).alias("publisher_id"),
-        _nanos_expr("ask_px_00", wanted).alias("ask_px"),
-        size_expr("ask_sz_00", wanted).cast(pl.Int32, strict=False).fill_null(0).alias("ask_sz"),
-        _nanos_expr("bid_px_00", wanted).alias("bid_px"),
-        size_expr("bid_sz_00", wanted).cast(pl.Int32, strict=False).fill_null(0).alias("bid_sz"),
-        first_bad_expr(wanted).alias("_bad"),
+    query = with_parsed(raw, wanted).select(
+        _parsed("ts_event", True).fill_null(0).alias("ts_event"),
+        _parsed("publisher_id", True)
+        .cast(pl.Int32, strict=False)
+        .fill_null(0)
+        .alias("publisher_id"),
+        _nanos_expr("ask_px_00", wanted, preparsed=True).alias("ask_px"),
+        size_expr("ask_sz_00", wanted, preparsed=True)
+        .cast(pl.Int32, strict=False)
+        .fill_null(0)
+        .alias("ask_sz"),
+        _nanos_expr("bid_px_00", wanted, preparsed=True).alias("bid_px"),
+        size_expr("bid_sz_00", wanted, preparsed=True)
+        .cast(pl.Int32, strict=False)
+        .fill_null(0)
+        .alias("bid_sz"),
+        first_bad_expr(wanted, preparsed=True).alias("_bad"),
     )
     # Batches are copied into columns sized from the file up front, so the peak stays near
     # the size of the result (joining a list of batches would need twice that).
@@ -545,13 +556,23 @@ def _parse_expr(name: str) -> pl.Expr:
     return raw.cast(pl.Int64, strict=False)
 
 
-def _nanos_expr(name: str, wanted: list[str]) -> pl.Expr:
+def with_parsed(lazy: pl.LazyFrame, names: list[str]) -> pl.LazyFrame:
+    """Add each column of ``names`` parsed (:func:`_parse_expr`) beside its text, so that
+    the expressions given ``preparsed=True`` parse each value once, not once per use."""
+    return lazy.with_columns(_parse_expr(name).alias(PARSED + name) for name in names)
+
+
+def _parsed(name: str, preparsed: bool) -> pl.Expr:
+    return pl.col(PARSED + name) if preparsed else _parse_expr(name)
+
+
+def _nanos_expr(name: str, wanted: list[str], *, preparsed: bool = False) -> pl.Expr:
     """Dollar prices as nano-dollars; missing, non-finite or non-positive prices become 0,
     which means "no liquidity on that side" (prices above ``MAX_PRICE_NANOS`` are bad
     values, flagged by :func:`bad_expr`, and 0 here)."""
     if name not in wanted:
         return pl.lit(0, dtype=pl.Int64)
-    price = _parse_expr(name)
+    price = _parsed(name, preparsed)
     if _FORMAT.get().fixed_prices:
         valid = price.is_not_null() & (price > 0) & (price <= MAX_PRICE_NANOS)
         return pl.when(valid).then(price).otherwise(0).cast(pl.Int64)
@@ -560,12 +581,12 @@ def _nanos_expr(name: str, wanted: list[str]) -> pl.Expr:
     return pl.when(valid).then(nanos).otherwise(0).cast(pl.Int64)
 
 
-def size_expr(name: str, wanted: list[str]) -> pl.Expr:
+def size_expr(name: str, wanted: list[str], *, preparsed: bool = False) -> pl.Expr:
     """Sizes as integers; a missing or non-positive size becomes 0 ("no liquidity"), as
     does a size too large (a bad value, flagged by :func:`bad_expr`)."""
     if name not in wanted:
         return pl.lit(0, dtype=pl.Int64)
-    size = _parse_expr(name)
+    size = _parsed(name, preparsed)
     return pl.when((size > 0) & (size <= _largest(name))).then(size).otherwise(0)
 
 
@@ -589,12 +610,12 @@ def _largest(name: str) -> int | None:
     return None
 
 
-def bad_expr(name: str) -> pl.Expr:
+def bad_expr(name: str, *, preparsed: bool = False) -> pl.Expr:
     """A value is bad when text is present but does not parse, or lies outside Databento's
     type for it (a negative venue, a venue, size or price too large); a blank is bad only
     where the value is required for every row (timestamp, venue). A non-positive or
     non-finite price or size is not bad: it means "no liquidity"."""
-    parsed = _parse_expr(name)
+    parsed = _parsed(name, preparsed)
     bad = parsed.is_null()
     if name not in ("ts_event", "publisher_id"):
         bad = bad & _nonblank(name)
@@ -610,11 +631,15 @@ def bad_expr(name: str) -> pl.Expr:
     return bad | (parsed > largest)
 
 
-def first_bad_expr(wanted: list[str]) -> pl.Expr:
+def first_bad_expr(wanted: list[str], *, preparsed: bool = False) -> pl.Expr:
     """The 1-based position in ``wanted`` of a row's first bad value, 0 when none is bad."""
     code = pl.lit(0, dtype=pl.Int8)
     for position, name in reversed(list(enumerate(wanted, start=1))):
-        code = pl.when(bad_expr(name)).then(pl.lit(position, dtype=pl.Int8)).otherwise(code)
+        code = (
+            pl.when(bad_expr(name, preparsed=preparsed))
+            .then(pl.lit(position, dtype=pl.Int8))
+            .otherwise(code)
+        )
     return code
 
 
