@@ -13,21 +13,31 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from sor.data.csv_scan import scan_lines
 from sor.data.reader import (
+    DEFAULT_MAX_TS_DISTANCE_NS,
     OPTIONAL_COLUMNS,
+    PARSED,
     REQUIRED_COLUMNS,
     _nanos_expr,
     _parse_expr,
     _snapshots,
     bad_expr,
-    bad_reason,
+    check_row_count,
+    count_bad_rows,
     csv_format,
     csv_header,
+    csv_text,
     dbn_frame,
     dbn_prices,
+    first_bad_expr,
     is_dbn,
+    line_error,
     raise_first_bad,
+    raise_out_of_range,
     size_expr,
+    timestamp_outliers,
+    with_parsed,
 )
 from sor.errors import DataError
 
@@ -54,7 +64,9 @@ EVENT_DTYPE = np.dtype(
 )
 
 
-def _csv_frame(file: Path, start_ns: int, end_ns: int, skip_bad_rows: bool) -> pl.DataFrame:
+def _csv_frame(
+    file: Path, start_ns: int, end_ns: int, skip_bad_rows: bool, max_ts_distance_ns: int
+) -> pl.DataFrame:
     """The window's rows of a CSV with the columns of :func:`_to_events`."""
     needed = ("ts_event", "publisher_id", "action", "side", "price", "size", "bid_px_00",
               "bid_sz_00", "ask_px_00", "ask_sz_00")  # fmt: skip
@@ -62,58 +74,89 @@ def _csv_frame(file: Path, start_ns: int, end_ns: int, skip_bad_rows: bool) -> p
     levels = [k for k in range(LEVELS) if f"ask_px_{k:02d}" in header]
     wanted = [*needed, *(f"{n}_{k:02d}" for k in levels[1:] for n in ("ask_px", "ask_sz"))]
     with csv_format(file):
-        frame = _csv_rows(file, wanted, levels, (start_ns, end_ns), skip_bad_rows)
-    return frame.filter(pl.col("ts_event").is_between(start_ns, end_ns))
+        return _csv_rows(
+            file, header, wanted, levels, (start_ns, end_ns), skip_bad_rows, max_ts_distance_ns
+        )
 
 
 def _csv_rows(
-    file: Path, wanted: list[str], levels: list[int], window: tuple[int, int], skip_bad_rows: bool
+    file: Path,
+    header: list[str],
+    wanted: list[str],
+    levels: list[int],
+    window: tuple[int, int],
+    skip_bad_rows: bool,
+    max_ts_distance_ns: int,
 ) -> pl.DataFrame:
-    """Parse the window's rows and every bad row (a bad row anywhere counts, as for the
-    snapshots); apply the reader's bad-row policy (see :func:`read_events`)."""
-    raw = pl.scan_csv(
-        file, infer_schema=False, schema_overrides=dict.fromkeys(wanted, pl.String)
-    ).select(wanted)
-    numeric = [name for name in wanted if name not in ("action", "side")]
-    dropped = [name for name in numeric if name in SNAPSHOT_FIELDS]
-    absent = [name for name in numeric if name not in SNAPSHOT_FIELDS]
+    """Parse the window's rows; apply the reader's bad-row policy (see :func:`read_events`).
+
+    A first pass reads every row's timestamp and bad-value flags, to find the rows the
+    snapshots drop (a bad row anywhere counts, and the timestamps out of range are judged
+    against the whole file's); the second parses the window's rows that are kept."""
+    lines = scan_lines(file, len(header), stop_at_first=not skip_bad_rows)
+    raw = csv_text(file, wanted, lines)
+    dropped = [name for name in wanted if name in SNAPSHOT_FIELDS]
+    absent = [name for name in wanted if name not in SNAPSHOT_FIELDS]
+    if not skip_bad_rows and len(lines.bad_rows):
+        raise line_error(file, lines, header, 0)
     try:
-        parsed = raw.select(
-            _parse_expr("ts_event").alias("ts_event"),
-            _parse_expr("publisher_id").cast(pl.Int32, strict=False).alias("publisher_id"),
-            pl.col("action").fill_null(""),
-            pl.col("side").fill_null(""),
-            _nanos_expr("price", wanted).alias("price"),
-            size_expr("size", wanted).alias("size"),
-            _nanos_expr("bid_px_00", wanted).alias("bid_px"),
-            size_expr("bid_sz_00", wanted).alias("bid_sz"),
-            *[_nanos_expr(f"ask_px_{k:02d}", wanted).alias(f"ask_px_{k}") for k in levels],
-            *[size_expr(f"ask_sz_{k:02d}", wanted).alias(f"ask_sz_{k}") for k in levels],
-            pl.any_horizontal(*[bad_expr(name) for name in dropped]).alias("_dropped"),
-            *[bad_expr(name).alias(f"_bad_{name}") for name in absent],
+        flags = (
+            with_parsed(raw, wanted)
+            .select(
+                pl.col(f"{PARSED}ts_event").fill_null(0).alias("ts_event"),
+                first_bad_expr(dropped, preparsed=True).alias("_dropped"),
+                pl.any_horizontal(
+                    pl.lit(False), *[bad_expr(name, preparsed=True) for name in absent]
+                ).alias("_absent"),
+            )
+            .collect(engine="streaming")
         )
-        in_window = pl.col("ts_event").is_between(*window)
-        frame = parsed.filter(
-            in_window | pl.any_horizontal("_dropped", *[f"_bad_{n}" for n in absent])
-        ).collect()
     except pl.exceptions.PolarsError as exc:
         raise DataError(f"cannot read as CSV: {exc}", path=str(file)) from exc
-    flags = [f"_bad_{name}" for name in absent]
-    bad_values = {name: int(frame[f"_bad_{name}"].sum()) for name in absent}
-    bad_rows = int(frame["_dropped"].sum())
-    if bad_rows or any(bad_values.values()):
-        if not skip_bad_rows:
-            raise_first_bad(file, raw, numeric)
-        counts: dict[str, int] = {}
-        for name, count in bad_values.items():
-            if count:
-                counts[bad_reason(name)] = counts.get(bad_reason(name), 0) + count
-        log.warning(
-            "%s: %d unparseable row(s) skipped as the snapshots skip them; unparseable "
-            "trade or deeper-level values read as absent: %s", file, bad_rows, counts or "none"
-        )  # fmt: skip
-        frame = frame.filter(~pl.col("_dropped"))
-    return frame.drop("_dropped", *flags)
+    check_row_count(file, lines, flags.height)
+    codes = flags["_dropped"].to_numpy()
+    absent_values = int(flags["_absent"].sum())
+    if not skip_bad_rows and (codes.any() or absent_values):
+        raise_first_bad(file, raw, wanted, before=flags.height)
+    broken = lines.mask(flags.height)
+    ts = flags["ts_event"].to_numpy()
+    del flags
+    outside = timestamp_outliers(ts, broken | (codes > 0), max_ts_distance_ns)
+    if not skip_bad_rows and outside.any():
+        raise_out_of_range(file, raw, int(np.argmax(outside)), max_ts_distance_ns)
+    drop = np.flatnonzero(broken | (codes > 0) | outside)
+    if len(drop):
+        skipped = count_bad_rows(lines, codes[~broken], dropped, int(np.count_nonzero(outside)))
+        log.warning("%s: %d bad row(s) skipped as the snapshots skip them: %s", file, len(drop),
+                    skipped)  # fmt: skip
+    if absent_values:
+        log.warning("%s: %d row(s) with a bad action, side, trade or deeper-level value kept, "
+                    "the value read as absent", file, absent_values)  # fmt: skip
+    kept = pl.col("ts_event").is_between(*window) & ~pl.col("_row").is_in(
+        pl.lit(pl.Series(drop, dtype=pl.UInt32)).implode()
+    )
+    try:
+        return (
+            raw.with_row_index("_row")
+            .select(
+                "_row",
+                _parse_expr("ts_event").alias("ts_event"),
+                _parse_expr("publisher_id").cast(pl.Int32, strict=False).alias("publisher_id"),
+                _parse_expr("action").fill_null("").alias("action"),
+                _parse_expr("side").fill_null("").alias("side"),
+                _nanos_expr("price", wanted).alias("price"),
+                size_expr("size", wanted).alias("size"),
+                _nanos_expr("bid_px_00", wanted).alias("bid_px"),
+                size_expr("bid_sz_00", wanted).alias("bid_sz"),
+                *[_nanos_expr(f"ask_px_{k:02d}", wanted).alias(f"ask_px_{k}") for k in levels],
+                *[size_expr(f"ask_sz_{k:02d}", wanted).alias(f"ask_sz_{k}") for k in levels],
+            )
+            .filter(kept)
+            .drop("_row")
+            .collect()
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise DataError(f"cannot read as CSV: {exc}", path=str(file)) from exc
 
 
 def _dbn_frame(file: Path, start_ns: int, end_ns: int) -> pl.DataFrame:
@@ -159,28 +202,35 @@ def read_events(
     start_ns: int | None = None,
     end_ns: int | None = None,
     skip_bad_rows: bool = False,
+    max_ts_distance_ns: int = DEFAULT_MAX_TS_DISTANCE_NS,
 ) -> np.ndarray:
     """Read every row of the window as ``EVENT_DTYPE``, in ``ts_event`` order.
 
     ``path`` is a Databento MBP-1/MBP-10 CSV or DBN file (``.dbn``, ``.dbn.zst``); both give
     the same events for the same records. Bad rows follow
-    :func:`sor.data.reader.read_market`: an unparseable value is an error naming file, line
-    and column, unless ``skip_bad_rows``; then a row that the snapshots skip (bad timestamp,
-    venue, or top-of-book price or size) is skipped here too, so that the snapshots of the
-    events are the reader's, and an unparseable trade price or size or deeper ask level is
-    read as absent (0), its row kept.
+    :func:`sor.data.reader.read_market`: a bad row is an error naming file, line and
+    column, unless ``skip_bad_rows``; then a row that the snapshots skip (a line that is
+    not UTF-8 or has not the header's fields, a bad timestamp, venue, or top-of-book price
+    or size, a timestamp more than ``max_ts_distance_ns`` from the file's median) is
+    skipped here too, so that the snapshots of the events are the reader's, and a bad trade
+    price or size or deeper ask level is read as absent (0), a bad action or side (not one
+    printable ASCII character) as absent (empty), its row kept.
 
     Raises
     ------
     DataError
-        The file is missing, lacks a needed column, or a row cannot be parsed.
+        The file is missing, is not a Databento MBP file, lacks a needed column, or holds a
+        bad row (unless ``skip_bad_rows``).
     """
     file = Path(path)
     if not file.is_file():
         raise DataError("no such data file", path=str(file))
     lo = start_ns if start_ns is not None else -(2**62)
     hi = end_ns if end_ns is not None else 2**62
-    frame = _dbn_frame(file, lo, hi) if is_dbn(file) else _csv_frame(file, lo, hi, skip_bad_rows)
+    if is_dbn(file):
+        frame = _dbn_frame(file, lo, hi)
+    else:
+        frame = _csv_frame(file, lo, hi, skip_bad_rows, max_ts_distance_ns)
     return _to_events(frame)
 
 

@@ -22,7 +22,14 @@ import numba
 import numpy as np
 import polars as pl
 
-from sor.domain import NANOS_PER_DOLLAR, SNAPSHOT_DTYPE
+from sor.data import csv_scan
+from sor.domain import (
+    MAX_PRICE_NANOS,
+    MAX_PUBLISHER_ID,
+    MAX_SIZE,
+    NANOS_PER_DOLLAR,
+    SNAPSHOT_DTYPE,
+)
 from sor.errors import DataError
 
 if TYPE_CHECKING:
@@ -37,12 +44,24 @@ REQUIRED_COLUMNS = ("ts_event", "publisher_id", "ask_px_00", "ask_sz_00")
 OPTIONAL_COLUMNS = ("bid_px_00", "bid_sz_00")
 
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
-_REASONS = {"ts_event": "bad_timestamp", "publisher_id": "bad_publisher_id"}
+_REASONS = {"ts_event": "bad_timestamp", "publisher_id": "bad_publisher_id",
+            "action": "bad_action", "side": "bad_side"}  # fmt: skip
+_CODES = ("action", "side")  # one-character codes, not numbers
 _DBN_SUFFIXES = (".dbn", ".dbn.zst")
 _MAX_REPORTED = 5
 _SNIFF_ROWS = 100
 _UNDEFINED_FIXED_PRICE = 2**63 - 1  # Databento's null price in fixed-point form
 _FIXED_PRICE_DIGITS = 7  # $0.001 in nano-dollars; no bare-integer dollar price is this long
+_FIRST_ISO_YEAR, _END_ISO_YEAR = "1678-", "2262-"  # ISO times that fit int64 nanoseconds
+_WRAPPED_TS = np.iinfo(np.int64).min  # stands for a time past int64: always out of range
+_BOOK_SIZES = ("ask_sz_00", "bid_sz_00")
+_MAX_BOOK_SIZE = min(MAX_SIZE, int(np.iinfo(SNAPSHOT_DTYPE["ask_sz"]).max))
+"""Largest top-of-book size a snapshot holds: a larger one is a bad value, never wrapped."""
+PARSED = "_parsed_"
+"""Prefix of the parsed copy of a column (:func:`with_parsed`)."""
+_SKIP_HINT = "use --skip-bad-rows to skip and count such rows"
+OUT_OF_RANGE = "timestamp_out_of_range"
+"""The report's reason for a row whose ``ts_event`` is out of range."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +211,7 @@ def read_market(
     start_ns: int | None = None,
     end_ns: int | None = None,
     skip_bad_rows: bool = False,
+    max_ts_distance_ns: int = DEFAULT_MAX_TS_DISTANCE_NS,
 ) -> MarketData:
     """Read a Databento MBP file and build the kept snapshots of the window.
 
@@ -202,13 +222,18 @@ def read_market(
     start_ns, end_ns
         Inclusive window bounds on ``ts_event`` in ns; None means unbounded.
     skip_bad_rows
-        Drop rows that cannot be parsed and count them per reason instead of failing.
+        Drop bad rows and count them per reason instead of failing.
+    max_ts_distance_ns
+        How far (ns) a CSV row's ``ts_event`` may lie from the median of the file's before
+        the row is bad (:func:`timestamps_out_of_range`).
 
     Raises
     ------
     DataError
-        The file is missing or unreadable, lacks a column, or holds a value that cannot be
-        parsed (unless ``skip_bad_rows``).
+        The file is missing or unreadable, is not a Databento MBP file, lacks a column, or
+        holds a bad row (unless ``skip_bad_rows``): a line that is not UTF-8 or has not the
+        header's fields, a value that cannot be parsed or lies outside Databento's type for
+        it, or a timestamp out of range.
     """
     file = Path(path)
     if not file.is_file():
@@ -219,7 +244,9 @@ def read_market(
         rows_read = len(typed["ts_event"])
     else:
         with csv_format(file):
-            typed, rows_read, skipped = _read_csv(file, skip_bad_rows=skip_bad_rows)
+            typed, rows_read, skipped = _read_csv(
+                file, skip_bad_rows=skip_bad_rows, max_ts_distance_ns=max_ts_distance_ns
+            )
     snapshots, in_window = _snapshots(typed, start_ns=start_ns, end_ns=end_ns)
     return MarketData(
         snapshots=snapshots,
@@ -290,61 +317,125 @@ def _first_per_venue(ts: np.ndarray, publisher: np.ndarray, order: np.ndarray) -
 
 
 def _read_csv(
-    path: Path, *, skip_bad_rows: bool
+    path: Path, *, skip_bad_rows: bool, max_ts_distance_ns: int = DEFAULT_MAX_TS_DISTANCE_NS
 ) -> tuple[dict[str, np.ndarray], int, dict[str, int]]:
     """Return the typed rows (bad rows removed), the number of rows read and the skips.
 
-    One streaming pass parses the needed columns and flags unparseable rows; only when a
-    row is bad does a second pass locate it (error) or count the reasons (skip)."""
+    The head is checked first (:func:`csv_header`), then one pass over the bytes flags the
+    lines that are not rows (:func:`sor.data.csv_scan.scan_lines`), then one streaming
+    parse of the needed columns flags the values that do not parse or lie outside
+    Databento's types; last, the timestamps far from the others are flagged. Without
+    ``skip_bad_rows`` a bad row is an error as soon as it is found: the first line that is
+    not a row (before any value is parsed, so that a huge one is not), else the first bad
+    value, else the first timestamp out of range."""
     header = csv_header(path, REQUIRED_COLUMNS, "expected a Databento MBP-1 or MBP-10 CSV")
     wanted = [name for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in header]
-    raw = pl.scan_csv(
-        path, infer_schema=False, schema_overrides=dict.fromkeys(wanted, pl.String)
-    ).select(wanted)
-    bad = {name: bad_expr(name) for name in wanted}
-    query = raw.select(
-        _parse_expr("ts_event").alias("ts_event"),
-        _parse_expr("publisher_id").cast(pl.Int32, strict=False).alias("publisher_id"),
-        _nanos_expr("ask_px_00", wanted).alias("ask_px"),
-        size_expr("ask_sz_00", wanted).cast(pl.Int32, strict=False).alias("ask_sz"),
-        _nanos_expr("bid_px_00", wanted).alias("bid_px"),
-        size_expr("bid_sz_00", wanted).cast(pl.Int32, strict=False).alias("bid_sz"),
-        pl.any_horizontal(*bad.values()).alias("_bad"),
+    lines = csv_scan.scan_lines(path, len(header), stop_at_first=not skip_bad_rows)
+    raw = csv_text(path, wanted, lines)
+    if not skip_bad_rows and len(lines.bad_rows):
+        raise line_error(path, lines, header, 0)
+    query = with_parsed(raw, wanted).select(
+        _parsed("ts_event", True).fill_null(0).alias("ts_event"),
+        _parsed("publisher_id", True)
+        .cast(pl.Int32, strict=False)
+        .fill_null(0)
+        .alias("publisher_id"),
+        _nanos_expr("ask_px_00", wanted, preparsed=True).alias("ask_px"),
+        size_expr("ask_sz_00", wanted, preparsed=True)
+        .cast(pl.Int32, strict=False)
+        .fill_null(0)
+        .alias("ask_sz"),
+        _nanos_expr("bid_px_00", wanted, preparsed=True).alias("bid_px"),
+        size_expr("bid_sz_00", wanted, preparsed=True)
+        .cast(pl.Int32, strict=False)
+        .fill_null(0)
+        .alias("bid_sz"),
+        first_bad_expr(wanted, preparsed=True).alias("_bad"),
     )
     # Batches are copied into columns sized from the file up front, so the peak stays near
     # the size of the result (joining a list of batches would need twice that).
     columns = _Columns(path)
     try:
         for batch in query.collect_batches(chunk_size=_BATCH_ROWS, engine="streaming"):
+            flagged = batch["_bad"] > 0
+            if not skip_bad_rows and flagged.any():
+                first = columns.rows + int(flagged.arg_true()[0])
+                raise_first_bad(path, raw, wanted, before=first + 1)
+                raise AssertionError("unreachable: a flagged row has no bad value")
             columns.append(batch)
     except pl.exceptions.PolarsError as exc:
         raise DataError(f"cannot read as CSV: {exc}", path=str(path)) from exc
     typed = columns.result()
-    flags = typed.pop("_bad", np.zeros(0, dtype=bool))
-    rows_read = len(flags)
-    skipped: dict[str, int] = {}
-    bad_rows = int(np.count_nonzero(flags))
-    if bad_rows:
-        if not skip_bad_rows:
-            raise_first_bad(path, raw, wanted)
-        # a row is counted once, under the first bad column in the order of ``wanted``
-        seen = pl.lit(False)
-        reasons = []
-        for name in wanted:
-            reasons.append((bad[name] & ~seen).sum().alias(name))
-            seen = seen | bad[name]
-        per_column = raw.select(reasons).collect(engine="streaming").row(0, named=True)
-        for name, value in per_column.items():
-            if value:
-                reason = bad_reason(name)
-                skipped[reason] = skipped.get(reason, 0) + int(value)
-        log.warning("skipped %d unparseable row(s) in %s: %s", bad_rows, path, skipped)
-        typed = {name: values[~flags] for name, values in typed.items()}
+    codes = typed.pop("_bad", np.zeros(0, dtype=np.int8))
+    rows_read = len(codes)
+    check_row_count(path, lines, rows_read)
+    broken = lines.mask(rows_read)
+    outside = timestamp_outliers(typed.get("ts_event"), broken | (codes > 0), max_ts_distance_ns)
+    if not skip_bad_rows and outside.any():
+        raise_out_of_range(path, raw, int(np.argmax(outside)), max_ts_distance_ns)
+    skipped = count_bad_rows(lines, codes[~broken], wanted, int(np.count_nonzero(outside)))
+    if skipped:
+        log.warning("skipped %d bad row(s) in %s: %s", sum(skipped.values()), path, skipped)
+        keep = ~(broken | (codes > 0) | outside)
+        typed = {name: values[keep] for name, values in typed.items()}
     if not typed:  # a header and no rows
         typed = {
             name: np.zeros(0, dtype=SNAPSHOT_DTYPE[name]) for name in SNAPSHOT_DTYPE.names or ()
         }
     return typed, rows_read, skipped
+
+
+def csv_text(path: Path, wanted: list[str], lines: csv_scan.LineScan) -> pl.LazyFrame:
+    """Scan the ``wanted`` columns of the CSV as text, one row per line (see
+    :mod:`sor.data.csv_scan`): quotes are not special, lines with too many fields are cut
+    (they are flagged by ``lines``), and bytes that are not UTF-8 are replaced when
+    ``lines`` found some or did not look at every line."""
+    lossy = not lines.complete or csv_scan.BAD_ENCODING in lines.kinds
+    return pl.scan_csv(
+        path,
+        infer_schema=False,
+        schema_overrides=dict.fromkeys(wanted, pl.String),
+        quote_char=None,
+        truncate_ragged_lines=True,
+        encoding="utf8-lossy" if lossy else "utf8",
+    ).select(wanted)
+
+
+def check_row_count(path: Path, lines: csv_scan.LineScan, rows: int) -> None:
+    """Fail unless the parse saw the rows the line scan saw, so that flags fall on rows."""
+    if lines.complete and rows != lines.rows:
+        raise DataError(
+            f"cannot read as CSV: {rows} rows parsed from {lines.rows} lines", path=str(path)
+        )
+
+
+def timestamp_outliers(
+    ts: np.ndarray | None, excluded: np.ndarray, max_distance_ns: int
+) -> np.ndarray:
+    """Return the mask of rows not ``excluded`` whose ``ts`` is out of range (see
+    :func:`timestamps_out_of_range`, applied to the rows not excluded)."""
+    if ts is None:
+        return np.zeros(len(excluded), dtype=bool)
+    kept = np.flatnonzero(~excluded)
+    out = np.zeros(len(ts), dtype=bool)
+    out[kept[timestamps_out_of_range(ts[kept], max_distance_ns)]] = True
+    return out
+
+
+def count_bad_rows(
+    lines: csv_scan.LineScan, codes: np.ndarray, wanted: list[str], outside: int
+) -> dict[str, int]:
+    """Count the bad rows per reason: lines that are not rows, then the first bad value of
+    the others (``codes`` from :func:`first_bad_expr`), then timestamps out of range."""
+    skipped = lines.counts()
+    per_code = np.bincount(codes, minlength=len(wanted) + 1)
+    for name, count in zip(wanted, per_code[1:], strict=True):
+        if count:
+            reason = bad_reason(name)
+            skipped[reason] = skipped.get(reason, 0) + int(count)
+    if outside:
+        skipped[OUT_OF_RANGE] = outside
+    return skipped
 
 
 class _Columns:
@@ -393,17 +484,15 @@ def sniff_format(path: Path) -> CsvFormat:
     own decimal form always has a point.
     """
     try:
-        header = pl.read_csv(path, n_rows=0, infer_schema=False).columns
-        prices = [name for name in ("price", *PRICE_COLUMNS) if name in header]
-        rows = pl.read_csv(
-            path, n_rows=_SNIFF_ROWS, infer_schema=False, columns=["ts_event", *prices]
-        )
-    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError):
+        head = csv_scan.read_head(path)
+    except DataError:
         return CsvFormat()  # the full read reports the problem
-    first = rows["ts_event"][0] if rows.height else None
-    texts = [t.strip() for name in prices for t in rows[name].drop_nulls() if t.strip()]
+    rows = head.rows()
+    prices = [name for name in ("price", *PRICE_COLUMNS) if name in head.columns]
+    first = rows[0].get("ts_event") if rows else None
+    texts = [t.strip() for row in rows for name in prices if (t := row[name]).strip()]
     return CsvFormat(
-        integer_ts=isinstance(first, str) and first.strip().isdigit(),
+        integer_ts=first is not None and first.strip().isdigit(),
         fixed_prices=bool(texts)
         and all(t.isdigit() for t in texts)
         and any(len(t) >= _FIXED_PRICE_DIGITS for t in texts),
@@ -422,11 +511,15 @@ def csv_format(path: Path) -> Iterator[CsvFormat]:
 
 
 def csv_header(path: Path, required: tuple[str, ...], why: str) -> list[str]:
-    """Return the CSV's column names; raise ``DataError`` naming any ``required`` one missing."""
-    try:
-        header = pl.read_csv(path, n_rows=0, infer_schema=False).columns
-    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read as CSV: {exc}", path=str(path)) from exc
+    """Check the CSV's head (:func:`sor.data.csv_scan.read_head`, in bounded time and
+    memory) and return its column names.
+
+    Raises
+    ------
+    DataError
+        The head is not that of a Databento MBP CSV, or a ``required`` column is missing.
+    """
+    header = csv_scan.read_head(path).columns
     missing = [name for name in required if name not in header]
     if missing:
         raise DataError(
@@ -445,30 +538,56 @@ def _parse_expr(name: str) -> pl.Expr:
         # Databento writes ISO-8601 with pretty_ts, integer nanoseconds without it
         if _FORMAT.get().integer_ts:
             return raw.cast(pl.Int64, strict=False)
-        return raw.str.to_datetime(_ISO_FORMAT, time_unit="ns", strict=False).dt.epoch("ns")
+        ns = raw.str.to_datetime(_ISO_FORMAT, time_unit="ns", strict=False).dt.epoch("ns")
+        # polars wraps a time past int64 nanoseconds (years before 1678 or after 2261)
+        # around into a valid-looking one: such a time becomes one that is out of range
+        representable = (raw >= _FIRST_ISO_YEAR) & (raw < _END_ISO_YEAR)
+        return (
+            pl.when(ns.is_null() | representable)
+            .then(ns)
+            .otherwise(pl.lit(_WRAPPED_TS, dtype=pl.Int64))
+        )
+    if name in _CODES:
+        # one printable ASCII character: a longer one would be cut to its first
+        return pl.when(raw.str.contains(r"^[!-~]$")).then(raw)
     if name in PRICE_COLUMNS or "_px_" in name or name == "price":
         # decimal dollars with pretty_px, integer nano-dollars without it
         return raw.cast(pl.Int64 if _FORMAT.get().fixed_prices else pl.Float64, strict=False)
     return raw.cast(pl.Int64, strict=False)
 
 
-def _nanos_expr(name: str, wanted: list[str]) -> pl.Expr:
+def with_parsed(lazy: pl.LazyFrame, names: list[str]) -> pl.LazyFrame:
+    """Add each column of ``names`` parsed (:func:`_parse_expr`) beside its text, so that
+    the expressions given ``preparsed=True`` parse each value once, not once per use."""
+    return lazy.with_columns(_parse_expr(name).alias(PARSED + name) for name in names)
+
+
+def _parsed(name: str, preparsed: bool) -> pl.Expr:
+    return pl.col(PARSED + name) if preparsed else _parse_expr(name)
+
+
+def _nanos_expr(name: str, wanted: list[str], *, preparsed: bool = False) -> pl.Expr:
     """Dollar prices as nano-dollars; missing, non-finite or non-positive prices become 0,
-    which means "no liquidity on that side"."""
+    which means "no liquidity on that side" (prices above ``MAX_PRICE_NANOS`` are bad
+    values, flagged by :func:`bad_expr`, and 0 here)."""
     if name not in wanted:
         return pl.lit(0, dtype=pl.Int64)
-    price = _parse_expr(name)
+    price = _parsed(name, preparsed)
     if _FORMAT.get().fixed_prices:
-        valid = price.is_not_null() & (price > 0) & (price < _UNDEFINED_FIXED_PRICE)
+        valid = price.is_not_null() & (price > 0) & (price <= MAX_PRICE_NANOS)
         return pl.when(valid).then(price).otherwise(0).cast(pl.Int64)
-    valid = price.is_not_null() & price.is_finite() & (price > 0) & (price < 9e9)
-    return pl.when(valid).then((price * NANOS_PER_DOLLAR).round(0)).otherwise(0).cast(pl.Int64)
+    nanos = (price * NANOS_PER_DOLLAR).round(0)
+    valid = price.is_not_null() & price.is_finite() & (price > 0) & (nanos <= MAX_PRICE_NANOS)
+    return pl.when(valid).then(nanos).otherwise(0).cast(pl.Int64)
 
 
-def size_expr(name: str, wanted: list[str]) -> pl.Expr:
+def size_expr(name: str, wanted: list[str], *, preparsed: bool = False) -> pl.Expr:
+    """Sizes as integers; a missing or non-positive size becomes 0 ("no liquidity"), as
+    does a size too large (a bad value, flagged by :func:`bad_expr`)."""
     if name not in wanted:
         return pl.lit(0, dtype=pl.Int64)
-    return _parse_expr(name).fill_null(0)
+    size = _parsed(name, preparsed)
+    return pl.when((size > 0) & (size <= _largest(name))).then(size).otherwise(0)
 
 
 def bad_reason(column: str) -> str:
@@ -478,45 +597,128 @@ def bad_reason(column: str) -> str:
     return "bad_price" if column == "price" or "_px_" in column else "bad_size"
 
 
-def bad_expr(name: str) -> pl.Expr:
-    """A value is bad when text is present but does not parse; a blank is bad only where
-    the value is required for every row (timestamp, venue)."""
-    parsed_null = _parse_expr(name).is_null()
-    if name in ("ts_event", "publisher_id"):
-        return parsed_null
-    return parsed_null & _nonblank(name)
+def _largest(name: str) -> int | None:
+    """Return the largest value ``name`` may hold, or None when it is not bounded above."""
+    if name == "publisher_id":
+        return MAX_PUBLISHER_ID
+    if name == "price" or "_px_" in name:
+        return MAX_PRICE_NANOS
+    if name in _BOOK_SIZES:
+        return _MAX_BOOK_SIZE
+    if name == "size" or "_sz_" in name:
+        return MAX_SIZE
+    return None
 
 
-def raise_first_bad(path: Path, lazy: pl.LazyFrame, wanted: list[str]) -> None:
+def bad_expr(name: str, *, preparsed: bool = False) -> pl.Expr:
+    """A value is bad when text is present but does not parse, or lies outside Databento's
+    type for it (a negative venue, a venue, size or price too large); a blank is bad only
+    where the value is required for every row (timestamp, venue). A non-positive or
+    non-finite price or size is not bad: it means "no liquidity"."""
+    parsed = _parsed(name, preparsed)
+    bad = parsed.is_null()
+    if name not in ("ts_event", "publisher_id"):
+        bad = bad & _nonblank(name)
+    largest = _largest(name)
+    if largest is None:
+        return bad
+    if name == "price" or "_px_" in name:
+        if _FORMAT.get().fixed_prices:
+            return bad | ((parsed > largest) & (parsed != _UNDEFINED_FIXED_PRICE))
+        return bad | (parsed.is_finite() & ((parsed * NANOS_PER_DOLLAR).round(0) > largest))
+    if name == "publisher_id":
+        return bad | (parsed < 0) | (parsed > largest)
+    return bad | (parsed > largest)
+
+
+def first_bad_expr(wanted: list[str], *, preparsed: bool = False) -> pl.Expr:
+    """The 1-based position in ``wanted`` of a row's first bad value, 0 when none is bad."""
+    code = pl.lit(0, dtype=pl.Int8)
+    for position, name in reversed(list(enumerate(wanted, start=1))):
+        code = (
+            pl.when(bad_expr(name, preparsed=preparsed))
+            .then(pl.lit(position, dtype=pl.Int8))
+            .otherwise(code)
+        )
+    return code
+
+
+def raise_first_bad(path: Path, raw: pl.LazyFrame, wanted: list[str], *, before: int) -> None:
+    """Raise the error of the first row among the first ``before`` rows of ``raw`` (text of
+    the ``wanted`` columns) with a bad value; return when there is none."""
     located = (
-        lazy.with_row_index("_row")
+        raw.head(before)
+        .with_row_index("_row")
         .filter(pl.any_horizontal(*[bad_expr(name) for name in wanted]))
-        .head(_MAX_REPORTED)
+        .head(1)
         .collect()
     )
+    if not located.height:
+        return
     row = located.row(0, named=True)
     line = int(row["_row"]) + 2  # one header line, lines counted from 1
     for name in wanted:
         value = row[name]
-        check = pl.DataFrame({name: [value]}, schema={name: pl.String}).select(bad_expr(name))
-        if check.item():
-            what = "timestamp" if name == "ts_event" else bad_reason(name).removeprefix("bad_")
-            shown = "an empty value" if value is None or not value.strip() else repr(value)
-            hint = (
-                " (expected ISO-8601 like 2024-08-01T13:36:32.491911683Z)"
-                if name == "ts_event"
-                else ""
-            )
-            more = "+" if located.height == _MAX_REPORTED else ""
+        frame = pl.DataFrame({name: [value]}, schema={name: pl.String})
+        bad, parsed = frame.select(bad_expr(name).alias("b"), _parse_expr(name).alias("p")).row(0)
+        if bad:
             raise DataError(
-                f"cannot parse {shown} as a {what.replace('_', ' ')}{hint}; "
-                f"{located.height}{more} bad row(s) found, use --skip-bad-rows to count "
-                "and skip them",
+                f"{_bad_value(name, value, parsed)}; {_SKIP_HINT}",
                 path=str(path),
                 line=line,
                 column=name,
             )
     raise AssertionError("unreachable: a flagged row has no bad column")
+
+
+def _bad_value(name: str, value: str | None, parsed: float | None) -> str:
+    """Say what is wrong with ``value`` (text) of column ``name``, ``parsed`` its number."""
+    shown = "an empty value" if value is None or not value.strip() else repr(value)
+    what = "timestamp" if name == "ts_event" else bad_reason(name).removeprefix("bad_")
+    if parsed is None:
+        hint = " (expected ISO-8601 like 2024-08-01T13:36:32.491911683Z)" * (name == "ts_event")
+        article = "an" if what[0] in "aeiou" else "a"
+        return f"cannot parse {shown} as {article} {what.replace('_', ' ')}{hint}"
+    largest = _largest(name)
+    if name == "publisher_id":
+        return f"publisher_id {shown} is outside Databento's range 0 to {largest}"
+    if name == "price" or "_px_" in name:
+        dollars = f"{MAX_PRICE_NANOS // NANOS_PER_DOLLAR}.{MAX_PRICE_NANOS % NANOS_PER_DOLLAR:09d}"
+        return f"price {shown} is above the largest price, {dollars} $"
+    if name in _BOOK_SIZES:
+        return f"size {shown} is above {largest}, the largest top-of-book size a snapshot holds"
+    return f"size {shown} is above {largest}, the largest size Databento writes"
+
+
+def raise_out_of_range(path: Path, raw: pl.LazyFrame, row: int, max_distance_ns: int) -> None:
+    """Raise the error of a row whose timestamp is out of range (see
+    :func:`timestamps_out_of_range`)."""
+    value = raw.select("ts_event").slice(row, 1).collect().item()
+    hours = max_distance_ns / 3.6e12
+    raise DataError(
+        f"timestamp {value!r} is out of range: before 1990 or more than {hours:g} hours from "
+        f"the median of the file's timestamps; {_SKIP_HINT}",
+        path=str(path),
+        line=row + 2,
+        column="ts_event",
+    )
+
+
+def line_error(path: Path, lines: csv_scan.LineScan, header: list[str], at: int) -> DataError:
+    """Return the error of the ``at``-th line flagged by :func:`sor.data.csv_scan.scan_lines`."""
+    kind, detail = int(lines.kinds[at]), int(lines.details[at])
+    line = int(lines.bad_rows[at]) + 2
+    if kind == csv_scan.BAD_ENCODING:
+        column = header[detail] if detail < len(header) else None
+        return DataError(
+            f"bytes that are not UTF-8 text; {_SKIP_HINT}", path=str(path), line=line,
+            column=column,
+        )  # fmt: skip
+    return DataError(
+        f"{detail} field(s) where the header has {len(header)}; {_SKIP_HINT}",
+        path=str(path),
+        line=line,
+    )
 
 
 def is_dbn(path: Path) -> bool:
