@@ -42,6 +42,8 @@ _LEVEL = [("bid_px", "<i8"), ("ask_px", "<i8"), ("bid_sz", "<u4"), ("ask_sz", "<
           ("bid_ct", "<u4"), ("ask_ct", "<u4")]  # fmt: skip
 _SIZE_FIELDS = ("ask_sz_00", "bid_sz_00")
 """The sizes that go into the int32 snapshots; trade and deeper sizes are kept as int64."""
+_CODES = {"action": b"ACMRTFN", "side": b"ABN"}
+"""DBN's values of the one-character enums (``databento_dbn.Action``, ``Side``)."""
 
 
 def record_dtype(schema: str, *, ts_out: bool = False) -> np.dtype:
@@ -71,7 +73,8 @@ class DbnRecords:
         Records read: the whole slots, plus one for bad bytes at the end of the file.
     skipped
         Bad records per reason (``bad_record``, ``timestamp_out_of_range``,
-        ``price_out_of_range``, ``size_out_of_range``), when skipped.
+        ``price_out_of_range``, ``size_out_of_range``, ``bad_action``, ``bad_side``), when
+        skipped.
     """
 
     schema: str
@@ -105,8 +108,8 @@ def read_dbn(
     A record is bad when its length or rtype is not its schema's (``bad_record``; so are
     bytes at the end that do not make a whole record), when its ``ts_event`` cannot be the
     input's (:func:`sor.data.reader.timestamps_out_of_range`, with ``max_ts_distance_ns``),
-    when a price exceeds ``MAX_PRICE_NANOS`` (other than Databento's undefined price), or
-    when a top-of-book size exceeds int32.
+    when a price exceeds ``MAX_PRICE_NANOS`` (other than Databento's undefined price), when
+    a top-of-book size exceeds int32, or when its action or side is not one of DBN's.
 
     Raises
     ------
@@ -116,7 +119,13 @@ def read_dbn(
         counted in the decompressed stream for zstd files).
     """
     stream, tail = _stream(path)
-    schema, ts_out, start = _metadata(path, stream)
+    try:
+        schema, ts_out, start = _metadata(path, stream)
+    except DataError as exc:
+        if tail is None:
+            raise
+        # the zstd data ended or broke before the metadata was whole: say so
+        raise DataError(f"cannot read as DBN: {tail.message}", path=str(path)) from exc
     dtype = record_dtype(schema, ts_out=ts_out)
     layout = _Layout(
         schema,
@@ -152,12 +161,14 @@ def read_dbn(
     )
 
 
-_BAD_FRAME, _BAD_TS, _BAD_PRICE, _BAD_SIZE = 1, 2, 3, 4
+_BAD_FRAME, _BAD_TS, _BAD_PRICE, _BAD_SIZE, _BAD_ACTION, _BAD_SIDE = 1, 2, 3, 4, 5, 6
 _REASON_NAMES = {
     _BAD_FRAME: "bad_record",
     _BAD_TS: "timestamp_out_of_range",
     _BAD_PRICE: "price_out_of_range",
     _BAD_SIZE: "size_out_of_range",
+    _BAD_ACTION: "bad_action",
+    _BAD_SIDE: "bad_side",
 }
 
 
@@ -255,6 +266,9 @@ def _reasons(records: np.ndarray, schema: str, size: int, max_ts_distance_ns: in
     for name in _SIZE_FIELDS:
         sizes |= records[name] > _MAX_SNAPSHOT_SIZE
     reasons[sizes & (reasons == 0)] = _BAD_SIZE
+    for name, code in (("action", _BAD_ACTION), ("side", _BAD_SIDE)):
+        known = np.isin(records[name].view(np.uint8), np.frombuffer(_CODES[name], np.uint8))
+        reasons[~known & (reasons == 0)] = code
     return reasons
 
 
@@ -333,8 +347,13 @@ def _describe(record: np.void, code: int, layout: _Layout) -> str:
             if MAX_PRICE_NANOS < int(record[n]) != _UNDEFINED_PRICE
         )
         return f"has {name} {int(record[name])}, above the largest price {MAX_PRICE_NANOS} (nano-dollars)"
-    name = next(n for n in _SIZE_FIELDS if int(record[n]) > _MAX_SNAPSHOT_SIZE)
-    return f"has {name} {int(record[name])}, above the largest size {_MAX_SNAPSHOT_SIZE}"
+    if code == _BAD_SIZE:
+        name = next(n for n in _SIZE_FIELDS if int(record[n]) > _MAX_SNAPSHOT_SIZE)
+        return f"has {name} {int(record[name])}, above the largest size {_MAX_SNAPSHOT_SIZE}"
+    name = "action" if code == _BAD_ACTION else "side"
+    known = ", ".join(chr(c) for c in _CODES[name])
+    value = bytes(record[name])[:1] or b"\0"  # numpy drops a trailing NUL
+    return f"has {name} 0x{value[0]:02x}, not a DBN {name} (one of {known})"
 
 
 def _iso(ts_ns: int) -> str:
