@@ -254,6 +254,14 @@ def test_model_ck_reads_bad_mbp10_records_as_the_snapshots_do(
         ("cut-metadata.dbn", lambda d: d[: _records_start(d) - 10], "ends inside the metadata"),
         ("cut-preamble.dbn", lambda d: d[:5], "ends inside the metadata"),
         ("bad-zstd.dbn.zst", lambda d: _ZSTD_MAGIC + _garbage(50), "bad zstd data"),
+        ("version-7.dbn", lambda d: d[:3] + b"\x07" + d[4:], "DBN version 7 is not supported"),
+        ("trades.dbn", lambda d: d[:24] + b"\x04\x00" + d[26:], "DBN schema is 'trades'"),
+        (
+            # a metadata length short of the metadata (databento_dbn's decoder panics on it)
+            "short-metadata-length.dbn",
+            lambda d: _put(d, 4, "<I", _records_start(d) - 8 - 89),
+            "bytes after the metadata are not DBN mbp-1 records",
+        ),
         ("cut-zstd.dbn.zst", None, "the zstd stream is cut short"),
         ("zstd-then-garbage.dbn.zst", None, "bytes after the last zstd frame are not zstd data"),
     ],
@@ -273,8 +281,42 @@ def test_file_that_is_not_dbn_is_one_error(
     _assert_one_line_error(_sor(path), str(path), fragment)
     if name == "zstd-then-garbage.dbn.zst":  # a whole frame of records came first
         assert _report(_sor(path, "--skip-bad-rows"))["run"]["skipped_rows"] == {"bad_record": 1}
-    else:
+    else:  # nothing can be kept
         _assert_one_line_error(_sor(path, "--skip-bad-rows"), str(path), fragment)
+
+
+def _with_metadata(data: bytes, *, version: int = 3, ts_out: bool = False) -> bytes:
+    """Re-encode an MBP-1 file with another metadata version or with ts_out records."""
+    import databento_dbn as dbn
+
+    meta = dbn.Metadata(
+        dataset="XNAS.ITCH", start=0, stype_in=dbn.SType.RAW_SYMBOL,
+        stype_out=dbn.SType.INSTRUMENT_ID, schema=dbn.Schema.MBP_1, symbols=["AAPL"],
+        ts_out=ts_out, version=version,
+    )  # fmt: skip
+    records = np.frombuffer(data[_records_start(data) :], dtype=record_dtype("mbp-1"))
+    if ts_out:
+        widened = np.zeros(len(records), dtype=record_dtype("mbp-1", ts_out=True))
+        for name in records.dtype.names or ():
+            widened[name] = records[name]
+        widened["length"] += 2  # the header's length counts the 8 bytes of ts_out
+        widened["ts_out"] = records["ts_recv"] + 1000
+        records = widened
+    return bytes(meta.encode()) + records.tobytes()
+
+
+@pytest.mark.parametrize(("version", "ts_out"), [(1, False), (2, False), (3, True), (1, True)])
+def test_other_metadata_versions_and_ts_out_read_alike(
+    mbp1: bytes, tmp_path: Path, version: int, ts_out: bool
+) -> None:
+    plain = read_market(_write(tmp_path / "v3.dbn", mbp1))
+    other = _with_metadata(mbp1, version=version, ts_out=ts_out)
+    assert other[3] == version
+    read = read_market(_write(tmp_path / "other.dbn", other))
+    assert read.rows_read == plain.rows_read > 0
+    np.testing.assert_array_equal(read.snapshots, plain.snapshots)
+    with pytest.raises(DataError, match="partial record"):
+        read_market(_write(tmp_path / "cut.dbn", other[:-10]))
 
 
 def test_record_layout_is_databento_s() -> None:

@@ -32,6 +32,12 @@ _UNDEFINED_PRICE = 2**63 - 1  # Databento's "no price"
 _MAX_SNAPSHOT_SIZE = 2**31 - 1  # sizes are int32 in SNAPSHOT_DTYPE
 _RTYPES = {"mbp-1": 0x01, "mbp-10": 0x0A}
 _LEVELS = {"mbp-1": 1, "mbp-10": 10}
+_SCHEMAS = ("mbo", "mbp-1", "mbp-10", "tbbo", "trades", "ohlcv-1s", "ohlcv-1m", "ohlcv-1h",
+            "ohlcv-1d", "definition", "statistics", "status", "imbalance", "ohlcv-eod",
+            "cmbp-1", "cbbo-1s", "cbbo-1m", "tcbbo", "bbo-1s", "bbo-1m")  # fmt: skip
+"""DBN's schema names by their u16 code in the metadata (0xFFFF: mixed)."""
+_SCHEMA_OFFSET = 24  # after the preamble and the 16-byte dataset name
+_TS_OUT_OFFSET = {1: 60, 2: 52, 3: 52}  # version 1 has an 8-byte record count before it
 _HEADER_AND_BODY = [
     ("length", "u1"), ("rtype", "u1"), ("publisher_id", "<u2"), ("instrument_id", "<u4"),
     ("ts_event", "<u8"), ("price", "<i8"), ("size", "<u4"), ("action", "S1"), ("side", "S1"),
@@ -142,8 +148,10 @@ def read_dbn(
         rest = stream[end_of_records:]
         tail = _fragment(rest, schema, dtype.itemsize, layout.at(end_of_records))
     bad = np.flatnonzero(reasons)
-    if (len(bad) or tail is not None) and not skip_bad_rows:
-        raise DataError(_first_problem(records, reasons, tail, layout), path=str(path))
+    if (len(bad) or tail is not None) and (not skip_bad_rows or len(bad) == len(records)):
+        # with no good record there is nothing to skip to: the first problem is the error
+        message = _first_problem(records, reasons, tail, layout, skipping=skip_bad_rows)
+        raise DataError(message, path=str(path))
     skipped = {
         _REASON_NAMES[code]: int(count)
         for code, count in zip(*np.unique(reasons[bad], return_counts=True), strict=True)
@@ -221,32 +229,44 @@ def _decompress(path: Path) -> tuple[np.ndarray, _Tail | None]:
 
 
 def _metadata(path: Path, stream: np.ndarray) -> tuple[str, bool, int]:
-    """Decode the metadata; return the schema, whether records carry ts_out, and where the
-    records start."""
-    import databento_dbn
+    """Read the metadata's fixed part; return the schema, whether records carry ts_out, and
+    where the records start.
 
+    The fields are read here rather than by ``databento_dbn.Metadata.decode``, which on
+    some corrupt metadata panics and prints a Rust backtrace to stderr; the variable part
+    (symbols, mappings) is skipped, as nothing here uses it.
+    """
     if bytes(stream[:3]) != b"DBN":
         raise DataError(
             "cannot read as DBN: the data does not start with 'DBN' (expected a Databento DBN "
             "file, plain or zstd-compressed)",
             path=str(path),
         )
-    length = int.from_bytes(bytes(stream[4:_PREAMBLE]), "little") + _PREAMBLE
+    length = _PREAMBLE
+    if len(stream) >= _PREAMBLE:
+        length += int.from_bytes(bytes(stream[4:_PREAMBLE]), "little")
     if len(stream) < length:
         raise DataError(
             f"cannot read as DBN: byte {len(stream)}: the data ends inside the metadata "
             f"({len(stream)} of {length} bytes)",
             path=str(path),
         )
-    try:
-        metadata = databento_dbn.Metadata.decode(bytes(stream[:length]))
-    except Exception as exc:  # databento_dbn raises DBNError and others on bad metadata
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"cannot read as DBN: {reason}", path=str(path)) from exc
-    schema = str(metadata.schema) if metadata.schema is not None else "mixed"
+    version = int(stream[3])
+    if version not in _TS_OUT_OFFSET:
+        raise DataError(
+            f"cannot read as DBN: DBN version {version} is not supported (1 to 3)", path=str(path)
+        )
+    if length <= _TS_OUT_OFFSET[version]:
+        raise DataError(
+            f"cannot read as DBN: the metadata is {length} bytes, too short for DBN "
+            f"version {version}",
+            path=str(path),
+        )
+    code = int.from_bytes(bytes(stream[_SCHEMA_OFFSET : _SCHEMA_OFFSET + 2]), "little")
+    schema = _SCHEMAS[code] if code < len(_SCHEMAS) else "mixed" if code == 0xFFFF else str(code)
     if schema not in _RTYPES:
         raise DataError(f"DBN schema is {schema!r}; expected mbp-1 or mbp-10", path=str(path))
-    return schema, bool(metadata.ts_out), length
+    return schema, bool(stream[_TS_OUT_OFFSET[version]]), length
 
 
 def _reasons(records: np.ndarray, schema: str, size: int, max_ts_distance_ns: int) -> np.ndarray:
@@ -300,13 +320,21 @@ class _Layout:
 
 
 def _first_problem(
-    records: np.ndarray, reasons: np.ndarray, tail: _Tail | None, layout: _Layout
+    records: np.ndarray,
+    reasons: np.ndarray,
+    tail: _Tail | None,
+    layout: _Layout,
+    *,
+    skipping: bool = False,
 ) -> str:
-    """The message of the file's first bad record, with the count of bad ones."""
+    """The message of the file's first bad record, with the count of bad ones (when
+    ``skipping``, every record is bad)."""
     bad = np.flatnonzero(reasons)
+    count = len(bad) + (tail is not None)
     hint = (
-        f"; {len(bad) + (tail is not None)} bad record(s) found, use --skip-bad-rows to count "
-        "and skip them"
+        f"; no good record to keep ({count} bad)"
+        if skipping
+        else f"; {count} bad record(s) found, use --skip-bad-rows to count and skip them"
     )
     size = records.dtype.itemsize
     if not len(bad):
@@ -315,10 +343,12 @@ def _first_problem(
     first = int(bad[0])
     offset = layout.start + first * size
     if reasons[first] == _BAD_FRAME and (reasons[first:] == _BAD_FRAME).all():
-        # every slot from the first bad one on is foreign: bytes appended to the file
+        # every slot from the first bad one on is foreign: bytes appended to the file, or
+        # a wrong metadata length when no record precedes them
+        after = "the metadata" if first == 0 else "the last whole record"
         return (
-            f"{layout.at(offset)}: the {layout.end - offset} bytes after the last whole record "
-            f"are not DBN {layout.schema} records{hint}"
+            f"{layout.at(offset)}: the {layout.end - offset} bytes after {after} are not DBN "
+            f"{layout.schema} records{hint}"
         )
     what = _describe(records[first], int(reasons[first]), layout)
     return f"{layout.at(offset)}: record {first + 1} {what}{hint}"
