@@ -5,11 +5,12 @@ u32), the metadata, then fixed-size records: for one schema every record has the
 layout, which starts with a header whose first byte is the record's length in 4-byte words
 and whose second is its rtype (see ``databento_dbn.MBP1Msg``). Decoders trust that framing:
 bytes appended to a file become records of arbitrary values, and a file cut mid-record
-loses its last record without a word. Here the records are viewed in place as a numpy
-structured array (no copy of a plain file: it is memory-mapped), and every record's
-length and rtype, ``ts_event`` and top-of-book values are checked in vectorised passes;
-a record that fails is a bad row (an error naming its byte offset, or skipped and
-counted with ``skip_bad_rows``).
+loses its last record without a word. Here the metadata's few needed fields are read at
+their offsets, the records are viewed in place as a numpy structured array (no copy of a
+plain file: it is memory-mapped), and every record's length and rtype, ``ts_event``,
+prices, top-of-book sizes, action and side are checked in vectorised passes; a record that
+fails is a bad row (an error naming its byte offset, or skipped and counted with
+``skip_bad_rows``).
 """
 
 from __future__ import annotations
