@@ -10,6 +10,7 @@ import bench_allocator
 import bench_backtest
 import bench_ck
 import bench_ck_backtest
+import bench_dbn
 import bench_event_stream
 import bench_streaming
 
@@ -21,6 +22,7 @@ if __name__ == "__main__":
         bench_event_stream,
         bench_ck,
         bench_ck_backtest,
+        bench_dbn,
     ):
         bench.main()
         print()

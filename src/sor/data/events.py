@@ -28,7 +28,6 @@ from sor.data.reader import (
     csv_format,
     csv_header,
     csv_text,
-    dbn_frame,
     dbn_prices,
     first_bad_expr,
     is_dbn,
@@ -159,25 +158,37 @@ def _csv_rows(
         raise DataError(f"cannot read as CSV: {exc}", path=str(file)) from exc
 
 
-def _dbn_frame(file: Path, start_ns: int, end_ns: int) -> pl.DataFrame:
-    """The window's records of a DBN file with the columns of :func:`_to_events`."""
-    records = dbn_frame(file)
-    levels = [k for k in range(LEVELS) if f"ask_px_{k:02d}" in records.columns]
-    ts = records["ts_event"].to_numpy(dtype=np.int64)
+def _dbn_frame(
+    file: Path,
+    start_ns: int,
+    end_ns: int,
+    skip_bad_rows: bool,
+    max_ts_distance_ns: int = DEFAULT_MAX_TS_DISTANCE_NS,
+) -> pl.DataFrame:
+    """The window's good records of a DBN file with the columns of :func:`_to_events`; a
+    bad record (:func:`sor.data.dbn.read_dbn`) is skipped as the snapshots skip it."""
+    from sor.data.dbn import read_dbn
+
+    records = read_dbn(file, skip_bad_rows=skip_bad_rows, max_ts_distance_ns=max_ts_distance_ns)
+    ts = records.column("ts_event")
     keep = (ts >= start_ns) & (ts <= end_ns)
+
+    def column(name: str, dtype: type | str = np.int64) -> np.ndarray:
+        return records.column(name, dtype)[keep]
+
     columns: dict[str, np.ndarray] = {
         "ts_event": ts[keep],
-        "publisher_id": records["publisher_id"].to_numpy(dtype=np.int32)[keep],
-        "action": records["action"].to_numpy(dtype=str)[keep],
-        "side": records["side"].to_numpy(dtype=str)[keep],
-        "price": dbn_prices(records["price"].to_numpy(dtype=np.int64))[keep],
-        "size": records["size"].to_numpy(dtype=np.int64)[keep],
-        "bid_px": dbn_prices(records["bid_px_00"].to_numpy(dtype=np.int64))[keep],
-        "bid_sz": records["bid_sz_00"].to_numpy(dtype=np.int64)[keep],
+        "publisher_id": column("publisher_id", np.int32),
+        "action": column("action", str),
+        "side": column("side", str),
+        "price": dbn_prices(column("price")),
+        "size": column("size"),
+        "bid_px": dbn_prices(column("bid_px_00")),
+        "bid_sz": column("bid_sz_00"),
     }
-    for k in levels:
-        columns[f"ask_px_{k}"] = dbn_prices(records[f"ask_px_{k:02d}"].to_numpy(np.int64))[keep]
-        columns[f"ask_sz_{k}"] = records[f"ask_sz_{k:02d}"].to_numpy(dtype=np.int64)[keep]
+    for k in range(records.levels):
+        columns[f"ask_px_{k}"] = dbn_prices(column(f"ask_px_{k:02d}"))
+        columns[f"ask_sz_{k}"] = column(f"ask_sz_{k:02d}")
     return pl.DataFrame(columns)
 
 
@@ -228,7 +239,7 @@ def read_events(
     lo = start_ns if start_ns is not None else -(2**62)
     hi = end_ns if end_ns is not None else 2**62
     if is_dbn(file):
-        frame = _dbn_frame(file, lo, hi)
+        frame = _dbn_frame(file, lo, hi, skip_bad_rows, max_ts_distance_ns)
     else:
         frame = _csv_frame(file, lo, hi, skip_bad_rows, max_ts_distance_ns)
     return _to_events(frame)

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
@@ -31,9 +29,6 @@ from sor.domain import (
     SNAPSHOT_DTYPE,
 )
 from sor.errors import DataError
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -240,8 +235,9 @@ def read_market(
         raise DataError("no such data file", path=str(file))
     skipped: dict[str, int] = {}
     if is_dbn(file):
-        typed = _read_dbn(file)
-        rows_read = len(typed["ts_event"])
+        typed, rows_read, skipped = _read_dbn(
+            file, skip_bad_rows=skip_bad_rows, max_ts_distance_ns=max_ts_distance_ns
+        )
     else:
         with csv_format(file):
             typed, rows_read, skipped = _read_csv(
@@ -726,30 +722,6 @@ def is_dbn(path: Path) -> bool:
     return path.name.endswith(_DBN_SUFFIXES)
 
 
-def dbn_frame(path: Path) -> pd.DataFrame:
-    """Read a Databento MBP-1/MBP-10 DBN file: one row per record, prices in nano-dollars.
-
-    Raises
-    ------
-    DataError
-        The file cannot be decoded or holds another schema.
-    """
-    import databento
-
-    try:
-        store = databento.DBNStore.from_file(path)
-        with warnings.catch_warnings():
-            # databento's own use of pandas raises deprecation warnings on newer pandas
-            warnings.simplefilter("ignore")
-            frame = store.to_df(price_type="fixed", pretty_ts=False, map_symbols=False)
-    except Exception as exc:  # databento raises several unrelated types on bad input
-        raise DataError(f"cannot read as DBN: {exc}", path=str(path)) from exc
-    schema = str(store.schema)
-    if not schema.startswith("mbp-"):
-        raise DataError(f"DBN schema is {schema!r}; expected mbp-1 or mbp-10", path=str(path))
-    return frame.reset_index()
-
-
 def dbn_prices(values: np.ndarray) -> np.ndarray:
     """DBN fixed-point prices as nano-dollars, 0 where the price is undefined."""
     prices = values.astype(np.int64, copy=False)
@@ -757,17 +729,20 @@ def dbn_prices(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _read_dbn(path: Path) -> dict[str, np.ndarray]:
-    frame = dbn_frame(path)
+def _read_dbn(
+    path: Path, *, skip_bad_rows: bool, max_ts_distance_ns: int = DEFAULT_MAX_TS_DISTANCE_NS
+) -> tuple[dict[str, np.ndarray], int, dict[str, int]]:
+    """Return the typed good records of a DBN file, the records read and the skips
+    (:func:`sor.data.dbn.read_dbn` says which records are bad)."""
+    from sor.data.dbn import read_dbn
 
-    def prices(name: str) -> np.ndarray:
-        return dbn_prices(frame[name].to_numpy(dtype=np.int64))
-
-    return {
-        "ts_event": frame["ts_event"].to_numpy(dtype=np.int64),
-        "publisher_id": frame["publisher_id"].to_numpy(dtype=np.int64),
-        "ask_px": prices("ask_px_00"),
-        "ask_sz": frame["ask_sz_00"].to_numpy(dtype=np.int64),
-        "bid_px": prices("bid_px_00"),
-        "bid_sz": frame["bid_sz_00"].to_numpy(dtype=np.int64),
+    dbn = read_dbn(path, skip_bad_rows=skip_bad_rows, max_ts_distance_ns=max_ts_distance_ns)
+    typed = {
+        "ts_event": dbn.column("ts_event"),
+        "publisher_id": dbn.column("publisher_id"),
+        "ask_px": dbn_prices(dbn.column("ask_px_00")),
+        "ask_sz": dbn.column("ask_sz_00"),
+        "bid_px": dbn_prices(dbn.column("bid_px_00")),
+        "bid_sz": dbn.column("bid_sz_00"),
     }
+    return typed, dbn.rows_read, dbn.skipped
