@@ -574,7 +574,17 @@ def _nanos_expr(name: str, wanted: list[str], *, preparsed: bool = False) -> pl.
         return pl.when(valid).then(price).otherwise(0).cast(pl.Int64)
     nanos = (price * NANOS_PER_DOLLAR).round(0)
     valid = price.is_not_null() & price.is_finite() & (price > 0) & (nanos <= MAX_PRICE_NANOS)
-    return pl.when(valid).then(nanos).otherwise(0).cast(pl.Int64)
+    # the value from the decimal text itself: a float holds a price such as 2e9 $ only to
+    # about 256 nano-dollars; the float serves to classify it and for forms the decimal
+    # cast does not take
+    exact = pl.col(name).str.strip_chars().cast(pl.Decimal(38, 9), strict=False)
+    exact_nanos = (exact * NANOS_PER_DOLLAR).cast(pl.Int64, strict=False)
+    return (
+        pl.when(valid)
+        .then(pl.coalesce(exact_nanos, nanos.cast(pl.Int64)))
+        .otherwise(0)
+        .cast(pl.Int64)
+    )
 
 
 def size_expr(name: str, wanted: list[str], *, preparsed: bool = False) -> pl.Expr:
