@@ -272,6 +272,13 @@ def backtest(
     skip_bad_rows: Annotated[
         bool, Opt(help="Skip unparseable rows, counting them per reason.")
     ] = False,
+    max_ts_distance: Annotated[
+        float,
+        Opt(
+            help="Hours a ts_event may lie from the median of the input's before its row is "
+            "bad (as is one before 1990)."
+        ),
+    ] = 24.0,
     seed: Annotated[int, Opt(help="Seed of the generated data.")] = DEFAULT_SEED,
     workers: Annotated[
         int | None,
@@ -299,7 +306,7 @@ def backtest(
                 "horizon": _float_list("horizon", horizon), "latency_us": latency_us,
                 "latency_sigma": latency_sigma, "latency_seed": latency_seed,
                 "queue_model": queue_model, "speed": speed, "workers": workers, "seed": seed,
-                "gap_timeout": gap_timeout,
+                "gap_timeout": gap_timeout, "max_ts_distance": max_ts_distance,
             },
         )  # fmt: skip
         config_path = config or os.environ.get("SOR_CONFIG")
@@ -317,6 +324,7 @@ def backtest(
             theta_queue=_first(flags.theta_queue, search.theta_queue),
             model=flags.model,
             skip_bad_rows=skip_bad_rows,
+            max_ts_distance_ns=round(flags.max_ts_distance * 3_600_000_000_000),
             workers=flags.workers,
             quiet=quiet,
             json_out=json_out,
@@ -400,6 +408,7 @@ class BacktestOptions:
     theta_queue: tuple[float, ...] | None = None
     model: str = "static"
     skip_bad_rows: bool = False
+    max_ts_distance_ns: int = 86_400_000_000_000
     workers: int | None = None
     quiet: bool = False
     json_out: Path = Path("output.json")
@@ -493,6 +502,7 @@ def _input(
         market = read_market(
             path, start_ns=config.start_ns, end_ns=config.end_ns,
             skip_bad_rows=options.skip_bad_rows,
+            max_ts_distance_ns=options.max_ts_distance_ns,
         )  # fmt: skip
         log.info(
             "%d rows read, %d kept snapshots, venues %s",
@@ -753,7 +763,11 @@ def _events(path: Path, options: BacktestOptions) -> np.ndarray:
     config = options.config(seed=None)
     log.info("reading every event of %s", path)
     return read_events(
-        path, start_ns=config.start_ns, end_ns=config.end_ns, skip_bad_rows=options.skip_bad_rows
+        path,
+        start_ns=config.start_ns,
+        end_ns=config.end_ns,
+        skip_bad_rows=options.skip_bad_rows,
+        max_ts_distance_ns=options.max_ts_distance_ns,
     )
 
 
@@ -853,6 +867,13 @@ def produce(
     skip_bad_rows: Annotated[
         bool, Opt(help="Skip unparseable rows, counting them per reason.")
     ] = False,
+    max_ts_distance: Annotated[
+        float,
+        Opt(
+            help="Hours a ts_event may lie from the median of the input's before its row is "
+            "bad (as is one before 1990)."
+        ),
+    ] = 24.0,
     seed: Annotated[int, Opt(help="Seed of the generated data.")] = DEFAULT_SEED,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="Log warnings only.")] = False,
 ) -> None:
@@ -869,11 +890,21 @@ def produce(
         from sor.streaming.codec import new_replay_id
         from sor.streaming.producer import replay_messages
 
-        check_flags(ProduceFlags, {"speed": speed, "start": start, "end": end, "seed": seed})
+        flags = check_flags(
+            ProduceFlags,
+            {
+                "speed": speed,
+                "start": start,
+                "end": end,
+                "seed": seed,
+                "max_ts_distance": max_ts_distance,
+            },
+        )
         file_config = load_config(config or os.environ.get("SOR_CONFIG"))
         options = BacktestOptions(
-            start=start, end=end, skip_bad_rows=skip_bad_rows, file_config=file_config
-        )
+            start=start, end=end, skip_bad_rows=skip_bad_rows, file_config=file_config,
+            max_ts_distance_ns=round(flags.max_ts_distance * 3_600_000_000_000),
+        )  # fmt: skip
         window = options.config(seed=None)
         with _input(data, seed, options) as (market, seed_used, path):
             rows = _events(path, options) if events else None

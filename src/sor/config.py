@@ -101,6 +101,8 @@ Model = Literal["static", "ck"]
 OrderSize = Annotated[int, Field(strict=True), AfterValidator(_order_size)]
 Timestamp = Annotated[str, AfterValidator(_timestamp)]
 Workers = Annotated[int, Field(strict=True, ge=1)]
+TsDistance = Annotated[float, Field(allow_inf_nan=False, gt=0, le=24 * 366 * 10)]
+"""Hours a timestamp may lie from the input's median before its row is bad."""
 Speed = Annotated[float, Field(allow_inf_nan=False, ge=0)]
 """A replay speed: 1 real time, 10 ten times faster, 0 flat out."""
 
@@ -189,6 +191,7 @@ class BacktestFlags(_Strict):
     workers: Workers | None = None
     seed: Seed = 0
     gap_timeout: Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)] = 30.0
+    max_ts_distance: TsDistance = 24.0
 
 
 class GenerateFlags(_Strict):
@@ -206,6 +209,7 @@ class GenerateFlags(_Strict):
 class ProduceFlags(_Strict):
     """The numeric flags of ``sor produce``."""
 
+    max_ts_distance: TsDistance = 24.0
     speed: Speed
     start: Timestamp | None = None
     end: Timestamp | None = None

@@ -169,6 +169,10 @@ def test_the_distance_to_the_median_is_a_parameter(clean: Path, tmp_path: Path) 
     assert kept.skipped == {"timestamp_out_of_range": 1}
     events = read_events(hours_away, max_ts_distance_ns=hour, skip_bad_rows=True)
     np.testing.assert_array_equal(snapshots_from_events(events), kept.snapshots)
+    # the command's flag, in hours
+    assert "out of range" in _refused(hours_away, "--max-ts-distance", "1")
+    assert _skipped(hours_away, "--max-ts-distance", "1") == {"timestamp_out_of_range": 1}
+    assert _skipped(hours_away) == {}
 
 
 # 2. files that are not Databento MBP CSV fail fast
