@@ -5,7 +5,8 @@ Pure: takes snapshots already read (from a file or a stream) and returns values.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -148,7 +149,8 @@ def run_backtest(
     check_venues(config.costs, market.venues)
     fee_nanos = config.costs.fee_nanos(market.venues)
     size = config.order_size
-    check_market_notional(market, fee_nanos, size)
+    with _naming(data.source):
+        check_market_notional(market, fee_nanos, size)
     start = config.start_ns if config.start_ns is not None else int(market.group_ts[0])
     end = config.end_ns if config.end_ns is not None else int(market.group_ts[-1])
 
@@ -156,7 +158,8 @@ def run_backtest(
         return output.to_result(name, size, market, fee_nanos)
 
     def evaluate(params: RiskParameters) -> SearchRow:
-        return SearchRow(params, result("router", run_router(market, fee_nanos, size)))
+        with _naming(data.source):
+            return SearchRow(params, result("router", run_router(market, fee_nanos, size)))
 
     rows = run_grid(evaluate, config.grid.parameter_sets(), workers=workers, on_done=on_progress)
     best = best_index([(row.result.unfilled, row.result.total_cash_nanos) for row in rows])
@@ -185,3 +188,12 @@ def run_backtest(
         displayed_ask_size=displayed,
         group_ts=market.group_ts,
     )
+
+
+@contextmanager
+def _naming(source: str) -> Iterator[None]:
+    """Prefix an error about the data (money past exact arithmetic) with its source."""
+    try:
+        yield
+    except SorError as exc:
+        raise SorError(f"{source}: {exc}") from None
