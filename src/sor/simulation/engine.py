@@ -304,11 +304,32 @@ def _replay(
 def check_market_notional(market: MarketArrays, fee_nanos: np.ndarray, order_size: int) -> None:
     """Raise ``SorError`` before any replay when ``order_size`` shares at the market's
     dearest ask plus fee could not be summed exactly (see ``check_notional``)."""
-    quoted = market.ask_px > 0
+    low, high = _ask_range_per_venue(market.venue, market.ask_px, len(market.venues))
+    quoted = high > 0
     if not quoted.any():
         return
-    unit = market.ask_px[quoted] + fee_nanos[market.venue[quoted]]
-    check_notional(order_size, int(unit.max()), int(unit.min()))
+    units_high = high[quoted] + fee_nanos[quoted]
+    units_low = low[quoted] + fee_nanos[quoted]
+    check_notional(order_size, int(units_high.max()), int(units_low.min()))
+
+
+@numba.njit(cache=True, nogil=True)
+def _ask_range_per_venue(
+    venue: np.ndarray, ask_px: np.ndarray, n_venues: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Least and greatest positive ask of each venue (0 and 0 where it never quotes), in
+    one pass: the market is long, and temporaries as long as it cost memory."""
+    low = np.zeros(n_venues, dtype=np.int64)
+    high = np.zeros(n_venues, dtype=np.int64)
+    for i in range(len(ask_px)):
+        price = ask_px[i]
+        if price <= 0:
+            continue
+        v = venue[i]
+        if high[v] == 0 or price < low[v]:
+            low[v] = price
+        high[v] = max(high[v], price)
+    return low, high
 
 
 def run_router(market: MarketArrays, fee_nanos: np.ndarray, order_size: int) -> RunOutput:

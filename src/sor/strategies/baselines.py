@@ -71,11 +71,15 @@ def _occupied(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the buckets that hold a timestamp, ascending, and each timestamp's place in
     them. Work and memory follow the timestamps, not the window's length: a window of
-    years has as many buckets as a minute's worth of rows."""
-    occupied, which = np.unique(
-        bucket_index(group_ts, window_start_ns, window_end_ns), return_inverse=True
-    )
-    return occupied, which.reshape(-1)
+    years has as many buckets as a minute's worth of rows. The timestamps ascend, so the
+    buckets do: a change of bucket starts the next place."""
+    buckets = bucket_index(group_ts, window_start_ns, window_end_ns)
+    if not len(buckets):
+        return buckets, buckets
+    which = np.zeros(len(buckets), dtype=np.int64)
+    np.cumsum(buckets[1:] != buckets[:-1], out=which[1:])
+    occupied = buckets[np.flatnonzero(np.diff(which, prepend=-1))]
+    return occupied, which
 
 
 def _per_timestamp(targets: list[int], which: np.ndarray) -> np.ndarray:
