@@ -36,6 +36,7 @@ from sor.errors import SorError
 from sor.streaming.broker import wait_until_ready
 from sor.streaming.codec import (
     CONTENTS,
+    SCHEMA_VERSION,
     MessageError,
     checksum_text,
     decode_batch,
@@ -628,15 +629,29 @@ class _Connection:
             return
         self.last_offset = max(self.last_offset, max(m.offset() for m in good))
         payloads = [m.value() for m in good]
-        for kind, decoder in _BATCH_DECODERS.items():
-            fast = decoder(payloads)
-            if fast is not None and len(set(fast[0].tolist())) == 1:
-                replays, seqs, rows = fast
-                offsets = [m.offset() for m in good]
-                decoded = _Batch(str(replays[0]), kind, seqs, rows, payload_digests(payloads),
-                                 offsets)  # fmt: skip
-                yield good[-1], decoded
-                return
+        # markers, heartbeats and odd messages are decoded one by one; the runs of data
+        # messages between them go to the columnar decoders (the hot path)
+        odd = [i for i, p in enumerate(payloads) if not p or not p.startswith(_DATA_PREFIXES)]
+        begin = 0
+        for end in [*odd, len(payloads)]:
+            if end > begin:
+                yield from self._decode(good[begin:end], payloads[begin:end])
+            if end < len(payloads):
+                yield from self._decode(good[end : end + 1], payloads[end : end + 1])
+            begin = end + 1
+
+    def _decode(self, good: list[Any], payloads: list[bytes | None]) -> Iterator[tuple[Any, Any]]:
+        """Decode a run of messages: at once when they are data messages of one replay,
+        else one by one, each malformed one logged with its offset."""
+        if len(payloads) > 1:
+            for kind, decoder in _BATCH_DECODERS.items():
+                fast = decoder(payloads)
+                if fast is not None and len(set(fast[0].tolist())) == 1:
+                    replays, seqs, rows = fast
+                    offsets = [m.offset() for m in good]
+                    digests = payload_digests([p or b"" for p in payloads])
+                    yield good[-1], _Batch(str(replays[0]), kind, seqs, rows, digests, offsets)
+                    return
         for message, one in zip(good, decode_batch(payloads), strict=True):
             if isinstance(one, MessageError):
                 where = (message.partition() or 0, message.offset() or 0, str(one))
@@ -644,6 +659,12 @@ class _Connection:
                 log.warning("malformed message at partition %d offset %d: %s skipped", *where)
                 continue
             yield message, one
+
+
+_DATA_PREFIXES = tuple(
+    f'{{"v":{SCHEMA_VERSION},"type":"{kind}",'.encode() for kind in ("snapshot", "event")
+)
+"""How the producer's data messages begin: what may go to the columnar decoders."""
 
 
 def list_replays(
