@@ -583,11 +583,11 @@ def run_kafka_backtest(
     """Rebuild one replay of ``topic`` (``replay``: latest, next or an id), routing live
     (static model), then run the full backtest (model ck when ``ck`` is given: the replay
     must carry every event)."""
-    from sor.streaming.consumer import DEFAULT_GAP_TIMEOUT_S, consume_market
+    from sor.streaming.consumer import DEFAULT_GAP_TIMEOUT_S, consume_market, narrow
     from sor.streaming.live import LiveRouter
 
-    config = options.config(seed=None)
-    router = LiveRouter(config.order_size, config.costs)
+    config = options.config(seed=None)  # the window of --start/--end, if given
+    router = LiveRouter(config.order_size, config.costs, window=(config.start_ns, config.end_ns))
     log.info("consuming %r from %s (replay: %s)", topic, bootstrap, replay)
     consumed = consume_market(
         bootstrap,
@@ -601,8 +601,9 @@ def run_kafka_backtest(
         since_ns=STARTED_NS,
     )
     router.finish()
-    market, start = consumed.market, consumed.start
+    start = consumed.start
     log.info("replay %s: %d %s", consumed.replay, consumed.count, start.get("content"))
+    market = narrow(consumed, config.start_ns, config.end_ns)
     if ck is not None:
         if market.events is None:
             raise SorError(

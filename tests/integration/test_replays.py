@@ -276,3 +276,45 @@ def test_a_replay_the_broker_lost_is_named_not_awaited_forever(
     # the broker's new log restarts its offsets, so the consumer's position skips some of
     # the tail too: every message from seq 199 on up to some later one is missing
     assert re.search(r"lost messages: seq 199-\d+ of \d+ never arrived", str(outcome["error"]))
+
+
+WINDOW = ["--start", "2024-08-01T13:36:40Z", "--end", "2024-08-01T13:36:55.5Z"]
+
+
+def test_a_window_at_the_consumer_gives_the_file_runs_report(
+    broker: EmbeddedBroker, two_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from sor.data.events import read_events
+
+    a = two_files[0]
+    topic = _topic()
+    publish(read_market(a), bootstrap=broker.bootstrap, topic=topic, events=read_events(a))
+    kafka = ["backtest", "--kafka", broker.bootstrap, "--topic", topic, *GRID, "--no-plot", "-q"]
+    narrowed = _sor(*kafka, *WINDOW, cwd=tmp_path)
+    assert narrowed.returncode == 0, narrowed.stderr
+    file = _sor("backtest", "--data", str(a), *WINDOW, *GRID, "--no-plot", "-q", cwd=tmp_path)
+    assert narrowed.stdout == file.stdout
+    assert json.loads(narrowed.stdout)["run"]["rows_in_window"] < read_market(a).rows_in_window
+
+
+def test_a_window_a_replay_cannot_give_is_a_one_line_error(
+    broker: EmbeddedBroker, two_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from sor.data.reader import parse_timestamp
+
+    a = two_files[0]
+    snapshots, windowed = _topic(), _topic()
+    publish(read_market(a), bootstrap=broker.bootstrap, topic=snapshots)
+    start, end = parse_timestamp(WINDOW[1]), parse_timestamp(WINDOW[3])
+    publish(read_market(a, start_ns=start, end_ns=end), bootstrap=broker.bootstrap,
+            topic=windowed, start_ns=start, end_ns=end)  # fmt: skip
+    cases = [
+        (snapshots, WINDOW, "carries snapshots, which cannot give a narrower window"),
+        (windowed, ["--start", "2024-08-01T13:36:35Z"], "--start reaches before replay"),
+        (windowed, ["--end", "2024-08-01T13:37:00Z"], "--end reaches past replay"),
+    ]
+    for topic, window, message in cases:
+        done = _sor("backtest", "--kafka", broker.bootstrap, "--topic", topic, *window, *GRID,
+                    "--no-plot", "-q", cwd=tmp_path)  # fmt: skip
+        assert done.returncode == 2 and done.stdout == ""
+        assert len(done.stderr.splitlines()) == 1 and message in done.stderr, done.stderr

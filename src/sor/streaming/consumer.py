@@ -396,6 +396,48 @@ def consume_market(
                     stats)  # fmt: skip
 
 
+def narrow(consumed: Consumed, start_ns: int | None, end_ns: int | None) -> MarketData:
+    """Return the replay's market cut to ``[start_ns, end_ns]`` (None: the replay's own
+    bound), as the file run with that window reads it.
+
+    Raises
+    ------
+    SorError
+        The window reaches past the replay's (the stream holds nothing there), or the replay
+        carries snapshots only: a file run counts the rows in a window before keeping one
+        per venue and time, which a snapshot replay cannot tell for a narrower window.
+    """
+    own_start, own_end = consumed.start.get("start_ns"), consumed.start.get("end_ns")
+    start_ns = own_start if start_ns is None else start_ns
+    end_ns = own_end if end_ns is None else end_ns
+    if (start_ns, end_ns) == (own_start, own_end):
+        return consumed.market
+    from sor.data.reader import format_timestamp
+
+    where = f"replay {consumed.replay}"
+    if own_start is not None and (start_ns is None or start_ns < own_start):
+        raise SorError(
+            f"--start reaches before {where}'s window, which starts at "
+            f"{format_timestamp(own_start)}: the stream holds nothing earlier"
+        )
+    if own_end is not None and (end_ns is None or end_ns > own_end):
+        raise SorError(
+            f"--end reaches past {where}'s window, which ends at {format_timestamp(own_end)}: "
+            "the stream holds nothing later"
+        )
+    events = consumed.market.events
+    if events is None:
+        raise SorError(
+            f"{where} carries snapshots, which cannot give a narrower window's row counts; "
+            "publish it with that --start/--end, or with --events"
+        )
+    lo = -(2**63) if start_ns is None else start_ns
+    hi = 2**63 - 1 if end_ns is None else end_ns
+    inside = events[(events["ts_event"] >= lo) & (events["ts_event"] <= hi)]
+    # an event replay holds every row: those inside the window are the file run's count
+    return market_from_events(inside, {**consumed.start, "rows_in_window": len(inside)})
+
+
 def _start_feeding(
     replay: _Replay,
     on_snapshot: Callable[[dict[str, Any]], None] | None,

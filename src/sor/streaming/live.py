@@ -23,9 +23,17 @@ log = logging.getLogger(__name__)
 class LiveRouter:
     """Feed snapshot messages in ``seq`` order with ``on_snapshot``; call ``finish`` at the end."""
 
-    def __init__(self, order_size: int, costs: VenueCosts) -> None:
+    def __init__(
+        self,
+        order_size: int,
+        costs: VenueCosts,
+        *,
+        window: tuple[int | None, int | None] = (None, None),
+    ) -> None:
         self.order_size = order_size
         self.costs = costs
+        self.window = window
+        """Inclusive ``ts_event`` bounds (None: open) outside which snapshots are ignored."""
         self.reset()
 
     def reset(self, _replay: str | None = None) -> None:
@@ -41,6 +49,9 @@ class LiveRouter:
     def on_snapshot(self, message: dict[str, Any]) -> None:
         """Take one decoded snapshot message (in ``seq`` order)."""
         ts = message["ts_event"]
+        first, last = self.window
+        if (first is not None and ts < first) or (last is not None and ts > last):
+            return
         if self._ts is not None and ts != self._ts:
             self._act(self._ts)
         self._ts = ts
