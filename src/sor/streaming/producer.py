@@ -44,7 +44,7 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "queue.buffering.max.messages": 1_000_000,
     "compression.type": "none",
     "delivery.report.only.error": True,  # the callback runs for failures only
-    "log_level": 3,
+    "log_level": 0,  # the client's own lines would leak to stderr: outages are told below
 }
 
 
@@ -89,7 +89,7 @@ def ensure_topic(bootstrap: str, topic: str, client: Mapping[str, str] | None = 
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, **(client or {})})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, **(client or {})})
     if topic in admin.list_topics(timeout=10).topics:
         return
     futures = admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
@@ -153,7 +153,15 @@ def publish(
         if error is not None:
             failures.append(str(error))
 
-    producer = Producer({**PRODUCER_DEFAULTS, "bootstrap.servers": bootstrap, **(client or {})})
+    away: list[bool] = []
+
+    def on_error(error: KafkaError) -> None:
+        if error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT) and not away:
+            away.append(True)
+            log.warning("Kafka broker at %s unavailable: the producer keeps retrying", bootstrap)
+
+    producer = Producer({**PRODUCER_DEFAULTS, "bootstrap.servers": bootstrap,
+                         "error_cb": on_error, **(client or {})})  # fmt: skip
     heartbeat = encode(heartbeat_message(replay=replay))
     began = time.monotonic()
     first_ts: int | None = None
