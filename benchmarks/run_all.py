@@ -28,6 +28,11 @@ if __name__ == "__main__":
         print()
     # Each in its own small process: a child's peak RSS counts the parent's memory at fork
     # time, and this one has grown by now.
-    for script in ("bench_reject.py", "bench_memory.py", "bench_deploy_memory.py"):
+    for script in (
+        "bench_reject.py",
+        "bench_memory.py",
+        "bench_deploy_memory.py",
+        "bench_first_run.py",
+    ):
         subprocess.run([sys.executable, str(Path(__file__).with_name(script))], check=True)
         print()

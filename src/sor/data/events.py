@@ -236,6 +236,9 @@ def read_events(
     file = Path(path)
     if not file.is_file():
         raise DataError("no such data file", path=str(file))
+    from sor.kernels import ensure_compiled
+
+    ensure_compiled()
     lo = start_ns if start_ns is not None else -(2**62)
     hi = end_ns if end_ns is not None else 2**62
     if is_dbn(file):

@@ -389,6 +389,9 @@ def generate_market(
     ConfigError
         An argument is out of range or a timestamp cannot be parsed.
     """
+    from sor.kernels import ensure_compiled
+
+    ensure_compiled()
     from sor.data.reader import parse_timestamp
 
     if depth not in (1, 10):

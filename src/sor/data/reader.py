@@ -233,6 +233,9 @@ def read_market(
     file = Path(path)
     if not file.is_file():
         raise DataError("no such data file", path=str(file))
+    from sor.kernels import ensure_compiled
+
+    ensure_compiled()
     skipped: dict[str, int] = {}
     if is_dbn(file):
         typed, rows_read, skipped = _read_dbn(
