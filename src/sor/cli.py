@@ -51,12 +51,33 @@ app = typer.Typer(
         "and VWAP.\n\nExamples:\n\n"
         "  sor generate --out market.csv --venues 6 --seed 7\n\n"
         "  sor backtest --data market.csv --order-size 5000\n\n"
-        "  sor demo"
+        "  sor demo\n\n"
+        "  sor --version"
     ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain text: "[mock_l1_stream]" in a help is text, not markup
 )
+
+
+def _print_version(wanted: bool) -> None:
+    """Print the version and end the command when ``--version`` is given."""
+    if wanted:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Take the options that come before the command (``sor --version``)."""
 
 
 def _setup_logging(quiet: bool) -> None:
@@ -982,7 +1003,7 @@ def replays(
 
 @app.command()
 def version() -> None:
-    """Print the version."""
+    """Print the version (as sor --version does)."""
     typer.echo(__version__)
 
 
