@@ -25,8 +25,9 @@ from typer._click.exceptions import MissingParameter, NoArgsIsHelpError
 from sor import __version__
 from sor.cli_place import place
 from sor.config import FileConfig
-from sor.domain import DEFAULT_START
+from sor.domain import DEFAULT_FEE, DEFAULT_REBATE, DEFAULT_START, NANOS_PER_SECOND
 from sor.errors import SorError
+from sor.search import DEFAULT_LAMBDA_OVER, DEFAULT_LAMBDA_UNDER, DEFAULT_THETA_QUEUE
 
 STARTED_NS = time.time_ns()
 """When this command began (before its slow imports): ``--replay next`` takes replays
@@ -43,20 +44,82 @@ if TYPE_CHECKING:
 log = logging.getLogger("sor")
 
 DEFAULT_SEED = 7
+DEFAULT_ORDER_SIZE = 5000
+"""Shares of the parent order when neither ``--order-size`` nor the configuration sets it."""
+DEFAULT_LATENCY_US = 100.0
+"""Order-entry latency of model ck, microseconds."""
+DEFAULT_LATENCY_SIGMA = 0.0
+"""Log-sd of the sampled latencies of model ck: 0 keeps the latency constant."""
+DEFAULT_QUEUE_MODEL = "probabilistic"
+"""The queue simulator's treatment of cancellations in model ck."""
+DEFAULT_BOOTSTRAP = "localhost:9092"
+"""Broker of ``sor produce`` and ``sor replays`` when no flag, variable or file names one."""
+DEFAULT_MAX_TS_DISTANCE_H = 24.0
+"""Hours a ts_event may lie from the input's median before its row is bad."""
+NANOS_PER_HOUR = 3600 * NANOS_PER_SECOND
+
+# Shown in the help only: importing them from the streaming and model-ck modules would cost
+# every `sor` command (and its --help) a quarter of a second; tests/unit/test_help.py checks
+# that they match.
+HELP_TOPIC = "mock_l1_stream"
+HELP_CK_GRID = ((0.05,), (0.01, 0.05, 0.2), (0.0005, 0.005, 0.05))
+"""``sor.backtest_ck.DEFAULT_CK_GRID``: lambda_over, lambda_under, theta_queue."""
+HELP_HORIZONS_S = (0.2, 0.5, 2.0)
+HELP_GENERATED_MINUTES = 9
+
+
+def _default(text: str, default: object) -> str:
+    """Return the help ``text`` ending in its ``default`` as typer shows a literal one."""
+    return f"{text}  [default: {default}]"
+
+
+def _listed(values: tuple[float, ...]) -> str:
+    """Write ``values`` as the comma-separated list a flag takes: ``0.2,0.5,2``."""
+    return ",".join(f"{value:g}" for value in values)
+
+
+def _grid_help(name: str, static: tuple[float, ...], ck: tuple[float, ...]) -> str:
+    """Help of a search-list flag, with the default of each model."""
+    return _default(
+        f"Values of {name} to search, $/share, comma-separated; else the config's [search].",
+        f"{_listed(static)}; --model ck: {_listed(ck)}",
+    )
+
 
 app = typer.Typer(
     help=(
         "Smart order router backtester: route a parent buy order across venues with the "
         "Cont-Kukanov allocator on Databento MBP data and compare it with Best Ask, TWAP "
-        "and VWAP.\n\nExamples:\n\n"
-        "  sor generate --out market.csv --venues 6 --seed 7\n\n"
-        "  sor backtest --data market.csv --order-size 5000\n\n"
-        "  sor demo"
+        "and VWAP.\n\n\b\nExamples:\n"  # \b: click keeps the lines as they are
+        "  sor generate --out market.csv --venues 6 --seed 7\n"
+        "  sor backtest --data market.csv --order-size 5000\n"
+        "  sor demo\n"
+        "  sor --version"
     ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain text: "[mock_l1_stream]" in a help is text, not markup
 )
+
+
+def _print_version(wanted: bool) -> None:
+    """Print the version and end the command when ``--version`` is given."""
+    if wanted:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Take the options that come before the command (``sor --version``)."""
 
 
 def _setup_logging(quiet: bool) -> None:
@@ -114,7 +177,10 @@ def generate(
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same file.")] = DEFAULT_SEED,
     start: Annotated[str, typer.Option(help="First ts_event, ISO-8601 UTC.")] = DEFAULT_START,
     end: Annotated[
-        str | None, typer.Option(help="Last ts_event, ISO-8601 UTC (default: start + 9 min).")
+        str | None,
+        typer.Option(
+            help=_default("Last ts_event, ISO-8601 UTC.", f"start + {HELP_GENERATED_MINUTES} min")
+        ),
     ] = None,
     depth: Annotated[int, typer.Option(help="Book levels: 1 (MBP-1) or 10 (MBP-10).")] = 10,
     rate: Annotated[
@@ -129,7 +195,9 @@ def generate(
     ] = 0.35,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only.")] = False,
 ) -> None:
-    """Write a synthetic multi-venue market in the exact layout of a Databento MBP CSV.
+    """Write a synthetic multi-venue market as a Databento MBP CSV.
+
+    The file has the exact layout of a Databento MBP-1 or MBP-10 CSV download.
 
     Example: sor generate --out market.csv --venues 6 --seed 7 --depth 10
     """
@@ -192,12 +260,28 @@ def _check_generated_rows(flags: GenerateFlags) -> None:
 
 Opt = typer.Option
 
+TOPIC_HELP = _default("Kafka topic; else SOR_KAFKA_TOPIC, else the config's [kafka].", HELP_TOPIC)
+
+
+def _window_help(edge: str, section: str = "") -> str:
+    """Help of --start or --end (``edge``: start or end), ``section`` naming the config's."""
+    row = "the first row" if edge == "start" else "the last row"
+    return _default(f"Window {edge} on ts_event, inclusive, ISO-8601 UTC{section}.", row)
+
+
+KAFKA_CONFIG_HELP = "TOML file; its [kafka] section applies. Else SOR_CONFIG."
+SKIP_HELP = "Skip unparseable rows, counting them per reason."
+TS_DISTANCE_HELP = (
+    "Hours a ts_event may lie from the median of the input's before its row is bad (as is "
+    "one before 1990)."
+)
+
 
 @app.command()
 def backtest(
     data: Annotated[
         Path | None,
-        Opt(help="Databento MBP CSV or DBN file (default: generated data)."),
+        Opt(help=_default("Databento MBP CSV or DBN file.", "generated data, see --seed")),
     ] = None,
     kafka: Annotated[
         str | None,
@@ -210,11 +294,19 @@ def backtest(
         bool,
         Opt(
             "--stream",
-            help="Replay the data through Kafka and backtest from the stream (the embedded "
-            "broker unless --bootstrap, SOR_KAFKA_BOOTSTRAP or the config names one).",
+            help="Replay the data through Kafka and backtest from the stream (the broker: "
+            "see --bootstrap).",
         ),
     ] = False,
-    bootstrap: Annotated[str | None, Opt(help="Broker for --stream, HOST:PORT.")] = None,
+    bootstrap: Annotated[
+        str | None,
+        Opt(
+            help=_default(
+                "--stream: broker HOST:PORT; else SOR_KAFKA_BOOTSTRAP, else the config's [kafka].",
+                "the embedded broker",
+            )
+        ),
+    ] = None,
     replay: Annotated[
         str,
         Opt(
@@ -230,67 +322,115 @@ def backtest(
             "for this many seconds while the broker is up."
         ),
     ] = 30.0,
-    topic: Annotated[str | None, Opt(help="Kafka topic [mock_l1_stream].")] = None,
+    topic: Annotated[str | None, Opt(help=TOPIC_HELP)] = None,
     speed: Annotated[float, Opt(help="--stream replay speed: 1 real time, 0 flat out.")] = 0.0,
-    start: Annotated[str | None, Opt(help="Window start on ts_event, inclusive.")] = None,
-    end: Annotated[str | None, Opt(help="Window end on ts_event, inclusive.")] = None,
-    order_size: Annotated[
-        int | None, Opt(help="Shares to buy, a positive multiple of 100 [5000].")
+    start: Annotated[
+        str | None, Opt(help=_window_help("start", "; else the config's [order]"))
     ] = None,
-    fee: Annotated[float | None, Opt(help="Taker fee, $/share, every venue.")] = None,
-    rebate: Annotated[float | None, Opt(help="Maker rebate, $/share, every venue.")] = None,
-    lambda_over: Annotated[str | None, Opt(help="Comma-separated search values.")] = None,
-    lambda_under: Annotated[str | None, Opt(help="Comma-separated search values.")] = None,
-    theta_queue: Annotated[str | None, Opt(help="Comma-separated search values.")] = None,
+    end: Annotated[str | None, Opt(help=_window_help("end", "; else the config's [order]"))] = None,
+    order_size: Annotated[
+        int | None,
+        Opt(
+            help=_default(
+                "Shares to buy, a positive multiple of 100; else the config's [order] size.",
+                DEFAULT_ORDER_SIZE,
+            )
+        ),
+    ] = None,
+    fee: Annotated[
+        float | None,
+        Opt(
+            help=_default(
+                "Taker fee, $/share, every venue; else the config's [costs].", DEFAULT_FEE
+            )
+        ),
+    ] = None,
+    rebate: Annotated[
+        float | None,
+        Opt(
+            help=_default(
+                "Maker rebate, $/share, every venue; else the config's [costs].", DEFAULT_REBATE
+            )
+        ),
+    ] = None,
+    lambda_over: Annotated[
+        str | None, Opt(help=_grid_help("lambda_over", DEFAULT_LAMBDA_OVER, HELP_CK_GRID[0]))
+    ] = None,
+    lambda_under: Annotated[
+        str | None, Opt(help=_grid_help("lambda_under", DEFAULT_LAMBDA_UNDER, HELP_CK_GRID[1]))
+    ] = None,
+    theta_queue: Annotated[
+        str | None, Opt(help=_grid_help("theta_queue", DEFAULT_THETA_QUEUE, HELP_CK_GRID[2]))
+    ] = None,
     model: Annotated[
         str, Opt(help="static (SEMANTICS.md) or ck (limit orders on a queue simulator).")
     ] = "static",
     horizon: Annotated[
-        str | None, Opt(help="ck: comma-separated decision horizons T, seconds [0.2,0.5,2].")
+        str | None,
+        Opt(
+            help=_default(
+                "ck: decision horizons T, seconds, comma-separated.", _listed(HELP_HORIZONS_S)
+            )
+        ),
     ] = None,
     latency_us: Annotated[
         float | None,
-        Opt(help="ck: order-entry latency (the median when sampled), microseconds [100]."),
+        Opt(
+            help=_default(
+                "ck: order-entry latency (the median when sampled), microseconds.",
+                f"{DEFAULT_LATENCY_US:g}",
+            )
+        ),
     ] = None,
     latency_sigma: Annotated[
         float | None,
         Opt(
-            help="ck: sample each order's latency from a lognormal law with this log-sd "
-            "around --latency-us; 0 keeps it constant [0]."
+            help=_default(
+                "ck: sample each order's latency from a lognormal law with this log-sd "
+                "around --latency-us; 0 keeps it constant.",
+                f"{DEFAULT_LATENCY_SIGMA:g}",
+            )
         ),
     ] = None,
-    latency_seed: Annotated[int | None, Opt(help="ck: seed of the sampled latencies [7].")] = None,
+    latency_seed: Annotated[
+        int | None, Opt(help=_default("ck: seed of the sampled latencies.", DEFAULT_SEED))
+    ] = None,
     queue_model: Annotated[
-        str | None, Opt(help="ck: probabilistic or conservative cancellations [probabilistic].")
+        str | None,
+        Opt(
+            help=_default(
+                "ck: cancellations ahead of the order, probabilistic or conservative.",
+                DEFAULT_QUEUE_MODEL,
+            )
+        ),
     ] = None,
     json_out: Annotated[Path, Opt(help="Where to write the report.")] = Path("output.json"),
     plot: Annotated[Path, Opt(help="Where to write the figure.")] = Path("results.png"),
     no_plot: Annotated[bool, Opt("--no-plot", help="Do not draw the figure.")] = False,
     config: Annotated[
-        Path | None, Opt(help="TOML file: fees per venue, grid, order, window, Kafka.")
-    ] = None,
-    skip_bad_rows: Annotated[
-        bool, Opt(help="Skip unparseable rows, counting them per reason.")
-    ] = False,
-    max_ts_distance: Annotated[
-        float,
+        Path | None,
         Opt(
-            help="Hours a ts_event may lie from the median of the input's before its row is "
-            "bad (as is one before 1990)."
+            help="TOML file: fees per venue, grid, order, window, ck, Kafka; a flag given "
+            "wins over it. Else SOR_CONFIG."
         ),
-    ] = 24.0,
+    ] = None,
+    skip_bad_rows: Annotated[bool, Opt(help=SKIP_HELP, show_default=False)] = False,
+    max_ts_distance: Annotated[float, Opt(help=TS_DISTANCE_HELP)] = DEFAULT_MAX_TS_DISTANCE_H,
     seed: Annotated[int, Opt(help="Seed of the generated data.")] = DEFAULT_SEED,
     workers: Annotated[
         int | None,
-        Opt(help="Search workers: threads, processes for --model ck (default: all cores)."),
+        Opt(help=_default("Search workers: threads, processes for --model ck.", "all cores")),
     ] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar or logs.")] = False,
 ) -> None:
-    """Backtest the router and the baselines and print the JSON report on stdout.
+    """Backtest the router against the baselines; print the report.
 
+    The JSON report goes to stdout and --json-out, the figure to --plot.
+
+    \b
     Example: sor backtest --data l1_day.csv --order-size 5000 --lambda-over 0.1,0.4
-
-    From a stream: sor backtest --kafka localhost:9092 --topic mock_l1_stream
+    Example: sor backtest --data l1_day.csv --model ck --horizon 0.5,2 --latency-us 250
+    Example: sor backtest --kafka localhost:9092 --topic mock_l1_stream
     """
     _setup_logging(quiet)
     with _errors():
@@ -324,7 +464,7 @@ def backtest(
             theta_queue=_first(flags.theta_queue, search.theta_queue),
             model=flags.model,
             skip_bad_rows=skip_bad_rows,
-            max_ts_distance_ns=round(flags.max_ts_distance * 3_600_000_000_000),
+            max_ts_distance_ns=round(flags.max_ts_distance * NANOS_PER_HOUR),
             workers=flags.workers,
             quiet=quiet,
             json_out=json_out,
@@ -408,7 +548,7 @@ class BacktestOptions:
     theta_queue: tuple[float, ...] | None = None
     model: str = "static"
     skip_bad_rows: bool = False
-    max_ts_distance_ns: int = 86_400_000_000_000
+    max_ts_distance_ns: int = round(DEFAULT_MAX_TS_DISTANCE_H * NANOS_PER_HOUR)
     workers: int | None = None
     quiet: bool = False
     json_out: Path = Path("output.json")
@@ -432,7 +572,7 @@ class BacktestOptions:
         if flag_start is not None and flag_end is not None and flag_start > flag_end:
             raise SorError(f"the window's start {self.start} comes after its end {self.end}")
         return BacktestConfig(
-            order_size=self.order_size if self.order_size is not None else 5000,
+            order_size=self.order_size if self.order_size is not None else DEFAULT_ORDER_SIZE,
             start_ns=flag_start if self.start is not None else start_ns,
             end_ns=flag_end if self.end is not None else end_ns,
             costs=venue_costs(self.file_config.costs, fee=self.fee, rebate=self.rebate),
@@ -749,11 +889,11 @@ class CKOptions:
         from sor.strategies.ck import CKSettings
 
         latency = OrderLatency(
-            round((100.0 if latency_us is None else latency_us) * 1000),
-            0.0 if latency_sigma is None else latency_sigma,
+            round((DEFAULT_LATENCY_US if latency_us is None else latency_us) * 1000),
+            DEFAULT_LATENCY_SIGMA if latency_sigma is None else latency_sigma,
             DEFAULT_SEED if latency_seed is None else latency_seed,
         )
-        model = QUEUE_MODELS[queue_model or "probabilistic"]
+        model = QUEUE_MODELS[queue_model or DEFAULT_QUEUE_MODEL]
         return cls(horizons or DEFAULT_HORIZONS_S, CKSettings(latency, model))
 
 
@@ -827,9 +967,12 @@ def demo(
     ] = DEFAULT_SEED,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar or logs.")] = False,
 ) -> None:
-    """Generate a six-venue market, stream it through the embedded Kafka broker, backtest it.
+    """Generate, stream and backtest a six-venue market.
 
-    Writes output.json and results.png here and prints the report. Example: sor demo
+    Generates the market, streams it through the embedded Kafka broker, backtests it, writes
+    output.json and results.png here and prints the report.
+
+    Example: sor demo --seed 11 --quiet
     """
     _setup_logging(quiet)
     with _errors():
@@ -845,14 +988,23 @@ def demo(
 
 @app.command()
 def produce(
-    data: Annotated[Path | None, Opt(help="Databento MBP file (default: generated data).")] = None,
-    bootstrap: Annotated[
-        str | None, Opt(help="Broker HOST:PORT [SOR_KAFKA_BOOTSTRAP, config, localhost:9092].")
+    data: Annotated[
+        Path | None,
+        Opt(help=_default("Databento MBP CSV or DBN file.", "generated data, see --seed")),
     ] = None,
-    topic: Annotated[str | None, Opt(help="Kafka topic [mock_l1_stream].")] = None,
+    bootstrap: Annotated[
+        str | None,
+        Opt(
+            help=_default(
+                "Broker HOST:PORT; else SOR_KAFKA_BOOTSTRAP, else the config's [kafka].",
+                DEFAULT_BOOTSTRAP,
+            )
+        ),
+    ] = None,
+    topic: Annotated[str | None, Opt(help=TOPIC_HELP)] = None,
     speed: Annotated[float, Opt(help="1 real time, 10 ten times faster, 0 flat out.")] = 1.0,
-    start: Annotated[str | None, Opt(help="Window start on ts_event, inclusive.")] = None,
-    end: Annotated[str | None, Opt(help="Window end on ts_event, inclusive.")] = None,
+    start: Annotated[str | None, Opt(help=_window_help("start"))] = None,
+    end: Annotated[str | None, Opt(help=_window_help("end"))] = None,
     dry_run: Annotated[
         bool, Opt("--dry-run", help="Print the messages as JSON lines; publish none.")
     ] = False,
@@ -864,25 +1016,19 @@ def produce(
             "`sor backtest --model ck --kafka` needs.",
         ),
     ] = False,
-    config: Annotated[Path | None, Opt(help="TOML file ([kafka] section).")] = None,
-    skip_bad_rows: Annotated[
-        bool, Opt(help="Skip unparseable rows, counting them per reason.")
-    ] = False,
-    max_ts_distance: Annotated[
-        float,
-        Opt(
-            help="Hours a ts_event may lie from the median of the input's before its row is "
-            "bad (as is one before 1990)."
-        ),
-    ] = 24.0,
+    config: Annotated[Path | None, Opt(help=KAFKA_CONFIG_HELP)] = None,
+    skip_bad_rows: Annotated[bool, Opt(help=SKIP_HELP, show_default=False)] = False,
+    max_ts_distance: Annotated[float, Opt(help=TS_DISTANCE_HELP)] = DEFAULT_MAX_TS_DISTANCE_H,
     seed: Annotated[int, Opt(help="Seed of the generated data.")] = DEFAULT_SEED,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="Log warnings only.")] = False,
 ) -> None:
-    """Publish one message per kept venue snapshot of the window (every row with --events),
-    then an end marker.
+    """Publish the data to Kafka, one message per venue snapshot.
 
+    One message per kept venue snapshot of the window (every row with --events), between a
+    start and an end marker.
+
+    \b
     Example: sor produce --data l1_day.csv --bootstrap localhost:9092 --speed 10
-
     Example: sor produce --data l1_day.csv --dry-run | head
     """
     _setup_logging(quiet)
@@ -904,7 +1050,7 @@ def produce(
         file_config = load_config(config or os.environ.get("SOR_CONFIG"))
         options = BacktestOptions(
             start=start, end=end, skip_bad_rows=skip_bad_rows, file_config=file_config,
-            max_ts_distance_ns=round(flags.max_ts_distance * 3_600_000_000_000),
+            max_ts_distance_ns=round(flags.max_ts_distance * NANOS_PER_HOUR),
         )  # fmt: skip
         window = options.config(seed=None)
         with _input(data, seed, options) as (market, seed_used, path):
@@ -919,7 +1065,7 @@ def produce(
                     count += 1
                 log.info("%d messages (dry run, nothing published)", count)
                 return
-            address = _bootstrap(bootstrap, file_config) or "localhost:9092"
+            address = _bootstrap(bootstrap, file_config) or DEFAULT_BOOTSTRAP
             _publish(
                 market, address, _topic(topic, file_config), file_config, speed,
                 window.start_ns, window.end_ns, seed_used, quiet=quiet, events=rows,
@@ -930,7 +1076,9 @@ def produce(
 def broker(
     port: Annotated[int, Opt(min=1, max=65535, help="Loopback port to listen on.")] = 9092,
 ) -> None:
-    """Run the embedded Kafka-protocol broker (Tansu) in the foreground until Ctrl-C.
+    """Run the embedded Kafka broker until Ctrl-C.
+
+    The broker (Tansu, Kafka protocol) runs in the foreground and keeps its topics in memory.
 
     Example: sor broker --port 9092
     """
@@ -951,12 +1099,21 @@ app.command()(place)
 @app.command()
 def replays(
     kafka: Annotated[
-        str | None, Opt(help="Broker HOST:PORT [SOR_KAFKA_BOOTSTRAP, config].")
+        str | None,
+        Opt(
+            help=_default(
+                "Broker HOST:PORT; else SOR_KAFKA_BOOTSTRAP, else the config's [kafka].",
+                DEFAULT_BOOTSTRAP,
+            )
+        ),
     ] = None,
-    topic: Annotated[str | None, Opt(help="Kafka topic [mock_l1_stream].")] = None,
-    config: Annotated[Path | None, Opt(help="TOML file ([kafka] section).")] = None,
+    topic: Annotated[str | None, Opt(help=TOPIC_HELP)] = None,
+    config: Annotated[Path | None, Opt(help=KAFKA_CONFIG_HELP)] = None,
 ) -> None:
-    """List the replays a topic holds, oldest first: id, offset, content, messages, source.
+    """List the replays a Kafka topic holds, oldest first.
+
+    One line each: id, offset, content, messages received/announced, complete or not, and
+    the source.
 
     Example: sor replays --kafka localhost:9092 --topic mock_l1_stream
     """
@@ -966,7 +1123,7 @@ def replays(
         from sor.streaming.consumer import list_replays
 
         file_config = load_config(config or os.environ.get("SOR_CONFIG"))
-        address = _bootstrap(kafka, file_config) or "localhost:9092"
+        address = _bootstrap(kafka, file_config) or DEFAULT_BOOTSTRAP
         found = list_replays(address, _topic(topic, file_config),
                              client=file_config.kafka.client)  # fmt: skip
         for info in found:
@@ -982,7 +1139,10 @@ def replays(
 
 @app.command()
 def version() -> None:
-    """Print the version."""
+    """Print the version (as sor --version does).
+
+    Example: sor version
+    """
     typer.echo(__version__)
 
 

@@ -49,19 +49,20 @@ def place(
         Path | None,
         typer.Option(
             "--paper",
-            help="--paper-table: the paper's Table 1 as CSV (S,K, the costs market_only,"
-            "single_limit,equal_split,optimal in cents per share, optionally the allocation "
-            "alloc_M_pct,alloc_L1_pct..alloc_L5_pct,alloc_total_pct). Default: "
-            "ck_table1.csv in ../shared/data, where present.",
+            help="--paper-table: the paper's Table 1 as CSV (S, K, the costs market_only, "
+            "single_limit, equal_split, optimal in cents per share, optionally the allocation "
+            "alloc_M_pct, alloc_L1_pct to alloc_L5_pct, alloc_total_pct).  [default: "
+            "ck_table1.csv in $SOR_SHARED_DIR/data or ../shared/data, where present]",
         ),
     ] = None,
     paper_breakdown: Annotated[
         Path | None,
         typer.Option(
             "--paper-breakdown",
-            help="--paper-table: the paper's second table as CSV (S,K,fees,impact,penalties,"
-            "total,underfill_shares,overfill_shares,p_underfill_pct,p_overfill_pct). "
-            "Default: ck_table2.csv in ../shared/data, where present.",
+            help="--paper-table: the paper's second table as CSV (S, K, fees, impact, "
+            "penalties, total, underfill_shares, overfill_shares, p_underfill_pct, "
+            "p_overfill_pct).  [default: ck_table2.csv in $SOR_SHARED_DIR/data or "
+            "../shared/data, where present]",
         ),
     ] = None,
     no_paper: Annotated[
@@ -69,16 +70,16 @@ def place(
         typer.Option("--no-paper", help="--paper-table: ours only, no comparison."),
     ] = False,
 ) -> None:
-    """Place one order with the Cont-Kukanov model: the allocation and its cost in cents/share.
+    """Place one order with the Cont-Kukanov model.
 
-    Prints the allocation, each allocation's cost and the cost breakdown as JSON for a
-    problem file.
+    Prints the allocation, each allocation's cost in cents/share and the cost breakdown as
+    JSON for a problem file.
 
     --paper-table runs the paper's section 5.1 study instead, beside its Tables 1 and 2,
     and exits with status 1 if ours breaks the acceptance rule (README).
 
+    \b
     Example: sor place problem.json
-
     Example: sor place --paper-table --samples 10000 --seed 7
     """
     from sor import paper as study
