@@ -1,4 +1,4 @@
-"""A slow, literal implementation of SEMANTICS.md, independent of the product's code path.
+"""A slow, literal implementation of docs/semantics.md, independent of the product's code path.
 
 It parses the CSV with the standard library, keeps money as ``Decimal`` and routes with the
 brute-force allocator, so agreement with the product checks the reader, the compiled replay

@@ -46,7 +46,7 @@ class BacktestConfig:
     grid
         The search lists.
     model
-        ``static``: the static Cont-Kukanov allocator of SEMANTICS.md section 4; ``ck``: the
+        ``static``: the static Cont-Kukanov allocator of docs/semantics.md section 5; ``ck``: the
         full model on the queue simulator (``sor.backtest_ck``).
     seed
         Seed of the generated data, when the data was generated; recorded only.

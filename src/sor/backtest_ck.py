@@ -154,7 +154,7 @@ def run_ck_backtest(
         "notes": [
             "every strategy completes: the remainder at the window's end is bought with "
             "marketable orders sweeping the displayed asks",
-            "best_ask, twap, vwap and static run on the snapshots of SEMANTICS.md; router and "
+            "best_ask, twap, vwap and static run on the snapshots (first row per venue and timestamp); router and "
             "passive on every event with queue positions, latency, fees and rebates",
             "vwap weights its buckets by displayed ask size over the whole window (hindsight)",
         ],

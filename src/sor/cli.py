@@ -363,7 +363,7 @@ def backtest(
         str | None, Opt(help=_grid_help("theta_queue", DEFAULT_THETA_QUEUE, HELP_CK_GRID[2]))
     ] = None,
     model: Annotated[
-        str, Opt(help="static (SEMANTICS.md) or ck (limit orders on a queue simulator).")
+        str, Opt(help="static (docs/semantics.md) or ck (limit orders on a queue simulator).")
     ] = "static",
     horizon: Annotated[
         str | None,

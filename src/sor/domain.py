@@ -47,7 +47,7 @@ SNAPSHOT_DTYPE = np.dtype(
         ("bid_sz", np.int32),
     ]
 )
-"""One kept venue row: the venue's top of book after the event (SEMANTICS.md section 1)."""
+"""One kept venue row: the venue's top of book after the event (docs/semantics.md sections 1 and 2)."""
 
 
 def dollars_to_nanos(dollars: float) -> int:

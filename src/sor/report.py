@@ -1,4 +1,4 @@
-"""The JSON report of SEMANTICS.md section 6: deterministic, one object, stable key order."""
+"""The JSON report of docs/semantics.md section 8: deterministic, one object, stable key order."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def _marked(value: Any) -> Any:
 
 
 def summary(result: StrategyResult) -> dict[str, Any]:
-    """Return the three figures of SEMANTICS.md section 6 for one strategy."""
+    """Return the three figures of docs/semantics.md section 8 for one strategy."""
     return {
         "total_cash": Money(result.total_cash_nanos),
         "avg_fill_px": result.avg_fill_px,

@@ -1,4 +1,4 @@
-"""The parameter search of SEMANTICS.md section 6, run on every core.
+"""The parameter search of docs/semantics.md section 7, run on every core.
 
 The static router's replay kernels release the GIL, so its search runs on a thread pool
 without copying the market anywhere. The ck router's runs are mostly Python and hold the

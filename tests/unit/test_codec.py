@@ -144,7 +144,7 @@ def test_event_stream_rebuilds_the_events_and_the_snapshots(
     rebuilt = market_from_messages([decode(p) for p in reversed(fast)], start)
     assert rebuilt.events is not None
     np.testing.assert_array_equal(rebuilt.events, events)
-    # the snapshots of SEMANTICS.md come out of the events exactly as out of the file
+    # the snapshots of docs/semantics.md come out of the events exactly as out of the file
     np.testing.assert_array_equal(rebuilt.snapshots, market.snapshots)
     assert len(market.snapshots) < len(events)
 

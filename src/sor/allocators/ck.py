@@ -1,7 +1,7 @@
 """The full Cont-Kukanov placement model: cost, one-venue closed form, stochastic approximation.
 
 Model (R. Cont and A. Kukanov, "Optimal order placement in limit order markets", arXiv
-1210.1625, section 2; restated in ``shared/design/CONT_KUKANOV.md``): buy ``S`` shares within a
+1210.1625, section 2; restated in ``docs/ck.md``): buy ``S`` shares within a
 horizon with ``X = (M, L_1, ..., L_K)``, ``M`` shares as a marketable order and ``L_k`` shares as a
 limit buy behind a queue of ``Q_k`` shares at venue ``k``. With ``xi_k`` the shares leaving the
 front of venue ``k``'s bid queue during the horizon, the limit order at ``k`` fills

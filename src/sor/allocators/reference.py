@@ -1,4 +1,4 @@
-"""The brute-force enumeration of SEMANTICS.md section 4: the reference for the tests.
+"""The brute-force enumeration of docs/semantics.md section 5: the reference for the tests.
 
 Exponential in the number of venues; it follows the rule's words literally (floats, the
 full cost with penalties and rebates, the relative tie tolerance) so that the fast

@@ -1,4 +1,4 @@
-"""The static Cont-Kukanov allocator of SEMANTICS.md section 4, exact and fast.
+"""The static Cont-Kukanov allocator of docs/semantics.md section 5, exact and fast.
 
 The rule enumerates splits in multiples of 100 shares, each venue capped by its available
 size, keeps those summing exactly to the order and takes the least cost, ties going to the

@@ -1,6 +1,6 @@
 """Every row of a Databento MBP file as an event, for the queue-aware simulator (model ck).
 
-Unlike the snapshots of SEMANTICS.md, nothing is deduplicated: trades and cancellations at
+Unlike the snapshots of docs/semantics.md, nothing is deduplicated: trades and cancellations at
 the bid are what move a resting order's queue position, so every row counts. Rows are
 ordered by ``ts_event`` with a stable sort (file order among equal values).
 """
@@ -249,7 +249,7 @@ def read_events(
 
 
 def snapshots_from_events(events: np.ndarray) -> np.ndarray:
-    """Return the snapshots of SEMANTICS.md (first row of each venue at each ``ts_event``)
+    """Return the snapshots of docs/semantics.md (first row of each venue at each ``ts_event``)
     of events in :func:`read_events` order: what :func:`sor.data.reader.read_market` keeps
     from the same rows."""
     columns = {

@@ -1,4 +1,4 @@
-"""Read Databento MBP-1/MBP-10 files (CSV, DBN) into the snapshots of SEMANTICS.md section 1.
+"""Read Databento MBP-1/MBP-10 files (CSV, DBN) into the snapshots of docs/semantics.md section 2.
 
 CSV files are read column-wise with polars, only the columns the backtest needs, as text;
 values are converted in bulk, so that a value that cannot be parsed is located (file, line,
@@ -263,7 +263,7 @@ def build_snapshots(
     start_ns: int | None = None,
     end_ns: int | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Window, deduplicate and order raw rows (SEMANTICS.md section 1).
+    """Window, deduplicate and order raw rows (docs/semantics.md section 2).
 
     ``columns`` holds equal-length arrays in file order: ``ts_event`` (ns), ``publisher_id``,
     ``ask_px``/``bid_px`` (nano-dollars, 0 when invalid) and ``ask_sz``/``bid_sz``.

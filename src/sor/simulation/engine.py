@@ -1,4 +1,4 @@
-"""The replay loop of SEMANTICS.md sections 2 to 5, compiled with numba.
+"""The replay loop of docs/semantics.md sections 3 to 6, compiled with numba.
 
 One market, many strategies: each run keeps its own copy of the state (latest quote of every
 venue and the size our own fills consumed there) and walks the distinct ``ts_event`` values
@@ -333,7 +333,7 @@ def _ask_range_per_venue(
 
 
 def run_router(market: MarketArrays, fee_nanos: np.ndarray, order_size: int) -> RunOutput:
-    """Run the static router (SEMANTICS.md section 4) over the whole market.
+    """Run the static router (docs/semantics.md section 5) over the whole market.
 
     The risk parameters are not arguments: no candidate split ever under- or over-fills,
     so they cannot change the allocation (see ``sor.allocators.static``).

@@ -1,6 +1,6 @@
 """A queue-aware simulator of limit and marketable buy orders on MBP events (model ck).
 
-Rules (CONT_KUKANOV.md, "What the simulator must model"):
+Rules (docs/ck.md, what the simulator must model):
 - A limit buy joins the back of its venue's best-bid queue when it arrives: the displayed
   bid size is ahead of it.
 - A sell trade at the order's price consumes the queue ahead first, then fills the order;
@@ -13,7 +13,7 @@ Rules (CONT_KUKANOV.md, "What the simulator must model"):
 - When the bid falls below the order's price without a trade, the order is alone at the
   top: nothing is ahead of it.
 - Marketable orders sweep displayed asks across venues and levels (MBP-10 depth where the
-  data has it), cheapest first, consuming liquidity as in SEMANTICS.md: what we took at a
+  data has it), cheapest first, consuming liquidity as in docs/semantics.md: what we took at a
   venue is gone until that venue's next row.
 Passive fills earn the venue's rebate; marketable fills pay its fee. Orders reach the book
 after the order-entry latency and act on the book as it then stands.

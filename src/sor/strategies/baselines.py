@@ -1,4 +1,4 @@
-"""Cumulative purchase targets of the baselines (SEMANTICS.md section 5).
+"""Cumulative purchase targets of the baselines (docs/semantics.md section 6).
 
 Every baseline sweeps best asks up to a target; they differ only in the target each
 timestamp allows, which is computed here as an array aligned with the distinct timestamps.

@@ -1,6 +1,6 @@
 """The static router run live on a stream, reporting fills as they happen.
 
-It applies the same rules as the backtest's router (SEMANTICS.md sections 2 to 4): a
+It applies the same rules as the backtest's router (docs/semantics.md sections 3 to 5): a
 timestamp is complete when a snapshot with a later ``ts_event`` arrives (or the stream
 ends); then the router acts once on the state. Its fills equal the backtest router's.
 """
