@@ -158,7 +158,17 @@ def comparison(router_vs: Mapping[str, float | None]) -> str:
 
 
 def write_plot(result: BacktestResult, path: str | Path) -> Path:
-    """Draw the static model's figure to ``path`` and return the path.
+    """Draw the static model's figure (:func:`static_figure`) to ``path``; return the path."""
+    return _save(static_figure(result), path)
+
+
+def write_ck_plot(report: dict[str, Any], path: str | Path) -> Path:
+    """Draw the model-ck figure (:func:`ck_figure`) to ``path``; return the path."""
+    return _save(ck_figure(report), path)
+
+
+def static_figure(result: BacktestResult) -> Figure:
+    """Return the static model's figure (not registered with pyplot: nothing to close).
 
     Panels: the NBBO mid with every fill and the shares bought over time (with a close-up of
     the first seconds when some strategy is done by then), each strategy's cost against the
@@ -167,7 +177,7 @@ def write_plot(result: BacktestResult, path: str | Path) -> Path:
     strategies = _strategies(result)
     arrival_ns, mid = arrival_mid(result.data.snapshots)
     times, mids = nbbo_mid(result.data.snapshots)
-    fig = plt.figure(figsize=(15, 12.5), layout="constrained")
+    fig = Figure(figsize=(15, 12.5), layout="constrained")
     fig.suptitle(_static_title(result, arrival_ns, mid), fontsize=12)
     close_up = _close_up_end(result, strategies)
     grid = fig.add_gridspec(3, 2, height_ratios=(3, 1.7, 3), width_ratios=(2.4, 1))
@@ -191,18 +201,18 @@ def write_plot(result: BacktestResult, path: str | Path) -> Path:
     saved = {n: savings_bps(s, result.router) for n, s in result.baselines.items()}
     ax_cost.set_xlabel(_wrap(comparison(saved), 3), fontsize=10)
     _venue_panel(ax_venue, result, strategies)
-    return _save(fig, path)
+    return fig
 
 
-def write_ck_plot(report: dict[str, Any], path: str | Path) -> Path:
-    """Draw the model-ck figure to ``path`` and return the path.
+def ck_figure(report: Mapping[str, Any]) -> Figure:
+    """Return the model-ck figure of a report object (:func:`sor.backtest_ck.run_ck_backtest`).
 
     Panels: each strategy's cost against the arrival mid (bps), the share filled passively,
     and per horizon a heat map of the router's cost over ``lambda_under`` and
     ``theta_queue`` with the cells where passive does better hatched.
     """
     horizons = sorted({row["horizon_s"] for row in report["search"]["table"]})
-    fig = plt.figure(figsize=(max(15, 5 * len(horizons) + 1.5), 11), layout="constrained")
+    fig = Figure(figsize=(max(15, 5 * len(horizons) + 1.5), 11), layout="constrained")
     top, bottom = np.asarray(fig.subfigures(2, 1, height_ratios=(1, 1.15))).ravel()
     ax_cost, ax_passive = top.subplots(1, 2, width_ratios=(2.2, 1))
     heat_axes = np.atleast_1d(bottom.subplots(1, len(horizons)))
@@ -213,7 +223,7 @@ def write_ck_plot(report: dict[str, Any], path: str | Path) -> Path:
     ax_cost.set_xlabel(_wrap(comparison(report["savings_vs_baselines_bps"]), 3), fontsize=10)
     _passive_panel(ax_passive, report)
     _heat_maps(bottom, list(heat_axes), report, horizons, costs)
-    return _save(fig, path)
+    return fig
 
 
 def _strategies(result: BacktestResult) -> dict[str, StrategyResult]:
@@ -499,10 +509,10 @@ def _time_axis(ax: Axes) -> None:
 
 
 def _save(fig: Figure, path: str | Path) -> Path:
+    """Write ``fig`` (format from the suffix, PNG without one) with fixed metadata."""
     out = Path(path)
     fmt = out.suffix.lower().lstrip(".") or "png"
     # a fixed salt keeps SVG ids the same from run to run
     with plt.rc_context({"svg.hashsalt": "sor"}):
         fig.savefig(out, dpi=110, metadata=_METADATA.get(fmt))
-    plt.close(fig)
     return out
