@@ -9,7 +9,12 @@ Every cost is in basis points of the arrival mid, the NBBO mid once every venue 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import gzip
+import io
+import os
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +54,8 @@ _METADATA: dict[str, dict[str, Any]] = {
     "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
     "svg": {"Creator": None, "Date": None},
     "svgz": {"Creator": None, "Date": None},
-    "ps": {"Creator": None},
-    "eps": {"Creator": None},
+    "ps": {"Creator": "sor"},
+    "eps": {"Creator": "sor"},
 }
 
 
@@ -298,7 +303,8 @@ def _mid_panel(
     ax.plot(_dates(shown_t), shown_mid, drawstyle="steps-post", color="0.35", linewidth=0.9,
             label="NBBO mid", zorder=1)  # fmt: skip
     if mid is not None:
-        ax.axhline(mid, color="0.2", linestyle=":", linewidth=1, label="arrival mid")
+        # beneath the mid line: where the mid has not moved, the mid shows
+        ax.axhline(mid, color="0.2", linestyle=":", linewidth=1, label="arrival mid", zorder=0.5)
     largest = max((f.quantity for s in strategies.values() for f in s.fills), default=1)
     for name, strategy in strategies.items():
         fills = [f for f in strategy.fills if window[0] <= f.ts_event <= window[1]]
@@ -513,6 +519,36 @@ def _save(fig: Figure, path: str | Path) -> Path:
     out = Path(path)
     fmt = out.suffix.lower().lstrip(".") or "png"
     # a fixed salt keeps SVG ids the same from run to run
-    with plt.rc_context({"svg.hashsalt": "sor"}):
-        fig.savefig(out, dpi=110, metadata=_METADATA.get(fmt))
+    with plt.rc_context({"svg.hashsalt": "sor"}), _fixed_postscript_date(fmt):
+        if fmt in ("ps", "eps"):
+            # through a file object: PostScript would otherwise title itself with the file
+            # name, which is a temporary one under the CLI
+            # PostScript has no transparency: the markers come out opaque, still legible
+            with out.open("wb") as stream, warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "The PostScript backend does not support")
+                fig.savefig(stream, dpi=110, format=fmt, metadata=_METADATA[fmt])
+        elif fmt == "svgz":
+            # compressed here: matplotlib's gzip header would carry the time of writing
+            svg = io.BytesIO()
+            fig.savefig(svg, dpi=110, format="svg", metadata=_METADATA[fmt])
+            out.write_bytes(gzip.compress(svg.getvalue(), mtime=0))
+        else:
+            fig.savefig(out, dpi=110, metadata=_METADATA.get(fmt))
     return out
+
+
+@contextmanager
+def _fixed_postscript_date(fmt: str) -> Iterator[None]:
+    """Date PostScript output at the epoch (it reads SOURCE_DATE_EPOCH, else the clock)."""
+    if fmt not in ("ps", "eps"):
+        yield
+        return
+    before = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = before

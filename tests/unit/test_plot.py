@@ -91,6 +91,15 @@ def test_the_figure_is_a_png_with_the_same_bytes_every_time(
     assert b"Software" not in first.read_bytes()  # no library version in the bytes
 
 
+@pytest.mark.parametrize("suffix", [".pdf", ".svgz", ".eps"])
+def test_other_formats_are_the_same_bytes_every_time(
+    suffix: str, ck_report: dict[str, Any], tmp_path: Path
+) -> None:
+    # PostScript and gzip would otherwise stamp the date, and PostScript the file name
+    first = write_ck_plot(ck_report, tmp_path / f"a{suffix}").read_bytes()
+    assert first == write_ck_plot(ck_report, tmp_path / f"b{suffix}").read_bytes()
+
+
 def test_static_bars_are_each_strategy_cost_against_the_arrival_mid(
     static_result: BacktestResult, market: Path
 ) -> None:
