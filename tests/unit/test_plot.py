@@ -1,0 +1,195 @@
+"""The figures: PNG files, the same bytes for the same inputs, and the numbers they draw."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from sor.backtest import BacktestConfig, BacktestResult, run_backtest
+from sor.backtest_ck import run_ck_backtest
+from sor.data.events import read_events
+from sor.data.generate import generate_market
+from sor.data.reader import read_market
+from sor.domain import NANOS_PER_DOLLAR, SNAPSHOT_DTYPE
+from sor.plot import (
+    ARBITRARY,
+    arrival_mid,
+    ck_figure,
+    nbbo_mid,
+    static_figure,
+    write_ck_plot,
+    write_plot,
+)
+from sor.search import SearchGrid
+from sor.simulation.queue import attach_venues
+from sor.strategies.ck import arrival
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("plot") / "market.csv"
+    generate_market(path, venues=3, seed=5, start="2024-08-01T13:36:32Z",
+                    end="2024-08-01T13:37:32Z", depth=10)  # fmt: skip
+    return path
+
+
+@pytest.fixture(scope="module")
+def static_result(market: Path) -> BacktestResult:
+    grid = SearchGrid(lambda_over=(0.1,), lambda_under=(0.1, 0.4), theta_queue=(0.1,))
+    return run_backtest(read_market(market), BacktestConfig(order_size=2000, grid=grid),
+                        workers=1)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def ck_report(market: Path) -> dict[str, Any]:
+    grid = SearchGrid(lambda_over=(0.05,), lambda_under=(0.01, 0.2), theta_queue=(0.0005, 0.05))
+    config = BacktestConfig(order_size=2000, model="ck", grid=grid)
+    return run_ck_backtest(read_events(market), read_market(market), config, horizons_s=(0.5,),
+                           workers=1)  # fmt: skip
+
+
+def _axes(fig: Figure, title_start: str) -> Axes:
+    (found,) = [ax for ax in fig.axes if ax.get_title().startswith(title_start)]
+    return found
+
+
+def _bars(fig: Figure) -> dict[str, float]:
+    """Return the cost panel's bar heights by strategy, as drawn."""
+    ax = _axes(fig, "Cost per strategy")
+    names = [label.get_text() for label in ax.get_xticklabels()]
+    return dict(zip(names, [bar.get_height() for bar in ax.patches], strict=True))
+
+
+def _independent_arrival_mid(market: Path) -> float:
+    """The ck definition, on every event: the NBBO mid once every venue has printed."""
+    events, venues = attach_venues(read_events(market))
+    mid = arrival(events, venues)[1]
+    assert mid is not None
+    return mid
+
+
+@pytest.mark.parametrize("kind", ["static", "ck"])
+def test_the_figure_is_a_png_with_the_same_bytes_every_time(
+    kind: str, static_result: BacktestResult, ck_report: dict[str, Any], tmp_path: Path
+) -> None:
+    def write(path: Path) -> Path:
+        if kind == "static":
+            return write_plot(static_result, path)
+        return write_ck_plot(ck_report, path)
+
+    first, second = write(tmp_path / "a.png"), write(tmp_path / "b.png")
+    assert first.read_bytes()[:8] == PNG_SIGNATURE
+    assert first.read_bytes() == second.read_bytes()
+    assert b"Software" not in first.read_bytes()  # no library version in the bytes
+
+
+@pytest.mark.parametrize("suffix", [".pdf", ".svgz", ".eps"])
+def test_other_formats_are_the_same_bytes_every_time(
+    suffix: str, ck_report: dict[str, Any], tmp_path: Path
+) -> None:
+    # PostScript and gzip would otherwise stamp the date, and PostScript the file name
+    first = write_ck_plot(ck_report, tmp_path / f"a{suffix}").read_bytes()
+    assert first == write_ck_plot(ck_report, tmp_path / f"b{suffix}").read_bytes()
+
+
+def test_static_bars_are_each_strategy_cost_against_the_arrival_mid(
+    static_result: BacktestResult, market: Path
+) -> None:
+    mid = _independent_arrival_mid(market)
+    drawn = _bars(static_figure(static_result))
+    strategies = {"router": static_result.router, **static_result.baselines}
+    assert set(drawn) == set(strategies)
+    for name, strategy in strategies.items():
+        assert strategy.avg_fill_px is not None
+        expected = (strategy.avg_fill_px - mid) / mid * 1e4
+        assert drawn[name] == pytest.approx(expected, rel=1e-12, abs=1e-9), name
+    # the bars start at zero: the axis holds zero and every bar rises (or falls) from it
+    low, high = _axes(static_figure(static_result), "Cost per strategy").get_ylim()
+    assert low <= 0.0 <= high
+
+
+def test_ck_bars_and_cells_are_costs_against_the_reports_arrival_mid(
+    ck_report: dict[str, Any], market: Path
+) -> None:
+    mid = ck_report["run"]["arrival_mid"]
+    assert mid == _independent_arrival_mid(market)
+    fig = ck_figure(ck_report)
+    drawn = _bars(fig)
+    summaries = {"router": ck_report["optimized"], **ck_report["baselines"]}
+    assert set(drawn) == set(summaries)
+    for name, summary in summaries.items():
+        expected = (summary["avg_fill_px"] - mid) / mid * 1e4
+        assert drawn[name] == pytest.approx(expected, rel=1e-12, abs=1e-9), name
+        shortfall = ck_report["strategies"][name]["implementation_shortfall_bps"]
+        assert drawn[name] == pytest.approx(shortfall, rel=1e-12, abs=1e-9)
+    (heat,) = [ax for ax in fig.axes if ax.images]
+    cells = np.asarray(heat.images[0].get_array())
+    unders = sorted({row["lambda_under"] for row in ck_report["search"]["table"]})
+    thetas = sorted({row["theta_queue"] for row in ck_report["search"]["table"]})
+    for row in ck_report["search"]["table"]:
+        cell = cells[thetas.index(row["theta_queue"]), unders.index(row["lambda_under"])]
+        assert cell == pytest.approx((row["avg_fill_px"] - mid) / mid * 1e4, abs=1e-9)
+
+
+def test_nbbo_mid_is_the_best_quotes_of_each_venues_last_row(
+    static_result: BacktestResult,
+) -> None:
+    snapshots = static_result.data.snapshots
+    times, mids = nbbo_mid(snapshots)
+    quotes: dict[int, tuple[int, int]] = {}
+    expected: dict[int, float] = {}
+    for row in snapshots:
+        quotes[int(row["publisher_id"])] = (int(row["ask_px"]), int(row["bid_px"]))
+        asks = [a for a, _ in quotes.values() if a > 0]
+        bids = [b for _, b in quotes.values() if b > 0]
+        both = asks and bids
+        expected[int(row["ts_event"])] = (
+            (min(asks) + max(bids)) / 2 / NANOS_PER_DOLLAR if both else float("nan")
+        )
+    assert times.tolist() == list(expected)
+    np.testing.assert_array_equal(mids, np.array(list(expected.values())))
+
+
+def test_the_arrival_is_when_the_last_venue_first_quotes() -> None:
+    rows = [  # ts_event, publisher_id, ask $, bid $
+        (1, 2, 10.05, 10.00),
+        (2, 9, 10.02, 0.0),  # no bid yet at venue 9
+        (2, 2, 10.04, 9.99),  # the second row of venue 2 at ts 2 is not kept: see below
+        (3, 5, 10.06, 10.01),  # every venue has a row: the arrival
+        (4, 2, 10.01, 10.00),
+    ]
+    kept = [r for k, r in enumerate(rows) if k != 2]  # one row per venue and time, the first
+    snapshots = np.array(
+        [(t, v, round(a * NANOS_PER_DOLLAR), 100, round(b * NANOS_PER_DOLLAR), 100)
+         for t, v, a, b in kept],
+        dtype=SNAPSHOT_DTYPE,
+    )  # fmt: skip
+    # best ask 10.02 (venue 9), best bid 10.01 (venue 5)
+    assert arrival_mid(snapshots) == (3, pytest.approx(10.015, abs=1e-12))
+    times, mids = nbbo_mid(snapshots)
+    assert times.tolist() == [1, 2, 3, 4]
+    np.testing.assert_allclose(mids, [10.025, 10.01, 10.015, 10.01], atol=1e-12)
+    assert arrival_mid(snapshots[:0]) == (None, None)
+
+
+def test_the_title_says_when_the_parameter_choice_is_arbitrary(
+    static_result: BacktestResult, ck_report: dict[str, Any]
+) -> None:
+    # under the static allocator every parameter set gives the same fills
+    assert static_result.search_is_arbitrary
+    assert ARBITRARY in static_figure(static_result).get_suptitle()
+    assert not ck_report["search"]["choice_is_arbitrary"]
+    title = ck_figure(ck_report).get_suptitle()
+    assert "best parameters" in title
+    assert "arbitrary" not in title
+    same = copy.deepcopy(ck_report)
+    same["search"]["choice_is_arbitrary"] = True
+    assert ARBITRARY in ck_figure(same).get_suptitle()
