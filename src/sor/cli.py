@@ -260,6 +260,9 @@ def _check_generated_rows(flags: GenerateFlags) -> None:
 
 Opt = typer.Option
 
+BROKER_HELP = _default(
+    "Broker HOST:PORT; else SOR_KAFKA_BOOTSTRAP, else the config's [kafka].", DEFAULT_BOOTSTRAP
+)
 TOPIC_HELP = _default("Kafka topic; else SOR_KAFKA_TOPIC, else the config's [kafka].", HELP_TOPIC)
 
 
@@ -994,12 +997,7 @@ def produce(
     ] = None,
     bootstrap: Annotated[
         str | None,
-        Opt(
-            help=_default(
-                "Broker HOST:PORT; else SOR_KAFKA_BOOTSTRAP, else the config's [kafka].",
-                DEFAULT_BOOTSTRAP,
-            )
-        ),
+        Opt(help=BROKER_HELP),
     ] = None,
     topic: Annotated[str | None, Opt(help=TOPIC_HELP)] = None,
     speed: Annotated[float, Opt(help="1 real time, 10 ten times faster, 0 flat out.")] = 1.0,
@@ -1100,12 +1098,7 @@ app.command()(place)
 def replays(
     kafka: Annotated[
         str | None,
-        Opt(
-            help=_default(
-                "Broker HOST:PORT; else SOR_KAFKA_BOOTSTRAP, else the config's [kafka].",
-                DEFAULT_BOOTSTRAP,
-            )
-        ),
+        Opt(help=BROKER_HELP),
     ] = None,
     topic: Annotated[str | None, Opt(help=TOPIC_HELP)] = None,
     config: Annotated[Path | None, Opt(help=KAFKA_CONFIG_HELP)] = None,
