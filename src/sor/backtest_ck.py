@@ -19,7 +19,7 @@ import numpy as np
 from sor import __version__
 from sor.backtest import BASELINES, BacktestConfig, run_backtest
 from sor.data.reader import MarketData, format_timestamp
-from sor.domain import NANOS_PER_DOLLAR, StrategyResult, dollars_to_nanos
+from sor.domain import NANOS_PER_DOLLAR, NANOS_PER_SECOND, StrategyResult, dollars_to_nanos
 from sor.errors import SorError
 from sor.report import Money
 from sor.search import RiskParameters, SearchGrid, best_index, run_grid
@@ -77,6 +77,7 @@ def run_ck_backtest(
         raise SorError(f"no rows of {market.source} fall in the window; check --start/--end")
     start = config.start_ns if config.start_ns is not None else int(events["ts_event"][0])
     end = config.end_ns if config.end_ns is not None else int(events["ts_event"][-1])
+    _check_decisions(end - start, horizons_s)
     fees = np.array([dollars_to_nanos(config.costs.fee(int(v))) for v in venues], np.int64)
     rebates = np.array([dollars_to_nanos(config.costs.rebate(int(v))) for v in venues], np.int64)
     flows = outflows(events, len(venues))
@@ -159,6 +160,22 @@ def run_ck_backtest(
             "vwap weights its buckets by displayed ask size over the whole window (hindsight)",
         ],
     }
+
+
+MAX_DECISIONS = 200_000
+"""Decisions one parameter set may take (window over horizon): each costs milliseconds."""
+
+
+def _check_decisions(window_ns: int, horizons_s: tuple[float, ...]) -> None:
+    """Raise ``SorError`` when the shortest horizon would decide too often over the window."""
+    shortest = min(horizons_s)
+    decisions = window_ns / (shortest * NANOS_PER_SECOND)
+    if decisions > MAX_DECISIONS:
+        raise SorError(
+            f"--horizon {shortest:g} s over a window of {window_ns / NANOS_PER_SECOND:,.0f} s "
+            f"means {decisions:,.0f} decisions per parameter set (at most {MAX_DECISIONS:,}): "
+            "use a longer horizon or a narrower window"
+        )
 
 
 def _complete(

@@ -55,6 +55,9 @@ MAX_LATENCY_US = 60e6
 MAX_LATENCY_SIGMA = 3.0
 """Largest log-sd of a sampled latency: its 99th percentile is then 1000 times the median."""
 MAX_HORIZON_S = 86_400.0
+MIN_HORIZON_S = 0.001
+"""Shortest decision horizon, seconds: a decision costs milliseconds, so shorter horizons
+would run for hours on a day of data (and sit below any order-entry latency)."""
 """Longest decision horizon, seconds: a day, the longest window a file holds."""
 MAX_SEED = 2**63 - 1
 """Largest seed: reports and stream markers carry it as an int64."""
@@ -89,7 +92,7 @@ Penalty = Annotated[float, Field(allow_inf_nan=False, ge=0)]
 """A search value (lambda_over, lambda_under, theta_queue), $/share."""
 PenaltyList = Annotated[tuple[Penalty, ...], Field(min_length=1)]
 Horizons = Annotated[
-    tuple[Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_HORIZON_S)], ...],
+    tuple[Annotated[float, Field(allow_inf_nan=False, ge=MIN_HORIZON_S, le=MAX_HORIZON_S)], ...],
     Field(min_length=1),
 ]
 """Decision horizons of model ck, seconds."""

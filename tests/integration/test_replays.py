@@ -318,3 +318,27 @@ def test_a_window_a_replay_cannot_give_is_a_one_line_error(
                     "--no-plot", "-q", cwd=tmp_path)  # fmt: skip
         assert done.returncode == 2 and done.stdout == ""
         assert len(done.stderr.splitlines()) == 1 and message in done.stderr, done.stderr
+
+
+def test_listing_a_topic_that_does_not_exist_says_so_at_once(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    done = _sor("replays", "--kafka", broker.bootstrap, "--topic", _topic(), cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout == ""
+    assert "no replay in the topic" in done.stderr
+
+
+def test_next_waits_for_a_topic_that_does_not_exist_yet(
+    broker: EmbeddedBroker, two_files: tuple[Path, Path]
+) -> None:
+    import time
+
+    market = read_market(two_files[0])
+    topic = _topic()
+    thread, outcome = _consume_in_thread(broker.bootstrap, topic, replay="next")
+    time.sleep(7.0)  # past the first look-ups of the topic's metadata
+    publish(market, bootstrap=broker.bootstrap, topic=topic)
+    thread.join(60)  # type: ignore[attr-defined]
+    assert "error" not in outcome, outcome.get("error")
+    consumed = outcome["result"]
+    assert (consumed.market.snapshots == market.snapshots).all()  # type: ignore[attr-defined]

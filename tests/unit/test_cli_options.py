@@ -41,7 +41,7 @@ BACKTEST_CASES = [
     (["--model", "fast"], "--model: must be 'static' or 'ck', got 'fast'"),
     (["--model", "ck", "--horizon", "nan"], "--horizon: must be a finite number, got nan"),
     (["--model", "ck", "--horizon", "inf"], "--horizon: must be a finite number, got inf"),
-    (["--model", "ck", "--horizon", "0"], "--horizon: must be > 0, got 0"),
+    (["--model", "ck", "--horizon", "0"], "--horizon: must be >= 0.001, got 0"),
     (["--model", "ck", "--horizon", "1e9"], "--horizon: must be <= 86400, got 1000000000"),
     (["--model", "ck", "--latency-us", "inf"], "--latency-us: must be a finite number, got inf"),
     (["--model", "ck", "--latency-us", "-1"], "--latency-us: must be >= 0, got -1"),
@@ -123,7 +123,7 @@ def test_output_path_is_checked_before_the_run(
         ("[order]\nsize = 150\n", "order.size: order size must be a positive multiple of 100"),
         ('[order]\nsize = "5000"\n', "order.size: '5000' is not a valid integer"),
         ('[order]\nstart = "yesterday"\n', "order.start: invalid timestamp 'yesterday'"),
-        ("[ck]\nhorizon = [0.5, 0]\n", "ck.horizon: must be > 0, got 0"),
+        ("[ck]\nhorizon = [0.5, 0]\n", "ck.horizon: must be >= 0.001, got 0"),
         ("[ck]\nlatency_us = inf\n", "ck.latency_us: must be a finite number, got inf"),
         ('[ck]\nqueue_model = "lazy"\n', "ck.queue_model: must be 'probabilistic' or"),
         ("[search]\nlambda = [0.1]\n", "search.lambda: unknown key"),
@@ -260,3 +260,22 @@ def test_figure_goes_exactly_where_asked_and_leaves_no_temporary_file(
     assert outcome.returncode == 0, outcome.stderr
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # PNG, and no figure.png beside it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["figure", "report.json"]
+
+
+def test_a_horizon_that_would_decide_too_often_is_one_line(
+    tiny_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    too_short = run_main(["backtest", "--data", str(tiny_csv), "--model", "ck", "--horizon",
+                          "0.0001", "--no-plot", "-q"], capsys)  # fmt: skip
+    assert too_short.returncode == 2 and too_short.stdout == ""
+    assert too_short.stderr.splitlines() == ["sor: error: --horizon: must be >= 0.001, got 0.0001"]
+
+
+def test_a_window_with_too_many_decisions_is_refused_before_the_search() -> None:
+    from sor.backtest_ck import _check_decisions
+    from sor.errors import SorError
+
+    day = 86_400 * 10**9
+    _check_decisions(day, (0.5, 2.0))  # 172,800 decisions: allowed
+    with pytest.raises(SorError, match=r"--horizon 0.2 s over a window of 86,400 s means 432,000"):
+        _check_decisions(day, (0.2, 2.0))

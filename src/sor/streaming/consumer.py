@@ -295,9 +295,7 @@ class _Chooser:
     def catch_up(self) -> None:
         """The consumer has read what the topic held as it joined: choose what to follow."""
         self.caught_up = True
-        if self.wanted == NEXT:
-            return
-        if self.wanted != LATEST:
+        if self.wanted not in (LATEST, NEXT):
             found = self.kept.get(self.wanted)
             if (found is None or found.start is None) and self.wait:
                 return
@@ -307,6 +305,7 @@ class _Chooser:
                 )
             self.follow(found)
             return
+        # ``next`` keeps only replays created after the command began: the same rule picks
         complete = [r for r in self.kept.values() if r.complete and r.start is not None]
         started = [r for r in self.kept.values() if r.start is not None]
         pick = max(complete or started, key=lambda r: r.offset, default=None)
@@ -559,8 +558,15 @@ class _Connection:
     survives the broker going away (waiting, saying so) and decodes what it fetches."""
 
     def __init__(
-        self, bootstrap: str, topic: str, client: Mapping[str, str] | None, stats: StreamStats
+        self,
+        bootstrap: str,
+        topic: str,
+        client: Mapping[str, str] | None,
+        stats: StreamStats,
+        *,
+        wait_for_topic: bool = True,
     ) -> None:
+        self.wait_for_topic = wait_for_topic
         self.bootstrap = bootstrap
         self.topic = topic
         self.client = dict(client or {})
@@ -604,6 +610,9 @@ class _Connection:
             }
         )
         self._partitions = self._wait_for_topic()
+        if not self._partitions:  # no such topic, and not to be awaited: nothing to read
+            self.at_end = True
+            return self
         self._consumer.assign(
             [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in self._partitions]
         )
@@ -627,6 +636,8 @@ class _Connection:
             found = metadata.topics.get(self.topic) if metadata is not None else None
             if found is not None and found.error is None and found.partitions:
                 return sorted(found.partitions)
+            if not self.wait_for_topic and metadata is not None:
+                return []
             if not announced:
                 log.info("waiting for topic %r to appear", self.topic)
                 announced = True
@@ -720,7 +731,7 @@ def list_replays(
     def replay_of(name: str, offset: int) -> _Replay:
         return found.setdefault(name, _Replay(name, offset, None, keep_rows=False))
 
-    with _Connection(bootstrap, topic, client, stats) as connection:
+    with _Connection(bootstrap, topic, client, stats, wait_for_topic=False) as connection:
         while not connection.at_end:
             for message, decoded in connection.poll():
                 if isinstance(decoded, _Batch):
