@@ -220,18 +220,18 @@ class _Replay:
         spans = [f"{a}" if a == b else f"{a}-{b}" for a, b in zip(starts, ends, strict=True)]
         return ", ".join(spans[:10]) + (f" and {len(spans) - 10} more" if len(spans) > 10 else "")
 
-    def rows(self) -> np.ndarray:
-        """The kept rows in ``seq`` order."""
+    def ordered(self) -> tuple[np.ndarray, np.ndarray]:
+        """The kept ``seq`` numbers and their rows, in ``seq`` order."""
         dtype = _DTYPES[self.kind or "snapshot"]
         seqs = np.concatenate([np.zeros(0, np.int64), *(seq for seq, _ in self.parts)])
         rows = np.concatenate([np.zeros(0, dtype), *(r for _, r in self.parts)])
-        ordered: np.ndarray = rows[np.argsort(seqs, kind="stable")]
-        return ordered
+        order = np.argsort(seqs, kind="stable")
+        return seqs[order], rows[order]
 
     def market(self) -> MarketData:
         """The market of the complete replay."""
         assert self.start is not None
-        rows = self.rows()
+        _, rows = self.ordered()
         if self.kind == "event":
             return market_from_events(rows, self.start)
         return market_from_snapshots(rows, self.start)
@@ -467,9 +467,7 @@ def _start_feeding(
                          "bid_sz": bid_sz})  # fmt: skip
 
     if replay.parts and replay.kind is not None:
-        rows = replay.rows()
-        seqs = np.concatenate([seq for seq, _ in replay.parts])
-        feed(replay.kind, np.sort(seqs), rows)
+        feed(replay.kind, *replay.ordered())
     replay.feed = feed
 
 
@@ -527,18 +525,10 @@ def _take(chooser: _Chooser, message: Any, decoded: Any, stats: StreamStats) -> 
     if target is None:
         stats.other_replays += 1
         return
+    target.last_activity = time.monotonic()  # an end marker or a heartbeat
     if kind == "end":
         target.end = decoded
-        target.last_activity = time.monotonic()
         target.check()
-    elif kind == "heartbeat":
-        target.last_activity = time.monotonic()
-    else:
-        rows = _ROWS_OF_MESSAGES[kind]([decoded])
-        digest = payload_digests([message.value()])
-        stats.duplicates += target.add(
-            kind, np.array([decoded["seq"]]), rows, digest, [message.offset()]
-        )
 
 
 @dataclass
@@ -656,9 +646,12 @@ class _Connection:
             self._consumer.list_topics(self.topic, timeout=1)
         except KafkaException:
             return False
+        self._back()
+        return True
+
+    def _back(self) -> None:
         log.warning("Kafka broker at %s is back: resuming", self.bootstrap)
         self.broker_down = False
-        return True
 
     def poll(self) -> Iterator[tuple[Any, Any]]:
         """Fetch and decode one batch; yield (message, decoded message or ``_Batch``)."""
@@ -666,8 +659,7 @@ class _Connection:
 
         batch = self._consumer.consume(num_messages=10_000, timeout=0.5)
         if batch and self.broker_down:
-            log.warning("Kafka broker at %s is back: resuming", self.bootstrap)
-            self.broker_down = False
+            self._back()
         good = []
         for message in batch:
             error = message.error()
@@ -710,8 +702,12 @@ class _Connection:
                 where = (message.partition() or 0, message.offset() or 0, str(one))
                 self.stats.malformed.append(where)
                 log.warning("malformed message at partition %d offset %d: %s skipped", *where)
-                continue
-            yield message, one
+            elif one["type"] in _ROWS_OF_MESSAGES:  # a data message alone: a batch of one
+                yield message, _Batch(one["replay"], one["type"], np.array([one["seq"]]),
+                                      _ROWS_OF_MESSAGES[one["type"]]([one]),
+                                      payload_digests([message.value()]), [message.offset()])  # fmt: skip
+            else:
+                yield message, one
 
 
 _DATA_PREFIXES = tuple(
@@ -736,22 +732,15 @@ def list_replays(
             for message, decoded in connection.poll():
                 if isinstance(decoded, _Batch):
                     replay = replay_of(decoded.replay, decoded.offsets[0])
-                    kind, seqs, rows = decoded.kind, decoded.seqs, decoded.rows
-                    digests, offsets = decoded.digests, decoded.offsets
-                elif decoded["type"] in CONTENTS.values():
-                    replay = replay_of(decoded["replay"], message.offset())
-                    kind, seqs = decoded["type"], np.array([decoded["seq"]])
-                    rows = _ROWS_OF_MESSAGES[kind]([decoded])
-                    digests, offsets = payload_digests([message.value()]), [message.offset()]
-                else:
-                    replay = replay_of(decoded["replay"], message.offset())
-                    if decoded["type"] == "start":
-                        replay.start = replay.start or decoded
-                    elif decoded["type"] == "end":
-                        replay.end = decoded
+                    try:
+                        replay.add(decoded.kind, decoded.seqs, decoded.rows, decoded.digests,
+                                   decoded.offsets)  # fmt: skip
+                    except SorError as exc:  # listed as it is; a backtest of it would stop
+                        log.warning("%s", exc)
                     continue
-                try:
-                    replay.add(kind, seqs, rows, digests, offsets)
-                except SorError as exc:  # listed as it is; a backtest of it would stop
-                    log.warning("%s", exc)
+                replay = replay_of(decoded["replay"], message.offset())
+                if decoded["type"] == "start":
+                    replay.start = replay.start or decoded
+                elif decoded["type"] == "end":
+                    replay.end = decoded
     return [r.info() for r in sorted(found.values(), key=lambda r: r.offset)]
