@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
-"""Classic entry point: ``python backtest.py [--dry-run] [sor backtest options]``.
+"""Classic entry point: ``python backtest.py [--from-file] [sor backtest options]``.
 
-Without ``--dry-run`` the data (``--data``, or the generated default) is replayed through
+Without ``--from-file`` the data (``--data``, or the generated default) is replayed through
 Kafka and backtested from the stream: the embedded broker unless ``--bootstrap``,
 ``SOR_KAFKA_BOOTSTRAP`` or the configuration names one; ``--kafka HOST:PORT`` consumes a
-stream someone else produces. ``--dry-run`` reads the data file directly.
+stream someone else produces. ``--from-file`` backtests straight from the data file, as
+``sor backtest`` does.
+
+``--dry-run`` is the old spelling of ``--from-file``: it still works, with a warning, since
+elsewhere (``kafka_producer.py``, ``sor produce``) ``--dry-run`` means "print the messages,
+publish none".
 """
 
 import sys
@@ -14,10 +19,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
 from sor.cli import main
 
+FROM_FILE = "--from-file"
+OLD_FROM_FILE = "--dry-run"
+
 if __name__ == "__main__":
     args = sys.argv[1:]
-    if "--dry-run" in args:
-        args = [a for a in args if a != "--dry-run"]
+    if OLD_FROM_FILE in args:
+        sys.stderr.write(
+            f"sor: warning: backtest.py {OLD_FROM_FILE} is deprecated; use {FROM_FILE} "
+            "(backtest straight from the file)\n"
+        )
+    if FROM_FILE in args or OLD_FROM_FILE in args:
+        args = [a for a in args if a not in (FROM_FILE, OLD_FROM_FILE)]
     elif "--kafka" not in args:
         args = ["--stream", *args]
     sys.argv = [sys.argv[0], "backtest", *args]

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from sor.app.defaults import (
     DEFAULT_LATENCY_SIGMA,
@@ -27,7 +27,7 @@ from sor.app.defaults import (
     DEFAULT_SEED,
     NANOS_PER_HOUR,
 )
-from sor.app.settings import FileConfig
+from sor.app.settings import FileConfig, pick
 from sor.core.errors import SorError
 
 if TYPE_CHECKING:
@@ -72,14 +72,6 @@ def _generated_data(seed: int) -> Iterator[tuple[Path, str]]:
         yield path, label
 
 
-T = TypeVar("T")
-
-
-def first_given(flag: T | None, file_value: T | None) -> T | None:
-    """The flag's value when given, else the configuration file's."""
-    return flag if flag is not None else file_value
-
-
 def check_model_options(flags: BacktestFlags, file_config: FileConfig, path: object) -> None:
     """Refuse a ck-only flag with --model static; warn about such a key of the file."""
     from sor.app.settings import CK_ONLY
@@ -95,14 +87,10 @@ def check_model_options(flags: BacktestFlags, file_config: FileConfig, path: obj
 
 
 def topic_name(flag: str | None, file_config: FileConfig) -> str:
-    from sor.streaming.producer import DEFAULT_TOPIC
+    """The topic a command uses: ``--topic``, else ``SOR_KAFKA_TOPIC``, else the file's."""
+    from sor.app.settings import KafkaSettings
 
-    return flag or os.environ.get("SOR_KAFKA_TOPIC") or file_config.kafka.topic or DEFAULT_TOPIC
-
-
-def bootstrap_address(flag: str | None, file_config: FileConfig) -> str | None:
-    """Broker address: flag, then SOR_KAFKA_BOOTSTRAP, then the config; None: embedded."""
-    return flag or os.environ.get("SOR_KAFKA_BOOTSTRAP") or file_config.kafka.bootstrap
+    return KafkaSettings.resolve(file_config, topic=flag).topic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -436,11 +424,11 @@ class CKOptions:
         """Take each setting from its flag, else the configuration file, else its default."""
         file = file_config.ck
         return cls.build(
-            first_given(flags.horizon, file.horizon),
-            first_given(flags.queue_model, file.queue_model),
-            latency_us=first_given(flags.latency_us, file.latency_us),
-            latency_sigma=first_given(flags.latency_sigma, file.latency_sigma),
-            latency_seed=first_given(flags.latency_seed, file.latency_seed),
+            pick(flags.horizon, file.horizon),
+            pick(flags.queue_model, file.queue_model),
+            latency_us=pick(flags.latency_us, file.latency_us),
+            latency_sigma=pick(flags.latency_sigma, file.latency_sigma),
+            latency_seed=pick(flags.latency_seed, file.latency_seed),
         )
 
     @classmethod

@@ -27,7 +27,13 @@ Example::
     latency_seed = 7
     queue_model = "probabilistic"
 
-Precedence: command-line flags, then ``SOR_`` environment variables, then this file.
+Precedence: each setting comes from its command-line flag, else its ``SOR_`` environment
+variable (for the settings that have one), else this file, else its default; an empty flag
+or variable counts as not given. The variables (:data:`ENVIRONMENT`)::
+
+    SOR_CONFIG            the configuration file             (--config wins)
+    SOR_KAFKA_BOOTSTRAP   broker HOST:PORT                   (--bootstrap wins; beats [kafka] bootstrap)
+    SOR_KAFKA_TOPIC       Kafka topic                        (--topic wins; beats [kafka] topic)
 
 Every value, from the file or from a flag, is checked by the same annotated types below
 (:class:`BacktestFlags` and :class:`GenerateFlags` carry the flags), before any data is
@@ -36,16 +42,18 @@ read: a NaN fee or an empty search list is an error, never a silent fallback.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from sor.core.domain import DEFAULT_FEE, DEFAULT_REBATE, VENUE_NAMES, VenueCosts
 from sor.core.errors import ConfigError
+from sor.core.validated import Validated
 
 MAX_FEE_DOLLARS = 1.0
 """Largest fee or rebate magnitude, $/share: a thousand times the access-fee cap, and it
@@ -90,10 +98,10 @@ fee) and charges makers (negative rebate); an ask plus its fee must stay positiv
 ``sor.static.allocator.check_notional`` checks against the data."""
 Penalty = Annotated[float, Field(allow_inf_nan=False, ge=0)]
 """A search value (lambda_over, lambda_under, theta_queue), $/share."""
-PenaltyList = Annotated[tuple[Penalty, ...], Field(min_length=1)]
+PenaltyList = Annotated[tuple[Penalty, ...], Field(min_length=1, strict=False)]
 Horizons = Annotated[
     tuple[Annotated[float, Field(allow_inf_nan=False, ge=MIN_HORIZON_S, le=MAX_HORIZON_S)], ...],
-    Field(min_length=1),
+    Field(min_length=1, strict=False),
 ]
 """Decision horizons of model ck, seconds."""
 LatencyUs = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_LATENCY_US)]
@@ -110,18 +118,14 @@ Speed = Annotated[float, Field(allow_inf_nan=False, ge=0)]
 """A replay speed: 1 real time, 10 ten times faster, 0 flat out."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class VenueCostEntry(_Strict):
+class VenueCostEntry(Validated):
     """Fee and rebate of one venue, dollars per share."""
 
     fee: Dollars | None = None
     rebate: Dollars | None = None
 
 
-class CostsSection(_Strict):
+class CostsSection(Validated):
     """Default fee and rebate, and per-venue overrides keyed by publisher id or name."""
 
     fee: Dollars = DEFAULT_FEE
@@ -129,7 +133,7 @@ class CostsSection(_Strict):
     venues: dict[str, VenueCostEntry] = Field(default_factory=dict)
 
 
-class OrderSection(_Strict):
+class OrderSection(Validated):
     """The parent order and the window."""
 
     size: OrderSize | None = None
@@ -137,7 +141,7 @@ class OrderSection(_Strict):
     end: Timestamp | None = None
 
 
-class SearchSection(_Strict):
+class SearchSection(Validated):
     """The search lists; a list left out takes the chosen model's default."""
 
     lambda_over: PenaltyList | None = None
@@ -145,7 +149,7 @@ class SearchSection(_Strict):
     theta_queue: PenaltyList | None = None
 
 
-class CkSection(_Strict):
+class CkSection(Validated):
     """The model-ck settings; a key left out takes its flag's default."""
 
     horizon: Horizons | None = None
@@ -155,7 +159,7 @@ class CkSection(_Strict):
     queue_model: QueueModel | None = None
 
 
-class KafkaSection(_Strict):
+class KafkaSection(Validated):
     """Where the stream lives; ``client`` entries pass through to the Kafka client."""
 
     bootstrap: str | None = None
@@ -163,7 +167,7 @@ class KafkaSection(_Strict):
     client: dict[str, str] = Field(default_factory=dict)
 
 
-class FileConfig(_Strict):
+class FileConfig(Validated):
     """The whole configuration file."""
 
     order: OrderSection = Field(default_factory=OrderSection)
@@ -173,7 +177,7 @@ class FileConfig(_Strict):
     kafka: KafkaSection = Field(default_factory=KafkaSection)
 
 
-class BacktestFlags(_Strict):
+class BacktestFlags(Validated):
     """The numeric and choice flags of ``sor backtest``, under their names with ``_``."""
 
     order_size: OrderSize | None = None
@@ -197,7 +201,7 @@ class BacktestFlags(_Strict):
     max_ts_distance: TsDistance = 24.0
 
 
-class GenerateFlags(_Strict):
+class GenerateFlags(Validated):
     """The flags of ``sor generate``."""
 
     venues: Annotated[int, Field(strict=True, ge=1, le=len(VENUE_NAMES))]
@@ -209,7 +213,7 @@ class GenerateFlags(_Strict):
     price_moves: Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_PRICE_MOVES)]
 
 
-class ProduceFlags(_Strict):
+class ProduceFlags(Validated):
     """The numeric flags of ``sor produce``."""
 
     max_ts_distance: TsDistance = 24.0
@@ -344,3 +348,72 @@ def venue_costs(
         fees=tuple(sorted(fees)),
         rebates=tuple(sorted(rebates)),
     )
+
+
+# --- where each setting comes from ------------------------------------------------------------
+
+ENVIRONMENT: dict[str, str] = {
+    "SOR_CONFIG": "the TOML configuration file, when --config is not given",
+    "SOR_KAFKA_BOOTSTRAP": "the broker HOST:PORT, when --bootstrap is not given "
+    "(sor backtest --stream, sor produce, sor replays); before [kafka] bootstrap",
+    "SOR_KAFKA_TOPIC": "the Kafka topic, when --topic is not given; before [kafka] topic",
+}
+"""Every ``SOR_`` variable a ``sor`` command reads, and what it sets (the module's text)."""
+
+T = TypeVar("T")
+
+
+def pick(flag: T | None, file_value: T | None) -> T | None:
+    """Return a setting without a ``SOR_`` variable: the flag when given, else the file's."""
+    return flag if flag is not None else file_value
+
+
+def pick_text(
+    flag: str | None,
+    file_value: str | None,
+    variable: str,
+    environ: Mapping[str, str] | None = None,
+) -> str | None:
+    """Return a text setting from the first source that gives it: the flag, then the ``SOR_``
+    ``variable``, then the configuration file.
+
+    An empty text counts as not given, so that a deploy unit may pass ``--topic "$SOR_X"``
+    with the variable unset.
+    """
+    assert variable in ENVIRONMENT, variable  # every variable read is documented
+    text = (os.environ if environ is None else environ).get(variable)
+    return flag or text or file_value or None
+
+
+def config_path(flag: Path | None, environ: Mapping[str, str] | None = None) -> Path | None:
+    """The configuration file: ``--config``, else ``SOR_CONFIG``; None for none."""
+    text = pick_text(str(flag) if flag is not None else None, None, "SOR_CONFIG", environ)
+    return Path(text) if text is not None else None
+
+
+class KafkaSettings(Validated):
+    """Where a command's stream lives, each value from flag, ``SOR_`` variable or the file."""
+
+    bootstrap: str | None
+    """Broker HOST:PORT; None where the command then uses its own default."""
+    topic: str
+    client: dict[str, str]
+    """Settings passed through to the Kafka client (SASL, TLS): the file's [kafka.client]."""
+
+    @classmethod
+    def resolve(
+        cls,
+        file_config: FileConfig,
+        *,
+        bootstrap: str | None = None,
+        topic: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> KafkaSettings:
+        """Take the ``bootstrap`` and ``topic`` flags, else their ``SOR_`` variables, else the
+        file's [kafka] section; the topic defaults to ``mock_l1_stream``."""
+        from sor.streaming.producer import DEFAULT_TOPIC
+
+        kafka = file_config.kafka
+        address = pick_text(bootstrap, kafka.bootstrap, "SOR_KAFKA_BOOTSTRAP", environ)
+        name = pick_text(topic, kafka.topic, "SOR_KAFKA_TOPIC", environ)
+        return cls(bootstrap=address, topic=name or DEFAULT_TOPIC, client=dict(kafka.client))

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from sor.ck.model import (
     CKParams,
@@ -62,23 +62,20 @@ from sor.ck.model import (
 )
 from sor.ck.solver import solve
 from sor.core.errors import ConfigError
+from sor.core.validated import Validated
 
 DEFAULT_SAMPLES = 1000
 STRATEGIES = ("optimal", "market_only", "single_limit", "equal_split")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
-
-
-class VenueSpec(_Strict):
+class VenueSpec(Validated):
     """One venue: the shares queued ahead at its best bid and its effective rebate."""
 
     queue: int = Field(ge=0, description="Q_k, shares ahead of a new limit buy.")
     rebate: float = Field(description="r_k, effective rebate of a filled limit buy, $/share.")
 
 
-class PoissonFactorSpec(_Strict):
+class PoissonFactorSpec(Validated):
     """Outflows ``xi_k = a xi_0 + (1 - a) eps_k`` with i.i.d. Poisson(m) ``xi_0``, ``eps_k``."""
 
     model: Literal["poisson_factor"]
@@ -86,13 +83,13 @@ class PoissonFactorSpec(_Strict):
     common_weight: float = Field(ge=0, le=1, description="a, weight of the common factor.")
 
 
-class SampleSpec(_Strict):
+class SampleSpec(Validated):
     """Explicit outflow samples, shares, one row of K values per horizon."""
 
     samples: list[list[float]] = Field(min_length=1)
 
 
-class ProblemSpec(_Strict):
+class ProblemSpec(Validated):
     """The problem file as written (validated field by field)."""
 
     order_size: int = Field(gt=0)

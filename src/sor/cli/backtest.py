@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -20,16 +19,13 @@ from sor.app.defaults import (
 from sor.app.runs import (
     BacktestOptions,
     CKOptions,
-    bootstrap_address,
     check_model_options,
-    first_given,
     market_input,
     read_window_events,
     run_ck_market_backtest,
     run_kafka_backtest,
     run_market_backtest,
     run_stream_backtest,
-    topic_name,
 )
 from sor.cli.common import (
     HELP_CK_GRID,
@@ -209,7 +205,14 @@ def backtest(
     """
     setup_logging(quiet)
     with user_errors():
-        from sor.app.settings import BacktestFlags, check_flags, load_config
+        from sor.app.settings import (
+            BacktestFlags,
+            KafkaSettings,
+            check_flags,
+            config_path,
+            load_config,
+            pick,
+        )
 
         flags = check_flags(
             BacktestFlags,
@@ -224,19 +227,19 @@ def backtest(
                 "gap_timeout": gap_timeout, "max_ts_distance": max_ts_distance,
             },
         )  # fmt: skip
-        config_path = config or os.environ.get("SOR_CONFIG")
-        file_config = load_config(config_path)
-        check_model_options(flags, file_config, config_path)
+        config_file = config_path(config)
+        file_config = load_config(config_file)
+        check_model_options(flags, file_config, config_file)
         search = file_config.search
         options = BacktestOptions(
-            start=first_given(flags.start, file_config.order.start),
-            end=first_given(flags.end, file_config.order.end),
-            order_size=first_given(flags.order_size, file_config.order.size),
+            start=pick(flags.start, file_config.order.start),
+            end=pick(flags.end, file_config.order.end),
+            order_size=pick(flags.order_size, file_config.order.size),
             fee=flags.fee,
             rebate=flags.rebate,
-            lambda_over=first_given(flags.lambda_over, search.lambda_over),
-            lambda_under=first_given(flags.lambda_under, search.lambda_under),
-            theta_queue=first_given(flags.theta_queue, search.theta_queue),
+            lambda_over=pick(flags.lambda_over, search.lambda_over),
+            lambda_under=pick(flags.lambda_under, search.lambda_under),
+            theta_queue=pick(flags.theta_queue, search.theta_queue),
             model=flags.model,
             skip_bad_rows=skip_bad_rows,
             max_ts_distance_ns=round(flags.max_ts_distance * NANOS_PER_HOUR),
@@ -248,7 +251,8 @@ def backtest(
         )
         options.config(seed=None)  # the window and the fees, before any data is read
         options.check_outputs()
-        kafka_topic = topic_name(topic, file_config)
+        stream_settings = KafkaSettings.resolve(file_config, bootstrap=bootstrap, topic=topic)
+        kafka_topic = stream_settings.topic
         ck = CKOptions.resolve(flags, file_config) if flags.model == "ck" else None
         if kafka is not None:
             if data is not None or stream:
@@ -260,7 +264,7 @@ def backtest(
         elif stream:
             with market_input(data, seed, options) as (market, seed_used, path):
                 report = run_stream_backtest(
-                    market, bootstrap_address(bootstrap, file_config), kafka_topic, options,
+                    market, stream_settings.bootstrap, kafka_topic, options,
                     speed=speed, seed=seed_used, ck=ck,
                     events=read_window_events(path, options) if ck is not None else None,
                 )  # fmt: skip

@@ -102,11 +102,19 @@ TS_DISTANCE_HELP = (
 
 @contextmanager
 def user_errors() -> Iterator[None]:
+    """Turn a ``SorError`` into one line on stderr (``sor: error: ...``) and exit status 2,
+    Ctrl-C into ``sor: interrupted`` and status 130: every command's error context.
+
+    Written to stderr directly, not logged: ``--quiet`` and commands that set up no logging
+    (``sor place``) print the same line.
+    """
     try:
         yield
     except SorError as exc:
-        log.error("error: %s", exc)
+        sys.stderr.write(f"sor: error: {exc}\n")
+        sys.stderr.flush()
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
-        log.error("interrupted")
+        sys.stderr.write("sor: interrupted\n")
+        sys.stderr.flush()
         raise typer.Exit(130) from None

@@ -6,7 +6,7 @@ import sys
 from typing import Annotated
 
 from sor.app.defaults import DEFAULT_SEED
-from sor.app.runs import BacktestOptions, market_input, run_stream_backtest, topic_name
+from sor.app.runs import BacktestOptions, market_input, run_stream_backtest
 from sor.cli.common import Opt, setup_logging, user_errors
 
 
@@ -25,11 +25,13 @@ def demo(
     """
     setup_logging(quiet)
     with user_errors():
+        from sor.app.settings import KafkaSettings
+
         options = BacktestOptions(quiet=quiet)
         options.check_outputs()
         with market_input(None, seed, options) as (market, seed_used, _):
             report = run_stream_backtest(
-                market, None, topic_name(None, options.file_config), options, speed=0.0,
+                market, None, KafkaSettings.resolve(options.file_config).topic, options, speed=0.0,
                 seed=seed_used,
             )  # fmt: skip
         sys.stdout.write(report)

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from sor.cli.common import user_errors
 from sor.core.errors import SorError
 
 MAX_SAMPLES = 1_000_000
@@ -85,7 +86,7 @@ def place(
     from sor.ck import paper as study
     from sor.ck import place as lib
 
-    try:
+    with user_errors():
         if paper_table:
             if problem is not None:
                 raise SorError("give either a PROBLEM file or --paper-table, not both")
@@ -123,6 +124,3 @@ def place(
             raise SorError("give a PROBLEM file (JSON) or --paper-table")
         result = lib.place(lib.load_problem(problem))
         typer.echo(json.dumps(result.to_dict(), indent=2))
-    except SorError as exc:
-        typer.echo(f"sor: error: {exc}", err=True)
-        raise typer.Exit(2) from None

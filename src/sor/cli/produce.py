@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -16,11 +15,9 @@ from sor.app.defaults import (
 )
 from sor.app.runs import (
     BacktestOptions,
-    bootstrap_address,
     market_input,
     publish_market,
     read_window_events,
-    topic_name,
 )
 from sor.cli.common import (
     BROKER_HELP,
@@ -79,7 +76,13 @@ def produce(
     """
     setup_logging(quiet)
     with user_errors():
-        from sor.app.settings import ProduceFlags, check_flags, load_config
+        from sor.app.settings import (
+            KafkaSettings,
+            ProduceFlags,
+            check_flags,
+            config_path,
+            load_config,
+        )
         from sor.streaming.codec import new_replay_id
         from sor.streaming.producer import replay_messages
 
@@ -93,7 +96,7 @@ def produce(
                 "max_ts_distance": max_ts_distance,
             },
         )
-        file_config = load_config(config or os.environ.get("SOR_CONFIG"))
+        file_config = load_config(config_path(config))
         options = BacktestOptions(
             start=start, end=end, skip_bad_rows=skip_bad_rows, file_config=file_config,
             max_ts_distance_ns=round(flags.max_ts_distance * NANOS_PER_HOUR),
@@ -111,8 +114,8 @@ def produce(
                     count += 1
                 log.info("%d messages (dry run, nothing published)", count)
                 return
-            address = bootstrap_address(bootstrap, file_config) or DEFAULT_BOOTSTRAP
+            kafka = KafkaSettings.resolve(file_config, bootstrap=bootstrap, topic=topic)
             publish_market(
-                market, address, topic_name(topic, file_config), file_config, speed,
+                market, kafka.bootstrap or DEFAULT_BOOTSTRAP, kafka.topic, file_config, speed,
                 window.start_ns, window.end_ns, seed_used, quiet=quiet, events=rows,
             )  # fmt: skip

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from sor.app.defaults import DEFAULT_BOOTSTRAP
-from sor.app.runs import bootstrap_address, topic_name
 from sor.cli.common import (
     BROKER_HELP,
     KAFKA_CONFIG_HELP,
@@ -40,13 +38,13 @@ def replays(
     """
     setup_logging(True)
     with user_errors():
-        from sor.app.settings import load_config
+        from sor.app.settings import KafkaSettings, config_path, load_config
         from sor.streaming.consumer import list_replays
 
-        file_config = load_config(config or os.environ.get("SOR_CONFIG"))
-        address = bootstrap_address(kafka, file_config) or DEFAULT_BOOTSTRAP
-        found = list_replays(address, topic_name(topic, file_config),
-                             client=file_config.kafka.client)  # fmt: skip
+        stream = KafkaSettings.resolve(load_config(config_path(config)), bootstrap=kafka,
+                                       topic=topic)  # fmt: skip
+        found = list_replays(stream.bootstrap or DEFAULT_BOOTSTRAP, stream.topic,
+                             client=stream.client)  # fmt: skip
         for info in found:
             state = "complete" if info.complete else "incomplete"
             count = "?" if info.count is None else str(info.count)

@@ -20,24 +20,18 @@ from sor.data.reader import (
     OPTIONAL_COLUMNS,
     PARSED,
     REQUIRED_COLUMNS,
-    _nanos_expr,
-    _parse_expr,
-    _snapshots,
-    bad_expr,
+    CsvParsing,
+    build_snapshots,
     check_row_count,
     count_bad_rows,
-    csv_format,
     csv_header,
     csv_text,
     dbn_prices,
-    first_bad_expr,
     is_dbn,
     line_error,
     raise_first_bad,
     raise_out_of_range,
-    size_expr,
     timestamp_outliers,
-    with_parsed,
 )
 
 log = logging.getLogger(__name__)
@@ -72,10 +66,9 @@ def _csv_frame(
     header = csv_header(file, needed, "--model ck needs them")
     levels = [k for k in range(LEVELS) if f"ask_px_{k:02d}" in header]
     wanted = [*needed, *(f"{n}_{k:02d}" for k in levels[1:] for n in ("ask_px", "ask_sz"))]
-    with csv_format(file):
-        return _csv_rows(
-            file, header, wanted, levels, (start_ns, end_ns), skip_bad_rows, max_ts_distance_ns
-        )
+    return _csv_rows(
+        file, header, wanted, levels, (start_ns, end_ns), skip_bad_rows, max_ts_distance_ns
+    )
 
 
 def _csv_rows(
@@ -92,6 +85,7 @@ def _csv_rows(
     A first pass reads every row's timestamp and bad-value flags, to find the rows the
     snapshots drop (a bad row anywhere counts, and the timestamps out of range are judged
     against the whole file's); the second parses the window's rows that are kept."""
+    parsing = CsvParsing.of(file)
     lines = scan_lines(file, len(header), stop_at_first=not skip_bad_rows)
     raw = csv_text(file, wanted, lines)
     dropped = [name for name in wanted if name in SNAPSHOT_FIELDS]
@@ -100,12 +94,12 @@ def _csv_rows(
         raise line_error(file, lines, header, 0)
     try:
         flags = (
-            with_parsed(raw, wanted)
+            parsing.with_parsed(raw, wanted)
             .select(
                 pl.col(f"{PARSED}ts_event").fill_null(0).alias("ts_event"),
-                first_bad_expr(dropped, preparsed=True).alias("_dropped"),
+                parsing.first_bad(dropped, preparsed=True).alias("_dropped"),
                 pl.any_horizontal(
-                    pl.lit(False), *[bad_expr(name, preparsed=True) for name in absent]
+                    pl.lit(False), *[parsing.bad(name, preparsed=True) for name in absent]
                 ).alias("_absent"),
             )
             .collect(engine="streaming")
@@ -116,7 +110,7 @@ def _csv_rows(
     codes = flags["_dropped"].to_numpy()
     absent_values = int(flags["_absent"].sum())
     if not skip_bad_rows and (codes.any() or absent_values):
-        raise_first_bad(file, raw, wanted, before=flags.height)
+        raise_first_bad(file, raw, wanted, before=flags.height, parsing=parsing)
     broken = lines.mask(flags.height)
     ts = flags["ts_event"].to_numpy()
     del flags
@@ -139,16 +133,16 @@ def _csv_rows(
             raw.with_row_index("_row")
             .select(
                 "_row",
-                _parse_expr("ts_event").alias("ts_event"),
-                _parse_expr("publisher_id").cast(pl.Int32, strict=False).alias("publisher_id"),
-                _parse_expr("action").fill_null("").alias("action"),
-                _parse_expr("side").fill_null("").alias("side"),
-                _nanos_expr("price", wanted).alias("price"),
-                size_expr("size", wanted).alias("size"),
-                _nanos_expr("bid_px_00", wanted).alias("bid_px"),
-                size_expr("bid_sz_00", wanted).alias("bid_sz"),
-                *[_nanos_expr(f"ask_px_{k:02d}", wanted).alias(f"ask_px_{k}") for k in levels],
-                *[size_expr(f"ask_sz_{k:02d}", wanted).alias(f"ask_sz_{k}") for k in levels],
+                parsing.parse("ts_event").alias("ts_event"),
+                parsing.parse("publisher_id").cast(pl.Int32, strict=False).alias("publisher_id"),
+                parsing.parse("action").fill_null("").alias("action"),
+                parsing.parse("side").fill_null("").alias("side"),
+                parsing.nanos("price", wanted).alias("price"),
+                parsing.size("size", wanted).alias("size"),
+                parsing.nanos("bid_px_00", wanted).alias("bid_px"),
+                parsing.size("bid_sz_00", wanted).alias("bid_sz"),
+                *[parsing.nanos(f"ask_px_{k:02d}", wanted).alias(f"ask_px_{k}") for k in levels],
+                *[parsing.size(f"ask_sz_{k:02d}", wanted).alias(f"ask_sz_{k}") for k in levels],
             )
             .filter(kept)
             .drop("_row")
@@ -260,5 +254,5 @@ def snapshots_from_events(events: np.ndarray) -> np.ndarray:
         "bid_px": events["bid_px"],
         "bid_sz": events["bid_sz"],
     }
-    snapshots, _ = _snapshots(columns, start_ns=None, end_ns=None)
+    snapshots, _ = build_snapshots(columns)
     return snapshots

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,7 +51,7 @@ _BOOK_SIZES = ("ask_sz_00", "bid_sz_00")
 _MAX_BOOK_SIZE = min(MAX_SIZE, int(np.iinfo(SNAPSHOT_DTYPE["ask_sz"]).max))
 """Largest top-of-book size a snapshot holds: a larger one is a bad value, never wrapped."""
 PARSED = "_parsed_"
-"""Prefix of the parsed copy of a column (:func:`with_parsed`)."""
+"""Prefix of the parsed copy of a column (:meth:`CsvParsing.with_parsed`)."""
 _SKIP_HINT = "use --skip-bad-rows to skip and count such rows"
 OUT_OF_RANGE = "timestamp_out_of_range"
 """The report's reason for a row whose ``ts_event`` is out of range."""
@@ -75,8 +73,6 @@ class CsvFormat:
     fixed_prices: bool = False
 
 
-_FORMAT: ContextVar[CsvFormat] = ContextVar("csv_format", default=CsvFormat())  # noqa: B039 (frozen)
-"""The format of the file being read, decided once per file from its first rows."""
 _BATCH_ROWS = 250_000
 
 EARLIEST_TS_NS = 631_152_000_000_000_000
@@ -242,10 +238,9 @@ def read_market(
             file, skip_bad_rows=skip_bad_rows, max_ts_distance_ns=max_ts_distance_ns
         )
     else:
-        with csv_format(file):
-            typed, rows_read, skipped = _read_csv(
-                file, skip_bad_rows=skip_bad_rows, max_ts_distance_ns=max_ts_distance_ns
-            )
+        typed, rows_read, skipped = _read_csv(
+            file, skip_bad_rows=skip_bad_rows, max_ts_distance_ns=max_ts_distance_ns
+        )
     snapshots, in_window = _snapshots(typed, start_ns=start_ns, end_ns=end_ns)
     return MarketData(
         snapshots=snapshots,
@@ -333,23 +328,24 @@ def _read_csv(
     raw = csv_text(path, wanted, lines)
     if not skip_bad_rows and len(lines.bad_rows):
         raise line_error(path, lines, header, 0)
-    query = with_parsed(raw, wanted).select(
-        _parsed("ts_event", True).fill_null(0).alias("ts_event"),
-        _parsed("publisher_id", True)
+    parsing = CsvParsing.of(path)
+    query = parsing.with_parsed(raw, wanted).select(
+        pl.col(PARSED + "ts_event").fill_null(0).alias("ts_event"),
+        pl.col(PARSED + "publisher_id")
         .cast(pl.Int32, strict=False)
         .fill_null(0)
         .alias("publisher_id"),
-        _nanos_expr("ask_px_00", wanted, preparsed=True).alias("ask_px"),
-        size_expr("ask_sz_00", wanted, preparsed=True)
+        parsing.nanos("ask_px_00", wanted, preparsed=True).alias("ask_px"),
+        parsing.size("ask_sz_00", wanted, preparsed=True)
         .cast(pl.Int32, strict=False)
         .fill_null(0)
         .alias("ask_sz"),
-        _nanos_expr("bid_px_00", wanted, preparsed=True).alias("bid_px"),
-        size_expr("bid_sz_00", wanted, preparsed=True)
+        parsing.nanos("bid_px_00", wanted, preparsed=True).alias("bid_px"),
+        parsing.size("bid_sz_00", wanted, preparsed=True)
         .cast(pl.Int32, strict=False)
         .fill_null(0)
         .alias("bid_sz"),
-        first_bad_expr(wanted, preparsed=True).alias("_bad"),
+        parsing.first_bad(wanted, preparsed=True).alias("_bad"),
     )
     # Batches are copied into columns sized from the file up front, so the peak stays near
     # the size of the result (joining a list of batches would need twice that).
@@ -359,7 +355,7 @@ def _read_csv(
             flagged = batch["_bad"] > 0
             if not skip_bad_rows and flagged.any():
                 first = columns.rows + int(flagged.arg_true()[0])
-                raise_first_bad(path, raw, wanted, before=first + 1)
+                raise_first_bad(path, raw, wanted, before=first + 1, parsing=parsing)
                 raise AssertionError("unreachable: a flagged row has no bad value")
             columns.append(batch)
     except pl.exceptions.PolarsError as exc:
@@ -425,7 +421,7 @@ def count_bad_rows(
     lines: csv_scan.LineScan, codes: np.ndarray, wanted: list[str], outside: int
 ) -> dict[str, int]:
     """Count the bad rows per reason: lines that are not rows, then the first bad value of
-    the others (``codes`` from :func:`first_bad_expr`), then timestamps out of range."""
+    the others (``codes`` from :meth:`CsvParsing.first_bad`), then timestamps out of range."""
     skipped = lines.counts()
     per_code = np.bincount(codes, minlength=len(wanted) + 1)
     for name, count in zip(wanted, per_code[1:], strict=True):
@@ -498,17 +494,6 @@ def sniff_format(path: Path) -> CsvFormat:
     )
 
 
-@contextmanager
-def csv_format(path: Path) -> Iterator[CsvFormat]:
-    """Read ``path``'s format (:func:`sniff_format`) and parse with it within the block."""
-    found = sniff_format(path)
-    token = _FORMAT.set(found)
-    try:
-        yield found
-    finally:
-        _FORMAT.reset(token)
-
-
 def csv_header(path: Path, required: tuple[str, ...], why: str) -> list[str]:
     """Check the CSV's head (:func:`sor.data.csv_scan.read_head`, in bounded time and
     memory) and return its column names.
@@ -531,74 +516,6 @@ def _nonblank(name: str) -> pl.Expr:
     return pl.col(name).is_not_null() & (pl.col(name).str.strip_chars() != "")
 
 
-def _parse_expr(name: str) -> pl.Expr:
-    raw = pl.col(name).str.strip_chars()
-    if name == "ts_event":
-        # Databento writes ISO-8601 with pretty_ts, integer nanoseconds without it
-        if _FORMAT.get().integer_ts:
-            return raw.cast(pl.Int64, strict=False)
-        ns = raw.str.to_datetime(_ISO_FORMAT, time_unit="ns", strict=False).dt.epoch("ns")
-        # polars wraps a time past int64 nanoseconds (years before 1678 or after 2261)
-        # around into a valid-looking one: such a time becomes one that is out of range
-        representable = (raw >= _FIRST_ISO_YEAR) & (raw < _END_ISO_YEAR)
-        return (
-            pl.when(ns.is_null() | representable)
-            .then(ns)
-            .otherwise(pl.lit(_WRAPPED_TS, dtype=pl.Int64))
-        )
-    if name in _CODES:
-        # one printable ASCII character: a longer one would be cut to its first
-        return pl.when(raw.str.contains(r"^[!-~]$")).then(raw)
-    if name in PRICE_COLUMNS or "_px_" in name or name == "price":
-        # decimal dollars with pretty_px, integer nano-dollars without it
-        return raw.cast(pl.Int64 if _FORMAT.get().fixed_prices else pl.Float64, strict=False)
-    return raw.cast(pl.Int64, strict=False)
-
-
-def with_parsed(lazy: pl.LazyFrame, names: list[str]) -> pl.LazyFrame:
-    """Add each column of ``names`` parsed (:func:`_parse_expr`) beside its text, so that
-    the expressions given ``preparsed=True`` parse each value once, not once per use."""
-    return lazy.with_columns(_parse_expr(name).alias(PARSED + name) for name in names)
-
-
-def _parsed(name: str, preparsed: bool) -> pl.Expr:
-    return pl.col(PARSED + name) if preparsed else _parse_expr(name)
-
-
-def _nanos_expr(name: str, wanted: list[str], *, preparsed: bool = False) -> pl.Expr:
-    """Dollar prices as nano-dollars; missing, non-finite or non-positive prices become 0,
-    which means "no liquidity on that side" (prices above ``MAX_PRICE_NANOS`` are bad
-    values, flagged by :func:`bad_expr`, and 0 here)."""
-    if name not in wanted:
-        return pl.lit(0, dtype=pl.Int64)
-    price = _parsed(name, preparsed)
-    if _FORMAT.get().fixed_prices:
-        valid = price.is_not_null() & (price > 0) & (price <= MAX_PRICE_NANOS)
-        return pl.when(valid).then(price).otherwise(0).cast(pl.Int64)
-    nanos = (price * NANOS_PER_DOLLAR).round(0)
-    valid = price.is_not_null() & price.is_finite() & (price > 0) & (nanos <= MAX_PRICE_NANOS)
-    # the value from the decimal text itself: a float holds a price such as 2e9 $ only to
-    # about 256 nano-dollars; the float serves to classify it and for forms the decimal
-    # cast does not take
-    exact = pl.col(name).str.strip_chars().cast(pl.Decimal(38, 9), strict=False)
-    exact_nanos = (exact * NANOS_PER_DOLLAR).cast(pl.Int64, strict=False)
-    return (
-        pl.when(valid)
-        .then(pl.coalesce(exact_nanos, nanos.cast(pl.Int64)))
-        .otherwise(0)
-        .cast(pl.Int64)
-    )
-
-
-def size_expr(name: str, wanted: list[str], *, preparsed: bool = False) -> pl.Expr:
-    """Sizes as integers; a missing or non-positive size becomes 0 ("no liquidity"), as
-    does a size too large (a bad value, flagged by :func:`bad_expr`)."""
-    if name not in wanted:
-        return pl.lit(0, dtype=pl.Int64)
-    size = _parsed(name, preparsed)
-    return pl.when((size > 0) & (size <= _largest(name))).then(size).otherwise(0)
-
-
 def bad_reason(column: str) -> str:
     """Return the report's reason for an unparseable value in ``column``."""
     if column in _REASONS:
@@ -619,46 +536,126 @@ def _largest(name: str) -> int | None:
     return None
 
 
-def bad_expr(name: str, *, preparsed: bool = False) -> pl.Expr:
-    """A value is bad when text is present but does not parse, or lies outside Databento's
-    type for it (a negative venue, a venue, size or price too large); a blank is bad only
-    where the value is required for every row (timestamp, venue). A non-positive or
-    non-finite price or size is not bad: it means "no liquidity"."""
-    parsed = _parsed(name, preparsed)
-    bad = parsed.is_null()
-    if name not in ("ts_event", "publisher_id"):
-        bad = bad & _nonblank(name)
-    largest = _largest(name)
-    if largest is None:
-        return bad
-    if name == "price" or "_px_" in name:
-        if _FORMAT.get().fixed_prices:
-            return bad | ((parsed > largest) & (parsed != _UNDEFINED_FIXED_PRICE))
-        return bad | (parsed.is_finite() & ((parsed * NANOS_PER_DOLLAR).round(0) > largest))
-    if name == "publisher_id":
-        return bad | (parsed < 0) | (parsed > largest)
-    return bad | (parsed > largest)
+@dataclass(frozen=True)
+class CsvParsing:
+    """The polars expressions that parse a CSV's text columns, for one file's format.
 
+    Every reader of Databento CSV text (the snapshots here, the events of
+    :mod:`sor.data.events`) builds its expressions from one of these, made by
+    :meth:`of` from the file, so that how a value parses is stated where it is used.
+    """
 
-def first_bad_expr(wanted: list[str], *, preparsed: bool = False) -> pl.Expr:
-    """The 1-based position in ``wanted`` of a row's first bad value, 0 when none is bad."""
-    code = pl.lit(0, dtype=pl.Int8)
-    for position, name in reversed(list(enumerate(wanted, start=1))):
-        code = (
-            pl.when(bad_expr(name, preparsed=preparsed))
-            .then(pl.lit(position, dtype=pl.Int8))
-            .otherwise(code)
+    format: CsvFormat = field(default_factory=CsvFormat)
+
+    @classmethod
+    def of(cls, path: Path) -> CsvParsing:
+        """Return the parsing of ``path``'s format (:func:`sniff_format`)."""
+        return cls(sniff_format(path))
+
+    def parse(self, name: str) -> pl.Expr:
+        raw = pl.col(name).str.strip_chars()
+        if name == "ts_event":
+            # Databento writes ISO-8601 with pretty_ts, integer nanoseconds without it
+            if self.format.integer_ts:
+                return raw.cast(pl.Int64, strict=False)
+            ns = raw.str.to_datetime(_ISO_FORMAT, time_unit="ns", strict=False).dt.epoch("ns")
+            # polars wraps a time past int64 nanoseconds (years before 1678 or after 2261)
+            # around into a valid-looking one: such a time becomes one that is out of range
+            representable = (raw >= _FIRST_ISO_YEAR) & (raw < _END_ISO_YEAR)
+            return (
+                pl.when(ns.is_null() | representable)
+                .then(ns)
+                .otherwise(pl.lit(_WRAPPED_TS, dtype=pl.Int64))
+            )
+        if name in _CODES:
+            # one printable ASCII character: a longer one would be cut to its first
+            return pl.when(raw.str.contains(r"^[!-~]$")).then(raw)
+        if name in PRICE_COLUMNS or "_px_" in name or name == "price":
+            # decimal dollars with pretty_px, integer nano-dollars without it
+            return raw.cast(pl.Int64 if self.format.fixed_prices else pl.Float64, strict=False)
+        return raw.cast(pl.Int64, strict=False)
+
+    def with_parsed(self, lazy: pl.LazyFrame, names: list[str]) -> pl.LazyFrame:
+        """Add each column of ``names`` parsed (:meth:`parse`) beside its text, so that
+        the expressions given ``preparsed=True`` parse each value once, not once per use."""
+        return lazy.with_columns(self.parse(name).alias(PARSED + name) for name in names)
+
+    def _parsed(self, name: str, preparsed: bool) -> pl.Expr:
+        return pl.col(PARSED + name) if preparsed else self.parse(name)
+
+    def nanos(self, name: str, wanted: list[str], *, preparsed: bool = False) -> pl.Expr:
+        """Dollar prices as nano-dollars; missing, non-finite or non-positive prices become 0,
+        which means "no liquidity on that side" (prices above ``MAX_PRICE_NANOS`` are bad
+        values, flagged by :meth:`bad`, and 0 here)."""
+        if name not in wanted:
+            return pl.lit(0, dtype=pl.Int64)
+        price = self._parsed(name, preparsed)
+        if self.format.fixed_prices:
+            valid = price.is_not_null() & (price > 0) & (price <= MAX_PRICE_NANOS)
+            return pl.when(valid).then(price).otherwise(0).cast(pl.Int64)
+        nanos = (price * NANOS_PER_DOLLAR).round(0)
+        valid = price.is_not_null() & price.is_finite() & (price > 0) & (nanos <= MAX_PRICE_NANOS)
+        # the value from the decimal text itself: a float holds a price such as 2e9 $ only to
+        # about 256 nano-dollars; the float serves to classify it and for forms the decimal
+        # cast does not take
+        exact = pl.col(name).str.strip_chars().cast(pl.Decimal(38, 9), strict=False)
+        exact_nanos = (exact * NANOS_PER_DOLLAR).cast(pl.Int64, strict=False)
+        return (
+            pl.when(valid)
+            .then(pl.coalesce(exact_nanos, nanos.cast(pl.Int64)))
+            .otherwise(0)
+            .cast(pl.Int64)
         )
-    return code
+
+    def size(self, name: str, wanted: list[str], *, preparsed: bool = False) -> pl.Expr:
+        """Sizes as integers; a missing or non-positive size becomes 0 ("no liquidity"), as
+        does a size too large (a bad value, flagged by :meth:`bad`)."""
+        if name not in wanted:
+            return pl.lit(0, dtype=pl.Int64)
+        size = self._parsed(name, preparsed)
+        return pl.when((size > 0) & (size <= _largest(name))).then(size).otherwise(0)
+
+    def bad(self, name: str, *, preparsed: bool = False) -> pl.Expr:
+        """A value is bad when text is present but does not parse, or lies outside Databento's
+        type for it (a negative venue, a venue, size or price too large); a blank is bad only
+        where the value is required for every row (timestamp, venue). A non-positive or
+        non-finite price or size is not bad: it means "no liquidity"."""
+        parsed = self._parsed(name, preparsed)
+        bad = parsed.is_null()
+        if name not in ("ts_event", "publisher_id"):
+            bad = bad & _nonblank(name)
+        largest = _largest(name)
+        if largest is None:
+            return bad
+        if name == "price" or "_px_" in name:
+            if self.format.fixed_prices:
+                return bad | ((parsed > largest) & (parsed != _UNDEFINED_FIXED_PRICE))
+            return bad | (parsed.is_finite() & ((parsed * NANOS_PER_DOLLAR).round(0) > largest))
+        if name == "publisher_id":
+            return bad | (parsed < 0) | (parsed > largest)
+        return bad | (parsed > largest)
+
+    def first_bad(self, wanted: list[str], *, preparsed: bool = False) -> pl.Expr:
+        """The 1-based position in ``wanted`` of a row's first bad value, 0 when none is bad."""
+        code = pl.lit(0, dtype=pl.Int8)
+        for position, name in reversed(list(enumerate(wanted, start=1))):
+            code = (
+                pl.when(self.bad(name, preparsed=preparsed))
+                .then(pl.lit(position, dtype=pl.Int8))
+                .otherwise(code)
+            )
+        return code
 
 
-def raise_first_bad(path: Path, raw: pl.LazyFrame, wanted: list[str], *, before: int) -> None:
+def raise_first_bad(
+    path: Path, raw: pl.LazyFrame, wanted: list[str], *, before: int, parsing: CsvParsing
+) -> None:
     """Raise the error of the first row among the first ``before`` rows of ``raw`` (text of
     the ``wanted`` columns) with a bad value; return when there is none."""
     located = (
         raw.head(before)
         .with_row_index("_row")
-        .filter(pl.any_horizontal(*[bad_expr(name) for name in wanted]))
+        .filter(pl.any_horizontal(*[parsing.bad(name) for name in wanted]))
         .head(1)
         .collect()
     )
@@ -669,7 +666,9 @@ def raise_first_bad(path: Path, raw: pl.LazyFrame, wanted: list[str], *, before:
     for name in wanted:
         value = row[name]
         frame = pl.DataFrame({name: [value]}, schema={name: pl.String})
-        bad, parsed = frame.select(bad_expr(name).alias("b"), _parse_expr(name).alias("p")).row(0)
+        bad, parsed = frame.select(
+            parsing.bad(name).alias("b"), parsing.parse(name).alias("p")
+        ).row(0)
         if bad:
             raise DataError(
                 f"{_bad_value(name, value, parsed)}; {_SKIP_HINT}",

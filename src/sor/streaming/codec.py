@@ -155,19 +155,11 @@ def checksum_text(total: int) -> str:
 
 
 def snapshot_message(seq: int, row: np.void, *, replay: str) -> dict[str, Any]:
-    """Return the message for snapshot number ``seq`` (a ``SNAPSHOT_DTYPE`` row)."""
-    return {
-        "v": SCHEMA_VERSION,
-        "type": "snapshot",
-        "replay": replay,
-        "seq": seq,
-        "ts_event": int(row["ts_event"]),
-        "publisher_id": int(row["publisher_id"]),
-        "ask_px": _price_text(int(row["ask_px"])),
-        "ask_sz": int(row["ask_sz"]),
-        "bid_px": _price_text(int(row["bid_px"])),
-        "bid_sz": int(row["bid_sz"]),
-    }
+    """Return the message for snapshot number ``seq`` (a ``SNAPSHOT_DTYPE`` row), as a dict:
+    what :func:`encode_snapshots`, the one snapshot encoder, writes for it."""
+    rows = np.array([row], dtype=SNAPSHOT_DTYPE)
+    message: dict[str, Any] = json.loads(encode_snapshots(rows, replay=replay, first_seq=seq)[0])
+    return message
 
 
 def stream_depth(events: np.ndarray) -> int:
@@ -177,23 +169,13 @@ def stream_depth(events: np.ndarray) -> int:
 
 
 def event_message(seq: int, row: np.void, depth: int, *, replay: str) -> dict[str, Any]:
-    """Return the message for event number ``seq`` (an ``EVENT_DTYPE`` row, ``depth`` levels)."""
-    return {
-        "v": SCHEMA_VERSION,
-        "type": "event",
-        "replay": replay,
-        "seq": seq,
-        "ts_event": int(row["ts_event"]),
-        "publisher_id": int(row["publisher_id"]),
-        "action": row["action"].decode(),
-        "side": row["side"].decode(),
-        "price": _price_text(int(row["price"])),
-        "size": int(row["size"]),
-        "bid_px": _price_text(int(row["bid_px"])),
-        "bid_sz": int(row["bid_sz"]),
-        "ask_px": [_price_text(int(v)) for v in row["ask_px"][:depth]],
-        "ask_sz": [int(v) for v in row["ask_sz"][:depth]],
-    }
+    """Return the message for event number ``seq`` (an ``EVENT_DTYPE`` row, ``depth`` levels),
+    as a dict: what :func:`encode_events`, the one event encoder, writes for it."""
+    rows = np.array([row], dtype=EVENT_DTYPE)
+    message: dict[str, Any] = json.loads(
+        encode_events(rows, replay=replay, first_seq=seq, depth=depth)[0]
+    )
+    return message
 
 
 def start_message(
@@ -284,9 +266,8 @@ def encode(message: dict[str, Any]) -> bytes:
 
 
 def encode_snapshots(snapshots: np.ndarray, *, replay: str, first_seq: int = 0) -> list[bytes]:
-    """Encode snapshot messages at once: ``encode(snapshot_message(seq, row, replay=...))``
-    for ``seq`` from ``first_seq``, byte for byte, built column-wise (the producer's hot
-    path)."""
+    """Encode the snapshot messages of ``snapshots``, numbered by ``seq`` from ``first_seq``:
+    the one snapshot encoder, built column-wise (the producer's hot path)."""
     frame = pl.DataFrame(
         {name: snapshots[name] for name in SNAPSHOT_DTYPE.names or ()}
     ).with_row_index("seq", offset=first_seq)
@@ -352,9 +333,8 @@ def _price_json(nanos: pl.Expr) -> pl.Expr:
 def encode_events(
     events: np.ndarray, *, replay: str, first_seq: int = 0, depth: int | None = None
 ) -> list[bytes]:
-    """Encode event messages at once: ``encode(event_message(seq, row, depth, replay=...))``
-    for ``seq`` from ``first_seq``, byte for byte, built column-wise (the producer's hot
-    path).
+    """Encode the event messages of ``events``, numbered by ``seq`` from ``first_seq``: the
+    one event encoder, built column-wise (the producer's hot path).
 
     ``depth`` defaults to ``stream_depth(events)``; a stream encoded in chunks passes the
     whole stream's, so every message carries the same levels.
@@ -540,16 +520,6 @@ def decode_event_batch(
     return frame["replay"].to_numpy(), frame["seq"].to_numpy(), out
 
 
-def _fill_levels(target: np.ndarray, levels: list[list[int]]) -> None:
-    """Write each row's levels into ``target`` (rows x ``LEVELS``), leaving the rest 0."""
-    depth = max(map(len, levels), default=0)
-    if all(len(row) == depth for row in levels):  # one depth: no padding needed
-        target[:, :depth] = np.array(levels, dtype=np.int64).reshape(-1, depth)
-    else:
-        for i, row in enumerate(levels):
-            target[i, : len(row)] = row
-
-
 def _checked(step: Any, value: Any) -> dict[str, Any] | MessageError:
     try:
         result: dict[str, Any] = step(value)
@@ -623,31 +593,31 @@ def _validate_event(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def events_from_messages(messages: list[dict[str, Any]]) -> np.ndarray:
-    """Rebuild ``EVENT_DTYPE`` rows from decoded event messages, in ``seq`` order."""
-    ordered = sorted(messages, key=lambda m: m["seq"])
-    out = np.zeros(len(ordered), dtype=EVENT_DTYPE)
-    for name, key in (("ts_event", "ts_event"), ("publisher_id", "publisher_id"),
-                      ("price", "price_nanos"), ("size", "size"), ("bid_px", "bid_px_nanos"),
-                      ("bid_sz", "bid_sz")):  # fmt: skip
-        out[name] = np.fromiter((m[key] for m in ordered), dtype=np.int64, count=len(ordered))
-    for name in ("action", "side"):
-        out[name] = [m[name].encode() for m in ordered]
-    for name, key in (("ask_px", "ask_px_nanos"), ("ask_sz", "ask_sz")):
-        _fill_levels(out[name], [m[key] for m in ordered])
-    return out
+    """Rebuild ``EVENT_DTYPE`` rows from decoded event messages, in ``seq`` order, through
+    :func:`decode_event_batch`, the one event decoder."""
+    return _rows_of_messages(messages, decode_event_batch, EVENT_DTYPE)
 
 
 def snapshots_from_messages(messages: list[dict[str, Any]]) -> np.ndarray:
-    """Rebuild ``SNAPSHOT_DTYPE`` rows from decoded snapshot messages, in ``seq`` order."""
+    """Rebuild ``SNAPSHOT_DTYPE`` rows from decoded snapshot messages, in ``seq`` order,
+    through :func:`decode_snapshot_batch`, the one snapshot decoder."""
+    return _rows_of_messages(messages, decode_snapshot_batch, SNAPSHOT_DTYPE)
+
+
+_DERIVED = ("price_nanos", "bid_px_nanos", "ask_px_nanos")
+"""What :func:`validate` adds to a message: not part of it on the wire."""
+
+
+def _rows_of_messages(messages: list[dict[str, Any]], decoder: Any, dtype: np.dtype) -> np.ndarray:
+    """The rows of checked messages: each written back as the wire has it and decoded by
+    ``decoder`` (one message at a time where their depths differ, which one batch refuses)."""
     ordered = sorted(messages, key=lambda m: m["seq"])
-    out = np.empty(len(ordered), dtype=SNAPSHOT_DTYPE)
-    for name, key in (
-        ("ts_event", "ts_event"),
-        ("publisher_id", "publisher_id"),
-        ("ask_px", "ask_px_nanos"),
-        ("ask_sz", "ask_sz"),
-        ("bid_px", "bid_px_nanos"),
-        ("bid_sz", "bid_sz"),
-    ):
-        out[name] = np.fromiter((m[key] for m in ordered), dtype=np.int64, count=len(ordered))
-    return out
+    payloads = [encode({k: v for k, v in m.items() if k not in _DERIVED}) for m in ordered]
+    decoded = decoder(payloads) if payloads else None
+    if decoded is None:
+        parts = [decoder([payload]) for payload in payloads]
+        if any(part is None for part in parts):
+            raise MessageError("a message the schema takes that its decoder refuses")
+        return np.concatenate([np.zeros(0, dtype), *(part[2] for part in parts)])
+    rows: np.ndarray = decoded[2]
+    return rows

@@ -42,11 +42,9 @@ from sor.streaming.codec import (
     decode_batch,
     decode_event_batch,
     decode_snapshot_batch,
-    events_from_messages,
     market_from_events,
     market_from_snapshots,
     payload_digests,
-    snapshots_from_messages,
 )
 
 log = logging.getLogger(__name__)
@@ -57,8 +55,7 @@ DEFAULT_GAP_TIMEOUT_S = 30.0
 
 _DTYPES = {"snapshot": SNAPSHOT_DTYPE, "event": EVENT_DTYPE}
 _BATCH_DECODERS = {"snapshot": decode_snapshot_batch, "event": decode_event_batch}
-"""The columnar decoder of each data message type (the hot path)."""
-_ROWS_OF_MESSAGES = {"snapshot": snapshots_from_messages, "event": events_from_messages}
+"""The one decoder of each data message type: every row the consumer keeps comes from it."""
 
 
 @dataclass
@@ -697,15 +694,20 @@ class _Connection:
                     digests = payload_digests([p or b"" for p in payloads])
                     yield good[-1], _Batch(str(replays[0]), kind, seqs, rows, digests, offsets)
                     return
-        for message, one in zip(good, decode_batch(payloads), strict=True):
+        decoded: list[Any] = decode_batch(payloads)
+        for message, one in zip(good, decoded, strict=True):
+            if not isinstance(one, MessageError) and one["type"] in _BATCH_DECODERS:
+                # a data message alone, checked: its row from its kind's one decoder
+                alone = _BATCH_DECODERS[one["type"]]([message.value()])
+                if alone is None:
+                    one = MessageError(f"a {one['type']} message its decoder refuses")
+                else:
+                    one = _Batch(one["replay"], one["type"], alone[1], alone[2],
+                                 payload_digests([message.value()]), [message.offset()])  # fmt: skip
             if isinstance(one, MessageError):
                 where = (message.partition() or 0, message.offset() or 0, str(one))
                 self.stats.malformed.append(where)
                 log.warning("malformed message at partition %d offset %d: %s skipped", *where)
-            elif one["type"] in _ROWS_OF_MESSAGES:  # a data message alone: a batch of one
-                yield message, _Batch(one["replay"], one["type"], np.array([one["seq"]]),
-                                      _ROWS_OF_MESSAGES[one["type"]]([one]),
-                                      payload_digests([message.value()]), [message.offset()])  # fmt: skip
             else:
                 yield message, one
 
