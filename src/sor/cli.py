@@ -1174,3 +1174,8 @@ def _usage_message(exc: TyperException) -> str:
     else:
         text = exc.format_message()
     return " ".join(text.split()).rstrip(".")
+
+
+from sor.cli_evaluate import evaluate as _evaluate  # noqa: E402  (it imports this module's helpers)
+
+app.command(name="evaluate")(_evaluate)

@@ -20,6 +20,10 @@ Example::
     lambda_under = [0.1, 0.4]
     theta_queue = [0.1, 0.4]
 
+    [dask]                # sor evaluate only
+    scheduler = "tcp://10.0.0.5:8786"   # else a local cluster
+    workers = 2                         # the local cluster's worker processes
+
     [ck]                  # --model ck only; ignored, with a warning, by --model static
     horizon = [0.2, 0.5, 2]
     latency_us = 100
@@ -163,6 +167,13 @@ class KafkaSection(_Strict):
     client: dict[str, str] = Field(default_factory=dict)
 
 
+class DaskSection(_Strict):
+    """Where ``sor evaluate`` runs: an existing cluster's scheduler, else a local cluster."""
+
+    scheduler: str | None = None
+    workers: Workers | None = None
+
+
 class FileConfig(_Strict):
     """The whole configuration file."""
 
@@ -171,6 +182,7 @@ class FileConfig(_Strict):
     search: SearchSection = Field(default_factory=SearchSection)
     ck: CkSection = Field(default_factory=CkSection)
     kafka: KafkaSection = Field(default_factory=KafkaSection)
+    dask: DaskSection = Field(default_factory=DaskSection)
 
 
 class BacktestFlags(_Strict):
@@ -195,6 +207,13 @@ class BacktestFlags(_Strict):
     seed: Seed = 0
     gap_timeout: Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)] = 30.0
     max_ts_distance: TsDistance = 24.0
+
+
+class EvaluateFlags(BacktestFlags):
+    """The flags of ``sor evaluate``: the backtest's, and the evaluation's own."""
+
+    train_days: Annotated[int, Field(strict=True, ge=1)] = 5
+    resamples: Annotated[int, Field(strict=True, ge=100, le=10_000_000)] = 10_000
 
 
 class GenerateFlags(_Strict):

@@ -62,7 +62,11 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Client]:
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
-            silence_logs=logging.WARNING,
+            # no dashboard, but the scheduler still serves its health checks over HTTP: on
+            # a free port of loopback, not on 8787, which another cluster may hold
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            host="127.0.0.1",
+            silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -128,6 +128,7 @@ def instruments(path: Path) -> list[Instrument]:
         pairs = (
             pl.scan_csv(path, infer_schema=False, truncate_ragged_lines=True)
             .select("instrument_id", "symbol")
+            .drop_nulls()  # a line too short to say: the reader reports it
             .unique(maintain_order=True)
             .collect()
         )
