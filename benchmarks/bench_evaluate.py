@@ -19,17 +19,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from sor.backtest import BacktestConfig
-from sor.backtest_ck import DEFAULT_CK_GRID, DEFAULT_HORIZONS_S
+from sor.ck.backtest import DEFAULT_CK_GRID, DEFAULT_HORIZONS_S
+from sor.ck.router import CKSettings
+from sor.core.kernels import ensure_compiled
 from sor.data.generate import generate_market
 from sor.data.reader import format_timestamp, parse_timestamp
 from sor.evaluate.cluster import dask_client, run_days
 from sor.evaluate.report import build_evaluation
 from sor.evaluate.run import Evaluation
 from sor.evaluate.tasks import run_day
-from sor.kernels import ensure_compiled
-from sor.report import dumps
-from sor.strategies.ck import CKSettings
+from sor.report.builder import dumps
+from sor.static.backtest import BacktestConfig
 
 DAY_NS = 86_400 * 10**9
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -81,6 +82,15 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 process.wait()
 
 
+def _keys(value: object) -> set[str]:
+    """Every key of a report at any depth but the venue ids, which are data."""
+    if isinstance(value, list):
+        return set().union(*(_keys(item) for item in value))
+    if not isinstance(value, dict):
+        return set()
+    return {k for k in value if not k.isdigit()}.union(*(_keys(v) for v in value.values()))
+
+
 def _evaluate(days: Path, out: Path, capsys: pytest.CaptureFixture[str], *flags: str) -> bytes:
     outcome = run_main(
         ["evaluate", "--data", str(days), "--train-days", "2", "--json-out", str(out),
@@ -122,6 +132,8 @@ def test_local_and_separate_cluster_agree_and_days_match_sor_backtest(
     assert [d["out_of_sample"] is None for d in report["days"]] == [True, True, False, False]
     summary = report["summary"]["savings_vs_baselines_bps"]
     assert set(summary) == {"best_ask", "twap", "vwap"}
+    documented = set(re.findall(r"\w+", (REPO / "docs" / "evaluate.md").read_text()))
+    assert _keys(report) <= documented
     assert all(summary[b]["out_of_sample"]["days"] == 2 for b in summary)
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from sor.errors import SorError
+from sor.core.errors import SorError
 from sor.evaluate.tasks import DayFailure, DayOutcome, DaySpec, run_day
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class CompileKernels(WorkerPlugin):
 
     def setup(self, worker: Worker) -> None:
         """Compile (or load from numba's cache) every kernel in this worker process."""
-        from sor.kernels import ensure_compiled
+        from sor.core.kernels import ensure_compiled
 
         ensure_compiled()
 
@@ -84,7 +84,7 @@ def run_days(client: Client, specs: Sequence[DaySpec], *, quiet: bool) -> list[D
     from distributed import as_completed
     from tqdm import tqdm
 
-    from sor.kernels import ensure_compiled
+    from sor.core.kernels import ensure_compiled
 
     ensure_compiled()  # here first: the workers then load the kernels from the cache
     client.register_plugin(CompileKernels())

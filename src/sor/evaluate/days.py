@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sor.errors import DataError, SorError
+from sor.core.errors import DataError, SorError
 
 DAY_SUFFIXES = (".csv", ".dbn", ".dbn.zst")
 """Names a directory's files must end with to count as days (the readers' formats)."""

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sor.plot import COLORS, _save
+from sor.report.figures import COLORS, _save
 
 
 def write_evaluation_plot(report: dict[str, Any], path: str | Path) -> Path:

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sor import __version__
-from sor.backtest import BacktestConfig
 from sor.evaluate.bootstrap import CONFIDENCE, Interval, bootstrap_mean
 from sor.evaluate.tasks import DayOutcome, parameter_sets
 from sor.evaluate.walkforward import walk_forward
-from sor.report import Money
+from sor.report.builder import Money
+from sor.static.backtest import BacktestConfig
 
 WALK_FORWARD_RULE = (
     "per instrument, for each day after its first train_days: the parameter set with the "

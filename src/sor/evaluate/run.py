@@ -8,14 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sor.backtest import BacktestConfig
-from sor.errors import SorError
+from sor.ck.router import CKSettings
+from sor.core.errors import SorError
 from sor.evaluate.bootstrap import DEFAULT_RESAMPLES
 from sor.evaluate.cluster import dask_client, run_days
 from sor.evaluate.days import discover
 from sor.evaluate.report import Settings, build_evaluation
 from sor.evaluate.tasks import DaySpec
-from sor.strategies.ck import CKSettings
+from sor.static.backtest import BacktestConfig
 
 log = logging.getLogger("sor")
 
@@ -47,7 +47,7 @@ class Evaluation:
         """What the report records of the run."""
         ck = None
         if self.ck_settings is not None:
-            from sor.simulation.queue import QUEUE_MODELS
+            from sor.ck.queue import QUEUE_MODELS
 
             names = {v: k for k, v in QUEUE_MODELS.items()}
             ck = {

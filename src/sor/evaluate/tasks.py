@@ -3,7 +3,7 @@
 A task is the unit of distribution: it receives a path or URL and the run's settings, never
 data, and returns the figures the evaluation needs. Its numbers are those of
 ``sor backtest --data DAY`` with the same flags: it calls the same library functions
-(:func:`sor.backtest.run_backtest` and :func:`sor.backtest_ck.run_ck_backtest`).
+(:func:`sor.static.backtest.run_backtest` and :func:`sor.ck.backtest.run_ck_backtest`).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sor.backtest import BASELINES, BacktestConfig
-from sor.errors import SorError
+from sor.ck.router import CKSettings
+from sor.core.errors import SorError
+from sor.core.search import best_index
 from sor.evaluate.days import Instrument, instruments, local_copy, write_instrument
-from sor.search import best_index
-from sor.strategies.ck import CKSettings
+from sor.static.backtest import BASELINES, BacktestConfig
 
 CK_BASELINES = (*BASELINES, "static")
 """Baselines of model ck scored out of sample. Its ``passive`` strategy is left out: it
@@ -128,9 +128,9 @@ def _run(spec: DaySpec, path: Path, instrument: Instrument | None) -> DayOutcome
 
 
 def _static(spec: DaySpec, market: Any, instrument: Instrument | None) -> DayOutcome:
-    from sor.backtest import run_backtest
     from sor.data.reader import format_timestamp
-    from sor.report import build_report
+    from sor.report.builder import build_report
+    from sor.static.backtest import run_backtest
 
     result = run_backtest(market, spec.config, workers=1)
     report = build_report(result)
@@ -154,7 +154,7 @@ def _static(spec: DaySpec, market: Any, instrument: Instrument | None) -> DayOut
 
 
 def _ck(spec: DaySpec, path: Path, market: Any, instrument: Instrument | None) -> DayOutcome:
-    from sor.backtest_ck import run_ck_backtest
+    from sor.ck.backtest import run_ck_backtest
     from sor.data.events import read_events
 
     assert spec.horizons_s is not None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sor.search import best_index
+from sor.core.search import best_index
 
 Outcomes = Sequence[tuple[int, int]]
 """One day's ``(unfilled shares, total cash in nano-dollars)`` per parameter set."""
