@@ -14,6 +14,7 @@ Run: ``python benchmarks/bench_evaluate.py [--days 20] [--ck-minutes 2]``.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import tempfile
 import time
@@ -76,7 +77,9 @@ def bench(name: str, evaluation: Evaluation, sources: list[str]) -> dict[str, fl
     one_s, one_peak = _on_cluster(evaluation, sources, 1)
     two_s, two_peaks = _on_cluster(evaluation, sources, 2)
     sets = len(outcomes[0].cash_nanos)
-    print(f"{name}: {len(sources)} days x {sets} parameter sets")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{name}: {len(sources)} days x {sets} parameter sets (load average now: {load}; "
+          f"{os.cpu_count()} cores)")  # fmt: skip
     print(f"  plain loop, this process             {loop_s:8.2f} s")
     print(f"  evaluate, 1 worker                   {one_s:8.2f} s  overhead "
           f"{(one_s / loop_s - 1) * 100:+.1f} % (goal: < 10 %)")  # fmt: skip

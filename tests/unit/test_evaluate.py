@@ -14,7 +14,7 @@ from sor.evaluate import bootstrap, run
 from sor.evaluate.bootstrap import bootstrap_mean
 from sor.evaluate.days import Instrument, discover, instruments, write_instrument
 from sor.evaluate.report import order_days, score
-from sor.evaluate.tasks import DayOutcome, DaySpec, parameter_sets, run_day
+from sor.evaluate.tasks import DayFailure, DayOutcome, DaySpec, parameter_sets, run_day
 from sor.evaluate.walkforward import choose, walk_forward
 from sor.static.backtest import BacktestConfig
 
@@ -167,3 +167,21 @@ def test_help_defaults_match_the_library() -> None:
 
     assert cli_evaluate.DEFAULT_TRAIN_DAYS == run.DEFAULT_TRAIN_DAYS
     assert cli_evaluate.DEFAULT_RESAMPLES == bootstrap.DEFAULT_RESAMPLES
+
+
+def test_an_fsspec_url_is_listed_and_read_by_the_task(tmp_path: Path) -> None:
+    from sor.data.generate import generate_market
+
+    path = tmp_path / "day.csv"
+    generate_market(path, venues=2, seed=5, start="2024-08-01T13:36:32Z",
+                    end="2024-08-01T13:36:42Z")  # fmt: skip
+    assert discover([f"local://{tmp_path}"]) == [f"file://{path}"]
+    config = BacktestConfig(order_size=300, grid=SearchGrid((0.1,), (0.1,), (0.1,)))
+    url = f"local://{path}"
+    remote, local = run_day(DaySpec(0, url, config)), run_day(DaySpec(0, str(path), config))
+    assert isinstance(remote, list) and isinstance(local, list)
+    assert remote[0].source == url
+    assert (remote[0].head, remote[0].sha256) == (local[0].head, local[0].sha256)
+    missing = run_day(DaySpec(0, f"local://{tmp_path}/missing.csv", config))
+    assert isinstance(missing, DayFailure)
+    assert missing.message.startswith(f"local://{tmp_path}/missing.csv: cannot read")

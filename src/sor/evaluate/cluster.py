@@ -25,7 +25,7 @@ RETRIES = 2
 """Times a task is run again after an unexpected exception (a fault of the input is no
 exception: see :func:`sor.evaluate.tasks.run_day`). A task whose worker dies is run
 again by the scheduler itself (``distributed.scheduler.allowed-failures``)."""
-CONNECT_TIMEOUT_S = 30
+CONNECT_TIMEOUT_S = 10
 
 
 class CompileKernels(WorkerPlugin):
