@@ -19,7 +19,7 @@ from sor.core.errors import SorError
 from sor.evaluate.tasks import DayFailure, DayOutcome, DaySpec, run_day
 
 if TYPE_CHECKING:
-    from distributed import Client, Worker
+    from distributed import Client, Future, Worker
 
 RETRIES = 2
 """Times a task is run again after an unexpected exception (a fault of the input is no
@@ -95,7 +95,7 @@ def run_days(client: Client, specs: Sequence[DaySpec], *, quiet: bool) -> list[D
         with tqdm(total=len(futures), desc="days", unit="day", file=sys.stderr,
                   disable=quiet, leave=False) as bar:  # fmt: skip
             for future in as_completed(futures):
-                value = future.result()
+                value = _result(future, specs[index[future.key]])
                 if isinstance(value, DayFailure):
                     raise SorError(value.message)
                 results[index[future.key]] = value
@@ -103,3 +103,17 @@ def run_days(client: Client, specs: Sequence[DaySpec], *, quiet: bool) -> list[D
     finally:
         client.cancel(futures)
     return [outcome for day in results if day is not None for outcome in day]
+
+
+def _result(future: Future, spec: DaySpec) -> list[DayOutcome] | DayFailure:
+    """The task's value; a day whose workers kept dying is a one-line error naming it."""
+    from distributed import KilledWorker
+
+    try:
+        value: list[DayOutcome] | DayFailure = future.result()
+    except KilledWorker:
+        raise SorError(
+            f"{spec.source}: every worker that ran this day died (out of memory?); the "
+            "scheduler gave it up"
+        ) from None
+    return value
