@@ -20,6 +20,10 @@ Example::
     lambda_under = [0.1, 0.4]
     theta_queue = [0.1, 0.4]
 
+    [dask]                # sor evaluate only
+    scheduler = "tcp://10.0.0.5:8786"   # else a local cluster
+    workers = 2                         # the local cluster's worker processes
+
     [ck]                  # --model ck only; ignored, with a warning, by --model static
     horizon = [0.2, 0.5, 2]
     latency_us = 100
@@ -34,6 +38,7 @@ or variable counts as not given. The variables (:data:`ENVIRONMENT`)::
     SOR_CONFIG            the configuration file             (--config wins)
     SOR_KAFKA_BOOTSTRAP   broker HOST:PORT                   (--bootstrap wins; beats [kafka] bootstrap)
     SOR_KAFKA_TOPIC       Kafka topic                        (--topic wins; beats [kafka] topic)
+    SOR_DASK_SCHEDULER    sor evaluate's scheduler address   (--scheduler wins; beats [dask])
 
 Every value, from the file or from a flag, is checked by the same annotated types below
 (:class:`BacktestFlags` and :class:`GenerateFlags` carry the flags), before any data is
@@ -167,6 +172,13 @@ class KafkaSection(Validated):
     client: dict[str, str] = Field(default_factory=dict)
 
 
+class DaskSection(Validated):
+    """Where ``sor evaluate`` runs: an existing cluster's scheduler, else a local cluster."""
+
+    scheduler: str | None = None
+    workers: Workers | None = None
+
+
 class FileConfig(Validated):
     """The whole configuration file."""
 
@@ -175,6 +187,7 @@ class FileConfig(Validated):
     search: SearchSection = Field(default_factory=SearchSection)
     ck: CkSection = Field(default_factory=CkSection)
     kafka: KafkaSection = Field(default_factory=KafkaSection)
+    dask: DaskSection = Field(default_factory=DaskSection)
 
 
 class BacktestFlags(Validated):
@@ -199,6 +212,13 @@ class BacktestFlags(Validated):
     seed: Seed = 0
     gap_timeout: Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)] = 30.0
     max_ts_distance: TsDistance = 24.0
+
+
+class EvaluateFlags(BacktestFlags):
+    """The flags of ``sor evaluate``: the backtest's, and the evaluation's own."""
+
+    train_days: Annotated[int, Field(strict=True, ge=1)] = 5
+    resamples: Annotated[int, Field(strict=True, ge=100, le=10_000_000)] = 10_000
 
 
 class GenerateFlags(Validated):
@@ -357,6 +377,8 @@ ENVIRONMENT: dict[str, str] = {
     "SOR_KAFKA_BOOTSTRAP": "the broker HOST:PORT, when --bootstrap is not given "
     "(sor backtest --stream, sor produce, sor replays); before [kafka] bootstrap",
     "SOR_KAFKA_TOPIC": "the Kafka topic, when --topic is not given; before [kafka] topic",
+    "SOR_DASK_SCHEDULER": "the Dask scheduler of sor evaluate, when --scheduler is not given; "
+    "before [dask] scheduler (none: a local cluster)",
 }
 """Every ``SOR_`` variable a ``sor`` command reads, and what it sets (the module's text)."""
 

@@ -18,6 +18,7 @@ from sor import __version__
 from sor.cli.backtest import backtest
 from sor.cli.broker import broker
 from sor.cli.demo import demo
+from sor.cli.evaluate import evaluate
 from sor.cli.generate import generate
 from sor.cli.place import place
 from sor.cli.produce import produce
@@ -111,4 +112,5 @@ app.command()(produce)
 app.command()(broker)
 app.command()(place)
 app.command()(replays)
+app.command()(evaluate)
 app.command()(version)

@@ -35,6 +35,10 @@ class Money(float):
         value.nanos = int(nanos)
         return value
 
+    def __reduce__(self) -> tuple[type[Money], tuple[int]]:
+        """Pickle by nano-dollars (a float's default would pass the dollars as nanos)."""
+        return Money, (self.nanos,)
+
     def decimal(self) -> str:
         """Exact decimal text, with a JSON number's syntax (``12.5``, ``-3.0``)."""
         whole, part = divmod(abs(self.nanos), NANOS_PER_DOLLAR)

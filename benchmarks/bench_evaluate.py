@@ -1,0 +1,117 @@
+"""sor evaluate on Dask: 20 generated days, static (125-point grid) and ck (its default
+grid and horizons).
+
+For each model, in the same run: the same per-day tasks in one plain loop in this process
+(the baseline), then the whole evaluation (cluster start, tasks, report) on a local cluster
+of 1 worker and of 2 workers. Prints the wall times, the speed-up of 2 workers over 1
+(goal: >= 1.7x; bounded by the free cores), the overhead of 1 worker against the plain
+loop (goal: < 10 %), and each worker's peak resident memory (goal: bounded by one day's
+data). Static days are full-size generated days (nine minutes, six venues, MBP-10); ck days
+are shorter (``--ck-minutes``), as its router runs in Python.
+Run: ``python benchmarks/bench_evaluate.py [--days 20] [--ck-minutes 2]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from sor.ck.backtest import DEFAULT_CK_GRID, DEFAULT_HORIZONS_S
+from sor.ck.router import CKSettings
+from sor.core.kernels import ensure_compiled
+from sor.data.generate import generate_market
+from sor.data.reader import format_timestamp, parse_timestamp
+from sor.evaluate.cluster import dask_client, run_days
+from sor.evaluate.report import build_evaluation
+from sor.evaluate.run import Evaluation
+from sor.evaluate.tasks import run_day
+from sor.report.builder import dumps
+from sor.static.backtest import BacktestConfig
+
+DAY_NS = 86_400 * 10**9
+
+
+def _days(folder: Path, count: int, minutes: float, venues: int) -> list[str]:
+    """Generate ``count`` days, one seed and one date each."""
+    first = parse_timestamp("2024-08-01T13:36:32Z")
+    paths = []
+    for day in range(count):
+        start = first + day * DAY_NS
+        path = folder / f"day{day:02d}.csv"
+        generate_market(path, venues=venues, seed=100 + day, start=format_timestamp(start),
+                        end=format_timestamp(start + round(minutes * 60e9)))  # fmt: skip
+        paths.append(str(path))
+    return paths
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory, MB: VmHWM, which a new program starts afresh
+    (``ru_maxrss`` would count the parent's peak at the time it forked the worker)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _on_cluster(evaluation: Evaluation, sources: list[str], workers: int) -> tuple[float, list]:
+    began = time.perf_counter()
+    with dask_client(None, workers) as client:
+        outcomes = run_days(client, [evaluation.spec(k, s) for k, s in enumerate(sources)],
+                            quiet=True)  # fmt: skip
+        dumps(build_evaluation(outcomes, evaluation.settings()))
+        peaks = sorted(client.run(_peak_rss_mb).values())
+    return time.perf_counter() - began, peaks
+
+
+def bench(name: str, evaluation: Evaluation, sources: list[str]) -> dict[str, float]:
+    """Time the plain loop and the evaluation on 1 and 2 workers; print the figures."""
+    began = time.perf_counter()
+    outcomes = [o for k, s in enumerate(sources) for o in run_day(evaluation.spec(k, s))]  # type: ignore[union-attr]
+    dumps(build_evaluation(outcomes, evaluation.settings()))
+    loop_s = time.perf_counter() - began
+    loop_peak = _peak_rss_mb()
+    one_s, one_peak = _on_cluster(evaluation, sources, 1)
+    two_s, two_peaks = _on_cluster(evaluation, sources, 2)
+    sets = len(outcomes[0].cash_nanos)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{name}: {len(sources)} days x {sets} parameter sets (load average now: {load}; "
+          f"{os.cpu_count()} cores)")  # fmt: skip
+    print(f"  plain loop, this process             {loop_s:8.2f} s")
+    print(f"  evaluate, 1 worker                   {one_s:8.2f} s  overhead "
+          f"{(one_s / loop_s - 1) * 100:+.1f} % (goal: < 10 %)")  # fmt: skip
+    print(f"  evaluate, 2 workers                  {two_s:8.2f} s  speed-up "
+          f"{one_s / two_s:.2f}x (goal: >= 1.7x)")  # fmt: skip
+    print(f"  peak RSS, plain loop (this process)  {loop_peak:8.0f} MB")
+    print(f"  peak RSS per worker, 1 worker        {one_peak[0]:8.0f} MB")
+    print(f"  peak RSS per worker, 2 workers       "
+          f"{', '.join(f'{p:.0f}' for p in two_peaks)} MB")  # fmt: skip
+    return {"loop_s": loop_s, "one_s": one_s, "two_s": two_s}
+
+
+def main(days: int = 20, ck_minutes: float = 2.0) -> None:
+    ensure_compiled()
+    with tempfile.TemporaryDirectory(prefix="sor-bench-evaluate-") as folder:
+        Path(folder, "static").mkdir()
+        static_days = _days(Path(folder) / "static", days, 9, 6)
+        size = Path(static_days[0]).stat().st_size / 1e6
+        print(f"static days: 9 minutes, 6 venues, MBP-10, {size:.0f} MB each")
+        bench("static", Evaluation(BacktestConfig(), train_days=5), static_days)
+        Path(folder, "ck").mkdir()
+        ck_days = _days(Path(folder) / "ck", days, ck_minutes, 6)
+        size = Path(ck_days[0]).stat().st_size / 1e6
+        print(f"ck days: {ck_minutes:g} minutes, 6 venues, MBP-10, {size:.0f} MB each")
+        ck = Evaluation(BacktestConfig(model="ck", grid=DEFAULT_CK_GRID),
+                        horizons_s=DEFAULT_HORIZONS_S, ck_settings=CKSettings(), train_days=5)  # fmt: skip
+        bench("ck", ck, ck_days)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=20)
+    parser.add_argument("--ck-minutes", type=float, default=2.0)
+    arguments = parser.parse_args()
+    main(arguments.days, arguments.ck_minutes)

@@ -1,0 +1,231 @@
+"""The ``sor evaluate`` command: many days, walk-forward tuning, intervals, on Dask."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sor.app.defaults import (
+    DEFAULT_LATENCY_SIGMA,
+    DEFAULT_LATENCY_US,
+    DEFAULT_MAX_TS_DISTANCE_H,
+    DEFAULT_ORDER_SIZE,
+    DEFAULT_QUEUE_MODEL,
+    DEFAULT_SEED,
+    NANOS_PER_HOUR,
+)
+from sor.app.runs import (
+    BacktestOptions,
+    CKOptions,
+    check_model_options,
+    write_atomically,
+)
+from sor.cli.common import (
+    HELP_CK_GRID,
+    HELP_HORIZONS_S,
+    SKIP_HELP,
+    TS_DISTANCE_HELP,
+    Opt,
+    float_list,
+    grid_help,
+    listed,
+    setup_logging,
+    user_errors,
+    with_default,
+)
+from sor.core.errors import SorError
+from sor.core.search import DEFAULT_LAMBDA_OVER, DEFAULT_LAMBDA_UNDER, DEFAULT_THETA_QUEUE
+
+# The defaults of sor.evaluate.run and sor.evaluate.bootstrap, written here: importing them
+# would slow every help (tests/unit/test_evaluate.py checks that they match).
+DEFAULT_TRAIN_DAYS = 5
+DEFAULT_RESAMPLES = 10_000
+
+
+def evaluate(
+    data: Annotated[
+        list[str] | None,
+        Opt(
+            help="Day files (Databento MBP CSV or DBN, one day each), directories of them, "
+            "globs or fsspec URLs; repeat the flag, or list more after it."
+        ),
+    ] = None,
+    more: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="More day files, directories, globs or URLs (as --data).",
+            show_default=False,
+            metavar="[DAYS]...",
+        ),
+    ] = None,
+    model: Annotated[
+        str, Opt(help="static (docs/semantics.md) or ck (limit orders on a queue simulator).")
+    ] = "static",
+    train_days: Annotated[
+        int,
+        Opt(help="Walk-forward: choose each day's parameters on the K days before it."),
+    ] = DEFAULT_TRAIN_DAYS,
+    order_size: Annotated[
+        int | None,
+        Opt(
+            help=with_default(
+                "Shares to buy each day; else the config's [order] size.", DEFAULT_ORDER_SIZE
+            )
+        ),
+    ] = None,
+    fee: Annotated[float | None, Opt(help="Taker fee, $/share, every venue.")] = None,
+    rebate: Annotated[float | None, Opt(help="Maker rebate, $/share, every venue.")] = None,
+    lambda_over: Annotated[
+        str | None, Opt(help=grid_help("lambda_over", DEFAULT_LAMBDA_OVER, HELP_CK_GRID[0]))
+    ] = None,
+    lambda_under: Annotated[
+        str | None, Opt(help=grid_help("lambda_under", DEFAULT_LAMBDA_UNDER, HELP_CK_GRID[1]))
+    ] = None,
+    theta_queue: Annotated[
+        str | None, Opt(help=grid_help("theta_queue", DEFAULT_THETA_QUEUE, HELP_CK_GRID[2]))
+    ] = None,
+    horizon: Annotated[
+        str | None,
+        Opt(
+            help=with_default(
+                "ck: decision horizons T, seconds, comma-separated.", listed(HELP_HORIZONS_S)
+            )
+        ),
+    ] = None,
+    latency_us: Annotated[
+        float | None,
+        Opt(help=with_default("ck: order-entry latency, microseconds.", f"{DEFAULT_LATENCY_US:g}")),
+    ] = None,
+    latency_sigma: Annotated[
+        float | None,
+        Opt(help=with_default("ck: log-sd of sampled latencies.", f"{DEFAULT_LATENCY_SIGMA:g}")),
+    ] = None,
+    latency_seed: Annotated[
+        int | None, Opt(help=with_default("ck: seed of the sampled latencies.", DEFAULT_SEED))
+    ] = None,
+    queue_model: Annotated[
+        str | None,
+        Opt(help=with_default("ck: probabilistic or conservative.", DEFAULT_QUEUE_MODEL)),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        Opt(
+            help=with_default(
+                "Dask scheduler of an existing cluster (tcp://HOST:8786); else "
+                "SOR_DASK_SCHEDULER, else the config's [dask].",
+                "a local cluster",
+            )
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        Opt(help=with_default("Worker processes of the local cluster.", "one per core")),
+    ] = None,
+    seed: Annotated[int, Opt(help="Seed of the bootstrap.")] = DEFAULT_SEED,
+    resamples: Annotated[int, Opt(help="Bootstrap resamples.")] = DEFAULT_RESAMPLES,
+    json_out: Annotated[Path, Opt(help="Where to write the report.")] = Path("evaluation.json"),
+    plot: Annotated[Path, Opt(help="Where to write the figure.")] = Path("evaluation.png"),
+    no_plot: Annotated[bool, Opt("--no-plot", help="Do not draw the figure.")] = False,
+    config: Annotated[
+        Path | None,
+        Opt(help="TOML file: fees per venue, grid, order size, ck, dask. Else SOR_CONFIG."),
+    ] = None,
+    skip_bad_rows: Annotated[bool, Opt(help=SKIP_HELP, show_default=False)] = False,
+    max_ts_distance: Annotated[float, Opt(help=TS_DISTANCE_HELP)] = DEFAULT_MAX_TS_DISTANCE_H,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar or logs.")] = False,
+) -> None:
+    """Evaluate the router over many days, tuned out of sample.
+
+    Backtests every day with every parameter set (each day's figures are those of sor
+    backtest --data DAY), chooses each day's parameters on the days before it, and reports
+    mean savings with bootstrap intervals (docs/evaluate.md). The summary goes to stdout,
+    the whole report to --json-out, the figure to --plot.
+
+    \b
+    Example: sor evaluate --data days/ --train-days 5 --workers 2
+    Example: sor evaluate --data 'days/*.csv' --model ck --scheduler tcp://10.0.0.5:8786
+    """
+    setup_logging(quiet)
+    with user_errors():
+        from sor.app.settings import (
+            EvaluateFlags,
+            check_flags,
+            config_path,
+            load_config,
+            pick,
+            pick_text,
+        )
+        from sor.evaluate.run import Evaluation
+        from sor.evaluate.run import evaluate as run_evaluation
+        from sor.report.builder import dumps
+
+        flags = check_flags(
+            EvaluateFlags,
+            {
+                "order_size": order_size, "fee": fee, "rebate": rebate,
+                "lambda_over": float_list("lambda-over", lambda_over),
+                "lambda_under": float_list("lambda-under", lambda_under),
+                "theta_queue": float_list("theta-queue", theta_queue), "model": model,
+                "horizon": float_list("horizon", horizon), "latency_us": latency_us,
+                "latency_sigma": latency_sigma, "latency_seed": latency_seed,
+                "queue_model": queue_model, "workers": workers, "seed": seed,
+                "max_ts_distance": max_ts_distance, "train_days": train_days,
+                "resamples": resamples,
+            },
+        )  # fmt: skip
+        config_file = config_path(config)
+        file_config = load_config(config_file)
+        check_model_options(flags, file_config, config_file)
+        if file_config.order.start is not None or file_config.order.end is not None:
+            raise SorError(
+                f"{config_file}: [order] start/end set one window; sor evaluate reads each "
+                "day file whole"
+            )
+        address = pick_text(scheduler, file_config.dask.scheduler, "SOR_DASK_SCHEDULER")
+        if address is not None and flags.workers is not None:
+            raise SorError("--workers sizes the local cluster; it goes without --scheduler")
+        search = file_config.search
+        options = BacktestOptions(
+            order_size=pick(flags.order_size, file_config.order.size),
+            fee=flags.fee,
+            rebate=flags.rebate,
+            lambda_over=pick(flags.lambda_over, search.lambda_over),
+            lambda_under=pick(flags.lambda_under, search.lambda_under),
+            theta_queue=pick(flags.theta_queue, search.theta_queue),
+            model=flags.model,
+            file_config=file_config,
+            json_out=json_out,
+            plot=None if no_plot else plot,
+        )
+        options.check_outputs()
+        ck = CKOptions.resolve(flags, file_config) if flags.model == "ck" else None
+        evaluation = Evaluation(
+            config=options.config(seed=None),
+            horizons_s=ck.horizons if ck else None,
+            ck_settings=ck.settings if ck else None,
+            train_days=flags.train_days,
+            seed=flags.seed,
+            resamples=flags.resamples,
+            skip_bad_rows=skip_bad_rows,
+            max_ts_distance_ns=round(flags.max_ts_distance * NANOS_PER_HOUR),
+        )
+        inputs = [*(data or []), *(more or [])]
+        if not inputs:
+            raise SorError("--data: give the day files (a directory, a glob or files)")
+        report = run_evaluation(
+            inputs, evaluation, scheduler=address,
+            workers=pick(flags.workers, file_config.dask.workers), quiet=quiet,
+        )  # fmt: skip
+        text = dumps(report)
+        write_atomically(json_out, "--json-out", lambda p: p.write_text(text, encoding="utf-8"))
+        if options.plot is not None:
+            from sor.evaluate.figures import write_evaluation_plot
+
+            write_atomically(
+                options.plot, "--plot", lambda p: write_evaluation_plot(report, p), suffix=".png"
+            )
+        sys.stdout.write(dumps(report["summary"]))
+        sys.stdout.flush()

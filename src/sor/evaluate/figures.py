@@ -1,0 +1,106 @@
+"""The evaluation's figure, ``evaluation.png``: savings per day, their distribution with the
+bootstrap interval, and in-sample against out-of-sample, for every baseline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from sor.report.figures import COLORS, _save
+
+
+def write_evaluation_plot(report: dict[str, Any], path: str | Path) -> Path:
+    """Draw :func:`evaluation_figure` of ``report`` (``evaluation.json``'s object) to
+    ``path`` (format from the suffix, PNG without one); return the path."""
+    return _save(evaluation_figure(report), path)
+
+
+def evaluation_figure(report: dict[str, Any]) -> Figure:
+    """Build the three panels of the figure from the report object."""
+    summary = report["summary"]["savings_vs_baselines_bps"]
+    scored = [day for day in report["days"] if day["out_of_sample"] is not None]
+    fig, (per_day, spread, sides) = plt.subplots(
+        3, 1, figsize=(10, 11), gridspec_kw={"height_ratios": [3, 2, 2]}
+    )
+    _per_day(per_day, scored, list(summary))
+    _distribution(spread, scored, summary)
+    _sides(sides, summary)
+    run = report["run"]
+    fig.suptitle(
+        f"sor evaluate, model {run['model']}: {report['summary']['scored_days']} days scored "
+        f"out of sample after {report['summary']['train_days']} training days\n"
+        "savings in bps; positive: the router paid less than the baseline"
+    )
+    fig.tight_layout()
+    return fig
+
+
+def _label(day: dict[str, Any]) -> str:
+    return day["window"]["start"][:10] + (f" {day['instrument']}" if day["instrument"] else "")
+
+
+def _per_day(ax: Axes, days: list[dict[str, Any]], baselines: list[str]) -> None:
+    x = list(range(len(days)))
+    for name in baselines:
+        color = COLORS.get(name, "#333333")
+        oos = [_nan(d["out_of_sample"]["savings_vs_baselines_bps"][name]) for d in days]
+        ins = [_nan(d["savings_vs_baselines_bps"][name]) for d in days]
+        ax.plot(x, oos, marker="o", color=color, label=f"vs {name}, out of sample")
+        ax.plot(x, ins, linestyle=":", marker=".", color=color, label=f"vs {name}, in sample")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(x, [_label(d) for d in days], rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("savings, bps")
+    ax.set_title("Savings per day")
+    ax.legend(fontsize=7, ncol=2)
+
+
+def _distribution(ax: Axes, days: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+    for k, (name, sides) in enumerate(summary.items()):
+        color = COLORS.get(name, "#333333")
+        values = [d["out_of_sample"]["savings_vs_baselines_bps"][name] for d in days]
+        known = [v for v in values if v is not None]
+        # spread the dots across their slot by rank, a deterministic jitter
+        offsets = [-0.25 + 0.5 * i / max(1, len(known) - 1) for i in range(len(known))]
+        ax.scatter([k + o for o in offsets], known, color=color, alpha=0.5, s=14)
+        _interval(ax, k + 0.35, sides["out_of_sample"], color)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(summary)), [f"vs {name}" for name in summary])
+    ax.set_ylabel("savings, bps")
+    ax.set_title("Out-of-sample days, their mean and 95 % bootstrap interval")
+
+
+def _sides(ax: Axes, summary: dict[str, Any]) -> None:
+    for k, (name, sides) in enumerate(summary.items()):
+        color = COLORS.get(name, "#333333")
+        _interval(ax, k - 0.12, sides["in_sample"], color, hollow=True)
+        _interval(ax, k + 0.12, sides["out_of_sample"], color)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(summary)), [f"vs {name}" for name in summary])
+    ax.set_ylabel("mean savings, bps")
+    ax.set_title("In sample (hollow, left) against out of sample (filled, right), 95 % intervals")
+
+
+def _interval(
+    ax: Axes, x: float, figures: dict[str, Any], color: str, *, hollow: bool = False
+) -> None:
+    """Draw a mean as a point and its interval as an error bar (nothing without days)."""
+    if figures["mean"] is None:
+        return
+    low, high = figures["ci95"]
+    mean = figures["mean"]
+    ax.errorbar(
+        [x], [mean], yerr=[[mean - low], [high - mean]], fmt="o", color=color, capsize=4,
+        markerfacecolor="white" if hollow else color,
+    )  # fmt: skip
+
+
+def _nan(value: float | None) -> float:
+    return float("nan") if value is None else value

@@ -1,0 +1,212 @@
+"""The evaluation report, ``evaluation.json`` (docs/evaluate.md): deterministic, one object.
+
+Days are put in time order per instrument, walk-forward choices made per instrument, and
+every aggregate taken over the scored days (those after each instrument's first K).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sor import __version__
+from sor.evaluate.bootstrap import CONFIDENCE, Interval, bootstrap_mean
+from sor.evaluate.tasks import DayOutcome, parameter_sets
+from sor.evaluate.walkforward import walk_forward
+from sor.report.builder import Money
+from sor.static.backtest import BacktestConfig
+
+WALK_FORWARD_RULE = (
+    "per instrument, for each day after its first train_days: the parameter set with the "
+    "fewest unfilled shares summed over the train_days days before it, then the least "
+    "total_cash summed over them, then the earliest in grid order"
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the report records of the run besides the days."""
+
+    config: BacktestConfig
+    horizons_s: tuple[float, ...] | None
+    ck_settings: dict[str, Any] | None
+    train_days: int
+    seed: int
+    resamples: int
+
+
+@dataclass(frozen=True)
+class ScoredDay:
+    """A day in its series, with its walk-forward choice (None: a training day only)."""
+
+    outcome: DayOutcome
+    chosen: int | None
+    trained_on: tuple[int, ...]
+
+
+def order_days(outcomes: Sequence[DayOutcome]) -> list[DayOutcome]:
+    """Sort days by instrument, then window start, then input (a stable, total order)."""
+    return sorted(outcomes, key=lambda o: (o.instrument or "", o.window["start"], o.source))
+
+
+def score(days: Sequence[DayOutcome], train_days: int) -> list[ScoredDay]:
+    """Make the walk-forward choice of every day of ``days`` (ordered by
+    :func:`order_days`), each instrument on its own days."""
+    scored: list[ScoredDay] = []
+    first = 0
+    while first < len(days):
+        last = first
+        while last < len(days) and days[last].instrument == days[first].instrument:
+            last += 1
+        series = days[first:last]
+        table = [list(zip(o.unfilled, o.cash_nanos, strict=True)) for o in series]
+        for d, chosen in enumerate(walk_forward(table, train_days)):
+            trained = tuple(range(first + d - train_days, first + d)) if chosen is not None else ()
+            scored.append(ScoredDay(series[d], chosen, trained))
+        first = last
+    return scored
+
+
+def savings(baseline_px: float | None, router_px: float | None) -> float | None:
+    """``(baseline - router) / baseline * 10_000``, as ``sor backtest`` computes it."""
+    if baseline_px is None or router_px is None:
+        return None
+    return (baseline_px - router_px) / baseline_px * 10_000
+
+
+def oos_savings(day: ScoredDay) -> dict[str, float | None]:
+    """The savings of the day's walk-forward choice against each scored baseline."""
+    assert day.chosen is not None
+    price = day.outcome.avg_fill_px[day.chosen]
+    return {name: savings(px, price) for name, px in day.outcome.baseline_px.items()}
+
+
+def build_evaluation(outcomes: Sequence[DayOutcome], settings: Settings) -> dict[str, Any]:
+    """Build the report object; the same outcomes and settings give the same object."""
+    days = score(order_days(outcomes), settings.train_days)
+    sets = parameter_sets(settings.config, settings.horizons_s)
+    scored = [d for d in days if d.chosen is not None]
+    baselines = list(days[0].outcome.baseline_px) if days else []
+    return {
+        "summary": {
+            "days": len(days),
+            "scored_days": len(scored),
+            "train_days": settings.train_days,
+            "savings_vs_baselines_bps": {
+                name: {
+                    "in_sample": _aggregate(
+                        [d.outcome.head["savings_vs_baselines_bps"][name] for d in scored],
+                        settings,
+                    ),
+                    "out_of_sample": _aggregate([oos_savings(d)[name] for d in scored], settings),
+                }
+                for name in baselines
+            },
+        },
+        "parameters": {
+            "sets": sets,
+            "out_of_sample": _spread([d.chosen for d in scored if d.chosen is not None], sets),
+            "in_sample": _spread([d.outcome.best for d in scored], sets),
+        },
+        "days": [_day(number, day, sets) for number, day in enumerate(days)],
+        "method": {
+            "walk_forward": WALK_FORWARD_RULE,
+            "in_sample": "each day's own best set (the choice of `sor backtest` on that day)",
+            "aggregates": "over the scored days; a day whose savings are null is left out",
+            "bootstrap": {
+                "kind": "percentile",
+                "statistic": "mean of the daily savings",
+                "resamples": settings.resamples,
+                "confidence": CONFIDENCE,
+                "seed": settings.seed,
+                "generator": "numpy.random.default_rng(seed).integers, one resample after "
+                "the other; the same seed for every interval",
+            },
+            "win": "a day's savings > 0 (the router paid less than the baseline)",
+        },
+        "run": _run(settings),
+    }
+
+
+def _aggregate(values: Sequence[float | None], settings: Settings) -> dict[str, Any]:
+    known = [v for v in values if v is not None]
+    interval: Interval = bootstrap_mean(known, seed=settings.seed, resamples=settings.resamples)
+    return {
+        "mean": interval.mean,
+        "ci95": None if interval.low is None else [interval.low, interval.high],
+        "days": interval.days,
+        "win_share": sum(v > 0 for v in known) / len(known) if known else None,
+    }
+
+
+def _spread(chosen: Sequence[int], sets: Sequence[dict[str, float]]) -> dict[str, Any]:
+    """How the chosen set moved over the days: which sets, how often, how many switches."""
+    counts = {j: chosen.count(j) for j in sorted(set(chosen))}
+    names = list(sets[0]) if sets else []
+    return {
+        "chosen": [{"set": j, **sets[j], "days": n} for j, n in counts.items()],
+        "distinct": len(counts),
+        "switches": sum(a != b for a, b in itertools.pairwise(chosen)),
+        "range": {
+            name: [min(sets[j][name] for j in chosen), max(sets[j][name] for j in chosen)]
+            for name in names
+            if chosen
+        },
+    }
+
+
+def _day(number: int, day: ScoredDay, sets: Sequence[dict[str, float]]) -> dict[str, Any]:
+    o = day.outcome
+    record: dict[str, Any] = {
+        "day": number,
+        "input": o.source,
+        "instrument": o.instrument,
+        "input_sha256": o.sha256,
+        "window": o.window,
+        **o.head,
+        "choice_is_arbitrary": o.arbitrary,
+        "out_of_sample": None,
+    }
+    if day.chosen is not None:
+        j = day.chosen
+        record["out_of_sample"] = {
+            "trained_on": list(day.trained_on),
+            "set": j,
+            "parameters": sets[j],
+            "optimized": {
+                "total_cash": Money(o.cash_nanos[j]),
+                "avg_fill_px": o.avg_fill_px[j],
+                "unfilled": o.unfilled[j],
+            },
+            "savings_vs_baselines_bps": oos_savings(day),
+        }
+    record["search"] = [
+        {"unfilled": u, "total_cash": Money(c)}
+        for u, c in zip(o.unfilled, o.cash_nanos, strict=True)
+    ]
+    return record
+
+
+def _run(settings: Settings) -> dict[str, Any]:
+    config = settings.config
+    costs = config.costs
+    return {
+        "version": __version__,
+        "model": config.model,
+        "order_size": config.order_size,
+        "costs": {
+            "fee": costs.default_fee,
+            "rebate": costs.default_rebate,
+            "fees": {str(v): f for v, f in costs.fees},
+            "rebates": {str(v): r for v, r in costs.rebates},
+        },
+        "grid": {
+            "lambda_over": list(config.grid.lambda_over),
+            "lambda_under": list(config.grid.lambda_under),
+            "theta_queue": list(config.grid.theta_queue),
+        },
+        "horizons_s": list(settings.horizons_s) if settings.horizons_s else None,
+        "ck": settings.ck_settings,
+    }

@@ -1,0 +1,184 @@
+"""The per-day task: read one day file once and run every parameter set on it.
+
+A task is the unit of distribution: it receives a path or URL and the run's settings, never
+data, and returns the figures the evaluation needs. Its numbers are those of
+``sor backtest --data DAY`` with the same flags: it calls the same library functions
+(:func:`sor.static.backtest.run_backtest` and :func:`sor.ck.backtest.run_ck_backtest`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sor.ck.router import CKSettings
+from sor.core.errors import SorError
+from sor.core.search import best_index
+from sor.evaluate.days import Instrument, instruments, local_copy, write_instrument
+from sor.static.backtest import BASELINES, BacktestConfig
+
+CK_BASELINES = (*BASELINES, "static")
+"""Baselines of model ck scored out of sample. Its ``passive`` strategy is left out: it
+runs with the day's in-sample best parameters, so it depends on the choice being scored."""
+HEAD_KEYS = ("best_parameters", "optimized", "baselines", "savings_vs_baselines_bps")
+"""The first keys of ``sor backtest``'s report, which each day record repeats exactly."""
+
+
+@dataclass(frozen=True)
+class DaySpec:
+    """What one task needs: where its day is and the run's settings (no data).
+
+    ``config`` carries every setting that decides a backtest's numbers; a setting added to
+    it (the order's side, say) reaches the tasks with it.
+    """
+
+    index: int
+    source: str
+    config: BacktestConfig
+    horizons_s: tuple[float, ...] | None = None
+    ck_settings: CKSettings | None = None
+    skip_bad_rows: bool = False
+    max_ts_distance_ns: int = 24 * 3600 * 10**9
+
+
+@dataclass(frozen=True)
+class DayOutcome:
+    """One day (one instrument of one day file) after every parameter set ran on it.
+
+    ``unfilled``, ``cash_nanos`` and ``avg_fill_px`` hold the router's figures per
+    parameter set, in the order of :func:`parameter_sets`; ``baseline_px`` the average price
+    of each baseline scored out of sample ($/share, fees included).
+    """
+
+    source: str
+    instrument: str | None
+    sha256: str | None
+    window: dict[str, str]
+    head: dict[str, Any]
+    unfilled: tuple[int, ...]
+    cash_nanos: tuple[int, ...]
+    avg_fill_px: tuple[float | None, ...]
+    baseline_px: dict[str, float | None]
+    best: int
+    arbitrary: bool
+
+
+@dataclass(frozen=True)
+class DayFailure:
+    """A day that could not be evaluated: the one-line message naming its file."""
+
+    message: str
+
+
+def parameter_sets(config: BacktestConfig, horizons_s: tuple[float, ...] | None) -> list[dict]:
+    """Every parameter set in grid order, as the report names them (model ck: with each
+    horizon, varying fastest, as ``sor backtest --model ck`` searches them)."""
+    sets = [p.as_dict() for p in config.grid.parameter_sets()]
+    if horizons_s is None:
+        return sets
+    return [{**p, "horizon_s": h} for p, h in itertools.product(sets, horizons_s)]
+
+
+def run_day(spec: DaySpec) -> list[DayOutcome] | DayFailure:
+    """Evaluate the day of ``spec``: one outcome per instrument of its file.
+
+    A fault of the input (a ``SorError``) comes back as a :class:`DayFailure` rather than
+    an exception, so that Dask does not retry it; anything else raises and is retried.
+    """
+    try:
+        with local_copy(spec.source) as path:
+            try:
+                found = instruments(path)
+                if len(found) <= 1:
+                    return [_run(spec, path, found[0] if found else None)]
+                return _run_each(spec, path, found)
+            except SorError as exc:
+                return DayFailure(str(exc).replace(str(path), spec.source))
+    except SorError as exc:
+        return DayFailure(str(exc))
+
+
+def _run_each(spec: DaySpec, path: Path, found: list[Instrument]) -> list[DayOutcome]:
+    """Run each instrument of a file holding several, from its own lines."""
+    outcomes = []
+    with tempfile.TemporaryDirectory(prefix="sor-instrument-") as folder:
+        for k, instrument in enumerate(found):
+            part = Path(folder) / f"{k}{path.suffix}"
+            write_instrument(path, instrument, part)
+            try:
+                outcomes.append(_run(spec, part, instrument))
+            except SorError as exc:
+                where = f"{spec.source} ({instrument.label})"
+                raise SorError(str(exc).replace(str(part), where)) from None
+    return outcomes
+
+
+def _run(spec: DaySpec, path: Path, instrument: Instrument | None) -> DayOutcome:
+    from sor.data.reader import read_market
+
+    market = read_market(
+        path, skip_bad_rows=spec.skip_bad_rows, max_ts_distance_ns=spec.max_ts_distance_ns
+    )
+    if spec.horizons_s is None:
+        return _static(spec, market, instrument)
+    return _ck(spec, path, market, instrument)
+
+
+def _static(spec: DaySpec, market: Any, instrument: Instrument | None) -> DayOutcome:
+    from sor.data.reader import format_timestamp
+    from sor.report.builder import build_report
+    from sor.static.backtest import run_backtest
+
+    result = run_backtest(market, spec.config, workers=1)
+    report = build_report(result)
+    rows = [row.result for row in result.search]
+    return DayOutcome(
+        source=spec.source,
+        instrument=instrument.label if instrument else None,
+        sha256=market.sha256,
+        window={
+            "start": format_timestamp(result.window_start_ns),
+            "end": format_timestamp(result.window_end_ns),
+        },
+        head={key: report[key] for key in HEAD_KEYS},
+        unfilled=tuple(r.unfilled for r in rows),
+        cash_nanos=tuple(r.total_cash_nanos for r in rows),
+        avg_fill_px=tuple(r.avg_fill_px for r in rows),
+        baseline_px={name: result.baselines[name].avg_fill_px for name in BASELINES},
+        best=result.best,
+        arbitrary=result.search_is_arbitrary,
+    )
+
+
+def _ck(spec: DaySpec, path: Path, market: Any, instrument: Instrument | None) -> DayOutcome:
+    from sor.ck.backtest import run_ck_backtest
+    from sor.data.events import read_events
+
+    assert spec.horizons_s is not None
+    events = read_events(
+        path, skip_bad_rows=spec.skip_bad_rows, max_ts_distance_ns=spec.max_ts_distance_ns
+    )
+    report = run_ck_backtest(
+        events, market, spec.config, horizons_s=spec.horizons_s, settings=spec.ck_settings,
+        workers=1,
+    )  # fmt: skip
+    table = report["search"]["table"]
+    size = spec.config.order_size
+    unfilled = tuple(size - row["total_fill"] for row in table)
+    cash = tuple(row["total_cash"].nanos for row in table)
+    return DayOutcome(
+        source=spec.source,
+        instrument=instrument.label if instrument else None,
+        sha256=market.sha256,
+        window=report["run"]["window"],
+        head={key: report[key] for key in HEAD_KEYS},
+        unfilled=unfilled,
+        cash_nanos=cash,
+        avg_fill_px=tuple(row["avg_fill_px"] for row in table),
+        baseline_px={name: report["baselines"][name]["avg_fill_px"] for name in CK_BASELINES},
+        best=best_index(list(zip(unfilled, cash, strict=True))),
+        arbitrary=report["search"]["choice_is_arbitrary"],
+    )

@@ -1,0 +1,178 @@
+"""sor evaluate on real Dask clusters: a LocalCluster and a scheduler with two workers
+started here as separate processes on loopback give byte-identical reports, and each
+day's figures are those of sor backtest on that day alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cli_run import REPO, run_main
+from sor.data.generate import generate_market
+
+DAYS = 4
+GRID = ["--lambda-over", "0.1,0.4", "--lambda-under", "0.1", "--theta-queue", "0.1,0.6"]
+STATIC = ["--order-size", "3000", *GRID]
+CK = ["--model", "ck", "--order-size", "300", "--lambda-over", "0.05", "--lambda-under",
+      "0.01,0.2", "--theta-queue", "0.005", "--horizon", "2"]  # fmt: skip
+HEAD = ("best_parameters", "optimized", "baselines", "savings_vs_baselines_bps")
+
+
+@pytest.fixture(scope="module")
+def days(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four 40-second days of four venues, one seed and one date each."""
+    folder = tmp_path_factory.mktemp("days")
+    for day in range(DAYS):
+        generate_market(
+            folder / f"day{day}.csv", venues=4, seed=40 + day, price_moves=1.0,
+            start=f"2024-08-0{day + 1}T13:36:32Z", end=f"2024-08-0{day + 1}T13:37:12Z",
+        )  # fmt: skip
+    return folder
+
+
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Dask scheduler and two one-thread workers, each its own process on loopback."""
+    folder = tmp_path_factory.mktemp("dask")
+    address_file = folder / "scheduler.json"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    python = [sys.executable, "-m"]
+    processes = [
+        subprocess.Popen(
+            [*python, "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+             "--no-dashboard", "--scheduler-file", str(address_file)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+    ]  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not address_file.is_file() or not address_file.read_text().strip():
+            assert time.monotonic() < deadline, "the scheduler did not start"
+            time.sleep(0.1)
+        address = json.loads(address_file.read_text())["address"]
+        for _ in range(2):
+            processes.append(
+                subprocess.Popen(
+                    [*python, "distributed.cli.dask_worker", address, "--nthreads", "1",
+                     "--no-dashboard", "--host", "127.0.0.1", "--local-directory", str(folder)],
+                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )
+            )  # fmt: skip
+        from distributed import Client
+
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _keys(value: object) -> set[str]:
+    """Every key of a report at any depth but the venue ids, which are data."""
+    if isinstance(value, list):
+        return set().union(*(_keys(item) for item in value))
+    if not isinstance(value, dict):
+        return set()
+    return {k for k in value if not k.isdigit()}.union(*(_keys(v) for v in value.values()))
+
+
+def _evaluate(days: Path, out: Path, capsys: pytest.CaptureFixture[str], *flags: str) -> bytes:
+    outcome = run_main(
+        ["evaluate", "--data", str(days), "--train-days", "2", "--json-out", str(out),
+         "--quiet", *flags],
+        capsys,
+    )  # fmt: skip
+    assert outcome.returncode == 0, outcome.stderr
+    assert json.loads(outcome.stdout) == json.loads(out.read_text())["summary"]
+    return out.read_bytes()
+
+
+def _backtest(day: Path, out: Path, capsys: pytest.CaptureFixture[str], *flags: str) -> dict:
+    outcome = run_main(
+        ["backtest", "--data", str(day), "--json-out", str(out), "--no-plot", "--quiet", *flags],
+        capsys,
+    )  # fmt: skip
+    assert outcome.returncode == 0, outcome.stderr
+    report: dict = json.loads(outcome.stdout)
+    return report
+
+
+def test_local_and_separate_cluster_agree_and_days_match_sor_backtest(
+    days: Path, scheduler: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    local = _evaluate(days, tmp_path / "local.json", capsys, *STATIC, "--workers", "2",
+                      "--plot", str(tmp_path / "local.png"))  # fmt: skip
+    remote = _evaluate(days, tmp_path / "remote.json", capsys, *STATIC, "--scheduler",
+                       scheduler, "--plot", str(tmp_path / "remote.png"))  # fmt: skip
+    assert local == remote
+    assert (tmp_path / "local.png").read_bytes() == (tmp_path / "remote.png").read_bytes()
+    report = json.loads(local)
+    assert [d["input"] for d in report["days"]] == [str(days / f"day{k}.csv") for k in range(DAYS)]
+    for k, day in enumerate(report["days"]):
+        alone = _backtest(days / f"day{k}.csv", tmp_path / f"day{k}.json", capsys, *STATIC)
+        assert {key: day[key] for key in HEAD} == {key: alone[key] for key in HEAD}
+        assert day["input_sha256"] == alone["run"]["input_sha256"]
+        table = [(row["total_fill"], row["total_cash"]) for row in alone["search"]["table"]]
+        assert [(3000 - s["unfilled"], s["total_cash"]) for s in day["search"]] == table
+    assert [d["out_of_sample"] is None for d in report["days"]] == [True, True, False, False]
+    summary = report["summary"]["savings_vs_baselines_bps"]
+    assert set(summary) == {"best_ask", "twap", "vwap"}
+    documented = set(re.findall(r"\w+", (REPO / "docs" / "evaluate.md").read_text()))
+    assert _keys(report) <= documented
+    assert all(summary[b]["out_of_sample"]["days"] == 2 for b in summary)
+
+
+def test_the_same_on_a_different_number_of_local_workers(
+    days: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one = _evaluate(days, tmp_path / "one.json", capsys, *STATIC, "--workers", "1", "--no-plot")
+    assert json.loads(one)["run"]["model"] == "static"
+    # compared with the two-worker run of the test above, through its figures
+    two = _evaluate(days, tmp_path / "two.json", capsys, *STATIC, "--workers", "2", "--no-plot")
+    assert one == two
+
+
+def test_model_ck_days_match_sor_backtest(
+    days: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = json.loads(_evaluate(days, tmp_path / "ck.json", capsys, *CK, "--workers", "2",
+                                  "--no-plot"))  # fmt: skip
+    assert report["run"]["horizons_s"] == [2.0]
+    for k in (0, 3):
+        alone = _backtest(days / f"day{k}.csv", tmp_path / f"ck{k}.json", capsys, *CK)
+        day = report["days"][k]
+        assert {key: day[key] for key in HEAD} == {key: alone[key] for key in HEAD}
+    assert set(report["summary"]["savings_vs_baselines_bps"]) == {
+        "best_ask", "twap", "vwap", "static",
+    }  # fmt: skip
+
+
+def test_a_bad_day_file_is_one_line_naming_it(
+    days: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.csv"
+    good = (days / "day0.csv").read_text().splitlines()
+    bad.write_text("\n".join([*good[:5], "2024-08-01T13:36:33Z,oops", *good[5:8]]) + "\n")
+    outcome = run_main(
+        ["evaluate", "--data", str(days / "day0.csv"), str(bad), "--train-days", "1",
+         "--workers", "1", "--quiet", "--no-plot", "--json-out", str(tmp_path / "e.json")],
+        capsys,
+    )  # fmt: skip
+    assert outcome.returncode == 2
+    lines = outcome.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"sor: error: {bad}, line 6"), outcome.stderr

@@ -1,0 +1,187 @@
+"""sor evaluate's pure parts: the walk-forward choice worked out by hand, the bootstrap
+against a direct computation, the order of days and the finding and splitting of inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sor.core.errors import SorError
+from sor.core.search import SearchGrid
+from sor.evaluate import bootstrap, run
+from sor.evaluate.bootstrap import bootstrap_mean
+from sor.evaluate.days import Instrument, discover, instruments, write_instrument
+from sor.evaluate.report import order_days, score
+from sor.evaluate.tasks import DayFailure, DayOutcome, DaySpec, parameter_sets, run_day
+from sor.evaluate.walkforward import choose, walk_forward
+from sor.static.backtest import BacktestConfig
+
+# (unfilled shares, total cash in nano-dollars) of three parameter sets on five days
+DAYS = [
+    [(0, 100), (0, 90), (10, 50)],
+    [(0, 100), (0, 120), (0, 70)],
+    [(5, 100), (0, 100), (0, 100)],
+    [(0, 100), (0, 100), (0, 100)],
+    [(0, 1), (0, 2), (0, 3)],
+]
+
+
+def test_walk_forward_chooses_on_the_days_before_as_worked_out_by_hand() -> None:
+    # K = 2. Day 2 trains on days 0-1: unfilled sums 0, 0, 10 -> sets 0 and 1; cash sums
+    # 200 and 210 -> set 0. Day 3 trains on days 1-2: unfilled 5, 0, 0 -> sets 1 and 2;
+    # cash 220 and 170 -> set 2. Day 4 trains on days 2-3: unfilled 5, 0, 0; cash 200 and
+    # 200, a tie -> the earlier, set 1.
+    assert walk_forward(DAYS, 2) == [None, None, 0, 2, 1]
+    # K = 1 is the single-day rule on the day before: day 1 <- day 0 (set 1: 0 unfilled,
+    # least cash 90), day 2 <- day 1 (set 2: cash 70), day 3 <- day 2 (sets 1, 2 tie: 1),
+    # day 4 <- day 3 (all tie: 0).
+    assert walk_forward(DAYS, 1) == [None, 1, 2, 1, 0]
+
+
+def test_choose_over_all_five_days() -> None:
+    # unfilled sums: 5, 0, 10 -> set 1 whatever its cash
+    assert choose(DAYS) == 1
+
+
+def test_walk_forward_refuses_no_training_day() -> None:
+    with pytest.raises(ValueError):
+        walk_forward(DAYS, 0)
+
+
+def test_bootstrap_interval_matches_a_direct_loop() -> None:
+    values = [1.5, -0.25, 3.0, 0.0, 2.25, -1.0, 0.5]
+    got = bootstrap_mean(values, seed=11, resamples=2000)
+    rng = np.random.default_rng(11)
+    means = []
+    for _ in range(2000):
+        picks = rng.integers(0, len(values), size=len(values))
+        means.append(sum(values[int(i)] for i in picks) / len(values))
+    means.sort()
+
+    def quantile(q: float) -> float:
+        position = q * (len(means) - 1)
+        below = int(position)
+        above = min(below + 1, len(means) - 1)
+        return means[below] + (means[above] - means[below]) * (position - below)
+
+    assert got.mean == pytest.approx(sum(values) / len(values), abs=1e-12)
+    assert got.low == pytest.approx(quantile(0.025), abs=1e-12)
+    assert got.high == pytest.approx(quantile(0.975), abs=1e-12)
+    assert got.low < got.mean < got.high
+    assert got.days == len(values)
+
+
+def test_bootstrap_is_seeded_and_handles_no_day() -> None:
+    values = [0.1, 0.7, -0.2, 0.4]
+    assert bootstrap_mean(values, seed=3) == bootstrap_mean(values, seed=3)
+    assert bootstrap_mean(values, seed=3) != bootstrap_mean(values, seed=4)
+    empty = bootstrap_mean([], seed=3)
+    assert (empty.mean, empty.low, empty.days) == (None, None, 0)
+
+
+def _outcome(instrument: str, start: str, cash: tuple[int, ...]) -> DayOutcome:
+    return DayOutcome(
+        source=f"{instrument}-{start}.csv", instrument=instrument, sha256=None,
+        window={"start": start, "end": start}, head={}, unfilled=(0,) * len(cash),
+        cash_nanos=cash, avg_fill_px=(1.0,) * len(cash), baseline_px={}, best=0,
+        arbitrary=False,
+    )  # fmt: skip
+
+
+def test_days_are_ordered_and_scored_per_instrument() -> None:
+    given = [
+        _outcome("2/MSFT", "2024-08-02", (5, 1)),
+        _outcome("1/AAPL", "2024-08-03", (1, 5)),
+        _outcome("1/AAPL", "2024-08-01", (5, 1)),
+        _outcome("2/MSFT", "2024-08-01", (5, 1)),
+        _outcome("1/AAPL", "2024-08-02", (5, 1)),
+    ]
+    days = order_days(given)
+    assert [(d.instrument, d.window["start"]) for d in days] == [
+        ("1/AAPL", "2024-08-01"), ("1/AAPL", "2024-08-02"), ("1/AAPL", "2024-08-03"),
+        ("2/MSFT", "2024-08-01"), ("2/MSFT", "2024-08-02"),
+    ]  # fmt: skip
+    scored = score(days, 1)
+    # each instrument trains on its own days only: MSFT's first day has no choice
+    assert [s.chosen for s in scored] == [None, 1, 1, None, 1]
+    assert [s.trained_on for s in scored] == [(), (0,), (1,), (), (3,)]
+
+
+def test_parameter_sets_follow_the_searches_order() -> None:
+    config = BacktestConfig(grid=SearchGrid((0.1,), (0.2, 0.3), (0.4,)))
+    assert parameter_sets(config, None) == [
+        {"lambda_over": 0.1, "lambda_under": 0.2, "theta_queue": 0.4},
+        {"lambda_over": 0.1, "lambda_under": 0.3, "theta_queue": 0.4},
+    ]
+    with_horizons = parameter_sets(config, (0.5, 2.0))
+    assert [s["horizon_s"] for s in with_horizons] == [0.5, 2.0, 0.5, 2.0]
+    assert with_horizons[1]["lambda_under"] == 0.2
+
+
+def test_discover_expands_directories_and_globs_in_order(tmp_path: Path) -> None:
+    for name in ("b.csv", "a.csv", "c.dbn", "notes.txt"):
+        (tmp_path / name).write_text("x")
+    assert discover([str(tmp_path)]) == [str(tmp_path / n) for n in ("a.csv", "b.csv", "c.dbn")]
+    assert discover([str(tmp_path / "*.csv"), str(tmp_path / "a.csv")]) == [
+        str(tmp_path / "a.csv"), str(tmp_path / "b.csv"),
+    ]  # fmt: skip
+    with pytest.raises(SorError, match="no such data file"):
+        discover([str(tmp_path / "missing.csv")])
+    with pytest.raises(SorError, match="no day file found"):
+        discover([str(tmp_path / "*.dbn.zst")])
+
+
+def test_a_file_of_two_symbols_is_split_into_two_days(tmp_path: Path) -> None:
+    from sor.data.generate import generate_market
+
+    parts = []
+    for symbol, seed in (("AAPL", 1), ("MSFT", 2)):
+        path = tmp_path / f"{symbol}.csv"
+        generate_market(path, venues=2, seed=seed, symbol=symbol, start="2024-08-01T13:36:32Z",
+                        end="2024-08-01T13:36:42Z")  # fmt: skip
+        parts.append(path)
+    both = tmp_path / "both.csv"
+    lines = [p.read_bytes().splitlines(keepends=True) for p in parts]
+    both.write_bytes(b"".join([*lines[0], *lines[1][1:]]))
+    found = instruments(both)
+    assert [i.symbol for i in found] == ["AAPL", "MSFT"]
+    out = tmp_path / "msft.csv"
+    write_instrument(both, Instrument(found[1].instrument_id, "MSFT"), out)
+    assert out.read_bytes() == parts[1].read_bytes()
+    config = BacktestConfig(order_size=300, grid=SearchGrid((0.1,), (0.1,), (0.1,)))
+    split = run_day(DaySpec(0, str(both), config))
+    alone = [run_day(DaySpec(0, str(p), config)) for p in parts]
+    assert isinstance(split, list) and len(split) == 2
+    for day, single in zip(split, alone, strict=True):
+        assert isinstance(single, list)
+        assert day.head == single[0].head
+        assert day.cash_nanos == single[0].cash_nanos
+    assert [d.instrument for d in split] == [f"{found[0].instrument_id}/AAPL",
+                                             f"{found[1].instrument_id}/MSFT"]  # fmt: skip
+
+
+def test_help_defaults_match_the_library() -> None:
+    from sor.cli import evaluate as cli_evaluate
+
+    assert cli_evaluate.DEFAULT_TRAIN_DAYS == run.DEFAULT_TRAIN_DAYS
+    assert cli_evaluate.DEFAULT_RESAMPLES == bootstrap.DEFAULT_RESAMPLES
+
+
+def test_an_fsspec_url_is_listed_and_read_by_the_task(tmp_path: Path) -> None:
+    from sor.data.generate import generate_market
+
+    path = tmp_path / "day.csv"
+    generate_market(path, venues=2, seed=5, start="2024-08-01T13:36:32Z",
+                    end="2024-08-01T13:36:42Z")  # fmt: skip
+    assert discover([f"local://{tmp_path}"]) == [f"file://{path}"]
+    config = BacktestConfig(order_size=300, grid=SearchGrid((0.1,), (0.1,), (0.1,)))
+    url = f"local://{path}"
+    remote, local = run_day(DaySpec(0, url, config)), run_day(DaySpec(0, str(path), config))
+    assert isinstance(remote, list) and isinstance(local, list)
+    assert remote[0].source == url
+    assert (remote[0].head, remote[0].sha256) == (local[0].head, local[0].sha256)
+    missing = run_day(DaySpec(0, f"local://{tmp_path}/missing.csv", config))
+    assert isinstance(missing, DayFailure)
+    assert missing.message.startswith(f"local://{tmp_path}/missing.csv: cannot read")
