@@ -24,6 +24,7 @@ from typer._click.exceptions import MissingParameter, NoArgsIsHelpError
 
 from sor import __version__
 from sor.cli_place import place
+from sor.cli_stats import stats
 from sor.config import FileConfig
 from sor.domain import DEFAULT_FEE, DEFAULT_REBATE, DEFAULT_START, NANOS_PER_SECOND
 from sor.errors import SorError
@@ -1217,6 +1218,7 @@ def broker(
 
 
 app.command()(place)
+app.command()(stats)
 
 
 @app.command()

@@ -117,6 +117,10 @@ TsDistance = Annotated[float, Field(allow_inf_nan=False, gt=0, le=24 * 366 * 10)
 """Hours a timestamp may lie from the input's median before its row is bad."""
 Share = Annotated[float, Field(allow_inf_nan=False, ge=0, le=1)]
 """A share, 0 to 1."""
+Seconds = Annotated[float, Field(allow_inf_nan=False, ge=MIN_HORIZON_S, le=MAX_HORIZON_S)]
+"""An interval or horizon of ``sor stats``, seconds: a millisecond to a day."""
+MAX_LAGS = 10_000
+"""Most trade-sign autocorrelation lags ``sor stats`` computes."""
 Speed = Annotated[float, Field(allow_inf_nan=False, ge=0)]
 """A replay speed: 1 real time, 10 ten times faster, 0 flat out."""
 
@@ -259,6 +263,16 @@ class GenerateFlags(_Strict):
 
 FLOW_FLAGS = ("informed", "metaorder_share", "metaorder_seconds", "impact", "drift")
 """The flags of ``sor generate`` that set :class:`sor.data.generate.FlowModel`."""
+
+
+class StatsFlags(_Strict):
+    """The numeric flags of ``sor stats``."""
+
+    lags: Annotated[int, Field(strict=True, ge=1, le=MAX_LAGS)]
+    intervals: Annotated[tuple[Seconds, ...], Field(min_length=1)]
+    horizons: Annotated[tuple[Seconds, ...], Field(min_length=1)]
+    tick: Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_FEE_DOLLARS)]
+    max_ts_distance: TsDistance = 24.0
 
 
 class ProduceFlags(_Strict):
