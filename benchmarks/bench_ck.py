@@ -27,15 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
-from sor.allocators.ck import (
+from sor.ck.paper import paper_problem
+from sor.ck.place import place
+from sor.ck.solver import (
     CKParams,
     closed_form_one_venue,
     poisson_factor_outflows,
     solve,
     solve_sa,
 )
-from sor.paper import paper_problem
-from sor.place import place
 
 ORDER = 1000
 SAMPLES = 1000

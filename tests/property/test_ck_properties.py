@@ -23,7 +23,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sor.allocators.ck import (
+from sor.ck.solver import (
     CKParams,
     closed_form_one_venue,
     expected_cost,

@@ -12,7 +12,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from sor.allocators.ck import (
+from sor.ck.place import load_problem, parse_problem, place
+from sor.ck.solver import (
     CKParams,
     cents_per_share,
     closed_form_one_venue,
@@ -30,9 +31,8 @@ from sor.allocators.ck import (
     solve,
     solve_sa,
 )
-from sor.cli_place import place as place_command
-from sor.errors import ConfigError
-from sor.place import load_problem, parse_problem, place
+from sor.cli.place import place as place_command
+from sor.core.errors import ConfigError
 
 # the paper's section 5.1 costs, $/share
 PAPER = {

@@ -28,9 +28,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
+from sor.core.domain import NANOS_PER_SECOND
+from sor.core.errors import ConfigError
 from sor.data.generate import MAX_DRIFT, FlowModel
-from sor.domain import NANOS_PER_SECOND
-from sor.errors import ConfigError
 
 VOL_SD = 0.3
 """Log-sd of a day's volatility multiplier."""

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from sor.core.errors import DataError
 from sor.data.reader import (
     DEFAULT_MAX_TS_DISTANCE_NS,
     PARSED,
@@ -23,7 +24,6 @@ from sor.data.reader import (
     read_csv_columns,
     size_expr,
 )
-from sor.errors import DataError
 
 COLUMNS = ("ts_event", "publisher_id", "action", "side", "bid_px_00", "bid_sz_00",
            "ask_px_00", "ask_sz_00")  # fmt: skip
@@ -87,7 +87,7 @@ def read_book(
     file = Path(path)
     if not file.is_file():
         raise DataError("no such data file", path=str(file))
-    from sor.kernels import ensure_compiled
+    from sor.core.kernels import ensure_compiled
 
     ensure_compiled()
     if is_dbn(file):

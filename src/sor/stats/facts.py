@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from sor.domain import NANOS_PER_SECOND
+from sor.core.domain import NANOS_PER_SECOND
 from sor.stats.book import Book
 
 

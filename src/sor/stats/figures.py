@@ -19,8 +19,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sor.domain import VENUE_NAMES
-from sor.plot import _save
+from sor.core.domain import VENUE_NAMES
+from sor.report.figures import _save
 from sor.stats.summary import Stats
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from sor.core.domain import NANOS_PER_DOLLAR, NANOS_PER_SECOND
+from sor.core.errors import DataError
 from sor.data.reader import DEFAULT_MAX_TS_DISTANCE_NS, file_sha256, format_timestamp
-from sor.domain import NANOS_PER_DOLLAR, NANOS_PER_SECOND
-from sor.errors import DataError
 from sor.stats.book import read_book
 from sor.stats.facts import Facts, Settings, overall_facts, venue_facts
 

@@ -1,0 +1,1 @@
+"""The full Cont-Kukanov model: solver, queue simulator, latency, router and backtest."""
