@@ -32,7 +32,8 @@ COLUMNS = ("ts_event", "publisher_id", "action", "side", "bid_px_00", "bid_sz_00
 
 @dataclass(frozen=True)
 class Book:
-    """The top of the book after every row, sorted by ``ts_event`` (stable).
+    """The top of the book after every row, grouped by venue (ascending), in file order
+    within a venue.
 
     Attributes
     ----------
@@ -62,9 +63,20 @@ class Book:
     def __len__(self) -> int:
         return len(self.ts)
 
-    def take(self, rows: np.ndarray) -> Book:
-        """Return the rows ``rows`` (indices or a mask), in that order."""
+    def take(self, rows: np.ndarray | slice) -> Book:
+        """Return the rows ``rows`` (indices, a mask or a slice), in that order."""
         return Book(*(getattr(self, name)[rows] for name in self.__dataclass_fields__))
+
+    def of_venue(self, publisher_id: int) -> Book:
+        """Return the rows of one venue sorted by ``ts_event`` (file order among equal
+        times), as :func:`sor.data.events.read_events` orders rows: views into these when
+        the venue's rows are in time order already."""
+        lo, hi = np.searchsorted(self.venue, [publisher_id, publisher_id + 1])
+        part = self.take(slice(int(lo), int(hi)))
+        ts = part.ts
+        if len(ts) > 1 and not np.all(ts[1:] >= ts[:-1]):
+            return part.take(np.argsort(ts, kind="stable"))
+        return part
 
 
 def read_book(
@@ -75,8 +87,8 @@ def read_book(
 ) -> tuple[Book, int]:
     """Read every row's top of book from a Databento MBP-1/MBP-10 CSV or DBN file.
 
-    Returns the rows kept, sorted by ``ts_event`` (file order among equal times), and the
-    number of rows read.
+    Returns the rows kept, grouped by venue (file order within a venue: see
+    :meth:`Book.of_venue`), and the number of rows read.
 
     Raises
     ------
@@ -95,10 +107,12 @@ def read_book(
     else:
         with csv_format(file):
             columns, rows_read = _read_csv(file, skip_bad_rows, max_ts_distance_ns)
-    ts = columns["ts_event"]
-    if len(ts) > 1 and not np.all(ts[1:] >= ts[:-1]):
-        order = np.argsort(ts, kind="stable")
-        columns = {name: values[order] for name, values in columns.items()}
+    venue = columns["publisher_id"]
+    if len(venue) > 1 and not np.all(venue[1:] >= venue[:-1]):
+        order = np.argsort(venue, kind="stable")
+        for name in list(columns):  # one column at a time: the old one is freed at once
+            columns[name] = columns[name][order]
+        del order
     return Book(
         ts=columns["ts_event"], venue=columns["publisher_id"], trade=columns["trade"],
         sign=columns["sign"], bid_px=columns["bid_px"], ask_px=columns["ask_px"],

@@ -88,53 +88,56 @@ class Prices:
 
 @dataclass
 class Facts:
-    """The facts of one venue or of the whole file, and what the figure plots."""
+    """The facts of one venue or of the whole file, what the figure plots, and what the
+    overall facts take from each venue's (its trade events, OFI per interval and quotes)."""
 
     values: dict[str, object]
     sums: Sums = field(default_factory=Sums)
     ofi_points: tuple[np.ndarray, np.ndarray] | None = None
+    trade_ts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    trade_sign: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    flows: dict[float, np.ndarray] = field(default_factory=dict)
+    quotes: Quotes | None = None
+    rows: int = 0
+    trade_rows: int = 0
 
 
 def venue_facts(book: Book, settings: Settings, t0: int, t1: int) -> Facts:
-    """Return the facts of one venue's rows ``book`` over the window ``[t0, t1]`` (ns)."""
+    """Return the facts of one venue's rows ``book`` (in time order) over ``[t0, t1]`` (ns)."""
     sums = _sums(book, settings)
     trades_ts, trades_sign = trade_events(book.ts, book.trade, book.sign)
     prices = venue_prices(book, settings)
-    ofi = row_ofi(book)
-    regressions, points = _regressions(book.ts, ofi, prices, settings, t0, t1)
+    flows = binned_ofi(book.ts, row_ofi(book), settings, t0, t1)
+    regressions, points = _regressions(flows, prices, settings, t0)
     values = _common(len(book), int(book.trade.sum()), trades_sign, sums, t0, t1, settings)
     values["ofi"] = regressions
     values.update(_markouts(trades_ts, trades_sign, prices, settings, t1))
-    return Facts(values=values, sums=sums, ofi_points=points)
+    return Facts(values=values, sums=sums, ofi_points=points, trade_ts=trades_ts,
+                 trade_sign=trades_sign, flows=flows, quotes=Quotes.of(book), rows=len(book),
+                 trade_rows=int(book.trade.sum()))  # fmt: skip
 
 
-def overall_facts(book: Book, venues: Sequence[Facts], settings: Settings) -> Facts:
-    """Return the facts of all rows ``book``, given each venue's (for the pooled sums)."""
+def overall_facts(venues: Sequence[Facts], settings: Settings, t0: int, t1: int) -> Facts:
+    """Return the facts of the whole file from each venue's over ``[t0, t1]`` (ns).
+
+    Trade events are pooled in time order (stable: venue order among equal times), the OFI
+    of each interval is the sum of the venues', and prices are the NBBO's.
+    """
     sums = Sums()
     for facts in venues:
         sums.add(facts.sums)
-    t0, t1 = int(book.ts[0]), int(book.ts[-1])
-    ids = np.unique(book.venue)
-    # a trade event is one venue's trade rows at one time; pooled in time order
-    events_ts: list[np.ndarray] = []
-    events_sign: list[np.ndarray] = []
-    ofi = np.zeros(len(book))
-    quotes: list[Quotes] = []
-    for venue in ids:
-        rows = np.flatnonzero(book.venue == venue)
-        part = book.take(rows)
-        ts, sign = trade_events(part.ts, part.trade, part.sign)
-        events_ts.append(ts)
-        events_sign.append(sign)
-        ofi[rows] = row_ofi(part)
-        quotes.append(Quotes.of(part))
-    trade_ts = np.concatenate(events_ts)
+    trade_ts = np.concatenate([facts.trade_ts for facts in venues])
     order = np.argsort(trade_ts, kind="stable")
     trade_ts = trade_ts[order]
-    trade_sign = np.concatenate(events_sign)[order]
-    prices = Nbbo(quotes, settings.tick_nanos)
-    regressions, points = _regressions(book.ts, ofi, prices, settings, t0, t1)
-    values = _common(len(book), int(book.trade.sum()), trade_sign, sums, t0, t1, settings)
+    trade_sign = np.concatenate([facts.trade_sign for facts in venues])[order]
+    flows = {seconds: np.sum([facts.flows[seconds] for facts in venues], axis=0)
+             for seconds in settings.intervals_s}  # fmt: skip
+    prices = Nbbo([facts.quotes for facts in venues if facts.quotes is not None],
+                  settings.tick_nanos)  # fmt: skip
+    regressions, points = _regressions(flows, prices, settings, t0)
+    rows = sum(facts.rows for facts in venues)
+    trade_rows = sum(facts.trade_rows for facts in venues)
+    values = _common(rows, trade_rows, trade_sign, sums, t0, t1, settings)
     values["ofi"] = regressions
     values.update(_markouts(trade_ts, trade_sign, prices, settings, t1))
     return Facts(values=values, sums=sums, ofi_points=points)
@@ -258,33 +261,44 @@ def ofi_regression(ofi: np.ndarray, change: np.ndarray) -> dict[str, float | int
     return {"slope": slope, "r2": None if r is None else r * r, "intervals": n}
 
 
+def binned_ofi(
+    ts: np.ndarray, ofi: np.ndarray, settings: Settings, t0: int, t1: int
+) -> dict[float, np.ndarray]:
+    """Sum the rows' OFI over each interval of each length: interval k of length w holds
+    the rows in ``(t0 + k w, t0 + (k+1) w]``, the whole intervals inside ``[t0, t1]``."""
+    flows = {}
+    for seconds in settings.intervals_s:
+        width = _width(seconds)
+        count = (t1 - t0) // width
+        k = (ts - t0 - 1) // width
+        inside = (k >= 0) & (k < count)
+        flows[seconds] = np.bincount(k[inside], weights=ofi[inside], minlength=count)[:count]
+    return flows
+
+
 def _regressions(
-    ts: np.ndarray,
-    ofi: np.ndarray,
-    prices: Prices | Nbbo,
-    settings: Settings,
-    t0: int,
-    t1: int,
+    flows: dict[float, np.ndarray], prices: Prices | Nbbo, settings: Settings, t0: int
 ) -> tuple[dict[str, object], tuple[np.ndarray, np.ndarray] | None]:
-    """The OFI regression at each interval length; the points of the one nearest 10 s."""
+    """The OFI regression at each interval length; the points of the one nearest 10 s.
+
+    The mid at a bound is the one after every row at or before it."""
     out: dict[str, object] = {}
     points = None
     nearest = min(settings.intervals_s, key=lambda s: abs(s - 10.0))
     for seconds in settings.intervals_s:
-        width = max(1, round(seconds * NANOS_PER_SECOND))
-        count = (t1 - t0) // width
-        # rows in (t0 + k w, t0 + (k+1) w] make interval k: the mid at a bound is the one
-        # after every row at or before it
-        k = (ts - t0 - 1) // width
-        inside = (k >= 0) & (k < count)
-        flow = np.bincount(k[inside], weights=ofi[inside], minlength=count)[:count]
-        mids = prices.at(t0 + width * np.arange(count + 1, dtype=np.int64))
-        change = np.diff(mids)
+        flow = flows[seconds]
+        bounds = t0 + _width(seconds) * np.arange(len(flow) + 1, dtype=np.int64)
+        change = np.diff(prices.at(bounds))
         known = np.isfinite(change)
         out[_key(seconds)] = ofi_regression(flow[known], change[known])
         if seconds == nearest:
             points = (flow[known], change[known])
     return out, points
+
+
+def _width(seconds: float) -> int:
+    """An interval's length in ns (at least 1)."""
+    return max(1, round(seconds * NANOS_PER_SECOND))
 
 
 def _markouts(
