@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 import placement_optimum as opt
-from sor.ck.solver import CKParams, expected_cost, poisson_factor_outflows, solve
+from sor.ck.model import CKParams, expected_cost, poisson_factor_outflows
+from sor.ck.solver import solve
 
 PRECISION_CENTS = 0.01
 SIZES = (100, 300, 1000, 3000, 10_000)

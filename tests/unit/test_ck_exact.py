@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sor.ck.exact import exact_cents_per_share, exact_cost, poisson_support
-from sor.ck.solver import CKParams, expected_cost, poisson_factor_outflows
+from sor.ck.model import CKParams, expected_cost, poisson_factor_outflows
 from sor.core.errors import ConfigError
 
 

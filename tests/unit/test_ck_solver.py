@@ -12,25 +12,27 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from sor.ck.place import load_problem, parse_problem, place
-from sor.ck.solver import (
+from sor.ck.model import (
     CKParams,
     cents_per_share,
     closed_form_one_venue,
     cost_breakdown,
     cost_samples,
     critical_ratio,
-    equal_split,
     expected_cost,
     expected_costs,
     poisson_factor_outflows,
+)
+from sor.ck.place import load_problem, parse_problem, place
+from sor.ck.sa import (
+    equal_split,
     project_feasible,
     round_to_shares,
     sa_step_size,
     simple_strategies,
-    solve,
     solve_sa,
 )
+from sor.ck.solver import solve
 from sor.cli.place import place as place_command
 from sor.core.errors import ConfigError
 

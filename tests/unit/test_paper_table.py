@@ -16,6 +16,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from sor.ck.model import CKParams, expected_costs, poisson_factor_outflows
 from sor.ck.paper import (
     BREAKDOWN_COLUMNS,
     COSTS,
@@ -29,7 +30,6 @@ from sor.ck.paper import (
     one_venue_scan_cents,
     paper_table,
 )
-from sor.ck.solver import CKParams, expected_costs, poisson_factor_outflows
 from sor.cli.place import place as place_command
 from sor.core.errors import ConfigError
 

@@ -1,7 +1,7 @@
 """Exact expected cost ``V(X)`` under the Poisson factor outflow model, without sampling.
 
 Under ``xi_k = rint(a xi_0 + (1 - a) eps_k)`` with ``xi_0`` and ``eps_k`` i.i.d. Poisson(m)
-(the model of :func:`sor.ck.solver.poisson_factor_outflows` and of the paper's section
+(the model of :func:`sor.ck.model.poisson_factor_outflows` and of the paper's section
 5.1), the venues' outflows are independent once ``xi_0`` is known. So, for each value of
 ``xi_0``, each limit order's fill has a distribution on ``0..L_k`` computed from the Poisson
 law of ``eps_k``, the total fill's distribution is their convolution (by FFT), and the
@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from sor.ck.solver import CKParams, FloatArray
+from sor.ck.model import CKParams, FloatArray
 from sor.core.errors import ConfigError
 
 TAIL = 1e-16

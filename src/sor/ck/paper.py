@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from sor.ck.exact import exact_cents_per_share
+from sor.ck.model import CKParams, FloatArray
 from sor.ck.place import STRATEGIES, Problem, parse_problem, place
-from sor.ck.solver import CKParams, FloatArray
 from sor.core.errors import ConfigError
 
 SIZES = (500, 1000, 5000)

@@ -31,7 +31,7 @@ the average cost over the samples in cents per share of the order, measured from
   order (whole shares: the first ``S mod (K+1)`` of ``M, L_1, ..., L_K`` one share more);
 - ``optimal``: Proposition 3's closed form for one venue; for several, the robust stochastic
   approximation (section 4) followed by an exact descent of the sample-average cost over
-  whole shares (:func:`sor.ck.solver.polish`). As a safeguard, if one of the three
+  whole shares (:func:`sor.ck.polish.polish`). As a safeguard, if one of the three
   allocations above costs less on the same samples, it is returned instead and named in
   ``solver.fallback``.
 
@@ -53,14 +53,14 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sor.ck.solver import (
+from sor.ck.model import (
     CKParams,
     CostBreakdown,
     FloatArray,
     cost_breakdown,
     poisson_factor_outflows,
-    solve,
 )
+from sor.ck.solver import solve
 from sor.core.errors import ConfigError
 
 DEFAULT_SAMPLES = 1000

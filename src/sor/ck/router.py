@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sor.ck.latency import OrderLatency
+from sor.ck.model import CKParams
 from sor.ck.queue import Book, Fills, advance, sweep
-from sor.ck.solver import CKParams, solve
+from sor.ck.solver import solve
 from sor.core.domain import NANOS_PER_DOLLAR, NANOS_PER_SECOND, RiskParameters
 
 LOOKBACK_INTERVALS = 40

@@ -23,7 +23,8 @@ log = logging.getLogger("sor")
 
 KERNEL_MODULES = (
     "ck/queue.py",
-    "ck/solver.py",
+    "ck/polish.py",
+    "ck/sa.py",
     "data/csv_scan.py",
     "data/generate.py",
     "data/reader.py",
