@@ -21,7 +21,7 @@ ROWS = 10_000_000
 CACHE = Path(__file__).resolve().parents[1] / ".sor" / "bench"
 
 
-def _peak_rss_mb(command: list[str]) -> tuple[float, float]:
+def peak_rss_mb(command: list[str]) -> tuple[float, float]:
     """Run ``command`` and return (peak RSS in MB, wall seconds) of that child alone."""
     began = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
@@ -31,7 +31,8 @@ def _peak_rss_mb(command: list[str]) -> tuple[float, float]:
     return usage.ru_maxrss / 1024, time.perf_counter() - began
 
 
-def main() -> dict[str, float]:
+def ten_million_rows() -> Path:
+    """Return the cached six-venue MBP-1 file of about ``ROWS`` rows, generating it once."""
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / "mbp1_10m.csv"
     if not path.exists():
@@ -40,9 +41,14 @@ def main() -> dict[str, float]:
         end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start_s + seconds))
         print(f"generating {path} (about {ROWS:,} rows, once)...", file=sys.stderr)
         generate_market(path, venues=6, depth=1, end=end)
+    return path
+
+
+def main() -> dict[str, float]:
+    path = ten_million_rows()
     rows = sum(1 for _ in path.open("rb")) - 1
-    baseline_mb, _ = _peak_rss_mb([sys.executable, "-c", "import sor.cli, sor.static.backtest"])
-    sor_mb, seconds = _peak_rss_mb(
+    baseline_mb, _ = peak_rss_mb([sys.executable, "-c", "import sor.cli, sor.static.backtest"])
+    sor_mb, seconds = peak_rss_mb(
         [
             sys.executable,
             "-m",

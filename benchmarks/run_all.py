@@ -12,6 +12,7 @@ import bench_ck
 import bench_ck_backtest
 import bench_dbn
 import bench_event_stream
+import bench_generate
 import bench_streaming
 
 if __name__ == "__main__":
@@ -23,6 +24,7 @@ if __name__ == "__main__":
         bench_ck,
         bench_ck_backtest,
         bench_dbn,
+        bench_generate,
     ):
         bench.main()
         print()
@@ -31,6 +33,7 @@ if __name__ == "__main__":
     for script in (
         "bench_reject.py",
         "bench_memory.py",
+        "bench_stats.py",
         "bench_deploy_memory.py",
         "bench_first_run.py",
     ):

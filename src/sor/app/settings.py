@@ -47,11 +47,12 @@ read: a NaN fee or an empty search list is an error, never a silent fallback.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from pydantic_core import ErrorDetails
@@ -59,6 +60,9 @@ from pydantic_core import ErrorDetails
 from sor.core.domain import DEFAULT_FEE, DEFAULT_REBATE, VENUE_NAMES, VenueCosts
 from sor.core.errors import ConfigError
 from sor.core.validated import Validated
+
+if TYPE_CHECKING:
+    from sor.data.generate import FlowModel
 
 MAX_FEE_DOLLARS = 1.0
 """Largest fee or rebate magnitude, $/share: a thousand times the access-fee cap, and it
@@ -78,6 +82,11 @@ MAX_RATE = 10_000.0
 """Most messages per second per venue ``sor generate`` makes (the real file: about 110)."""
 MAX_PRICE_MOVES = 1_000.0
 """Most moves per second of the generated efficient price (the default: 0.35)."""
+MAX_DAYS = 10_000
+"""Most days ``sor generate --days`` writes: forty years of weekdays."""
+MAX_METAORDER_SECONDS = 86_400.0
+"""Longest mean metaorder of the generated market: a day
+(``sor.data.generate.MAX_METAORDER_SECONDS``)."""
 
 
 def _order_size(value: int) -> int:
@@ -119,6 +128,12 @@ Timestamp = Annotated[str, AfterValidator(_timestamp)]
 Workers = Annotated[int, Field(strict=True, ge=1)]
 TsDistance = Annotated[float, Field(allow_inf_nan=False, gt=0, le=24 * 366 * 10)]
 """Hours a timestamp may lie from the input's median before its row is bad."""
+Share = Annotated[float, Field(allow_inf_nan=False, ge=0, le=1)]
+"""A share, 0 to 1."""
+Seconds = Annotated[float, Field(allow_inf_nan=False, ge=MIN_HORIZON_S, le=MAX_HORIZON_S)]
+"""An interval or horizon of ``sor stats``, seconds: a millisecond to a day."""
+MAX_LAGS = 10_000
+"""Most trade-sign autocorrelation lags ``sor stats`` computes."""
 Speed = Annotated[float, Field(allow_inf_nan=False, ge=0)]
 """A replay speed: 1 real time, 10 ten times faster, 0 flat out."""
 
@@ -231,6 +246,57 @@ class GenerateFlags(Validated):
     depth: Literal[1, 10]
     rate: Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_RATE)]
     price_moves: Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_PRICE_MOVES)]
+    days: Annotated[int, Field(strict=True, ge=1, le=MAX_DAYS)] | None = None
+    informed: Share | None = None
+    metaorder_share: Share | None = None
+    metaorder_seconds: (
+        Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_METAORDER_SECONDS)] | None
+    ) = None
+    impact: Share | None = None
+    drift: Annotated[float, Field(allow_inf_nan=False, ge=-0.5, le=0.5)] | None = None
+    no_adverse_selection: bool = False
+
+    def flow_model(self) -> FlowModel:
+        """Return the market's order-flow model: the defaults of ``FlowModel`` where a flag
+        is not given, all adverse selection off with ``--no-adverse-selection``.
+
+        Raises
+        ------
+        ConfigError
+            ``--no-adverse-selection`` comes with a flag it switches off, or
+            ``--informed`` and ``--metaorder-share`` add up to more than 1.
+        """
+        from sor.data.generate import FlowModel
+
+        given = {name: getattr(self, name) for name in FLOW_FLAGS}
+        given = {name: value for name, value in given.items() if value is not None}
+        if self.no_adverse_selection:
+            clash = sorted(set(given) & {"informed", "metaorder_share", "impact"})
+            if clash:
+                flag = "--" + clash[0].replace("_", "-")
+                raise ConfigError(f"--no-adverse-selection switches {flag} off: give one of them")
+            return dataclasses.replace(FlowModel.off(), **given)
+        flow = FlowModel(**given)
+        if flow.informed + flow.metaorder_share > 1:
+            raise ConfigError(
+                f"--informed {flow.informed:g} and --metaorder-share {flow.metaorder_share:g} "
+                "add up to more than 1 (both are shares of the trades)"
+            )
+        return flow
+
+
+FLOW_FLAGS = ("informed", "metaorder_share", "metaorder_seconds", "impact", "drift")
+"""The flags of ``sor generate`` that set :class:`sor.data.generate.FlowModel`."""
+
+
+class StatsFlags(Validated):
+    """The numeric flags of ``sor stats``."""
+
+    lags: Annotated[int, Field(strict=True, ge=1, le=MAX_LAGS)]
+    intervals: Annotated[tuple[Seconds, ...], Field(min_length=1)]
+    horizons: Annotated[tuple[Seconds, ...], Field(min_length=1)]
+    tick: Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_FEE_DOLLARS)]
+    max_ts_distance: TsDistance = 24.0
 
 
 class ProduceFlags(Validated):

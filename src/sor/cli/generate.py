@@ -17,12 +17,20 @@ from sor.core.errors import SorError
 
 if TYPE_CHECKING:
     from sor.app.settings import GenerateFlags
+    from sor.data.generate import FlowModel
 
 log = logging.getLogger("sor")
 
 
+HELP_FLOW = {"informed": 0.15, "metaorder_share": 0.7, "metaorder_seconds": 2.0, "impact": 0.2,
+             "drift": 0.0}  # fmt: skip
+"""``sor.data.generate.FlowModel``'s defaults, for the help (tests/unit/test_help.py)."""
+
+
 def generate(
-    out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+    out: Annotated[
+        Path, typer.Option("--out", help="CSV file to write; with --days, the directory.")
+    ],
     venues: Annotated[int, typer.Option(help="Number of venues (1 to 6).")] = 6,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same file.")] = DEFAULT_SEED,
     start: Annotated[str, typer.Option(help="First ts_event, ISO-8601 UTC.")] = DEFAULT_START,
@@ -45,11 +53,67 @@ def generate(
             "less liquid instrument."
         ),
     ] = 0.35,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            help="Write this many daily files into the directory --out, one weekday each, "
+            "with day-to-day volatility, liquidity and drift (docs/generate.md)."
+        ),
+    ] = None,
+    informed: Annotated[
+        float | None,
+        typer.Option(
+            help=with_default(
+                "Share of trades that know the efficient price's next move.",
+                HELP_FLOW["informed"],
+            )
+        ),
+    ] = None,
+    metaorder_share: Annotated[
+        float | None,
+        typer.Option(
+            help=with_default(
+                "Share of trades sent by the running metaorder (persistent trade signs).",
+                HELP_FLOW["metaorder_share"],
+            )
+        ),
+    ] = None,
+    metaorder_seconds: Annotated[
+        float | None,
+        typer.Option(
+            help=with_default(
+                "Mean duration of a metaorder, seconds.", HELP_FLOW["metaorder_seconds"]
+            )
+        ),
+    ] = None,
+    impact: Annotated[
+        float | None,
+        typer.Option(
+            help=with_default(
+                "Share of the efficient price's moves pushed by the metaorders' flow.",
+                HELP_FLOW["impact"],
+            )
+        ),
+    ] = None,
+    drift: Annotated[
+        float | None,
+        typer.Option(
+            help=with_default("Bias of the other moves: up with probability 0.5 + drift.", 0.0)
+        ),
+    ] = None,
+    no_adverse_selection: Annotated[
+        bool,
+        typer.Option(
+            "--no-adverse-selection",
+            help="Fair-coin trade signs and no impact: trades do not predict the price.",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only.")] = False,
 ) -> None:
     """Write a synthetic multi-venue market as a Databento MBP CSV.
 
-    The file has the exact layout of a Databento MBP-1 or MBP-10 CSV download.
+    The file has the exact layout of a Databento MBP-1 or MBP-10 CSV download. Its market
+    model (informed flow, persistent trade signs, impact) is in docs/generate.md.
 
     Example: sor generate --out market.csv --venues 6 --seed 7 --depth 10
     """
@@ -60,32 +124,95 @@ def generate(
         flags = check_flags(
             GenerateFlags,
             {"venues": venues, "seed": seed, "start": start, "end": end, "depth": depth,
-             "rate": rate, "price_moves": price_moves},
+             "rate": rate, "price_moves": price_moves, "days": days, "informed": informed,
+             "metaorder_share": metaorder_share, "metaorder_seconds": metaorder_seconds,
+             "impact": impact, "drift": drift, "no_adverse_selection": no_adverse_selection},
         )  # fmt: skip
+        flow = flags.flow_model()
         _check_generated_rows(flags)
-        check_output(out, "--out")
-        from sor.data.generate import GenerateSummary, generate_market
+        if flags.days is None:
+            check_output(out, "--out")
+            _generate_one(out, flags, flow, flags.seed, flags.start, flags.end)
+            return
+        _generate_days(out, flags, flow)
 
-        written: list[GenerateSummary] = []
-        write_atomically(
-            out,
-            "--out",
-            lambda path: written.append(
-                generate_market(
-                    path, venues=flags.venues, seed=flags.seed, start=flags.start, end=flags.end,
-                    depth=flags.depth, rate_per_venue=flags.rate, price_moves=flags.price_moves,
-                )
-            ),
+
+def _generate_one(
+    out: Path,
+    flags: GenerateFlags,
+    flow: FlowModel,
+    seed: int,
+    start: str,
+    end: str | None,
+    rate: float | None = None,
+    price_moves: float | None = None,
+) -> None:
+    """Write one generated file atomically; log what it holds and the flags that make it."""
+    from sor.data.generate import GenerateSummary, generate_market
+    from sor.data.reader import format_timestamp
+
+    written: list[GenerateSummary] = []
+    write_atomically(
+        out,
+        "--out",
+        lambda path: written.append(
+            generate_market(
+                path, venues=flags.venues, seed=seed, start=start, end=end, depth=flags.depth,
+                rate_per_venue=flags.rate if rate is None else rate,
+                price_moves=flags.price_moves if price_moves is None else price_moves,
+                flow=flow,
+            )
+        ),
+    )  # fmt: skip
+    summary = dataclasses.replace(written[0], path=out)
+    log.info(
+        "wrote %s: %d rows, venues %s, MBP-%d; made by --seed %d --start %s --end %s --rate %r "
+        "--price-moves %r%s",
+        summary.path,
+        summary.rows,
+        ",".join(str(v) for v in summary.venues),
+        summary.depth,
+        seed,
+        format_timestamp(summary.start_ns),
+        format_timestamp(summary.end_ns),
+        summary.rate_per_venue,
+        summary.price_moves,
+        _flow_flags(summary.flow),
+    )
+
+
+def _flow_flags(flow: FlowModel) -> str:
+    """Write ``flow`` as the flags of ``sor generate`` that make it."""
+    values = dataclasses.asdict(flow).items()
+    return "".join(f" --{name.replace('_', '-')} {value!r}" for name, value in values)
+
+
+def _generate_days(out: Path, flags: GenerateFlags, flow: FlowModel) -> None:
+    """Write ``--days`` daily files into the directory ``out`` (made if missing)."""
+    from sor.data.days import plan_days
+    from sor.data.generate import DEFAULT_DURATION_NS
+    from sor.data.reader import format_timestamp, parse_timestamp
+
+    if out.exists() and not out.is_dir():
+        raise SorError(f"--out: {out} is a file; with --days give a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SorError(f"--out: cannot make the directory {out}: {exc.strerror or exc}") from exc
+    start_ns = parse_timestamp(flags.start)
+    end_ns = parse_timestamp(flags.end) if flags.end is not None else start_ns + DEFAULT_DURATION_NS
+    assert flags.days is not None
+    plan = plan_days(
+        flags.days, seed=flags.seed, start_ns=start_ns, end_ns=end_ns, rate_per_venue=flags.rate,
+        price_moves=flags.price_moves, flow=flow, depth=flags.depth, symbol="AAPL",
+    )  # fmt: skip
+    for day in plan:
+        path = out / day.name
+        check_output(path, "--out")
+        _generate_one(
+            path, flags, day.flow, day.seed, format_timestamp(day.start_ns),
+            format_timestamp(day.end_ns), day.rate_per_venue, day.price_moves,
         )  # fmt: skip
-        summary = dataclasses.replace(written[0], path=out)
-        log.info(
-            "wrote %s: %d rows, venues %s, MBP-%d, seed %d",
-            summary.path,
-            summary.rows,
-            ",".join(str(v) for v in summary.venues),
-            summary.depth,
-            seed,
-        )
 
 
 MAX_GENERATED_ROWS = 10**8

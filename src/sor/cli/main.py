@@ -23,6 +23,7 @@ from sor.cli.generate import generate
 from sor.cli.place import place
 from sor.cli.produce import produce
 from sor.cli.replays import replays
+from sor.cli.stats import stats
 
 app = typer.Typer(
     help=(
@@ -113,4 +114,5 @@ app.command()(broker)
 app.command()(place)
 app.command()(replays)
 app.command()(evaluate)
+app.command()(stats)
 app.command()(version)

@@ -3,7 +3,12 @@
 Model
 -----
 - A shared efficient price on a one-cent grid (the NBBO bid in cents, the ask one cent
-  above) moves by a random walk at Poisson times.
+  above) moves at Poisson times: unpredictable moves (a random walk, optionally drifting)
+  and moves pushed by the order flow of metaorders (price impact).
+- Metaorders follow one another with Pareto durations; a share of trades goes the running
+  metaorder's way (persistent, long-memory trade signs), a share knows the efficient
+  price's next move (informed flow), the rest are fair coins (:class:`FlowModel`,
+  docs/generate.md).
 - Each venue keeps a ten-level book per side on consecutive cents. Its best bid and ask sit
   at, or a few ticks away from, the efficient quotes; when the efficient price moves, the
   venue's book follows on its next event.
@@ -49,9 +54,74 @@ _ADD, _CANCEL, _TRADE = 0, 1, 2
 _BID, _ASK = 0, 1
 
 
+METAORDER_ALPHA = 1.5
+"""Tail exponent of the metaorders' Pareto durations (Lillo and Farmer's order-flow model:
+trade signs then have autocorrelation decaying as lag ** -0.5)."""
+
+
+@dataclass(frozen=True)
+class FlowModel:
+    """Who trades and how prices answer: the adverse selection of the generated market.
+
+    Attributes
+    ----------
+    informed
+        Share of trades that know the efficient price's next move and trade its way.
+    metaorder_share
+        Share of trades sent by the running metaorder, in its direction: the persistence
+        of trade signs.
+    metaorder_seconds
+        Mean duration of a metaorder, seconds (Pareto, tail exponent ``METAORDER_ALPHA``).
+    impact
+        Share of the efficient price's moves pushed by the metaorders' flow (in the running
+        metaorder's direction); the others are unpredictable.
+    drift
+        Bias of the unpredictable moves: each is up with probability ``0.5 + drift``.
+    """
+
+    informed: float = 0.15
+    metaorder_share: float = 0.7
+    metaorder_seconds: float = 2.0
+    impact: float = 0.2
+    drift: float = 0.0
+
+    @classmethod
+    def off(cls) -> FlowModel:
+        """Return the market without adverse selection: fair-coin trade signs, an
+        exogenous random-walk efficient price (the model of earlier versions)."""
+        return cls(informed=0.0, metaorder_share=0.0, impact=0.0)
+
+    def check(self) -> None:
+        """Raise ``ConfigError`` unless every value is in range."""
+        for name in ("informed", "metaorder_share", "impact"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} must be between 0 and 1, got {value}")
+        if self.informed + self.metaorder_share > 1.0:
+            raise ConfigError(
+                f"informed + metaorder share must be at most 1, got {self.informed} + "
+                f"{self.metaorder_share}"
+            )
+        if not 0.0 < self.metaorder_seconds <= MAX_METAORDER_SECONDS:
+            raise ConfigError(
+                f"metaorder seconds must be in (0, {MAX_METAORDER_SECONDS:g}], "
+                f"got {self.metaorder_seconds}"
+            )
+        if not -MAX_DRIFT <= self.drift <= MAX_DRIFT:
+            raise ConfigError(
+                f"drift must be between -{MAX_DRIFT} and {MAX_DRIFT}, got {self.drift}"
+            )
+
+
+MAX_METAORDER_SECONDS = 86_400.0
+"""Longest mean metaorder: a day."""
+MAX_DRIFT = 0.5
+"""Largest bias of the unpredictable moves (0.5: every move up)."""
+
+
 @dataclass(frozen=True)
 class GenerateSummary:
-    """What ``generate_market`` wrote."""
+    """What ``generate_market`` wrote, and the parameters that made it."""
 
     path: Path
     rows: int
@@ -60,6 +130,9 @@ class GenerateSummary:
     end_ns: int
     depth: int
     seed: int
+    rate_per_venue: float = 111.0
+    price_moves: float = 0.35
+    flow: FlowModel = FlowModel()
 
 
 def mbp_columns(depth: int) -> list[str]:
@@ -127,6 +200,31 @@ def _shift(sizes, counts, moves):
 
 
 @numba.njit(cache=True)
+def _trade_side(which, clock, p, flow):
+    """Return the side a trade hits (``_BID``: a sell, ``_ASK``: a buy).
+
+    An informed trade (share ``flow[3]``) buys when the efficient price's next move is up
+    and sells when it is down; a metaorder's trade (share ``flow[4]``) goes the way of the
+    metaorder running at ``clock``; any other keeps ``which``, a fair coin. With both
+    shares 0 no number is drawn, so the flow of earlier versions is reproduced exactly.
+    """
+    meta_ts, meta_sign, next_sign, informed, metaorder = flow
+    if informed + metaorder <= 0.0:
+        return which
+    u = np.random.random()
+    sign = 0
+    if u < informed:
+        sign = next_sign[p]
+    elif u < informed + metaorder:
+        sign = meta_sign[max(0, np.searchsorted(meta_ts, clock, side="right") - 1)]
+    if sign > 0:
+        return _ASK
+    if sign < 0:
+        return _BID
+    return which
+
+
+@numba.njit(cache=True)
 def _simulate_venue(
     seed,
     t0,
@@ -134,6 +232,7 @@ def _simulate_venue(
     rate,
     price_ts,
     price_bid,
+    flow,
     state,
     bid_sz,
     bid_ct,
@@ -141,6 +240,9 @@ def _simulate_venue(
     ask_ct,
 ):
     """Simulate one venue's rows with ``t0 <= ts_event < t1``; ``state`` carries over chunks.
+
+    ``flow`` = (metaorder start times, their signs, the sign of the efficient price's next
+    move after each of its levels, informed share, metaorder share): see :func:`_trade_side`.
 
     ``state`` = [best bid cents, best ask cents, next sequence, bid offset, ask offset, clock,
     last ts_recv].
@@ -240,6 +342,8 @@ def _simulate_venue(
                     else:
                         kind = _TRADE
                     which = _BID if np.random.random() < 0.5 else _ASK
+                    if kind == _TRADE:
+                        which = _trade_side(which, clock, p, flow)
                 sizes = bid_sz if which == _BID else ask_sz
                 counts = bid_ct if which == _BID else ask_ct
                 best = state[0] if which == _BID else state[1]
@@ -304,15 +408,77 @@ def _simulate_venue(
 
 
 def _efficient_path(
-    rng: np.random.Generator, start_ns: int, end_ns: int, moves_per_second: float
+    rng: np.random.Generator,
+    start_ns: int,
+    end_ns: int,
+    moves_per_second: float,
+    drift: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return the change times and bid levels (cents) of the shared efficient price."""
+    """Return the times and sizes (cents) of the efficient price's unpredictable moves.
+
+    A Poisson process of ``moves_per_second``; a move is one cent (90 %) or two, up with
+    probability ``0.5 + drift``.
+    """
     seconds = (end_ns - start_ns) / NANOS_PER_SECOND
     changes = rng.poisson(moves_per_second * seconds)
     times = np.sort(rng.integers(start_ns, max(end_ns, start_ns + 1), size=changes))
-    steps = rng.choice(np.array([-2, -1, 1, 2]), size=changes, p=[0.05, 0.45, 0.45, 0.05])
-    levels = START_BID_CENTS + np.concatenate(([0], np.cumsum(steps)))
-    return np.concatenate(([start_ns], times)).astype(np.int64), levels.astype(np.int64)
+    down, up = 0.5 - drift, 0.5 + drift
+    steps = rng.choice(
+        np.array([-2, -1, 1, 2]), size=changes, p=[0.1 * down, 0.9 * down, 0.9 * up, 0.1 * up]
+    )
+    return times.astype(np.int64), steps.astype(np.int64)
+
+
+def _metaorders(
+    rng: np.random.Generator, start_ns: int, end_ns: int, mean_seconds: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the start times and signs (+1 buy, -1 sell) of back-to-back metaorders.
+
+    Durations are Pareto with tail exponent ``METAORDER_ALPHA`` and mean ``mean_seconds``:
+    their infinite variance makes the signs of the trades they send a long-memory
+    process (Lillo and Farmer, 2004), whose autocorrelation decays as a power of the lag.
+    """
+    shortest = mean_seconds * (METAORDER_ALPHA - 1) / METAORDER_ALPHA * NANOS_PER_SECOND
+    starts = [start_ns]
+    clock = float(start_ns)
+    while clock <= end_ns:
+        clock += shortest * (1.0 + rng.pareto(METAORDER_ALPHA))
+        starts.append(int(min(clock, end_ns + 1)))
+    signs = rng.choice(np.array([-1, 1]), size=len(starts))
+    return np.array(starts, dtype=np.int64), signs.astype(np.int64)
+
+
+def _impact_moves(
+    rng: np.random.Generator,
+    start_ns: int,
+    end_ns: int,
+    moves_per_second: float,
+    metaorders: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the times and sizes (cents) of the moves the metaorders' flow pushes: a
+    Poisson process of ``moves_per_second``, each move in the running metaorder's way."""
+    seconds = (end_ns - start_ns) / NANOS_PER_SECOND
+    changes = rng.poisson(moves_per_second * seconds)
+    times = np.sort(rng.integers(start_ns, max(end_ns, start_ns + 1), size=changes))
+    meta_ts, meta_sign = metaorders
+    running = meta_sign[np.searchsorted(meta_ts, times, side="right") - 1]
+    sizes = rng.choice(np.array([1, 2]), size=changes, p=[0.9, 0.1])
+    return times.astype(np.int64), (running * sizes).astype(np.int64)
+
+
+def _price_levels(
+    start_ns: int, moves: list[tuple[np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge moves into the efficient bid's change times and levels (cents), with the sign
+    of the move that follows each level (0 after the last)."""
+    times = np.concatenate([m[0] for m in moves])
+    steps = np.concatenate([m[1] for m in moves])
+    order = np.argsort(times, kind="stable")
+    levels = START_BID_CENTS + np.concatenate(([0], np.cumsum(steps[order])))
+    change_ts = np.concatenate(([start_ns], times[order])).astype(np.int64)
+    next_sign = np.zeros(len(levels), dtype=np.int64)
+    next_sign[:-1] = np.sign(np.diff(levels))
+    return change_ts, levels.astype(np.int64), next_sign
 
 
 def _prices(cents: np.ndarray) -> np.ndarray:
@@ -364,6 +530,7 @@ def generate_market(
     rate_per_venue: float = 111.0,
     price_moves: float = 0.35,
     symbol: str = "AAPL",
+    flow: FlowModel | None = None,
 ) -> GenerateSummary:
     """Write a synthetic market as a Databento MBP-1 or MBP-10 CSV.
 
@@ -383,6 +550,9 @@ def generate_market(
         Mean rows per second per venue (the real file: about 110).
     price_moves
         Mean moves per second of the shared efficient price (one or two cents each).
+    flow
+        Informed trading, trade-sign persistence, impact and drift (:class:`FlowModel`);
+        its defaults when None, ``FlowModel.off()`` for a market without adverse selection.
 
     Raises
     ------
@@ -409,12 +579,27 @@ def generate_market(
         raise ConfigError(str(exc)) from exc
     if end_ns <= start_ns:
         raise ConfigError("the end of the generated window must come after its start")
+    flow = flow if flow is not None else FlowModel()
+    flow.check()
     publisher_ids = VENUE_ORDER[:venues]
     root = np.random.SeedSequence(seed)
     price_seed, *venue_seeds = root.spawn(1 + venues)
-    price_ts, price_bid = _efficient_path(
-        np.random.default_rng(price_seed), start_ns, end_ns, price_moves
+    meta_seed, impact_seed = root.spawn(2)
+    metaorders = _metaorders(
+        np.random.default_rng(meta_seed), start_ns, end_ns, flow.metaorder_seconds
     )
+    moves = [
+        _efficient_path(
+            np.random.default_rng(price_seed), start_ns, end_ns,
+            price_moves * (1.0 - flow.impact), flow.drift,
+        ),
+        _impact_moves(
+            np.random.default_rng(impact_seed), start_ns, end_ns, price_moves * flow.impact,
+            metaorders,
+        ),
+    ]  # fmt: skip
+    price_ts, price_bid, next_sign = _price_levels(start_ns, moves)
+    flow_arrays = (*metaorders, next_sign, flow.informed, flow.metaorder_share)
     states = []
     for k in range(venues):
         init = np.random.default_rng(venue_seeds[k])
@@ -437,7 +622,8 @@ def generate_market(
             parts = []
             for k, (init, state, book) in enumerate(states):
                 raw = _simulate_venue(int(init.integers(2**31)), chunk_start, chunk_end,
-                                      rate_per_venue, price_ts, price_bid, state, *book)  # fmt: skip
+                                      rate_per_venue, price_ts, price_bid, flow_arrays, state,
+                                      *book)  # fmt: skip
                 names = ("ts_event", "ts_in_delta", "action", "side", "depth", "price", "size",
                          "flags", "sequence", "best_bid", "best_ask", "bid_sz", "bid_ct",
                          "ask_sz", "ask_ct")  # fmt: skip
@@ -454,5 +640,6 @@ def generate_market(
             chunk_start = chunk_end
     return GenerateSummary(
         path=path, rows=total, venues=tuple(publisher_ids), start_ns=start_ns, end_ns=end_ns,
-        depth=depth, seed=seed,
+        depth=depth, seed=seed, rate_per_venue=rate_per_venue, price_moves=price_moves,
+        flow=flow,
     )  # fmt: skip

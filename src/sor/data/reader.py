@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -313,39 +313,75 @@ def _first_per_venue(ts: np.ndarray, publisher: np.ndarray, order: np.ndarray) -
 def _read_csv(
     path: Path, *, skip_bad_rows: bool, max_ts_distance_ns: int = DEFAULT_MAX_TS_DISTANCE_NS
 ) -> tuple[dict[str, np.ndarray], int, dict[str, int]]:
-    """Return the typed rows (bad rows removed), the number of rows read and the skips.
+    """Return the snapshot columns of the CSV's good rows, the rows read and the skips
+    (:func:`read_csv_columns`)."""
 
-    The head is checked first (:func:`csv_header`), then one pass over the bytes flags the
-    lines that are not rows (:func:`sor.data.csv_scan.scan_lines`), then one streaming
-    parse of the needed columns flags the values that do not parse or lie outside
-    Databento's types; last, the timestamps far from the others are flagged. Without
-    ``skip_bad_rows`` a bad row is an error as soon as it is found: the first line that is
-    not a row (before any value is parsed, so that a huge one is not), else the first bad
-    value, else the first timestamp out of range."""
-    header = csv_header(path, REQUIRED_COLUMNS, "expected a Databento MBP-1 or MBP-10 CSV")
-    wanted = [name for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in header]
+    def select(parsing: CsvParsing, wanted: list[str]) -> list[pl.Expr]:
+        return [
+            pl.col(PARSED + "ts_event").fill_null(0).alias("ts_event"),
+            pl.col(PARSED + "publisher_id")
+            .cast(pl.Int32, strict=False)
+            .fill_null(0)
+            .alias("publisher_id"),
+            parsing.nanos("ask_px_00", wanted, preparsed=True).alias("ask_px"),
+            parsing.size("ask_sz_00", wanted, preparsed=True)
+            .cast(pl.Int32, strict=False)
+            .fill_null(0)
+            .alias("ask_sz"),
+            parsing.nanos("bid_px_00", wanted, preparsed=True).alias("bid_px"),
+            parsing.size("bid_sz_00", wanted, preparsed=True)
+            .cast(pl.Int32, strict=False)
+            .fill_null(0)
+            .alias("bid_sz"),
+        ]
+
+    typed, rows_read, skipped = read_csv_columns(
+        path,
+        REQUIRED_COLUMNS,
+        OPTIONAL_COLUMNS,
+        select,
+        skip_bad_rows=skip_bad_rows,
+        max_ts_distance_ns=max_ts_distance_ns,
+        why="expected a Databento MBP-1 or MBP-10 CSV",
+    )
+    if not typed:  # a header and no rows
+        typed = {
+            name: np.zeros(0, dtype=SNAPSHOT_DTYPE[name]) for name in SNAPSHOT_DTYPE.names or ()
+        }
+    return typed, rows_read, skipped
+
+
+def read_csv_columns(
+    path: Path,
+    required: tuple[str, ...],
+    optional: tuple[str, ...],
+    select: Callable[[CsvParsing, list[str]], list[pl.Expr]],
+    *,
+    skip_bad_rows: bool,
+    max_ts_distance_ns: int = DEFAULT_MAX_TS_DISTANCE_NS,
+    why: str,
+) -> tuple[dict[str, np.ndarray], int, dict[str, int]]:
+    """Return columns of the CSV's good rows (file order), the rows read and the skips.
+
+    ``select(parsing, wanted)`` gives the output columns as expressions over the ``wanted`` columns
+    (``required`` and those of ``optional`` in the header), each parsed once under
+    ``PARSED + name``; it must yield ``ts_event`` (ns). The head is checked first
+    (:func:`csv_header`, ``why`` saying what a missing column means), then one pass over the
+    bytes flags the lines that are not rows (:func:`sor.data.csv_scan.scan_lines`), then one
+    streaming parse flags the values that do not parse or lie outside Databento's types;
+    last, the timestamps far from the others are flagged. Without ``skip_bad_rows`` a bad
+    row is an error as soon as it is found: the first line that is not a row (before any
+    value is parsed, so that a huge one is not), else the first bad value, else the first
+    timestamp out of range. An empty dict means a header and no rows."""
+    header = csv_header(path, required, why)
+    wanted = [name for name in (*required, *optional) if name in header]
     lines = csv_scan.scan_lines(path, len(header), stop_at_first=not skip_bad_rows)
     raw = csv_text(path, wanted, lines)
     if not skip_bad_rows and len(lines.bad_rows):
         raise line_error(path, lines, header, 0)
     parsing = CsvParsing.of(path)
     query = parsing.with_parsed(raw, wanted).select(
-        pl.col(PARSED + "ts_event").fill_null(0).alias("ts_event"),
-        pl.col(PARSED + "publisher_id")
-        .cast(pl.Int32, strict=False)
-        .fill_null(0)
-        .alias("publisher_id"),
-        parsing.nanos("ask_px_00", wanted, preparsed=True).alias("ask_px"),
-        parsing.size("ask_sz_00", wanted, preparsed=True)
-        .cast(pl.Int32, strict=False)
-        .fill_null(0)
-        .alias("ask_sz"),
-        parsing.nanos("bid_px_00", wanted, preparsed=True).alias("bid_px"),
-        parsing.size("bid_sz_00", wanted, preparsed=True)
-        .cast(pl.Int32, strict=False)
-        .fill_null(0)
-        .alias("bid_sz"),
-        parsing.first_bad(wanted, preparsed=True).alias("_bad"),
+        *select(parsing, wanted), parsing.first_bad(wanted, preparsed=True).alias("_bad")
     )
     # Batches are copied into columns sized from the file up front, so the peak stays near
     # the size of the result (joining a list of batches would need twice that).
@@ -373,10 +409,6 @@ def _read_csv(
         log.warning("skipped %d bad row(s) in %s: %s", sum(skipped.values()), path, skipped)
         keep = ~(broken | (codes > 0) | outside)
         typed = {name: values[keep] for name, values in typed.items()}
-    if not typed:  # a header and no rows
-        typed = {
-            name: np.zeros(0, dtype=SNAPSHOT_DTYPE[name]) for name in SNAPSHOT_DTYPE.names or ()
-        }
     return typed, rows_read, skipped
 
 

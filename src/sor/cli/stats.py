@@ -1,0 +1,99 @@
+"""The ``sor stats`` command: the stylized facts of an MBP file as JSON, and a figure.
+
+Registered in :mod:`sor.cli.main`. stdout carries only the JSON
+(docs/stats.md); an error in the input ends the command with a one-line message on stderr
+and exit status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sor.app.runs import FIGURE_FORMATS, check_output, write_atomically
+from sor.cli.common import float_list, setup_logging, user_errors
+from sor.core.errors import SorError
+
+log = logging.getLogger("sor")
+
+
+def stats(
+    data: Annotated[Path, typer.Argument(help="Databento MBP-1 or MBP-10 file, CSV or DBN.")],
+    lags: Annotated[int, typer.Option(help="Trade-sign autocorrelation lags 1..LAGS.")] = 10,
+    intervals: Annotated[
+        str, typer.Option(help="OFI regression interval lengths, seconds, comma-separated.")
+    ] = "1,10,60",
+    horizons: Annotated[
+        str, typer.Option(help="Markout horizons, seconds, comma-separated.")
+    ] = "1,10,60",
+    tick: Annotated[float, typer.Option(help="Price grid, $: spreads are counted in it.")] = 0.01,
+    plot: Annotated[Path, typer.Option(help="Where to write the figure.")] = Path("stats.png"),
+    no_plot: Annotated[bool, typer.Option("--no-plot", help="Do not draw the figure.")] = False,
+    skip_bad_rows: Annotated[
+        bool, typer.Option(help="Skip bad rows (as sor backtest does) instead of failing.")
+    ] = False,
+    max_ts_distance: Annotated[
+        float,
+        typer.Option(help="Hours a ts_event may lie from the file's median before its row is bad."),
+    ] = 24.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only.")] = False,
+) -> None:
+    """Print the stylized facts of an MBP file as JSON.
+
+    Message and trade rates, spread, best-level sizes, queue turnover, trade-sign
+    autocorrelation, the order-flow-imbalance regression and trade markouts
+    (docs/stats.md): how a user checks that a generated market resembles theirs.
+
+    Example: sor stats market.csv --plot stats.png
+    """
+    setup_logging(quiet)
+    with user_errors():
+        _run(data, lags, intervals, horizons, tick, None if no_plot else plot, skip_bad_rows,
+             max_ts_distance)  # fmt: skip
+
+
+def _run(
+    data: Path,
+    lags: int,
+    intervals: str,
+    horizons: str,
+    tick: float,
+    plot: Path | None,
+    skip_bad_rows: bool,
+    max_ts_distance: float,
+) -> None:
+    from sor.app.settings import StatsFlags, check_flags
+
+    flags = check_flags(
+        StatsFlags,
+        {"lags": lags, "intervals": float_list("intervals", intervals),
+         "horizons": float_list("horizons", horizons), "tick": tick,
+         "max_ts_distance": max_ts_distance},
+    )  # fmt: skip
+    if plot is not None:
+        check_output(plot, "--plot")
+        if plot.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
+            raise SorError(f"--plot: {plot}: the figure's format comes from its suffix, "
+                           "as for sor backtest --plot")  # fmt: skip
+    from sor.stats.facts import Settings
+    from sor.stats.summary import file_stats
+
+    log.info("reading %s", data)
+    settings = Settings(
+        tick_nanos=round(flags.tick * 1_000_000_000), lags=flags.lags,
+        intervals_s=flags.intervals, horizons_s=flags.horizons,
+    )  # fmt: skip
+    result = file_stats(
+        data, settings, skip_bad_rows=skip_bad_rows,
+        max_ts_distance_ns=round(flags.max_ts_distance * 3.6e12),
+    )  # fmt: skip
+    typer.echo(json.dumps(result.report, indent=2))
+    if plot is not None:
+        from sor.stats.figures import write_stats_plot
+
+        write_atomically(plot, "--plot", lambda path: write_stats_plot(result, path), suffix=".png")
+        log.info("wrote %s", plot)

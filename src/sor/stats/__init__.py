@@ -1,0 +1,1 @@
+"""The stylized facts of a Databento MBP file (``sor stats``): see docs/stats.md."""

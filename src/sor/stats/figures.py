@@ -1,0 +1,119 @@
+"""The figure of ``sor stats``: trade-sign persistence, the OFI regression, markouts, rates.
+
+Every panel shows each venue (thin lines) and the whole file (thick, black), so that a user
+can set a generated market beside a real one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from sor.core.domain import VENUE_NAMES
+from sor.report.figures import _save
+from sor.stats.summary import Stats
+
+
+def write_stats_plot(stats: Stats, path: str | Path) -> Path:
+    """Draw the figure of ``stats`` into ``path`` (format from the suffix, PNG without)."""
+    fig = stats_figure(stats)
+    try:
+        return _save(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def stats_figure(stats: Stats) -> Figure:
+    """Return the four-panel figure of a stats report."""
+    report = stats.report
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
+    fig.suptitle(f"Stylized facts of {Path(report['file']).name}: {report['rows']:,} rows, "
+                 f"{report['seconds']:,.0f} s, {len(report['venues'])} venue(s)")  # fmt: skip
+    series = {**{_label(v): f for v, f in report["venues"].items()}, "all": report["overall"]}
+    _autocorrelation(axes[0, 0], series)
+    _ofi(axes[0, 1], stats)
+    _markouts(axes[1, 0], series)
+    _rates(axes[1, 1], report["venues"])
+    fig.tight_layout()
+    return fig
+
+
+def _label(venue: str) -> str:
+    return f"{VENUE_NAMES.get(int(venue), venue)} ({venue})"
+
+
+def _style(name: str) -> dict[str, Any]:
+    if name == "all":
+        return {"color": "black", "linewidth": 2.4, "zorder": 3}
+    return {"linewidth": 1.0, "alpha": 0.8}
+
+
+def _autocorrelation(ax: Axes, series: Mapping[str, Mapping[str, Any]]) -> None:
+    for name, facts in series.items():
+        values = facts["trade_sign_autocorrelation"]
+        lags = [int(k) for k, v in values.items() if v is not None]
+        ax.plot(lags, [values[str(k)] for k in lags], marker="o", markersize=3, label=name,
+                **_style(name))  # fmt: skip
+    ax.axhline(0.0, color="grey", linewidth=0.8)
+    ax.set_xlabel("lag (trade events)")
+    ax.set_ylabel("autocorrelation of trade signs")
+    ax.set_title("Trade-sign persistence")
+    ax.legend(fontsize=7, ncol=2)
+
+
+def _ofi(ax: Axes, stats: Stats) -> None:
+    points = stats.ofi_points.get("overall")
+    intervals = stats.report["settings"]["intervals_s"]
+    seconds = min(intervals, key=lambda s: abs(s - 10.0))
+    fit = stats.report["overall"]["ofi"][f"{seconds:g}"]
+    ax.set_title(f"Mid change against OFI, {seconds:g} s intervals, all venues")
+    ax.set_xlabel("OFI, shares")
+    ax.set_ylabel("NBBO mid change, ticks")
+    if points is None or not len(points[0]):
+        ax.text(0.5, 0.5, "no intervals", transform=ax.transAxes, ha="center")
+        return
+    flow, change = points
+    ax.scatter(flow, change, s=10, alpha=0.6, color="#1f77b4")
+    if fit["slope"] is not None:
+        xs = np.array([flow.min(), flow.max()])
+        intercept = change.mean() - fit["slope"] * flow.mean()
+        ax.plot(xs, intercept + fit["slope"] * xs, color="black",
+                label=f"slope {fit['slope']:.3g} ticks/share, R² {fit['r2']:.2f}")  # fmt: skip
+        ax.legend(fontsize=8)
+
+
+def _markouts(ax: Axes, series: Mapping[str, Mapping[str, Any]]) -> None:
+    for name, facts in series.items():
+        values = facts["markout_bps"]
+        horizons = [float(k) for k, v in values.items() if v is not None]
+        ax.plot(horizons, [values[f"{h:g}"] for h in horizons], marker="o", markersize=3,
+                label=name, **_style(name))  # fmt: skip
+    ax.axhline(0.0, color="grey", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("horizon, s")
+    ax.set_ylabel("mid move after a trade, bps, in its direction")
+    ax.set_title("Trade markouts (positive: the price went on the aggressor's way)")
+    ax.legend(fontsize=7, ncol=2)
+
+
+def _rates(ax: Axes, venues: Mapping[str, Mapping[str, Any]]) -> None:
+    names = [_label(v) for v in venues]
+    x = np.arange(len(names))
+    messages = [f["messages_per_s"] or 0.0 for f in venues.values()]
+    trades = [f["trades_per_s"] or 0.0 for f in venues.values()]
+    ax.bar(x - 0.2, messages, width=0.4, label="messages/s")
+    ax.bar(x + 0.2, trades, width=0.4, label="trades/s")
+    ax.set_xticks(x, names, rotation=20, fontsize=8)
+    ax.set_ylabel("per second")
+    ax.set_title("Message and trade rates per venue")
+    ax.legend(fontsize=8)
