@@ -1,0 +1,1 @@
+"""The full Cont-Kukanov model: queue simulator, router and studies on it."""
