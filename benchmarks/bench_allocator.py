@@ -8,14 +8,18 @@ reference on the same kind of problems. Run: ``python benchmarks/bench_allocator
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 import numba
 import numpy as np
 
-from sor.allocators import allocate, static_split
-from sor.allocators.reference import brute_force_allocate
-from sor.domain import VenueQuote
+from sor.core.domain import VenueQuote
+from sor.static.allocator import allocate, static_split
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from brute_force import brute_force_allocate
 
 VENUES = 6
 ORDER = 5000

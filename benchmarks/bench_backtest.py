@@ -21,10 +21,10 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
-from sor.backtest import BacktestConfig, run_backtest
 from sor.data.generate import generate_market
 from sor.data.reader import read_market
-from sor.report import build_report, dumps
+from sor.report.builder import build_report, dumps
+from sor.static.backtest import BacktestConfig, run_backtest
 
 TARGET_ROWS = 85_000
 REPEATS = 5

@@ -27,15 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sor.allocators.ck import (
-    CKParams,
-    closed_form_one_venue,
-    poisson_factor_outflows,
-    solve,
-    solve_sa,
-)
-from sor.paper import paper_problem
-from sor.place import place
+from sor.ck.model import CKParams, closed_form_one_venue, poisson_factor_outflows
+from sor.ck.paper import paper_problem
+from sor.ck.place import place
+from sor.ck.sa import solve_sa
+from sor.ck.solver import solve
 
 ORDER = 1000
 SAMPLES = 1000

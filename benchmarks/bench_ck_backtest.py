@@ -17,13 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from sor.backtest_ck import DEFAULT_CK_GRID, DEFAULT_HORIZONS_S
+from sor.ck.backtest import DEFAULT_CK_GRID, DEFAULT_HORIZONS_S
+from sor.ck.latency import OrderLatency
+from sor.ck.queue import attach_venues
+from sor.ck.router import CKResult, CKSettings, arrival, outflows, run_ck
+from sor.core.domain import RiskParameters
+from sor.core.search import SearchGrid, run_grid
 from sor.data.events import read_events
 from sor.data.generate import generate_market
-from sor.search import RiskParameters, SearchGrid, run_grid
-from sor.simulation.latency import OrderLatency
-from sor.simulation.queue import attach_venues
-from sor.strategies.ck import CKResult, CKSettings, arrival, outflows, run_ck
 
 LARGER_GRID = SearchGrid((0.05,), (0.01, 0.02, 0.05, 0.1, 0.2), (0.0005, 0.001, 0.005, 0.01, 0.05))
 LARGER_HORIZONS_S = (0.1, 0.2, 0.5, 2.0)
@@ -59,7 +60,7 @@ def main() -> dict[str, float]:
     arrival_ns = arrival(events, venues)[0]
 
     def evaluate(point: tuple[RiskParameters, float]) -> CKResult:
-        # as sor.backtest_ck.run_ck_backtest evaluates each point of its search
+        # as sor.ck.backtest.run_ck_backtest evaluates each point of its search
         params, horizon = point
         return run_ck(events, venues, 5000, fees, rebates, params, horizon, window,
                       CKSettings(), flows=flows, arrival_ns=arrival_ns)  # fmt: skip

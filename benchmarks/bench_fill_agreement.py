@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from hftbacktest_compare import compare, run
 from sor.ck.fills import every, simulate
+from sor.ck.queue import CONSERVATIVE, attach_venues
 from sor.data.events import read_events
 from sor.data.generate import generate_market
-from sor.simulation.queue import CONSERVATIVE, attach_venues
 
 SECOND = 1_000_000_000
 

@@ -1,7 +1,7 @@
 """The first run after installing: compiled at install, it costs what a warm run costs.
 
 Each figure is a fresh process with an empty numba cache of its own (``NUMBA_CACHE_DIR``),
-as after ``pip install``: the install step (``python -m sor.kernels``, which the Makefile
+as after ``pip install``: the install step (``python -m sor.core.kernels``, which the Makefile
 runs), the first backtest after it, a warm one, and, for comparison, a first backtest with
 no install step (it compiles on first use, saying so).
 """
@@ -33,12 +33,12 @@ def main() -> dict[str, float]:
         backtest = [sys.executable, "-m", "sor", "backtest", "--data", str(data), "--no-plot",
                     "-q", "--json-out", str(Path(folder) / "o.json")]  # fmt: skip
         installed, cold = Path(folder) / "installed", Path(folder) / "cold"
-        install = _timed([sys.executable, "-m", "sor.kernels"], installed)
+        install = _timed([sys.executable, "-m", "sor.core.kernels"], installed)
         first = _timed(backtest, installed)
         warm = min(_timed(backtest, installed) for _ in range(2))
         uninstalled = _timed(backtest, cold)
     print("first run: sor backtest --data (demo market, 358,851 rows), fresh numba cache")
-    print(f"  install step (python -m sor.kernels)  {install:6.1f} s")
+    print(f"  install step (python -m sor.core.kernels)  {install:6.1f} s")
     print(f"  first backtest after it               {first:6.1f} s  "
           f"({first / warm:.2f} x warm; goal <= 1.5)")  # fmt: skip
     print(f"  warm backtest (baseline)              {warm:6.1f} s")

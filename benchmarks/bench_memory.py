@@ -41,7 +41,7 @@ def main() -> dict[str, float]:
         print(f"generating {path} (about {ROWS:,} rows, once)...", file=sys.stderr)
         generate_market(path, venues=6, depth=1, end=end)
     rows = sum(1 for _ in path.open("rb")) - 1
-    baseline_mb, _ = _peak_rss_mb([sys.executable, "-c", "import sor.cli, sor.backtest"])
+    baseline_mb, _ = _peak_rss_mb([sys.executable, "-c", "import sor.cli, sor.static.backtest"])
     sor_mb, seconds = _peak_rss_mb(
         [
             sys.executable,

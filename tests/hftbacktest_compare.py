@@ -162,7 +162,7 @@ def compare(
     ``unexplained``. Returns the counts, the orders of each kind, the number of orders
     that filled the same shares (at whatever moments) and both fill arrays."""
     from sor.ck.fills import simulate
-    from sor.simulation.queue import CONSERVATIVE, CROSSED, PROBABILISTIC
+    from sor.ck.queue import CONSERVATIVE, CROSSED, PROBABILISTIC
 
     ours = simulate(events, venues, orders, PROBABILISTIC if probabilistic else CONSERVATIVE)
     # hftbacktest's shares filled, checked just before and at each moment one of ours fills

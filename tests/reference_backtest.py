@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from sor.allocators.reference import brute_force_allocate
-from sor.domain import VenueQuote
+from brute_force import brute_force_allocate
+from sor.core.domain import VenueQuote
 
 MINUTE_NS = 60_000_000_000
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from sor.backtest import BacktestConfig, run_backtest
+from sor.core.search import SearchGrid
 from sor.data.reader import read_market
-from sor.report import build_report
-from sor.search import SearchGrid
+from sor.report.builder import build_report
+from sor.static.backtest import BacktestConfig, run_backtest
 
 EXPECTED = {
     "router": (10003.0, 1000),

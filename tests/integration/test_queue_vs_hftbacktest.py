@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hftbacktest_compare import compare
 from sor.ck.fills import every
+from sor.ck.queue import attach_venues
 from sor.data.events import read_events
 from sor.data.generate import generate_market
-from sor.simulation.queue import attach_venues
 
 SECOND = 1_000_000_000
 

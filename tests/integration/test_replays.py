@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
+from sor.core.errors import SorError
 from sor.data.generate import generate_market
 from sor.data.reader import read_market
-from sor.errors import SorError
 from sor.streaming.broker import EmbeddedBroker
 from sor.streaming.codec import encode
 from sor.streaming.consumer import consume_market, list_replays

@@ -192,9 +192,9 @@ def test_ctrl_c_stops_a_waiting_consumer_cleanly(broker: EmbeddedBroker, tmp_pat
 def test_live_fills_through_the_broker_equal_the_backtest_router(
     broker: EmbeddedBroker, market_csv: Path, events: bool
 ) -> None:
-    from sor.backtest import BacktestConfig, run_backtest
+    from sor.core.search import SearchGrid
     from sor.data.events import read_events
-    from sor.search import SearchGrid
+    from sor.static.backtest import BacktestConfig, run_backtest
     from sor.streaming.live import LiveRouter
 
     market = read_market(market_csv)

@@ -1,6 +1,6 @@
 """The solver's answer against independent optimisers of the same sample average.
 
-``sor.allocators.ck.solve`` must land within 0.01 cents per share of the least
+``sor.ck.solver.solve`` must land within 0.01 cents per share of the least
 sample-average cost over the whole-share points of ``C``. The references are in
 ``tests/placement_optimum.py`` and share no code with the product: a mixed-integer program
 (exact for any parameters) and, where its relaxation is tight (``lambda_o <= h + r_k`` at
@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 import placement_optimum as opt
-from sor.allocators.ck import CKParams, expected_cost, poisson_factor_outflows, solve
+from sor.ck.model import CKParams, expected_cost, poisson_factor_outflows
+from sor.ck.solver import solve
 
 PRECISION_CENTS = 0.01
 SIZES = (100, 300, 1000, 3000, 10_000)

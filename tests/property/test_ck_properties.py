@@ -23,18 +23,15 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sor.allocators.ck import (
+from sor.ck.model import (
     CKParams,
     closed_form_one_venue,
     expected_cost,
     expected_costs,
     poisson_factor_outflows,
-    project_feasible,
-    round_to_shares,
-    simple_strategies,
-    solve,
-    solve_sa,
 )
+from sor.ck.sa import project_feasible, round_to_shares, simple_strategies, solve_sa
+from sor.ck.solver import solve
 
 SETTINGS = settings(
     max_examples=120,

@@ -7,11 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sor.allocators import allocate, static_split
-from sor.allocators.reference import brute_force_allocate
-from sor.allocators.static import NO_SPLIT
-from sor.domain import VenueQuote
-from sor.errors import ConfigError
+from brute_force import brute_force_allocate
+from sor.core.domain import VenueQuote
+from sor.core.errors import ConfigError
+from sor.static.allocator import NO_SPLIT, allocate, static_split
 
 FEES = (0.0, 0.001, 0.0025, 0.003)
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 import reference_backtest as ref
-from sor.backtest import BacktestConfig, run_backtest
+from sor.core.domain import NANOS_PER_DOLLAR, StrategyResult
+from sor.core.search import SearchGrid
 from sor.data.generate import generate_market
 from sor.data.reader import parse_timestamp, read_market
-from sor.domain import NANOS_PER_DOLLAR, StrategyResult
-from sor.search import SearchGrid
+from sor.static.backtest import BacktestConfig, run_backtest
 
 START = "2024-08-01T13:36:32Z"
 

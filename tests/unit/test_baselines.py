@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sor.strategies.baselines import bucket_count, bucket_index, twap_targets, vwap_targets
+from sor.static.baselines import bucket_count, bucket_index, twap_targets, vwap_targets
 
 S = 1_000_000_000  # one second in ns
 

@@ -78,17 +78,17 @@ def test_ck_report_is_the_same_on_one_worker_and_on_two(market: Path, tmp_path: 
 def test_an_error_in_a_search_worker_is_the_usual_one_line_error(
     market: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sor.backtest_ck
-    from sor.errors import SorError
+    import sor.ck.backtest
+    from sor.core.errors import SorError
 
-    real = sor.backtest_ck.run_ck
+    real = sor.ck.backtest.run_ck
 
     def failing(*args: object, **kwargs: object) -> object:
         if args[6] == 2.0:  # the horizon: one point in two fails
             raise SorError("the queue simulator gave up")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sor.backtest_ck, "run_ck", failing)  # the forked workers inherit it
+    monkeypatch.setattr(sor.ck.backtest, "run_ck", failing)  # the forked workers inherit it
     result = CliRunner().invoke(
         app,
         ["backtest", "--data", str(market), "--model", "ck", "--order-size", "2000",
@@ -138,9 +138,9 @@ def test_ck_reads_dbn_as_it_reads_csv(market: Path, tmp_path: Path) -> None:
 def test_each_strategy_completes_on_its_own_copy_of_the_final_book() -> None:
     import numpy as np
 
-    from sor.backtest_ck import _complete
-    from sor.domain import Fill, StrategyResult
-    from sor.simulation.queue import Book
+    from sor.ck.backtest import _complete
+    from sor.ck.queue import Book
+    from sor.core.domain import Fill, StrategyResult
 
     final = Book.empty(np.array([2, 9]), 2)
     final.ask_px[:] = [[10_000_000_000, 10_010_000_000], [10_000_000_000, 0]]

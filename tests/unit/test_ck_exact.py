@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from sor.allocators.ck import CKParams, expected_cost, poisson_factor_outflows
-from sor.allocators.exact import exact_cents_per_share, exact_cost, poisson_support
-from sor.errors import ConfigError
+from sor.ck.exact import exact_cents_per_share, exact_cost, poisson_support
+from sor.ck.model import CKParams, expected_cost, poisson_factor_outflows
+from sor.core.errors import ConfigError
 
 
 def _params(size: int, queues: tuple[int, ...], rebates: tuple[float, ...]) -> CKParams:

@@ -12,27 +12,29 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from sor.allocators.ck import (
+from sor.ck.model import (
     CKParams,
     cents_per_share,
     closed_form_one_venue,
     cost_breakdown,
     cost_samples,
     critical_ratio,
-    equal_split,
     expected_cost,
     expected_costs,
     poisson_factor_outflows,
+)
+from sor.ck.place import load_problem, parse_problem, place
+from sor.ck.sa import (
+    equal_split,
     project_feasible,
     round_to_shares,
     sa_step_size,
     simple_strategies,
-    solve,
     solve_sa,
 )
-from sor.cli_place import place as place_command
-from sor.errors import ConfigError
-from sor.place import load_problem, parse_problem, place
+from sor.ck.solver import solve
+from sor.cli.place import place as place_command
+from sor.core.errors import ConfigError
 
 # the paper's section 5.1 costs, $/share
 PAPER = {

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cli_run import Outcome, run_main, sor
-from sor.backtest_ck import DEFAULT_CK_GRID, DEFAULT_HORIZONS_S
+from sor.ck.backtest import DEFAULT_CK_GRID, DEFAULT_HORIZONS_S
 
 QUIET = ["--no-plot", "--quiet"]
 
@@ -272,8 +272,8 @@ def test_a_horizon_that_would_decide_too_often_is_one_line(
 
 
 def test_a_window_with_too_many_decisions_is_refused_before_the_search() -> None:
-    from sor.backtest_ck import _check_decisions
-    from sor.errors import SorError
+    from sor.ck.backtest import _check_decisions
+    from sor.core.errors import SorError
 
     day = 86_400 * 10**9
     _check_decisions(day, (0.5, 2.0))  # 172,800 decisions: allowed

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sor.ck.queue import CONSERVATIVE, PROBABILISTIC, Book, advance, attach_venues
 from sor.data.events import F_LAST, complete_books, read_events
-from sor.simulation.queue import CONSERVATIVE, PROBABILISTIC, Book, advance, attach_venues
 
 D = 1_000_000_000
 

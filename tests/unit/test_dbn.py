@@ -22,7 +22,7 @@ def test_dbn_gives_the_same_snapshots_as_csv(tiny_csv: Path, tmp_path: Path, nam
 
 
 def test_corrupt_dbn_is_a_clear_error(tmp_path: Path) -> None:
-    from sor.errors import DataError
+    from sor.core.errors import DataError
 
     path = tmp_path / "broken.dbn"
     path.write_bytes(b"DBN\x01garbage")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from sor.config import load_config
+from sor.app.settings import load_config
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 

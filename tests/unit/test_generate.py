@@ -9,8 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from sor.core.errors import ConfigError
 from sor.data.generate import PUBLISHERS, VENUE_ORDER, generate_market, mbp_columns
-from sor.errors import ConfigError
 
 START = "2024-08-01T13:36:32Z"
 END = "2024-08-01T13:37:02Z"  # 30 seconds

@@ -9,13 +9,14 @@ import typer
 
 from cli_run import run_main
 from sor import __version__
-from sor.backtest import BacktestConfig
-from sor.backtest_ck import DEFAULT_CK_GRID, DEFAULT_HORIZONS_S
-from sor.cli import CKOptions, _topic, app
-from sor.config import FileConfig
+from sor.app.runs import CKOptions, topic_name
+from sor.app.settings import FileConfig
+from sor.ck.backtest import DEFAULT_CK_GRID, DEFAULT_HORIZONS_S
+from sor.ck.queue import QUEUE_MODELS
+from sor.cli import app
+from sor.core.domain import NANOS_PER_SECOND
 from sor.data.generate import DEFAULT_DURATION_NS
-from sor.domain import NANOS_PER_SECOND
-from sor.simulation.queue import QUEUE_MODELS
+from sor.static.backtest import BacktestConfig
 from sor.streaming.consumer import DEFAULT_GAP_TIMEOUT_S
 from sor.streaming.producer import DEFAULT_TOPIC
 
@@ -135,7 +136,7 @@ def _listed(values: tuple[float, ...]) -> str:
 
 
 def test_static_defaults_shown_are_the_ones_used() -> None:
-    from sor.cli import BacktestOptions
+    from sor.app.runs import BacktestOptions
 
     config = BacktestOptions().config(seed=None)
     assert _shown("backtest", "--order-size") == str(config.order_size)
@@ -176,7 +177,7 @@ def test_topic_and_broker_defaults_shown_are_the_ones_used(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("SOR_KAFKA_TOPIC", raising=False)
-    assert _topic(None, FileConfig()) == DEFAULT_TOPIC
+    assert topic_name(None, FileConfig()) == DEFAULT_TOPIC
     for name in ("backtest", "produce", "replays"):
         assert _shown(name, "--topic") == DEFAULT_TOPIC
     assert _shown("produce", "--bootstrap") == "localhost:9092"

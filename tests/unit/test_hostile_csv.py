@@ -21,10 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sor.core.errors import DataError
 from sor.data.events import read_events, snapshots_from_events
 from sor.data.generate import generate_market
 from sor.data.reader import read_market
-from sor.errors import DataError
 
 REPO = Path(__file__).resolve().parents[2]
 GRID = ["--lambda-over", "0.1", "--lambda-under", "0.2", "--theta-queue", "0.3"]

@@ -20,12 +20,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from dbn_encode import csv_to_dbn
+from sor.core.domain import MAX_PRICE_NANOS
+from sor.core.errors import DataError
 from sor.data.dbn import record_dtype
 from sor.data.events import read_events
 from sor.data.generate import generate_market
 from sor.data.reader import read_market
-from sor.domain import MAX_PRICE_NANOS
-from sor.errors import DataError
 
 REPO = Path(__file__).resolve().parents[2]
 MBP1, MBP10 = 80, 368  # record sizes in bytes

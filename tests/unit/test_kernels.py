@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_the_kernels_compile_once_and_say_so(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "NUMBA_CACHE_DIR": str(tmp_path)}
-    command = [sys.executable, "-m", "sor.kernels"]
+    command = [sys.executable, "-m", "sor.core.kernels"]
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     assert first.stderr.splitlines() == ["sor: compiling the kernels, first run only"]

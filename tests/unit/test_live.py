@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sor.backtest import BacktestConfig, run_backtest
+from sor.core.domain import VenueCosts
+from sor.core.search import SearchGrid
 from sor.data.generate import generate_market
 from sor.data.reader import read_market
-from sor.domain import VenueCosts
-from sor.search import SearchGrid
+from sor.static.backtest import BacktestConfig, run_backtest
 from sor.streaming.codec import decode, encode, snapshot_message
 from sor.streaming.live import LiveRouter
 

@@ -19,15 +19,15 @@ import numpy as np
 import pytest
 
 import reference_backtest as ref
-from sor.backtest import BacktestConfig, run_backtest
-from sor.backtest_ck import run_ck_backtest
+from sor.ck.backtest import run_ck_backtest
+from sor.core.domain import NANOS_PER_DOLLAR, VenueCosts
+from sor.core.errors import SorError
+from sor.core.search import SearchGrid
 from sor.data.events import read_events, snapshots_from_events
 from sor.data.generate import generate_market
 from sor.data.reader import MarketData, read_market
-from sor.domain import NANOS_PER_DOLLAR, VenueCosts
-from sor.errors import SorError
-from sor.report import build_report, dumps
-from sor.search import SearchGrid
+from sor.report.builder import build_report, dumps
+from sor.static.backtest import BacktestConfig, run_backtest
 from sor.streaming.codec import decode, encode, snapshot_message
 from sor.streaming.live import LiveRouter
 

@@ -16,10 +16,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from sor.allocators.ck import CKParams, expected_costs, poisson_factor_outflows
-from sor.cli_place import place as place_command
-from sor.errors import ConfigError
-from sor.paper import (
+from sor.ck.model import CKParams, expected_costs, poisson_factor_outflows
+from sor.ck.paper import (
     BREAKDOWN_COLUMNS,
     COSTS,
     SAMPLES,
@@ -32,6 +30,8 @@ from sor.paper import (
     one_venue_scan_cents,
     paper_table,
 )
+from sor.cli.place import place as place_command
+from sor.core.errors import ConfigError
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 TABLE1 = SHARED / "ck_table1.csv"

@@ -11,13 +11,15 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sor.backtest import BacktestConfig, BacktestResult, run_backtest
-from sor.backtest_ck import run_ck_backtest
+from sor.ck.backtest import run_ck_backtest
+from sor.ck.queue import attach_venues
+from sor.ck.router import arrival
+from sor.core.domain import NANOS_PER_DOLLAR, SNAPSHOT_DTYPE
+from sor.core.search import SearchGrid
 from sor.data.events import read_events
 from sor.data.generate import generate_market
 from sor.data.reader import read_market
-from sor.domain import NANOS_PER_DOLLAR, SNAPSHOT_DTYPE
-from sor.plot import (
+from sor.report.figures import (
     ARBITRARY,
     arrival_mid,
     ck_figure,
@@ -26,9 +28,7 @@ from sor.plot import (
     write_ck_plot,
     write_plot,
 )
-from sor.search import SearchGrid
-from sor.simulation.queue import attach_venues
-from sor.strategies.ck import arrival
+from sor.static.backtest import BacktestConfig, BacktestResult, run_backtest
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sor.data.events import EVENT_DTYPE, F_LAST
-from sor.errors import ConfigError
-from sor.search import RiskParameters
-from sor.simulation.latency import OrderLatency
-from sor.simulation.queue import (
+from sor.ck.latency import OrderLatency
+from sor.ck.queue import (
     AT_PRICE,
     CONSERVATIVE,
     CROSSED,
@@ -20,7 +17,10 @@ from sor.simulation.queue import (
     attach_venues,
     sweep,
 )
-from sor.strategies.ck import CKResult, CKSettings, run_ck
+from sor.ck.router import CKResult, CKSettings, run_ck
+from sor.core.domain import RiskParameters
+from sor.core.errors import ConfigError
+from sor.data.events import EVENT_DTYPE, F_LAST
 
 D = 1_000_000_000  # one dollar in nano-dollars
 

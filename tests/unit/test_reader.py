@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sor.core.errors import DataError
 from sor.data.reader import (
     build_snapshots,
     format_timestamp,
     parse_timestamp,
     read_market,
 )
-from sor.errors import DataError
 
 HEADER = (
     "ts_recv,ts_event,rtype,publisher_id,instrument_id,action,side,depth,price,size,flags,"

@@ -1,4 +1,4 @@
-"""sor.search.run_grid: results in input order, one tick per point, errors and Ctrl-C."""
+"""sor.core.search.run_grid: results in input order, one tick per point, errors and Ctrl-C."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from sor.errors import DataError
-from sor.search import run_grid
+from sor.core.errors import DataError
+from sor.core.search import run_grid
 
 FORKS = sys.platform.startswith("linux")
 

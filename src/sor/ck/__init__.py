@@ -1,1 +1,1 @@
-"""The full Cont-Kukanov model: queue simulator, router and studies on it."""
+"""The full Cont-Kukanov model: solver, queue simulator, latency, router and backtest."""

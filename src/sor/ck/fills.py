@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sor.simulation.queue import Book, advance
+from sor.ck.queue import Book, advance
 
 _NO_ROOM_LIMIT = 2**62
 
@@ -38,7 +38,7 @@ class OrderFills:
     ``price`` (nano-dollars) and ``ahead`` (shares in front at placement) are 0 for an order
     not placed (its venue showed no bid); ``filled`` its shares bought. ``fills`` lists
     every fill as rows of ``fill_order`` (order index), ``fill_ns``, ``fill_qty`` and
-    ``fill_kind`` (``sor.simulation.queue.AT_PRICE``, ``THROUGH`` or ``CROSSED``), in time
+    ``fill_kind`` (``sor.ck.queue.AT_PRICE``, ``THROUGH`` or ``CROSSED``), in time
     order within each order.
     """
 
@@ -82,7 +82,7 @@ def simulate(
     events: np.ndarray, venues: np.ndarray, orders: Orders, queue_model: int
 ) -> OrderFills:
     """Run every order through the queue simulator (``events`` with a ``venue`` column, see
-    :func:`sor.simulation.queue.attach_venues`)."""
+    :func:`sor.ck.queue.attach_venues`)."""
     n = len(orders)
     price = np.zeros(n, np.int64)
     ahead = np.zeros(n, np.float64)

@@ -24,7 +24,7 @@ from typing import Protocol
 import numba
 import numpy as np
 
-from sor.errors import DataError
+from sor.core.errors import DataError
 
 HEAD_BYTES = 65536
 """The header must end within this many bytes, and so must each of the first data lines."""

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sor.core.domain import MAX_PRICE_NANOS
+from sor.core.errors import DataError
 from sor.data.reader import DEFAULT_MAX_TS_DISTANCE_NS, format_timestamp, timestamps_out_of_range
-from sor.domain import MAX_PRICE_NANOS
-from sor.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from sor.core.errors import DataError
 from sor.data.csv_scan import scan_lines
 from sor.data.reader import (
     DEFAULT_MAX_TS_DISTANCE_NS,
@@ -43,7 +44,6 @@ from sor.data.reader import (
     timestamp_outliers,
     with_parsed,
 )
-from sor.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +272,7 @@ def read_events(
     file = Path(path)
     if not file.is_file():
         raise DataError("no such data file", path=str(file))
-    from sor.kernels import ensure_compiled
+    from sor.core.kernels import ensure_compiled
 
     ensure_compiled()
     lo = start_ns if start_ns is not None else -(2**62)

@@ -34,8 +34,8 @@ import numba
 import numpy as np
 import polars as pl
 
-from sor.domain import DEFAULT_START, NANOS_PER_SECOND, VENUE_NAMES
-from sor.errors import ConfigError
+from sor.core.domain import DEFAULT_START, NANOS_PER_SECOND, VENUE_NAMES
+from sor.core.errors import ConfigError
 
 PUBLISHERS: dict[int, str] = dict(VENUE_NAMES)
 """Databento publisher ids of the modelled venues, in the order ``--venues N`` takes them."""
@@ -413,7 +413,7 @@ def generate_market(
     ConfigError
         An argument is out of range or a timestamp cannot be parsed.
     """
-    from sor.kernels import ensure_compiled
+    from sor.core.kernels import ensure_compiled
 
     ensure_compiled()
     from sor.data.reader import parse_timestamp

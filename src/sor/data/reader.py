@@ -20,15 +20,15 @@ import numba
 import numpy as np
 import polars as pl
 
-from sor.data import csv_scan
-from sor.domain import (
+from sor.core.domain import (
     MAX_PRICE_NANOS,
     MAX_PUBLISHER_ID,
     MAX_SIZE,
     NANOS_PER_DOLLAR,
     SNAPSHOT_DTYPE,
 )
-from sor.errors import DataError
+from sor.core.errors import DataError
+from sor.data import csv_scan
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ def read_market(
     file = Path(path)
     if not file.is_file():
         raise DataError("no such data file", path=str(file))
-    from sor.kernels import ensure_compiled
+    from sor.core.kernels import ensure_compiled
 
     ensure_compiled()
     skipped: dict[str, int] = {}

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType, TracebackType
 
-from sor.errors import SorError
+from sor.core.errors import SorError
 
 log = logging.getLogger(__name__)
 

@@ -53,9 +53,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from sor.core.domain import MAX_PRICE_NANOS, MAX_PUBLISHER_ID, NANOS_PER_DOLLAR, SNAPSHOT_DTYPE
 from sor.data.events import EVENT_DTYPE, LEVELS, snapshots_from_events
 from sor.data.reader import MarketData
-from sor.domain import MAX_PRICE_NANOS, MAX_PUBLISHER_ID, NANOS_PER_DOLLAR, SNAPSHOT_DTYPE
 
 SCHEMA_VERSION = 2
 CONTENTS = {"snapshots": "snapshot", "events": "event"}

@@ -29,10 +29,10 @@ from typing import Any
 
 import numpy as np
 
+from sor.core.domain import SNAPSHOT_DTYPE
+from sor.core.errors import SorError
 from sor.data.events import EVENT_DTYPE
 from sor.data.reader import MarketData
-from sor.domain import SNAPSHOT_DTYPE
-from sor.errors import SorError
 from sor.streaming.broker import wait_until_ready
 from sor.streaming.codec import (
     CONTENTS,

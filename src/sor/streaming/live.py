@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from sor.allocators.static import TOO_LARGE, check_notional, static_split, too_large_message
+from sor.core.domain import VenueCosts, dollars_to_nanos, nanos_to_dollars
+from sor.core.errors import SorError
 from sor.data.reader import format_timestamp
-from sor.domain import VenueCosts, dollars_to_nanos, nanos_to_dollars
-from sor.errors import SorError
+from sor.static.allocator import TOO_LARGE, check_notional, static_split, too_large_message
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The application layer: settings and the runs the command line starts."""

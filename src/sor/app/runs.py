@@ -1,0 +1,519 @@
+"""The runs the command line starts: a backtest from a file, from Kafka or through a stream,
+for either model, and the writing of its report and figure.
+
+stdout is the caller's; logs and progress go to stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from sor.app.defaults import (
+    DEFAULT_LATENCY_SIGMA,
+    DEFAULT_LATENCY_US,
+    DEFAULT_MAX_TS_DISTANCE_H,
+    DEFAULT_ORDER_SIZE,
+    DEFAULT_QUEUE_MODEL,
+    DEFAULT_SEED,
+    NANOS_PER_HOUR,
+)
+from sor.app.settings import FileConfig
+from sor.core.errors import SorError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from sor.app.settings import BacktestFlags
+    from sor.ck.router import CKSettings
+    from sor.data.reader import MarketData
+    from sor.static.backtest import BacktestConfig
+
+log = logging.getLogger("sor")
+
+STARTED_NS = time.time_ns()
+"""When this command began (before its slow imports): ``--replay next`` takes replays
+created from then on, so a producer started at the same moment is not missed."""
+
+
+def timestamp_flag(name: str, text: str | None) -> int | None:
+    from sor.data.reader import parse_timestamp
+
+    if text is None:
+        return None
+    try:
+        return parse_timestamp(text)
+    except ValueError as exc:
+        raise SorError(f"--{name}: {exc}") from exc
+
+
+@contextmanager
+def _generated_data(seed: int) -> Iterator[tuple[Path, str]]:
+    """Generate the embedded default market into a temporary file."""
+    from sor.data.generate import generate_market
+
+    with tempfile.TemporaryDirectory(prefix="sor-") as folder:
+        path = Path(folder) / "generated.csv"
+        summary = generate_market(path, seed=seed)
+        label = (
+            f"generated: seed={seed}, venues={','.join(str(v) for v in summary.venues)}, "
+            f"depth={summary.depth}, rows={summary.rows}"
+        )
+        log.info("no data file given: using generated data (%s)", label)
+        yield path, label
+
+
+T = TypeVar("T")
+
+
+def first_given(flag: T | None, file_value: T | None) -> T | None:
+    """The flag's value when given, else the configuration file's."""
+    return flag if flag is not None else file_value
+
+
+def check_model_options(flags: BacktestFlags, file_config: FileConfig, path: object) -> None:
+    """Refuse a ck-only flag with --model static; warn about such a key of the file."""
+    from sor.app.settings import CK_ONLY
+
+    if flags.model == "ck":
+        return
+    for name in CK_ONLY:
+        if getattr(flags, name) is not None:
+            flag = "--" + name.replace("_", "-")
+            raise SorError(f"{flag} applies to --model ck only (this run: --model static)")
+    for name in sorted(file_config.ck.model_fields_set):
+        log.warning("warning: %s: [ck] %s applies to --model ck only; ignored", path, name)
+
+
+def topic_name(flag: str | None, file_config: FileConfig) -> str:
+    from sor.streaming.producer import DEFAULT_TOPIC
+
+    return flag or os.environ.get("SOR_KAFKA_TOPIC") or file_config.kafka.topic or DEFAULT_TOPIC
+
+
+def bootstrap_address(flag: str | None, file_config: FileConfig) -> str | None:
+    """Broker address: flag, then SOR_KAFKA_BOOTSTRAP, then the config; None: embedded."""
+    return flag or os.environ.get("SOR_KAFKA_BOOTSTRAP") or file_config.kafka.bootstrap
+
+
+@dataclasses.dataclass(frozen=True)
+class BacktestOptions:
+    """Backtest settings gathered from flags and the configuration file."""
+
+    start: str | None = None
+    end: str | None = None
+    order_size: int | None = None
+    fee: float | None = None
+    rebate: float | None = None
+    lambda_over: tuple[float, ...] | None = None
+    lambda_under: tuple[float, ...] | None = None
+    theta_queue: tuple[float, ...] | None = None
+    model: str = "static"
+    skip_bad_rows: bool = False
+    max_ts_distance_ns: int = round(DEFAULT_MAX_TS_DISTANCE_H * NANOS_PER_HOUR)
+    workers: int | None = None
+    quiet: bool = False
+    json_out: Path = Path("output.json")
+    plot: Path | None = Path("results.png")
+    file_config: FileConfig = dataclasses.field(default_factory=FileConfig)
+
+    def config(
+        self, *, seed: int | None, start_ns: int | None = None, end_ns: int | None = None
+    ) -> BacktestConfig:
+        """Build the run's configuration; explicit --start/--end win over the given window."""
+        from sor.app.settings import venue_costs
+        from sor.core.search import SearchGrid
+        from sor.static.backtest import BacktestConfig
+
+        defaults = SearchGrid()
+        if self.model == "ck":
+            from sor.ck.backtest import DEFAULT_CK_GRID
+
+            defaults = DEFAULT_CK_GRID
+        flag_start, flag_end = timestamp_flag("start", self.start), timestamp_flag("end", self.end)
+        if flag_start is not None and flag_end is not None and flag_start > flag_end:
+            raise SorError(f"the window's start {self.start} comes after its end {self.end}")
+        return BacktestConfig(
+            order_size=self.order_size if self.order_size is not None else DEFAULT_ORDER_SIZE,
+            start_ns=flag_start if self.start is not None else start_ns,
+            end_ns=flag_end if self.end is not None else end_ns,
+            costs=venue_costs(self.file_config.costs, fee=self.fee, rebate=self.rebate),
+            grid=SearchGrid(
+                lambda_over=self.lambda_over or defaults.lambda_over,
+                lambda_under=self.lambda_under or defaults.lambda_under,
+                theta_queue=self.theta_queue or defaults.theta_queue,
+            ),
+            model=self.model,
+            seed=seed,
+        )
+
+    def check_outputs(self) -> None:
+        """Raise ``SorError`` unless the report and the figure can be written where asked."""
+        check_output(self.json_out, "--json-out")
+        if self.plot is not None:
+            check_output(self.plot, "--plot")
+            if self.plot.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
+                raise SorError(
+                    f"--plot: {self.plot}: the figure's format comes from its suffix: one of "
+                    f"{', '.join('.' + f for f in sorted(FIGURE_FORMATS) if f)}, or none for PNG"
+                )
+
+
+FIGURE_FORMATS = frozenset({"", "png", "pdf", "svg", "svgz", "ps", "eps", "jpg", "jpeg", "webp"})
+"""Suffixes of the figure's formats (matplotlib's); no suffix writes PNG."""
+
+
+def check_output(path: Path, flag: str) -> None:
+    """Raise ``SorError`` unless ``path`` can be written: not a directory, in a writable one."""
+    if path.is_dir():
+        raise SorError(f"{flag}: {path} is a directory; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise SorError(f"{flag}: {path}: the directory {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SorError(f"{flag}: {path}: the directory {folder} is not writable")
+
+
+def write_atomically(
+    path: Path, flag: str, write: Callable[[Path], object], *, suffix: str = ""
+) -> None:
+    """Write ``path`` through ``write`` into a temporary file beside it, then rename it: a
+    failure never leaves a half-written file. The temporary file keeps the suffix of
+    ``path`` (``suffix`` when it has none): it tells matplotlib the figure's format."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix or suffix}")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise SorError(f"{flag}: cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+@contextmanager
+def market_input(
+    data: Path | None, seed: int, options: BacktestOptions
+) -> Iterator[tuple[MarketData, int | None, Path]]:
+    """Read the window of ``data``, or of generated data when it is None."""
+    from sor.data.reader import read_market
+
+    config = options.config(seed=None)  # validates the options before any work
+
+    def read(path: Path) -> MarketData:
+        log.info("reading %s", path)
+        market = read_market(
+            path, start_ns=config.start_ns, end_ns=config.end_ns,
+            skip_bad_rows=options.skip_bad_rows,
+            max_ts_distance_ns=options.max_ts_distance_ns,
+        )  # fmt: skip
+        log.info(
+            "%d rows read, %d kept snapshots, venues %s",
+            market.rows_read,
+            len(market.snapshots),
+            ",".join(str(v) for v in market.venues),
+        )
+        return market
+
+    if data is not None:
+        yield read(data), None, data
+        return
+    with _generated_data(seed) as (path, label):
+        yield dataclasses.replace(read(path), source=label), seed, path
+
+
+def run_market_backtest(
+    market: MarketData,
+    options: BacktestOptions,
+    *,
+    seed: int | None,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    extra: dict[str, object] | None = None,
+) -> str:
+    """Run the backtest on ``market``, write the report and figure; return the JSON."""
+    from tqdm import tqdm
+
+    from sor.report.builder import build_report
+    from sor.static.backtest import run_backtest
+
+    config = options.config(seed=seed, start_ns=start_ns, end_ns=end_ns)
+    sets = len(config.grid.parameter_sets())
+    with tqdm(
+        total=sets, desc="search", unit="set", file=sys.stderr, disable=options.quiet, leave=False
+    ) as bar:
+        result = run_backtest(market, config, workers=options.workers, on_progress=bar.update)
+    report_object = build_report(result)
+    if extra:
+        report_object.update(extra)
+
+    def draw(path: Path) -> None:
+        from sor.report.figures import write_plot
+
+        write_plot(result, path)
+
+    return _write_outputs(report_object, options, draw)
+
+
+def _write_outputs(
+    report_object: dict[str, object], options: BacktestOptions, draw: Callable[[Path], None]
+) -> str:
+    """Write the report and (unless --no-plot) the figure; return the report's JSON."""
+    from sor.report.builder import dumps
+
+    report = dumps(report_object)
+    write_atomically(
+        options.json_out, "--json-out", lambda path: path.write_text(report, encoding="utf-8")
+    )
+    log.info("wrote %s", options.json_out)
+    if options.plot is not None:
+        write_atomically(options.plot, "--plot", draw, suffix=".png")
+        log.info("wrote %s", options.plot)
+    return report
+
+
+def run_kafka_backtest(
+    bootstrap: str,
+    topic: str,
+    options: BacktestOptions,
+    *,
+    live: bool = True,
+    ck: CKOptions | None = None,
+    replay: str = "latest",
+    gap_timeout_s: float | None = None,
+    wait_for_replay: bool = False,
+) -> str:
+    """Rebuild one replay of ``topic`` (``replay``: latest, next or an id), routing live
+    (static model), then run the full backtest (model ck when ``ck`` is given: the replay
+    must carry every event)."""
+    from sor.streaming.consumer import DEFAULT_GAP_TIMEOUT_S, consume_market, narrow
+    from sor.streaming.live import LiveRouter
+
+    config = options.config(seed=None)  # the window of --start/--end, if given
+    router = LiveRouter(config.order_size, config.costs, window=(config.start_ns, config.end_ns))
+    log.info("consuming %r from %s (replay: %s)", topic, bootstrap, replay)
+    consumed = consume_market(
+        bootstrap,
+        topic,
+        replay=replay,
+        client=options.file_config.kafka.client,
+        on_snapshot=router.on_snapshot if live and ck is None else None,
+        on_replay=router.reset,
+        gap_timeout_s=DEFAULT_GAP_TIMEOUT_S if gap_timeout_s is None else gap_timeout_s,
+        wait_for_replay=wait_for_replay,
+        since_ns=STARTED_NS,
+    )
+    router.finish()
+    start = consumed.start
+    log.info("replay %s: %d %s", consumed.replay, consumed.count, start.get("content"))
+    market = narrow(consumed, config.start_ns, config.end_ns)
+    if ck is not None:
+        if market.events is None:
+            raise SorError(
+                f"replay {consumed.replay} on {topic!r} carries snapshots only; --model ck "
+                "needs every event: publish them with `sor produce --events` (or run with "
+                "--stream)"
+            )
+        return run_ck_market_backtest(
+            market.events,
+            market,
+            options,
+            seed=start.get("seed"),
+            ck=ck,
+            start_ns=start.get("start_ns"),
+            end_ns=start.get("end_ns"),
+        )
+    return run_market_backtest(
+        market,
+        options,
+        seed=start.get("seed"),
+        start_ns=start.get("start_ns"),
+        end_ns=start.get("end_ns"),
+    )
+
+
+def run_stream_backtest(
+    market: MarketData,
+    bootstrap: str | None,
+    topic: str,
+    options: BacktestOptions,
+    *,
+    speed: float,
+    seed: int | None,
+    events: np.ndarray | None = None,
+    ck: CKOptions | None = None,
+) -> str:
+    """Publish ``market`` (every one of ``events`` when given) and consume it back at the
+    same time, then report."""
+    import threading
+
+    from sor.streaming.broker import EmbeddedBroker, stop_on_signals
+    from sor.streaming.codec import new_replay_id
+
+    config = options.config(seed=seed)
+    replay = new_replay_id()
+    with contextlib.ExitStack() as stack:
+        if bootstrap is None:
+            stack.enter_context(stop_on_signals())  # SIGTERM and SIGHUP stop the broker too
+            bootstrap = stack.enter_context(EmbeddedBroker()).bootstrap
+        failure: list[BaseException] = []
+
+        def produce() -> None:
+            try:
+                publish_market(market, bootstrap, topic, options.file_config, speed,
+                         config.start_ns, config.end_ns, seed, quiet=options.quiet,
+                         events=events, replay=replay)  # fmt: skip
+            except BaseException as exc:  # reported by the main thread
+                failure.append(exc)
+
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        producer = threading.Thread(target=produce, name="sor-producer", daemon=True)
+        with logging_redirect_tqdm():  # log lines print above the replay bar, not over it
+            producer.start()
+            report = run_kafka_backtest(
+                bootstrap, topic, options, ck=ck, replay=replay, wait_for_replay=True
+            )
+            producer.join()
+        if failure:
+            raise failure[0]
+    return report
+
+
+def publish_market(
+    market: MarketData,
+    bootstrap: str,
+    topic: str,
+    file_config: FileConfig,
+    speed: float,
+    start_ns: int | None,
+    end_ns: int | None,
+    seed: int | None,
+    *,
+    quiet: bool,
+    events: np.ndarray | None = None,
+    replay: str | None = None,
+) -> None:
+    from tqdm import tqdm
+
+    from sor.data.reader import format_timestamp
+    from sor.streaming.producer import publish
+
+    with tqdm(
+        total=len(market.snapshots if events is None else events), desc="replay", unit="msg",
+        file=sys.stderr, disable=quiet, leave=False,
+    ) as bar:  # fmt: skip
+
+        def progress(sent: int, ts_event: int) -> None:
+            if sent % 1000 == 0 or sent == bar.total:
+                bar.set_postfix_str(f"clock {format_timestamp(ts_event)[11:23]}", refresh=False)
+                bar.update(sent - bar.n)
+
+        publish(
+            market, bootstrap=bootstrap, topic=topic, speed=speed, start_ns=start_ns,
+            end_ns=end_ns, seed=seed, client=file_config.kafka.client, on_message=progress,
+            events=events, replay=replay,
+        )  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class CKOptions:
+    """The model-ck settings of a backtest: horizons and the simulator's."""
+
+    horizons: tuple[float, ...]
+    settings: CKSettings
+
+    @classmethod
+    def resolve(cls, flags: BacktestFlags, file_config: FileConfig) -> CKOptions:
+        """Take each setting from its flag, else the configuration file, else its default."""
+        file = file_config.ck
+        return cls.build(
+            first_given(flags.horizon, file.horizon),
+            first_given(flags.queue_model, file.queue_model),
+            latency_us=first_given(flags.latency_us, file.latency_us),
+            latency_sigma=first_given(flags.latency_sigma, file.latency_sigma),
+            latency_seed=first_given(flags.latency_seed, file.latency_seed),
+        )
+
+    @classmethod
+    def build(
+        cls,
+        horizons: tuple[float, ...] | None = None,
+        queue_model: str | None = None,
+        *,
+        latency_us: float | None = None,
+        latency_sigma: float | None = None,
+        latency_seed: int | None = None,
+    ) -> CKOptions:
+        """Build the options from checked values; None takes the default."""
+        from sor.ck.backtest import DEFAULT_HORIZONS_S
+        from sor.ck.latency import OrderLatency
+        from sor.ck.queue import QUEUE_MODELS
+        from sor.ck.router import CKSettings
+
+        latency = OrderLatency(
+            round((DEFAULT_LATENCY_US if latency_us is None else latency_us) * 1000),
+            DEFAULT_LATENCY_SIGMA if latency_sigma is None else latency_sigma,
+            DEFAULT_SEED if latency_seed is None else latency_seed,
+        )
+        model = QUEUE_MODELS[queue_model or DEFAULT_QUEUE_MODEL]
+        return cls(horizons or DEFAULT_HORIZONS_S, CKSettings(latency, model))
+
+
+def read_window_events(path: Path, options: BacktestOptions) -> np.ndarray:
+    """Every row of the window of ``path``, for model ck."""
+    from sor.data.events import read_events
+
+    config = options.config(seed=None)
+    log.info("reading every event of %s", path)
+    return read_events(
+        path,
+        start_ns=config.start_ns,
+        end_ns=config.end_ns,
+        skip_bad_rows=options.skip_bad_rows,
+        max_ts_distance_ns=options.max_ts_distance_ns,
+    )
+
+
+def run_ck_market_backtest(
+    events: np.ndarray,
+    market: MarketData,
+    options: BacktestOptions,
+    *,
+    seed: int | None,
+    ck: CKOptions,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    extra: dict[str, object] | None = None,
+) -> str:
+    """Run the model-ck backtest on the window's events, write the report and figure; return
+    the JSON."""
+    from tqdm import tqdm
+
+    from sor.ck.backtest import run_ck_backtest
+
+    config = options.config(seed=seed, start_ns=start_ns, end_ns=end_ns)
+    sets = len(config.grid.parameter_sets()) * len(ck.horizons)
+    with tqdm(total=sets, desc="search", unit="set", file=sys.stderr, disable=options.quiet,
+              leave=False) as bar:  # fmt: skip
+        report_object = run_ck_backtest(
+            events, market, config, horizons_s=ck.horizons, settings=ck.settings,
+            workers=options.workers, on_progress=bar.update,
+        )  # fmt: skip
+    if extra:
+        report_object.update(extra)
+
+    def draw(path: Path) -> None:
+        from sor.report.figures import write_ck_plot
+
+        write_ck_plot(report_object, path)
+
+    return _write_outputs(report_object, options, draw)

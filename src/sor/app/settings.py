@@ -1,0 +1,346 @@
+"""The TOML configuration file: per-venue fees and rebates, the search grid, order and window.
+
+Example::
+
+    [order]
+    size = 5000
+    start = "2024-08-01T13:36:32Z"
+    end = "2024-08-01T13:45:32Z"
+
+    [costs]
+    fee = 0.003       # taker fee, $/share, every venue unless overridden below
+    rebate = 0.002    # maker rebate, $/share
+
+    [costs.venues.XNAS]   # a publisher_id ("2") or a venue name
+    fee = 0.0030
+    rebate = 0.0025
+
+    [search]
+    lambda_over = [0.1, 0.4]
+    lambda_under = [0.1, 0.4]
+    theta_queue = [0.1, 0.4]
+
+    [ck]                  # --model ck only; ignored, with a warning, by --model static
+    horizon = [0.2, 0.5, 2]
+    latency_us = 100
+    latency_sigma = 0.0
+    latency_seed = 7
+    queue_model = "probabilistic"
+
+Precedence: command-line flags, then ``SOR_`` environment variables, then this file.
+
+Every value, from the file or from a flag, is checked by the same annotated types below
+(:class:`BacktestFlags` and :class:`GenerateFlags` carry the flags), before any data is
+read: a NaN fee or an empty search list is an error, never a silent fallback.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
+
+from sor.core.domain import DEFAULT_FEE, DEFAULT_REBATE, VENUE_NAMES, VenueCosts
+from sor.core.errors import ConfigError
+
+MAX_FEE_DOLLARS = 1.0
+"""Largest fee or rebate magnitude, $/share: a thousand times the access-fee cap, and it
+keeps every price plus fee inside int64 nano-dollars."""
+MAX_LATENCY_US = 60e6
+"""Largest order-entry latency (its median when sampled), microseconds: a minute."""
+MAX_LATENCY_SIGMA = 3.0
+"""Largest log-sd of a sampled latency: its 99th percentile is then 1000 times the median."""
+MAX_HORIZON_S = 86_400.0
+MIN_HORIZON_S = 0.001
+"""Shortest decision horizon, seconds: a decision costs milliseconds, so shorter horizons
+would run for hours on a day of data (and sit below any order-entry latency)."""
+"""Longest decision horizon, seconds: a day, the longest window a file holds."""
+MAX_SEED = 2**63 - 1
+"""Largest seed: reports and stream markers carry it as an int64."""
+MAX_RATE = 10_000.0
+"""Most messages per second per venue ``sor generate`` makes (the real file: about 110)."""
+MAX_PRICE_MOVES = 1_000.0
+"""Most moves per second of the generated efficient price (the default: 0.35)."""
+
+
+def _order_size(value: int) -> int:
+    from sor.static.allocator import validate_order_size
+
+    try:
+        validate_order_size(value)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+def _timestamp(value: str) -> str:
+    from sor.data.reader import parse_timestamp
+
+    parse_timestamp(value)  # its ValueError names the text and the expected form
+    return value
+
+
+Dollars = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_FEE_DOLLARS, le=MAX_FEE_DOLLARS)]
+"""A fee or rebate, $/share. Either may be negative: an inverted venue pays takers (negative
+fee) and charges makers (negative rebate); an ask plus its fee must stay positive, which
+``sor.static.allocator.check_notional`` checks against the data."""
+Penalty = Annotated[float, Field(allow_inf_nan=False, ge=0)]
+"""A search value (lambda_over, lambda_under, theta_queue), $/share."""
+PenaltyList = Annotated[tuple[Penalty, ...], Field(min_length=1)]
+Horizons = Annotated[
+    tuple[Annotated[float, Field(allow_inf_nan=False, ge=MIN_HORIZON_S, le=MAX_HORIZON_S)], ...],
+    Field(min_length=1),
+]
+"""Decision horizons of model ck, seconds."""
+LatencyUs = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_LATENCY_US)]
+LatencySigma = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_LATENCY_SIGMA)]
+Seed = Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)]
+QueueModel = Literal["probabilistic", "conservative"]  # sor.ck.queue.QUEUE_MODELS
+Model = Literal["static", "ck"]
+OrderSize = Annotated[int, Field(strict=True), AfterValidator(_order_size)]
+Timestamp = Annotated[str, AfterValidator(_timestamp)]
+Workers = Annotated[int, Field(strict=True, ge=1)]
+TsDistance = Annotated[float, Field(allow_inf_nan=False, gt=0, le=24 * 366 * 10)]
+"""Hours a timestamp may lie from the input's median before its row is bad."""
+Speed = Annotated[float, Field(allow_inf_nan=False, ge=0)]
+"""A replay speed: 1 real time, 10 ten times faster, 0 flat out."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VenueCostEntry(_Strict):
+    """Fee and rebate of one venue, dollars per share."""
+
+    fee: Dollars | None = None
+    rebate: Dollars | None = None
+
+
+class CostsSection(_Strict):
+    """Default fee and rebate, and per-venue overrides keyed by publisher id or name."""
+
+    fee: Dollars = DEFAULT_FEE
+    rebate: Dollars = DEFAULT_REBATE
+    venues: dict[str, VenueCostEntry] = Field(default_factory=dict)
+
+
+class OrderSection(_Strict):
+    """The parent order and the window."""
+
+    size: OrderSize | None = None
+    start: Timestamp | None = None
+    end: Timestamp | None = None
+
+
+class SearchSection(_Strict):
+    """The search lists; a list left out takes the chosen model's default."""
+
+    lambda_over: PenaltyList | None = None
+    lambda_under: PenaltyList | None = None
+    theta_queue: PenaltyList | None = None
+
+
+class CkSection(_Strict):
+    """The model-ck settings; a key left out takes its flag's default."""
+
+    horizon: Horizons | None = None
+    latency_us: LatencyUs | None = None
+    latency_sigma: LatencySigma | None = None
+    latency_seed: Seed | None = None
+    queue_model: QueueModel | None = None
+
+
+class KafkaSection(_Strict):
+    """Where the stream lives; ``client`` entries pass through to the Kafka client."""
+
+    bootstrap: str | None = None
+    topic: str | None = None
+    client: dict[str, str] = Field(default_factory=dict)
+
+
+class FileConfig(_Strict):
+    """The whole configuration file."""
+
+    order: OrderSection = Field(default_factory=OrderSection)
+    costs: CostsSection = Field(default_factory=CostsSection)
+    search: SearchSection = Field(default_factory=SearchSection)
+    ck: CkSection = Field(default_factory=CkSection)
+    kafka: KafkaSection = Field(default_factory=KafkaSection)
+
+
+class BacktestFlags(_Strict):
+    """The numeric and choice flags of ``sor backtest``, under their names with ``_``."""
+
+    order_size: OrderSize | None = None
+    start: Timestamp | None = None
+    end: Timestamp | None = None
+    fee: Dollars | None = None
+    rebate: Dollars | None = None
+    lambda_over: PenaltyList | None = None
+    lambda_under: PenaltyList | None = None
+    theta_queue: PenaltyList | None = None
+    model: Model = "static"
+    horizon: Horizons | None = None
+    latency_us: LatencyUs | None = None
+    latency_sigma: LatencySigma | None = None
+    latency_seed: Seed | None = None
+    queue_model: QueueModel | None = None
+    speed: Speed = 0.0
+    workers: Workers | None = None
+    seed: Seed = 0
+    gap_timeout: Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)] = 30.0
+    max_ts_distance: TsDistance = 24.0
+
+
+class GenerateFlags(_Strict):
+    """The flags of ``sor generate``."""
+
+    venues: Annotated[int, Field(strict=True, ge=1, le=len(VENUE_NAMES))]
+    seed: Seed
+    start: Timestamp
+    end: Timestamp | None = None
+    depth: Literal[1, 10]
+    rate: Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_RATE)]
+    price_moves: Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_PRICE_MOVES)]
+
+
+class ProduceFlags(_Strict):
+    """The numeric flags of ``sor produce``."""
+
+    max_ts_distance: TsDistance = 24.0
+    speed: Speed
+    start: Timestamp | None = None
+    end: Timestamp | None = None
+    seed: Seed
+
+
+CK_ONLY = tuple(CkSection.model_fields)
+"""The settings that apply to ``--model ck`` only, under their flag names with ``_``."""
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def check_flags(model: type[M], values: Mapping[str, Any]) -> M:
+    """Validate command-line ``values`` with ``model``; raise ``ConfigError`` naming the flag.
+
+    Only the first problem is told: one line, and the user fixes one flag at a time.
+    """
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        flag = "--" + str(error["loc"][0]).replace("_", "-")
+        raise ConfigError(f"{flag}: {describe(error)}") from None
+
+
+def describe(error: ErrorDetails) -> str:
+    """Say what is wrong with a value in words a user reads, e.g. ``must be >= 0, got -1``."""
+    kind = error["type"]
+    context = error.get("ctx") or {}
+    value = error.get("input")
+    got = f", got {value!r}" if isinstance(value, str) else f", got {_number(value)}"
+    if kind == "finite_number":
+        return f"must be a finite number{got}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{value!r} is not a valid integer"
+    if kind in ("float_parsing", "float_type"):
+        return f"{value!r} is not a valid number"
+    if kind == "too_short":
+        return "the list is empty"
+    if kind == "value_error":
+        return str(context.get("error", error["msg"]))
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "literal_error":
+        return f"must be {context['expected']}{got}"
+    bounds = {
+        "greater_than_equal": (">=", "ge"),
+        "greater_than": (">", "gt"),
+        "less_than_equal": ("<=", "le"),
+        "less_than": ("<", "lt"),
+    }
+    if kind in bounds:  # the value as typed, a flag's text unquoted
+        sign, key = bounds[kind]
+        return f"must be {sign} {_number(context[key])}, got {_number(value)}"
+    message = error["msg"].removeprefix("Input should be ")
+    return f"must be {message}{got}" if message != error["msg"] else f"{message}{got}"
+
+
+def _number(value: object) -> str:
+    """Show a whole float without its ``.0`` (``>= 0``, not ``>= 0.0``); the rest as is."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return str(value)
+
+
+def _problems(errors: Sequence[ErrorDetails]) -> str:
+    """Join the problems of a file, one per key (a bad list item, not also "too short")."""
+    told: dict[str, str] = {}
+    for error in errors:
+        key = ".".join(str(p) for p in error["loc"] if not isinstance(p, int))
+        told.setdefault(key, f"{key}: {describe(error)}")
+    return "; ".join(told.values())
+
+
+def load_config(path: str | Path | None) -> FileConfig:
+    """Read and validate a TOML configuration file; None gives the defaults."""
+    if path is None:
+        return FileConfig()
+    file = Path(path)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{file}: no such configuration file") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"{file}: a directory, not a configuration file") from exc
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read the configuration file: {exc.strerror}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+    try:
+        return FileConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{file}: {_problems(exc.errors())}") from None
+
+
+def venue_id(key: str) -> int:
+    """Resolve a venue key (a publisher id such as ``"2"`` or a name such as ``"XNAS"``)."""
+    text = key.strip()
+    if text.isdigit():
+        return int(text)
+    by_name = {name: pid for pid, name in VENUE_NAMES.items()}
+    if text.upper() in by_name:
+        return by_name[text.upper()]
+    known = ", ".join(f"{name} ({pid})" for pid, name in sorted(VENUE_NAMES.items()))
+    raise ConfigError(
+        f"unknown venue {key!r} in [costs.venues]; use a publisher_id or one of {known}"
+    )
+
+
+def venue_costs(
+    section: CostsSection, *, fee: float | None = None, rebate: float | None = None
+) -> VenueCosts:
+    """Build the fee schedule.
+
+    ``fee``/``rebate`` come from the command line and win over the file: each sets that
+    figure for every venue, per-venue entries of the file included.
+    """
+    fees = []
+    rebates = []
+    for key, entry in section.venues.items():
+        pid = venue_id(key)
+        if entry.fee is not None and fee is None:
+            fees.append((pid, entry.fee))
+        if entry.rebate is not None and rebate is None:
+            rebates.append((pid, entry.rebate))
+    return VenueCosts(
+        default_fee=section.fee if fee is None else fee,
+        default_rebate=section.rebate if rebate is None else rebate,
+        fees=tuple(sorted(fees)),
+        rebates=tuple(sorted(rebates)),
+    )

@@ -1,0 +1,237 @@
+"""The model-ck backtest: the full Cont-Kukanov router searched over its risk parameters and
+horizon, against the static router, the baselines and a pure passive strategy.
+
+Every strategy completes: what is left at the window's end is bought with marketable
+orders. The report adds, per strategy, the implementation shortfall against the arrival
+mid (bps), the share filled passively and the rebates earned.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from sor import __version__
+from sor.ck.queue import QUEUE_MODELS, Book, advance, attach_venues, sweep
+from sor.ck.router import CKResult, CKSettings, arrival, outflows, run_ck
+from sor.core.domain import (
+    NANOS_PER_DOLLAR,
+    NANOS_PER_SECOND,
+    RiskParameters,
+    StrategyResult,
+    dollars_to_nanos,
+)
+from sor.core.errors import SorError
+from sor.core.search import SearchGrid, best_index, run_grid
+from sor.data.reader import MarketData, format_timestamp
+from sor.report.builder import Money
+from sor.static.backtest import BASELINES, BacktestConfig, run_backtest
+
+DEFAULT_CK_GRID = SearchGrid(
+    lambda_over=(0.05,), lambda_under=(0.01, 0.05, 0.2), theta_queue=(0.0005, 0.005, 0.05)
+)
+DEFAULT_HORIZONS_S = (0.2, 0.5, 2.0)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A strategy's money and fills in the common form of the report."""
+
+    total_fill: int
+    cash_nanos: int
+    passive: int
+    rebates_nanos: int
+    completion_ns: int | None
+
+    @property
+    def avg_fill_px(self) -> float | None:
+        """Average price paid per share, fees and rebates included ($)."""
+        if self.total_fill == 0:
+            return None
+        return float(Fraction(self.cash_nanos, self.total_fill * NANOS_PER_DOLLAR))
+
+
+def _from_ck(result: CKResult) -> Outcome:
+    done = [e.ts for e in result.executions]
+    return Outcome(result.filled, result.cash_nanos, result.passive, result.rebates_nanos,
+                   max(done) if done and result.filled >= result.order_size else None)  # fmt: skip
+
+
+def run_ck_backtest(
+    events: np.ndarray,
+    market: MarketData,
+    config: BacktestConfig,
+    *,
+    horizons_s: tuple[float, ...] = DEFAULT_HORIZONS_S,
+    settings: CKSettings | None = None,
+    workers: int | None = None,
+    on_progress: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Run the model-ck backtest and return the report object.
+
+    ``events`` are every row of the window (:func:`sor.data.events.read_events`, or an event
+    stream's); ``market`` the snapshots of the same rows, for the static strategies.
+    """
+    settings = settings or CKSettings()
+    events, venues = attach_venues(events)
+    if len(events) == 0:
+        raise SorError(f"no rows of {market.source} fall in the window; check --start/--end")
+    start = config.start_ns if config.start_ns is not None else int(events["ts_event"][0])
+    end = config.end_ns if config.end_ns is not None else int(events["ts_event"][-1])
+    _check_decisions(end - start, horizons_s)
+    fees = np.array([dollars_to_nanos(config.costs.fee(int(v))) for v in venues], np.int64)
+    rebates = np.array([dollars_to_nanos(config.costs.rebate(int(v))) for v in venues], np.int64)
+    flows = outflows(events, len(venues))
+    arrival_ns, mid = arrival(events, venues)
+    size = config.order_size
+    points = [
+        (params, horizon)
+        for params, horizon in itertools.product(config.grid.parameter_sets(), horizons_s)
+    ]
+
+    def evaluate(point: tuple[RiskParameters, float]) -> CKResult:
+        params, horizon = point
+        return run_ck(events, venues, size, fees, rebates, params, horizon, (start, end),
+                      settings, flows=flows, arrival_ns=arrival_ns)  # fmt: skip
+
+    # processes: a run is mostly Python, which holds the GIL (the forked workers inherit the
+    # events and the arrays above)
+    results = run_grid(evaluate, points, workers=workers, on_done=on_progress, processes=True)
+    best = best_index([(size - r.filled, r.cash_nanos) for r in results])
+    passive = run_ck(events, venues, size, fees, rebates, points[best][0], points[best][1],
+                     (start, end), settings, passive_only=True, flows=flows,
+                     arrival_ns=arrival_ns)  # fmt: skip
+
+    static = run_backtest(market, replace(config, grid=SearchGrid((0.0,), (0.0,), (0.0,))))
+    final = Book.empty(venues, events["ask_px"].shape[1])
+    advance(events, 0, end, final, 0, 0)
+    last_row_ns = np.full(len(venues), np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last_row_ns, events["venue"], events["ts_event"])
+    outcomes = {"router": _from_ck(results[best])}
+    for name, result in {"static": static.router, **static.baselines}.items():
+        outcomes[name] = _complete(result, final, last_row_ns, fees, end)
+    outcomes["passive"] = _from_ck(passive)
+    params, horizon = points[best]
+    names = [*BASELINES, "passive", "static"]
+    router = outcomes["router"]
+    return {
+        "best_parameters": {**params.as_dict(), "horizon_s": horizon},
+        "optimized": _summary(router),
+        "baselines": {name: _summary(outcomes[name]) for name in names},
+        "savings_vs_baselines_bps": {name: _savings(outcomes[name], router) for name in names},
+        "strategies": {name: _details(o, size, mid) for name, o in outcomes.items()},
+        "search": {
+            "parameter_sets": len(points),
+            "choice_is_arbitrary": len({(r.filled, r.cash_nanos) for r in results}) == 1,
+            "rule": "fewest unfilled shares, then least total_cash, then earliest in grid order",
+            "table": [
+                {
+                    **p.as_dict(),
+                    "horizon_s": h,
+                    **_summary(_from_ck(r)),
+                    "passive_share": r.passive / r.filled if r.filled else None,
+                }
+                for (p, h), r in zip(points, results, strict=True)
+            ],
+        },
+        "run": {
+            "version": __version__,
+            "model": "ck",
+            "input": market.source,
+            "input_sha256": market.sha256,
+            "seed": config.seed,
+            "order_size": size,
+            "window": {"start": format_timestamp(start), "end": format_timestamp(end)},
+            "events": len(events),
+            "skipped_rows": dict(sorted(market.skipped.items())),
+            "arrival_mid": mid,
+            "latency": settings.latency.as_dict(),
+            "queue_model": {v: k for k, v in QUEUE_MODELS.items()}[settings.queue_model],
+            "horizons_s": list(horizons_s),
+            "venues": {
+                str(v): {"fee": config.costs.fee(int(v)), "rebate": config.costs.rebate(int(v))}
+                for v in venues
+            },
+        },
+        "notes": [
+            "every strategy completes: the remainder at the window's end is bought with "
+            "marketable orders sweeping the displayed asks",
+            "best_ask, twap, vwap and static run on the snapshots (first row per venue and timestamp); router and "
+            "passive on every event with queue positions, latency, fees and rebates",
+            "vwap weights its buckets by displayed ask size over the whole window (hindsight)",
+        ],
+    }
+
+
+MAX_DECISIONS = 200_000
+"""Decisions one parameter set may take (window over horizon): each costs milliseconds."""
+
+
+def _check_decisions(window_ns: int, horizons_s: tuple[float, ...]) -> None:
+    """Raise ``SorError`` when the shortest horizon would decide too often over the window."""
+    shortest = min(horizons_s)
+    decisions = window_ns / (shortest * NANOS_PER_SECOND)
+    if decisions > MAX_DECISIONS:
+        raise SorError(
+            f"--horizon {shortest:g} s over a window of {window_ns / NANOS_PER_SECOND:,.0f} s "
+            f"means {decisions:,.0f} decisions per parameter set (at most {MAX_DECISIONS:,}): "
+            "use a longer horizon or a narrower window"
+        )
+
+
+def _complete(
+    result: StrategyResult, final: Book, last_row_ns: np.ndarray, fees: np.ndarray, end: int
+) -> Outcome:
+    """Buy what a snapshot strategy left at the window's end with marketable orders.
+
+    Each strategy sweeps its own copy of the final book (each runs on its own state), less
+    what it bought itself from a venue's best ask since that venue's last row: that size
+    stays consumed until a next row, which the window no longer holds.
+    """
+    filled, cash, completion = result.total_fill, result.total_cash_nanos, result.completion_ts
+    if filled < result.order_size:
+        own = replace(final, consumed=final.consumed.copy())
+        for fill in result.fills:
+            v = int(np.searchsorted(final.venues, fill.publisher_id))
+            if fill.ts_event >= last_row_ns[v] and dollars_to_nanos(fill.price) == own.ask_px[v, 0]:
+                own.consumed[v, 0] = min(own.consumed[v, 0] + fill.quantity, own.ask_sz[v, 0])
+        got = sweep(own, result.order_size - filled)
+        for v, q, p in zip(got.venue, got.qty, got.px, strict=True):
+            cash += int(q) * (int(p) + int(fees[v]))
+            filled += int(q)
+        completion = end if filled >= result.order_size else None
+    return Outcome(filled, cash, 0, 0, completion)
+
+
+def _summary(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "total_cash": Money(outcome.cash_nanos),
+        "avg_fill_px": outcome.avg_fill_px,
+        "total_fill": outcome.total_fill,
+    }
+
+
+def _savings(baseline: Outcome, router: Outcome) -> float | None:
+    if baseline.avg_fill_px is None or router.avg_fill_px is None:
+        return None
+    return (baseline.avg_fill_px - router.avg_fill_px) / baseline.avg_fill_px * 10_000
+
+
+def _details(outcome: Outcome, size: int, mid: float | None) -> dict[str, Any]:
+    price = outcome.avg_fill_px
+    return {
+        "unfilled": size - outcome.total_fill,
+        "completion_time": (
+            format_timestamp(outcome.completion_ns) if outcome.completion_ns is not None else None
+        ),
+        "implementation_shortfall_bps": (
+            (price - mid) / mid * 10_000 if price is not None and mid else None
+        ),
+        "passive_share": outcome.passive / outcome.total_fill if outcome.total_fill else None,
+        "rebates": Money(outcome.rebates_nanos),
+    }

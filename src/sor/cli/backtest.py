@@ -1,0 +1,276 @@
+"""``sor backtest``: route a parent order over a file, a Kafka topic or a stream."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+from sor.app.defaults import (
+    DEFAULT_LATENCY_SIGMA,
+    DEFAULT_LATENCY_US,
+    DEFAULT_MAX_TS_DISTANCE_H,
+    DEFAULT_ORDER_SIZE,
+    DEFAULT_QUEUE_MODEL,
+    DEFAULT_SEED,
+    NANOS_PER_HOUR,
+)
+from sor.app.runs import (
+    BacktestOptions,
+    CKOptions,
+    bootstrap_address,
+    check_model_options,
+    first_given,
+    market_input,
+    read_window_events,
+    run_ck_market_backtest,
+    run_kafka_backtest,
+    run_market_backtest,
+    run_stream_backtest,
+    topic_name,
+)
+from sor.cli.common import (
+    HELP_CK_GRID,
+    HELP_HORIZONS_S,
+    SKIP_HELP,
+    TOPIC_HELP,
+    TS_DISTANCE_HELP,
+    Opt,
+    float_list,
+    grid_help,
+    listed,
+    setup_logging,
+    user_errors,
+    window_help,
+    with_default,
+)
+from sor.core.domain import DEFAULT_FEE, DEFAULT_REBATE
+from sor.core.errors import SorError
+from sor.core.search import DEFAULT_LAMBDA_OVER, DEFAULT_LAMBDA_UNDER, DEFAULT_THETA_QUEUE
+
+log = logging.getLogger("sor")
+
+
+def backtest(
+    data: Annotated[
+        Path | None,
+        Opt(help=with_default("Databento MBP CSV or DBN file.", "generated data, see --seed")),
+    ] = None,
+    kafka: Annotated[
+        str | None,
+        Opt(
+            help="Consume the stream from this broker (HOST:PORT) instead of a file: "
+            "snapshots, or every event (sor produce --events) for --model ck."
+        ),
+    ] = None,
+    stream: Annotated[
+        bool,
+        Opt(
+            "--stream",
+            help="Replay the data through Kafka and backtest from the stream (the broker: "
+            "see --bootstrap).",
+        ),
+    ] = False,
+    bootstrap: Annotated[
+        str | None,
+        Opt(
+            help=with_default(
+                "--stream: broker HOST:PORT; else SOR_KAFKA_BOOTSTRAP, else the config's [kafka].",
+                "the embedded broker",
+            )
+        ),
+    ] = None,
+    replay: Annotated[
+        str,
+        Opt(
+            help="--kafka: which replay of the topic to rebuild: latest (the newest complete "
+            "one), next (the first created after this command began) or an id from "
+            "`sor replays`."
+        ),
+    ] = "latest",
+    gap_timeout: Annotated[
+        float,
+        Opt(
+            help="--kafka: stop naming the missing messages when the replay sends nothing "
+            "for this many seconds while the broker is up."
+        ),
+    ] = 30.0,
+    topic: Annotated[str | None, Opt(help=TOPIC_HELP)] = None,
+    speed: Annotated[float, Opt(help="--stream replay speed: 1 real time, 0 flat out.")] = 0.0,
+    start: Annotated[
+        str | None, Opt(help=window_help("start", "; else the config's [order]"))
+    ] = None,
+    end: Annotated[str | None, Opt(help=window_help("end", "; else the config's [order]"))] = None,
+    order_size: Annotated[
+        int | None,
+        Opt(
+            help=with_default(
+                "Shares to buy, a positive multiple of 100; else the config's [order] size.",
+                DEFAULT_ORDER_SIZE,
+            )
+        ),
+    ] = None,
+    fee: Annotated[
+        float | None,
+        Opt(
+            help=with_default(
+                "Taker fee, $/share, every venue; else the config's [costs].", DEFAULT_FEE
+            )
+        ),
+    ] = None,
+    rebate: Annotated[
+        float | None,
+        Opt(
+            help=with_default(
+                "Maker rebate, $/share, every venue; else the config's [costs].", DEFAULT_REBATE
+            )
+        ),
+    ] = None,
+    lambda_over: Annotated[
+        str | None, Opt(help=grid_help("lambda_over", DEFAULT_LAMBDA_OVER, HELP_CK_GRID[0]))
+    ] = None,
+    lambda_under: Annotated[
+        str | None, Opt(help=grid_help("lambda_under", DEFAULT_LAMBDA_UNDER, HELP_CK_GRID[1]))
+    ] = None,
+    theta_queue: Annotated[
+        str | None, Opt(help=grid_help("theta_queue", DEFAULT_THETA_QUEUE, HELP_CK_GRID[2]))
+    ] = None,
+    model: Annotated[
+        str, Opt(help="static (docs/semantics.md) or ck (limit orders on a queue simulator).")
+    ] = "static",
+    horizon: Annotated[
+        str | None,
+        Opt(
+            help=with_default(
+                "ck: decision horizons T, seconds, comma-separated.", listed(HELP_HORIZONS_S)
+            )
+        ),
+    ] = None,
+    latency_us: Annotated[
+        float | None,
+        Opt(
+            help=with_default(
+                "ck: order-entry latency (the median when sampled), microseconds.",
+                f"{DEFAULT_LATENCY_US:g}",
+            )
+        ),
+    ] = None,
+    latency_sigma: Annotated[
+        float | None,
+        Opt(
+            help=with_default(
+                "ck: sample each order's latency from a lognormal law with this log-sd "
+                "around --latency-us; 0 keeps it constant.",
+                f"{DEFAULT_LATENCY_SIGMA:g}",
+            )
+        ),
+    ] = None,
+    latency_seed: Annotated[
+        int | None, Opt(help=with_default("ck: seed of the sampled latencies.", DEFAULT_SEED))
+    ] = None,
+    queue_model: Annotated[
+        str | None,
+        Opt(
+            help=with_default(
+                "ck: cancellations ahead of the order, probabilistic or conservative.",
+                DEFAULT_QUEUE_MODEL,
+            )
+        ),
+    ] = None,
+    json_out: Annotated[Path, Opt(help="Where to write the report.")] = Path("output.json"),
+    plot: Annotated[Path, Opt(help="Where to write the figure.")] = Path("results.png"),
+    no_plot: Annotated[bool, Opt("--no-plot", help="Do not draw the figure.")] = False,
+    config: Annotated[
+        Path | None,
+        Opt(
+            help="TOML file: fees per venue, grid, order, window, ck, Kafka; a flag given "
+            "wins over it. Else SOR_CONFIG."
+        ),
+    ] = None,
+    skip_bad_rows: Annotated[bool, Opt(help=SKIP_HELP, show_default=False)] = False,
+    max_ts_distance: Annotated[float, Opt(help=TS_DISTANCE_HELP)] = DEFAULT_MAX_TS_DISTANCE_H,
+    seed: Annotated[int, Opt(help="Seed of the generated data.")] = DEFAULT_SEED,
+    workers: Annotated[
+        int | None,
+        Opt(help=with_default("Search workers: threads, processes for --model ck.", "all cores")),
+    ] = None,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar or logs.")] = False,
+) -> None:
+    """Backtest the router against the baselines; print the report.
+
+    The JSON report goes to stdout and --json-out, the figure to --plot.
+
+    \b
+    Example: sor backtest --data l1_day.csv --order-size 5000 --lambda-over 0.1,0.4
+    Example: sor backtest --data l1_day.csv --model ck --horizon 0.5,2 --latency-us 250
+    Example: sor backtest --kafka localhost:9092 --topic mock_l1_stream
+    """
+    setup_logging(quiet)
+    with user_errors():
+        from sor.app.settings import BacktestFlags, check_flags, load_config
+
+        flags = check_flags(
+            BacktestFlags,
+            {
+                "order_size": order_size, "start": start, "end": end, "fee": fee,
+                "rebate": rebate, "lambda_over": float_list("lambda-over", lambda_over),
+                "lambda_under": float_list("lambda-under", lambda_under),
+                "theta_queue": float_list("theta-queue", theta_queue), "model": model,
+                "horizon": float_list("horizon", horizon), "latency_us": latency_us,
+                "latency_sigma": latency_sigma, "latency_seed": latency_seed,
+                "queue_model": queue_model, "speed": speed, "workers": workers, "seed": seed,
+                "gap_timeout": gap_timeout, "max_ts_distance": max_ts_distance,
+            },
+        )  # fmt: skip
+        config_path = config or os.environ.get("SOR_CONFIG")
+        file_config = load_config(config_path)
+        check_model_options(flags, file_config, config_path)
+        search = file_config.search
+        options = BacktestOptions(
+            start=first_given(flags.start, file_config.order.start),
+            end=first_given(flags.end, file_config.order.end),
+            order_size=first_given(flags.order_size, file_config.order.size),
+            fee=flags.fee,
+            rebate=flags.rebate,
+            lambda_over=first_given(flags.lambda_over, search.lambda_over),
+            lambda_under=first_given(flags.lambda_under, search.lambda_under),
+            theta_queue=first_given(flags.theta_queue, search.theta_queue),
+            model=flags.model,
+            skip_bad_rows=skip_bad_rows,
+            max_ts_distance_ns=round(flags.max_ts_distance * NANOS_PER_HOUR),
+            workers=flags.workers,
+            quiet=quiet,
+            json_out=json_out,
+            plot=None if no_plot else plot,
+            file_config=file_config,
+        )
+        options.config(seed=None)  # the window and the fees, before any data is read
+        options.check_outputs()
+        kafka_topic = topic_name(topic, file_config)
+        ck = CKOptions.resolve(flags, file_config) if flags.model == "ck" else None
+        if kafka is not None:
+            if data is not None or stream:
+                raise SorError("--kafka consumes a stream: it excludes --data and --stream")
+            report = run_kafka_backtest(
+                kafka, kafka_topic, options, ck=ck, replay=replay,
+                gap_timeout_s=flags.gap_timeout,
+            )  # fmt: skip
+        elif stream:
+            with market_input(data, seed, options) as (market, seed_used, path):
+                report = run_stream_backtest(
+                    market, bootstrap_address(bootstrap, file_config), kafka_topic, options,
+                    speed=speed, seed=seed_used, ck=ck,
+                    events=read_window_events(path, options) if ck is not None else None,
+                )  # fmt: skip
+        elif ck is not None:
+            with market_input(data, seed, options) as (market, seed_used, path):
+                report = run_ck_market_backtest(
+                    read_window_events(path, options), market, options, seed=seed_used, ck=ck
+                )
+        else:
+            with market_input(data, seed, options) as (market, seed_used, _):
+                report = run_market_backtest(market, options, seed=seed_used)
+        sys.stdout.write(report)
+        sys.stdout.flush()

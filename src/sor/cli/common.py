@@ -1,0 +1,112 @@
+"""What the commands share: help texts, list and timestamp flags, logging, the error context."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+
+from sor.app.defaults import DEFAULT_BOOTSTRAP
+from sor.core.errors import SorError
+
+log = logging.getLogger("sor")
+
+# Shown in the help only: importing them from the streaming and model-ck modules would cost
+# every `sor` command (and its --help) a quarter of a second; tests/unit/test_help.py checks
+# that they match.
+HELP_TOPIC = "mock_l1_stream"
+
+
+HELP_CK_GRID = ((0.05,), (0.01, 0.05, 0.2), (0.0005, 0.005, 0.05))
+"""``sor.ck.backtest.DEFAULT_CK_GRID``: lambda_over, lambda_under, theta_queue."""
+
+
+HELP_HORIZONS_S = (0.2, 0.5, 2.0)
+
+
+HELP_GENERATED_MINUTES = 9
+
+
+def with_default(text: str, default: object) -> str:
+    """Return the help ``text`` ending in its ``default`` as typer shows a literal one."""
+    return f"{text}  [default: {default}]"
+
+
+def listed(values: tuple[float, ...]) -> str:
+    """Write ``values`` as the comma-separated list a flag takes: ``0.2,0.5,2``."""
+    return ",".join(f"{value:g}" for value in values)
+
+
+def grid_help(name: str, static: tuple[float, ...], ck: tuple[float, ...]) -> str:
+    """Help of a search-list flag, with the default of each model."""
+    return with_default(
+        f"Values of {name} to search, $/share, comma-separated; else the config's [search].",
+        f"{listed(static)}; --model ck: {listed(ck)}",
+    )
+
+
+def setup_logging(quiet: bool) -> None:
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="sor: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def float_list(name: str, text: str | None) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise SorError(f"--{name}: expected comma-separated numbers, got {text!r}") from exc
+    if not values:
+        raise SorError(f"--{name}: the list is empty")
+    return values
+
+
+Opt = typer.Option
+
+
+BROKER_HELP = with_default(
+    "Broker HOST:PORT; else SOR_KAFKA_BOOTSTRAP, else the config's [kafka].", DEFAULT_BOOTSTRAP
+)
+
+
+TOPIC_HELP = with_default(
+    "Kafka topic; else SOR_KAFKA_TOPIC, else the config's [kafka].", HELP_TOPIC
+)
+
+
+def window_help(edge: str, section: str = "") -> str:
+    """Help of --start or --end (``edge``: start or end), ``section`` naming the config's."""
+    row = "the first row" if edge == "start" else "the last row"
+    return with_default(f"Window {edge} on ts_event, inclusive, ISO-8601 UTC{section}.", row)
+
+
+KAFKA_CONFIG_HELP = "TOML file; its [kafka] section applies. Else SOR_CONFIG."
+
+
+SKIP_HELP = "Skip unparseable rows, counting them per reason."
+
+
+TS_DISTANCE_HELP = (
+    "Hours a ts_event may lie from the median of the input's before its row is bad (as is "
+    "one before 1990)."
+)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    try:
+        yield
+    except SorError as exc:
+        log.error("error: %s", exc)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        raise typer.Exit(130) from None

@@ -1,0 +1,58 @@
+"""``sor replays``: list the replays a topic holds."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sor.app.defaults import DEFAULT_BOOTSTRAP
+from sor.app.runs import bootstrap_address, topic_name
+from sor.cli.common import (
+    BROKER_HELP,
+    KAFKA_CONFIG_HELP,
+    TOPIC_HELP,
+    Opt,
+    setup_logging,
+    user_errors,
+)
+
+log = logging.getLogger("sor")
+
+
+def replays(
+    kafka: Annotated[
+        str | None,
+        Opt(help=BROKER_HELP),
+    ] = None,
+    topic: Annotated[str | None, Opt(help=TOPIC_HELP)] = None,
+    config: Annotated[Path | None, Opt(help=KAFKA_CONFIG_HELP)] = None,
+) -> None:
+    """List the replays a Kafka topic holds, oldest first.
+
+    One line each: id, offset, content, messages received/announced, complete or not, and
+    the source.
+
+    Example: sor replays --kafka localhost:9092 --topic mock_l1_stream
+    """
+    setup_logging(True)
+    with user_errors():
+        from sor.app.settings import load_config
+        from sor.streaming.consumer import list_replays
+
+        file_config = load_config(config or os.environ.get("SOR_CONFIG"))
+        address = bootstrap_address(kafka, file_config) or DEFAULT_BOOTSTRAP
+        found = list_replays(address, topic_name(topic, file_config),
+                             client=file_config.kafka.client)  # fmt: skip
+        for info in found:
+            state = "complete" if info.complete else "incomplete"
+            count = "?" if info.count is None else str(info.count)
+            typer.echo(
+                f"{info.replay}  offset {info.offset}  {info.content or '?'}  "
+                f"{info.received}/{count} {state}  {info.source or '(no start marker)'}"
+            )
+        if not found:
+            log.warning("no replay in the topic")

@@ -1,0 +1,1 @@
+"""The JSON report of both models and its figures."""

@@ -1,0 +1,152 @@
+"""The JSON report of docs/semantics.md section 8: deterministic, one object, stable key order."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from sor import __version__
+from sor.core.domain import NANOS_PER_DOLLAR, StrategyResult
+from sor.data.reader import format_timestamp
+from sor.static.backtest import BASELINES, BacktestResult
+
+VWAP_NOTE = (
+    "vwap weights its 60-second buckets by the displayed ask size of the whole window, "
+    "which is known only in hindsight"
+)
+STATIC_NOTE = (
+    "under the static allocator every candidate split is fully executable, so the "
+    "penalties (lambda_over, lambda_under, theta_queue) never change the chosen split"
+)
+
+
+class Money(float):
+    """A dollar amount known exactly in nano-dollars.
+
+    It is the nearest float wherever a float is used, and ``dumps`` writes its exact
+    decimal digits: a float holds 1e12 $ only to about 1e-4 $, the report to 1e-9 $.
+    """
+
+    nanos: int
+
+    def __new__(cls, nanos: int) -> Money:
+        value = super().__new__(cls, nanos / NANOS_PER_DOLLAR)
+        value.nanos = int(nanos)
+        return value
+
+    def decimal(self) -> str:
+        """Exact decimal text, with a JSON number's syntax (``12.5``, ``-3.0``)."""
+        whole, part = divmod(abs(self.nanos), NANOS_PER_DOLLAR)
+        digits = f"{part:09d}".rstrip("0") or "0"
+        return f"{'-' if self.nanos < 0 else ''}{whole}.{digits}"
+
+
+_MONEY_MARK = "\x00money:"
+_MONEY_TEXT = re.compile(r'"\\u0000money:(-?[0-9]+\.[0-9]+)"')
+
+
+def _marked(value: Any) -> Any:
+    if isinstance(value, Money):
+        return _MONEY_MARK + value.decimal()
+    if isinstance(value, dict):
+        return {key: _marked(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_marked(item) for item in value]
+    return value
+
+
+def summary(result: StrategyResult) -> dict[str, Any]:
+    """Return the three figures of docs/semantics.md section 8 for one strategy."""
+    return {
+        "total_cash": Money(result.total_cash_nanos),
+        "avg_fill_px": result.avg_fill_px,
+        "total_fill": result.total_fill,
+    }
+
+
+def savings_bps(baseline: StrategyResult, router: StrategyResult) -> float | None:
+    """Return ``(avg_b - avg_router) / avg_b * 10_000``, or None when either is undefined."""
+    base, ours = baseline.avg_fill_px, router.avg_fill_px
+    if base is None or ours is None:
+        return None
+    return (base - ours) / base * 10_000
+
+
+def _details(result: StrategyResult) -> dict[str, Any]:
+    return {
+        "unfilled": result.unfilled,
+        "completion_time": (
+            format_timestamp(result.completion_ts) if result.completion_ts is not None else None
+        ),
+        "fills": len(result.fills),
+    }
+
+
+def build_report(result: BacktestResult) -> dict[str, Any]:
+    """Build the report object; the same inputs always give the same object."""
+    config, data, router = result.config, result.data, result.router
+    strategies = {"router": router, **result.baselines}
+    report: dict[str, Any] = {
+        "best_parameters": result.best_parameters.as_dict(),
+        "optimized": summary(router),
+        "baselines": {name: summary(result.baselines[name]) for name in BASELINES},
+        "savings_vs_baselines_bps": {
+            name: savings_bps(result.baselines[name], router) for name in BASELINES
+        },
+        "strategies": {name: _details(value) for name, value in strategies.items()},
+        "search": {
+            "parameter_sets": len(result.search),
+            "choice_is_arbitrary": result.search_is_arbitrary,
+            "rule": "fewest unfilled shares, then least total_cash, then earliest in grid order",
+            "table": [
+                {
+                    **row.parameters.as_dict(),
+                    "total_cash": Money(row.result.total_cash_nanos),
+                    "total_fill": row.result.total_fill,
+                    "avg_fill_px": row.result.avg_fill_px,
+                }
+                for row in result.search
+            ],
+        },
+        "run": {
+            "version": __version__,
+            "model": config.model,
+            "input": data.source,
+            "input_sha256": data.sha256,
+            "seed": config.seed,
+            "order_size": config.order_size,
+            "window": {
+                "start": format_timestamp(result.window_start_ns),
+                "end": format_timestamp(result.window_end_ns),
+            },
+            "rows_read": data.rows_read,
+            "rows_in_window": data.rows_in_window,
+            "snapshots": len(data.snapshots),
+            "timestamps": result.n_timestamps,
+            "skipped_rows": dict(sorted(data.skipped.items())),
+            "venues": {
+                str(v): {"fee": config.costs.fee(v), "rebate": config.costs.rebate(v)}
+                for v in result.venues
+            },
+            "grid": {
+                "lambda_over": list(config.grid.lambda_over),
+                "lambda_under": list(config.grid.lambda_under),
+                "theta_queue": list(config.grid.theta_queue),
+            },
+        },
+        "notes": [VWAP_NOTE, STATIC_NOTE],
+    }
+    if result.search_is_arbitrary:
+        report["notes"].append(
+            "every parameter set gave the same result: the best_parameters choice is arbitrary "
+            "(the first set in grid order)"
+        )
+    return report
+
+
+def dumps(report: dict[str, Any]) -> str:
+    """Serialise the report; byte-identical for identical reports. Money is written with
+    its exact decimal digits (a path cannot hold the NUL of the mark, so no text collides)."""
+    text = json.dumps(_marked(report), indent=2, allow_nan=False)
+    return _MONEY_TEXT.sub(r"\1", text) + "\n"

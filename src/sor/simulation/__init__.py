@@ -1,1 +1,0 @@
-"""Market state, liquidity consumption and the replay loop."""

@@ -1,0 +1,199 @@
+"""One backtest: the router's parameter search and the baselines over one market.
+
+Pure: takes snapshots already read (from a file or a stream) and returns values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sor.core.domain import RiskParameters, StrategyResult, VenueCosts
+from sor.core.errors import ConfigError, SorError
+from sor.core.search import SearchGrid, best_index, run_grid
+from sor.data.reader import MarketData
+from sor.static.allocator import validate_order_size
+from sor.static.baselines import best_ask_targets, twap_targets, vwap_targets
+from sor.static.replay import (
+    MarketArrays,
+    RunOutput,
+    check_market_notional,
+    displayed_ask_size,
+    run_router,
+    run_sweep,
+)
+
+BASELINES = ("best_ask", "twap", "vwap")
+MODELS = ("static", "ck")
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """Everything that decides a backtest's numbers; recorded in the report.
+
+    Attributes
+    ----------
+    order_size
+        Shares to buy, a positive multiple of 100.
+    start_ns, end_ns
+        Window bounds (inclusive, ns since the epoch) the data was cut to, or None for the
+        first and last kept timestamps; they also set the TWAP/VWAP buckets.
+    costs
+        Taker fees and maker rebates per venue.
+    grid
+        The search lists.
+    model
+        ``static``: the static Cont-Kukanov allocator of docs/semantics.md section 5; ``ck``: the
+        full model on the queue simulator (``sor.ck.backtest``).
+    seed
+        Seed of the generated data, when the data was generated; recorded only.
+    """
+
+    order_size: int = 5000
+    start_ns: int | None = None
+    end_ns: int | None = None
+    costs: VenueCosts = field(default_factory=VenueCosts)
+    grid: SearchGrid = field(default_factory=SearchGrid)
+    model: str = "static"
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        validate_order_size(self.order_size)
+        if self.model not in MODELS:
+            raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if self.start_ns is not None and self.end_ns is not None and self.end_ns < self.start_ns:
+            raise ConfigError("the window ends before it starts (--end is before --start)")
+
+
+@dataclass(frozen=True)
+class SearchRow:
+    """The router's outcome for one parameter set."""
+
+    parameters: RiskParameters
+    result: StrategyResult
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """The outcome of one backtest, ready for the report and the plot."""
+
+    config: BacktestConfig
+    data: MarketData
+    venues: tuple[int, ...]
+    n_timestamps: int
+    window_start_ns: int
+    window_end_ns: int
+    search: tuple[SearchRow, ...]
+    best: int
+    baselines: dict[str, StrategyResult]
+    displayed_ask_size: np.ndarray = field(repr=False)
+    group_ts: np.ndarray = field(repr=False)
+
+    @property
+    def router(self) -> StrategyResult:
+        """The router's result under the best parameter set."""
+        return self.search[self.best].result
+
+    @property
+    def best_parameters(self) -> RiskParameters:
+        """The parameter set the search chose."""
+        return self.search[self.best].parameters
+
+    @property
+    def search_is_arbitrary(self) -> bool:
+        """True when every parameter set gave the same fills, so the choice means nothing."""
+        first = self.search[0].result
+        return all(
+            row.result.total_cash_nanos == first.total_cash_nanos
+            and row.result.total_fill == first.total_fill
+            and row.result.fills == first.fills
+            for row in self.search[1:]
+        )
+
+
+def check_venues(costs: VenueCosts, venues: np.ndarray) -> None:
+    """Raise ``ConfigError`` when fees or rebates name a venue absent from the data."""
+    known = {int(v) for v in venues}
+    named = {v for v, _ in costs.fees} | {v for v, _ in costs.rebates}
+    unknown = sorted(named - known)
+    if unknown:
+        raise ConfigError(
+            f"fees/rebates configured for unknown venue(s) {unknown}; the data has "
+            f"publisher_id {sorted(known)}"
+        )
+
+
+def run_backtest(
+    data: MarketData,
+    config: BacktestConfig,
+    *,
+    workers: int | None = None,
+    on_progress: Callable[[], None] | None = None,
+) -> BacktestResult:
+    """Run the router for every parameter set and the three baselines on ``data``.
+
+    Raises
+    ------
+    SorError
+        The window holds no data, or the configuration names venues the data lacks.
+    """
+    if len(data.snapshots) == 0:
+        raise SorError(
+            f"no rows of {data.source} fall in the window; check --start/--end "
+            "against the file's ts_event range"
+        )
+    market = MarketArrays.from_snapshots(data.snapshots)
+    check_venues(config.costs, market.venues)
+    fee_nanos = config.costs.fee_nanos(market.venues)
+    size = config.order_size
+    with _naming(data.source):
+        check_market_notional(market, fee_nanos, size)
+    start = config.start_ns if config.start_ns is not None else int(market.group_ts[0])
+    end = config.end_ns if config.end_ns is not None else int(market.group_ts[-1])
+
+    def result(name: str, output: RunOutput) -> StrategyResult:
+        return output.to_result(name, size, market, fee_nanos)
+
+    def evaluate(params: RiskParameters) -> SearchRow:
+        with _naming(data.source):
+            return SearchRow(params, result("router", run_router(market, fee_nanos, size)))
+
+    rows = run_grid(evaluate, config.grid.parameter_sets(), workers=workers, on_done=on_progress)
+    best = best_index([(row.result.unfilled, row.result.total_cash_nanos) for row in rows])
+    displayed = displayed_ask_size(market)
+    # Targets are built one baseline at a time: on long files each is an array as long as
+    # the market, and peak memory is a stated goal.
+    targets = {
+        "best_ask": lambda: best_ask_targets(market.n_timestamps, size),
+        "twap": lambda: twap_targets(market.group_ts, size, start, end),
+        "vwap": lambda: vwap_targets(market.group_ts, displayed, size, start, end),
+    }
+    baselines = {
+        name: result(name, run_sweep(market, fee_nanos, size, target()))
+        for name, target in targets.items()
+    }
+    return BacktestResult(
+        config=config,
+        data=data,
+        venues=tuple(int(v) for v in market.venues),
+        n_timestamps=market.n_timestamps,
+        window_start_ns=start,
+        window_end_ns=end,
+        search=tuple(rows),
+        best=best,
+        baselines=baselines,
+        displayed_ask_size=displayed,
+        group_ts=market.group_ts,
+    )
+
+
+@contextmanager
+def _naming(source: str) -> Iterator[None]:
+    """Prefix an error about the data (money past exact arithmetic) with its source."""
+    try:
+        yield
+    except SorError as exc:
+        raise SorError(f"{source}: {exc}") from None
