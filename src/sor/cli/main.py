@@ -18,6 +18,7 @@ from sor import __version__
 from sor.cli.backtest import backtest
 from sor.cli.broker import broker
 from sor.cli.demo import demo
+from sor.cli.fills import fills
 from sor.cli.generate import generate
 from sor.cli.place import place
 from sor.cli.produce import produce
@@ -111,4 +112,5 @@ app.command()(produce)
 app.command()(broker)
 app.command()(place)
 app.command()(replays)
+app.command()(fills)
 app.command()(version)
