@@ -162,14 +162,15 @@ def test_mbp1_events_carry_one_level(tiny_csv: Path) -> None:
 
 
 _EVENT = {"v": 2, "type": "event", "replay": R, "seq": 0, "ts_event": 5, "publisher_id": 2, "action": "T",
-          "side": "A", "price": "9.99", "size": 10, "bid_px": "9.99", "bid_sz": 90,
-          "ask_px": ["10", "10.01"], "ask_sz": [5, 7]}  # fmt: skip
+          "side": "A", "price": "9.99", "size": 10, "flags": 0, "bid_px": ["9.99", "9.98"],
+          "bid_sz": [90, 40], "ask_px": ["10", "10.01"], "ask_sz": [5, 7]}  # fmt: skip
 
 
 def test_a_good_event_message_decodes() -> None:
     message = decode(encode(_EVENT))
     assert message["price_nanos"] == 9_990_000_000
     assert message["ask_px_nanos"] == [10_000_000_000, 10_010_000_000]
+    assert message["bid_px_nanos"] == [9_990_000_000, 9_980_000_000]
 
 
 @pytest.mark.parametrize(
@@ -183,6 +184,10 @@ def test_a_good_event_message_decodes() -> None:
         {"ask_px": ["10"] * 11, "ask_sz": [1] * 11},
         {"ask_sz": [5, "7"]},
         {"bid_px": "nine"},
+        {"bid_px": ["nine", "9.98"]},
+        {"bid_px": ["9.99"], "bid_sz": [90]},  # fewer levels than the asks
+        {"flags": 256},
+        {"flags": None},
         {"seq": -1},
         {"ts_event": 2**70},
         {"size": 2**40},
@@ -225,7 +230,7 @@ def test_batch_event_decoding_equals_message_by_message(
     _, events = mbp10_events
     events = events.copy()
     events["price"][1] = 222_805_000_001  # sub-cent digits
-    events["bid_px"][2] = 0  # no bid: null
+    events["bid_px"][2, 0] = 0  # no bid: null
     payloads = encode_events(events, replay=R)
     fast = decode_event_batch(payloads)
     assert fast is not None
@@ -284,7 +289,7 @@ def test_column_wise_encoder_writes_every_price_form_as_the_generic_one(
     _, events = mbp10_events
     rows = events[:6].copy()
     rows["price"] = [220_000_000_000, 223_100_000_000, 1, 999_999_999, 0, 10_000_000_000]
-    rows["bid_px"][0] = 0
+    rows["bid_px"][0, 0] = 0
     rows["ask_px"][1, 9] = 0  # a missing deeper level
     rows["action"][2] = b'"'  # escaped as JSON wants
     fast = encode_events(rows, replay=R)

@@ -13,15 +13,24 @@ from sor.streaming.codec import (
 )
 
 _EVENT = {"v": 2, "type": "event", "replay": "r1", "seq": 0, "ts_event": 5, "publisher_id": 2,
-          "action": "T", "side": "A", "price": "9.99", "size": 10, "bid_px": "9.99",
-          "bid_sz": 90, "ask_px": ["10", "10.01"], "ask_sz": [5, 7]}  # fmt: skip
+          "action": "T", "side": "A", "price": "9.99", "size": 10, "flags": 128,
+          "bid_px": ["9.99", "9.98"], "bid_sz": [90, 40], "ask_px": ["10", "10.01"],
+          "ask_sz": [5, 7]}  # fmt: skip
 
 
 def test_messages_of_two_depths_decode_one_at_a_time() -> None:
     deep = decode(encode(_EVENT))
-    shallow = decode(encode({**_EVENT, "seq": 1, "ask_px": ["10.02"], "ask_sz": [3]}))
+    shallow = decode(
+        encode({**_EVENT, "seq": 1, "bid_px": ["9.99"], "bid_sz": [90], "ask_px": ["10.02"],
+                "ask_sz": [3]})
+    )  # fmt: skip
     assert (
-        decode_event_batch([encode(_EVENT), encode({**_EVENT, "ask_px": ["1"], "ask_sz": [1]})])
+        decode_event_batch(
+            [
+                encode(_EVENT),
+                encode({**_EVENT, "bid_px": ["1"], "bid_sz": [1], "ask_px": ["1"], "ask_sz": [1]}),
+            ]
+        )  # fmt: skip
         is None
     )
     rows = events_from_messages([shallow, deep])  # the batch refuses mixed depths

@@ -81,6 +81,8 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
 
 
 def test_book_is_consistent_row_to_row(mbp10: Path) -> None:
+    # Databento's convention: a trade row carries the book before the trade, and the
+    # venue's next row shows its effect; an add or cancellation row the book after it
     frame = pl.read_csv(mbp10)
     assert (frame["bid_px_00"] < frame["ask_px_00"]).all()
     assert frame["rtype"].unique().to_list() == [10]
@@ -88,26 +90,64 @@ def test_book_is_consistent_row_to_row(mbp10: Path) -> None:
     checked = 0
     for _, venue in frame.group_by("publisher_id"):
         assert (venue["sequence"].diff().drop_nulls() == 1).all()
-        previous = venue.with_columns(
-            prev_px=pl.col("bid_px_00").shift(1), prev_sz=pl.col("bid_sz_00").shift(1)
+        rows = venue.with_columns(
+            next_action=pl.col("action").shift(-1),
+            next_side=pl.col("side").shift(-1),
+            next_depth=pl.col("depth").shift(-1),
+            next_size=pl.col("size").shift(-1),
+            next_px=pl.col("bid_px_00").shift(-1),
+            next_sz=pl.col("bid_sz_00").shift(-1),
+            prev_px=pl.col("bid_px_00").shift(1),
+            prev_sz=pl.col("bid_sz_00").shift(1),
+            prev_action=pl.col("action").shift(1),
         )
-        # a sell trade at an unchanged bid lowers the bid size by the traded quantity
-        trades = previous.filter(
-            (pl.col("action") == "T")
-            & (pl.col("side") == "A")
-            & (pl.col("bid_px_00") == pl.col("prev_px"))
+        sells = rows.filter((pl.col("action") == "T") & (pl.col("side") == "A"))
+        # a sell trade is at the bid its row shows, and no larger than that level
+        assert (sells["price"] == sells["bid_px_00"]).all()
+        assert (sells["size"] <= sells["bid_sz_00"]).all()
+        # after a non-trade row the trade row shows that row's book, unchanged
+        after_book = sells.filter(pl.col("prev_action") != "T")
+        assert (after_book["bid_sz_00"] == after_book["prev_sz"]).all()
+        # the next row, when it leaves the bid level alone, shows it lowered by the trade
+        untouched = sells.filter(
+            (pl.col("next_px") == pl.col("bid_px_00"))
+            & ~((pl.col("next_side") == "B") & (pl.col("next_depth") == 0))
+            & ~(pl.col("next_action") == "T")
         )
-        assert (trades["prev_sz"] - trades["size"] == trades["bid_sz_00"]).all()
+        assert (untouched["bid_sz_00"] - untouched["size"] == untouched["next_sz"]).all()
         # a cancellation at the best bid lowers it by the cancelled quantity
-        cancels = previous.filter(
+        cancels = rows.filter(
             (pl.col("action") == "C")
             & (pl.col("side") == "B")
             & (pl.col("depth") == 0)
             & (pl.col("bid_px_00") == pl.col("prev_px"))
+            & (pl.col("prev_action") != "T")
         )
         assert (cancels["prev_sz"] - cancels["size"] == cancels["bid_sz_00"]).all()
-        checked += trades.height + cancels.height
+        checked += untouched.height + cancels.height
     assert checked > 100
+
+
+def test_f_last_ends_every_event_and_never_on_a_trade(mbp10: Path) -> None:
+    # as l1_day_head.csv: the trades carry flags 0, the row after them 130 (F_LAST + 2)
+    frame = pl.read_csv(mbp10)
+    assert set(frame["flags"].unique().to_list()) == {0, 130}
+    assert (frame.filter(pl.col("action") == "T")["flags"] == 0).all()
+    for _, venue in frame.group_by("publisher_id"):
+        # every venue's last row ends an event; a row with F_LAST ends its ts_event's rows
+        assert venue["flags"][-1] == 130
+        ends = venue.with_columns(next_ts=pl.col("ts_event").shift(-1)).filter(pl.col("flags") == 0)
+        assert (ends["next_ts"] == ends["ts_event"]).all()
+
+
+def test_the_real_sample_follows_the_same_convention(real_sample: Path) -> None:
+    frame = pl.read_csv(real_sample)
+    trades = frame.filter(pl.col("action") == "T")
+    # four trades at the bid: each row shows the level before it, the next the drop
+    assert trades["bid_sz_00"].to_list() == [421, 231, 221, 121]
+    assert (trades["bid_sz_00"] - trades["size"]).to_list()[:3] == [231, 221, 121]
+    assert trades["flags"].to_list() == [0, 0, 0, 0] and frame["flags"][-1] == 130
+    assert frame["bid_px_00"][-1] < trades["price"][-1]  # the level is gone on the next row
 
 
 def test_message_rate_is_near_the_real_files(mbp10: Path) -> None:

@@ -6,23 +6,39 @@ import numpy as np
 import pytest
 
 from sor.ck.latency import OrderLatency
-from sor.ck.queue import CONSERVATIVE, PROBABILISTIC, Book, advance, attach_venues, sweep
+from sor.ck.queue import (
+    AT_PRICE,
+    CONSERVATIVE,
+    CROSSED,
+    PROBABILISTIC,
+    THROUGH,
+    Book,
+    advance,
+    attach_venues,
+    sweep,
+)
 from sor.ck.router import CKResult, CKSettings, run_ck
 from sor.core.domain import RiskParameters
 from sor.core.errors import ConfigError
-from sor.data.events import EVENT_DTYPE
+from sor.data.events import EVENT_DTYPE, F_LAST
 
 D = 1_000_000_000  # one dollar in nano-dollars
 
 
 def _events(*rows: tuple) -> np.ndarray:
-    """Rows of (ts, publisher, action, side, price $, size, bid $, bid size, ask $, ask size)."""
+    """Rows of (ts, publisher, action, side, price $, size, bid $, bid size, ask $, ask size
+    [, flags]): a trade row carries the book before the trade, and flags default to F_LAST
+    (each row ends its event). The bid shows a second level one cent below, of 1000."""
     out = np.zeros(len(rows), dtype=EVENT_DTYPE)
-    for i, (ts, pub, action, side, price, size, bid, bid_sz, ask, ask_sz) in enumerate(rows):
+    for i, (ts, pub, action, side, price, size, bid, bid_sz, ask, ask_sz, *flags) in enumerate(
+        rows
+    ):
         out[i]["ts_event"], out[i]["publisher_id"] = ts, pub
         out[i]["action"], out[i]["side"] = action.encode(), side.encode()
+        out[i]["flags"] = flags[0] if flags else F_LAST
         out[i]["price"], out[i]["size"] = round(price * D), size
-        out[i]["bid_px"], out[i]["bid_sz"] = round(bid * D), bid_sz
+        out[i]["bid_px"][0], out[i]["bid_sz"][0] = round(bid * D), bid_sz
+        out[i]["bid_px"][1], out[i]["bid_sz"][1] = round((bid - 0.01) * D), 1000
         out[i]["ask_px"][0], out[i]["ask_sz"][0] = round(ask * D), ask_sz
         out[i]["ask_px"][1], out[i]["ask_sz"][1] = round((ask + 0.01) * D), 1000
     return attach_venues(out)[0]
@@ -32,32 +48,34 @@ def _resting(events: np.ndarray, qty: int, model: int = CONSERVATIVE) -> tuple[B
     """Apply the first row, then rest a limit buy of ``qty`` at the venue's best bid."""
     book = Book.empty(np.unique(events["publisher_id"]), 10)
     index, _ = advance(events, 0, int(events["ts_event"][0]), book, model, 0)
-    book.limit_px[0], book.limit_qty[0], book.ahead[0] = book.bid_px[0], qty, float(book.bid_sz[0])
+    book.rest(0, qty)
     return book, index
 
 
 def test_a_trade_at_our_price_eats_the_queue_ahead_first() -> None:
     events = _events(
         (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),  # 300 ahead of us
-        (2, 2, "T", "A", 10.00, 250, 10.00, 50, 10.01, 500),  # 250 of the 300 ahead
-        (3, 2, "T", "A", 10.00, 150, 10.00, 50, 10.01, 500),  # 50 ahead, then 100 to us
+        (2, 2, "T", "A", 10.00, 250, 10.00, 300, 10.01, 500, 0),  # 250 of the 300 ahead
+        (2, 2, "C", "A", 10.02, 10, 10.00, 50, 10.01, 500),  # ends the event: 50 left
+        (3, 2, "T", "A", 10.00, 150, 10.00, 50, 10.01, 500, 0),  # 50 ahead, then 100 to us
     )
     book, index = _resting(events, 200)
     _, fills = advance(events, index, 2, book, CONSERVATIVE, 10_000)
     assert len(fills.qty) == 0 and book.ahead[0] == 50
-    _, fills = advance(events, 2, 3, book, CONSERVATIVE, 10_000)
+    _, fills = advance(events, 3, 3, book, CONSERVATIVE, 10_000)
     assert fills.qty.tolist() == [100] and fills.px.tolist() == [10 * D]
+    assert fills.kind.tolist() == [AT_PRICE]
     assert book.limit_qty[0] == 100 and book.ahead[0] == 0
 
 
 def test_a_trade_through_our_price_fills_us() -> None:
     events = _events(
         (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
-        (2, 2, "T", "A", 9.99, 10, 9.99, 200, 10.01, 500),
+        (2, 2, "T", "A", 9.99, 10, 9.99, 200, 10.01, 500, 0),
     )
     book, index = _resting(events, 200)
     _, fills = advance(events, index, 2, book, CONSERVATIVE, 10_000)
-    assert fills.qty.tolist() == [200]
+    assert fills.qty.tolist() == [200] and fills.kind.tolist() == [THROUGH]
     assert book.limit_qty[0] == 0
 
 
@@ -88,7 +106,7 @@ def test_when_the_bid_falls_away_we_are_alone_at_the_top() -> None:
     events = _events(
         (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
         (2, 2, "C", "B", 10.00, 300, 9.99, 800, 10.01, 500),
-        (3, 2, "T", "A", 10.00, 120, 9.99, 800, 10.01, 500),
+        (3, 2, "T", "A", 10.00, 120, 9.99, 800, 10.01, 500, 0),
     )
     book, index = _resting(events, 200)
     _, fills = advance(events, index, 3, book, CONSERVATIVE, 10_000)
@@ -98,12 +116,122 @@ def test_when_the_bid_falls_away_we_are_alone_at_the_top() -> None:
 def test_fills_stop_at_the_orders_remainder_and_cancel_the_rest() -> None:
     events = _events(
         (1, 2, "A", "B", 10.00, 100, 10.00, 0, 10.01, 500),
-        (2, 2, "T", "A", 10.00, 500, 10.00, 0, 10.01, 500),
+        (2, 2, "T", "A", 10.00, 500, 10.00, 0, 10.01, 500, 0),
     )
     book, index = _resting(events, 400)
     _, fills = advance(events, index, 2, book, CONSERVATIVE, 150)
     assert fills.qty.tolist() == [150]
     assert book.limit_qty.sum() == 0
+
+
+def test_a_trade_rows_book_is_the_one_before_the_trade_and_never_counts_twice() -> None:
+    # Databento: the trade row shows the level before the trade (300), the next row the
+    # level after it (100); the trade already moved us, the drop must not move us again
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
+        (2, 2, "T", "A", 10.00, 200, 10.00, 300, 10.01, 500, 0),
+        (2, 2, "A", "A", 10.05, 10, 10.00, 100, 10.01, 500),
+    )
+    for model in (CONSERVATIVE, PROBABILISTIC):
+        book, index = _resting(events, 200, model)
+        advance(events, index, 2, book, model, 10_000)
+        assert book.ahead[0] == pytest.approx(100.0), model
+        assert book.bid_sz[0, 0] == 100  # the venue's book is the complete one
+
+
+def test_the_book_is_taken_only_where_an_event_ends() -> None:
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
+        (2, 2, "C", "B", 10.00, 250, 10.00, 50, 10.01, 500, 0),  # inside an event
+        (2, 2, "A", "B", 10.00, 250, 10.00, 300, 10.01, 500),  # ends it: back to 300
+    )
+    book, index = _resting(events, 200)
+    advance(events, index, 1, book, CONSERVATIVE, 10_000)
+    index, _ = advance(events, index, 2, book, CONSERVATIVE, 10_000)
+    # the half-way book (50) is never the venue's: the queue ahead stays 300
+    assert book.ahead[0] == 300 and book.bid_sz[0, 0] == 300
+
+
+def test_our_level_is_tracked_below_a_better_bid() -> None:
+    # rule (a): a better bid at 10.01 stands; cancellations at our 10.00 level still show
+    # on level 1 of the book and move us
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.02, 500),
+        (2, 2, "A", "B", 10.01, 400, 10.01, 400, 10.02, 500),  # level 1: 10.00 x 1000
+    )
+    book, index = _resting(events, 200)
+    events["bid_sz"][1, 1] = 120  # our level shrank to 120 while 10.01 stood in front
+    advance(events, index, 2, book, CONSERVATIVE, 10_000)
+    assert book.ahead[0] == 120
+
+
+def test_our_level_beyond_the_visible_levels_is_left_as_it_was() -> None:
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.05, 500),
+        (2, 2, "A", "B", 10.03, 400, 10.03, 400, 10.05, 500),  # shows 10.03 and 10.02 only
+    )
+    book, index = _resting(events, 200)
+    advance(events, index, 2, book, CONSERVATIVE, 10_000)
+    assert book.ahead[0] == 300
+
+
+@pytest.mark.parametrize(("ask_sz", "filled"), [(150, 150), (500, 200)])
+def test_asks_coming_down_to_our_price_fill_the_smaller_of_remainder_and_ask(
+    ask_sz: int, filled: int
+) -> None:
+    # rule (b): the bid falls away, then the ask comes down to our 10.00 buy
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
+        (2, 2, "C", "B", 10.00, 300, 9.99, 800, 10.01, 500),
+        (3, 2, "A", "A", 10.00, ask_sz, 9.99, 800, 10.00, ask_sz),
+        (4, 2, "A", "B", 9.99, 10, 9.99, 810, 10.00, ask_sz),  # the same ask: no new fill
+    )
+    book, index = _resting(events, 200)
+    _, fills = advance(events, index, 4, book, CONSERVATIVE, 10_000)
+    assert fills.qty.tolist() == [filled] and fills.kind.tolist() == [CROSSED]
+    assert fills.px.tolist() == [10 * D] and fills.ts.tolist() == [3]
+
+
+def test_a_fraction_of_the_queue_carries_over_partial_fills() -> None:
+    # rule (c): probabilistic leaves 99.5 ahead (one share cancelled of 100 ahead and 100
+    # behind); a trade of 149 gives 49 and half a share stays owed to the order
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 100, 10.01, 500),
+        (2, 2, "A", "B", 10.00, 100, 10.00, 200, 10.01, 500),
+        (3, 2, "C", "B", 10.00, 1, 10.00, 199, 10.01, 500),
+        (4, 2, "T", "A", 10.00, 149, 10.00, 199, 10.01, 500, 0),
+        (5, 2, "T", "A", 10.00, 1, 10.00, 50, 10.01, 500, 0),
+    )
+    book, index = _resting(events, 200, PROBABILISTIC)
+    index, fills = advance(events, index, 3, book, PROBABILISTIC, 10_000)
+    assert book.ahead[0] == pytest.approx(99.5)
+    index, fills = advance(events, index, 4, book, PROBABILISTIC, 10_000)
+    assert fills.qty.tolist() == [49] and book.ahead[0] == pytest.approx(-0.5)
+    _, fills = advance(events, index, 5, book, PROBABILISTIC, 10_000)
+    assert fills.qty.tolist() == [1] and book.ahead[0] == pytest.approx(-0.5)
+
+
+def test_trades_without_an_aggressor_side_at_the_bid_fill_us() -> None:
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 0, 10.01, 500),
+        (2, 2, "T", "N", 10.00, 70, 10.00, 0, 10.01, 500, 0),  # at the bid: a sell
+        (3, 2, "T", "N", 10.01, 70, 10.00, 0, 10.01, 500, 0),  # at the ask: a buy
+    )
+    book, index = _resting(events, 200)
+    _, fills = advance(events, index, 3, book, CONSERVATIVE, 10_000)
+    assert fills.qty.tolist() == [70]
+
+
+@pytest.mark.parametrize(("model", "ahead"), [(CONSERVATIVE, 300.0), (PROBABILISTIC, 200.0)])
+def test_size_cuts_on_modify_rows_advance_the_queue(model: int, ahead: float) -> None:
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
+        (2, 2, "A", "B", 10.00, 150, 10.00, 450, 10.01, 500),
+        (3, 2, "M", "B", 10.00, 50, 10.00, 300, 10.01, 500),  # an order cut from 200 to 50
+    )
+    book, index = _resting(events, 200, model)
+    advance(events, index, 3, book, model, 10_000)
+    assert book.ahead[0] == pytest.approx(ahead)
 
 
 def test_marketable_orders_sweep_venues_and_levels_cheapest_first() -> None:
@@ -126,7 +254,7 @@ def _passive_run(latency: OrderLatency) -> CKResult:
     events = _events(
         (1, 2, "A", "B", 10.00, 100, 10.00, 100, 10.01, 500),
         (51, 2, "A", "B", 10.00, 900, 10.00, 1000, 10.01, 500),
-        (200, 2, "T", "A", 10.00, 500, 10.00, 500, 10.01, 500),
+        (200, 2, "T", "A", 10.00, 500, 10.00, 1000, 10.01, 500, 0),
     )
     venues = np.unique(events["publisher_id"]).astype(np.int64)
     fees, rebates = np.array([3_000_000]), np.array([2_000_000])

@@ -309,6 +309,17 @@ class ProduceFlags(Validated):
     seed: Seed
 
 
+class FillsFlags(Validated):
+    """The numeric flags of ``sor fills``."""
+
+    every: Annotated[float, Field(allow_inf_nan=False, gt=0)]
+    size: Annotated[int, Field(strict=True, ge=1, le=10**9)]
+    horizon: tuple[Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)], ...]
+    queue_model: QueueModel
+    latency_us: Annotated[float, Field(allow_inf_nan=False, ge=0, le=10**9)]
+    side: Literal["buy", "sell"]
+
+
 CK_ONLY = tuple(CkSection.model_fields)
 """The settings that apply to ``--model ck`` only, under their flag names with ``_``."""
 

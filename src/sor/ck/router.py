@@ -8,7 +8,8 @@ acting on the book after its own order-entry latency (``sor.ck.latency``; capped
 the horizon's end), and cancels what is left at the end of the horizon. What remains
 at the window's end is bought with marketable orders. Outflow of a venue's best bid: the
 size that left it at an unchanged price (trades and cancellations) plus the whole level
-when the bid price fell.
+when the bid price fell, between the venue's complete books
+(:func:`sor.data.events.complete_books`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sor.ck.model import CKParams
 from sor.ck.queue import Book, Fills, advance, sweep
 from sor.ck.solver import solve
 from sor.core.domain import NANOS_PER_DOLLAR, NANOS_PER_SECOND, RiskParameters
+from sor.data.events import complete_books
 
 LOOKBACK_INTERVALS = 40
 
@@ -69,9 +71,10 @@ class CKResult:
 def outflows(events: np.ndarray, n_venues: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Return, per venue, event times and the cumulative outflow of its best bid (shares)."""
     times, totals = [], []
+    complete = complete_books(events)
     for v in range(n_venues):
-        rows = events[events["venue"] == v]
-        px, sz = rows["bid_px"], rows["bid_sz"]
+        rows = events[(events["venue"] == v) & complete]
+        px, sz = rows["bid_px"][:, 0], rows["bid_sz"][:, 0]
         flow = np.zeros(len(rows), dtype=np.int64)
         if len(rows) > 1:
             same = px[1:] == px[:-1]
@@ -112,7 +115,7 @@ def outflow_samples(
 
 def _book_quotes(book: Book) -> tuple[int, int] | None:
     asks = book.ask_px[:, 0][book.ask_px[:, 0] > 0]
-    bids = book.bid_px[book.bid_px > 0]
+    bids = book.bid_px[:, 0][book.bid_px[:, 0] > 0]
     if not len(asks) or not len(bids):
         return None
     return int(asks.min()), int(bids.max())
@@ -202,7 +205,7 @@ def run_ck(
                 if slot == 0 and market > 0 and filled < order_size:
                     take_market(min(market, order_size - filled), reach)
                 elif slot > 0:
-                    _rest(book, slot - 1, limits.get(slot - 1, 0))
+                    book.rest(slot - 1, limits.get(slot - 1, 0))
         index, got = advance(
             events, index, horizon_end, book, settings.queue_model, order_size - filled
         )
@@ -213,14 +216,6 @@ def run_ck(
         index, _ = advance(events, index, end_ns, book, settings.queue_model, 0)
         take_market(order_size - filled, end_ns)
     return CKResult(order_size, tuple(executions), cash, rebates, decisions)
-
-
-def _rest(book: Book, venue: int, quantity: int) -> None:
-    """Rest a limit buy of ``quantity`` at the back of ``venue``'s best bid, as it now stands."""
-    if quantity > 0 and book.bid_px[venue] > 0:
-        book.limit_px[venue] = book.bid_px[venue]
-        book.limit_qty[venue] = quantity
-        book.ahead[venue] = float(book.bid_sz[venue])
 
 
 def _decide(
@@ -234,7 +229,7 @@ def _decide(
     samples: np.ndarray,
 ) -> tuple[int, dict[int, int]]:
     """Return the marketable quantity and the limit quantity per venue index."""
-    live = [v for v in range(len(book.venues)) if book.bid_px[v] > 0]
+    live = [v for v in range(len(book.venues)) if book.bid_px[v, 0] > 0]
     if not live:
         return remaining, {}
     if passive_only:
@@ -248,7 +243,7 @@ def _decide(
         theta=parameters.theta_queue,
         lambda_under=parameters.lambda_under,
         lambda_over=parameters.lambda_over,
-        queues=tuple(int(book.bid_sz[v]) for v in live),
+        queues=tuple(int(book.bid_sz[v, 0]) for v in live),
         rebates=tuple(float(rebate_nanos[v]) / NANOS_PER_DOLLAR for v in live),
     )
     allocation = solve(params, samples[:, live]).allocation

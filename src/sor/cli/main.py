@@ -19,6 +19,7 @@ from sor.cli.backtest import backtest
 from sor.cli.broker import broker
 from sor.cli.demo import demo
 from sor.cli.evaluate import evaluate
+from sor.cli.fills import fills
 from sor.cli.generate import generate
 from sor.cli.place import place
 from sor.cli.produce import produce
@@ -115,4 +116,5 @@ app.command()(place)
 app.command()(replays)
 app.command()(evaluate)
 app.command()(stats)
+app.command()(fills)
 app.command()(version)

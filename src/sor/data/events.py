@@ -3,6 +3,11 @@
 Unlike the snapshots of docs/semantics.md, nothing is deduplicated: trades and cancellations at
 the bid are what move a resting order's queue position, so every row counts. Rows are
 ordered by ``ts_event`` with a stable sort (file order among equal values).
+
+Databento's conventions (docs/ck.md, "Queue simulator rules"): an add, cancel or modify row
+carries the venue's book after its event, a trade or fill row the book *before* the trade
+(the trade's effect shows on the venue's next row); a venue's book is complete only after
+a record whose ``flags`` include ``F_LAST``. :func:`complete_books` marks those rows.
 """
 
 from __future__ import annotations
@@ -40,21 +45,37 @@ SNAPSHOT_FIELDS = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
 """The columns whose unparseable values make :func:`sor.data.reader.read_market` skip a row."""
 
 LEVELS = 10
+F_LAST = 128
+"""The ``flags`` bit of the last record of an event: the venue's book is complete after it."""
 
 EVENT_DTYPE = np.dtype(
     [
         ("ts_event", np.int64),
         ("publisher_id", np.int32),
         ("action", "S1"),  # A add, C cancel, T trade, F fill, M modify, R clear
-        ("side", "S1"),  # B bid, A ask; for trades the aggressor: A = a sell hitting bids
+        ("side", "S1"),  # B bid, A ask, N none; for trades the aggressor: A = a sell
+        ("flags", np.uint8),  # F_LAST (128) marks the last record of an event
         ("price", np.int64),  # nano-dollars
         ("size", np.int64),
-        ("bid_px", np.int64),
-        ("bid_sz", np.int64),
-        ("ask_px", np.int64, (LEVELS,)),  # 0 where the level is absent
+        ("bid_px", np.int64, (LEVELS,)),  # 0 where the level is absent
+        ("bid_sz", np.int64, (LEVELS,)),
+        ("ask_px", np.int64, (LEVELS,)),
         ("ask_sz", np.int64, (LEVELS,)),
     ]
 )
+
+
+def complete_books(events: np.ndarray) -> np.ndarray:
+    """Return the mask of the rows whose book is the venue's complete book.
+
+    A row's book is complete when its ``flags`` carry ``F_LAST`` and it is not a trade or
+    fill row (whose book is the one before the trade: the trade's effect shows on the next
+    row). Only these books are the venue's state; the others are moments inside an event.
+    """
+    last = (events["flags"] & F_LAST) != 0
+    trade = (events["action"] == b"T") | (events["action"] == b"F")
+    mask: np.ndarray = last & ~trade
+    return mask
 
 
 def _csv_frame(
@@ -65,7 +86,9 @@ def _csv_frame(
               "bid_sz_00", "ask_px_00", "ask_sz_00")  # fmt: skip
     header = csv_header(file, needed, "--model ck needs them")
     levels = [k for k in range(LEVELS) if f"ask_px_{k:02d}" in header]
-    wanted = [*needed, *(f"{n}_{k:02d}" for k in levels[1:] for n in ("ask_px", "ask_sz"))]
+    deeper = [f"{side}_{n}_{k:02d}" for k in levels[1:] for side in ("bid", "ask")
+              for n in ("px", "sz") if f"{side}_{n}_{k:02d}" in header]  # fmt: skip
+    wanted = [*needed, *(["flags"] if "flags" in header else []), *deeper]
     return _csv_rows(
         file, header, wanted, levels, (start_ns, end_ns), skip_bad_rows, max_ts_distance_ns
     )
@@ -139,10 +162,13 @@ def _csv_rows(
                 parsing.parse("side").fill_null("").alias("side"),
                 parsing.nanos("price", wanted).alias("price"),
                 parsing.size("size", wanted).alias("size"),
-                parsing.nanos("bid_px_00", wanted).alias("bid_px"),
-                parsing.size("bid_sz_00", wanted).alias("bid_sz"),
-                *[parsing.nanos(f"ask_px_{k:02d}", wanted).alias(f"ask_px_{k}") for k in levels],
-                *[parsing.size(f"ask_sz_{k:02d}", wanted).alias(f"ask_sz_{k}") for k in levels],
+                _flags_expr(parsing, wanted).alias("flags"),
+                *[
+                    expr(f"{side}_{n}_{k:02d}", wanted).alias(f"{side}_{n}_{k}")
+                    for k in levels
+                    for side in ("bid", "ask")
+                    for n, expr in (("px", parsing.nanos), ("sz", parsing.size))
+                ],
             )
             .filter(kept)
             .drop("_row")
@@ -150,6 +176,16 @@ def _csv_rows(
         )
     except pl.exceptions.PolarsError as exc:
         raise DataError(f"cannot read as CSV: {exc}", path=str(file)) from exc
+
+
+def _flags_expr(parsing: CsvParsing, wanted: list[str]) -> pl.Expr:
+    """The ``flags`` column; a file without one, or a bad value, reads as ``F_LAST`` (each
+    row a complete book), the only reading that keeps every book."""
+    if "flags" not in wanted:
+        return pl.lit(F_LAST, dtype=pl.UInt8)
+    flags = parsing.parse("flags")
+    valid = flags.is_not_null() & (flags >= 0) & (flags <= 255)
+    return pl.when(valid).then(flags).otherwise(F_LAST).cast(pl.UInt8)
 
 
 def _dbn_frame(
@@ -175,29 +211,29 @@ def _dbn_frame(
         "publisher_id": column("publisher_id", np.int32),
         "action": column("action", str),
         "side": column("side", str),
+        "flags": column("flags", np.uint8),
         "price": dbn_prices(column("price")),
         "size": column("size"),
-        "bid_px": dbn_prices(column("bid_px_00")),
-        "bid_sz": column("bid_sz_00"),
     }
     for k in range(records.levels):
-        columns[f"ask_px_{k}"] = dbn_prices(column(f"ask_px_{k:02d}"))
-        columns[f"ask_sz_{k}"] = column(f"ask_sz_{k:02d}")
+        for side in ("bid", "ask"):
+            columns[f"{side}_px_{k}"] = dbn_prices(column(f"{side}_px_{k:02d}"))
+            columns[f"{side}_sz_{k}"] = column(f"{side}_sz_{k:02d}")
     return pl.DataFrame(columns)
 
 
 def _to_events(frame: pl.DataFrame) -> np.ndarray:
-    """Stable-sort the rows by ``ts_event`` into ``EVENT_DTYPE`` (absent ask levels stay 0)."""
+    """Stable-sort the rows by ``ts_event`` into ``EVENT_DTYPE`` (absent levels stay 0)."""
     order = np.argsort(frame["ts_event"].to_numpy(), kind="stable")
     events = np.zeros(frame.height, dtype=EVENT_DTYPE)
-    for name in ("ts_event", "publisher_id", "price", "size", "bid_px", "bid_sz"):
+    for name in ("ts_event", "publisher_id", "flags", "price", "size"):
         events[name] = frame[name].to_numpy()[order]
     for name in ("action", "side"):
         events[name] = frame[name].to_numpy().astype("S1")[order]
-    for k in range(LEVELS):
-        if f"ask_px_{k}" in frame.columns:
-            events["ask_px"][:, k] = frame[f"ask_px_{k}"].to_numpy()[order]
-            events["ask_sz"][:, k] = frame[f"ask_sz_{k}"].to_numpy()[order]
+    for name in ("bid_px", "bid_sz", "ask_px", "ask_sz"):
+        for k in range(LEVELS):
+            if f"{name}_{k}" in frame.columns:
+                events[name][:, k] = frame[f"{name}_{k}"].to_numpy()[order]
     return events
 
 
@@ -251,8 +287,8 @@ def snapshots_from_events(events: np.ndarray) -> np.ndarray:
         "publisher_id": events["publisher_id"],
         "ask_px": events["ask_px"][:, 0],
         "ask_sz": events["ask_sz"][:, 0],
-        "bid_px": events["bid_px"],
-        "bid_sz": events["bid_sz"],
+        "bid_px": events["bid_px"][:, 0],
+        "bid_sz": events["bid_sz"][:, 0],
     }
     snapshots, _ = build_snapshots(columns)
     return snapshots

@@ -15,9 +15,13 @@ Model
 - Level sizes are lognormal (mostly round lots, occasionally very large).
 - Events per venue arrive in clusters (Poisson cluster times; several rows may share one
   ``ts_event``, as trades sweeping a level do in the real file): adds, cancellations and
-  trades on both sides. Every row carries the book after its event, so sizes are
-  consistent from row to row: a trade of ``q`` at an unchanged bid lowers the bid size by
-  ``q``; a cancellation lowers its level by the cancelled size; an exhausted best level
+  trades on both sides. Rows follow Databento's convention (docs/ck.md): an add or
+  cancellation row carries the book after its event, a trade row the book *before* the
+  trade, whose effect shows on the venue's next row; ``flags`` carries ``F_LAST`` (with
+  bit 2, as the real sample: 130) on the last row of each cluster, and a cluster never ends
+  with a trade, so the book is complete at every ``F_LAST``. Sizes are consistent from row
+  to row: a trade of ``q`` at an unchanged bid shows the bid size lowered by ``q`` on the
+  next row; a cancellation lowers its level by the cancelled size; an exhausted best level
   moves the quote.
 - Rows of all venues are interleaved in ``ts_recv`` order; ``ts_recv = ts_event +
   ts_in_delta``, so ``ts_event`` can step back between venues, as in real files.
@@ -267,7 +271,9 @@ def _simulate_venue(
     out_ask_sz = np.empty((expected, LEVELS), np.int64)
     out_ask_ct = np.empty((expected, LEVELS), np.int64)
     mean_cluster = 1.6
-    cluster_rate = rate / mean_cluster
+    # a cluster that would end with a trade gets one more row (about 0.21 per cluster), which
+    # shows the trade's effect: clusters come that much less often, to keep the row rate
+    cluster_rate = rate / (mean_cluster + 0.21)
     clock = max(state[5], t0)
     p = 0
     n = 0
@@ -283,12 +289,16 @@ def _simulate_venue(
             rows += 1
         first_kind = -1
         first_side = -1
+        extended = False
+        pre_bid = pre_ask = 0
         # one receive latency per cluster: its rows share ts_recv, as in the real file
         latency = int(np.exp(np.log(170_000.0) + 0.15 * np.random.standard_normal()))
         # a venue's feed is sequential: its receive times never step back
         latency = max(latency, state[6] - clock)
         state[6] = clock + latency
-        for r in range(rows):
+        r = -1
+        while r + 1 < rows:
+            r += 1
             if n >= expected:
                 break
             # Follow the efficient price first: the venue's quote re-centres on an event.
@@ -331,10 +341,12 @@ def _simulate_venue(
                 if kind == _ADD:
                     px, qty = state[1], ask_sz[0]
             else:
-                if r > 0 and first_kind == _TRADE:
+                effect = extended and r == rows - 1
+                if r > 0 and first_kind == _TRADE and not effect:
                     kind, which = _TRADE, first_side  # a sweep: trades on the same side
                 else:
-                    u = np.random.random()
+                    # the row added to show a trade's effect is never a trade itself
+                    u = np.random.random() * (0.80 if effect else 1.0)
                     if u < 0.44:
                         kind = _ADD
                     elif u < 0.80:
@@ -349,6 +361,12 @@ def _simulate_venue(
                 best = state[0] if which == _BID else state[1]
                 sign = -1 if which == _BID else 1
                 if kind == _TRADE:
+                    # the trade's row carries the book before it (Databento's convention)
+                    pre_bid, pre_ask = state[0], state[1]
+                    out_bid_sz[n] = bid_sz
+                    out_bid_ct[n] = bid_ct
+                    out_ask_sz[n] = ask_sz
+                    out_ask_ct[n] = ask_ct
                     level = 0
                     qty = min(sizes[0], _draw_size(90.0, 0.9, 0.01))
                     sizes[0] -= qty
@@ -378,6 +396,9 @@ def _simulate_venue(
                     counts[level] = _count_for(sizes[level])
             if r == 0:
                 first_kind, first_side = kind, which
+            if kind == _TRADE and r == rows - 1:
+                rows += 1  # one more row shows the trade's effect and ends the cluster
+                extended = True
             ts[n] = clock
             delta[n] = latency
             action[n] = kind
@@ -392,12 +413,15 @@ def _simulate_venue(
             flags[n] = 130 if r == rows - 1 else 0
             seq[n] = state[2]
             state[2] += 1
-            best_bid[n] = state[0]
-            best_ask[n] = state[1]
-            out_bid_sz[n] = bid_sz
-            out_bid_ct[n] = bid_ct
-            out_ask_sz[n] = ask_sz
-            out_ask_ct[n] = ask_ct
+            if kind == _TRADE:
+                best_bid[n], best_ask[n] = pre_bid, pre_ask  # its sizes were written before
+            else:
+                best_bid[n] = state[0]
+                best_ask[n] = state[1]
+                out_bid_sz[n] = bid_sz
+                out_bid_ct[n] = bid_ct
+                out_ask_sz[n] = ask_sz
+                out_ask_ct[n] = ask_ct
             n += 1
     state[5] = clock if clock < t1 else t1
     return (

@@ -38,7 +38,7 @@ OPTIONAL_COLUMNS = ("bid_px_00", "bid_sz_00")
 
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
 _REASONS = {"ts_event": "bad_timestamp", "publisher_id": "bad_publisher_id",
-            "action": "bad_action", "side": "bad_side"}  # fmt: skip
+            "action": "bad_action", "side": "bad_side", "flags": "bad_flags"}  # fmt: skip
 _CODES = ("action", "side")  # one-character codes, not numbers
 _DBN_SUFFIXES = (".dbn", ".dbn.zst")
 _MAX_REPORTED = 5

@@ -31,11 +31,13 @@ one event message each::
 
     {"v": 2, "type": "event", "replay": "...", "seq": 0, "ts_event": 1722519392491911683,
      "publisher_id": 2, "action": "T", "side": "A", "price": "222.81", "size": 100,
-     "bid_px": "222.81", "bid_sz": 321, "ask_px": ["222.83", "222.84"], "ask_sz": [36, 500]}
+     "flags": 0, "bid_px": ["222.81", "222.8"], "bid_sz": [421, 100],
+     "ask_px": ["222.83", "222.84"], "ask_sz": [36, 300]}
 
-``ask_px``/``ask_sz`` list the ask levels (one for MBP-1, ten for MBP-10). The snapshots are
-the first event of each venue at each ``ts_event``, so a static backtest runs from such a
-stream too.
+``bid_px``/``bid_sz`` and ``ask_px``/``ask_sz`` list the book's levels (one for MBP-1, ten
+for MBP-10); ``flags`` is the record's Databento flags (``F_LAST``, 128, ends an event). The
+snapshots are the first event of each venue at each ``ts_event``, so a static backtest runs
+from such a stream too.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ _INT_RANGES = {
     "ts_event": (0, 2**63 - 1),
     "publisher_id": (0, MAX_PUBLISHER_ID),
     "size": (-(2**31), 2**32 - 1),
+    "flags": (0, 255),
     "ask_sz": (-(2**31), 2**31 - 1),  # int32 in SNAPSHOT_DTYPE
     "bid_sz": (-(2**31), 2**31 - 1),
 }
@@ -163,8 +166,8 @@ def snapshot_message(seq: int, row: np.void, *, replay: str) -> dict[str, Any]:
 
 
 def stream_depth(events: np.ndarray) -> int:
-    """Return how many ask levels the events carry (the deepest with a price anywhere, >= 1)."""
-    priced = np.flatnonzero((events["ask_px"] > 0).any(axis=0))
+    """Return how many levels the events carry (the deepest with a price anywhere, >= 1)."""
+    priced = np.flatnonzero(((events["ask_px"] > 0) | (events["bid_px"] > 0)).any(axis=0))
     return int(priced[-1]) + 1 if len(priced) else 1
 
 
@@ -341,12 +344,11 @@ def encode_events(
     """
     depth = stream_depth(events) if depth is None else depth
     columns: dict[str, np.ndarray] = {
-        name: events[name]
-        for name in ("ts_event", "publisher_id", "price", "size", "bid_px", "bid_sz")
+        name: events[name] for name in ("ts_event", "publisher_id", "price", "size", "flags")
     }
-    for k in range(depth):
-        columns[f"ask_px_{k}"] = events["ask_px"][:, k]
-        columns[f"ask_sz_{k}"] = events["ask_sz"][:, k]
+    for name in ("bid_px", "bid_sz", "ask_px", "ask_sz"):
+        for k in range(depth):
+            columns[f"{name}_{k}"] = events[name][:, k]
     frame = pl.DataFrame(columns).with_row_index("seq", offset=first_seq)
     for name in ("action", "side"):
         letters = events[name].tolist()
@@ -363,14 +365,22 @@ def encode_events(
         pl.lit(',"side":'), pl.col("side"),
         pl.lit(',"price":'), _price_json(pl.col("price")),
         pl.lit(',"size":'), _text("size"),
-        pl.lit(',"bid_px":'), _price_json(pl.col("bid_px")),
-        pl.lit(',"bid_sz":'), _text("bid_sz"),
-        pl.lit(',"ask_px":['),
-        pl.concat_str([_price_json(pl.col(f"ask_px_{k}")) for k in range(depth)], separator=","),
-        pl.lit('],"ask_sz":['),
-        pl.concat_str([_text(f"ask_sz_{k}") for k in range(depth)], separator=","),
-        pl.lit("]}"),
+        pl.lit(',"flags":'), _text("flags"),
+        *_levels_json("bid", depth),
+        *_levels_json("ask", depth),
+        pl.lit("}"),
     )  # fmt: skip
+
+
+def _levels_json(side: str, depth: int) -> list[pl.Expr]:
+    """The ``,"bid_px":[...],"bid_sz":[...]`` (or ask) part of an event message."""
+    return [
+        pl.lit(f',"{side}_px":['),
+        pl.concat_str([_price_json(pl.col(f"{side}_px_{k}")) for k in range(depth)], separator=","),
+        pl.lit(f'],"{side}_sz":['),
+        pl.concat_str([_text(f"{side}_sz_{k}") for k in range(depth)], separator=","),
+        pl.lit("]"),
+    ]
 
 
 def decode(payload: bytes | None) -> dict[str, Any]:
@@ -410,8 +420,8 @@ _SNAPSHOT_SCHEMA = {**_COMMON_SCHEMA, "ask_px": pl.String, "ask_sz": pl.Int64,
                     "bid_px": pl.String, "bid_sz": pl.Int64}  # fmt: skip
 _EVENT_SCHEMA = {
     **_COMMON_SCHEMA, "action": pl.String, "side": pl.String, "price": pl.String,
-    "size": pl.Int64, "bid_px": pl.String, "bid_sz": pl.Int64, "ask_px": pl.List(pl.String),
-    "ask_sz": pl.List(pl.Int64),
+    "size": pl.Int64, "flags": pl.Int64, "bid_px": pl.List(pl.String),
+    "bid_sz": pl.List(pl.Int64), "ask_px": pl.List(pl.String), "ask_sz": pl.List(pl.Int64),
 }  # fmt: skip
 
 
@@ -486,7 +496,7 @@ def decode_event_batch(
     marker, a snapshot or a malformed message among them); the caller then decodes the
     batch message by message, which pins each bad one.
     """
-    integers = ("seq", "ts_event", "publisher_id", "size", "bid_sz")
+    integers = ("seq", "ts_event", "publisher_id", "size", "flags")
     frame = _parse_batch(payloads, "event", _EVENT_SCHEMA, integers)
     if frame is None:
         return None
@@ -498,25 +508,29 @@ def decode_event_batch(
         and depth.null_count() == 0
         and depth.n_unique() == 1
         and 1 <= depth[0] <= LEVELS
-        and (frame["ask_px"].list.len() == depth).all()
+        and all((frame[name].list.len() == depth).all() for name in ("ask_px", "bid_px", "bid_sz"))
     ):
         return None
     levels = int(depth[0])
-    sizes = frame["ask_sz"].explode()
+    sizes = pl.concat([frame["bid_sz"].explode(), frame["ask_sz"].explode()])
     if sizes.null_count() or not sizes.is_between(*_INT_RANGES["size"]).all():
         return None
-    nanos = _batch_prices(pl.concat([frame["price"], frame["bid_px"], frame["ask_px"].explode()]))
+    prices = [frame["price"], frame["bid_px"].explode(), frame["ask_px"].explode()]
+    nanos = _batch_prices(pl.concat(prices))
     if nanos is None:
         return None
     out = np.zeros(rows, dtype=EVENT_DTYPE)
-    for name in ("ts_event", "publisher_id", "size", "bid_sz"):
+    for name in ("ts_event", "publisher_id", "size", "flags"):
         out[name] = frame[name].to_numpy()
     for name in ("action", "side"):
         out[name] = frame[name].to_numpy().astype("S1")
     out["price"] = nanos[:rows]
-    out["bid_px"] = nanos[rows : 2 * rows]
-    out["ask_px"][:, :levels] = nanos[2 * rows :].reshape(rows, levels)
-    out["ask_sz"][:, :levels] = sizes.to_numpy().reshape(rows, levels)
+    book = rows * levels
+    out["bid_px"][:, :levels] = nanos[rows : rows + book].reshape(rows, levels)
+    out["ask_px"][:, :levels] = nanos[rows + book :].reshape(rows, levels)
+    sizes_np = sizes.to_numpy()
+    out["bid_sz"][:, :levels] = sizes_np[:book].reshape(rows, levels)
+    out["ask_sz"][:, :levels] = sizes_np[book:].reshape(rows, levels)
     return frame["replay"].to_numpy(), frame["seq"].to_numpy(), out
 
 
@@ -573,22 +587,30 @@ def _require_integers(message: dict[str, Any], names: tuple[str, ...]) -> None:
 
 
 def _validate_event(message: dict[str, Any]) -> dict[str, Any]:
-    _require_integers(message, ("seq", "ts_event", "publisher_id", "size", "bid_sz"))
+    _require_integers(message, ("seq", "ts_event", "publisher_id", "size", "flags"))
     for name in ("action", "side"):
         value = message.get(name)
         if not isinstance(value, str) or len(value.encode()) != 1:
             raise MessageError(f"field {name!r} must be one ASCII character")
-    asks, sizes = message.get("ask_px"), message.get("ask_sz")
-    if not isinstance(asks, list) or not isinstance(sizes, list) or len(asks) != len(sizes):
-        raise MessageError("fields 'ask_px' and 'ask_sz' must be lists of equal length")
-    low, high = _INT_RANGES["size"]
-    if not 1 <= len(asks) <= LEVELS or not all(_is_integer(v) and low <= v <= high for v in sizes):
-        raise MessageError(
-            f"'ask_px'/'ask_sz' must hold 1 to {LEVELS} levels, sizes integers in [{low}, {high}]"
-        )
+    depth = None
+    for side in ("bid", "ask"):
+        prices, sizes = message.get(f"{side}_px"), message.get(f"{side}_sz")
+        if not isinstance(prices, list) or not isinstance(sizes, list):
+            raise MessageError(f"fields '{side}_px' and '{side}_sz' must be lists")
+        low, high = _INT_RANGES["size"]
+        if (
+            not 1 <= len(prices) <= LEVELS
+            or len(sizes) != len(prices)
+            or depth not in (None, len(prices))
+            or not all(_is_integer(v) and low <= v <= high for v in sizes)
+        ):
+            raise MessageError(
+                f"'bid_px'/'bid_sz'/'ask_px'/'ask_sz' must hold the same 1 to {LEVELS} levels, "
+                f"sizes integers in [{low}, {high}]"
+            )
+        depth = len(prices)
+        message[f"{side}_px_nanos"] = [_cached_price_nanos(v) for v in prices]
     message["price_nanos"] = _cached_price_nanos(message.get("price"))
-    message["bid_px_nanos"] = _cached_price_nanos(message.get("bid_px"))
-    message["ask_px_nanos"] = [_cached_price_nanos(v) for v in asks]
     return message
 
 

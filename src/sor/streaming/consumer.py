@@ -448,11 +448,12 @@ def _start_feeding(
 
     def feed(kind: str, seqs: np.ndarray, rows: np.ndarray) -> None:
         asks, sizes = rows["ask_px"], rows["ask_sz"]
+        bids, bid_sizes = rows["bid_px"], rows["bid_sz"]
         if kind == "event":
-            asks, sizes = asks[:, 0], sizes[:, 0]
+            asks, sizes, bids, bid_sizes = asks[:, 0], sizes[:, 0], bids[:, 0], bid_sizes[:, 0]
         for seq, ts, venue, ask_px, ask_sz, bid_px, bid_sz in zip(
             seqs.tolist(), rows["ts_event"].tolist(), rows["publisher_id"].tolist(),
-            asks.tolist(), sizes.tolist(), rows["bid_px"].tolist(), rows["bid_sz"].tolist(),
+            asks.tolist(), sizes.tolist(), bids.tolist(), bid_sizes.tolist(),
             strict=True,
         ):  # fmt: skip
             if kind == "event":  # a venue's first event at a ts_event is its snapshot

@@ -1,0 +1,155 @@
+"""The fill study (``sor fills``): orders, their statistics and markouts, the command."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from sor.ck.fills import Orders, StudyOptions, every, markouts_bps, mirror, simulate, slots, study
+from sor.ck.queue import CONSERVATIVE, attach_venues
+from sor.cli import app
+from sor.data.events import EVENT_DTYPE, F_LAST
+from sor.data.generate import generate_market
+
+D = 1_000_000_000
+S = 1_000_000_000  # one second in ns
+
+
+def _events(*rows: tuple) -> np.ndarray:
+    """Rows of (ts ns, action, side, price $, size, bid $, bid size, ask $, ask size) of
+    venue 2, each ending its event (trade rows carry the book before the trade)."""
+    out = np.zeros(len(rows), dtype=EVENT_DTYPE)
+    for i, (ts, action, side, price, size, bid, bid_sz, ask, ask_sz) in enumerate(rows):
+        out[i]["ts_event"], out[i]["publisher_id"] = ts, 2
+        out[i]["action"], out[i]["side"], out[i]["flags"] = action.encode(), side.encode(), F_LAST
+        out[i]["price"], out[i]["size"] = round(price * D), size
+        out[i]["bid_px"][0], out[i]["bid_sz"][0] = round(bid * D), bid_sz
+        out[i]["ask_px"][0], out[i]["ask_sz"][0] = round(ask * D), ask_sz
+    return out
+
+
+def _market() -> tuple[np.ndarray, np.ndarray]:
+    # 100 ahead at 10.00; at 1.5 s a sell of 150 fills 50, at 2.5 s one of 300 the rest;
+    # the mid falls from 10.005 to 9.995 at 12 s
+    return attach_venues(_events(
+        (0, "A", "B", 10.00, 100, 10.00, 100, 10.01, 500),
+        (int(1.5 * S), "T", "A", 10.00, 150, 10.00, 100, 10.01, 500),
+        (int(1.6 * S), "C", "A", 10.02, 1, 10.00, 0, 10.01, 500),
+        (int(2.5 * S), "T", "A", 10.00, 300, 10.00, 0, 10.01, 500),
+        (12 * S, "C", "B", 10.00, 300, 9.99, 300, 10.00, 500),
+        (80 * S, "A", "B", 9.99, 1, 9.99, 301, 10.00, 500),
+    ))  # fmt: skip
+
+
+def test_orders_every_horizon_and_their_passes() -> None:
+    orders = every(2, 0, 10 * S, 2 * S, 3 * S, 100)
+    assert orders.place_ns.tolist() == [0, 0, 2 * S, 2 * S, 4 * S, 4 * S, 6 * S, 6 * S]
+    assert (orders.cancel_ns - orders.place_ns == 3 * S).all()
+    # an order of 3 s every 2 s overlaps the next: two passes per venue, alternating
+    assert slots(orders).tolist() == [0, 0, 1, 1, 0, 0, 1, 1]
+
+
+def test_each_order_is_simulated_alone() -> None:
+    events, venues = _market()
+    # two overlapping orders see the same queue: neither takes the other's fills
+    orders = Orders(np.array([0, 0]), np.array([S, S]), np.array([3 * S, 3 * S]),
+                    np.array([200, 200]))  # fmt: skip
+    got = simulate(events, venues, orders, CONSERVATIVE)
+    assert got.filled.tolist() == [200, 200] and got.ahead.tolist() == [100, 100]
+    assert got.fill_qty.tolist() == [50, 150, 50, 150]
+
+
+def test_the_study_counts_fills_and_marks_them_out() -> None:
+    events, venues = _market()
+    options = StudyOptions(every_s=100, size=200, horizons_s=(1.0, 2.0), side="buy")
+    stats, rows = study(events, venues, options)
+    # one order at t=0 per horizon: after 1 s nothing, after 2 s 50 of 200 (at 1.5 s)
+    assert stats["2"]["1"] == {
+        "orders": 1, "p_any_fill": 0.0, "p_full_fill": 0.0, "mean_filled_fraction": 0.0,
+        "median_time_to_first_fill_s": None, "markout_bps": {"1": None, "10": None, "60": None},
+    }  # fmt: skip
+    two = stats["2"]["2"]
+    assert (two["p_any_fill"], two["p_full_fill"], two["mean_filled_fraction"]) == (1, 0, 0.25)
+    assert two["median_time_to_first_fill_s"] == 1.5
+    # the mid fell by 1 cent from 10.005 within 60 s of the fill: a cost for a buyer
+    assert two["markout_bps"] == {"1": 0.0, "10": 0.0, "60": round(0.01 / 10.005 * 1e4, 6)}
+    assert [(r.horizon_s, r.venue, r.price_nanos, r.queue_ahead, r.filled) for r in rows] == [
+        (1.0, 2, 10 * D, 100.0, 0), (2.0, 2, 10 * D, 100.0, 50)]  # fmt: skip
+    assert rows[1].fill_ns == (int(1.5 * S),)
+
+
+def test_a_sell_study_rests_at_the_ask_and_fills_on_buys() -> None:
+    events, venues = attach_venues(_events(
+        (0, "A", "A", 10.01, 100, 10.00, 100, 10.01, 100),
+        (S, "T", "B", 10.01, 130, 10.00, 100, 10.01, 100),
+        (2 * S, "C", "A", 10.01, 100, 10.00, 100, 10.02, 70),
+    ))  # fmt: skip
+    flipped, top = mirror(events)
+    assert flipped["bid_px"][0, 0] == top - 10_010_000_000 and flipped["side"][1] == b"A"
+    stats, rows = study(events, venues, StudyOptions(every_s=100, horizons_s=(2.0,), side="sell"))
+    assert rows[0].price_nanos == 10_010_000_000 and rows[0].filled == 30
+    assert stats["2"]["2"]["p_any_fill"] == 1.0
+
+
+def test_markouts_are_signed_so_that_a_cost_is_positive() -> None:
+    times = np.array([0, 10 * S])
+    mids = np.array([10.0, 9.99])
+    buy = markouts_bps(np.array([0]), 1, times, mids, 10)
+    sell = markouts_bps(np.array([0]), -1, times, mids, 10)
+    assert buy[0] == pytest.approx(10.0) and sell[0] == pytest.approx(-10.0)
+    assert np.isnan(markouts_bps(np.array([5 * S]), 1, times, mids, 10)[0])  # past the data
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("fills") / "m.csv"
+    generate_market(path, venues=2, seed=4, start="2024-08-01T13:36:32Z",
+                    end="2024-08-01T13:37:32Z")  # fmt: skip
+    return path
+
+
+def test_sor_fills_prints_the_json_writes_orders_and_a_figure(market: Path, tmp_path: Path) -> None:
+    orders, plot = tmp_path / "orders.csv", tmp_path / "fills.png"
+    args = ["fills", "--data", str(market), "--every", "5", "--size", "200", "--horizon",
+            "0.5,2,10", "--orders-out", str(orders), "--plot", str(plot), "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report) == {"venues", "run"}
+    assert set(report["venues"]) == {"2", "9"}
+    assert list(report["venues"]["2"]) == ["0.5", "2", "10"]
+    cell = report["venues"]["9"]["2"]
+    assert list(cell) == ["orders", "p_any_fill", "p_full_fill", "mean_filled_fraction",
+                          "median_time_to_first_fill_s", "markout_bps"]  # fmt: skip
+    assert list(cell["markout_bps"]) == ["1", "10", "60"] and cell["orders"] > 5
+    with orders.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == report["run"]["orders_placed"]
+    filled = [r for r in rows if int(r["filled"]) > 0]
+    assert filled and all(
+        len(r["fill_times"].split(";")) == len(r["fill_sizes"].split(";"))
+        and sum(map(int, r["fill_sizes"].split(";"))) == int(r["filled"])
+        for r in filled
+    )
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    again = CliRunner().invoke(app, args)
+    assert again.stdout == result.stdout  # deterministic
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [("--every", "0", "--every: must be > 0"), ("--side", "short", "--side:"),
+     ("--horizon", "1,x", "--horizon: expected comma-separated numbers"),
+     ("--queue-model", "fifo", "--queue-model:"), ("--latency-us", "-1", "--latency-us:")],
+)  # fmt: skip
+def test_sor_fills_refuses_bad_flags_in_one_line(
+    market: Path, flag: str, value: str, message: str
+) -> None:
+    result = CliRunner().invoke(app, ["fills", "--data", str(market), flag, value, "--no-plot"])
+    assert result.exit_code == 2
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
