@@ -9,12 +9,15 @@ from typing import Any
 from sor import __version__
 from sor.core.domain import NANOS_PER_DOLLAR, StrategyResult
 from sor.data.reader import format_timestamp
-from sor.static.backtest import BASELINES, BacktestResult
+from sor.static.backtest import BacktestResult, baseline_names
 
 VWAP_NOTE = (
     "vwap weights its 60-second buckets by the displayed ask size of the whole window, "
     "which is known only in hindsight"
 )
+SELL_VWAP_NOTE = VWAP_NOTE.replace("ask size", "bid size")
+BUY_RULE = "fewest unfilled shares, then least total_cash, then earliest in grid order"
+SELL_RULE = "fewest unfilled shares, then most total_cash, then earliest in grid order"
 STATIC_NOTE = (
     "under the static allocator every candidate split is fully executable, so the "
     "penalties (lambda_over, lambda_under, theta_queue) never change the chosen split"
@@ -65,11 +68,17 @@ def summary(result: StrategyResult) -> dict[str, Any]:
     }
 
 
-def savings_bps(baseline: StrategyResult, router: StrategyResult) -> float | None:
-    """Return ``(avg_b - avg_router) / avg_b * 10_000``, or None when either is undefined."""
+def savings_bps(
+    baseline: StrategyResult, router: StrategyResult, side: str = "buy"
+) -> float | None:
+    """Return ``(avg_b - avg_router) / avg_b * 10_000`` for a buy and
+    ``(avg_router - avg_b) / avg_b * 10_000`` for a sell (positive = the router did
+    better), or None when either is undefined."""
     base, ours = baseline.avg_fill_px, router.avg_fill_px
     if base is None or ours is None:
         return None
+    if side == "sell":
+        return (ours - base) / base * 10_000
     return (base - ours) / base * 10_000
 
 
@@ -86,19 +95,21 @@ def _details(result: StrategyResult) -> dict[str, Any]:
 def build_report(result: BacktestResult) -> dict[str, Any]:
     """Build the report object; the same inputs always give the same object."""
     config, data, router = result.config, result.data, result.router
+    sell = config.side == "sell"
+    names = baseline_names(config.side)
     strategies = {"router": router, **result.baselines}
     report: dict[str, Any] = {
         "best_parameters": result.best_parameters.as_dict(),
         "optimized": summary(router),
-        "baselines": {name: summary(result.baselines[name]) for name in BASELINES},
+        "baselines": {name: summary(result.baselines[name]) for name in names},
         "savings_vs_baselines_bps": {
-            name: savings_bps(result.baselines[name], router) for name in BASELINES
+            name: savings_bps(result.baselines[name], router, config.side) for name in names
         },
         "strategies": {name: _details(value) for name, value in strategies.items()},
         "search": {
             "parameter_sets": len(result.search),
             "choice_is_arbitrary": result.search_is_arbitrary,
-            "rule": "fewest unfilled shares, then least total_cash, then earliest in grid order",
+            "rule": SELL_RULE if sell else BUY_RULE,
             "table": [
                 {
                     **row.parameters.as_dict(),
@@ -135,8 +146,11 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
                 "theta_queue": list(config.grid.theta_queue),
             },
         },
-        "notes": [VWAP_NOTE, STATIC_NOTE],
+        "notes": [SELL_VWAP_NOTE if sell else VWAP_NOTE, STATIC_NOTE],
     }
+    if sell:
+        # a buy report carries no side, so buy reports stay as they were
+        report["run"] = {"side": "sell", **report["run"]}
     if result.search_is_arbitrary:
         report["notes"].append(
             "every parameter set gave the same result: the best_parameters choice is arbitrary "

@@ -1,6 +1,7 @@
 """The static router run live on a stream, reporting fills as they happen.
 
-It applies the same rules as the backtest's router (docs/semantics.md sections 3 to 5): a
+It applies the same rules as the backtest's router (docs/semantics.md sections 3 to 5, and
+section 10 for a sell, which takes the bids): a
 timestamp is complete when a snapshot with a later ``ts_event`` arrives (or the stream
 ends); then the router acts once on the state. Its fills equal the backtest router's.
 """
@@ -29,8 +30,11 @@ class LiveRouter:
         costs: VenueCosts,
         *,
         window: tuple[int | None, int | None] = (None, None),
+        side: str = "buy",
     ) -> None:
         self.order_size = order_size
+        self.sell = side == "sell"
+        self._quote_keys = ("bid_px_nanos", "bid_sz") if self.sell else ("ask_px_nanos", "ask_sz")
         self.costs = costs
         self.window = window
         """Inclusive ``ts_event`` bounds (None: open) outside which snapshots are ignored."""
@@ -56,7 +60,8 @@ class LiveRouter:
             self._act(self._ts)
         self._ts = ts
         venue = message["publisher_id"]
-        self._quotes[venue] = (message["ask_px_nanos"], message["ask_sz"])
+        price, size = self._quote_keys
+        self._quotes[venue] = (message[price], message[size])
         self._consumed[venue] = 0
         if venue not in self._fees:
             self._fees[venue] = dollars_to_nanos(self.costs.fee(venue))
@@ -83,7 +88,7 @@ class LiveRouter:
         fee = np.array([self._fees[v] for v in venues], dtype=np.int64)
         split = np.zeros(len(venues), dtype=np.int64)
         check_notional(remaining, int((ask + fee).max()), int((ask + fee).min()))
-        status = static_split(remaining, ask, size, fee, split)
+        status = static_split(remaining, ask, size, fee, split, self.sell)
         if status == TOO_LARGE:
             raise SorError(f"at {format_timestamp(ts)}: {too_large_message(remaining)}")
         if status < 0:
@@ -93,7 +98,10 @@ class LiveRouter:
                 continue
             self._consumed[venue] += int(quantity)
             self.filled += int(quantity)
-            self.cash_nanos += int(quantity) * int(price + venue_fee)
+            # a sell's cash is its proceeds, net of the fee
+            self.cash_nanos += int(quantity) * int(
+                price - venue_fee if self.sell else price + venue_fee
+            )
             self.fills.append((ts, venue, int(quantity), int(price)))
             log.info(
                 "live fill %s: %d @ %.4f on publisher %d (%d/%d filled)",
