@@ -76,8 +76,6 @@ class BacktestConfig:
         validate_order_size(self.order_size)
         if self.side not in SIDES:
             raise ConfigError(f"unknown side {self.side!r}; choose one of {', '.join(SIDES)}")
-        if self.side == "sell" and self.model == "ck":
-            raise ConfigError("--side sell runs with --model static only, for now")
         if self.model not in MODELS:
             raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
         if self.start_ns is not None and self.end_ns is not None and self.end_ns < self.start_ns:
