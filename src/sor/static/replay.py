@@ -162,10 +162,14 @@ def _route_orders(remaining, px, size, consumed, fee_nanos, scratch, buy_venue, 
 
 
 @numba.njit(cache=True, nogil=True)
-def _sweep_orders(want, px, size, consumed, order, buy_venue, buy_qty, sell):
-    """Take ``want`` shares from the best quotes, by (ask price, publisher id) for a buy and
-    (bid price descending, publisher id) for a sell; return how many orders were written.
-    ``order`` is a work array of one slot per venue."""
+def sweep_orders(want, px, size, consumed, order, buy_venue, buy_qty, sell):
+    """Take ``want`` shares from the best quotes, by (ask price, position) for a buy and
+    (bid price descending, position) for a sell; return how many orders were written.
+
+    The one sweep of displayed liquidity: the replay's baselines sweep one quote per venue
+    (positions follow publisher id), and model ck's marketable orders sweep a book's
+    (venue, level) quotes flattened in that order (``sor.ck.queue.sweep``). ``order`` is a
+    work array of one slot per quote; nothing is consumed here."""
     n_venues = len(px)
     sign = -1 if sell else 1
     # insertion sort of a few venues; positions already follow publisher id, so a stable
@@ -242,7 +246,7 @@ def _replay_kernel(
             want = min(targets[g], order_size) - filled
             if want <= 0:
                 continue
-            n = _sweep_orders(want, px, size, consumed, scratch[0], buy_venue, buy_qty, sell)
+            n = sweep_orders(want, px, size, consumed, scratch[0], buy_venue, buy_qty, sell)
         for i in range(n):
             v = buy_venue[i]
             q = min(buy_qty[i], size[v] - consumed[v])  # fills are capped by what is shown
