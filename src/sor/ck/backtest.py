@@ -33,7 +33,7 @@ from sor.core.domain import (
 from sor.core.errors import SorError
 from sor.core.search import SearchGrid, best_index, run_grid
 from sor.data.reader import MarketData, format_timestamp
-from sor.report.builder import BUY_RULE, SELL_RULE, Money
+from sor.report.builder import BUY_RULE, SELL_RULE, Money, completion, savings_bps, summary
 from sor.static.backtest import BacktestConfig, baseline_names, run_backtest
 
 DEFAULT_CK_GRID = SearchGrid(
@@ -47,7 +47,7 @@ class Outcome:
     """A strategy's money and fills in the common form of the report."""
 
     total_fill: int
-    cash_nanos: int
+    total_cash_nanos: int
     passive: int
     rebates_nanos: int
     completion_ns: int | None
@@ -57,7 +57,7 @@ class Outcome:
         """Average price paid per share, fees and rebates included ($)."""
         if self.total_fill == 0:
             return None
-        return float(Fraction(self.cash_nanos, self.total_fill * NANOS_PER_DOLLAR))
+        return float(Fraction(self.total_cash_nanos, self.total_fill * NANOS_PER_DOLLAR))
 
 
 def _from_ck(result: CKResult, two_c: int = 0) -> Outcome:
@@ -118,7 +118,7 @@ def run_ck_backtest(
     results = run_grid(evaluate, points, workers=workers, on_done=on_progress, processes=True)
     table = [_from_ck(r, two_c) for r in results]
     sign = -1 if sell else 1  # a sell prefers the most proceeds
-    best = best_index([(size - o.total_fill, sign * o.cash_nanos) for o in table])
+    best = best_index([(size - o.total_fill, sign * o.total_cash_nanos) for o in table])
     passive = run_ck(events, venues, size, fees, rebates, points[best][0], points[best][1],
                      (start, end), settings, passive_only=True, flows=flows,
                      arrival_ns=arrival_ns)  # fmt: skip
@@ -137,10 +137,10 @@ def run_ck_backtest(
     router = outcomes["router"]
     report: dict[str, Any] = {
         "best_parameters": {**params.as_dict(), "horizon_s": horizon},
-        "optimized": _summary(router),
-        "baselines": {name: _summary(outcomes[name]) for name in names},
+        "optimized": summary(router),
+        "baselines": {name: summary(outcomes[name]) for name in names},
         "savings_vs_baselines_bps": {
-            name: _savings(outcomes[name], router, sell) for name in names
+            name: savings_bps(outcomes[name], router, config.side) for name in names
         },
         "strategies": {name: _details(o, size, mid, sell) for name, o in outcomes.items()},
         "search": {
@@ -151,7 +151,7 @@ def run_ck_backtest(
                 {
                     **p.as_dict(),
                     "horizon_s": h,
-                    **_summary(o),
+                    **summary(o),
                     "passive_share": r.passive / r.filled if r.filled else None,
                 }
                 for (p, h), r, o in zip(points, results, table, strict=True)
@@ -232,7 +232,7 @@ def _complete(
     stays consumed until a next row, which the window no longer holds. With ``two_c`` the
     strategy sold and ``final`` is the reflected book: its asks are the bids.
     """
-    filled, cash, completion = result.total_fill, result.total_cash_nanos, result.completion_ts
+    filled, cash, done_ns = result.total_fill, result.total_cash_nanos, result.completion_ts
     if filled < result.order_size:
         own = replace(final, consumed=final.consumed.copy())
         for fill in result.fills:
@@ -249,24 +249,8 @@ def _complete(
             else:
                 cash += int(q) * (int(p) + int(fees[v]))
             filled += int(q)
-        completion = end if filled >= result.order_size else None
-    return Outcome(filled, cash, 0, 0, completion)
-
-
-def _summary(outcome: Outcome) -> dict[str, Any]:
-    return {
-        "total_cash": Money(outcome.cash_nanos),
-        "avg_fill_px": outcome.avg_fill_px,
-        "total_fill": outcome.total_fill,
-    }
-
-
-def _savings(baseline: Outcome, router: Outcome, sell: bool = False) -> float | None:
-    if baseline.avg_fill_px is None or router.avg_fill_px is None:
-        return None
-    if sell:  # positive: the router sold higher
-        return (router.avg_fill_px - baseline.avg_fill_px) / baseline.avg_fill_px * 10_000
-    return (baseline.avg_fill_px - router.avg_fill_px) / baseline.avg_fill_px * 10_000
+        done_ns = end if filled >= result.order_size else None
+    return Outcome(filled, cash, 0, 0, done_ns)
 
 
 def _details(outcome: Outcome, size: int, mid: float | None, sell: bool = False) -> dict[str, Any]:
@@ -276,10 +260,7 @@ def _details(outcome: Outcome, size: int, mid: float | None, sell: bool = False)
         # positive = a cost on both sides: paying above the mid, or selling below it
         shortfall = ((mid - price) if sell else (price - mid)) / mid * 10_000
     return {
-        "unfilled": size - outcome.total_fill,
-        "completion_time": (
-            format_timestamp(outcome.completion_ns) if outcome.completion_ns is not None else None
-        ),
+        **completion(size - outcome.total_fill, outcome.completion_ns),
         "implementation_shortfall_bps": shortfall,
         "passive_share": outcome.passive / outcome.total_fill if outcome.total_fill else None,
         "rebates": Money(outcome.rebates_nanos),

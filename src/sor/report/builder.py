@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Protocol
 
 from sor import __version__
 from sor.core.domain import NANOS_PER_DOLLAR, StrategyResult
@@ -59,7 +59,20 @@ def _marked(value: Any) -> Any:
     return value
 
 
-def summary(result: StrategyResult) -> dict[str, Any]:
+class Figures(Protocol):
+    """What the report reads of a strategy's outcome, in either model."""
+
+    @property
+    def total_cash_nanos(self) -> int: ...
+
+    @property
+    def total_fill(self) -> int: ...
+
+    @property
+    def avg_fill_px(self) -> float | None: ...
+
+
+def summary(result: Figures) -> dict[str, Any]:
     """Return the three figures of docs/semantics.md section 8 for one strategy."""
     return {
         "total_cash": Money(result.total_cash_nanos),
@@ -68,9 +81,7 @@ def summary(result: StrategyResult) -> dict[str, Any]:
     }
 
 
-def savings_bps(
-    baseline: StrategyResult, router: StrategyResult, side: str = "buy"
-) -> float | None:
+def savings_bps(baseline: Figures, router: Figures, side: str = "buy") -> float | None:
     """Return ``(avg_b - avg_router) / avg_b * 10_000`` for a buy and
     ``(avg_router - avg_b) / avg_b * 10_000`` for a sell (positive = the router did
     better), or None when either is undefined."""
@@ -82,14 +93,16 @@ def savings_bps(
     return (base - ours) / base * 10_000
 
 
-def _details(result: StrategyResult) -> dict[str, Any]:
+def completion(unfilled: int, completion_ns: int | None) -> dict[str, Any]:
+    """Return a strategy's ``unfilled`` shares and ``completion_time``, in either model."""
     return {
-        "unfilled": result.unfilled,
-        "completion_time": (
-            format_timestamp(result.completion_ts) if result.completion_ts is not None else None
-        ),
-        "fills": len(result.fills),
+        "unfilled": unfilled,
+        "completion_time": (format_timestamp(completion_ns) if completion_ns is not None else None),
     }
+
+
+def _details(result: StrategyResult) -> dict[str, Any]:
+    return {**completion(result.unfilled, result.completion_ts), "fills": len(result.fills)}
 
 
 def build_report(result: BacktestResult) -> dict[str, Any]:
