@@ -196,6 +196,38 @@ def sweep_orders(want, px, size, consumed, order, buy_venue, buy_qty, sell):
 
 
 @numba.njit(cache=True, nogil=True)
+def _take(n, size, consumed, venue, qty):
+    """Execute the first ``n`` orders: cap each by what is shown, consume it, and keep the
+    fills (a positive quantity) in place at the front; return how many there are."""
+    m = 0
+    for i in range(n):
+        v = venue[i]
+        q = min(qty[i], size[v] - consumed[v])  # fills are capped by what is shown
+        if q <= 0:
+            continue
+        consumed[v] += q
+        venue[m] = v
+        qty[m] = q
+        m += 1
+    return m
+
+
+@numba.njit(cache=True, nogil=True)
+def route_step(remaining, px, size, consumed, fee_nanos, scratch, venue, qty, sell):
+    """Act once as the static router on a state: split ``remaining`` and execute it.
+
+    The state is one slot per venue in publisher id order: quote ``px`` and ``size``, what
+    our fills ``consumed`` since the venue's row, and its fee (nano-dollars). Writes the
+    fills into ``venue`` and ``qty`` and returns their count, or ``TOO_LARGE``. The replay
+    and the live router on a stream both act through this step. ``scratch`` is a
+    (5, venues) work array."""
+    n = _route_orders(remaining, px, size, consumed, fee_nanos, scratch, venue, qty, sell)
+    if n == TOO_LARGE:
+        return n
+    return _take(max(n, 0), size, consumed, venue, qty)
+
+
+@numba.njit(cache=True, nogil=True)
 def _replay_kernel(
     venue, quote_px, quote_sz, group_start, n_venues, fee_nanos, order_size, targets, route, sell
 ):
@@ -247,12 +279,10 @@ def _replay_kernel(
             if want <= 0:
                 continue
             n = sweep_orders(want, px, size, consumed, scratch[0], buy_venue, buy_qty, sell)
+        n = _take(n, size, consumed, buy_venue, buy_qty)
         for i in range(n):
             v = buy_venue[i]
-            q = min(buy_qty[i], size[v] - consumed[v])  # fills are capped by what is shown
-            if q <= 0:
-                continue
-            consumed[v] += q
+            q = buy_qty[i]
             filled += q
             # q < 2**32 and the nano part < 1e9, so neither product passes int64; the caller
             # bounds order_size * dollars per share (``check_notional``)
