@@ -285,12 +285,11 @@ def test_a_window_with_too_many_decisions_is_refused_before_the_search() -> None
 def test_the_configuration_sells_and_the_flag_wins(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from conftest import GOLDEN
-
+    golden = Path(__file__).resolve().parents[1] / "golden"
     monkeypatch.chdir(tmp_path)
     config = tmp_path / "sor.toml"
     config.write_text('[order]\nsize = 1000\nside = "sell"\n')
-    data = str(GOLDEN / "tiny_sell_mbp1.csv")
+    data = str(golden / "tiny_sell_mbp1.csv")
     sold = run_main(["backtest", "--data", data, "--config", str(config), *QUIET], capsys)
     assert sold.returncode == 0, sold.stderr
     assert json.loads(sold.stdout)["run"]["side"] == "sell"
