@@ -20,10 +20,12 @@ def brute_force_allocate(
     lambda_under: float = 0.0,
     theta_queue: float = 0.0,
     step: int = STEP,
+    sell: bool = False,
 ) -> Allocation:
     """Enumerate every split, keep those summing to ``order_size``, pick the least cost.
 
     Ties (within ``1e-9 * max(1, |least|)``) go to the lexicographically smallest split.
+    With ``sell`` each venue's ``ask`` is its bid and a share costs ``fee - bid``.
     """
     validate_order_size(order_size, step)
     splits: list[list[int]] = [[]]
@@ -36,7 +38,7 @@ def brute_force_allocate(
                 grown.append([*alloc, quantity])
         splits = grown
     candidates = [
-        (split_cost(s, venues, order_size, lambda_over, lambda_under, theta_queue), s)
+        (split_cost(s, venues, order_size, lambda_over, lambda_under, theta_queue, sell), s)
         for s in splits
         if sum(s) == order_size and venues
     ]

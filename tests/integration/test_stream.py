@@ -53,6 +53,30 @@ def test_kafka_run_prints_exactly_the_file_runs_report(
     assert (tmp_path / "kafka.json").read_bytes() == expected
 
 
+def test_a_sell_from_kafka_and_from_the_classic_script_is_the_file_runs_sell(
+    broker: EmbeddedBroker, market_csv: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    topic = _topic()
+    _invoke("produce", "--data", str(market_csv), "--bootstrap", broker.bootstrap,
+            "--topic", topic, "--speed", "0")  # fmt: skip
+    _invoke("backtest", "--kafka", broker.bootstrap, "--topic", topic, "--side", "sell", *GRID,
+            "--no-plot", "--json-out", str(tmp_path / "kafka.json"))  # fmt: skip
+    expected = _file_report(market_csv, tmp_path / "file.json", "--side", "sell")
+    assert b'"best_bid"' in expected
+    assert (tmp_path / "kafka.json").read_bytes() == expected
+    repo = Path(__file__).resolve().parents[2]
+    streamed = subprocess.run(
+        [sys.executable, str(repo / "backtest.py"), "--data", str(market_csv), "--side", "sell",
+         *GRID, "--no-plot", "--quiet", "--json-out", str(tmp_path / "stream.json")],
+        cwd=repo, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert streamed.returncode == 0, streamed.stderr
+    assert streamed.stdout.encode() == expected
+
+
 def test_the_end_marker_stops_the_consumer(broker: EmbeddedBroker, market_csv: Path) -> None:
     topic = _topic()
     market = read_market(market_csv)

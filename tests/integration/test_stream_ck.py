@@ -50,6 +50,15 @@ def test_ck_from_an_event_stream_is_the_file_run(
                            "--topic", topic)  # fmt: skip
     static_file = _report(tmp_path / "s_file.json", "--data", str(market_csv), *WINDOW)
     assert static_kafka == static_file
+    # and a sell, of either model
+    for model in ("ck", "static"):
+        extra = CK if model == "ck" else ()
+        sold_kafka = _report(tmp_path / f"{model}_sell_kafka.json", "--kafka", broker.bootstrap,
+                             "--topic", topic, "--side", "sell", *extra)  # fmt: skip
+        sold_file = _report(tmp_path / f"{model}_sell_file.json", "--data", str(market_csv),
+                            *WINDOW, "--side", "sell", *extra)  # fmt: skip
+        assert b'"side": "sell"' in sold_file
+        assert sold_kafka == sold_file
 
 
 def test_ck_on_a_snapshot_stream_says_what_it_needs(

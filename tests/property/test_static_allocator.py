@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -49,6 +51,41 @@ def test_fast_allocator_equals_brute_force(case) -> None:  # type: ignore[no-unt
     slow = brute_force_allocate(order_size, venues, lambda_over, lambda_under, theta_queue)
     assert fast.split == slow.split
     assert fast.cost == slow.cost
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(venue_sets(), st.sampled_from((None, 0.001, 0.002, 0.003, 0.004)))
+def test_fast_allocator_equals_brute_force_on_sells(case, tiny) -> None:  # type: ignore[no-untyped-def]
+    # a sell reads each quote as a bid and a share costs fee - bid; a tiny bid below the fee
+    # makes that cost positive on one venue while negative on the others
+    order_size, venues, (lambda_over, lambda_under, theta_queue) = case
+    if tiny is not None:
+        venues = [replace(venues[0], ask=tiny), *venues[1:]]
+    penalties = (lambda_over, lambda_under, theta_queue)
+    fast = allocate(order_size, venues, *penalties, sell=True)
+    slow = brute_force_allocate(order_size, venues, *penalties, sell=True)
+    assert fast.split == slow.split
+    assert fast.cost == slow.cost
+
+
+def test_a_sell_takes_the_highest_bid_net_of_fees() -> None:
+    venues = [
+        VenueQuote(10.00, 300, fee=0.003),  # nets 9.997
+        VenueQuote(10.01, 200, fee=0.003),  # nets 10.007: the best
+        VenueQuote(10.01, 500, fee=0.0135),  # nets 9.9965: dearest fee, worst net
+    ]
+    assert allocate(400, venues, sell=True).split == (200, 200, 0)
+    assert allocate(400, venues).split == (300, 100, 0)  # the buy takes the cheapest
+
+
+def test_sell_ties_go_to_the_smallest_split_within_the_tolerance() -> None:
+    # equal nets on venues 0 and 1: the lexicographically smallest split puts the most on
+    # the later venue
+    venues = [VenueQuote(10.00, 500, fee=0.001), VenueQuote(10.00, 500, fee=0.001)]
+    assert allocate(600, venues, sell=True).split == (100, 500)
+    # a gain of 1 nano-dollar in 6,000 $ of proceeds is within the 1e-9 relative tolerance
+    venues = [VenueQuote(10.00, 500, fee=0.001), VenueQuote(10.000000001, 500, fee=0.001)]
+    assert allocate(600, venues, sell=True).split == (100, 500)
 
 
 @settings(max_examples=100, deadline=None)

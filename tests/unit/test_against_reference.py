@@ -29,30 +29,43 @@ def _same(product: StrategyResult, reference: ref.RefResult) -> None:
     assert Decimal(product.total_cash_nanos) / NANOS_PER_DOLLAR == reference.total_cash
 
 
+@pytest.mark.parametrize("side", ["buy", "sell"])
 @pytest.mark.parametrize("order_size", [300, 1000, 2500])
 @pytest.mark.parametrize(
     "window", [(None, None), ("2024-08-01T13:37:00Z", "2024-08-01T13:38:45.5Z")]
 )
 def test_every_strategy_matches_the_reference(
-    market_file: Path, order_size: int, window: tuple[str | None, str | None]
+    market_file: Path, order_size: int, window: tuple[str | None, str | None], side: str
 ) -> None:
     start = parse_timestamp(window[0]) if window[0] else None
     end = parse_timestamp(window[1]) if window[1] else None
     data = read_market(market_file, start_ns=start, end_ns=end)
     config = BacktestConfig(
-        order_size=order_size, start_ns=start, end_ns=end, grid=SearchGrid((0.4,), (0.4,), (0.4,))
+        order_size=order_size,
+        start_ns=start,
+        end_ns=end,
+        grid=SearchGrid((0.4,), (0.4,), (0.4,)),
+        side=side,
     )
     result = run_backtest(data, config)
 
-    rows = ref.load_rows(market_file, start, end)
+    rows = ref.load_rows(market_file, start, end, side)
     assert len(rows) == len(data.snapshots)
     fees = {v: Decimal("0.003") for v in {r["pub"] for r in rows}}
     w_start = start if start is not None else rows[0]["ts"]
     w_end = end if end is not None else rows[-1]["ts"]
-    _same(result.router, ref.replay(rows, fees, ref.router(order_size, fees)))
-    _same(result.baselines["best_ask"], ref.replay(rows, fees, ref.sweep(lambda ts: order_size)))
-    _same(result.baselines["twap"], ref.replay(rows, fees, ref.twap(order_size, w_start, w_end)))
+    sweep_name = "best_bid" if side == "sell" else "best_ask"
+    assert list(result.baselines) == [sweep_name, "twap", "vwap"]
+    _same(result.router, ref.replay(rows, fees, ref.router(order_size, fees, side), side))
+    _same(
+        result.baselines[sweep_name],
+        ref.replay(rows, fees, ref.sweep(lambda ts: order_size, side), side),
+    )
+    _same(
+        result.baselines["twap"],
+        ref.replay(rows, fees, ref.twap(order_size, w_start, w_end, side), side),
+    )
     _same(
         result.baselines["vwap"],
-        ref.replay(rows, fees, ref.vwap(order_size, rows, w_start, w_end)),
+        ref.replay(rows, fees, ref.vwap(order_size, rows, w_start, w_end, side), side),
     )

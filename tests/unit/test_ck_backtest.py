@@ -154,11 +154,13 @@ def test_each_strategy_completes_on_its_own_copy_of_the_final_book() -> None:
     behind = StrategyResult("twap", 10_000, 300, 300 * 10_003_000_000, None, fills)
     done = _complete(behind, final, last_row_ns, fees, end=999)
     assert done.total_fill == 300 + 200 + 200 + 500
-    assert done.cash_nanos == 300 * 10_003_000_000 + 400 * 10_003_000_000 + 500 * 10_013_000_000
+    assert (
+        done.total_cash_nanos == 300 * 10_003_000_000 + 400 * 10_003_000_000 + 500 * 10_013_000_000
+    )
     assert done.completion_ns is None  # the book ran dry
     # the next strategy finds the whole final book: the first one swept its own copy
     fresh = StrategyResult("vwap", 1000, 0, 0, None)
     done = _complete(fresh, final, last_row_ns, fees, end=999)
     assert (done.total_fill, done.completion_ns) == (1000, 999)
-    assert done.cash_nanos == 500 * 10_003_000_000 + 500 * 10_013_000_000
+    assert done.total_cash_nanos == 500 * 10_003_000_000 + 500 * 10_013_000_000
     assert (final.consumed == 0).all()

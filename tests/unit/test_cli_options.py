@@ -123,6 +123,7 @@ def test_output_path_is_checked_before_the_run(
         ("[order]\nsize = 150\n", "order.size: order size must be a positive multiple of 100"),
         ('[order]\nsize = "5000"\n', "order.size: '5000' is not a valid integer"),
         ('[order]\nstart = "yesterday"\n', "order.start: invalid timestamp 'yesterday'"),
+        ('[order]\nside = "short"\n', "order.side: must be 'buy' or 'sell'"),
         ("[ck]\nhorizon = [0.5, 0]\n", "ck.horizon: must be >= 0.001, got 0"),
         ("[ck]\nlatency_us = inf\n", "ck.latency_us: must be a finite number, got inf"),
         ('[ck]\nqueue_model = "lazy"\n', "ck.queue_model: must be 'probabilistic' or"),
@@ -279,3 +280,20 @@ def test_a_window_with_too_many_decisions_is_refused_before_the_search() -> None
     _check_decisions(day, (0.5, 2.0))  # 172,800 decisions: allowed
     with pytest.raises(SorError, match=r"--horizon 0.2 s over a window of 86,400 s means 432,000"):
         _check_decisions(day, (0.2, 2.0))
+
+
+def test_the_configuration_sells_and_the_flag_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    golden = Path(__file__).resolve().parents[1] / "golden"
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "sor.toml"
+    config.write_text('[order]\nsize = 1000\nside = "sell"\n')
+    data = str(golden / "tiny_sell_mbp1.csv")
+    sold = run_main(["backtest", "--data", data, "--config", str(config), *QUIET], capsys)
+    assert sold.returncode == 0, sold.stderr
+    assert json.loads(sold.stdout)["run"]["side"] == "sell"
+    args = ["backtest", "--data", data, "--config", str(config), "--side", "buy", *QUIET]
+    bought = run_main(args, capsys)
+    assert bought.returncode == 0, bought.stderr
+    assert "side" not in json.loads(bought.stdout)["run"]  # buy reports are unchanged

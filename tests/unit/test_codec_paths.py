@@ -24,15 +24,8 @@ def test_messages_of_two_depths_decode_one_at_a_time() -> None:
         encode({**_EVENT, "seq": 1, "bid_px": ["9.99"], "bid_sz": [90], "ask_px": ["10.02"],
                 "ask_sz": [3]})
     )  # fmt: skip
-    assert (
-        decode_event_batch(
-            [
-                encode(_EVENT),
-                encode({**_EVENT, "bid_px": ["1"], "bid_sz": [1], "ask_px": ["1"], "ask_sz": [1]}),
-            ]
-        )  # fmt: skip
-        is None
-    )
+    one_level = {**_EVENT, "bid_px": ["1"], "bid_sz": [1], "ask_px": ["1"], "ask_sz": [1]}
+    assert decode_event_batch([encode(_EVENT), encode(one_level)]) is None
     rows = events_from_messages([shallow, deep])  # the batch refuses mixed depths
     assert rows["ask_px"][0, :3].tolist() == [10_000_000_000, 10_010_000_000, 0]
     assert rows["ask_px"][1, :2].tolist() == [10_020_000_000, 0]

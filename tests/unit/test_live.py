@@ -1,8 +1,10 @@
-"""The live router on a stream buys exactly what the backtest's router buys."""
+"""The live router on a stream buys (and sells) exactly what the backtest's router does."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 from sor.core.domain import VenueCosts
 from sor.core.search import SearchGrid
@@ -13,7 +15,8 @@ from sor.streaming.codec import decode, encode, snapshot_message
 from sor.streaming.live import LiveRouter
 
 
-def test_live_fills_equal_the_backtest_router(tmp_path: Path) -> None:
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_live_fills_equal_the_backtest_router(tmp_path: Path, side: str) -> None:
     path = tmp_path / "market.csv"
     generate_market(path, venues=4, seed=9, start="2024-08-01T13:36:32Z",
                     end="2024-08-01T13:37:02Z", depth=1)  # fmt: skip
@@ -21,9 +24,9 @@ def test_live_fills_equal_the_backtest_router(tmp_path: Path) -> None:
     costs = VenueCosts(fees=((5, 0.001),))
     for order_size in (500, 3000, 20_000):
         config = BacktestConfig(order_size=order_size, costs=costs,
-                                grid=SearchGrid((0.1,), (0.1,), (0.1,)))  # fmt: skip
+                                grid=SearchGrid((0.1,), (0.1,), (0.1,)), side=side)  # fmt: skip
         router = run_backtest(market, config).router
-        live = LiveRouter(order_size, costs)
+        live = LiveRouter(order_size, costs, side=side)
         for seq, row in enumerate(market.snapshots):
             live.on_snapshot(decode(encode(snapshot_message(seq, row, replay="r"))))
         live.finish()

@@ -193,3 +193,24 @@ def test_the_title_says_when_the_parameter_choice_is_arbitrary(
     same = copy.deepcopy(ck_report)
     same["search"]["choice_is_arbitrary"] = True
     assert ARBITRARY in ck_figure(same).get_suptitle()
+
+
+def test_a_sell_figure_speaks_of_proceeds_and_selling_higher(market: Path) -> None:
+    grid = SearchGrid(lambda_over=(0.1,), lambda_under=(0.1,), theta_queue=(0.1,))
+    config = BacktestConfig(order_size=2000, grid=grid, side="sell")
+    result = run_backtest(read_market(market), config, workers=1)
+    fig = static_figure(result)
+    mid = _independent_arrival_mid(market)
+    drawn = _bars(fig)
+    assert set(drawn) == {"router", "best_bid", "twap", "vwap"}
+    for name, strategy in {"router": result.router, **result.baselines}.items():
+        assert strategy.avg_fill_px is not None
+        # a cost is positive on both sides: here, proceeds below the arrival mid
+        expected = (mid - strategy.avg_fill_px) / mid * 1e4
+        assert drawn[name] == pytest.approx(expected, rel=1e-12, abs=1e-9), name
+    cost = _axes(fig, "Cost per strategy")
+    assert "proceeds below the mid" in cost.get_title()
+    assert cost.get_xlabel().replace("\n", " ").startswith("router sold ")
+    titles = [ax.get_title() for ax in fig.axes]
+    assert "Shares sold so far" in titles and "Where each strategy sold (by publisher_id)" in titles
+    assert "sell 2,000 shares" in str(fig.get_suptitle())

@@ -100,6 +100,7 @@ class BacktestOptions:
     start: str | None = None
     end: str | None = None
     order_size: int | None = None
+    side: str = "buy"
     fee: float | None = None
     rebate: float | None = None
     lambda_over: tuple[float, ...] | None = None
@@ -142,6 +143,7 @@ class BacktestOptions:
             ),
             model=self.model,
             seed=seed,
+            side=self.side,
         )
 
     def check_outputs(self) -> None:
@@ -286,7 +288,12 @@ def run_kafka_backtest(
     from sor.streaming.live import LiveRouter
 
     config = options.config(seed=None)  # the window of --start/--end, if given
-    router = LiveRouter(config.order_size, config.costs, window=(config.start_ns, config.end_ns))
+    router = LiveRouter(
+        config.order_size,
+        config.costs,
+        window=(config.start_ns, config.end_ns),
+        side=config.side,
+    )
     log.info("consuming %r from %s (replay: %s)", topic, bootstrap, replay)
     consumed = consume_market(
         bootstrap,

@@ -4,6 +4,7 @@ Example::
 
     [order]
     size = 5000
+    side = "buy"          # or "sell"
     start = "2024-08-01T13:36:32Z"
     end = "2024-08-01T13:45:32Z"
 
@@ -123,6 +124,7 @@ LatencySigma = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_LATENCY_
 Seed = Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)]
 QueueModel = Literal["probabilistic", "conservative"]  # sor.ck.queue.QUEUE_MODELS
 Model = Literal["static", "ck"]
+Side = Literal["buy", "sell"]  # sor.static.replay.SIDES
 OrderSize = Annotated[int, Field(strict=True), AfterValidator(_order_size)]
 Timestamp = Annotated[str, AfterValidator(_timestamp)]
 Workers = Annotated[int, Field(strict=True, ge=1)]
@@ -157,6 +159,7 @@ class OrderSection(Validated):
     """The parent order and the window."""
 
     size: OrderSize | None = None
+    side: Side | None = None
     start: Timestamp | None = None
     end: Timestamp | None = None
 
@@ -209,6 +212,7 @@ class BacktestFlags(Validated):
     """The numeric and choice flags of ``sor backtest``, under their names with ``_``."""
 
     order_size: OrderSize | None = None
+    side: Side | None = None
     start: Timestamp | None = None
     end: Timestamp | None = None
     fee: Dollars | None = None

@@ -4,6 +4,9 @@ horizon, against the static router, the baselines and a pure passive strategy.
 Every strategy completes: what is left at the window's end is bought with marketable
 orders. The report adds, per strategy, the implementation shortfall against the arrival
 mid (bps), the share filled passively and the rebates earned.
+
+A sell runs the buy machinery on the reflected market (:mod:`sor.ck.mirror`) and maps its
+money back; the static strategies sell on the snapshots as the static model does.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from sor import __version__
+from sor.ck.mirror import mirror_constant, proceeds, reflect_events
 from sor.ck.queue import QUEUE_MODELS, Book, advance, attach_venues, sweep
 from sor.ck.router import CKResult, CKSettings, arrival, outflows, run_ck
 from sor.core.domain import (
@@ -29,8 +33,8 @@ from sor.core.domain import (
 from sor.core.errors import SorError
 from sor.core.search import SearchGrid, best_index, run_grid
 from sor.data.reader import MarketData, format_timestamp
-from sor.report.builder import Money
-from sor.static.backtest import BASELINES, BacktestConfig, run_backtest
+from sor.report.builder import BUY_RULE, SELL_RULE, Money, completion, savings_bps, summary
+from sor.static.backtest import BacktestConfig, baseline_names, run_backtest
 
 DEFAULT_CK_GRID = SearchGrid(
     lambda_over=(0.05,), lambda_under=(0.01, 0.05, 0.2), theta_queue=(0.0005, 0.005, 0.05)
@@ -43,7 +47,7 @@ class Outcome:
     """A strategy's money and fills in the common form of the report."""
 
     total_fill: int
-    cash_nanos: int
+    total_cash_nanos: int
     passive: int
     rebates_nanos: int
     completion_ns: int | None
@@ -53,13 +57,16 @@ class Outcome:
         """Average price paid per share, fees and rebates included ($)."""
         if self.total_fill == 0:
             return None
-        return float(Fraction(self.cash_nanos, self.total_fill * NANOS_PER_DOLLAR))
+        return float(Fraction(self.total_cash_nanos, self.total_fill * NANOS_PER_DOLLAR))
 
 
-def _from_ck(result: CKResult) -> Outcome:
+def _from_ck(result: CKResult, two_c: int = 0) -> Outcome:
+    """The outcome of a ck run; ``two_c`` maps a run on the reflected market to a sell."""
     done = [e.ts for e in result.executions]
-    return Outcome(result.filled, result.cash_nanos, result.passive, result.rebates_nanos,
-                   max(done) if done and result.filled >= result.order_size else None)  # fmt: skip
+    filled = result.filled
+    cash = proceeds(two_c, filled, result.cash_nanos) if two_c else result.cash_nanos
+    return Outcome(filled, cash, result.passive, result.rebates_nanos,
+                   max(done) if done and filled >= result.order_size else None)  # fmt: skip
 
 
 def run_ck_backtest(
@@ -78,6 +85,11 @@ def run_ck_backtest(
     stream's); ``market`` the snapshots of the same rows, for the static strategies.
     """
     settings = settings or CKSettings()
+    sell = config.side == "sell"
+    two_c = mirror_constant(events) if sell else 0
+    original = events
+    if sell:
+        events = reflect_events(events, two_c)
     events, venues = attach_venues(events)
     if len(events) == 0:
         raise SorError(f"no rows of {market.source} fall in the window; check --start/--end")
@@ -88,6 +100,8 @@ def run_ck_backtest(
     rebates = np.array([dollars_to_nanos(config.costs.rebate(int(v))) for v in venues], np.int64)
     flows = outflows(events, len(venues))
     arrival_ns, mid = arrival(events, venues)
+    if sell:  # the mid of the market itself, not of its reflection: exact and unrounded
+        mid = arrival(attach_venues(original)[0], venues)[1]
     size = config.order_size
     points = [
         (params, horizon)
@@ -102,7 +116,9 @@ def run_ck_backtest(
     # processes: a run is mostly Python, which holds the GIL (the forked workers inherit the
     # events and the arrays above)
     results = run_grid(evaluate, points, workers=workers, on_done=on_progress, processes=True)
-    best = best_index([(size - r.filled, r.cash_nanos) for r in results])
+    table = [_from_ck(r, two_c) for r in results]
+    sign = -1 if sell else 1  # a sell prefers the most proceeds
+    best = best_index([(size - o.total_fill, sign * o.total_cash_nanos) for o in table])
     passive = run_ck(events, venues, size, fees, rebates, points[best][0], points[best][1],
                      (start, end), settings, passive_only=True, flows=flows,
                      arrival_ns=arrival_ns)  # fmt: skip
@@ -112,31 +128,33 @@ def run_ck_backtest(
     advance(events, 0, end, final, 0, 0)
     last_row_ns = np.full(len(venues), np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(last_row_ns, events["venue"], events["ts_event"])
-    outcomes = {"router": _from_ck(results[best])}
+    outcomes = {"router": table[best]}
     for name, result in {"static": static.router, **static.baselines}.items():
-        outcomes[name] = _complete(result, final, last_row_ns, fees, end)
-    outcomes["passive"] = _from_ck(passive)
+        outcomes[name] = _complete(result, final, last_row_ns, fees, end, two_c)
+    outcomes["passive"] = _from_ck(passive, two_c)
     params, horizon = points[best]
-    names = [*BASELINES, "passive", "static"]
+    names = [*baseline_names(config.side), "passive", "static"]
     router = outcomes["router"]
-    return {
+    report: dict[str, Any] = {
         "best_parameters": {**params.as_dict(), "horizon_s": horizon},
-        "optimized": _summary(router),
-        "baselines": {name: _summary(outcomes[name]) for name in names},
-        "savings_vs_baselines_bps": {name: _savings(outcomes[name], router) for name in names},
-        "strategies": {name: _details(o, size, mid) for name, o in outcomes.items()},
+        "optimized": summary(router),
+        "baselines": {name: summary(outcomes[name]) for name in names},
+        "savings_vs_baselines_bps": {
+            name: savings_bps(outcomes[name], router, config.side) for name in names
+        },
+        "strategies": {name: _details(o, size, mid, sell) for name, o in outcomes.items()},
         "search": {
             "parameter_sets": len(points),
             "choice_is_arbitrary": len({(r.filled, r.cash_nanos) for r in results}) == 1,
-            "rule": "fewest unfilled shares, then least total_cash, then earliest in grid order",
+            "rule": SELL_RULE if sell else BUY_RULE,
             "table": [
                 {
                     **p.as_dict(),
                     "horizon_s": h,
-                    **_summary(_from_ck(r)),
+                    **summary(o),
                     "passive_share": r.passive / r.filled if r.filled else None,
                 }
-                for (p, h), r in zip(points, results, strict=True)
+                for (p, h), r, o in zip(points, results, table, strict=True)
             ],
         },
         "run": {
@@ -158,14 +176,29 @@ def run_ck_backtest(
                 for v in venues
             },
         },
-        "notes": [
-            "every strategy completes: the remainder at the window's end is bought with "
-            "marketable orders sweeping the displayed asks",
-            "best_ask, twap, vwap and static run on the snapshots (first row per venue and timestamp); router and "
-            "passive on every event with queue positions, latency, fees and rebates",
-            "vwap weights its buckets by displayed ask size over the whole window (hindsight)",
-        ],
+        "notes": SELL_NOTES if sell else BUY_NOTES,
     }
+    if sell:
+        # a buy report carries no side, so buy reports stay as they were
+        report["run"] = {"side": "sell", **report["run"]}
+    return report
+
+
+BUY_NOTES = [
+    "every strategy completes: the remainder at the window's end is bought with "
+    "marketable orders sweeping the displayed asks",
+    "best_ask, twap, vwap and static run on the snapshots (first row per venue and timestamp); router and "
+    "passive on every event with queue positions, latency, fees and rebates",
+    "vwap weights its buckets by displayed ask size over the whole window (hindsight)",
+]
+SELL_NOTES = [
+    "every strategy completes: the remainder at the window's end is sold with "
+    "marketable orders sweeping the displayed best bids",
+    BUY_NOTES[1].replace("best_ask", "best_bid"),
+    "vwap weights its buckets by displayed bid size over the whole window (hindsight)",
+    "limit sells rest at each venue's best ask; implementation shortfall is "
+    "(arrival mid - avg_fill_px) / arrival mid, so a cost is positive",
+]
 
 
 MAX_DECISIONS = 200_000
@@ -185,53 +218,50 @@ def _check_decisions(window_ns: int, horizons_s: tuple[float, ...]) -> None:
 
 
 def _complete(
-    result: StrategyResult, final: Book, last_row_ns: np.ndarray, fees: np.ndarray, end: int
+    result: StrategyResult,
+    final: Book,
+    last_row_ns: np.ndarray,
+    fees: np.ndarray,
+    end: int,
+    two_c: int = 0,
 ) -> Outcome:
     """Buy what a snapshot strategy left at the window's end with marketable orders.
 
     Each strategy sweeps its own copy of the final book (each runs on its own state), less
     what it bought itself from a venue's best ask since that venue's last row: that size
-    stays consumed until a next row, which the window no longer holds.
+    stays consumed until a next row, which the window no longer holds. With ``two_c`` the
+    strategy sold and ``final`` is the reflected book: its asks are the bids.
     """
-    filled, cash, completion = result.total_fill, result.total_cash_nanos, result.completion_ts
+    filled, cash, done_ns = result.total_fill, result.total_cash_nanos, result.completion_ts
     if filled < result.order_size:
         own = replace(final, consumed=final.consumed.copy())
         for fill in result.fills:
             v = int(np.searchsorted(final.venues, fill.publisher_id))
-            if fill.ts_event >= last_row_ns[v] and dollars_to_nanos(fill.price) == own.ask_px[v, 0]:
+            price = dollars_to_nanos(fill.price)
+            if two_c:
+                price = two_c - price
+            if fill.ts_event >= last_row_ns[v] and price == own.ask_px[v, 0]:
                 own.consumed[v, 0] = min(own.consumed[v, 0] + fill.quantity, own.ask_sz[v, 0])
         got = sweep(own, result.order_size - filled)
         for v, q, p in zip(got.venue, got.qty, got.px, strict=True):
-            cash += int(q) * (int(p) + int(fees[v]))
+            if two_c:
+                cash += int(q) * (two_c - int(p) - int(fees[v]))
+            else:
+                cash += int(q) * (int(p) + int(fees[v]))
             filled += int(q)
-        completion = end if filled >= result.order_size else None
-    return Outcome(filled, cash, 0, 0, completion)
+        done_ns = end if filled >= result.order_size else None
+    return Outcome(filled, cash, 0, 0, done_ns)
 
 
-def _summary(outcome: Outcome) -> dict[str, Any]:
-    return {
-        "total_cash": Money(outcome.cash_nanos),
-        "avg_fill_px": outcome.avg_fill_px,
-        "total_fill": outcome.total_fill,
-    }
-
-
-def _savings(baseline: Outcome, router: Outcome) -> float | None:
-    if baseline.avg_fill_px is None or router.avg_fill_px is None:
-        return None
-    return (baseline.avg_fill_px - router.avg_fill_px) / baseline.avg_fill_px * 10_000
-
-
-def _details(outcome: Outcome, size: int, mid: float | None) -> dict[str, Any]:
+def _details(outcome: Outcome, size: int, mid: float | None, sell: bool = False) -> dict[str, Any]:
     price = outcome.avg_fill_px
+    shortfall = None
+    if price is not None and mid:
+        # positive = a cost on both sides: paying above the mid, or selling below it
+        shortfall = ((mid - price) if sell else (price - mid)) / mid * 10_000
     return {
-        "unfilled": size - outcome.total_fill,
-        "completion_time": (
-            format_timestamp(outcome.completion_ns) if outcome.completion_ns is not None else None
-        ),
-        "implementation_shortfall_bps": (
-            (price - mid) / mid * 10_000 if price is not None and mid else None
-        ),
+        **completion(size - outcome.total_fill, outcome.completion_ns),
+        "implementation_shortfall_bps": shortfall,
         "passive_share": outcome.passive / outcome.total_fill if outcome.total_fill else None,
         "rebates": Money(outcome.rebates_nanos),
     }

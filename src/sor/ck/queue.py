@@ -38,6 +38,7 @@ import numba
 import numpy as np
 
 from sor.data.events import F_LAST
+from sor.static.replay import sweep_orders
 
 CONSERVATIVE = 0
 PROBABILISTIC = 1
@@ -263,22 +264,16 @@ def sweep(book: Book, quantity: int) -> Fills:
     consumed until the venue's next row. Fills are at each level's price (the fee is
     charged by the caller); less than ``quantity`` is bought when the book runs dry.
     """
-    venues, levels = np.nonzero((book.ask_px > 0) & (book.ask_sz - book.consumed > 0))
-    order = np.lexsort((levels, venues, book.ask_px[venues, levels]))
-    ts, venue_out, qty, px = [], [], [], []
-    left = quantity
-    for j in order:
-        if left <= 0:
-            break
-        v, k = venues[j], levels[j]
-        take = int(min(left, book.ask_sz[v, k] - book.consumed[v, k]))
-        book.consumed[v, k] += take
-        left -= take
-        venue_out.append(v)
-        qty.append(take)
-        px.append(book.ask_px[v, k])
-        ts.append(0)
+    # the (venue, level) quotes flattened row by row: position order is (venue, level)
+    px, size = book.ask_px.ravel(), book.ask_sz.ravel()
+    consumed = book.consumed.reshape(-1)  # a view: what is taken stays taken in the book
+    slots = np.empty(len(px), np.int64)
+    out_where, out_qty = np.empty(len(px), np.int64), np.empty(len(px), np.int64)
+    n = sweep_orders(quantity, px, size, consumed, slots, out_where, out_qty, False)
+    where, qty = out_where[:n], out_qty[:n].copy()
+    np.add.at(consumed, where, qty)
+    levels = book.ask_px.shape[1]
     return Fills(
-        np.array(ts, np.int64), np.array(venue_out, np.int64), np.array(qty, np.int64),
-        np.array(px, np.int64), np.full(len(qty), MARKET, np.int64),
+        np.zeros(n, np.int64), where // levels, qty, px[where].copy(),
+        np.full(n, MARKET, np.int64),
     )  # fmt: skip

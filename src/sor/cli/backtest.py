@@ -103,8 +103,17 @@ def backtest(
         int | None,
         Opt(
             help=with_default(
-                "Shares to buy, a positive multiple of 100; else the config's [order] size.",
+                "Shares to buy or sell, a positive multiple of 100; else the config's [order] size.",
                 DEFAULT_ORDER_SIZE,
+            )
+        ),
+    ] = None,
+    side: Annotated[
+        str | None,
+        Opt(
+            help=with_default(
+                "buy (take the asks) or sell (take the bids); else the config's [order] side.",
+                "buy",
             )
         ),
     ] = None,
@@ -217,7 +226,7 @@ def backtest(
         flags = check_flags(
             BacktestFlags,
             {
-                "order_size": order_size, "start": start, "end": end, "fee": fee,
+                "order_size": order_size, "side": side, "start": start, "end": end, "fee": fee,
                 "rebate": rebate, "lambda_over": float_list("lambda-over", lambda_over),
                 "lambda_under": float_list("lambda-under", lambda_under),
                 "theta_queue": float_list("theta-queue", theta_queue), "model": model,
@@ -235,6 +244,7 @@ def backtest(
             start=pick(flags.start, file_config.order.start),
             end=pick(flags.end, file_config.order.end),
             order_size=pick(flags.order_size, file_config.order.size),
+            side=pick(flags.side, file_config.order.side) or "buy",
             fee=flags.fee,
             rebate=flags.rebate,
             lambda_over=pick(flags.lambda_over, search.lambda_over),

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Protocol
 
 from sor import __version__
 from sor.core.domain import NANOS_PER_DOLLAR, StrategyResult
 from sor.data.reader import format_timestamp
-from sor.static.backtest import BASELINES, BacktestResult
+from sor.static.backtest import BacktestResult, baseline_names
 
 VWAP_NOTE = (
     "vwap weights its 60-second buckets by the displayed ask size of the whole window, "
     "which is known only in hindsight"
 )
+SELL_VWAP_NOTE = VWAP_NOTE.replace("ask size", "bid size")
+BUY_RULE = "fewest unfilled shares, then least total_cash, then earliest in grid order"
+SELL_RULE = "fewest unfilled shares, then most total_cash, then earliest in grid order"
 STATIC_NOTE = (
     "under the static allocator every candidate split is fully executable, so the "
     "penalties (lambda_over, lambda_under, theta_queue) never change the chosen split"
@@ -60,7 +63,20 @@ def _marked(value: Any) -> Any:
     return value
 
 
-def summary(result: StrategyResult) -> dict[str, Any]:
+class Figures(Protocol):
+    """What the report reads of a strategy's outcome, in either model."""
+
+    @property
+    def total_cash_nanos(self) -> int: ...
+
+    @property
+    def total_fill(self) -> int: ...
+
+    @property
+    def avg_fill_px(self) -> float | None: ...
+
+
+def summary(result: Figures) -> dict[str, Any]:
     """Return the three figures of docs/semantics.md section 8 for one strategy."""
     return {
         "total_cash": Money(result.total_cash_nanos),
@@ -69,40 +85,48 @@ def summary(result: StrategyResult) -> dict[str, Any]:
     }
 
 
-def savings_bps(baseline: StrategyResult, router: StrategyResult) -> float | None:
-    """Return ``(avg_b - avg_router) / avg_b * 10_000``, or None when either is undefined."""
+def savings_bps(baseline: Figures, router: Figures, side: str = "buy") -> float | None:
+    """Return ``(avg_b - avg_router) / avg_b * 10_000`` for a buy and
+    ``(avg_router - avg_b) / avg_b * 10_000`` for a sell (positive = the router did
+    better), or None when either is undefined."""
     base, ours = baseline.avg_fill_px, router.avg_fill_px
     if base is None or ours is None:
         return None
+    if side == "sell":
+        return (ours - base) / base * 10_000
     return (base - ours) / base * 10_000
 
 
-def _details(result: StrategyResult) -> dict[str, Any]:
+def completion(unfilled: int, completion_ns: int | None) -> dict[str, Any]:
+    """Return a strategy's ``unfilled`` shares and ``completion_time``, in either model."""
     return {
-        "unfilled": result.unfilled,
-        "completion_time": (
-            format_timestamp(result.completion_ts) if result.completion_ts is not None else None
-        ),
-        "fills": len(result.fills),
+        "unfilled": unfilled,
+        "completion_time": (format_timestamp(completion_ns) if completion_ns is not None else None),
     }
+
+
+def _details(result: StrategyResult) -> dict[str, Any]:
+    return {**completion(result.unfilled, result.completion_ts), "fills": len(result.fills)}
 
 
 def build_report(result: BacktestResult) -> dict[str, Any]:
     """Build the report object; the same inputs always give the same object."""
     config, data, router = result.config, result.data, result.router
+    sell = config.side == "sell"
+    names = baseline_names(config.side)
     strategies = {"router": router, **result.baselines}
     report: dict[str, Any] = {
         "best_parameters": result.best_parameters.as_dict(),
         "optimized": summary(router),
-        "baselines": {name: summary(result.baselines[name]) for name in BASELINES},
+        "baselines": {name: summary(result.baselines[name]) for name in names},
         "savings_vs_baselines_bps": {
-            name: savings_bps(result.baselines[name], router) for name in BASELINES
+            name: savings_bps(result.baselines[name], router, config.side) for name in names
         },
         "strategies": {name: _details(value) for name, value in strategies.items()},
         "search": {
             "parameter_sets": len(result.search),
             "choice_is_arbitrary": result.search_is_arbitrary,
-            "rule": "fewest unfilled shares, then least total_cash, then earliest in grid order",
+            "rule": SELL_RULE if sell else BUY_RULE,
             "table": [
                 {
                     **row.parameters.as_dict(),
@@ -139,8 +163,11 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
                 "theta_queue": list(config.grid.theta_queue),
             },
         },
-        "notes": [VWAP_NOTE, STATIC_NOTE],
+        "notes": [SELL_VWAP_NOTE if sell else VWAP_NOTE, STATIC_NOTE],
     }
+    if sell:
+        # a buy report carries no side, so buy reports stay as they were
+        report["run"] = {"side": "sell", **report["run"]}
     if result.search_is_arbitrary:
         report["notes"].append(
             "every parameter set gave the same result: the best_parameters choice is arbitrary "

@@ -39,14 +39,16 @@ from sor.static.backtest import BacktestResult
 COLORS = {
     "router": "#1f77b4",
     "best_ask": "#ff7f0e",
+    "best_bid": "#ff7f0e",
     "twap": "#2ca02c",
     "vwap": "#d62728",
     "passive": "#8c564b",
     "static": "#9467bd",
 }
-MARKERS = {"router": "o", "best_ask": "s", "twap": "^", "vwap": "v"}
+MARKERS = {"router": "o", "best_ask": "s", "best_bid": "s", "twap": "^", "vwap": "v"}
 ARBITRARY = "parameters (choice arbitrary: every set gives the same result)"
 COST_NOTE = "bps of the arrival mid, fees included; positive = cost (paid above the mid)"
+SELL_COST_NOTE = "bps of the arrival mid, fees included; positive = cost (proceeds below the mid)"
 _THOUSANDS = StrMethodFormatter("{x:,.0f}")
 # Fixed metadata per format: the same inputs give the same bytes (no version, no date).
 _METADATA: dict[str, dict[str, Any]] = {
@@ -59,11 +61,21 @@ _METADATA: dict[str, dict[str, Any]] = {
 }
 
 
-def cost_bps(avg_fill_px: float | None, arrival_mid: float | None) -> float | None:
-    """Return ``(avg_fill_px - arrival_mid) / arrival_mid * 1e4`` (bps), None if undefined."""
+def cost_bps(
+    avg_fill_px: float | None, arrival_mid: float | None, sell: bool = False
+) -> float | None:
+    """Return ``(avg_fill_px - arrival_mid) / arrival_mid * 1e4`` (bps), None if undefined;
+    for a sell ``(arrival_mid - avg_fill_px) / arrival_mid * 1e4``: a cost is positive."""
     if avg_fill_px is None or not arrival_mid:
         return None
+    if sell:
+        return (arrival_mid - avg_fill_px) / arrival_mid * 10_000
     return (avg_fill_px - arrival_mid) / arrival_mid * 10_000
+
+
+def report_sells(report: Mapping[str, Any]) -> bool:
+    """True for the report of a sell (buy reports carry no ``run.side``)."""
+    return report["run"].get("side") == "sell"
 
 
 def nbbo_mid(snapshots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -113,14 +125,18 @@ def arrival_mid(snapshots: np.ndarray) -> tuple[int | None, float | None]:
 def static_costs_bps(result: BacktestResult) -> dict[str, float | None]:
     """Return each strategy's cost against the arrival mid of the snapshots (bps)."""
     mid = arrival_mid(result.data.snapshots)[1]
-    return {name: cost_bps(s.avg_fill_px, mid) for name, s in _strategies(result).items()}
+    sell = result.config.side == "sell"
+    return {name: cost_bps(s.avg_fill_px, mid, sell) for name, s in _strategies(result).items()}
 
 
 def ck_costs_bps(report: Mapping[str, Any]) -> dict[str, float | None]:
     """Return each strategy's cost against the report's arrival mid (bps)."""
     mid = report["run"]["arrival_mid"]
     summaries = {"router": report["optimized"], **report["baselines"]}
-    return {name: cost_bps(summaries[name]["avg_fill_px"], mid) for name in report["strategies"]}
+    sell = report_sells(report)
+    return {
+        name: cost_bps(summaries[name]["avg_fill_px"], mid, sell) for name in report["strategies"]
+    }
 
 
 def ck_grid_bps(
@@ -134,7 +150,7 @@ def ck_grid_bps(
     grid = np.full((len(thetas), len(unders)), np.nan)
     mid = report["run"]["arrival_mid"]
     for row in rows:
-        bps = cost_bps(row["avg_fill_px"], mid)
+        bps = cost_bps(row["avg_fill_px"], mid, report_sells(report))
         if bps is not None:
             cell = (thetas.index(row["theta_queue"]), unders.index(row["lambda_under"]))
             grid[cell] = np.nanmin([grid[cell], bps])
@@ -148,9 +164,11 @@ def parameters_title(parameters: Mapping[str, Any], arbitrary: bool) -> str:
     return f"{ARBITRARY if arbitrary else 'best parameters'}: {values}"
 
 
-def comparison(router_vs: Mapping[str, float | None]) -> str:
-    """Say how much more or less the router costs than each baseline, from the report's
-    ``savings_vs_baselines_bps`` (positive: the router is cheaper)."""
+def comparison(router_vs: Mapping[str, float | None], sell: bool = False) -> str:
+    """Say how much more or less the router costs than each baseline (for a sell: how much
+    higher or lower it sold), from the report's ``savings_vs_baselines_bps`` (positive: the
+    router did better)."""
+    better, worse = ("higher", "lower") if sell else ("less", "more")
     parts = []
     for name, saving in router_vs.items():
         if saving is None:
@@ -158,8 +176,8 @@ def comparison(router_vs: Mapping[str, float | None]) -> str:
         elif round(saving, 2) == 0:
             parts.append(f"the same as {name}")
         else:
-            parts.append(f"{abs(saving):.2f} bps {'less' if saving > 0 else 'more'} than {name}")
-    return "router costs " + ", ".join(parts)
+            parts.append(f"{abs(saving):.2f} bps {better if saving > 0 else worse} than {name}")
+    return ("router sold " if sell else "router costs ") + ", ".join(parts)
 
 
 def write_plot(result: BacktestResult, path: str | Path) -> Path:
@@ -180,6 +198,7 @@ def static_figure(result: BacktestResult) -> Figure:
     arrival mid (bps) and where each bought.
     """
     strategies = _strategies(result)
+    sell = result.config.side == "sell"
     arrival_ns, mid = arrival_mid(result.data.snapshots)
     times, mids = nbbo_mid(result.data.snapshots)
     fig = Figure(figsize=(15, 12.5), layout="constrained")
@@ -191,21 +210,22 @@ def static_figure(result: BacktestResult) -> Figure:
     ax_shares = fig.add_subplot(grid[1, span], sharex=ax_mid)
     window = (result.window_start_ns, result.window_end_ns)
     _mid_panel(ax_mid, times, mids, strategies, mid, window)
-    _shares_panel(ax_shares, result, strategies, window)
+    _shares_panel(ax_shares, result, strategies, window, sell=sell)
     ax_mid.set_title("NBBO mid and each strategy's fills (marker area proportional to shares)")
     if close_up is not None:
         ax_zoom = fig.add_subplot(grid[0, 1])
         ax_zoom_shares = fig.add_subplot(grid[1, 1], sharex=ax_zoom)
         zoom = (result.window_start_ns, close_up)
         _mid_panel(ax_zoom, times, mids, strategies, mid, zoom, legend=False)
-        _shares_panel(ax_zoom_shares, result, strategies, zoom, legend=False)
+        _shares_panel(ax_zoom_shares, result, strategies, zoom, legend=False, sell=sell)
         ax_zoom.set_title("Close-up: the first seconds")
     bottom = grid[2, :].subgridspec(1, 2, width_ratios=(1.1, 1))
     ax_cost, ax_venue = fig.add_subplot(bottom[0]), fig.add_subplot(bottom[1])
-    _cost_bars(ax_cost, static_costs_bps(result))
-    saved = {n: savings_bps(s, result.router) for n, s in result.baselines.items()}
-    ax_cost.set_xlabel(_wrap(comparison(saved), 3), fontsize=10)
-    _venue_panel(ax_venue, result, strategies)
+    _cost_bars(ax_cost, static_costs_bps(result), sell)
+    side = result.config.side
+    saved = {n: savings_bps(s, result.router, side) for n, s in result.baselines.items()}
+    ax_cost.set_xlabel(_wrap(comparison(saved, sell), 3), fontsize=10)
+    _venue_panel(ax_venue, result, strategies, sell)
     return fig
 
 
@@ -224,8 +244,10 @@ def ck_figure(report: Mapping[str, Any]) -> Figure:
     fig.suptitle(_ck_title(report), fontsize=12)
 
     costs = ck_costs_bps(report)
-    _cost_bars(ax_cost, costs)
-    ax_cost.set_xlabel(_wrap(comparison(report["savings_vs_baselines_bps"]), 3), fontsize=10)
+    sell = report_sells(report)
+    _cost_bars(ax_cost, costs, sell)
+    saved = report["savings_vs_baselines_bps"]
+    ax_cost.set_xlabel(_wrap(comparison(saved, sell), 3), fontsize=10)
     _passive_panel(ax_passive, report)
     _heat_maps(bottom, list(heat_axes), report, horizons, costs)
     return fig
@@ -238,7 +260,8 @@ def _strategies(result: BacktestResult) -> dict[str, StrategyResult]:
 def _static_title(result: BacktestResult, arrival_ns: int | None, mid: float | None) -> str:
     params = result.best_parameters.as_dict()
     head = (
-        f"{Path(result.data.source).name}: buy {result.config.order_size:,} shares, "
+        f"{Path(result.data.source).name}: {result.config.side} "
+        f"{result.config.order_size:,} shares, "
         f"{result.config.model} router, {parameters_title(params, result.search_is_arbitrary)}"
     )
     return f"{head}\n{_arrival_phrase(arrival_ns, mid)}"
@@ -248,7 +271,8 @@ def _ck_title(report: Mapping[str, Any]) -> str:
     run = report["run"]
     arbitrary = bool(report["search"]["choice_is_arbitrary"])
     head = (
-        f"{Path(str(run['input'])).name}: buy {run['order_size']:,} shares, ck router "
+        f"{Path(str(run['input'])).name}: {run.get('side', 'buy')} {run['order_size']:,} shares, "
+        "ck router "
         f"({run['queue_model']} queue), {parameters_title(report['best_parameters'], arbitrary)}"
     )
     mid = run["arrival_mid"]
@@ -335,8 +359,9 @@ def _shares_panel(
     window: tuple[int, int],
     *,
     legend: bool = True,
+    sell: bool = False,
 ) -> None:
-    """Draw each strategy's shares bought so far over ``window`` (ns)."""
+    """Draw each strategy's shares bought (or sold) so far over ``window`` (ns)."""
     start, end = result.window_start_ns, result.window_end_ns
     for name, strategy in strategies.items():
         ts = np.array([start, *(f.ts_event for f in strategy.fills), end], dtype=np.int64)
@@ -344,7 +369,7 @@ def _shares_panel(
         ax.step(_dates(ts), shares, where="post", label=name, color=COLORS[name],
                 marker=MARKERS.get(name), markersize=3)  # fmt: skip
     ax.axhline(result.config.order_size, color="grey", linestyle=":", linewidth=1)
-    ax.set_title("Shares bought so far", fontsize=11)
+    ax.set_title(f"Shares {'sold' if sell else 'bought'} so far", fontsize=11)
     ax.set_xlabel("time (UTC)")
     ax.yaxis.set_major_formatter(_THOUSANDS)
     if legend:
@@ -355,7 +380,7 @@ def _shares_panel(
     _time_axis(ax)
 
 
-def _cost_bars(ax: Axes, costs: Mapping[str, float | None]) -> None:
+def _cost_bars(ax: Axes, costs: Mapping[str, float | None], sell: bool = False) -> None:
     names = list(costs)
     values = [0.0 if value is None else value for value in costs.values()]
     bars = ax.bar(names, values, color=[COLORS.get(n, "grey") for n in names])
@@ -371,12 +396,12 @@ def _cost_bars(ax: Axes, costs: Mapping[str, float | None]) -> None:
     pad = max(high - low, 1.0) * 0.2
     ax.set_ylim(low - (pad if low < 0 else 0), high + pad)
     ax.set_ylabel("cost against the arrival mid (bps)")
-    ax.set_title(f"Cost per strategy\n({COST_NOTE})", fontsize=11)
+    ax.set_title(f"Cost per strategy\n({SELL_COST_NOTE if sell else COST_NOTE})", fontsize=11)
     ax.grid(axis="y", alpha=0.3)
 
 
 def _venue_panel(
-    ax: Axes, result: BacktestResult, strategies: Mapping[str, StrategyResult]
+    ax: Axes, result: BacktestResult, strategies: Mapping[str, StrategyResult], sell: bool = False
 ) -> None:
     names = list(strategies)
     bottom = np.zeros(len(names))
@@ -390,7 +415,9 @@ def _venue_panel(
         bottom += shares
     ax.set_ylabel("shares")
     ax.yaxis.set_major_formatter(_THOUSANDS)
-    ax.set_title("Where each strategy bought (by publisher_id)", fontsize=11)
+    ax.set_title(
+        f"Where each strategy {'sold' if sell else 'bought'} (by publisher_id)", fontsize=11
+    )
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="venue")
 
 
@@ -448,7 +475,11 @@ def _heat_maps(
     )
     if image is not None:
         bar = fig.colorbar(image, ax=list(axes), format="%.2f", shrink=0.9)
-        bar.set_label("router cost (bps; blue: cheaper than passive, red: dearer)")
+        bar.set_label(
+            "router cost (bps; blue: sold higher than passive, red: lower)"
+            if report_sells(report)
+            else "router cost (bps; blue: cheaper than passive, red: dearer)"
+        )
         for value, name in ((passive, "passive"), (static, "static")):
             if value is not None and 0.0 <= float(norm(value)) <= 1.0:
                 bar.ax.axhline(value, color="black", linewidth=1.5)

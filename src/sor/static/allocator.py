@@ -64,14 +64,20 @@ _RELATIVE_LIMIT = 4_000_000_000_000_000_000
 def _tie_tolerance(shares: int, base_cost: int, relative_least: int) -> int:
     """Return ``max(1, floor(|least| / 1e9))`` in nano-dollars, where the least cost is
     ``shares * base_cost + relative_least``, without forming that product (it may pass
-    int64). ``base_cost > 0`` and ``relative_least >= 0``; the caller bounds
-    ``shares * (base_cost // 1e9 + 1)`` and ``relative_least``."""
+    int64). ``relative_least >= 0``; ``base_cost`` is negative on the sell side (the unit
+    cost ``fee - bid``). The caller bounds ``shares * (|base_cost| // 1e9 + 1)`` and
+    ``relative_least``."""
     giga = 1_000_000_000
-    whole, part = base_cost // giga, base_cost % giga
+    whole, part = base_cost // giga, base_cost % giga  # floor division: 0 <= part < 1e9
     high, low = shares // giga, shares % giga
     # shares * base_cost / 1e9 = shares * whole + high * part + low * part / 1e9
-    tolerance = shares * whole + high * part + (low * part + relative_least) // giga
-    return max(1, tolerance)
+    exact = shares * whole + high * part
+    rest = low * part + relative_least
+    floor = exact + rest // giga
+    if floor >= 0:
+        return max(1, floor)
+    # a negative least (money received): |least| / 1e9 rounds down to -ceil(least / 1e9)
+    return max(1, -(exact - ((-rest) // giga)))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -81,11 +87,14 @@ def static_split(
     ask_sizes: np.ndarray,
     fee_nanos: np.ndarray,
     out_split: np.ndarray,
+    sell: bool = False,
 ) -> int:
     """Write the rule's split of ``order_size`` into ``out_split``; return a status.
 
     Venues are given in ascending publisher_id order. ``ask_nanos`` and ``fee_nanos`` are
-    nano-dollars per share (``ask + fee > 0``), ``ask_sizes`` shares available. Returns 0
+    nano-dollars per share (``ask + fee > 0``), ``ask_sizes`` shares available. With
+    ``sell`` the prices are bids and the unit cost is ``fee - bid`` (docs/semantics.md
+    section 10): least cost is most proceeds. Returns 0
     when a split was written; ``NO_SPLIT`` (with ``out_split`` zeroed) when no split sums to
     ``order_size``; ``TOO_LARGE`` when the spread of the venues' costs times the order
     passes what int64 holds exactly.
@@ -101,13 +110,14 @@ def static_split(
     unit_cost = np.empty(n, dtype=np.int64)
     cap = np.empty(n, dtype=np.int64)
     order = np.empty(n, dtype=np.int64)
-    base = ask_nanos[0] + fee_nanos[0] if n else 0
+    sign = -1 if sell else 1
+    base = sign * ask_nanos[0] + fee_nanos[0] if n else 0
     for i in range(n):
-        base = min(base, ask_nanos[i] + fee_nanos[i])
+        base = min(base, sign * ask_nanos[i] + fee_nanos[i])
     total_cap = 0
     for i in range(n):
         out_split[i] = 0
-        spread = ask_nanos[i] + fee_nanos[i] - base
+        spread = sign * ask_nanos[i] + fee_nanos[i] - base
         if units > 0 and spread > _RELATIVE_LIMIT // (units * STEP):
             return TOO_LARGE
         unit_cost[i] = spread * STEP
@@ -231,14 +241,17 @@ def split_cost(
     lambda_over: float,
     lambda_under: float,
     theta_queue: float,
+    sell: bool = False,
 ) -> float:
-    """Return the rule's cost of ``split`` in dollars, summed in venue order as floats."""
+    """Return the rule's cost of ``split`` in dollars, summed in venue order as floats.
+
+    With ``sell`` each venue's ``ask`` is its bid and a share costs ``fee - bid``."""
     executed = 0
     cash = 0.0
     for sent, venue in zip(split, venues, strict=True):
         done = min(sent, venue.ask_size)
         executed += done
-        cash += done * (venue.ask + venue.fee)
+        cash += done * ((venue.fee - venue.ask) if sell else (venue.ask + venue.fee))
         cash -= max(sent - done, 0) * venue.rebate
     underfill = max(order_size - executed, 0)
     overfill = max(executed - order_size, 0)
@@ -257,10 +270,13 @@ def allocate(
     lambda_under: float = 0.0,
     theta_queue: float = 0.0,
     step: int = STEP,
+    sell: bool = False,
 ) -> Allocation:
     """Split ``order_size`` shares across ``venues`` (ascending publisher_id) by the rule.
 
-    The penalties are accepted for the rule's signature; they cannot change the result
+    With ``sell`` each venue's ``ask`` and ``ask_size`` are its bid and bid size, and a share
+    costs ``fee - bid`` (docs/semantics.md section 10). The penalties are accepted for the
+    rule's signature; they cannot change the result
     (see the module's docstring). The returned cost is computed from the split exactly as
     the brute-force reference computes it.
     """
@@ -274,11 +290,11 @@ def allocate(
     check_notional(order_size, int(np.max(ask + fee)), int(np.min(ask + fee)))
     size = np.array([v.ask_size for v in venues], dtype=np.int64)
     out = np.zeros(len(venues), dtype=np.int64)
-    status = static_split(order_size, ask, size, fee, out)
+    status = static_split(order_size, ask, size, fee, out, sell)
     if status == TOO_LARGE:
         raise SorError(too_large_message(order_size))
     if status == NO_SPLIT:
         return Allocation((), None)
     split = tuple(int(q) for q in out)
-    cost = split_cost(split, venues, order_size, lambda_over, lambda_under, theta_queue)
+    cost = split_cost(split, venues, order_size, lambda_over, lambda_under, theta_queue, sell)
     return Allocation(split, cost)

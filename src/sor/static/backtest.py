@@ -18,16 +18,24 @@ from sor.data.reader import MarketData
 from sor.static.allocator import validate_order_size
 from sor.static.baselines import best_ask_targets, twap_targets, vwap_targets
 from sor.static.replay import (
+    SIDES,
     MarketArrays,
     RunOutput,
     check_market_notional,
-    displayed_ask_size,
+    displayed_size,
     run_router,
     run_sweep,
 )
 
 BASELINES = ("best_ask", "twap", "vwap")
+SELL_BASELINES = ("best_bid", "twap", "vwap")
 MODELS = ("static", "ck")
+
+
+def baseline_names(side: str) -> tuple[str, ...]:
+    """Return the baselines of a ``side`` order: ``best_bid`` stands for ``best_ask`` when
+    selling (docs/semantics.md section 10)."""
+    return SELL_BASELINES if side == "sell" else BASELINES
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,7 @@ class BacktestConfig:
     Attributes
     ----------
     order_size
-        Shares to buy, a positive multiple of 100.
+        Shares to buy or sell, a positive multiple of 100.
     start_ns, end_ns
         Window bounds (inclusive, ns since the epoch) the data was cut to, or None for the
         first and last kept timestamps; they also set the TWAP/VWAP buckets.
@@ -50,6 +58,9 @@ class BacktestConfig:
         full model on the queue simulator (``sor.ck.backtest``).
     seed
         Seed of the generated data, when the data was generated; recorded only.
+    side
+        ``buy`` takes the asks; ``sell`` takes the bids for the most proceeds
+        (docs/semantics.md section 10).
     """
 
     order_size: int = 5000
@@ -59,9 +70,12 @@ class BacktestConfig:
     grid: SearchGrid = field(default_factory=SearchGrid)
     model: str = "static"
     seed: int | None = None
+    side: str = "buy"
 
     def __post_init__(self) -> None:
         validate_order_size(self.order_size)
+        if self.side not in SIDES:
+            raise ConfigError(f"unknown side {self.side!r}; choose one of {', '.join(SIDES)}")
         if self.model not in MODELS:
             raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
         if self.start_ns is not None and self.end_ns is not None and self.end_ns < self.start_ns:
@@ -89,7 +103,7 @@ class BacktestResult:
     search: tuple[SearchRow, ...]
     best: int
     baselines: dict[str, StrategyResult]
-    displayed_ask_size: np.ndarray = field(repr=False)
+    displayed_size: np.ndarray = field(repr=False)
     group_ts: np.ndarray = field(repr=False)
 
     @property
@@ -145,7 +159,7 @@ def run_backtest(
             f"no rows of {data.source} fall in the window; check --start/--end "
             "against the file's ts_event range"
         )
-    market = MarketArrays.from_snapshots(data.snapshots)
+    market = MarketArrays.from_snapshots(data.snapshots, config.side)
     check_venues(config.costs, market.venues)
     fee_nanos = config.costs.fee_nanos(market.venues)
     size = config.order_size
@@ -162,12 +176,14 @@ def run_backtest(
             return SearchRow(params, result("router", run_router(market, fee_nanos, size)))
 
     rows = run_grid(evaluate, config.grid.parameter_sets(), workers=workers, on_done=on_progress)
-    best = best_index([(row.result.unfilled, row.result.total_cash_nanos) for row in rows])
-    displayed = displayed_ask_size(market)
+    # a sell prefers the most proceeds: negating the cash keeps one ordering rule
+    sign = -1 if market.sell else 1
+    best = best_index([(row.result.unfilled, sign * row.result.total_cash_nanos) for row in rows])
+    displayed = displayed_size(market)
     # Targets are built one baseline at a time: on long files each is an array as long as
     # the market, and peak memory is a stated goal.
     targets = {
-        "best_ask": lambda: best_ask_targets(market.n_timestamps, size),
+        baseline_names(config.side)[0]: lambda: best_ask_targets(market.n_timestamps, size),
         "twap": lambda: twap_targets(market.group_ts, size, start, end),
         "vwap": lambda: vwap_targets(market.group_ts, displayed, size, start, end),
     }
@@ -185,7 +201,7 @@ def run_backtest(
         search=tuple(rows),
         best=best,
         baselines=baselines,
-        displayed_ask_size=displayed,
+        displayed_size=displayed,
         group_ts=market.group_ts,
     )
 

@@ -19,6 +19,9 @@ from sor.core.errors import SorError
 from sor.data.reader import format_timestamp
 from sor.static.allocator import TOO_LARGE, check_notional, static_split, too_large_message
 
+SIDES = ("buy", "sell")
+"""The order sides: a buy takes the asks, a sell the bids (docs/semantics.md section 10)."""
+
 
 @dataclass(frozen=True)
 class MarketArrays:
@@ -27,20 +30,27 @@ class MarketArrays:
     ``venues`` holds the distinct publisher ids in ascending order; ``venue`` maps each row
     to its position there, which is also the router's venue order. Rows of the distinct
     timestamp ``g`` are ``group_start[g]:group_start[g + 1]``, at time ``group_ts[g]``.
+    ``quote_px`` and ``quote_sz`` are the side an order takes: the asks for a buy, the bids
+    for a sell (``sell``).
     """
 
     venues: np.ndarray
     venue: np.ndarray
-    ask_px: np.ndarray
-    ask_sz: np.ndarray
+    quote_px: np.ndarray
+    quote_sz: np.ndarray
     group_start: np.ndarray
     group_ts: np.ndarray
+    sell: bool = False
 
     @classmethod
-    def from_snapshots(cls, snapshots: np.ndarray) -> MarketArrays:
-        """Lay out ``SNAPSHOT_DTYPE`` rows, already in processing order."""
+    def from_snapshots(cls, snapshots: np.ndarray, side: str = "buy") -> MarketArrays:
+        """Lay out ``SNAPSHOT_DTYPE`` rows, already in processing order, for a ``side``
+        (``buy`` or ``sell``) order."""
         if snapshots.dtype != SNAPSHOT_DTYPE:
             raise TypeError(f"expected SNAPSHOT_DTYPE rows, got {snapshots.dtype}")
+        if side not in SIDES:
+            raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+        sell = side == "sell"
         ts = snapshots["ts_event"]
         venues = np.unique(snapshots["publisher_id"])
         boundaries = np.flatnonzero(np.diff(ts)) + 1
@@ -48,10 +58,11 @@ class MarketArrays:
         return cls(
             venues=venues.astype(np.int64),
             venue=np.searchsorted(venues, snapshots["publisher_id"]).astype(np.int64),
-            ask_px=np.ascontiguousarray(snapshots["ask_px"]),
-            ask_sz=np.ascontiguousarray(snapshots["ask_sz"]),
+            quote_px=np.ascontiguousarray(snapshots["bid_px" if sell else "ask_px"]),
+            quote_sz=np.ascontiguousarray(snapshots["bid_sz" if sell else "ask_sz"]),
             group_start=group_start,
             group_ts=ts[group_start[:-1]].astype(np.int64) if len(ts) else ts[:0].copy(),
+            sell=sell,
         )
 
     @property
@@ -108,18 +119,18 @@ def _fill_capacity(order_size: int, n_groups: int, n_venues: int) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
-def _apply_rows(g, group_start, venue, ask_px, ask_sz, px, size, consumed):
+def _apply_rows(g, group_start, venue, quote_px, quote_sz, px, size, consumed):
     """Apply the rows of timestamp ``g``: each replaces its venue's quote and resets the
     size our fills consumed there."""
     for r in range(group_start[g], group_start[g + 1]):
         v = venue[r]
-        px[v] = ask_px[r]
-        size[v] = ask_sz[r]
+        px[v] = quote_px[r]
+        size[v] = quote_sz[r]
         consumed[v] = 0
 
 
 @numba.njit(cache=True, nogil=True)
-def _route_orders(remaining, px, size, consumed, fee_nanos, scratch, buy_venue, buy_qty):
+def _route_orders(remaining, px, size, consumed, fee_nanos, scratch, buy_venue, buy_qty, sell):
     """Split ``remaining`` with the static allocator over the venues with liquidity, in
     publisher id order; return how many orders were written, or ``TOO_LARGE``.
     ``scratch`` is a (5, venues) work array allocated once per run, not per timestamp."""
@@ -138,7 +149,7 @@ def _route_orders(remaining, px, size, consumed, fee_nanos, scratch, buy_venue, 
             k += 1
     if k == 0:
         return 0
-    status = static_split(remaining, cand_px[:k], cand_size[:k], cand_fee[:k], split[:k])
+    status = static_split(remaining, cand_px[:k], cand_size[:k], cand_fee[:k], split[:k], sell)
     if status < 0:
         return status  # NO_SPLIT: nothing to send; TOO_LARGE: the run stops
     n = 0
@@ -151,17 +162,23 @@ def _route_orders(remaining, px, size, consumed, fee_nanos, scratch, buy_venue, 
 
 
 @numba.njit(cache=True, nogil=True)
-def _sweep_orders(want, px, size, consumed, order, buy_venue, buy_qty):
-    """Take ``want`` shares from the cheapest asks, by (ask price, publisher id); return
-    how many orders were written. ``order`` is a work array of one slot per venue."""
+def sweep_orders(want, px, size, consumed, order, buy_venue, buy_qty, sell):
+    """Take ``want`` shares from the best quotes, by (ask price, position) for a buy and
+    (bid price descending, position) for a sell; return how many orders were written.
+
+    The one sweep of displayed liquidity: the replay's baselines sweep one quote per venue
+    (positions follow publisher id), and model ck's marketable orders sweep a book's
+    (venue, level) quotes flattened in that order (``sor.ck.queue.sweep``). ``order`` is a
+    work array of one slot per quote; nothing is consumed here."""
     n_venues = len(px)
+    sign = -1 if sell else 1
     # insertion sort of a few venues; positions already follow publisher id, so a stable
     # sort on price is the (price, publisher id) order
     k = 0
     for v in range(n_venues):
         if px[v] > 0 and size[v] - consumed[v] > 0:
             j = k
-            while j > 0 and px[order[j - 1]] > px[v]:
+            while j > 0 and sign * px[order[j - 1]] > sign * px[v]:
                 order[j] = order[j - 1]
                 j -= 1
             order[j] = v
@@ -179,10 +196,43 @@ def _sweep_orders(want, px, size, consumed, order, buy_venue, buy_qty):
 
 
 @numba.njit(cache=True, nogil=True)
+def _take(n, size, consumed, venue, qty):
+    """Execute the first ``n`` orders: cap each by what is shown, consume it, and keep the
+    fills (a positive quantity) in place at the front; return how many there are."""
+    m = 0
+    for i in range(n):
+        v = venue[i]
+        q = min(qty[i], size[v] - consumed[v])  # fills are capped by what is shown
+        if q <= 0:
+            continue
+        consumed[v] += q
+        venue[m] = v
+        qty[m] = q
+        m += 1
+    return m
+
+
+@numba.njit(cache=True, nogil=True)
+def route_step(remaining, px, size, consumed, fee_nanos, scratch, venue, qty, sell):
+    """Act once as the static router on a state: split ``remaining`` and execute it.
+
+    The state is one slot per venue in publisher id order: quote ``px`` and ``size``, what
+    our fills ``consumed`` since the venue's row, and its fee (nano-dollars). Writes the
+    fills into ``venue`` and ``qty`` and returns their count, or ``TOO_LARGE``. The replay
+    and the live router on a stream both act through this step. ``scratch`` is a
+    (5, venues) work array."""
+    n = _route_orders(remaining, px, size, consumed, fee_nanos, scratch, venue, qty, sell)
+    if n == TOO_LARGE:
+        return n
+    return _take(max(n, 0), size, consumed, venue, qty)
+
+
+@numba.njit(cache=True, nogil=True)
 def _replay_kernel(
-    venue, ask_px, ask_sz, group_start, n_venues, fee_nanos, order_size, targets, route
+    venue, quote_px, quote_sz, group_start, n_venues, fee_nanos, order_size, targets, route, sell
 ):
-    """Walk the timestamps; ``route`` picks the static router, else a sweep to ``targets``."""
+    """Walk the timestamps; ``route`` picks the static router, else a sweep to ``targets``.
+    A sell's cash is its proceeds, net of fees."""
     n_groups = len(group_start) - 1
     px = np.zeros(n_venues, dtype=np.int64)
     size = np.zeros(n_venues, dtype=np.int64)
@@ -202,13 +252,22 @@ def _replay_kernel(
     filled = 0
     completion = -1
     status = 0
+    fee_sign = -1 if sell else 1
     for g in range(n_groups):
-        _apply_rows(g, group_start, venue, ask_px, ask_sz, px, size, consumed)
+        _apply_rows(g, group_start, venue, quote_px, quote_sz, px, size, consumed)
         if filled >= order_size:
             break
         if route:
             n = _route_orders(
-                order_size - filled, px, size, consumed, fee_nanos, scratch, buy_venue, buy_qty
+                order_size - filled,
+                px,
+                size,
+                consumed,
+                fee_nanos,
+                scratch,
+                buy_venue,
+                buy_qty,
+                sell,
             )
             if n == TOO_LARGE:
                 status = TOO_LARGE
@@ -219,17 +278,16 @@ def _replay_kernel(
             want = min(targets[g], order_size) - filled
             if want <= 0:
                 continue
-            n = _sweep_orders(want, px, size, consumed, scratch[0], buy_venue, buy_qty)
+            n = sweep_orders(want, px, size, consumed, scratch[0], buy_venue, buy_qty, sell)
+        n = _take(n, size, consumed, buy_venue, buy_qty)
         for i in range(n):
             v = buy_venue[i]
-            q = min(buy_qty[i], size[v] - consumed[v])  # fills are capped by what is shown
-            if q <= 0:
-                continue
-            consumed[v] += q
+            q = buy_qty[i]
             filled += q
             # q < 2**32 and the nano part < 1e9, so neither product passes int64; the caller
             # bounds order_size * dollars per share (``check_notional``)
-            unit = px[v] + fee_nanos[v]
+            # floor division keeps 0 <= nano part < 1e9 when a sell's bid - fee is negative
+            unit = px[v] + fee_sign * fee_nanos[v]
             cash_dollars += q * (unit // NANOS_PER_DOLLAR)
             cash_nanos += q * (unit % NANOS_PER_DOLLAR)
             cash_dollars += cash_nanos // NANOS_PER_DOLLAR
@@ -256,14 +314,14 @@ def _replay_kernel(
 
 
 @numba.njit(cache=True, nogil=True)
-def _displayed_ask_size_kernel(venue, ask_px, ask_sz, group_start, n_venues):
+def _displayed_size_kernel(venue, quote_px, quote_sz, group_start, n_venues):
     n_groups = len(group_start) - 1
     px = np.zeros(n_venues, dtype=np.int64)
     size = np.zeros(n_venues, dtype=np.int64)
     consumed = np.zeros(n_venues, dtype=np.int64)
     out = np.zeros(n_groups, dtype=np.int64)
     for g in range(n_groups):
-        _apply_rows(g, group_start, venue, ask_px, ask_sz, px, size, consumed)
+        _apply_rows(g, group_start, venue, quote_px, quote_sz, px, size, consumed)
         total = 0
         for v in range(n_venues):
             if px[v] > 0 and size[v] > 0:
@@ -287,14 +345,15 @@ def _replay(
     return _output(
         _replay_kernel(
             market.venue,
-            market.ask_px,
-            market.ask_sz,
+            market.quote_px,
+            market.quote_sz,
             market.group_start,
             len(market.venues),
             fee_nanos,
             order_size,
             np.ascontiguousarray(targets, dtype=np.int64),
             route,
+            market.sell,
         ),
         market,
         order_size,
@@ -303,8 +362,9 @@ def _replay(
 
 def check_market_notional(market: MarketArrays, fee_nanos: np.ndarray, order_size: int) -> None:
     """Raise ``SorError`` before any replay when ``order_size`` shares at the market's
-    dearest ask plus fee could not be summed exactly (see ``check_notional``)."""
-    low, high = _ask_range_per_venue(market.venue, market.ask_px, len(market.venues))
+    dearest ask plus fee could not be summed exactly (see ``check_notional``). For a sell
+    the bids stand in: ``bid + fee`` bounds both ``|fee - bid|`` and ``bid - fee``."""
+    low, high = _ask_range_per_venue(market.venue, market.quote_px, len(market.venues))
     quoted = high > 0
     if not quoted.any():
         return
@@ -344,7 +404,7 @@ def run_router(market: MarketArrays, fee_nanos: np.ndarray, order_size: int) -> 
 def run_sweep(
     market: MarketArrays, fee_nanos: np.ndarray, order_size: int, targets: np.ndarray
 ) -> RunOutput:
-    """Sweep best asks at each timestamp up to the cumulative target of that timestamp.
+    """Sweep best quotes at each timestamp up to the cumulative target of that timestamp.
 
     ``targets[g]`` is the number of shares the strategy wants bought in total once
     timestamp ``g`` has been processed (``order_size`` everywhere for ``best_ask``).
@@ -352,10 +412,11 @@ def run_sweep(
     return _replay(market, fee_nanos, order_size, targets, route=False)
 
 
-def displayed_ask_size(market: MarketArrays) -> np.ndarray:
-    """Return, per timestamp, the displayed ask size summed over every venue in the state."""
+def displayed_size(market: MarketArrays) -> np.ndarray:
+    """Return, per timestamp, the displayed size of the side the order takes (asks for a
+    buy, bids for a sell) summed over every venue in the state."""
     return np.asarray(
-        _displayed_ask_size_kernel(
-            market.venue, market.ask_px, market.ask_sz, market.group_start, len(market.venues)
+        _displayed_size_kernel(
+            market.venue, market.quote_px, market.quote_sz, market.group_start, len(market.venues)
         )
     )
