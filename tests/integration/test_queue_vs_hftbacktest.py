@@ -1,9 +1,12 @@
 """The queue simulator against hftbacktest 2.4, order by order, on a generated market.
 
 200-share buys at each venue's best bid every 5 s, cancelled after 0.5, 2 and 10 s, zero
-latency, conservative queue model on both sides (``RiskAdverseQueueModel``). At least 99 %
-of orders get identical fills; every other one differs by a documented rule of ours
-(docs/ck.md, "Queue simulator rules").
+latency, conservative queue model on both sides (``RiskAdverseQueueModel``), on the default
+market (adverse selection on). Every order gets identical fills except where our crossing-ask
+rule applies (a seller whose ask comes down to our price fills ``min(remainder, ask size)``;
+hftbacktest fills the whole remainder: docs/ck.md, "Queue simulator rules"). On this market
+that rule touches 2 of about 100 orders, so at least 97 % are identical; with the rule
+aside, every order agrees.
 """
 
 from __future__ import annotations
@@ -46,8 +49,11 @@ def test_passive_orders_fill_as_in_hftbacktest(
     result = compare(events, venues, orders)
     counts = result["counts"]
     assert len(orders) > 90
-    assert counts["same"] >= 0.99 * len(orders), counts
     assert counts["unexplained"] == 0, result["orders"]["unexplained"]
-    # the comparison has something to compare: most orders fill, some only in part
+    assert counts["same"] + counts["crossed_ask_capped"] == len(orders), counts
+    assert counts["same"] >= 0.97 * len(orders), counts
+    # the comparison has something to compare: most orders fill, and not all alike (some in
+    # part at the short horizons; within 10 s nearly all fill, some not at all)
     filled = result["ours"].filled
-    assert (filled > 0).mean() > 0.5 and ((filled > 0) & (filled < 200)).any()
+    assert (filled > 0).mean() > 0.5
+    assert ((filled > 0) & (filled < 200)).any() or ((filled == 0).any() and horizon_s >= 10)

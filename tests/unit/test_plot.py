@@ -36,7 +36,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("plot") / "market.csv"
-    generate_market(path, venues=3, seed=6, start="2024-08-01T13:36:32Z",
+    generate_market(path, venues=3, seed=1, start="2024-08-01T13:36:32Z",
                     end="2024-08-01T13:37:32Z", depth=10)  # fmt: skip
     return path
 
