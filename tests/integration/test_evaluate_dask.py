@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,24 @@ def test_a_bad_day_file_is_one_line_naming_it(
     assert outcome.returncode == 2
     lines = outcome.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"sor: error: {bad}, line 6"), outcome.stderr
+
+
+def test_a_sell_evaluation_matches_sor_backtest_sell_and_chooses_the_most_proceeds(
+    days: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sell = [*STATIC, "--side", "sell"]
+    report = json.loads(_evaluate(days, tmp_path / "sell.json", capsys, *sell, "--workers", "2",
+                                  "--no-plot"))  # fmt: skip
+    assert report["run"]["side"] == "sell"
+    assert set(report["summary"]["savings_vs_baselines_bps"]) == {"best_bid", "twap", "vwap"}
+    for k, day in enumerate(report["days"]):
+        alone = _backtest(days / f"day{k}.csv", tmp_path / f"sell{k}.json", capsys, *sell)
+        assert {key: day[key] for key in HEAD} == {key: alone[key] for key in HEAD}
+    for k in (2, 3):  # trained on the two days before: fewest unfilled, then most proceeds
+        before = report["days"][k - 2 : k]
+        totals = [
+            (sum(d["search"][j]["unfilled"] for d in before),
+             -sum(Decimal(str(d["search"][j]["total_cash"])) for d in before), j)
+            for j in range(len(before[0]["search"]))
+        ]  # fmt: skip
+        assert report["days"][k]["out_of_sample"]["set"] == min(totals)[2]

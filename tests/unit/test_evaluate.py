@@ -185,3 +185,19 @@ def test_an_fsspec_url_is_listed_and_read_by_the_task(tmp_path: Path) -> None:
     missing = run_day(DaySpec(0, f"local://{tmp_path}/missing.csv", config))
     assert isinstance(missing, DayFailure)
     assert missing.message.startswith(f"local://{tmp_path}/missing.csv: cannot read")
+
+
+def test_a_sell_day_is_chosen_on_the_most_proceeds() -> None:
+    def day(cash: tuple[int, ...], side: str) -> DayOutcome:
+        return DayOutcome(
+            source="d", instrument=None, sha256=None, window={}, head={},
+            unfilled=(0, 0, 100), cash_nanos=cash, avg_fill_px=(None,) * 3,
+            baseline_px={}, best=0, arbitrary=False, side=side,
+        )  # fmt: skip
+
+    # set 2 left shares unfilled: out whatever its cash; of sets 0 and 1, a buy takes the
+    # least cash over the two days (90 + 100 < 100 + 95), a sell the most (100 + 95)
+    for side, chosen in (("buy", 0), ("sell", 1)):
+        days = [day((90, 100, 999), side), day((100, 95, 999), side)]
+        assert walk_forward([d.choice_keys for d in days], 2) == [None, None]
+        assert choose([d.choice_keys for d in days]) == chosen

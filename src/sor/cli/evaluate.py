@@ -64,6 +64,15 @@ def evaluate(
     model: Annotated[
         str, Opt(help="static (docs/semantics.md) or ck (limit orders on a queue simulator).")
     ] = "static",
+    side: Annotated[
+        str | None,
+        Opt(
+            help=with_default(
+                "buy (take the asks) or sell (take the bids); else the config's [order] side.",
+                "buy",
+            )
+        ),
+    ] = None,
     train_days: Annotated[
         int,
         Opt(help="Walk-forward: choose each day's parameters on the K days before it."),
@@ -165,7 +174,7 @@ def evaluate(
         flags = check_flags(
             EvaluateFlags,
             {
-                "order_size": order_size, "fee": fee, "rebate": rebate,
+                "order_size": order_size, "side": side, "fee": fee, "rebate": rebate,
                 "lambda_over": float_list("lambda-over", lambda_over),
                 "lambda_under": float_list("lambda-under", lambda_under),
                 "theta_queue": float_list("theta-queue", theta_queue), "model": model,
@@ -190,6 +199,7 @@ def evaluate(
         search = file_config.search
         options = BacktestOptions(
             order_size=pick(flags.order_size, file_config.order.size),
+            side=pick(flags.side, file_config.order.side) or "buy",
             fee=flags.fee,
             rebate=flags.rebate,
             lambda_over=pick(flags.lambda_over, search.lambda_over),

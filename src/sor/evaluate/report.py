@@ -61,7 +61,7 @@ def score(days: Sequence[DayOutcome], train_days: int) -> list[ScoredDay]:
         while last < len(days) and days[last].instrument == days[first].instrument:
             last += 1
         series = days[first:last]
-        table = [list(zip(o.unfilled, o.cash_nanos, strict=True)) for o in series]
+        table = [o.choice_keys for o in series]
         for d, chosen in enumerate(walk_forward(table, train_days)):
             trained = tuple(range(first + d - train_days, first + d)) if chosen is not None else ()
             scored.append(ScoredDay(series[d], chosen, trained))
@@ -69,18 +69,21 @@ def score(days: Sequence[DayOutcome], train_days: int) -> list[ScoredDay]:
     return scored
 
 
-def savings(baseline_px: float | None, router_px: float | None) -> float | None:
-    """``(baseline - router) / baseline * 10_000``, as ``sor backtest`` computes it."""
+def savings(baseline_px: float | None, router_px: float | None, side: str = "buy") -> float | None:
+    """``(baseline - router) / baseline * 10_000`` for a buy, ``(router - baseline) /
+    baseline * 10_000`` for a sell (positive: the router did better), as ``sor backtest``."""
     if baseline_px is None or router_px is None:
         return None
-    return (baseline_px - router_px) / baseline_px * 10_000
+    gain = router_px - baseline_px if side == "sell" else baseline_px - router_px
+    return gain / baseline_px * 10_000
 
 
 def oos_savings(day: ScoredDay) -> dict[str, float | None]:
     """The savings of the day's walk-forward choice against each scored baseline."""
     assert day.chosen is not None
     price = day.outcome.avg_fill_px[day.chosen]
-    return {name: savings(px, price) for name, px in day.outcome.baseline_px.items()}
+    side = day.outcome.side
+    return {name: savings(px, price, side) for name, px in day.outcome.baseline_px.items()}
 
 
 def build_evaluation(outcomes: Sequence[DayOutcome], settings: Settings) -> dict[str, Any]:
@@ -192,7 +195,9 @@ def _day(number: int, day: ScoredDay, sets: Sequence[dict[str, float]]) -> dict[
 def _run(settings: Settings) -> dict[str, Any]:
     config = settings.config
     costs = config.costs
+    side = {"side": "sell"} if config.side == "sell" else {}  # as sor backtest: sells only
     return {
+        **side,
         "version": __version__,
         "model": config.model,
         "order_size": config.order_size,

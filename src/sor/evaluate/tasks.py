@@ -18,9 +18,8 @@ from sor.ck.router import CKSettings
 from sor.core.errors import SorError
 from sor.core.search import best_index
 from sor.evaluate.days import Instrument, instruments, local_copy, write_instrument
-from sor.static.backtest import BASELINES, BacktestConfig
+from sor.static.backtest import BacktestConfig, baseline_names
 
-CK_BASELINES = (*BASELINES, "static")
 """Baselines of model ck scored out of sample. Its ``passive`` strategy is left out: it
 runs with the day's in-sample best parameters, so it depends on the choice being scored."""
 HEAD_KEYS = ("best_parameters", "optimized", "baselines", "savings_vs_baselines_bps")
@@ -64,6 +63,14 @@ class DayOutcome:
     baseline_px: dict[str, float | None]
     best: int
     arbitrary: bool
+    side: str = "buy"
+
+    @property
+    def choice_keys(self) -> list[tuple[int, int]]:
+        """Per set, what the choice minimises: unfilled shares, then the cash of a buy or
+        the negated proceeds of a sell (docs/semantics.md, the search rule)."""
+        sign = -1 if self.side == "sell" else 1
+        return [(u, sign * c) for u, c in zip(self.unfilled, self.cash_nanos, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -147,9 +154,12 @@ def _static(spec: DaySpec, market: Any, instrument: Instrument | None) -> DayOut
         unfilled=tuple(r.unfilled for r in rows),
         cash_nanos=tuple(r.total_cash_nanos for r in rows),
         avg_fill_px=tuple(r.avg_fill_px for r in rows),
-        baseline_px={name: result.baselines[name].avg_fill_px for name in BASELINES},
+        baseline_px={
+            name: result.baselines[name].avg_fill_px for name in baseline_names(spec.config.side)
+        },
         best=result.best,
         arbitrary=result.search_is_arbitrary,
+        side=spec.config.side,
     )
 
 
@@ -178,7 +188,16 @@ def _ck(spec: DaySpec, path: Path, market: Any, instrument: Instrument | None) -
         unfilled=unfilled,
         cash_nanos=cash,
         avg_fill_px=tuple(row["avg_fill_px"] for row in table),
-        baseline_px={name: report["baselines"][name]["avg_fill_px"] for name in CK_BASELINES},
-        best=best_index(list(zip(unfilled, cash, strict=True))),
+        baseline_px={
+            name: report["baselines"][name]["avg_fill_px"]
+            for name in (*baseline_names(spec.config.side), "static")
+        },
+        best=best_index(
+            [
+                (u, (-c if spec.config.side == "sell" else c))
+                for u, c in zip(unfilled, cash, strict=True)
+            ]
+        ),
         arbitrary=report["search"]["choice_is_arbitrary"],
+        side=spec.config.side,
     )
