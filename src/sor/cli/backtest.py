@@ -8,11 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 from sor.app.defaults import (
-    DEFAULT_LATENCY_SIGMA,
-    DEFAULT_LATENCY_US,
     DEFAULT_MAX_TS_DISTANCE_H,
     DEFAULT_ORDER_SIZE,
-    DEFAULT_QUEUE_MODEL,
     DEFAULT_SEED,
     NANOS_PER_HOUR,
 )
@@ -28,23 +25,29 @@ from sor.app.runs import (
     run_stream_backtest,
 )
 from sor.cli.common import (
-    HELP_CK_GRID,
-    HELP_HORIZONS_S,
     SKIP_HELP,
     TOPIC_HELP,
     TS_DISTANCE_HELP,
+    FeeFlag,
+    HorizonFlag,
+    LambdaOverFlag,
+    LambdaUnderFlag,
+    LatencySeedFlag,
+    LatencySigmaFlag,
+    LatencyUsFlag,
+    ModelFlag,
     Opt,
+    QueueModelFlag,
+    RebateFlag,
+    SideFlag,
+    ThetaQueueFlag,
     float_list,
-    grid_help,
-    listed,
     setup_logging,
     user_errors,
     window_help,
     with_default,
 )
-from sor.core.domain import DEFAULT_FEE, DEFAULT_REBATE
 from sor.core.errors import SorError
-from sor.core.search import DEFAULT_LAMBDA_OVER, DEFAULT_LAMBDA_UNDER, DEFAULT_THETA_QUEUE
 
 log = logging.getLogger("sor")
 
@@ -108,82 +111,18 @@ def backtest(
             )
         ),
     ] = None,
-    side: Annotated[
-        str | None,
-        Opt(
-            help=with_default(
-                "buy (take the asks) or sell (take the bids); else the config's [order] side.",
-                "buy",
-            )
-        ),
-    ] = None,
-    fee: Annotated[
-        float | None,
-        Opt(
-            help=with_default(
-                "Taker fee, $/share, every venue; else the config's [costs].", DEFAULT_FEE
-            )
-        ),
-    ] = None,
-    rebate: Annotated[
-        float | None,
-        Opt(
-            help=with_default(
-                "Maker rebate, $/share, every venue; else the config's [costs].", DEFAULT_REBATE
-            )
-        ),
-    ] = None,
-    lambda_over: Annotated[
-        str | None, Opt(help=grid_help("lambda_over", DEFAULT_LAMBDA_OVER, HELP_CK_GRID[0]))
-    ] = None,
-    lambda_under: Annotated[
-        str | None, Opt(help=grid_help("lambda_under", DEFAULT_LAMBDA_UNDER, HELP_CK_GRID[1]))
-    ] = None,
-    theta_queue: Annotated[
-        str | None, Opt(help=grid_help("theta_queue", DEFAULT_THETA_QUEUE, HELP_CK_GRID[2]))
-    ] = None,
-    model: Annotated[
-        str, Opt(help="static (docs/semantics.md) or ck (limit orders on a queue simulator).")
-    ] = "static",
-    horizon: Annotated[
-        str | None,
-        Opt(
-            help=with_default(
-                "ck: decision horizons T, seconds, comma-separated.", listed(HELP_HORIZONS_S)
-            )
-        ),
-    ] = None,
-    latency_us: Annotated[
-        float | None,
-        Opt(
-            help=with_default(
-                "ck: order-entry latency (the median when sampled), microseconds.",
-                f"{DEFAULT_LATENCY_US:g}",
-            )
-        ),
-    ] = None,
-    latency_sigma: Annotated[
-        float | None,
-        Opt(
-            help=with_default(
-                "ck: sample each order's latency from a lognormal law with this log-sd "
-                "around --latency-us; 0 keeps it constant.",
-                f"{DEFAULT_LATENCY_SIGMA:g}",
-            )
-        ),
-    ] = None,
-    latency_seed: Annotated[
-        int | None, Opt(help=with_default("ck: seed of the sampled latencies.", DEFAULT_SEED))
-    ] = None,
-    queue_model: Annotated[
-        str | None,
-        Opt(
-            help=with_default(
-                "ck: cancellations ahead of the order, probabilistic or conservative.",
-                DEFAULT_QUEUE_MODEL,
-            )
-        ),
-    ] = None,
+    side: SideFlag = None,
+    fee: FeeFlag = None,
+    rebate: RebateFlag = None,
+    lambda_over: LambdaOverFlag = None,
+    lambda_under: LambdaUnderFlag = None,
+    theta_queue: ThetaQueueFlag = None,
+    model: ModelFlag = "static",
+    horizon: HorizonFlag = None,
+    latency_us: LatencyUsFlag = None,
+    latency_sigma: LatencySigmaFlag = None,
+    latency_seed: LatencySeedFlag = None,
+    queue_model: QueueModelFlag = None,
     json_out: Annotated[Path, Opt(help="Where to write the report.")] = Path("output.json"),
     plot: Annotated[Path, Opt(help="Where to write the figure.")] = Path("results.png"),
     no_plot: Annotated[bool, Opt("--no-plot", help="Do not draw the figure.")] = False,

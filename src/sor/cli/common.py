@@ -6,11 +6,20 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Annotated
 
 import typer
 
-from sor.app.defaults import DEFAULT_BOOTSTRAP
+from sor.app.defaults import (
+    DEFAULT_BOOTSTRAP,
+    DEFAULT_LATENCY_SIGMA,
+    DEFAULT_LATENCY_US,
+    DEFAULT_QUEUE_MODEL,
+    DEFAULT_SEED,
+)
+from sor.core.domain import DEFAULT_FEE, DEFAULT_REBATE
 from sor.core.errors import SorError
+from sor.core.search import DEFAULT_LAMBDA_OVER, DEFAULT_LAMBDA_UNDER, DEFAULT_THETA_QUEUE
 
 log = logging.getLogger("sor")
 
@@ -118,3 +127,82 @@ def user_errors() -> Iterator[None]:
         sys.stderr.write("sor: interrupted\n")
         sys.stderr.flush()
         raise typer.Exit(130) from None
+
+
+# The options sor backtest and sor evaluate share, each said once.
+SideFlag = Annotated[
+    str | None,
+    Opt(
+        help=with_default(
+            "buy (take the asks) or sell (take the bids); else the config's [order] side.",
+            "buy",
+        )
+    ),
+]
+FeeFlag = Annotated[
+    float | None,
+    Opt(
+        help=with_default(
+            "Taker fee, $/share, every venue; else the config's [costs].", DEFAULT_FEE
+        )
+    ),
+]
+RebateFlag = Annotated[
+    float | None,
+    Opt(
+        help=with_default(
+            "Maker rebate, $/share, every venue; else the config's [costs].", DEFAULT_REBATE
+        )
+    ),
+]
+LambdaOverFlag = Annotated[
+    str | None, Opt(help=grid_help("lambda_over", DEFAULT_LAMBDA_OVER, HELP_CK_GRID[0]))
+]
+LambdaUnderFlag = Annotated[
+    str | None, Opt(help=grid_help("lambda_under", DEFAULT_LAMBDA_UNDER, HELP_CK_GRID[1]))
+]
+ThetaQueueFlag = Annotated[
+    str | None, Opt(help=grid_help("theta_queue", DEFAULT_THETA_QUEUE, HELP_CK_GRID[2]))
+]
+ModelFlag = Annotated[
+    str, Opt(help="static (docs/semantics.md) or ck (limit orders on a queue simulator).")
+]
+HorizonFlag = Annotated[
+    str | None,
+    Opt(
+        help=with_default(
+            "ck: decision horizons T, seconds, comma-separated.", listed(HELP_HORIZONS_S)
+        )
+    ),
+]
+LatencyUsFlag = Annotated[
+    float | None,
+    Opt(
+        help=with_default(
+            "ck: order-entry latency (the median when sampled), microseconds.",
+            f"{DEFAULT_LATENCY_US:g}",
+        )
+    ),
+]
+LatencySigmaFlag = Annotated[
+    float | None,
+    Opt(
+        help=with_default(
+            "ck: sample each order's latency from a lognormal law with this log-sd "
+            "around --latency-us; 0 keeps it constant.",
+            f"{DEFAULT_LATENCY_SIGMA:g}",
+        )
+    ),
+]
+LatencySeedFlag = Annotated[
+    int | None, Opt(help=with_default("ck: seed of the sampled latencies.", DEFAULT_SEED))
+]
+QueueModelFlag = Annotated[
+    str | None,
+    Opt(
+        help=with_default(
+            "ck: cancellations ahead of the order, probabilistic or conservative.",
+            DEFAULT_QUEUE_MODEL,
+        )
+    ),
+]

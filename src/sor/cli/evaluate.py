@@ -9,11 +9,8 @@ from typing import Annotated
 import typer
 
 from sor.app.defaults import (
-    DEFAULT_LATENCY_SIGMA,
-    DEFAULT_LATENCY_US,
     DEFAULT_MAX_TS_DISTANCE_H,
     DEFAULT_ORDER_SIZE,
-    DEFAULT_QUEUE_MODEL,
     DEFAULT_SEED,
     NANOS_PER_HOUR,
 )
@@ -24,20 +21,27 @@ from sor.app.runs import (
     write_atomically,
 )
 from sor.cli.common import (
-    HELP_CK_GRID,
-    HELP_HORIZONS_S,
     SKIP_HELP,
     TS_DISTANCE_HELP,
+    FeeFlag,
+    HorizonFlag,
+    LambdaOverFlag,
+    LambdaUnderFlag,
+    LatencySeedFlag,
+    LatencySigmaFlag,
+    LatencyUsFlag,
+    ModelFlag,
     Opt,
+    QueueModelFlag,
+    RebateFlag,
+    SideFlag,
+    ThetaQueueFlag,
     float_list,
-    grid_help,
-    listed,
     setup_logging,
     user_errors,
     with_default,
 )
 from sor.core.errors import SorError
-from sor.core.search import DEFAULT_LAMBDA_OVER, DEFAULT_LAMBDA_UNDER, DEFAULT_THETA_QUEUE
 
 # The defaults of sor.evaluate.run and sor.evaluate.bootstrap, written here: importing them
 # would slow every help (tests/unit/test_evaluate.py checks that they match).
@@ -61,18 +65,8 @@ def evaluate(
             metavar="[DAYS]...",
         ),
     ] = None,
-    model: Annotated[
-        str, Opt(help="static (docs/semantics.md) or ck (limit orders on a queue simulator).")
-    ] = "static",
-    side: Annotated[
-        str | None,
-        Opt(
-            help=with_default(
-                "buy (take the asks) or sell (take the bids); else the config's [order] side.",
-                "buy",
-            )
-        ),
-    ] = None,
+    model: ModelFlag = "static",
+    side: SideFlag = None,
     train_days: Annotated[
         int,
         Opt(help="Walk-forward: choose each day's parameters on the K days before it."),
@@ -85,40 +79,16 @@ def evaluate(
             )
         ),
     ] = None,
-    fee: Annotated[float | None, Opt(help="Taker fee, $/share, every venue.")] = None,
-    rebate: Annotated[float | None, Opt(help="Maker rebate, $/share, every venue.")] = None,
-    lambda_over: Annotated[
-        str | None, Opt(help=grid_help("lambda_over", DEFAULT_LAMBDA_OVER, HELP_CK_GRID[0]))
-    ] = None,
-    lambda_under: Annotated[
-        str | None, Opt(help=grid_help("lambda_under", DEFAULT_LAMBDA_UNDER, HELP_CK_GRID[1]))
-    ] = None,
-    theta_queue: Annotated[
-        str | None, Opt(help=grid_help("theta_queue", DEFAULT_THETA_QUEUE, HELP_CK_GRID[2]))
-    ] = None,
-    horizon: Annotated[
-        str | None,
-        Opt(
-            help=with_default(
-                "ck: decision horizons T, seconds, comma-separated.", listed(HELP_HORIZONS_S)
-            )
-        ),
-    ] = None,
-    latency_us: Annotated[
-        float | None,
-        Opt(help=with_default("ck: order-entry latency, microseconds.", f"{DEFAULT_LATENCY_US:g}")),
-    ] = None,
-    latency_sigma: Annotated[
-        float | None,
-        Opt(help=with_default("ck: log-sd of sampled latencies.", f"{DEFAULT_LATENCY_SIGMA:g}")),
-    ] = None,
-    latency_seed: Annotated[
-        int | None, Opt(help=with_default("ck: seed of the sampled latencies.", DEFAULT_SEED))
-    ] = None,
-    queue_model: Annotated[
-        str | None,
-        Opt(help=with_default("ck: probabilistic or conservative.", DEFAULT_QUEUE_MODEL)),
-    ] = None,
+    fee: FeeFlag = None,
+    rebate: RebateFlag = None,
+    lambda_over: LambdaOverFlag = None,
+    lambda_under: LambdaUnderFlag = None,
+    theta_queue: ThetaQueueFlag = None,
+    horizon: HorizonFlag = None,
+    latency_us: LatencyUsFlag = None,
+    latency_sigma: LatencySigmaFlag = None,
+    latency_seed: LatencySeedFlag = None,
+    queue_model: QueueModelFlag = None,
     scheduler: Annotated[
         str | None,
         Opt(
