@@ -10,9 +10,10 @@ import pytest
 
 from sor.core.errors import SorError
 from sor.core.search import SearchGrid
+from sor.data.instruments import Instrument, instruments, write_instrument
 from sor.evaluate import bootstrap, run
 from sor.evaluate.bootstrap import bootstrap_mean
-from sor.evaluate.days import Instrument, discover, instruments, write_instrument
+from sor.evaluate.days import discover
 from sor.evaluate.report import order_days, score
 from sor.evaluate.tasks import DayFailure, DayOutcome, DaySpec, parameter_sets, run_day
 from sor.evaluate.walkforward import choose, walk_forward

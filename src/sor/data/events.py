@@ -20,6 +20,7 @@ import polars as pl
 
 from sor.core.errors import DataError
 from sor.data.csv_scan import scan_lines
+from sor.data.instruments import check_dbn_instrument, check_one_instrument, instrument_key
 from sor.data.reader import (
     DEFAULT_MAX_TS_DISTANCE_NS,
     OPTIONAL_COLUMNS,
@@ -110,7 +111,8 @@ def _csv_rows(
     against the whole file's); the second parses the window's rows that are kept."""
     parsing = CsvParsing.of(file)
     lines = scan_lines(file, len(header), stop_at_first=not skip_bad_rows)
-    raw = csv_text(file, wanted, lines)
+    key = instrument_key(header)
+    raw = csv_text(file, [*wanted, *(["instrument_id"] if key is not None else [])], lines)
     dropped = [name for name in wanted if name in SNAPSHOT_FIELDS]
     absent = [name for name in wanted if name not in SNAPSHOT_FIELDS]
     if not skip_bad_rows and len(lines.bad_rows):
@@ -124,6 +126,7 @@ def _csv_rows(
                 pl.any_horizontal(
                     pl.lit(False), *[parsing.bad(name, preparsed=True) for name in absent]
                 ).alias("_absent"),
+                (pl.lit(-1) if key is None else key).alias("_instrument"),
             )
             .collect(engine="streaming")
         )
@@ -136,11 +139,13 @@ def _csv_rows(
         raise_first_bad(file, raw, wanted, before=flags.height, parsing=parsing)
     broken = lines.mask(flags.height)
     ts = flags["ts_event"].to_numpy()
+    instrument = flags["_instrument"].to_numpy()
     del flags
     outside = timestamp_outliers(ts, broken | (codes > 0), max_ts_distance_ns)
     if not skip_bad_rows and outside.any():
         raise_out_of_range(file, raw, int(np.argmax(outside)), max_ts_distance_ns)
     drop = np.flatnonzero(broken | (codes > 0) | outside)
+    check_one_instrument(file, np.delete(instrument, drop), None)
     if len(drop):
         skipped = count_bad_rows(lines, codes[~broken], dropped, int(np.count_nonzero(outside)))
         log.warning("%s: %d bad row(s) skipped as the snapshots skip them: %s", file, len(drop),
@@ -200,6 +205,7 @@ def _dbn_frame(
     from sor.data.dbn import read_dbn
 
     records = read_dbn(file, skip_bad_rows=skip_bad_rows, max_ts_distance_ns=max_ts_distance_ns)
+    check_dbn_instrument(file, records.column("instrument_id"))
     ts = records.column("ts_event")
     keep = (ts >= start_ns) & (ts <= end_ns)
 

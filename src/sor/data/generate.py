@@ -32,6 +32,7 @@ Layout: exactly the columns, order and number formatting of Databento's ``l1_day
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,8 @@ LEVELS = 10
 DEFAULT_DURATION_NS = 9 * 60 * NANOS_PER_SECOND
 CHUNK_NS = 300 * NANOS_PER_SECOND
 INSTRUMENT_ID = 38
+"""The ``instrument_id`` of the default symbol, AAPL; another symbol gets its own
+(:func:`instrument_id`), as a Databento dataset numbers each instrument."""
 START_BID_CENTS = 22281
 
 ACTIONS = np.array(["A", "C", "T"])
@@ -509,6 +512,14 @@ def _prices(cents: np.ndarray) -> np.ndarray:
     return cents / 100.0  # correctly rounded, so it prints as the short decimal
 
 
+def instrument_id(symbol: str) -> int:
+    """The ``instrument_id`` written for ``symbol``: :data:`INSTRUMENT_ID` for AAPL, else a
+    number derived from the symbol's letters (stable, below 2**31)."""
+    if symbol == "AAPL":
+        return INSTRUMENT_ID
+    return 1000 + zlib.crc32(symbol.encode()) % (2**31 - 1000)
+
+
 def _frame(rows: dict[str, np.ndarray], depth: int, rtype: int, symbol: str) -> pl.DataFrame:
     ts_event = rows["ts_event"]
     ts_recv = ts_event + rows["ts_in_delta"]
@@ -517,7 +528,7 @@ def _frame(rows: dict[str, np.ndarray], depth: int, rtype: int, symbol: str) -> 
         "ts_event": pl.Series(ts_event).cast(pl.Datetime("ns")),
         "rtype": np.full(len(ts_event), rtype, dtype=np.int64),
         "publisher_id": rows["publisher_id"],
-        "instrument_id": np.full(len(ts_event), INSTRUMENT_ID, dtype=np.int64),
+        "instrument_id": np.full(len(ts_event), instrument_id(symbol), dtype=np.int64),
         "action": ACTIONS[rows["action"]],
         "side": SIDES[rows["side"]],
         "depth": rows["depth"].astype(np.int64),

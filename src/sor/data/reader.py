@@ -27,6 +27,7 @@ from sor.core.domain import (
 )
 from sor.core.errors import DataError
 from sor.data import csv_scan
+from sor.data.instruments import check_dbn_instrument, check_one_instrument, instrument_key
 
 log = logging.getLogger(__name__)
 
@@ -376,16 +377,24 @@ def read_csv_columns(
     header = csv_header(path, required, why)
     wanted = [name for name in (*required, *optional) if name in header]
     lines = csv_scan.scan_lines(path, len(header), stop_at_first=not skip_bad_rows)
-    raw = csv_text(path, wanted, lines)
+    key = instrument_key(header)
+    named = [
+        *wanted,
+        *(["instrument_id"] if key is not None and "instrument_id" not in wanted else []),
+    ]
+    raw = csv_text(path, named, lines)
     if not skip_bad_rows and len(lines.bad_rows):
         raise line_error(path, lines, header, 0)
     parsing = CsvParsing.of(path)
     query = parsing.with_parsed(raw, wanted).select(
-        *select(parsing, wanted), parsing.first_bad(wanted, preparsed=True).alias("_bad")
+        *select(parsing, wanted),
+        parsing.first_bad(wanted, preparsed=True).alias("_bad"),
+        *([] if key is None else [key.alias("_instrument")]),
     )
     # Batches are copied into columns sized from the file up front, so the peak stays near
     # the size of the result (joining a list of batches would need twice that).
     columns = _Columns(path)
+    instrument = None
     try:
         for batch in query.collect_batches(chunk_size=_BATCH_ROWS, engine="streaming"):
             flagged = batch["_bad"] > 0
@@ -393,6 +402,14 @@ def read_csv_columns(
                 first = columns.rows + int(flagged.arg_true()[0])
                 raise_first_bad(path, raw, wanted, before=first + 1, parsing=parsing)
                 raise AssertionError("unreachable: a flagged row has no bad value")
+            if key is not None:
+                # a bad row's fields may name anything: only the rows kept must agree
+                good = ~flagged.to_numpy()
+                at = lines.bad_rows - columns.rows
+                good[at[(at >= 0) & (at < batch.height)]] = False
+                keys = batch["_instrument"].to_numpy()[good]
+                instrument = check_one_instrument(path, keys, instrument)
+                batch = batch.drop("_instrument")
             columns.append(batch)
     except pl.exceptions.PolarsError as exc:
         raise DataError(f"cannot read as CSV: {exc}", path=str(path)) from exc
@@ -781,6 +798,7 @@ def _read_dbn(
     from sor.data.dbn import read_dbn
 
     dbn = read_dbn(path, skip_bad_rows=skip_bad_rows, max_ts_distance_ns=max_ts_distance_ns)
+    check_dbn_instrument(path, dbn.column("instrument_id"))
     typed = {
         "ts_event": dbn.column("ts_event"),
         "publisher_id": dbn.column("publisher_id"),

@@ -26,15 +26,23 @@ RETRIES = 2
 exception: see :func:`sor.evaluate.tasks.run_day`). A task whose worker dies is run
 again by the scheduler itself (``distributed.scheduler.allowed-failures``)."""
 CONNECT_TIMEOUT_S = 10
+THREADS_PER_WORKER = 1
+"""Tasks per worker process at a time, and the threads each task's CSV parser may use: a
+task is one day, and the days, not the threads of one parse, are what runs in parallel
+(Dask sets numpy's threads to one per worker the same way)."""
 
 
 class CompileKernels(WorkerPlugin):
-    """Load the compiled kernels once per worker, when it joins, before its first task."""
+    """Ready a worker when it joins, before its first task: load the compiled kernels and
+    import the modules a day task runs, once per worker."""
 
     name = "sor-compile-kernels"
 
     def setup(self, worker: Worker) -> None:
         """Compile (or load from numba's cache) every kernel in this worker process."""
+        import sor.ck.backtest
+        import sor.report.builder
+        import sor.static.backtest  # noqa: F401  (imported for the first task's sake)
         from sor.core.kernels import ensure_compiled
 
         ensure_compiled()
@@ -43,7 +51,12 @@ class CompileKernels(WorkerPlugin):
 @contextmanager
 def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Client]:
     """Connect to ``scheduler``, or start a ``LocalCluster`` of ``workers`` processes
-    (default: one per core) of one thread each, and close it at the end."""
+    (default: one per core) of one thread each, and close it at the end.
+
+    A local worker's CSV parser (polars) uses one thread too: ``POLARS_MAX_THREADS``
+    is set in its environment before it starts. Workers of an existing cluster are started
+    by their owner, who sets the same (docs/evaluate.md).
+    """
     from distributed import Client, LocalCluster
 
     for name in ("distributed", "tornado", "bokeh"):  # their INFO lines would bury the bar
@@ -59,8 +72,9 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Client]:
     with (
         LocalCluster(
             n_workers=workers or os.cpu_count() or 1,
-            threads_per_worker=1,
+            threads_per_worker=THREADS_PER_WORKER,
             processes=True,
+            env={"POLARS_MAX_THREADS": str(THREADS_PER_WORKER)},
             dashboard_address=None,
             # no dashboard, but the scheduler still serves its health checks over HTTP: on
             # a free port of loopback, not on 8787, which another cluster may hold

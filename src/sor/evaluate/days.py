@@ -1,4 +1,4 @@
-"""Find the day files of an evaluation, and split a file that holds several instruments.
+"""Find the day files of an evaluation, and give each worker a local copy of its day.
 
 Inputs are local paths, directories, globs, or fsspec URLs (``s3://bucket/day.csv``); the
 client only lists them, and each worker reads its own day (:func:`local_copy`).
@@ -6,13 +6,11 @@ client only lists them, and each worker reads its own day (:func:`local_copy`).
 
 from __future__ import annotations
 
-import csv
 import glob
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from sor.core.errors import DataError, SorError
@@ -99,56 +97,3 @@ def local_copy(source: str) -> Iterator[Path]:
         except (OSError, ValueError) as exc:
             raise DataError(f"cannot read: {exc}", path=source) from exc
         yield target
-
-
-@dataclass(frozen=True)
-class Instrument:
-    """One instrument of a day file: its ``instrument_id`` and ``symbol`` as written."""
-
-    instrument_id: str
-    symbol: str
-
-    @property
-    def label(self) -> str:
-        """``instrument_id/symbol``, as the report names it."""
-        return f"{self.instrument_id}/{self.symbol}"
-
-
-def instruments(path: Path) -> list[Instrument]:
-    """The instruments of a CSV day file in order of first appearance.
-
-    Empty for DBN files, and for a CSV without ``instrument_id`` and ``symbol`` columns or
-    that the scan cannot parse: such a file is read whole, and the reader reports its faults.
-    """
-    if path.name.lower().endswith((".dbn", ".dbn.zst")):
-        return []
-    import polars as pl
-
-    try:
-        pairs = (
-            pl.scan_csv(path, infer_schema=False, truncate_ragged_lines=True)
-            .select("instrument_id", "symbol")
-            .drop_nulls()  # a line too short to say: the reader reports it
-            .unique(maintain_order=True)
-            .collect()
-        )
-    except (pl.exceptions.PolarsError, OSError):
-        return []
-    return [Instrument(str(i), str(s)) for i, s in pairs.iter_rows()]
-
-
-def write_instrument(path: Path, instrument: Instrument, out: Path) -> None:
-    """Write the header and the lines of ``instrument`` of the CSV ``path`` to ``out``,
-    byte for byte (a line that cannot be split into fields stays with every instrument, so
-    that the reader reports it)."""
-    with path.open("rb") as source, out.open("wb") as target:
-        header = source.readline()
-        target.write(header)
-        names = next(csv.reader([header.decode("utf-8", "replace")]))
-        at_id, at_symbol = names.index("instrument_id"), names.index("symbol")
-        for line in source:
-            fields = next(csv.reader([line.decode("utf-8", "replace")]), [])
-            if len(fields) <= max(at_id, at_symbol) or (
-                fields[at_id] == instrument.instrument_id and fields[at_symbol] == instrument.symbol
-            ):
-                target.write(line)

@@ -17,7 +17,14 @@ from typing import Any
 from sor.ck.router import CKSettings
 from sor.core.errors import SorError
 from sor.core.search import best_index
-from sor.evaluate.days import Instrument, instruments, local_copy, write_instrument
+from sor.data.instruments import (
+    Instrument,
+    MixedInstrumentsError,
+    first_instrument,
+    instruments,
+    write_instrument,
+)
+from sor.evaluate.days import local_copy
 from sor.static.backtest import BacktestConfig, baseline_names
 
 """Baselines of model ck scored out of sample. Its ``passive`` strategy is left out: it
@@ -92,16 +99,22 @@ def parameter_sets(config: BacktestConfig, horizons_s: tuple[float, ...] | None)
 def run_day(spec: DaySpec) -> list[DayOutcome] | DayFailure:
     """Evaluate the day of ``spec``: one outcome per instrument of its file.
 
+    The day is read once; a file the reader finds to hold several instruments is split
+    by instrument (CSV) and each part read on its own.
+
     A fault of the input (a ``SorError``) comes back as a :class:`DayFailure` rather than
     an exception, so that Dask does not retry it; anything else raises and is retried.
     """
     try:
         with local_copy(spec.source) as path:
             try:
-                found = instruments(path)
-                if len(found) <= 1:
-                    return [_run(spec, path, found[0] if found else None)]
-                return _run_each(spec, path, found)
+                try:
+                    return [_run(spec, path, first_instrument(path))]
+                except MixedInstrumentsError:
+                    found = instruments(path)
+                    if len(found) <= 1:  # no pairs to split it by (a DBN file, say)
+                        raise
+                    return _run_each(spec, path, found)
             except SorError as exc:
                 return DayFailure(str(exc).replace(str(path), spec.source))
     except SorError as exc:

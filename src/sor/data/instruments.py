@@ -1,0 +1,149 @@
+"""The instruments of a day file: each row's ``instrument_id`` and ``symbol``.
+
+``sor`` routes one instrument per input. The readers check it (:func:`instrument_key`,
+:func:`check_one_instrument`) and refuse a file that mixes several, whose venues' books
+would otherwise be merged into one; ``sor evaluate`` splits such a CSV file by instrument
+(:func:`instruments`, :func:`write_instrument`) and evaluates each part as its own day.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from sor.core.errors import DataError
+
+INSTRUMENT_COLUMNS = ("instrument_id", "symbol")
+"""The CSV columns that name a row's instrument (a file without them holds one)."""
+_DBN_SUFFIXES = (".dbn", ".dbn.zst")
+_LISTED = 5
+
+
+class MixedInstrumentsError(DataError):
+    """The input holds the rows of several instruments."""
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """One instrument of a day file: its ``instrument_id`` and ``symbol`` as written."""
+
+    instrument_id: str
+    symbol: str
+
+    @property
+    def label(self) -> str:
+        """``instrument_id/symbol``, as the report names it."""
+        return f"{self.instrument_id}/{self.symbol}"
+
+
+def instruments(path: Path) -> list[Instrument]:
+    """The instruments of a CSV day file in order of first appearance.
+
+    Empty for DBN files, and for a CSV without ``instrument_id`` and ``symbol`` columns or
+    that the scan cannot parse: such a file is read whole, and the reader reports its faults.
+    """
+    if path.name.lower().endswith(_DBN_SUFFIXES):
+        return []
+    try:
+        pairs = (
+            pl.scan_csv(path, infer_schema=False, truncate_ragged_lines=True)
+            .select(*INSTRUMENT_COLUMNS)
+            .drop_nulls()  # a line too short to say: the reader reports it
+            .unique(maintain_order=True)
+            .collect()
+        )
+    except (pl.exceptions.PolarsError, OSError):
+        return []
+    return [Instrument(str(i), str(s)) for i, s in pairs.iter_rows()]
+
+
+def write_instrument(path: Path, instrument: Instrument, out: Path) -> None:
+    """Write the header and the lines of ``instrument`` of the CSV ``path`` to ``out``,
+    byte for byte (a line that cannot be split into fields stays with every instrument, so
+    that the reader reports it)."""
+    with path.open("rb") as source, out.open("wb") as target:
+        header = source.readline()
+        target.write(header)
+        names = next(csv.reader([header.decode("utf-8", "replace")]))
+        at_id, at_symbol = (names.index(n) for n in INSTRUMENT_COLUMNS)
+        for line in source:
+            fields = next(csv.reader([line.decode("utf-8", "replace")]), [])
+            if len(fields) <= max(at_id, at_symbol) or (
+                fields[at_id] == instrument.instrument_id and fields[at_symbol] == instrument.symbol
+            ):
+                target.write(line)
+
+
+def first_instrument(path: Path) -> Instrument | None:
+    """The instrument of the CSV's first row that names one; None for a DBN file or a CSV
+    without ``instrument_id`` and ``symbol`` columns."""
+    if path.name.lower().endswith(_DBN_SUFFIXES):
+        return None
+    try:
+        pairs = (
+            pl.scan_csv(path, infer_schema=False, truncate_ragged_lines=True)
+            .select(*INSTRUMENT_COLUMNS)
+            .drop_nulls()
+            .head(1)
+            .collect()
+        )
+    except (pl.exceptions.PolarsError, OSError):
+        return None
+    return next((Instrument(str(i), str(s)) for i, s in pairs.iter_rows()), None)
+
+
+def instrument_key(header: list[str]) -> pl.Expr | None:
+    """A row's ``instrument_id`` as an integer (-1 when it names none: blank or not a
+    number), or None when ``header`` lacks the column.
+
+    Databento numbers each instrument of a dataset: the id alone tells instruments apart
+    (the ``symbol`` column, written last on each line, would cost a parse of every line).
+    """
+    if "instrument_id" not in header:
+        return None
+    text = pl.col("instrument_id").str.strip_chars()
+    return text.cast(pl.Int64, strict=False).fill_null(-1)
+
+
+def check_one_instrument(path: Path, keys: np.ndarray, reference: int | None) -> int | None:
+    """Raise unless every key of ``keys`` (:func:`instrument_key`) that names an instrument
+    equals ``reference`` (the first such key seen, or None before any); return the
+    reference for the next batch of keys.
+
+    Raises
+    ------
+    MixedInstrumentsError
+        Two keys differ: the message lists the file's instruments.
+    """
+    named = keys[keys >= 0]
+    if not len(named):
+        return reference
+    first = int(named[0]) if reference is None else reference
+    if (named != first).any():
+        raise mixed_instruments(path)
+    return first
+
+
+def check_dbn_instrument(path: Path, instrument_ids: np.ndarray) -> None:
+    """Raise :class:`MixedInstrumentsError` unless the records share one ``instrument_id``."""
+    ids = np.unique(instrument_ids)
+    if len(ids) > 1:
+        raise _mixed(path, [str(i) for i in ids])
+
+
+def mixed_instruments(path: Path) -> MixedInstrumentsError:
+    """The error for the CSV ``path``, which holds several instruments."""
+    return _mixed(path, [i.label for i in instruments(path)])
+
+
+def _mixed(path: Path, labels: list[str]) -> MixedInstrumentsError:
+    listed = ", ".join(labels[:_LISTED]) + (", ..." if len(labels) > _LISTED else "")
+    return MixedInstrumentsError(
+        f"holds the rows of more than one instrument ({listed}); sor reads one per input: "
+        "give one instrument's rows (sor evaluate splits a CSV file by instrument itself)",
+        path=str(path),
+    )
