@@ -139,12 +139,12 @@ def _run_each(spec: DaySpec, path: Path, found: list[Instrument]) -> list[DayOut
 def _run(spec: DaySpec, path: Path, instrument: Instrument | None) -> DayOutcome:
     from sor.data.reader import read_market
 
+    if spec.horizons_s is not None:
+        return _ck(spec, path, instrument)
     market = read_market(
         path, skip_bad_rows=spec.skip_bad_rows, max_ts_distance_ns=spec.max_ts_distance_ns
     )
-    if spec.horizons_s is None:
-        return _static(spec, market, instrument)
-    return _ck(spec, path, market, instrument)
+    return _static(spec, market, instrument)
 
 
 def _static(spec: DaySpec, market: Any, instrument: Instrument | None) -> DayOutcome:
@@ -176,14 +176,19 @@ def _static(spec: DaySpec, market: Any, instrument: Instrument | None) -> DayOut
     )
 
 
-def _ck(spec: DaySpec, path: Path, market: Any, instrument: Instrument | None) -> DayOutcome:
+def _ck(spec: DaySpec, path: Path, instrument: Instrument | None) -> DayOutcome:
+    """Model ck's day, read once: the static strategies' snapshots are those of the
+    events (:func:`sor.data.events.snapshots_from_events`, equal to the reader's), as
+    when ``sor backtest --model ck`` reads a stream of events."""
     from sor.ck.backtest import run_ck_backtest
-    from sor.data.events import read_events
+    from sor.data.events import read_events, snapshots_from_events
+    from sor.data.reader import MarketData, file_sha256
 
     assert spec.horizons_s is not None
     events = read_events(
         path, skip_bad_rows=spec.skip_bad_rows, max_ts_distance_ns=spec.max_ts_distance_ns
     )
+    market = MarketData(snapshots_from_events(events), source=str(path), sha256=file_sha256(path))
     report = run_ck_backtest(
         events, market, spec.config, horizons_s=spec.horizons_s, settings=spec.ck_settings,
         workers=1,
