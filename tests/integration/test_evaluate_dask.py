@@ -7,14 +7,17 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from distributed.diagnostics.plugin import WorkerPlugin
 
 from cli_run import REPO, run_main
 from sor.data.generate import generate_market
@@ -198,3 +201,53 @@ def test_a_sell_evaluation_matches_sor_backtest_sell_and_chooses_the_most_procee
             for j in range(len(before[0]["search"]))
         ]  # fmt: skip
         assert report["days"][k]["out_of_sample"]["set"] == min(totals)[2]
+
+
+class _Starts(WorkerPlugin):
+    """Append ``key pid`` to a file each time a worker starts running a task."""
+
+    name = "test-task-starts"
+
+    def __init__(self, log: str) -> None:
+        self.log = log
+
+    def transition(self, key: object, start: str, finish: str, **kwargs: object) -> None:
+        if finish == "executing":
+            with open(self.log, "a") as handle:
+                handle.write(f"{key} {os.getpid()}\n")
+
+
+def test_a_day_whose_worker_is_killed_is_run_again_with_the_same_result(
+    days: Path, tmp_path: Path
+) -> None:
+    from sor.ck.router import CKSettings
+    from sor.core.search import SearchGrid
+    from sor.evaluate.cluster import dask_client, run_days
+    from sor.evaluate.run import Evaluation
+    from sor.evaluate.tasks import run_day
+    from sor.static.backtest import BacktestConfig
+
+    grid = SearchGrid((0.05,), (0.01, 0.2), (0.005,))
+    evaluation = Evaluation(BacktestConfig(model="ck", order_size=300, grid=grid),
+                            horizons_s=(2.0,), ck_settings=CKSettings(), train_days=2)  # fmt: skip
+    specs = [evaluation.spec(k, str(p)) for k, p in enumerate(sorted(days.glob("day*.csv")))]
+    alone = [outcome for spec in specs for outcome in run_day(spec)]  # type: ignore[union-attr]
+    log = tmp_path / "starts.txt"
+    log.touch()
+    with dask_client(None, 2) as client:
+        client.register_plugin(_Starts(str(log)))
+        result: list = []
+        runner = threading.Thread(target=lambda: result.append(run_days(client, specs, quiet=True)))
+        runner.start()
+        deadline = time.monotonic() + 60
+        while not log.read_text().strip():  # kill the first worker to start a day, mid-day
+            assert time.monotonic() < deadline, "no day started"
+            time.sleep(0.005)
+        victim_key, victim_pid = log.read_text().split()[:2]
+        os.kill(int(victim_pid), signal.SIGKILL)
+        runner.join(timeout=120)
+        assert not runner.is_alive()
+    starts = [line.split() for line in log.read_text().splitlines()]
+    again = [pid for key, pid in starts if key == victim_key]
+    assert len(again) == 2 and again[1] != victim_pid, starts  # run again, by another process
+    assert result == [alone]
