@@ -202,3 +202,29 @@ def test_a_sell_day_is_chosen_on_the_most_proceeds() -> None:
         days = [day((90, 100, 999), side), day((100, 95, 999), side)]
         assert walk_forward([d.choice_keys for d in days], 2) == [None, None]
         assert choose([d.choice_keys for d in days]) == chosen
+
+
+def test_a_dbn_file_of_two_instruments_is_split_by_instrument_id(tmp_path: Path) -> None:
+    from dbn_encode import csv_to_dbn
+    from sor.data.generate import generate_market, instrument_id
+
+    parts = []
+    for symbol, seed in (("AAPL", 1), ("MSFT", 2)):
+        path = tmp_path / f"{symbol}.csv"
+        generate_market(path, venues=2, seed=seed, symbol=symbol, start="2024-08-01T13:36:32Z",
+                        end="2024-08-01T13:36:42Z")  # fmt: skip
+        parts.append(path)
+    both = tmp_path / "both.csv"
+    lines = [p.read_bytes().splitlines(keepends=True) for p in parts]
+    both.write_bytes(b"".join([*lines[0][:40], *lines[1][1:], *lines[0][40:]]))
+    dbn = csv_to_dbn(both, tmp_path / "both.dbn.zst")
+    assert [i.label for i in instruments(dbn)] == ["38", str(instrument_id("MSFT"))]
+    config = BacktestConfig(order_size=300, grid=SearchGrid((0.1,), (0.1,), (0.1,)))
+    split = run_day(DaySpec(0, str(dbn), config))
+    alone = [run_day(DaySpec(0, str(csv_to_dbn(p, tmp_path / f"{p.stem}.dbn")), config))
+             for p in parts]  # fmt: skip
+    assert isinstance(split, list) and len(split) == 2
+    for day, single in zip(split, alone, strict=True):
+        assert isinstance(single, list)
+        assert day.head == single[0].head and day.cash_nanos == single[0].cash_nanos
+    assert [d.instrument for d in split] == ["38", str(instrument_id("MSFT"))]

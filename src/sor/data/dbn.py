@@ -393,3 +393,38 @@ def _iso(ts_ns: int) -> str:
         return f" ({format_timestamp(ts_ns)})"
     except (OverflowError, OSError, ValueError):
         return ""
+
+
+def _slots(path: Path) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """The stream's bytes, where its records start, its whole record slots, and whether
+    each slot is framed as a record (length and rtype of the schema)."""
+    stream, _ = _stream(path)
+    schema, ts_out, start = _metadata(path, stream)
+    dtype = record_dtype(schema, ts_out=ts_out)
+    whole = (len(stream) - start) // dtype.itemsize
+    records = stream[start : start + whole * dtype.itemsize].view(dtype)
+    framed = _reasons(records, schema, dtype.itemsize, 2**62) != _BAD_FRAME
+    return stream, start, records, framed
+
+
+def instrument_ids(path: Path) -> list[int]:
+    """The ``instrument_id`` of the framed records of a DBN file, in order of first
+    appearance."""
+    _, _, records, framed = _slots(path)
+    ids = records["instrument_id"][framed]
+    values, first = np.unique(ids, return_index=True)
+    return [int(v) for v in values[np.argsort(first)]]
+
+
+def write_instrument_records(path: Path, instrument_id: int, out: Path) -> None:
+    """Write the metadata and the records of ``instrument_id`` of the DBN ``path`` to
+    ``out``, uncompressed, byte for byte (a slot that is not framed as a record, and any
+    bytes after the last whole slot, stay with every instrument, so that the reader
+    reports them)."""
+    stream, start, records, framed = _slots(path)
+    keep = ~framed | (records["instrument_id"] == instrument_id)
+    end = start + records.nbytes
+    with out.open("wb") as target:
+        target.write(stream[:start].tobytes())
+        target.write(records[keep].tobytes())
+        target.write(stream[end:].tobytes())

@@ -19,8 +19,14 @@ from sor.core.errors import DataError
 
 INSTRUMENT_COLUMNS = ("instrument_id", "symbol")
 """The CSV columns that name a row's instrument (a file without them holds one)."""
-_DBN_SUFFIXES = (".dbn", ".dbn.zst")
 _LISTED = 5
+
+
+def is_dbn(path: Path) -> bool:
+    """Whether ``path`` names a DBN file (:func:`sor.data.reader.is_dbn`)."""
+    from sor.data.reader import is_dbn as named_dbn  # the reader imports this module
+
+    return named_dbn(path)
 
 
 class MixedInstrumentsError(DataError):
@@ -36,18 +42,25 @@ class Instrument:
 
     @property
     def label(self) -> str:
-        """``instrument_id/symbol``, as the report names it."""
-        return f"{self.instrument_id}/{self.symbol}"
+        """``instrument_id/symbol``, as the report names it (the id alone without a
+        symbol: a DBN record carries none)."""
+        return f"{self.instrument_id}/{self.symbol}" if self.symbol else self.instrument_id
 
 
 def instruments(path: Path) -> list[Instrument]:
-    """The instruments of a CSV day file in order of first appearance.
+    """The instruments of a day file in order of first appearance: ``(instrument_id,
+    symbol)`` pairs of a CSV, ``instrument_id`` values of a DBN file (no symbol).
 
-    Empty for DBN files, and for a CSV without ``instrument_id`` and ``symbol`` columns or
-    that the scan cannot parse: such a file is read whole, and the reader reports its faults.
+    Empty for a CSV without ``instrument_id`` and ``symbol`` columns, and for a file that
+    the scan cannot read: such a file is read whole, and the reader reports its faults.
     """
-    if path.name.lower().endswith(_DBN_SUFFIXES):
-        return []
+    if is_dbn(path):
+        from sor.data.dbn import instrument_ids
+
+        try:
+            return [Instrument(str(i), "") for i in instrument_ids(path)]
+        except (DataError, OSError):
+            return []
     try:
         pairs = (
             pl.scan_csv(path, infer_schema=False, truncate_ragged_lines=True)
@@ -64,7 +77,13 @@ def instruments(path: Path) -> list[Instrument]:
 def write_instrument(path: Path, instrument: Instrument, out: Path) -> None:
     """Write the header and the lines of ``instrument`` of the CSV ``path`` to ``out``,
     byte for byte (a line that cannot be split into fields stays with every instrument, so
-    that the reader reports it)."""
+    that the reader reports it); of a DBN file, its metadata and records, uncompressed
+    (:func:`sor.data.dbn.write_instrument_records`)."""
+    if is_dbn(path):
+        from sor.data.dbn import write_instrument_records
+
+        write_instrument_records(path, int(instrument.instrument_id), out)
+        return
     with path.open("rb") as source, out.open("wb") as target:
         header = source.readline()
         target.write(header)
@@ -81,7 +100,7 @@ def write_instrument(path: Path, instrument: Instrument, out: Path) -> None:
 def first_instrument(path: Path) -> Instrument | None:
     """The instrument of the CSV's first row that names one; None for a DBN file or a CSV
     without ``instrument_id`` and ``symbol`` columns."""
-    if path.name.lower().endswith(_DBN_SUFFIXES):
+    if is_dbn(path):
         return None
     try:
         pairs = (

@@ -22,6 +22,7 @@ from sor.data.instruments import (
     MixedInstrumentsError,
     first_instrument,
     instruments,
+    is_dbn,
     write_instrument,
 )
 from sor.evaluate.days import local_copy
@@ -112,7 +113,7 @@ def run_day(spec: DaySpec) -> list[DayOutcome] | DayFailure:
                     return [_run(spec, path, first_instrument(path))]
                 except MixedInstrumentsError:
                     found = instruments(path)
-                    if len(found) <= 1:  # no pairs to split it by (a DBN file, say)
+                    if len(found) <= 1:  # nothing to split it by
                         raise
                     return _run_each(spec, path, found)
             except SorError as exc:
@@ -126,7 +127,7 @@ def _run_each(spec: DaySpec, path: Path, found: list[Instrument]) -> list[DayOut
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="sor-instrument-") as folder:
         for k, instrument in enumerate(found):
-            part = Path(folder) / f"{k}{path.suffix}"
+            part = Path(folder) / f"{k}{'.dbn' if is_dbn(path) else path.suffix}"
             write_instrument(path, instrument, part)
             try:
                 outcomes.append(_run(spec, part, instrument))
