@@ -201,3 +201,14 @@ def test_a_sell_day_is_chosen_on_the_most_proceeds() -> None:
         days = [day((90, 100, 999), side), day((100, 95, 999), side)]
         assert walk_forward([d.choice_keys for d in days], 2) == [None, None]
         assert choose([d.choice_keys for d in days]) == chosen
+
+
+def test_the_report_records_the_crossing_rule_only_when_not_the_default() -> None:
+    from sor.ck.queue import WHOLE
+    from sor.ck.router import CKSettings
+
+    config = BacktestConfig(order_size=500, grid=SearchGrid((0.1,), (0.1,), (0.1,)))
+    default = run.Evaluation(config, (0.5,), CKSettings()).settings().ck_settings
+    whole = run.Evaluation(config, (0.5,), CKSettings(crossing_fill=WHOLE)).settings().ck_settings
+    assert default is not None and "crossing_fill" not in default
+    assert whole == {**default, "crossing_fill": "whole"}
