@@ -207,10 +207,10 @@ QueueModelFlag = Annotated[
         )
     ),
 ]
-CROSSING_FILL_HELP = (
-    "When asks come down to a resting order's price: displayed (fill at most the ask size "
-    "shown at or below it) or whole (fill the whole remainder, as hftbacktest does)."
+CROSSING_FILL_CHOICES = (
+    "what asks coming down to a resting order's price fill: displayed (at most the ask size "
+    "shown at or below it) or whole (the whole remainder, as hftbacktest does)."
 )
 CrossingFillFlag = Annotated[
-    str | None, Opt(help=with_default("ck: " + CROSSING_FILL_HELP, DEFAULT_CROSSING_FILL))
+    str | None, Opt(help=with_default("ck: " + CROSSING_FILL_CHOICES, DEFAULT_CROSSING_FILL))
 ]

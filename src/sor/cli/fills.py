@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sor.app.runs import check_output, write_atomically
-from sor.cli.common import CROSSING_FILL_HELP, Opt, float_list, setup_logging, user_errors
+from sor.cli.common import CROSSING_FILL_CHOICES, Opt, float_list, setup_logging, user_errors
 from sor.core.errors import SorError
 
 if TYPE_CHECKING:
@@ -39,7 +39,9 @@ def fills(
         float, Opt(help="Order-entry latency, microseconds: orders rest this much later.")
     ] = 0.0,
     side: Annotated[str, Opt(help="buy: rest at the best bid; sell: at the best ask.")] = "buy",
-    crossing_fill: Annotated[str, Opt(help=CROSSING_FILL_HELP)] = "displayed",
+    crossing_fill: Annotated[
+        str, Opt(help=CROSSING_FILL_CHOICES[0].upper() + CROSSING_FILL_CHOICES[1:])
+    ] = "displayed",
     orders_out: Annotated[
         Path | None, Opt(help="CSV file of every order: time, venue, price, queue, fills.")
     ] = None,
