@@ -3,9 +3,12 @@
 200-share buys at each venue's best bid every 5 s on the nine-minute six-venue MBP-10 demo
 market, cancelled after 0.5, 2 and 10 s, zero latency; conservative (hftbacktest's
 ``RiskAdverseQueueModel``) and probabilistic (``PowerProbQueueModel``, n = 1) queue models.
-Prints the share of orders with identical fills (the same shares at the same events), of
-orders that filled the same shares (at whatever moments), the differences by kind, and the time each simulator takes for the same orders (ours one pass
-per set of non-overlapping orders; hftbacktest one backtest, its Python driver included).
+Prints, under each of our crossing rules (``displayed``, the default: asks coming down to a
+resting buy's price fill at most the size they show; ``whole``: the whole remainder, as
+hftbacktest does), the share of orders with identical fills (the same shares at the same
+events), of orders that filled the same shares (at whatever moments) and the differences
+by kind; then the time each simulator takes for the same orders (ours one pass per set of
+non-overlapping orders; hftbacktest one backtest, its Python driver included).
 Run: ``python benchmarks/bench_fill_agreement.py``.
 """
 
@@ -20,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from hftbacktest_compare import compare, run
 from sor.ck.fills import every, simulate
-from sor.ck.queue import CONSERVATIVE, attach_venues
+from sor.ck.queue import CONSERVATIVE, CROSSING_FILLS, attach_venues
 from sor.data.events import read_events
 from sor.data.generate import generate_market
 
@@ -40,11 +43,13 @@ def main() -> None:
             orders = every(len(venues), first, int(events["ts_event"][-1]), 5 * SECOND,
                            int(horizon_s * SECOND), 200)  # fmt: skip
             result = compare(events, venues, orders, probabilistic)
-            counts = result["counts"]
-            same_shares = 100 * result["same_shares"] / len(orders)
             print(f"  {model:13s} T = {horizon_s:4} s: {len(orders)} orders, "
-                  f"{100 * counts['same'] / len(orders):.1f} % identical, "
-                  f"{same_shares:.1f} % the same shares, {counts}")  # fmt: skip
+                  f"{len(result['switched'])} of them filled otherwise by the crossing rule")  # fmt: skip
+            for rule in CROSSING_FILLS:
+                counts = result[rule]["counts"]
+                same_shares = 100 * result[rule]["same_shares"] / len(orders)
+                print(f"    crossing {rule:9s}: {100 * counts['same'] / len(orders):5.1f} % "
+                      f"identical, {same_shares:5.1f} % the same shares, {counts}")  # fmt: skip
     orders = every(len(venues), first, int(events["ts_event"][-1]), 5 * SECOND, 2 * SECOND, 200)
     began = time.perf_counter()
     simulate(events, venues, orders, CONSERVATIVE)

@@ -151,40 +151,87 @@ def run(
     return filled, checked
 
 
-def compare(
-    events: np.ndarray, venues: np.ndarray, orders: Orders, probabilistic: bool = False
-) -> dict[str, Any]:
-    """Run ``orders`` through both simulators (conservative unless ``probabilistic``) and
-    sort every order:
-    ``same`` (the same shares filled, each of our fills at the same event in both),
-    ``crossed_ask_capped`` (rule (b): asks came down to the order's price with less than
-    its remainder; ours fills that size, hftbacktest the whole remainder) or
-    ``unexplained``. Returns the counts, the orders of each kind, the number of orders
-    that filled the same shares (at whatever moments) and both fill arrays."""
-    from sor.ck.fills import simulate
-    from sor.ck.queue import CONSERVATIVE, CROSSED, PROBABILISTIC
-
-    ours = simulate(events, venues, orders, PROBABILISTIC if probabilistic else CONSERVATIVE)
-    # hftbacktest's shares filled, checked just before and at each moment one of ours fills
-    # (several trade rows of one event may share it)
+def _fill_moments(ours: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Our fill moments as (order, time ns) columns, with the shares each order had before
+    and got at each (several trade rows of one event may share a moment)."""
     moments, at = np.unique(np.stack((ours.fill_order, ours.fill_ns)), axis=1, return_index=True)
     after = np.add.reduceat(ours.fill_qty, at) if len(at) else np.zeros(0, np.int64)
     before = np.cumsum(after) - after
     before -= before[np.searchsorted(moments[0], moments[0])]  # per order
-    checks = (np.concatenate((moments[1] - 1, moments[1])), np.tile(moments[0], 2))
-    theirs, at_checks = run(events, len(venues), orders, checks, probabilistic)
-    k = len(before)
-    agree = (at_checks[:k] == before) & (at_checks[k:] == before + after)
-    same = ours.filled == theirs
+    return moments, before, after
+
+
+def _identical(
+    ours: Any, theirs: np.ndarray, moments: np.ndarray, before: np.ndarray, after: np.ndarray,
+    at_before: np.ndarray, at_after: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """Which orders got identical fills: the same shares, and at each of our fill moments
+    hftbacktest had the same shares just before and at it."""
+    agree = (at_before == before) & (at_after == before + after)
+    same: np.ndarray = ours.filled == theirs
     same[moments[0][~agree]] = False
-    crossed = np.zeros(len(orders), bool)
-    crossed[ours.fill_order[ours.fill_kind == CROSSED]] = True
-    capped = ~same & crossed & (theirs >= ours.filled)
-    kinds = {"same": same, "crossed_ask_capped": capped, "unexplained": ~same & ~capped}
+    return same
+
+
+def _fills_by_order(ours: Any, n: int) -> list[tuple[tuple[int, int], ...]]:
+    """Each order's fills as (time ns, shares) pairs, in time order."""
+    out: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+    for o, t, q in zip(ours.fill_order, ours.fill_ns, ours.fill_qty, strict=True):
+        out[int(o)].append((int(t), int(q)))
+    return [tuple(f) for f in out]
+
+
+def compare(
+    events: np.ndarray, venues: np.ndarray, orders: Orders, probabilistic: bool = False
+) -> dict[str, Any]:
+    """Run ``orders`` through hftbacktest and through our simulator under each crossing rule
+    (``sor.ck.queue.CROSSING_FILLS``; conservative queue model unless ``probabilistic``).
+
+    An order is identical when it filled the same shares, each of our fills at the same
+    event in both. Under ``whole`` (hftbacktest's rule) an order is ``same`` or
+    ``unexplained``; under ``displayed`` (ours) it is ``same``, ``crossed_ask_capped`` (the
+    crossing rule changes our fills, and with hftbacktest's rule the order is identical:
+    asks came down to its price with less than its remainder, ours fills that size,
+    hftbacktest the whole remainder) or ``unexplained``. Returns per rule the counts, the
+    orders of each kind, the number of orders that filled the same shares (at whatever
+    moments) and our fills; hftbacktest's shares filled per order; and ``switched``, the
+    orders whose fills the rule changes."""
+    from sor.ck.fills import simulate
+    from sor.ck.queue import CONSERVATIVE, CROSSING_FILLS, PROBABILISTIC
+
+    model = PROBABILISTIC if probabilistic else CONSERVATIVE
+    ours = {name: simulate(events, venues, orders, model, rule)
+            for name, rule in CROSSING_FILLS.items()}  # fmt: skip
+    moments = {name: _fill_moments(o) for name, o in ours.items()}
+    # hftbacktest's shares filled, checked just before and at each moment one of ours fills
+    # under either rule: one backtest serves both
+    times = [np.concatenate((m[0][1] - 1, m[0][1])) for m in moments.values()]
+    which = [np.tile(m[0][0], 2) for m in moments.values()]
+    theirs, at_checks = run(events, len(venues), orders,
+                            (np.concatenate(times), np.concatenate(which)), probabilistic)  # fmt: skip
+    same: dict[str, np.ndarray] = {}
+    offset = 0
+    for name, (m, before, after) in moments.items():
+        k = len(before)
+        at_before, at_after = at_checks[offset : offset + k], at_checks[offset + k : offset + 2 * k]
+        same[name] = _identical(ours[name], theirs, m, before, after, at_before, at_after)
+        offset += 2 * k
+    n = len(orders)
+    fills = {name: _fills_by_order(o, n) for name, o in ours.items()}
+    switched = np.array([a != b for a, b in zip(fills["displayed"], fills["whole"], strict=True)],
+                        dtype=bool).reshape(n)  # fmt: skip
+    capped = ~same["displayed"] & switched & same["whole"]
+    kinds = {
+        "displayed": {"same": same["displayed"], "crossed_ask_capped": capped,
+                      "unexplained": ~same["displayed"] & ~capped},
+        "whole": {"same": same["whole"], "unexplained": ~same["whole"]},
+    }  # fmt: skip
     return {
-        "counts": {k: int(v.sum()) for k, v in kinds.items()},
-        "same_shares": int((ours.filled == theirs).sum()),
-        "orders": {k: np.flatnonzero(v) for k, v in kinds.items()},
-        "ours": ours,
-        "theirs": theirs,
-    }
+        name: {
+            "counts": {k: int(v.sum()) for k, v in kinds[name].items()},
+            "orders": {k: np.flatnonzero(v) for k, v in kinds[name].items()},
+            "same_shares": int((ours[name].filled == theirs).sum()),
+            "ours": ours[name],
+        }
+        for name in CROSSING_FILLS
+    } | {"theirs": theirs, "switched": np.flatnonzero(switched)}

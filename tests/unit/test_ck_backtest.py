@@ -65,6 +65,7 @@ def test_ck_run_is_deterministic_and_queue_models_differ(market: Path, tmp_path:
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
     conservative = _run(market, tmp_path / "c.json", "--queue-model", "conservative")
     assert conservative["run"]["queue_model"] == "conservative"
+    assert "crossing_fill" not in first["run"]  # the default is not recorded
     assert first == again
 
 

@@ -49,6 +49,7 @@ BACKTEST_CASES = [
     (["--model", "ck", "--latency-sigma", "9"], "--latency-sigma: must be <= 3, got 9"),
     (["--model", "ck", "--latency-seed", "-1"], "--latency-seed: must be >= 0, got -1"),
     (["--model", "ck", "--queue-model", "lazy"], "--queue-model: must be 'probabilistic' or"),
+    (["--model", "ck", "--crossing-fill", "all"], "--crossing-fill: must be 'displayed' or"),
     (
         ["--model", "ck", "--latency-us", "0", "--latency-sigma", "0.5"],
         "a sampled latency needs a positive median (--latency-us)",
@@ -58,6 +59,7 @@ BACKTEST_CASES = [
     (["--latency-sigma", "0.1"], "--latency-sigma applies to --model ck only"),
     (["--latency-seed", "3"], "--latency-seed applies to --model ck only"),
     (["--queue-model", "conservative"], "--queue-model applies to --model ck only"),
+    (["--crossing-fill", "whole"], "--crossing-fill applies to --model ck only"),
     (["--bogus"], "No such option: --bogus"),
 ]
 
@@ -127,6 +129,7 @@ def test_output_path_is_checked_before_the_run(
         ("[ck]\nhorizon = [0.5, 0]\n", "ck.horizon: must be >= 0.001, got 0"),
         ("[ck]\nlatency_us = inf\n", "ck.latency_us: must be a finite number, got inf"),
         ('[ck]\nqueue_model = "lazy"\n', "ck.queue_model: must be 'probabilistic' or"),
+        ('[ck]\ncrossing_fill = "all"\n', "ck.crossing_fill: must be 'displayed' or"),
         ("[search]\nlambda = [0.1]\n", "search.lambda: unknown key"),
     ],
 )
@@ -223,7 +226,10 @@ def test_ck_settings_of_the_configuration_apply_to_model_ck(
     tiny_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "sor.toml"
-    config.write_text('[ck]\nhorizon = [0.5]\nlatency_us = 250\nqueue_model = "conservative"\n')
+    config.write_text(
+        '[ck]\nhorizon = [0.5]\nlatency_us = 250\nqueue_model = "conservative"\n'
+        'crossing_fill = "whole"\n'
+    )
     out = tmp_path / "o.json"
     args = ["backtest", "--data", str(tiny_csv), "--model", "ck", "--config", str(config)]
     outcome = run_main([*args, "--latency-us", "40", *QUIET, "--json-out", str(out)], capsys)
@@ -232,6 +238,7 @@ def test_ck_settings_of_the_configuration_apply_to_model_ck(
     assert run["horizons_s"] == [0.5]
     assert run["latency"] == {"model": "constant", "ns": 40_000}  # the flag wins over the file
     assert run["queue_model"] == "conservative"
+    assert run["crossing_fill"] == "whole"
     assert len(json.loads(out.read_text())["search"]["table"]) == 9
     assert DEFAULT_HORIZONS_S != (0.5,)
 

@@ -228,3 +228,14 @@ def test_a_dbn_file_of_two_instruments_is_split_by_instrument_id(tmp_path: Path)
         assert isinstance(single, list)
         assert day.head == single[0].head and day.cash_nanos == single[0].cash_nanos
     assert [d.instrument for d in split] == ["38", str(instrument_id("MSFT"))]
+
+
+def test_the_report_records_the_crossing_rule_only_when_not_the_default() -> None:
+    from sor.ck.queue import WHOLE
+    from sor.ck.router import CKSettings
+
+    config = BacktestConfig(order_size=500, grid=SearchGrid((0.1,), (0.1,), (0.1,)))
+    default = run.Evaluation(config, (0.5,), CKSettings()).settings().ck_settings
+    whole = run.Evaluation(config, (0.5,), CKSettings(crossing_fill=WHOLE)).settings().ck_settings
+    assert default is not None and "crossing_fill" not in default
+    assert whole == {**default, "crossing_fill": "whole"}

@@ -141,11 +141,35 @@ def test_sor_fills_prints_the_json_writes_orders_and_a_figure(market: Path, tmp_
     assert again.stdout == result.stdout  # deterministic
 
 
+def test_sor_fills_crossing_fill_whole_fills_the_remainder_and_says_so(
+    market: Path, tmp_path: Path
+) -> None:
+    def run(*extra: str) -> tuple[dict, list[dict[str, str]]]:
+        orders = tmp_path / f"orders{len(extra)}.csv"
+        args = ["fills", "--data", str(market), "--every", "1", "--horizon", "2,10",
+                "--orders-out", str(orders), "--no-plot", "--quiet", *extra]  # fmt: skip
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        with orders.open() as handle:
+            return json.loads(result.stdout), list(csv.DictReader(handle))
+
+    (ours, our_rows), (whole, whole_rows) = run(), run("--crossing-fill", "whole")
+    assert "crossing_fill" not in ours["run"]  # the default is not recorded
+    assert whole["run"]["crossing_fill"] == "whole"
+    assert [r["placed"] for r in our_rows] == [r["placed"] for r in whole_rows]
+    # the whole remainder is at least what the displayed asks gave, and on this market some
+    # orders fill otherwise (sooner: what the asks did not show, later trades gave)
+    pairs = list(zip(our_rows, whole_rows, strict=True))
+    assert all(int(b["filled"]) >= int(a["filled"]) for a, b in pairs)
+    assert any(a["fill_sizes"] != b["fill_sizes"] for a, b in pairs)
+
+
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
     [("--every", "0", "--every: must be > 0"), ("--side", "short", "--side:"),
      ("--horizon", "1,x", "--horizon: expected comma-separated numbers"),
-     ("--queue-model", "fifo", "--queue-model:"), ("--latency-us", "-1", "--latency-us:")],
+     ("--queue-model", "fifo", "--queue-model:"), ("--latency-us", "-1", "--latency-us:"),
+     ("--crossing-fill", "all", "--crossing-fill: must be 'displayed' or 'whole'")],
 )  # fmt: skip
 def test_sor_fills_refuses_bad_flags_in_one_line(
     market: Path, flag: str, value: str, message: str

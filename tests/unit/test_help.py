@@ -12,7 +12,7 @@ from sor import __version__
 from sor.app.runs import CKOptions, topic_name
 from sor.app.settings import FileConfig
 from sor.ck.backtest import DEFAULT_CK_GRID, DEFAULT_HORIZONS_S
-from sor.ck.queue import QUEUE_MODELS
+from sor.ck.queue import CROSSING_FILLS, QUEUE_MODELS
 from sor.cli import app
 from sor.core.domain import NANOS_PER_SECOND
 from sor.data.generate import DEFAULT_DURATION_NS
@@ -171,6 +171,7 @@ def test_ck_defaults_shown_are_the_ones_used() -> None:
     assert float(_shown("backtest", "--latency-sigma")) == latency.sigma
     assert int(_shown("backtest", "--latency-seed")) == latency.seed
     assert QUEUE_MODELS[_shown("backtest", "--queue-model")] == ck.settings.queue_model
+    assert CROSSING_FILLS[_shown("backtest", "--crossing-fill")] == ck.settings.crossing_fill
 
 
 def test_topic_and_broker_defaults_shown_are_the_ones_used(

@@ -10,8 +10,10 @@ from sor.ck.queue import (
     AT_PRICE,
     CONSERVATIVE,
     CROSSED,
+    DISPLAYED,
     PROBABILISTIC,
     THROUGH,
+    WHOLE,
     Book,
     advance,
     attach_venues,
@@ -192,6 +194,43 @@ def test_asks_coming_down_to_our_price_fill_the_smaller_of_remainder_and_ask(
     assert fills.px.tolist() == [10 * D] and fills.ts.tolist() == [3]
 
 
+@pytest.mark.parametrize(("ask_px", "displayed"), [(10.00, 30), (9.99, 200)])
+def test_asks_crossing_our_price_fill_the_whole_remainder_under_the_whole_rule(
+    ask_px: float, displayed: int
+) -> None:
+    # hftbacktest's rule: an ask at or through our 10.00 buy fills all of it, whatever its size
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
+        (2, 2, "C", "B", 10.00, 300, 9.98, 800, 10.01, 500),
+        (3, 2, "A", "A", ask_px, 30, 9.98, 800, ask_px, 30),
+    )
+    book, index = _resting(events, 200)
+    _, fills = advance(events, index, 3, book, CONSERVATIVE, 10_000, WHOLE)
+    assert fills.qty.tolist() == [200] and fills.kind.tolist() == [CROSSED]
+    assert fills.px.tolist() == [10 * D] and fills.ts.tolist() == [3]
+    assert book.limit_qty[0] == 0
+    # the displayed rule, on the same rows: only the asks shown at or below our price (an ask
+    # at 10.00 shows 30, its next level lies above; one at 9.99 has 1000 more at 10.00)
+    book, index = _resting(events, 200)
+    _, fills = advance(events, index, 3, book, CONSERVATIVE, 10_000, DISPLAYED)
+    assert fills.qty.tolist() == [displayed] and book.limit_qty[0] == 200 - displayed
+
+
+def test_both_crossing_rules_run_one_compiled_kernel() -> None:
+    # the rule is an integer argument: switching it never compiles the kernel again
+    from sor.ck.queue import _advance
+
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
+        (2, 2, "A", "A", 10.00, 30, 9.98, 800, 10.00, 30),
+    )
+    for rule in (DISPLAYED, WHOLE):
+        for model in (CONSERVATIVE, PROBABILISTIC):
+            book, index = _resting(events, 200, model)
+            advance(events, index, 2, book, model, 10_000, rule)
+    assert len(_advance.signatures) == 1
+
+
 def test_a_fraction_of_the_queue_carries_over_partial_fills() -> None:
     # rule (c): probabilistic leaves 99.5 ahead (one share cancelled of 100 ahead and 100
     # behind); a trade of 149 gives 49 and half a share stays owed to the order
@@ -260,6 +299,22 @@ def _passive_run(latency: OrderLatency) -> CKResult:
     fees, rebates = np.array([3_000_000]), np.array([2_000_000])
     return run_ck(events, venues, 300, fees, rebates, RiskParameters(0.0, 0.0, 0.0), 1e-6,
                   (1, 1000), CKSettings(latency, CONSERVATIVE), passive_only=True)  # fmt: skip
+
+
+@pytest.mark.parametrize(("crossing_fill", "passive"), [(DISPLAYED, 100), (WHOLE, 300)])
+def test_the_routers_crossing_rule_is_the_settings_one(crossing_fill: int, passive: int) -> None:
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
+        (50, 2, "C", "B", 10.00, 300, 9.98, 800, 10.01, 500),  # the bid falls away
+        (60, 2, "A", "A", 10.00, 100, 9.98, 800, 10.00, 100),  # 100 offered at our 10.00
+    )
+    venues = np.unique(events["publisher_id"]).astype(np.int64)
+    settings = CKSettings(OrderLatency(10), CONSERVATIVE, crossing_fill)
+    result = run_ck(events, venues, 300, np.array([3_000_000]), np.array([2_000_000]),
+                    RiskParameters(0.0, 0.0, 0.0), 1e-6, (1, 1000), settings,
+                    passive_only=True)  # fmt: skip
+    assert result.passive == passive and result.filled == 300
+    assert [e.ts for e in result.executions if e.passive] == [60]
 
 
 @pytest.mark.parametrize(("latency_ns", "passive"), [(10, 300), (49, 300), (50, 0), (100, 0)])

@@ -17,6 +17,8 @@ DEFAULT_LATENCY_SIGMA = 0.0
 """Log-sd of the sampled latencies of model ck: 0 keeps the latency constant."""
 DEFAULT_QUEUE_MODEL = "probabilistic"
 """The queue simulator's treatment of cancellations in model ck."""
+DEFAULT_CROSSING_FILL = "displayed"
+"""What asks crossing a resting order's price fill, in model ck and ``sor fills``."""
 DEFAULT_BOOTSTRAP = "localhost:9092"
 """Broker of ``sor produce`` and ``sor replays`` when no flag, variable or file names one."""
 DEFAULT_MAX_TS_DISTANCE_H = 24.0

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sor.app.defaults import (
+    DEFAULT_CROSSING_FILL,
     DEFAULT_LATENCY_SIGMA,
     DEFAULT_LATENCY_US,
     DEFAULT_MAX_TS_DISTANCE_H,
@@ -433,6 +434,7 @@ class CKOptions:
         return cls.build(
             pick(flags.horizon, file.horizon),
             pick(flags.queue_model, file.queue_model),
+            crossing_fill=pick(flags.crossing_fill, file.crossing_fill),
             latency_us=pick(flags.latency_us, file.latency_us),
             latency_sigma=pick(flags.latency_sigma, file.latency_sigma),
             latency_seed=pick(flags.latency_seed, file.latency_seed),
@@ -443,6 +445,7 @@ class CKOptions:
         cls,
         horizons: tuple[float, ...] | None = None,
         queue_model: str | None = None,
+        crossing_fill: str | None = None,
         *,
         latency_us: float | None = None,
         latency_sigma: float | None = None,
@@ -451,7 +454,7 @@ class CKOptions:
         """Build the options from checked values; None takes the default."""
         from sor.ck.backtest import DEFAULT_HORIZONS_S
         from sor.ck.latency import OrderLatency
-        from sor.ck.queue import QUEUE_MODELS
+        from sor.ck.queue import CROSSING_FILLS, QUEUE_MODELS
         from sor.ck.router import CKSettings
 
         latency = OrderLatency(
@@ -460,7 +463,8 @@ class CKOptions:
             DEFAULT_SEED if latency_seed is None else latency_seed,
         )
         model = QUEUE_MODELS[queue_model or DEFAULT_QUEUE_MODEL]
-        return cls(horizons or DEFAULT_HORIZONS_S, CKSettings(latency, model))
+        crossing = CROSSING_FILLS[crossing_fill or DEFAULT_CROSSING_FILL]
+        return cls(horizons or DEFAULT_HORIZONS_S, CKSettings(latency, model, crossing))
 
 
 def read_window_events(path: Path, options: BacktestOptions) -> np.ndarray:

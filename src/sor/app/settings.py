@@ -31,6 +31,7 @@ Example::
     latency_sigma = 0.0
     latency_seed = 7
     queue_model = "probabilistic"
+    crossing_fill = "displayed"   # or "whole": asks crossing a resting order fill all of it
 
 Precedence: each setting comes from its command-line flag, else its ``SOR_`` environment
 variable (for the settings that have one), else this file, else its default; an empty flag
@@ -123,6 +124,7 @@ LatencyUs = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_LATENCY_US)
 LatencySigma = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_LATENCY_SIGMA)]
 Seed = Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)]
 QueueModel = Literal["probabilistic", "conservative"]  # sor.ck.queue.QUEUE_MODELS
+CrossingFill = Literal["displayed", "whole"]  # sor.ck.queue.CROSSING_FILLS
 Model = Literal["static", "ck"]
 Side = Literal["buy", "sell"]  # sor.static.replay.SIDES
 OrderSize = Annotated[int, Field(strict=True), AfterValidator(_order_size)]
@@ -180,6 +182,7 @@ class CkSection(Validated):
     latency_sigma: LatencySigma | None = None
     latency_seed: Seed | None = None
     queue_model: QueueModel | None = None
+    crossing_fill: CrossingFill | None = None
 
 
 class KafkaSection(Validated):
@@ -226,6 +229,7 @@ class BacktestFlags(Validated):
     latency_sigma: LatencySigma | None = None
     latency_seed: Seed | None = None
     queue_model: QueueModel | None = None
+    crossing_fill: CrossingFill | None = None
     speed: Speed = 0.0
     workers: Workers | None = None
     seed: Seed = 0
@@ -322,6 +326,7 @@ class FillsFlags(Validated):
     queue_model: QueueModel
     latency_us: Annotated[float, Field(allow_inf_nan=False, ge=0, le=10**9)]
     side: Literal["buy", "sell"]
+    crossing_fill: CrossingFill
 
 
 CK_ONLY = tuple(CkSection.model_fields)

@@ -21,7 +21,14 @@ import numpy as np
 
 from sor import __version__
 from sor.ck.mirror import mirror_constant, proceeds, reflect_events
-from sor.ck.queue import QUEUE_MODELS, Book, advance, attach_venues, sweep
+from sor.ck.queue import (
+    QUEUE_MODELS,
+    Book,
+    advance,
+    attach_venues,
+    crossing_fill_entry,
+    sweep,
+)
 from sor.ck.router import CKResult, CKSettings, arrival, outflows, run_ck
 from sor.core.domain import (
     NANOS_PER_DOLLAR,
@@ -170,6 +177,7 @@ def run_ck_backtest(
             "arrival_mid": mid,
             "latency": settings.latency.as_dict(),
             "queue_model": {v: k for k, v in QUEUE_MODELS.items()}[settings.queue_model],
+            **crossing_fill_entry(settings.crossing_fill),
             "horizons_s": list(horizons_s),
             "venues": {
                 str(v): {"fee": config.costs.fee(int(v)), "rebate": config.costs.rebate(int(v))}

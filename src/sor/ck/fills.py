@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sor.ck.queue import Book, advance
+from sor.ck.queue import DISPLAYED, Book, advance
 
 _NO_ROOM_LIMIT = 2**62
 
@@ -79,10 +79,15 @@ def slots(orders: Orders) -> np.ndarray:
 
 
 def simulate(
-    events: np.ndarray, venues: np.ndarray, orders: Orders, queue_model: int
+    events: np.ndarray,
+    venues: np.ndarray,
+    orders: Orders,
+    queue_model: int,
+    crossing_fill: int = DISPLAYED,
 ) -> OrderFills:
     """Run every order through the queue simulator (``events`` with a ``venue`` column, see
-    :func:`sor.ck.queue.attach_venues`)."""
+    :func:`sor.ck.queue.attach_venues`; ``queue_model`` and ``crossing_fill`` as in
+    :func:`sor.ck.queue.advance`)."""
     n = len(orders)
     price = np.zeros(n, np.int64)
     ahead = np.zeros(n, np.float64)
@@ -101,7 +106,8 @@ def simulate(
         current = np.full(len(venues), -1, np.int64)
         index = 0
         for k in np.lexsort((is_place, times)):
-            index, got = advance(events, index, int(times[k]), book, queue_model, _NO_ROOM_LIMIT)
+            index, got = advance(events, index, int(times[k]), book, queue_model,
+                                 _NO_ROOM_LIMIT, crossing_fill)  # fmt: skip
             for t, v, q, kind in zip(got.ts, got.venue, got.qty, got.kind, strict=True):
                 o = int(current[v])
                 filled[o] += int(q)
@@ -204,13 +210,15 @@ class OrderRow:
 @dataclass(frozen=True)
 class StudyOptions:
     """What ``sor fills`` studies: one ``size``-share order per venue every ``every_s``
-    seconds, at the best bid (``side`` buy) or ask (sell), cancelled after each horizon."""
+    seconds, at the best bid (``side`` buy) or ask (sell), cancelled after each horizon;
+    ``queue_model`` and ``crossing_fill`` as in :func:`sor.ck.queue.advance`."""
 
     every_s: float = 5.0
     size: int = 200
     horizons_s: tuple[float, ...] = (0.5, 2.0, 10.0)
     queue_model: int = 0
     latency_ns: int = 0
+    crossing_fill: int = DISPLAYED
     side: str = "buy"
 
 
@@ -242,7 +250,7 @@ def study(
                         int(options.every_s * 1e9), int(horizon_s * 1e9), options.size)  # fmt: skip
         orders = Orders(planned.venue, planned.place_ns + options.latency_ns,
                         planned.cancel_ns + options.latency_ns, planned.qty)  # fmt: skip
-        got = simulate(book, venues, orders, options.queue_model)
+        got = simulate(book, venues, orders, options.queue_model, options.crossing_fill)
         price = np.where(got.placed, np.abs(top - got.price), 0)
         marks = {after: markouts_bps(got.fill_ns, sign, times, mids, after)
                  for after in MARKOUT_HORIZONS_S}  # fmt: skip

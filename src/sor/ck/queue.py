@@ -20,7 +20,9 @@ The rules, each pinned by a test and compared order by order with hftbacktest's
   the order's price) leaves nothing ahead; a level beyond the visible ones is left as it was.
 - Crossing asks. When the venue's asks come down to or through the order's price, a
   seller meets it there: the order fills ``min(remainder, ask size at or below its price)``
-  at its price; more is filled only as that size grows.
+  at its price; more is filled only as that size grows (``crossing_fill`` ``DISPLAYED``,
+  the default). ``WHOLE`` fills the whole remainder at once instead, as hftbacktest's
+  exchange models do.
 - Fractions. The queue position is a real number: what a trade leaves after the queue
   ahead carries over to the next trade instead of being dropped.
 - Marketable orders sweep displayed asks across venues and levels (MBP-10 depth where the
@@ -43,6 +45,21 @@ from sor.static.replay import sweep_orders
 CONSERVATIVE = 0
 PROBABILISTIC = 1
 QUEUE_MODELS = {"conservative": CONSERVATIVE, "probabilistic": PROBABILISTIC}
+
+DISPLAYED = 0
+WHOLE = 1
+CROSSING_FILLS = {"displayed": DISPLAYED, "whole": WHOLE}
+"""What a resting buy gets when the asks cross its price: at most the ask size displayed at
+or below it (``DISPLAYED``), or its whole remainder (``WHOLE``, hftbacktest's rule)."""
+
+
+def crossing_fill_entry(crossing_fill: int) -> dict[str, str]:
+    """Return the report's record of ``crossing_fill``: nothing for the default
+    (``DISPLAYED``), so that default reports stay as they were, else its name."""
+    if crossing_fill == DISPLAYED:
+        return {}
+    return {"crossing_fill": {v: k for k, v in CROSSING_FILLS.items()}[crossing_fill]}
+
 
 AT_PRICE, THROUGH, CROSSED, MARKET = 0, 1, 2, 3
 """How a fill came: a sell trade at the order's price, one below it, asks come down to the
@@ -144,9 +161,11 @@ def _crossing_size(px, prices, sizes):
 def _advance(
     ts, venue, action, side, flags, price, size, bid_px_ev, bid_sz_ev, ask_px_ev, ask_sz_ev,
     start, until_ns, bid_px, bid_sz, ask_px, ask_sz, consumed, limit_px, limit_qty, ahead,
-    level, traded, crossed, queue_model, room, out_ts, out_venue, out_qty, out_px, out_kind,
+    level, traded, crossed, queue_model, crossing_fill, room, out_ts, out_venue, out_qty, out_px,
+    out_kind,
 ):  # fmt: skip
-    """Apply events from index ``start`` while ``ts <= until_ns``; fill resting orders.
+    """Apply events from index ``start`` while ``ts <= until_ns``; fill resting orders
+    (``crossing_fill``: what asks crossing an order's price fill, see :data:`CROSSING_FILLS`).
 
     ``room`` caps the shares the resting orders may still buy in total (the order's
     remainder); once it is used up every resting order is cancelled. Returns the next
@@ -184,7 +203,10 @@ def _advance(
                     level[v] = new
                     traded[v] = 0.0
                 if 0 < ask_px_ev[i, 0] <= px:
-                    fresh = _crossing_size(px, ask_px_ev[i], ask_sz_ev[i]) - crossed[v]
+                    if crossing_fill == WHOLE:
+                        fresh = limit_qty[v]
+                    else:
+                        fresh = _crossing_size(px, ask_px_ev[i], ask_sz_ev[i]) - crossed[v]
                     if fresh > 0:
                         got = min(fresh, limit_qty[v])
                         crossed[v] += got
@@ -229,9 +251,16 @@ class Fills:
 
 
 def advance(
-    events: np.ndarray, start: int, until_ns: int, book: Book, queue_model: int, room: int
+    events: np.ndarray,
+    start: int,
+    until_ns: int,
+    book: Book,
+    queue_model: int,
+    room: int,
+    crossing_fill: int = DISPLAYED,
 ) -> tuple[int, Fills]:
-    """Apply events up to ``until_ns`` to ``book``; return the next index and passive fills."""
+    """Apply events up to ``until_ns`` to ``book``; return the next index and passive fills
+    (``queue_model`` one of :data:`QUEUE_MODELS`, ``crossing_fill`` of :data:`CROSSING_FILLS`)."""
     # at most one fill per event, and each fill buys at least one share
     capacity = max(1, min(len(events) - start, int(book.limit_qty.sum())))
     out = [np.empty(capacity, np.int64) for _ in range(5)]
@@ -241,7 +270,7 @@ def advance(
         events["bid_px"], events["bid_sz"], events["ask_px"], events["ask_sz"], start,
         until_ns, book.bid_px, book.bid_sz, book.ask_px, book.ask_sz, book.consumed,
         book.limit_px, book.limit_qty, book.ahead, book.level, book.traded, book.crossed,
-        queue_model, room, *out,
+        queue_model, crossing_fill, room, *out,
     )  # fmt: skip
     return int(nxt), Fills(*(a[:count] for a in out))
 

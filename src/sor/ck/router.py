@@ -20,7 +20,7 @@ import numpy as np
 
 from sor.ck.latency import OrderLatency
 from sor.ck.model import CKParams
-from sor.ck.queue import Book, Fills, advance, sweep
+from sor.ck.queue import DISPLAYED, Book, Fills, advance, sweep
 from sor.ck.solver import solve
 from sor.core.domain import NANOS_PER_DOLLAR, NANOS_PER_SECOND, RiskParameters
 from sor.data.events import complete_books
@@ -34,6 +34,7 @@ class CKSettings:
 
     latency: OrderLatency = field(default_factory=OrderLatency)
     queue_model: int = 1  # sor.ck.queue.PROBABILISTIC
+    crossing_fill: int = DISPLAYED
 
 
 @dataclass(frozen=True)
@@ -198,17 +199,15 @@ def run_ck(
             delays = settings.latency.draw(rng, 1 + len(venues))
             for slot in np.argsort(delays, kind="stable"):
                 reach = min(now + int(delays[slot]), horizon_end)
-                index, got = advance(
-                    events, index, reach, book, settings.queue_model, order_size - filled
-                )
+                index, got = advance(events, index, reach, book, settings.queue_model,
+                                     order_size - filled, settings.crossing_fill)  # fmt: skip
                 take_passive(got)
                 if slot == 0 and market > 0 and filled < order_size:
                     take_market(min(market, order_size - filled), reach)
                 elif slot > 0:
                     book.rest(slot - 1, limits.get(slot - 1, 0))
-        index, got = advance(
-            events, index, horizon_end, book, settings.queue_model, order_size - filled
-        )
+        index, got = advance(events, index, horizon_end, book, settings.queue_model,
+                             order_size - filled, settings.crossing_fill)  # fmt: skip
         take_passive(got)
         book.limit_qty[:] = 0  # the horizon is over: cancel what is left
         now = horizon_end

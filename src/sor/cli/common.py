@@ -12,6 +12,7 @@ import typer
 
 from sor.app.defaults import (
     DEFAULT_BOOTSTRAP,
+    DEFAULT_CROSSING_FILL,
     DEFAULT_LATENCY_SIGMA,
     DEFAULT_LATENCY_US,
     DEFAULT_QUEUE_MODEL,
@@ -205,4 +206,11 @@ QueueModelFlag = Annotated[
             DEFAULT_QUEUE_MODEL,
         )
     ),
+]
+CROSSING_FILL_CHOICES = (
+    "what asks coming down to a resting order's price fill: displayed (at most the ask size "
+    "shown at or below it) or whole (the whole remainder, as hftbacktest does)."
+)
+CrossingFillFlag = Annotated[
+    str | None, Opt(help=with_default("ck: " + CROSSING_FILL_CHOICES, DEFAULT_CROSSING_FILL))
 ]

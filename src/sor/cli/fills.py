@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sor.app.runs import check_output, write_atomically
-from sor.cli.common import Opt, float_list, setup_logging, user_errors
+from sor.cli.common import CROSSING_FILL_CHOICES, Opt, float_list, setup_logging, user_errors
 from sor.core.errors import SorError
 
 if TYPE_CHECKING:
@@ -39,6 +39,9 @@ def fills(
         float, Opt(help="Order-entry latency, microseconds: orders rest this much later.")
     ] = 0.0,
     side: Annotated[str, Opt(help="buy: rest at the best bid; sell: at the best ask.")] = "buy",
+    crossing_fill: Annotated[
+        str, Opt(help=CROSSING_FILL_CHOICES[0].upper() + CROSSING_FILL_CHOICES[1:])
+    ] = "displayed",
     orders_out: Annotated[
         Path | None, Opt(help="CSV file of every order: time, venue, price, queue, fills.")
     ] = None,
@@ -62,7 +65,8 @@ def fills(
         flags = check_flags(
             FillsFlags,
             {"every": every, "size": size, "horizon": float_list("horizon", horizon),
-             "queue_model": queue_model, "latency_us": latency_us, "side": side},
+             "queue_model": queue_model, "latency_us": latency_us, "side": side,
+             "crossing_fill": crossing_fill},
         )  # fmt: skip
         for path, flag in ((orders_out, "--orders-out"), (None if no_plot else plot, "--plot")):
             if path is not None:
@@ -82,7 +86,7 @@ def fills(
 def _run(data: Path, flags: FillsFlags) -> tuple[dict[str, Any], list[OrderRow]]:
     """Read ``data`` and run the study; return the report and the orders' rows."""
     from sor.ck.fills import MARKOUT_HORIZONS_S, StudyOptions, study
-    from sor.ck.queue import QUEUE_MODELS, attach_venues
+    from sor.ck.queue import CROSSING_FILLS, QUEUE_MODELS, attach_venues, crossing_fill_entry
     from sor.data.events import read_events
     from sor.data.reader import file_sha256
 
@@ -94,6 +98,7 @@ def _run(data: Path, flags: FillsFlags) -> tuple[dict[str, Any], list[OrderRow]]
         every_s=flags.every, size=flags.size, horizons_s=flags.horizon,
         queue_model=QUEUE_MODELS[flags.queue_model],
         latency_ns=round(flags.latency_us * 1_000), side=flags.side,
+        crossing_fill=CROSSING_FILLS[flags.crossing_fill],
     )  # fmt: skip
     stats, rows = study(events, venues, options)
     if not stats:
@@ -103,7 +108,7 @@ def _run(data: Path, flags: FillsFlags) -> tuple[dict[str, Any], list[OrderRow]]
         "side": flags.side, "every_s": flags.every, "size": flags.size,
         "horizons_s": list(flags.horizon), "queue_model": flags.queue_model,
         "latency_us": flags.latency_us, "markout_horizons_s": list(MARKOUT_HORIZONS_S),
-        "orders_placed": len(rows),
+        "orders_placed": len(rows), **crossing_fill_entry(options.crossing_fill),
     }  # fmt: skip
     return {"venues": stats, "run": run}, rows
 

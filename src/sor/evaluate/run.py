@@ -47,12 +47,13 @@ class Evaluation:
         """What the report records of the run."""
         ck = None
         if self.ck_settings is not None:
-            from sor.ck.queue import QUEUE_MODELS
+            from sor.ck.queue import QUEUE_MODELS, crossing_fill_entry
 
             names = {v: k for k, v in QUEUE_MODELS.items()}
             ck = {
                 "latency": self.ck_settings.latency.as_dict(),
                 "queue_model": names[self.ck_settings.queue_model],
+                **crossing_fill_entry(self.ck_settings.crossing_fill),
             }
         return Settings(self.config, self.horizons_s, ck, self.train_days, self.seed,
                         self.resamples)  # fmt: skip

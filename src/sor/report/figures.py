@@ -270,10 +270,12 @@ def _static_title(result: BacktestResult, arrival_ns: int | None, mid: float | N
 def _ck_title(report: Mapping[str, Any]) -> str:
     run = report["run"]
     arbitrary = bool(report["search"]["choice_is_arbitrary"])
+    crossing = f", {run['crossing_fill']} crossing fills" if "crossing_fill" in run else ""
     head = (
         f"{Path(str(run['input'])).name}: {run.get('side', 'buy')} {run['order_size']:,} shares, "
         "ck router "
-        f"({run['queue_model']} queue), {parameters_title(report['best_parameters'], arbitrary)}"
+        f"({run['queue_model']} queue{crossing}), "
+        f"{parameters_title(report['best_parameters'], arbitrary)}"
     )
     mid = run["arrival_mid"]
     arrival = "arrival mid " + (f"${mid:,.4f}" if mid is not None else "undefined")

@@ -42,7 +42,8 @@ def fills_figure(report: dict[str, Any]) -> Figure:
     left.set_title(f"{run['size']}-share {run['side']} orders every {run['every_s']:g} s")
     right.axhline(0, color="0.3", linewidth=0.8)
     right.set_ylabel(f"{MARKOUT_SHOWN_S}-s markout of the fills, bps (positive = cost)")
-    right.set_title(f"{run['queue_model']} queue, latency {run['latency_us']:g} us")
+    crossing = f", {run['crossing_fill']} crossing fills" if "crossing_fill" in run else ""
+    right.set_title(f"{run['queue_model']} queue, latency {run['latency_us']:g} us{crossing}")
     left.legend(fontsize=8)
     return fig
 
