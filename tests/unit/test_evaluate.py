@@ -239,3 +239,17 @@ def test_the_report_records_the_crossing_rule_only_when_not_the_default() -> Non
     whole = run.Evaluation(config, (0.5,), CKSettings(crossing_fill=WHOLE)).settings().ck_settings
     assert default is not None and "crossing_fill" not in default
     assert whole == {**default, "crossing_fill": "whole"}
+
+
+def test_evaluate_takes_every_model_and_order_flag_of_backtest() -> None:
+    import typer
+
+    from sor.cli.main import app
+
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    names = {c: {p.name for p in commands[c].params} for c in ("backtest", "evaluate")}
+    only_one_window = {"start", "end", "data", "kafka", "stream", "speed", "gap_timeout",
+                       "topic", "bootstrap", "json_out", "plot", "no_plot", "dry_run",
+                       "workers", "config", "quiet", "skip_bad_rows", "seed", "replay"}  # fmt: skip
+    assert names["backtest"] - only_one_window <= names["evaluate"]
+    assert {"crossing_fill", "queue_model", "latency_us", "side"} <= names["evaluate"]

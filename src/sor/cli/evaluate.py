@@ -23,6 +23,7 @@ from sor.app.runs import (
 from sor.cli.common import (
     SKIP_HELP,
     TS_DISTANCE_HELP,
+    CrossingFillFlag,
     FeeFlag,
     HorizonFlag,
     LambdaOverFlag,
@@ -89,6 +90,7 @@ def evaluate(
     latency_sigma: LatencySigmaFlag = None,
     latency_seed: LatencySeedFlag = None,
     queue_model: QueueModelFlag = None,
+    crossing_fill: CrossingFillFlag = None,
     scheduler: Annotated[
         str | None,
         Opt(
@@ -150,7 +152,8 @@ def evaluate(
                 "theta_queue": float_list("theta-queue", theta_queue), "model": model,
                 "horizon": float_list("horizon", horizon), "latency_us": latency_us,
                 "latency_sigma": latency_sigma, "latency_seed": latency_seed,
-                "queue_model": queue_model, "workers": workers, "seed": seed,
+                "queue_model": queue_model, "crossing_fill": crossing_fill, "workers": workers,
+                "seed": seed,
                 "max_ts_distance": max_ts_distance, "train_days": train_days,
                 "resamples": resamples,
             },
