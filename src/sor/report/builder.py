@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from sor import __version__
 from sor.core.domain import NANOS_PER_DOLLAR, StrategyResult
 from sor.data.reader import format_timestamp
+from sor.report.markouts import SNAPSHOT_MID, FillLog, TopOfBook, markouts_section
 from sor.static.backtest import BacktestResult, baseline_names
 
 VWAP_NOTE = (
@@ -173,6 +174,13 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
             "every parameter set gave the same result: the best_parameters choice is arbitrary "
             "(the first set in grid order)"
         )
+    # last, so that the keys before it read as they always have
+    report["markouts"] = markouts_section(
+        SNAPSHOT_MID,
+        TopOfBook.of_snapshots(data.snapshots),
+        -1 if sell else 1,
+        {name: FillLog.of_fills(value.fills) for name, value in strategies.items()},
+    )
     return report
 
 
