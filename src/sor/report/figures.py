@@ -32,8 +32,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, StrMethodFormatter
 
-from sor.core.domain import NANOS_PER_DOLLAR, VENUE_NAMES, StrategyResult
+from sor.core.domain import VENUE_NAMES, StrategyResult
 from sor.report.builder import savings_bps
+from sor.report.markouts import TopOfBook
 from sor.static.backtest import BacktestResult
 
 COLORS = {
@@ -86,25 +87,8 @@ def nbbo_mid(snapshots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ts = snapshots["ts_event"]
     if len(ts) == 0:
         return ts[:0].copy(), np.zeros(0)
-    new = np.concatenate(([True], ts[1:] != ts[:-1]))
-    group_of_row = np.cumsum(new) - 1
-    n_groups = int(group_of_row[-1]) + 1
-    no_ask = np.iinfo(np.int64).max
-    best_ask: np.ndarray = np.full(n_groups, no_ask, dtype=np.int64)
-    best_bid = np.zeros(n_groups, dtype=np.int64)
-    publisher = snapshots["publisher_id"]
-    for venue in np.unique(publisher):
-        rows = np.flatnonzero(publisher == venue)
-        last = np.searchsorted(group_of_row[rows], np.arange(n_groups), side="right") - 1
-        seen = last >= 0
-        picked = rows[np.maximum(last, 0)]
-        ask = np.where(seen, snapshots["ask_px"][picked], 0)
-        bid = np.where(seen, snapshots["bid_px"][picked], 0)
-        best_ask = np.where(ask > 0, np.minimum(best_ask, ask), best_ask)
-        best_bid = np.maximum(best_bid, bid)
-    two_sided = (best_ask < no_ask) & (best_bid > 0)
-    mid = np.where(two_sided, (best_ask + best_bid) / 2 / NANOS_PER_DOLLAR, np.nan)
-    return ts[new], mid
+    times = ts[np.concatenate(([True], ts[1:] != ts[:-1]))]
+    return times, TopOfBook.of_snapshots(snapshots).mids_at(times)
 
 
 def arrival_mid(snapshots: np.ndarray) -> tuple[int | None, float | None]:
