@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from sor.ck.fills import Orders, StudyOptions, every, markouts_bps, mirror, simulate, slots, study
+from sor.ck.fills import Orders, StudyOptions, every, mirror, simulate, slots, study
 from sor.ck.queue import CONSERVATIVE, attach_venues
 from sor.cli import app
 from sor.data.events import EVENT_DTYPE, F_LAST
 from sor.data.generate import generate_market
+from sor.report.markouts import TopOfBook, markouts_bps
 
 D = 1_000_000_000
 S = 1_000_000_000  # one second in ns
@@ -97,12 +98,13 @@ def test_a_sell_study_rests_at_the_ask_and_fills_on_buys() -> None:
 
 
 def test_markouts_are_signed_so_that_a_cost_is_positive() -> None:
-    times = np.array([0, 10 * S])
-    mids = np.array([10.0, 9.99])
-    buy = markouts_bps(np.array([0]), 1, times, mids, 10)
-    sell = markouts_bps(np.array([0]), -1, times, mids, 10)
+    # one venue: the mid is 10.00 at 0 and 9.99 at 10 s
+    book = TopOfBook(np.array([0, 10 * S]), np.array([2, 2]),
+                     np.array([999, 998]) * D // 100, np.array([1001, 1000]) * D // 100)  # fmt: skip
+    buy = markouts_bps(np.array([0]), 1, book, 10)
+    sell = markouts_bps(np.array([0]), -1, book, 10)
     assert buy[0] == pytest.approx(10.0) and sell[0] == pytest.approx(-10.0)
-    assert np.isnan(markouts_bps(np.array([5 * S]), 1, times, mids, 10)[0])  # past the data
+    assert np.isnan(markouts_bps(np.array([5 * S]), 1, book, 10)[0])  # past the data
 
 
 @pytest.fixture(scope="module")

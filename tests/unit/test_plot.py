@@ -19,8 +19,10 @@ from sor.core.search import SearchGrid
 from sor.data.events import read_events
 from sor.data.generate import generate_market
 from sor.data.reader import read_market
+from sor.report.builder import build_report
 from sor.report.figures import (
     ARBITRARY,
+    MARKOUT_TITLE,
     arrival_mid,
     ck_figure,
     nbbo_mid,
@@ -114,6 +116,23 @@ def test_static_bars_are_each_strategy_cost_against_the_arrival_mid(
     # the bars start at zero: the axis holds zero and every bar rises (or falls) from it
     low, high = _axes(static_figure(static_result), "Cost per strategy").get_ylim()
     assert low <= 0.0 <= high
+
+
+@pytest.mark.parametrize("kind", ["static", "ck"])
+def test_the_markout_panel_draws_the_reports_markouts(
+    kind: str, static_result: BacktestResult, ck_report: dict[str, Any]
+) -> None:
+    if kind == "static":
+        fig, report = static_figure(static_result), build_report(static_result)
+    else:
+        fig, report = ck_figure(ck_report), ck_report
+    strategies = report["markouts"]["strategies"]
+    lines = {line.get_label(): line for line in _axes(fig, MARKOUT_TITLE).get_lines()}
+    assert set(strategies) <= set(lines)
+    for name, entry in strategies.items():
+        drawn = np.asarray(lines[name].get_ydata(), dtype=float)
+        expected = [np.nan if v is None else v for v in entry["markout_bps"].values()]
+        np.testing.assert_array_equal(drawn, expected, err_msg=name)
 
 
 def test_ck_bars_and_cells_are_costs_against_the_reports_arrival_mid(

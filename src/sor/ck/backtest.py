@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
@@ -41,6 +41,7 @@ from sor.core.errors import SorError
 from sor.core.search import SearchGrid, best_index, run_grid
 from sor.data.reader import MarketData, format_timestamp
 from sor.report.builder import BUY_RULE, SELL_RULE, Money, completion, savings_bps, summary
+from sor.report.markouts import EVENT_MID, FillLog, TopOfBook, cost_split, markouts_section
 from sor.static.backtest import BacktestConfig, baseline_names, run_backtest
 
 DEFAULT_CK_GRID = SearchGrid(
@@ -58,6 +59,7 @@ class Outcome:
     passive: int
     rebates_nanos: int
     completion_ns: int | None
+    fills: FillLog | None = field(default=None, repr=False, compare=False)
 
     @property
     def avg_fill_px(self) -> float | None:
@@ -74,6 +76,19 @@ def _from_ck(result: CKResult, two_c: int = 0) -> Outcome:
     cash = proceeds(two_c, filled, result.cash_nanos) if two_c else result.cash_nanos
     return Outcome(filled, cash, result.passive, result.rebates_nanos,
                    max(done) if done and filled >= result.order_size else None)  # fmt: skip
+
+
+def _with_fills(
+    outcome: Outcome, result: CKResult, fees: np.ndarray, rebates: np.ndarray, two_c: int = 0
+) -> Outcome:
+    """Attach a ck run's fills to its outcome, at the market's own prices (``two_c``: the
+    run was on the reflected market), with the fee each paid or the rebate it earned."""
+    rows = (
+        (e.ts, e.qty, two_c - e.px if two_c else e.px,
+         -int(rebates[e.venue]) if e.passive else int(fees[e.venue]))
+        for e in result.executions
+    )  # fmt: skip
+    return replace(outcome, fills=FillLog.of_rows(rows))
 
 
 def run_ck_backtest(
@@ -135,10 +150,10 @@ def run_ck_backtest(
     advance(events, 0, end, final, 0, 0)
     last_row_ns = np.full(len(venues), np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(last_row_ns, events["venue"], events["ts_event"])
-    outcomes = {"router": table[best]}
+    outcomes = {"router": _with_fills(table[best], results[best], fees, rebates, two_c)}
     for name, result in {"static": static.router, **static.baselines}.items():
         outcomes[name] = _complete(result, final, last_row_ns, fees, end, two_c)
-    outcomes["passive"] = _from_ck(passive, two_c)
+    outcomes["passive"] = _with_fills(_from_ck(passive, two_c), passive, fees, rebates, two_c)
     params, horizon = points[best]
     names = [*baseline_names(config.side), "passive", "static"]
     router = outcomes["router"]
@@ -189,6 +204,18 @@ def run_ck_backtest(
     if sell:
         # a buy report carries no side, so buy reports stay as they were
         report["run"] = {"side": "sell", **report["run"]}
+    # last, so that the keys before it read as they always have
+    book, side = TopOfBook.of_events(original), -1 if sell else 1
+    markouts = markouts_section(
+        EVENT_MID,
+        book,
+        side,
+        {name: o.fills for name, o in outcomes.items() if o.fills is not None},
+    )
+    markouts["cost_split"] = (
+        cost_split(router.fills, side, book, mid) if router.fills is not None else None
+    )
+    report["markouts"] = markouts
     return report
 
 
@@ -241,6 +268,8 @@ def _complete(
     strategy sold and ``final`` is the reflected book: its asks are the bids.
     """
     filled, cash, done_ns = result.total_fill, result.total_cash_nanos, result.completion_ts
+    rows = [(f.ts_event, f.quantity, dollars_to_nanos(f.price), dollars_to_nanos(f.fee))
+            for f in result.fills]  # fmt: skip
     if filled < result.order_size:
         own = replace(final, consumed=final.consumed.copy())
         for fill in result.fills:
@@ -252,13 +281,12 @@ def _complete(
                 own.consumed[v, 0] = min(own.consumed[v, 0] + fill.quantity, own.ask_sz[v, 0])
         got = sweep(own, result.order_size - filled)
         for v, q, p in zip(got.venue, got.qty, got.px, strict=True):
-            if two_c:
-                cash += int(q) * (two_c - int(p) - int(fees[v]))
-            else:
-                cash += int(q) * (int(p) + int(fees[v]))
+            price = two_c - int(p) if two_c else int(p)
+            cash += int(q) * ((price - int(fees[v])) if two_c else (price + int(fees[v])))
             filled += int(q)
+            rows.append((end, int(q), price, int(fees[v])))
         done_ns = end if filled >= result.order_size else None
-    return Outcome(filled, cash, 0, 0, done_ns)
+    return Outcome(filled, cash, 0, 0, done_ns, FillLog.of_rows(rows))
 
 
 def _details(outcome: Outcome, size: int, mid: float | None, sell: bool = False) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sor.ck.queue import DISPLAYED, Book, advance
+from sor.report.markouts import MARKOUT_HORIZONS_S, TopOfBook, mark_out, share_weighted
 
 _NO_ROOM_LIMIT = 2**62
 
@@ -126,10 +127,6 @@ def simulate(
     return OrderFills(price, ahead, placed, filled, *(table[:, j] for j in range(4)))
 
 
-MARKOUT_HORIZONS_S = (1, 10, 60)
-"""Seconds after a fill at which its markout is measured."""
-
-
 def mirror(events: np.ndarray) -> tuple[np.ndarray, int]:
     """Return ``events`` seen from the other side of the book, so that a study of passive
     sells runs as one of passive buys, and ``top``: prices reflected (``p -> top - p``,
@@ -149,46 +146,6 @@ def mirror(events: np.ndarray) -> tuple[np.ndarray, int]:
         events["side"] == b"B", b"A", np.where(events["side"] == b"A", b"B", events["side"])
     )
     return out, top
-
-
-def nbbo_mids(events: np.ndarray, n_venues: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return the times (ns) of the complete books and the NBBO mid after each (dollars;
-    NaN until both sides show a price)."""
-    from sor.data.events import complete_books
-
-    rows = events[complete_books(events)]
-    best_bid: np.ndarray = np.zeros(len(rows), np.int64)
-    best_ask: np.ndarray = np.full(len(rows), 2**62, np.int64)
-    positions = np.arange(len(rows))
-    for v in range(n_venues):
-        # each row holds the venue's last complete book at or before it (forward fill)
-        last = np.maximum.accumulate(np.where(rows["venue"] == v, positions, -1))
-        seen = last >= 0
-        bid = np.where(seen, rows["bid_px"][np.maximum(last, 0), 0], 0)
-        ask = np.where(seen, rows["ask_px"][np.maximum(last, 0), 0], 0)
-        best_bid = np.maximum(best_bid, bid)
-        best_ask = np.where(ask > 0, np.minimum(best_ask, ask), best_ask)
-    valid = (best_bid > 0) & (best_ask < 2**62)
-    mids = np.where(valid, (best_bid + best_ask) / 2 / 1e9, np.nan)
-    return np.ascontiguousarray(rows["ts_event"]), mids
-
-
-def markouts_bps(
-    fill_ns: np.ndarray, sign: int, times: np.ndarray, mids: np.ndarray, after_s: float
-) -> np.ndarray:
-    """Return each fill's markout ``after_s`` seconds on, in bps of the mid at the fill,
-    positive when the mid moved against the order (down after a buy, ``sign`` = 1; up after
-    a sell, ``sign`` = -1); NaN where the data ends first or no mid is known."""
-
-    def mid_at(ns: np.ndarray) -> np.ndarray:
-        at = np.searchsorted(times, ns, side="right") - 1
-        return np.where(at >= 0, mids[np.maximum(at, 0)], np.nan)
-
-    later = fill_ns + int(after_s * 1e9)
-    now, then = mid_at(fill_ns), mid_at(later)
-    moved = sign * (now - then) / now * 10_000
-    out: np.ndarray = np.where(later <= times[-1] if len(times) else False, moved, np.nan)
-    return out
 
 
 @dataclass(frozen=True)
@@ -237,7 +194,7 @@ def study(
 
     sign = 1 if options.side == "buy" else -1
     book, top = (events, 0) if sign > 0 else mirror(events)
-    times, mids = nbbo_mids(events, len(venues))
+    nbbo = TopOfBook.of_events(events)
     complete = events[complete_books(events)]
     firsts = [complete["ts_event"][complete["venue"] == v][:1] for v in range(len(venues))]
     if not len(events) or any(len(f) == 0 for f in firsts):
@@ -252,8 +209,7 @@ def study(
                         planned.cancel_ns + options.latency_ns, planned.qty)  # fmt: skip
         got = simulate(book, venues, orders, options.queue_model, options.crossing_fill)
         price = np.where(got.placed, np.abs(top - got.price), 0)
-        marks = {after: markouts_bps(got.fill_ns, sign, times, mids, after)
-                 for after in MARKOUT_HORIZONS_S}  # fmt: skip
+        marks = mark_out(got.fill_ns, sign, nbbo, MARKOUT_HORIZONS_S)[1]
         for v, publisher in enumerate(venues):
             mine = np.flatnonzero((orders.venue == v) & got.placed)
             fills = np.isin(got.fill_order, mine)
@@ -275,7 +231,7 @@ def _venue_stats(
     got: OrderFills,
     mine: np.ndarray,
     fills: np.ndarray,
-    marks: dict[int, np.ndarray],
+    marks: dict[float, np.ndarray],
 ) -> dict[str, object]:
     """The statistics of one venue's orders ``mine`` at one horizon (fills: mask of theirs)."""
     if not len(mine):
@@ -291,10 +247,8 @@ def _venue_stats(
     qty = got.fill_qty[fills]
 
     def mean_markout(values: np.ndarray) -> float | None:
-        known = ~np.isnan(values)
-        if not known.any():
-            return None
-        return round(float(np.average(values[known], weights=qty[known])), 6)
+        mean = share_weighted(values, qty)
+        return None if mean is None else round(mean, 6)
 
     return {
         "orders": len(mine),

@@ -85,10 +85,11 @@ def fills(
 
 def _run(data: Path, flags: FillsFlags) -> tuple[dict[str, Any], list[OrderRow]]:
     """Read ``data`` and run the study; return the report and the orders' rows."""
-    from sor.ck.fills import MARKOUT_HORIZONS_S, StudyOptions, study
+    from sor.ck.fills import StudyOptions, study
     from sor.ck.queue import CROSSING_FILLS, QUEUE_MODELS, attach_venues, crossing_fill_entry
     from sor.data.events import read_events
     from sor.data.reader import file_sha256
+    from sor.report.markouts import MARKOUT_HORIZONS_S
 
     if not data.is_file():
         raise SorError(f"--data: no such file: {data}")

@@ -28,6 +28,7 @@ KERNEL_MODULES = (
     "data/csv_scan.py",
     "data/generate.py",
     "data/reader.py",
+    "report/markouts.py",
     "static/allocator.py",
     "static/replay.py",
 )
@@ -75,6 +76,7 @@ def _run_every_kernel() -> None:
     from sor.data.events import read_events
     from sor.data.generate import generate_market
     from sor.data.reader import read_market
+    from sor.report.builder import build_report
     from sor.static.backtest import BacktestConfig, run_backtest
 
     with tempfile.TemporaryDirectory(prefix="sor-kernels-") as folder:
@@ -83,7 +85,7 @@ def _run_every_kernel() -> None:
         market = read_market(path)
         grid = SearchGrid((0.1,), (0.1,), (0.1,))
         config = BacktestConfig(order_size=500, grid=grid)
-        run_backtest(market, config, workers=1)
+        build_report(run_backtest(market, config, workers=1))
         run_ck_backtest(read_events(path), market, config, horizons_s=(1.0,), workers=1)
 
 

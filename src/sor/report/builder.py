@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from sor import __version__
 from sor.core.domain import NANOS_PER_DOLLAR, StrategyResult
 from sor.data.reader import format_timestamp
+from sor.report.markouts import SNAPSHOT_MID, FillLog, TopOfBook, markouts_section
 from sor.static.backtest import BacktestResult, baseline_names
 
 VWAP_NOTE = (
@@ -173,7 +174,20 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
             "every parameter set gave the same result: the best_parameters choice is arbitrary "
             "(the first set in grid order)"
         )
+    report["markouts"] = static_markouts(result)  # last: the keys before it read as before
     return report
+
+
+def static_markouts(result: BacktestResult) -> dict[str, Any]:
+    """Return the report's ``markouts`` of the static model: every strategy's fills against
+    the NBBO mid of the snapshots it routed on."""
+    strategies = {"router": result.router, **result.baselines}
+    return markouts_section(
+        SNAPSHOT_MID,
+        TopOfBook.of_snapshots(result.data.snapshots),
+        -1 if result.config.side == "sell" else 1,
+        {name: FillLog.of_fills(value.fills) for name, value in strategies.items()},
+    )
 
 
 def dumps(report: dict[str, Any]) -> str:

@@ -1,6 +1,7 @@
 """The results figures: what each strategy cost against the arrival mid, when it bought while
-the mid moved, where it bought, and (model ck) how the router's cost varies with its
-parameters against the passive and static baselines.
+the mid moved, how the mid moved after its fills (markouts), where it bought, and (model
+ck) how the router's cost varies with its parameters against the passive and static
+baselines.
 
 Every cost is in basis points of the arrival mid, the NBBO mid once every venue has quoted
 (SEMANTICS.md's implementation shortfall): ``(avg_fill_px - arrival_mid) / arrival_mid *
@@ -32,8 +33,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, StrMethodFormatter
 
-from sor.core.domain import NANOS_PER_DOLLAR, VENUE_NAMES, StrategyResult
-from sor.report.builder import savings_bps
+from sor.core.domain import VENUE_NAMES, StrategyResult
+from sor.report.builder import savings_bps, static_markouts
+from sor.report.markouts import TopOfBook
 from sor.static.backtest import BacktestResult
 
 COLORS = {
@@ -86,25 +88,8 @@ def nbbo_mid(snapshots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ts = snapshots["ts_event"]
     if len(ts) == 0:
         return ts[:0].copy(), np.zeros(0)
-    new = np.concatenate(([True], ts[1:] != ts[:-1]))
-    group_of_row = np.cumsum(new) - 1
-    n_groups = int(group_of_row[-1]) + 1
-    no_ask = np.iinfo(np.int64).max
-    best_ask: np.ndarray = np.full(n_groups, no_ask, dtype=np.int64)
-    best_bid = np.zeros(n_groups, dtype=np.int64)
-    publisher = snapshots["publisher_id"]
-    for venue in np.unique(publisher):
-        rows = np.flatnonzero(publisher == venue)
-        last = np.searchsorted(group_of_row[rows], np.arange(n_groups), side="right") - 1
-        seen = last >= 0
-        picked = rows[np.maximum(last, 0)]
-        ask = np.where(seen, snapshots["ask_px"][picked], 0)
-        bid = np.where(seen, snapshots["bid_px"][picked], 0)
-        best_ask = np.where(ask > 0, np.minimum(best_ask, ask), best_ask)
-        best_bid = np.maximum(best_bid, bid)
-    two_sided = (best_ask < no_ask) & (best_bid > 0)
-    mid = np.where(two_sided, (best_ask + best_bid) / 2 / NANOS_PER_DOLLAR, np.nan)
-    return ts[new], mid
+    times = ts[np.concatenate(([True], ts[1:] != ts[:-1]))]
+    return times, TopOfBook.of_snapshots(snapshots).mids_at(times)
 
 
 def arrival_mid(snapshots: np.ndarray) -> tuple[int | None, float | None]:
@@ -195,13 +180,13 @@ def static_figure(result: BacktestResult) -> Figure:
 
     Panels: the NBBO mid with every fill and the shares bought over time (with a close-up of
     the first seconds when some strategy is done by then), each strategy's cost against the
-    arrival mid (bps) and where each bought.
+    arrival mid (bps), the markouts of its fills and where each bought.
     """
     strategies = _strategies(result)
     sell = result.config.side == "sell"
     arrival_ns, mid = arrival_mid(result.data.snapshots)
     times, mids = nbbo_mid(result.data.snapshots)
-    fig = Figure(figsize=(15, 12.5), layout="constrained")
+    fig = Figure(figsize=(17, 12.5), layout="constrained")
     fig.suptitle(_static_title(result, arrival_ns, mid), fontsize=12)
     close_up = _close_up_end(result, strategies)
     grid = fig.add_gridspec(3, 2, height_ratios=(3, 1.7, 3), width_ratios=(2.4, 1))
@@ -219,8 +204,9 @@ def static_figure(result: BacktestResult) -> Figure:
         _mid_panel(ax_zoom, times, mids, strategies, mid, zoom, legend=False)
         _shares_panel(ax_zoom_shares, result, strategies, zoom, legend=False, sell=sell)
         ax_zoom.set_title("Close-up: the first seconds")
-    bottom = grid[2, :].subgridspec(1, 2, width_ratios=(1.1, 1))
-    ax_cost, ax_venue = fig.add_subplot(bottom[0]), fig.add_subplot(bottom[1])
+    bottom = grid[2, :].subgridspec(1, 3, width_ratios=(1.2, 0.9, 1))
+    ax_cost, ax_marks, ax_venue = (fig.add_subplot(bottom[k]) for k in range(3))
+    _markout_panel(ax_marks, static_markouts(result))
     _cost_bars(ax_cost, static_costs_bps(result), sell)
     side = result.config.side
     saved = {n: savings_bps(s, result.router, side) for n, s in result.baselines.items()}
@@ -233,13 +219,13 @@ def ck_figure(report: Mapping[str, Any]) -> Figure:
     """Return the model-ck figure of a report object (:func:`sor.ck.backtest.run_ck_backtest`).
 
     Panels: each strategy's cost against the arrival mid (bps), the share filled passively,
-    and per horizon a heat map of the router's cost over ``lambda_under`` and
+    the markouts of each strategy's fills, and per horizon a heat map of the router's cost over ``lambda_under`` and
     ``theta_queue`` with the cells where passive does better hatched.
     """
     horizons = sorted({row["horizon_s"] for row in report["search"]["table"]})
     fig = Figure(figsize=(max(15, 5 * len(horizons) + 1.5), 11), layout="constrained")
     top, bottom = np.asarray(fig.subfigures(2, 1, height_ratios=(1, 1.15))).ravel()
-    ax_cost, ax_passive = top.subplots(1, 2, width_ratios=(2.2, 1))
+    ax_cost, ax_passive, ax_marks = top.subplots(1, 3, width_ratios=(2, 1, 1.2))
     heat_axes = np.atleast_1d(bottom.subplots(1, len(horizons)))
     fig.suptitle(_ck_title(report), fontsize=12)
 
@@ -249,6 +235,7 @@ def ck_figure(report: Mapping[str, Any]) -> Figure:
     saved = report["savings_vs_baselines_bps"]
     ax_cost.set_xlabel(_wrap(comparison(saved, sell), 3), fontsize=10)
     _passive_panel(ax_passive, report)
+    _markout_panel(ax_marks, report["markouts"])
     _heat_maps(bottom, list(heat_axes), report, horizons, costs)
     return fig
 
@@ -421,6 +408,26 @@ def _venue_panel(
         f"Where each strategy {'sold' if sell else 'bought'} (by publisher_id)", fontsize=11
     )
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="venue")
+
+
+MARKOUT_TITLE = "Markouts of the fills"
+
+
+def _markout_panel(ax: Axes, markouts: Mapping[str, Any]) -> None:
+    """Draw each strategy's share-weighted markout against the horizon (a report's
+    ``markouts``); a horizon that measures no fill leaves a gap."""
+    horizons = markouts["horizons_s"]
+    for name, entry in markouts["strategies"].items():
+        values = [entry["markout_bps"][str(h)] for h in horizons]
+        ax.plot(range(len(horizons)), [np.nan if v is None else v for v in values],
+                marker=MARKERS.get(name, "o"), color=COLORS.get(name, "grey"), label=name)  # fmt: skip
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(horizons)), [f"{h} s" for h in horizons])
+    ax.set_xlabel("time after the fill")
+    ax.set_ylabel("mid move against the order (bps)")
+    ax.set_title(f"{MARKOUT_TITLE}\n(share-weighted; positive = cost)", fontsize=11)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
 
 
 def _passive_panel(ax: Axes, report: Mapping[str, Any]) -> None:
