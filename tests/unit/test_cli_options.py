@@ -304,3 +304,32 @@ def test_the_configuration_sells_and_the_flag_wins(
     bought = run_main(args, capsys)
     assert bought.returncode == 0, bought.stderr
     assert "side" not in json.loads(bought.stdout)["run"]  # buy reports are unchanged
+
+
+@pytest.mark.parametrize("flag", ["--json-out", "--plot"])
+def test_a_pipe_or_device_output_is_written_in_place_not_replaced(
+    tiny_csv: Path, tmp_path: Path, flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # as /dev/null is: renaming a finished file onto it would replace the device for everyone
+    import os
+    import stat
+    import threading
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+    others = {"--json-out": str(tmp_path / "out.json"), "--plot": str(tmp_path / "out.png")}
+    others[flag] = str(pipe)
+    outcome = run_main(["backtest", "--data", str(tiny_csv), "-q", "--json-out",
+                        others["--json-out"], "--plot", others["--plot"]], capsys)  # fmt: skip
+    reader.join(timeout=60)
+    assert outcome.returncode == 0, outcome.stderr
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    assert not reader.is_alive() and received and received[0]
+    if flag == "--json-out":
+        assert json.loads(received[0]) == json.loads(outcome.stdout)
+    else:
+        assert received[0].startswith(b"\x89PNG")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

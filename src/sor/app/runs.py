@@ -10,6 +10,8 @@ import contextlib
 import dataclasses
 import logging
 import os
+import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -164,9 +166,14 @@ FIGURE_FORMATS = frozenset({"", "png", "pdf", "svg", "svgz", "ps", "eps", "jpg",
 
 
 def check_output(path: Path, flag: str) -> None:
-    """Raise ``SorError`` unless ``path`` can be written: not a directory, in a writable one."""
+    """Raise ``SorError`` unless ``path`` can be written: not a directory, in a writable one,
+    or a writable device or pipe (``/dev/null``, ``/dev/stdout``), which is written in place."""
     if path.is_dir():
         raise SorError(f"{flag}: {path} is a directory; give a file name")
+    if _is_special(path):
+        if not os.access(path, os.W_OK):
+            raise SorError(f"{flag}: {path} is not writable")
+        return
     folder = path.parent
     if not folder.is_dir():
         raise SorError(f"{flag}: {path}: the directory {folder} does not exist")
@@ -174,16 +181,35 @@ def check_output(path: Path, flag: str) -> None:
         raise SorError(f"{flag}: {path}: the directory {folder} is not writable")
 
 
+def _is_special(path: Path) -> bool:
+    """Whether ``path`` exists and is neither a regular file nor a directory."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
 def write_atomically(
     path: Path, flag: str, write: Callable[[Path], object], *, suffix: str = ""
 ) -> None:
     """Write ``path`` through ``write`` into a temporary file beside it, then rename it: a
     failure never leaves a half-written file. The temporary file keeps the suffix of
-    ``path`` (``suffix`` when it has none): it tells matplotlib the figure's format."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix or suffix}")
+    ``path`` (``suffix`` when it has none): it tells matplotlib the figure's format.
+
+    A device or a pipe (``/dev/null``, ``/dev/stdout``) gets the finished file's bytes
+    copied in, in place: renaming a file onto it would replace it, and some writers (the
+    figure's) need a file they can seek in."""
+    special = _is_special(path)
+    folder = Path(tempfile.gettempdir()) if special else path.parent
+    temporary = folder / f".{path.name}.{os.getpid()}.tmp{path.suffix or suffix}"
     try:
         write(temporary)
-        os.replace(temporary, path)
+        if special:
+            with temporary.open("rb") as source, path.open("wb") as target:
+                shutil.copyfileobj(source, target)
+        else:
+            os.replace(temporary, path)
     except OSError as exc:
         raise SorError(f"{flag}: cannot write {path}: {exc.strerror or exc}") from exc
     finally:
