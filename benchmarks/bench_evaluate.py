@@ -2,8 +2,9 @@
 grid and horizons).
 
 For each model, in the same run: the same per-day tasks in one plain loop in a fresh
-process, parsing with one thread as each worker does (the baseline) and with every core
-(for comparison), then the whole evaluation (cluster start, tasks, report) on a local
+process, in a worker's environment (one parser thread, and Dask's settings for its
+workers' processes: the baseline) and in this one's (the parser on every core, for
+comparison), then the whole evaluation (cluster start, tasks, report) on a local
 cluster of 1 worker and of 2 workers. Prints the wall times, the speed-up of 2 workers over
 1 (goal: >= 1.7x; bounded by the free cores), the overhead of 1 worker against the plain
 loop on one thread (goal: < 10 %), and each worker's peak resident memory (goal: bounded
@@ -29,7 +30,7 @@ from sor.ck.router import CKSettings
 from sor.core.kernels import ensure_compiled
 from sor.data.generate import generate_market
 from sor.data.reader import format_timestamp, parse_timestamp
-from sor.evaluate.cluster import dask_client, run_days
+from sor.evaluate.cluster import THREADS_PER_WORKER, dask_client, run_days
 from sor.evaluate.report import build_evaluation
 from sor.evaluate.run import Evaluation
 from sor.evaluate.tasks import parameter_sets, run_day
@@ -79,12 +80,17 @@ def _loop(evaluation: Evaluation, sources: list[str]) -> tuple[float, int]:
     return time.perf_counter() - began, len(outcomes[0].cash_nanos)
 
 
-def _loop_elsewhere(model: str, sources: list[str], threads: int | None) -> tuple[float, float]:
-    """The plain loop in a fresh process whose parser has ``threads`` threads (None: one
-    per core); return its seconds and its peak resident memory (MB)."""
+def _loop_elsewhere(model: str, sources: list[str], *, as_worker: bool) -> tuple[float, float]:
+    """The plain loop in a fresh process, in a worker's environment (Dask's own settings
+    for its workers' processes and one parser thread) or in this one's (every core); return
+    its seconds and its peak resident memory (MB)."""
+    import dask
+
     env = {key: value for key, value in os.environ.items() if key != "POLARS_MAX_THREADS"}
-    if threads is not None:
-        env["POLARS_MAX_THREADS"] = str(threads)
+    if as_worker:
+        spawn = dask.config.get("distributed.nanny.pre-spawn-environ", {})
+        env.update({key: str(value) for key, value in spawn.items()})
+        env["POLARS_MAX_THREADS"] = str(THREADS_PER_WORKER)
     child = subprocess.run(
         [sys.executable, __file__, "--loop", model, *sources],
         env=env, capture_output=True, text=True, check=True,
@@ -95,15 +101,16 @@ def _loop_elsewhere(model: str, sources: list[str], threads: int | None) -> tupl
 
 def bench(name: str, evaluation: Evaluation, sources: list[str]) -> dict[str, float]:
     """Time the plain loops and the evaluation on 1 and 2 workers; print the figures."""
-    loop_s, loop_peak = _loop_elsewhere(name, sources, 1)
-    every_core_s, _ = _loop_elsewhere(name, sources, None)
+    loop_s, loop_peak = _loop_elsewhere(name, sources, as_worker=True)
+    every_core_s, _ = _loop_elsewhere(name, sources, as_worker=False)
     one_s, one_peak = _on_cluster(evaluation, sources, 1)
     two_s, two_peaks = _on_cluster(evaluation, sources, 2)
     sets = len(parameter_sets(evaluation.config, evaluation.horizons_s))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{name}: {len(sources)} days x {sets} parameter sets (load average now: {load}; "
           f"{os.cpu_count()} cores)")  # fmt: skip
-    print(f"  plain loop, parser on 1 thread       {loop_s:8.2f} s  (as each worker parses)")
+    print(f"  plain loop, as a worker runs         {loop_s:8.2f} s  (one parser thread, Dask's "
+          "worker environment)")  # fmt: skip
     print(f"  plain loop, parser on every core     {every_core_s:8.2f} s")
     print(f"  evaluate, 1 worker                   {one_s:8.2f} s  overhead "
           f"{(one_s / loop_s - 1) * 100:+.1f} % (goal: < 10 %)")  # fmt: skip

@@ -251,3 +251,20 @@ def test_a_day_whose_worker_is_killed_is_run_again_with_the_same_result(
     again = [pid for key, pid in starts if key == victim_key]
     assert len(again) == 2 and again[1] != victim_pid, starts  # run again, by another process
     assert result == [alone]
+
+
+def _parser_threads() -> tuple[str | None, int]:
+    import polars as pl
+
+    return os.environ.get("POLARS_MAX_THREADS"), pl.thread_pool_size()
+
+
+def test_local_workers_parse_on_one_thread_and_this_process_is_left_as_it_was() -> None:
+    # the days run in parallel: a parse on every core in every worker would make them
+    # take turns (the variable must be there before the worker imports anything)
+    from sor.evaluate.cluster import dask_client
+
+    before = os.environ.get("POLARS_MAX_THREADS")
+    with dask_client(None, 2) as client:
+        assert sorted(client.run(_parser_threads).values()) == [("1", 1), ("1", 1)]
+    assert os.environ.get("POLARS_MAX_THREADS") == before

@@ -26,6 +26,8 @@ RETRIES = 2
 exception: see :func:`sor.evaluate.tasks.run_day`). A task whose worker dies is run
 again by the scheduler itself (``distributed.scheduler.allowed-failures``)."""
 CONNECT_TIMEOUT_S = 10
+PRE_SPAWN = "distributed.nanny.pre-spawn-environ"
+"""Dask's settings of the environment a local worker process starts with."""
 THREADS_PER_WORKER = 1
 """Tasks per worker process at a time, and the threads each task's CSV parser may use: a
 task is one day, and the days, not the threads of one parse, are what runs in parallel
@@ -53,10 +55,12 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Client]:
     """Connect to ``scheduler``, or start a ``LocalCluster`` of ``workers`` processes
     (default: one per core) of one thread each, and close it at the end.
 
-    A local worker's CSV parser (polars) uses one thread too: ``POLARS_MAX_THREADS``
-    is set in its environment before it starts. Workers of an existing cluster are started
-    by their owner, who sets the same (docs/evaluate.md).
+    A local worker's CSV parser (polars) uses one thread too: ``POLARS_MAX_THREADS`` is
+    in its environment from the start, before it imports anything (the parser reads it
+    once, when imported), as Dask sets numpy's threads. Workers of an existing cluster are
+    started by their owner, who sets the same (docs/evaluate.md).
     """
+    import dask
     from distributed import Client, LocalCluster
 
     for name in ("distributed", "tornado", "bokeh"):  # their INFO lines would bury the bar
@@ -69,12 +73,14 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Client]:
         with client:
             yield client
         return
+    one_thread = {f"{PRE_SPAWN}.POLARS_MAX_THREADS": str(THREADS_PER_WORKER)}
     with (
+        _environment_kept("POLARS_MAX_THREADS"),  # Dask sets it here too, to spawn workers
+        dask.config.set(one_thread),
         LocalCluster(
             n_workers=workers or os.cpu_count() or 1,
             threads_per_worker=THREADS_PER_WORKER,
             processes=True,
-            env={"POLARS_MAX_THREADS": str(THREADS_PER_WORKER)},
             dashboard_address=None,
             # no dashboard, but the scheduler still serves its health checks over HTTP: on
             # a free port of loopback, not on 8787, which another cluster may hold
@@ -85,6 +91,19 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Client]:
         Client(cluster) as client,
     ):
         yield client
+
+
+@contextmanager
+def _environment_kept(name: str) -> Iterator[None]:
+    """Give the environment variable ``name`` back its value (or its absence) at the end."""
+    before = os.environ.get(name)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def run_days(client: Client, specs: Sequence[DaySpec], *, quiet: bool) -> list[DayOutcome]:
