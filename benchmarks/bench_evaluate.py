@@ -72,18 +72,20 @@ def _on_cluster(evaluation: Evaluation, sources: list[str], workers: int) -> tup
     return time.perf_counter() - began, peaks
 
 
-def _loop(evaluation: Evaluation, sources: list[str]) -> tuple[float, int]:
-    """Run every day's task in one plain loop here; return the seconds and the sets."""
+def _loop(evaluation: Evaluation, sources: list[str], *, report: bool = True) -> float:
+    """Run every day's task in one plain loop here (and the report, unless ``report`` is
+    false); return the seconds."""
     began = time.perf_counter()
     outcomes = [o for k, s in enumerate(sources) for o in run_day(evaluation.spec(k, s))]  # type: ignore[union-attr]
-    dumps(build_evaluation(outcomes, evaluation.settings()))
-    return time.perf_counter() - began, len(outcomes[0].cash_nanos)
+    if report:
+        dumps(build_evaluation(outcomes, evaluation.settings()))
+    return time.perf_counter() - began
 
 
-def _loop_elsewhere(model: str, sources: list[str], *, as_worker: bool) -> tuple[float, float]:
-    """The plain loop in a fresh process, in a worker's environment (Dask's own settings
-    for its workers' processes and one parser thread) or in this one's (every core); return
-    its seconds and its peak resident memory (MB)."""
+def _loop_command(model: str, sources: list[str], *, as_worker: bool) -> tuple[list, dict]:
+    """The command and environment of a plain loop in a fresh process, in a worker's
+    environment (Dask's own settings for its workers' processes and one parser thread) or
+    in this one's (every core)."""
     import dask
 
     env = {key: value for key, value in os.environ.items() if key != "POLARS_MAX_THREADS"}
@@ -91,12 +93,32 @@ def _loop_elsewhere(model: str, sources: list[str], *, as_worker: bool) -> tuple
         spawn = dask.config.get("distributed.nanny.pre-spawn-environ", {})
         env.update({key: str(value) for key, value in spawn.items()})
         env["POLARS_MAX_THREADS"] = str(THREADS_PER_WORKER)
-    child = subprocess.run(
-        [sys.executable, __file__, "--loop", model, *sources],
-        env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+    return [sys.executable, __file__, "--loop", model, *sources], env
+
+
+def _loop_elsewhere(model: str, sources: list[str], *, as_worker: bool) -> tuple[float, float]:
+    """Run the plain loop in a fresh process (:func:`_loop_command`); return its seconds and
+    its peak resident memory (MB)."""
+    command, env = _loop_command(model, sources, as_worker=as_worker)
+    child = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     figures = json.loads(child.stdout.strip().splitlines()[-1])
     return figures["seconds"], figures["peak_mb"]
+
+
+def _side_by_side(model: str, sources: list[str]) -> tuple[float, float]:
+    """What two cores give without Dask: the day tasks alone in one worker-like process,
+    then split between two such processes running at once; return both wall times (s),
+    process start included."""
+    one = [_loop_command(f"{model}:tasks", sources, as_worker=True)]
+    two = [_loop_command(f"{model}:tasks", sources[k::2], as_worker=True) for k in (0, 1)]
+    walls = []
+    for runs in (one, two):
+        began = time.perf_counter()
+        children = [subprocess.Popen(c, env=e, stdout=subprocess.DEVNULL) for c, e in runs]
+        if any(child.wait() for child in children):
+            raise RuntimeError("a plain loop failed")
+        walls.append(time.perf_counter() - began)
+    return walls[0], walls[1]
 
 
 def bench(name: str, evaluation: Evaluation, sources: list[str]) -> dict[str, float]:
@@ -105,6 +127,7 @@ def bench(name: str, evaluation: Evaluation, sources: list[str]) -> dict[str, fl
     every_core_s, _ = _loop_elsewhere(name, sources, as_worker=False)
     one_s, one_peak = _on_cluster(evaluation, sources, 1)
     two_s, two_peaks = _on_cluster(evaluation, sources, 2)
+    alone_s, paired_s = _side_by_side(name, sources)
     sets = len(parameter_sets(evaluation.config, evaluation.horizons_s))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{name}: {len(sources)} days x {sets} parameter sets (load average now: {load}; "
@@ -117,6 +140,8 @@ def bench(name: str, evaluation: Evaluation, sources: list[str]) -> dict[str, fl
     print(f"  evaluate, 2 workers                  {two_s:8.2f} s  speed-up "
           f"{one_s / two_s:.2f}x (goal: >= 1.7x); {every_core_s / two_s:.2f}x the plain "
           "loop on every core")  # fmt: skip
+    print(f"  this machine's ceiling: the day tasks in one plain process {alone_s:.2f} s, split "
+          f"between two at once {paired_s:.2f} s: {alone_s / paired_s:.2f}x")  # fmt: skip
     print(f"  peak RSS, plain loop                 {loop_peak:8.0f} MB")
     print(f"  peak RSS per worker, 1 worker        {one_peak[0]:8.0f} MB")
     print(f"  peak RSS per worker, 2 workers       "
@@ -155,7 +180,8 @@ if __name__ == "__main__":
     arguments = parser.parse_args()
     if arguments.loop:
         ensure_compiled()
-        seconds, _ = _loop(_evaluation(arguments.loop[0]), arguments.loop[1:])
+        model, _, tasks = arguments.loop[0].partition(":")
+        seconds = _loop(_evaluation(model), arguments.loop[1:], report=not tasks)
         print(json.dumps({"seconds": seconds, "peak_mb": _peak_rss_mb()}))
     else:
         main(arguments.days, arguments.ck_minutes)
