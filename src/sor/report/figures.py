@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import textwrap
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -251,7 +252,7 @@ def _static_title(result: BacktestResult, arrival_ns: int | None, mid: float | N
         f"{result.config.order_size:,} shares, "
         f"{result.config.model} router, {parameters_title(params, result.search_is_arbitrary)}"
     )
-    return f"{head}\n{_arrival_phrase(arrival_ns, mid)}"
+    return _title(head, _arrival_phrase(arrival_ns, mid))
 
 
 def _ck_title(report: Mapping[str, Any]) -> str:
@@ -266,7 +267,13 @@ def _ck_title(report: Mapping[str, Any]) -> str:
     )
     mid = run["arrival_mid"]
     arrival = "arrival mid " + (f"${mid:,.4f}" if mid is not None else "undefined")
-    return f"{head}\n{arrival} (NBBO mid once every venue has quoted)"
+    return _title(head, f"{arrival} (NBBO mid once every venue has quoted)")
+
+
+def _title(*lines: str) -> str:
+    """Join the title's lines, each broken at spaces to fit the figure's width (a generated
+    input's name alone runs to 70 characters)."""
+    return "\n".join(textwrap.fill(line, _TITLE_WIDTH) for line in lines)
 
 
 def _arrival_phrase(arrival_ns: int | None, mid: float | None) -> str:
@@ -527,6 +534,11 @@ def _dollars(value: float, ticks: np.ndarray) -> str:
     step = float(steps[steps > 0].min()) if (steps > 0).any() else 1.0
     decimals = min(max(2, -int(np.floor(np.log10(step) + 1e-9))), 9)
     return f"${value:,.{decimals}f}"
+
+
+_TITLE_WIDTH = 150
+"""Characters per line of a figure's title at its font size: the narrowest figure (15 in)
+holds about 160."""
 
 
 def _bps(value: float | None) -> str:
