@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +234,18 @@ def test_a_sell_figure_speaks_of_proceeds_and_selling_higher(market: Path) -> No
     titles = [ax.get_title() for ax in fig.axes]
     assert "Shares sold so far" in titles and "Where each strategy sold (by publisher_id)" in titles
     assert "sell 2,000 shares" in str(fig.get_suptitle())
+
+
+def test_a_long_title_is_broken_to_fit_the_figure(
+    static_result: BacktestResult, ck_report: dict[str, Any]
+) -> None:
+    long_name = "generated: seed=7, venues=2,9,43,5,8,38, depth=10, rows=362973"
+    named = dataclasses.replace(
+        static_result, data=dataclasses.replace(static_result.data, source=long_name)
+    )
+    renamed = copy.deepcopy(ck_report)
+    renamed["run"]["input"] = long_name
+    for title in (static_figure(named).get_suptitle(), ck_figure(renamed).get_suptitle()):
+        assert long_name in title.replace("\n", " ")
+        assert max(len(line) for line in title.splitlines()) <= 150
+        assert len(title.splitlines()) >= 3
