@@ -106,9 +106,10 @@ def _csv_rows(
 ) -> pl.DataFrame:
     """Parse the window's rows; apply the reader's bad-row policy (see :func:`read_events`).
 
-    A first pass reads every row's timestamp and bad-value flags, to find the rows the
-    snapshots drop (a bad row anywhere counts, and the timestamps out of range are judged
-    against the whole file's); the second parses the window's rows that are kept."""
+    One streaming pass parses every value once: it keeps every row's timestamp and
+    bad-value flags, to find the rows the snapshots drop (a bad row anywhere counts, and the
+    timestamps out of range are judged against the whole file's), and the values of the
+    window's rows only, so that memory follows the window, not the file."""
     parsing = CsvParsing.of(file)
     lines = scan_lines(file, len(header), stop_at_first=not skip_bad_rows)
     key = instrument_key(header)
@@ -117,78 +118,93 @@ def _csv_rows(
     absent = [name for name in wanted if name not in SNAPSHOT_FIELDS]
     if not skip_bad_rows and len(lines.bad_rows):
         raise line_error(file, lines, header, 0)
-    try:
-        flags = (
-            parsing.with_parsed(raw, wanted)
-            .select(
-                pl.col(f"{PARSED}ts_event").fill_null(0).alias("ts_event"),
-                parsing.first_bad(dropped, preparsed=True).alias("_dropped"),
-                pl.any_horizontal(
-                    pl.lit(False), *[parsing.bad(name, preparsed=True) for name in absent]
-                ).alias("_absent"),
-                (pl.lit(-1) if key is None else key).alias("_instrument"),
-            )
-            .collect(engine="streaming")
+    query = (
+        parsing.with_parsed(raw, wanted)
+        .with_row_index("_row")
+        .select(
+            "_row",
+            pl.col(f"{PARSED}ts_event").fill_null(0).alias("_ts"),
+            parsing.first_bad(dropped, preparsed=True).alias("_dropped"),
+            pl.any_horizontal(
+                pl.lit(False), *[parsing.bad(name, preparsed=True) for name in absent]
+            ).alias("_absent"),
+            (pl.lit(-1) if key is None else key).alias("_instrument"),
+            *_values(parsing, wanted, levels),
         )
+    )
+    flags: dict[str, list[np.ndarray]] = {name: [] for name in _FLAGS}
+    parts = []
+    try:
+        for batch in query.collect_batches(chunk_size=_BATCH_ROWS, engine="streaming"):
+            for name in _FLAGS:
+                flags[name].append(batch[name].to_numpy())
+            parts.append(batch.filter(pl.col("_ts").is_between(*window)).drop(*_FLAGS))
     except pl.exceptions.PolarsError as exc:
         raise DataError(f"cannot read as CSV: {exc}", path=str(file)) from exc
-    check_row_count(file, lines, flags.height)
-    codes = flags["_dropped"].to_numpy()
-    absent_values = int(flags["_absent"].sum())
+    ts, codes, absents, instrument = (
+        np.concatenate(flags[name]) if flags[name] else np.zeros(0, np.int64) for name in _FLAGS
+    )
+    check_row_count(file, lines, len(ts))
+    absent_values = int(np.count_nonzero(absents))
     if not skip_bad_rows and (codes.any() or absent_values):
-        raise_first_bad(file, raw, wanted, before=flags.height, parsing=parsing)
-    broken = lines.mask(flags.height)
-    ts = flags["ts_event"].to_numpy()
-    instrument = flags["_instrument"].to_numpy()
-    del flags
+        raise_first_bad(file, raw, wanted, before=len(ts), parsing=parsing)
+    broken = lines.mask(len(ts))
     outside = timestamp_outliers(ts, broken | (codes > 0), max_ts_distance_ns)
     if not skip_bad_rows and outside.any():
         raise_out_of_range(file, raw, int(np.argmax(outside)), max_ts_distance_ns)
-    drop = np.flatnonzero(broken | (codes > 0) | outside)
-    check_one_instrument(file, np.delete(instrument, drop), None)
-    if len(drop):
+    drop = broken | (codes > 0) | outside
+    check_one_instrument(file, instrument[~drop], None)
+    if drop.any():
         skipped = count_bad_rows(lines, codes[~broken], dropped, int(np.count_nonzero(outside)))
-        log.warning("%s: %d bad row(s) skipped as the snapshots skip them: %s", file, len(drop),
-                    skipped)  # fmt: skip
+        log.warning("%s: %d bad row(s) skipped as the snapshots skip them: %s", file,
+                    int(np.count_nonzero(drop)), skipped)  # fmt: skip
     if absent_values:
         log.warning("%s: %d row(s) with a bad action, side, trade or deeper-level value kept, "
                     "the value read as absent", file, absent_values)  # fmt: skip
-    kept = pl.col("ts_event").is_between(*window) & ~pl.col("_row").is_in(
-        pl.lit(pl.Series(drop, dtype=pl.UInt32)).implode()
-    )
-    try:
-        return (
-            raw.with_row_index("_row")
-            .select(
-                "_row",
-                parsing.parse("ts_event").alias("ts_event"),
-                parsing.parse("publisher_id").cast(pl.Int32, strict=False).alias("publisher_id"),
-                parsing.parse("action").fill_null("").alias("action"),
-                parsing.parse("side").fill_null("").alias("side"),
-                parsing.nanos("price", wanted).alias("price"),
-                parsing.size("size", wanted).alias("size"),
-                _flags_expr(parsing, wanted).alias("flags"),
-                *[
-                    expr(f"{side}_{n}_{k:02d}", wanted).alias(f"{side}_{n}_{k}")
-                    for k in levels
-                    for side in ("bid", "ask")
-                    for n, expr in (("px", parsing.nanos), ("sz", parsing.size))
-                ],
-            )
-            .filter(kept)
-            .drop("_row")
-            .collect()
-        )
-    except pl.exceptions.PolarsError as exc:
-        raise DataError(f"cannot read as CSV: {exc}", path=str(file)) from exc
+    # the batches stay apart (no copy into one block): each column is copied out once, later
+    frame = pl.concat(parts, rechunk=False) if parts else query.head(0).drop(*_FLAGS).collect()
+    del parts
+    kept = ~drop[frame["_row"].to_numpy()]
+    return frame.filter(pl.Series(kept)).drop("_row")
 
 
-def _flags_expr(parsing: CsvParsing, wanted: list[str]) -> pl.Expr:
-    """The ``flags`` column; a file without one, or a bad value, reads as ``F_LAST`` (each
-    row a complete book), the only reading that keeps every book."""
+_BATCH_ROWS = 50_000
+"""Rows per batch of the parse: an event row has some fifty columns, and smaller batches
+keep the parse's peak memory near the window's events (250,000 rows cost a third more)."""
+_FLAGS = ("_ts", "_dropped", "_absent", "_instrument")
+"""Per-row columns of the parse kept for every row, not only the window's."""
+
+
+def _values(parsing: CsvParsing, wanted: list[str], levels: list[int]) -> list[pl.Expr]:
+    """The columns of :func:`_to_events`, from the parsed copies of ``wanted``."""
+
+    def parsed(name: str) -> pl.Expr:
+        return pl.col(PARSED + name)
+
+    return [
+        parsed("ts_event").alias("ts_event"),
+        parsed("publisher_id").cast(pl.Int32, strict=False).alias("publisher_id"),
+        parsed("action").fill_null("").alias("action"),
+        parsed("side").fill_null("").alias("side"),
+        parsing.nanos("price", wanted, preparsed=True).alias("price"),
+        parsing.size("size", wanted, preparsed=True).alias("size"),
+        _flags_expr(wanted).alias("flags"),
+        *[
+            expr(f"{side}_{n}_{k:02d}", wanted, preparsed=True).alias(f"{side}_{n}_{k}")
+            for k in levels
+            for side in ("bid", "ask")
+            for n, expr in (("px", parsing.nanos), ("sz", parsing.size))
+        ],
+    ]
+
+
+def _flags_expr(wanted: list[str]) -> pl.Expr:
+    """The ``flags`` column, from its parsed copy; a file without one, or a bad value,
+    reads as ``F_LAST`` (each row a complete book), the only reading that keeps every
+    book."""
     if "flags" not in wanted:
         return pl.lit(F_LAST, dtype=pl.UInt8)
-    flags = parsing.parse("flags")
+    flags = pl.col(PARSED + "flags")
     valid = flags.is_not_null() & (flags >= 0) & (flags <= 255)
     return pl.when(valid).then(flags).otherwise(F_LAST).cast(pl.UInt8)
 
