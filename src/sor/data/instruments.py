@@ -148,10 +148,11 @@ def check_one_instrument(path: Path, keys: np.ndarray, reference: int | None) ->
 
 
 def check_dbn_instrument(path: Path, instrument_ids: np.ndarray) -> None:
-    """Raise :class:`MixedInstrumentsError` unless the records share one ``instrument_id``."""
-    ids = np.unique(instrument_ids)
-    if len(ids) > 1:
-        raise _mixed(path, [str(i) for i in ids])
+    """Raise :class:`MixedInstrumentsError` unless the records share one ``instrument_id``
+    (one comparison per record; the ids are listed only for the message)."""
+    if len(instrument_ids) and (instrument_ids != instrument_ids[0]).any():
+        values, first = np.unique(instrument_ids, return_index=True)
+        raise _mixed(path, [str(v) for v in values[np.argsort(first)]])
 
 
 def mixed_instruments(path: Path) -> MixedInstrumentsError:
