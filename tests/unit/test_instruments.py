@@ -84,12 +84,31 @@ def test_a_row_naming_no_instrument_counts_as_the_files(tmp_path: Path) -> None:
     assert read_market(path).rows_read == len(lines) - 1
 
 
-def test_a_dbn_file_of_two_instruments_is_refused(mixed: Path, tmp_path: Path) -> None:
+def test_a_dbn_file_of_two_instruments_is_refused(
+    mixed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     dbn = csv_to_dbn(mixed, tmp_path / "mixed.dbn")
     with pytest.raises(MixedInstrumentsError, match=f"38, {instrument_id('MSFT')}"):
         read_market(dbn)
     with pytest.raises(MixedInstrumentsError, match="more than one instrument"):
         read_events(dbn)
+    for command in (["stats", "--no-plot", str(dbn)], ["fills", "--no-plot", "--data", str(dbn)]):
+        outcome = run_main(command, capsys)
+        assert outcome.returncode == 2 and outcome.stdout == ""
+        assert "more than one instrument" in outcome.stderr, outcome.stderr
+
+
+def test_sor_generate_symbol_writes_the_symbol_and_its_own_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "msft.csv"
+    args = ["generate", "--out", str(out), "--symbol", "MSFT", "--venues", "2", "--end",
+            "2024-08-01T13:36:36Z"]  # fmt: skip
+    assert run_main(args, capsys).returncode == 0
+    found = first_instrument(out)
+    assert found is not None and found.label == f"{instrument_id('MSFT')}/MSFT"
+    bad = run_main([*args[:4], "MS,FT"], capsys)
+    assert bad.returncode == 2 and "--symbol" in bad.stderr
 
 
 @pytest.mark.parametrize(

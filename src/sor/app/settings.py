@@ -252,6 +252,7 @@ class GenerateFlags(Validated):
     start: Timestamp
     end: Timestamp | None = None
     depth: Literal[1, 10]
+    symbol: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]{1,22}$")] = "AAPL"
     rate: Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_RATE)]
     price_moves: Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_PRICE_MOVES)]
     days: Annotated[int, Field(strict=True, ge=1, le=MAX_DAYS)] | None = None

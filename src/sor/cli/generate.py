@@ -43,6 +43,10 @@ def generate(
         ),
     ] = None,
     depth: Annotated[int, typer.Option(help="Book levels: 1 (MBP-1) or 10 (MBP-10).")] = 10,
+    symbol: Annotated[
+        str,
+        typer.Option(help="The symbol column; each symbol gets its own instrument_id (AAPL: 38)."),
+    ] = "AAPL",
     rate: Annotated[
         float, typer.Option(help="Messages per second per venue (the real file: about 110).")
     ] = 111.0,
@@ -124,9 +128,10 @@ def generate(
         flags = check_flags(
             GenerateFlags,
             {"venues": venues, "seed": seed, "start": start, "end": end, "depth": depth,
-             "rate": rate, "price_moves": price_moves, "days": days, "informed": informed,
-             "metaorder_share": metaorder_share, "metaorder_seconds": metaorder_seconds,
-             "impact": impact, "drift": drift, "no_adverse_selection": no_adverse_selection},
+             "symbol": symbol, "rate": rate, "price_moves": price_moves, "days": days,
+             "informed": informed, "metaorder_share": metaorder_share,
+             "metaorder_seconds": metaorder_seconds, "impact": impact, "drift": drift,
+             "no_adverse_selection": no_adverse_selection},
         )  # fmt: skip
         flow = flags.flow_model()
         _check_generated_rows(flags)
@@ -160,14 +165,14 @@ def _generate_one(
                 path, venues=flags.venues, seed=seed, start=start, end=end, depth=flags.depth,
                 rate_per_venue=flags.rate if rate is None else rate,
                 price_moves=flags.price_moves if price_moves is None else price_moves,
-                flow=flow,
+                flow=flow, symbol=flags.symbol,
             )
         ),
     )  # fmt: skip
     summary = dataclasses.replace(written[0], path=out)
     log.info(
         "wrote %s: %d rows, venues %s, MBP-%d; made by --seed %d --start %s --end %s --rate %r "
-        "--price-moves %r%s",
+        "--price-moves %r%s%s",
         summary.path,
         summary.rows,
         ",".join(str(v) for v in summary.venues),
@@ -178,6 +183,7 @@ def _generate_one(
         summary.rate_per_venue,
         summary.price_moves,
         _flow_flags(summary.flow),
+        "" if flags.symbol == "AAPL" else f" --symbol {flags.symbol}",
     )
 
 
@@ -204,7 +210,7 @@ def _generate_days(out: Path, flags: GenerateFlags, flow: FlowModel) -> None:
     assert flags.days is not None
     plan = plan_days(
         flags.days, seed=flags.seed, start_ns=start_ns, end_ns=end_ns, rate_per_venue=flags.rate,
-        price_moves=flags.price_moves, flow=flow, depth=flags.depth, symbol="AAPL",
+        price_moves=flags.price_moves, flow=flow, depth=flags.depth, symbol=flags.symbol,
     )  # fmt: skip
     for day in plan:
         path = out / day.name

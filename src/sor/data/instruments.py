@@ -164,6 +164,6 @@ def _mixed(path: Path, labels: list[str]) -> MixedInstrumentsError:
     listed = ", ".join(labels[:_LISTED]) + (", ..." if len(labels) > _LISTED else "")
     return MixedInstrumentsError(
         f"holds the rows of more than one instrument ({listed}); sor reads one per input: "
-        "give one instrument's rows (sor evaluate splits a CSV file by instrument itself)",
+        "give one instrument's rows (sor evaluate splits such a file by instrument itself)",
         path=str(path),
     )
