@@ -2,8 +2,9 @@
 
 ``sor`` routes one instrument per input. The readers check it (:func:`instrument_key`,
 :func:`check_one_instrument`) and refuse a file that mixes several, whose venues' books
-would otherwise be merged into one; ``sor evaluate`` splits such a CSV file by instrument
-(:func:`instruments`, :func:`write_instrument`) and evaluates each part as its own day.
+would otherwise be merged into one; ``sor evaluate`` splits such a file, CSV or DBN, by
+instrument (:func:`instruments`, :func:`write_instrument`) and evaluates each part as its
+own day.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import polars as pl
 from sor.core.errors import DataError
 
 INSTRUMENT_COLUMNS = ("instrument_id", "symbol")
-"""The CSV columns that name a row's instrument (a file without them holds one)."""
+"""The CSV columns that name a row's instrument: the readers check the id alone, a CSV
+split goes by both."""
 _LISTED = 5
 
 
