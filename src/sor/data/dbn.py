@@ -23,6 +23,7 @@ import numpy as np
 
 from sor.core.domain import MAX_PRICE_NANOS
 from sor.core.errors import DataError
+from sor.data.instruments import check_dbn_instrument
 from sor.data.reader import DEFAULT_MAX_TS_DISTANCE_NS, format_timestamp, timestamps_out_of_range
 
 log = logging.getLogger(__name__)
@@ -116,14 +117,16 @@ def read_dbn(
     bytes at the end that do not make a whole record), when its ``ts_event`` cannot be the
     input's (:func:`sor.data.reader.timestamps_out_of_range`, with ``max_ts_distance_ns``),
     when a price exceeds ``MAX_PRICE_NANOS`` (other than Databento's undefined price), when
-    a top-of-book size exceeds int32, or when its action or side is not one of DBN's.
+    a top-of-book size exceeds int32, or when its action or side is not one of DBN's. The
+    good records must share one ``instrument_id`` (:mod:`sor.data.instruments`).
 
     Raises
     ------
     DataError
-        The file is empty, not DBN, cut inside its metadata or of another schema; or a
+        The file is empty, not DBN, cut inside its metadata or of another schema; a
         record is bad and ``skip_bad_rows`` is false (the message names the byte offset,
-        counted in the decompressed stream for zstd files).
+        counted in the decompressed stream for zstd files); or the good records name more
+        than one instrument (:class:`sor.data.instruments.MixedInstrumentsError`).
     """
     stream, tail = _stream(path)
     try:
@@ -161,13 +164,15 @@ def read_dbn(
         skipped["bad_record"] = skipped.get("bad_record", 0) + 1
     if skipped:
         log.warning("skipped %d bad record(s) in %s: %s", sum(skipped.values()), path, skipped)
-    return DbnRecords(
+    checked = DbnRecords(
         schema=schema,
         records=records,
         keep=reasons == 0 if len(bad) else None,
         rows_read=whole + (tail is not None),
         skipped=dict(sorted(skipped.items())),
     )
+    check_dbn_instrument(path, checked.column("instrument_id"))
+    return checked
 
 
 _BAD_FRAME, _BAD_TS, _BAD_PRICE, _BAD_SIZE, _BAD_ACTION, _BAD_SIDE = 1, 2, 3, 4, 5, 6

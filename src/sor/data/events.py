@@ -20,7 +20,7 @@ import polars as pl
 
 from sor.core.errors import DataError
 from sor.data.csv_scan import scan_lines
-from sor.data.instruments import check_dbn_instrument, check_one_instrument, instrument_key
+from sor.data.instruments import check_one_instrument, instrument_key
 from sor.data.reader import (
     DEFAULT_MAX_TS_DISTANCE_NS,
     OPTIONAL_COLUMNS,
@@ -221,7 +221,6 @@ def _dbn_frame(
     from sor.data.dbn import read_dbn
 
     records = read_dbn(file, skip_bad_rows=skip_bad_rows, max_ts_distance_ns=max_ts_distance_ns)
-    check_dbn_instrument(file, records.column("instrument_id"))
     ts = records.column("ts_event")
     keep = (ts >= start_ns) & (ts <= end_ns)
 

@@ -27,7 +27,7 @@ from sor.core.domain import (
 )
 from sor.core.errors import DataError
 from sor.data import csv_scan
-from sor.data.instruments import check_dbn_instrument, check_one_instrument, instrument_key
+from sor.data.instruments import check_one_instrument, instrument_key
 
 log = logging.getLogger(__name__)
 
@@ -798,7 +798,6 @@ def _read_dbn(
     from sor.data.dbn import read_dbn
 
     dbn = read_dbn(path, skip_bad_rows=skip_bad_rows, max_ts_distance_ns=max_ts_distance_ns)
-    check_dbn_instrument(path, dbn.column("instrument_id"))
     typed = {
         "ts_event": dbn.column("ts_event"),
         "publisher_id": dbn.column("publisher_id"),

@@ -153,11 +153,9 @@ def _read_dbn(
     file: Path, skip_bad_rows: bool, max_ts_distance_ns: int
 ) -> tuple[dict[str, np.ndarray], int]:
     from sor.data.dbn import read_dbn
-    from sor.data.instruments import check_dbn_instrument
     from sor.data.reader import dbn_prices
 
     records = read_dbn(file, skip_bad_rows=skip_bad_rows, max_ts_distance_ns=max_ts_distance_ns)
-    check_dbn_instrument(file, records.column("instrument_id"))
     action = records.column("action", "S1")
     side = records.column("side", "S1")
     sign = np.where(side == b"B", 1, np.where(side == b"A", -1, 0)).astype(np.int8)
