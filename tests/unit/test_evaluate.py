@@ -134,7 +134,9 @@ def test_discover_expands_directories_and_globs_in_order(tmp_path: Path) -> None
         discover([str(tmp_path / "*.dbn.zst")])
 
 
-def test_a_file_of_two_symbols_is_split_into_two_days(tmp_path: Path) -> None:
+def _two_symbols(tmp_path: Path, at: int | None = None) -> tuple[list[Path], Path]:
+    """Ten seconds of AAPL and of MSFT, and one file holding both: MSFT's rows after AAPL's,
+    or after AAPL's first ``at`` lines."""
     from sor.data.generate import generate_market
 
     parts = []
@@ -144,8 +146,14 @@ def test_a_file_of_two_symbols_is_split_into_two_days(tmp_path: Path) -> None:
                         end="2024-08-01T13:36:42Z")  # fmt: skip
         parts.append(path)
     both = tmp_path / "both.csv"
-    lines = [p.read_bytes().splitlines(keepends=True) for p in parts]
-    both.write_bytes(b"".join([*lines[0], *lines[1][1:]]))
+    aapl, msft = (p.read_bytes().splitlines(keepends=True) for p in parts)
+    cut = len(aapl) if at is None else at
+    both.write_bytes(b"".join([*aapl[:cut], *msft[1:], *aapl[cut:]]))
+    return parts, both
+
+
+def test_a_file_of_two_symbols_is_split_into_two_days(tmp_path: Path) -> None:
+    parts, both = _two_symbols(tmp_path)
     found = instruments(both)
     assert [i.symbol for i in found] == ["AAPL", "MSFT"]
     out = tmp_path / "msft.csv"
@@ -206,17 +214,9 @@ def test_a_sell_day_is_chosen_on_the_most_proceeds() -> None:
 
 def test_a_dbn_file_of_two_instruments_is_split_by_instrument_id(tmp_path: Path) -> None:
     from dbn_encode import csv_to_dbn
-    from sor.data.generate import generate_market, instrument_id
+    from sor.data.generate import instrument_id
 
-    parts = []
-    for symbol, seed in (("AAPL", 1), ("MSFT", 2)):
-        path = tmp_path / f"{symbol}.csv"
-        generate_market(path, venues=2, seed=seed, symbol=symbol, start="2024-08-01T13:36:32Z",
-                        end="2024-08-01T13:36:42Z")  # fmt: skip
-        parts.append(path)
-    both = tmp_path / "both.csv"
-    lines = [p.read_bytes().splitlines(keepends=True) for p in parts]
-    both.write_bytes(b"".join([*lines[0][:40], *lines[1][1:], *lines[0][40:]]))
+    parts, both = _two_symbols(tmp_path, at=40)
     dbn = csv_to_dbn(both, tmp_path / "both.dbn.zst")
     assert [i.label for i in instruments(dbn)] == ["38", str(instrument_id("MSFT"))]
     config = BacktestConfig(order_size=300, grid=SearchGrid((0.1,), (0.1,), (0.1,)))
