@@ -27,7 +27,11 @@ from hftbacktest.order import GTX, LIMIT
 from hftbacktest.types import event_dtype
 
 from sor.ck.fills import Orders
+from sor.ck.queue import DISPLAYED, WHOLE
 from sor.data.events import complete_books
+
+RULES = {"displayed": DISPLAYED, "whole": WHOLE}
+"""Our fill rules (crossing asks and trades, ``sor.ck.queue``) and hftbacktest's."""
 
 TICK = 0.01
 D = 1e9
@@ -174,34 +178,39 @@ def _identical(
 
 
 def _fills_by_order(ours: Any, n: int) -> list[tuple[tuple[int, int], ...]]:
-    """Each order's fills as (time ns, shares) pairs, in time order."""
-    out: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+    """Each order's shares filled per moment as (time ns, shares) pairs, in time order
+    (several fills at one moment count as one: the comparison sees moments)."""
+    out: list[dict[int, int]] = [{} for _ in range(n)]
     for o, t, q in zip(ours.fill_order, ours.fill_ns, ours.fill_qty, strict=True):
-        out[int(o)].append((int(t), int(q)))
-    return [tuple(f) for f in out]
+        out[int(o)][int(t)] = out[int(o)].get(int(t), 0) + int(q)
+    return [tuple(sorted(f.items())) for f in out]
 
 
 def compare(
     events: np.ndarray, venues: np.ndarray, orders: Orders, probabilistic: bool = False
 ) -> dict[str, Any]:
-    """Run ``orders`` through hftbacktest and through our simulator under each crossing rule
-    (``sor.ck.queue.CROSSING_FILLS``; conservative queue model unless ``probabilistic``).
+    """Run ``orders`` through hftbacktest and through our simulator under each set of fill
+    rules (:data:`RULES`; conservative queue model unless ``probabilistic``).
 
     An order is identical when it filled the same shares, each of our fills at the same
-    event in both. Under ``whole`` (hftbacktest's rule) an order is ``same`` or
-    ``unexplained``; under ``displayed`` (ours) it is ``same``, ``crossed_ask_capped`` (the
-    crossing rule changes our fills, and with hftbacktest's rule the order is identical:
-    asks came down to its price with less than its remainder, ours fills that size,
-    hftbacktest the whole remainder) or ``unexplained``. Returns per rule the counts, the
+    event in both. Under ``whole`` (hftbacktest's rules) an order is ``same`` or
+    ``unexplained``; under ``displayed`` (ours) it is ``same``, ``rule`` (our rules change
+    its fills, and with hftbacktest's the order is identical: asks came down to its price
+    with less than its remainder, a trade went through its price with less than its
+    remainder, or a trade at its price was not all displayed) or ``unexplained``. Returns per rule the counts, the
     orders of each kind, the number of orders that filled the same shares (at whatever
     moments) and our fills; hftbacktest's shares filled per order; and ``switched``, the
     orders whose fills the rule changes."""
     from sor.ck.fills import simulate
-    from sor.ck.queue import CONSERVATIVE, CROSSING_FILLS, PROBABILISTIC
+    from sor.ck.queue import CONSERVATIVE, PROBABILISTIC
+    from sor.ck.router import CKSettings
 
     model = PROBABILISTIC if probabilistic else CONSERVATIVE
-    ours = {name: simulate(events, venues, orders, model, rule)
-            for name, rule in CROSSING_FILLS.items()}  # fmt: skip
+    ours = {
+        name: simulate(events, venues, orders,
+                       CKSettings(queue_model=model, crossing_fill=rule, trade_fill=rule))
+        for name, rule in RULES.items()
+    }  # fmt: skip
     moments = {name: _fill_moments(o) for name, o in ours.items()}
     # hftbacktest's shares filled, checked just before and at each moment one of ours fills
     # under either rule: one backtest serves both
@@ -222,7 +231,7 @@ def compare(
                         dtype=bool).reshape(n)  # fmt: skip
     capped = ~same["displayed"] & switched & same["whole"]
     kinds = {
-        "displayed": {"same": same["displayed"], "crossed_ask_capped": capped,
+        "displayed": {"same": same["displayed"], "rule": capped,
                       "unexplained": ~same["displayed"] & ~capped},
         "whole": {"same": same["whole"], "unexplained": ~same["whole"]},
     }  # fmt: skip
@@ -233,5 +242,5 @@ def compare(
             "same_shares": int((ours[name].filled == theirs).sum()),
             "ours": ours[name],
         }
-        for name in CROSSING_FILLS
+        for name in RULES
     } | {"theirs": theirs, "switched": np.flatnonzero(switched)}

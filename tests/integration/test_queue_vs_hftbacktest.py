@@ -2,11 +2,13 @@
 
 200-share buys at each venue's best bid every 5 s, cancelled after 0.5, 2 and 10 s, zero
 latency, conservative queue model on both sides (``RiskAdverseQueueModel``), on the default
-market (adverse selection on). With hftbacktest's crossing rule (``crossing_fill`` whole:
-asks coming down to a resting buy's price fill its whole remainder) every order gets
-identical fills (the issue asks for 99 %). With ours, the default (``displayed``: they fill
-at most the size they show, docs/ck.md, "Queue simulator rules"), the orders that differ
-are exactly those whose fills the rule changes: 2 of about 100 per horizon on this market.
+market (adverse selection on). With hftbacktest's fill rules (``crossing_fill`` and
+``trade_fill`` whole: asks coming down to a resting buy's price and trades through it fill
+its whole remainder, trades at its price advance it by their size) every order gets
+identical fills. With ours, the default (``displayed``: at most what the market displays,
+docs/ck.md, "Queue simulator rules"), the orders that differ are exactly those whose fills
+the rules change: a quarter to a third of about 100 per horizon on this market, most of
+them trades through the order's price, which ours fills for their size.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def test_passive_orders_fill_as_in_hftbacktest(
                    int(horizon_s * SECOND), 200)  # fmt: skip
     result = compare(events, venues, orders)
     assert len(orders) > 90
-    # hftbacktest's crossing rule: every order identical
+    # hftbacktest's fill rules: every order identical
     whole = result["whole"]["counts"]
     assert whole["unexplained"] == 0, result["whole"]["orders"]["unexplained"]
     assert whole["same"] == len(orders) >= 0.99 * len(orders), whole
@@ -58,8 +60,10 @@ def test_passive_orders_fill_as_in_hftbacktest(
     assert displayed["unexplained"] == 0, result["displayed"]["orders"]["unexplained"]
     differ = np.setdiff1d(np.arange(len(orders)), result["displayed"]["orders"]["same"])
     assert differ.tolist() == result["switched"].tolist()
-    assert np.array_equal(result["displayed"]["orders"]["crossed_ask_capped"], differ)
-    assert len(differ) > 0 and displayed["same"] >= 0.97 * len(orders), displayed
+    assert np.array_equal(result["displayed"]["orders"]["rule"], differ)
+    # on this market trades often go through a resting buy's price (the bid falls, trades
+    # print at the new bid): ours fills those for their size, hftbacktest the remainder
+    assert len(differ) > 0 and displayed["same"] >= 0.5 * len(orders), displayed
     # the comparison has something to compare: most orders fill, and not all alike (some in
     # part at the short horizons; within 10 s nearly all fill, some not at all)
     filled = result["displayed"]["ours"].filled

@@ -48,7 +48,10 @@ BACKTEST_CASES = [
     (["--model", "ck", "--latency-sigma", "nan"], "--latency-sigma: must be a finite number"),
     (["--model", "ck", "--latency-sigma", "9"], "--latency-sigma: must be <= 3, got 9"),
     (["--model", "ck", "--latency-seed", "-1"], "--latency-seed: must be >= 0, got -1"),
-    (["--model", "ck", "--queue-model", "lazy"], "--queue-model: must be 'probabilistic' or"),
+    (
+        ["--model", "ck", "--queue-model", "lazy"],
+        "--queue-model: must be 'probabilistic', 'conservative' or",
+    ),
     (["--model", "ck", "--crossing-fill", "all"], "--crossing-fill: must be 'displayed' or"),
     (
         ["--model", "ck", "--latency-us", "0", "--latency-sigma", "0.5"],
@@ -128,7 +131,10 @@ def test_output_path_is_checked_before_the_run(
         ('[order]\nside = "short"\n', "order.side: must be 'buy' or 'sell'"),
         ("[ck]\nhorizon = [0.5, 0]\n", "ck.horizon: must be >= 0.001, got 0"),
         ("[ck]\nlatency_us = inf\n", "ck.latency_us: must be a finite number, got inf"),
-        ('[ck]\nqueue_model = "lazy"\n', "ck.queue_model: must be 'probabilistic' or"),
+        (
+            '[ck]\nqueue_model = "lazy"\n',
+            "ck.queue_model: must be 'probabilistic', 'conservative' or",
+        ),
         ('[ck]\ncrossing_fill = "all"\n', "ck.crossing_fill: must be 'displayed' or"),
         ("[search]\nlambda = [0.1]\n", "search.lambda: unknown key"),
     ],

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from sor.ck.fills import Orders, StudyOptions, every, mirror, simulate, slots, study
+from sor.ck.fills import Orders, StudyOptions, every, simulate, slots, study
+from sor.ck.mirror import mirror_constant, reflect_events
 from sor.ck.queue import CONSERVATIVE, attach_venues
+from sor.ck.router import CKSettings
 from sor.cli import app
 from sor.data.events import EVENT_DTYPE, F_LAST
 from sor.data.generate import generate_market
@@ -35,13 +37,17 @@ def _events(*rows: tuple) -> np.ndarray:
 
 
 def _market() -> tuple[np.ndarray, np.ndarray]:
-    # 100 ahead at 10.00; at 1.5 s a sell of 150 fills 50, at 2.5 s one of 300 the rest;
-    # the mid falls from 10.005 to 9.995 at 12 s
+    # 100 ahead at 10.00, 100 join behind at 1.2 s; at 1.5 s a sell of 150 fills 50, 250
+    # more join at 2 s and at 2.5 s a sell of 300 fills the rest; the mid falls from 10.005
+    # to 9.995 at 12 s
     return attach_venues(_events(
         (0, "A", "B", 10.00, 100, 10.00, 100, 10.01, 500),
-        (int(1.5 * S), "T", "A", 10.00, 150, 10.00, 100, 10.01, 500),
-        (int(1.6 * S), "C", "A", 10.02, 1, 10.00, 0, 10.01, 500),
-        (int(2.5 * S), "T", "A", 10.00, 300, 10.00, 0, 10.01, 500),
+        (int(1.2 * S), "A", "B", 10.00, 100, 10.00, 200, 10.01, 500),
+        (int(1.5 * S), "T", "A", 10.00, 150, 10.00, 200, 10.01, 500),
+        (int(1.5 * S), "C", "A", 10.02, 1, 10.00, 50, 10.01, 500),
+        (2 * S, "A", "B", 10.00, 250, 10.00, 300, 10.01, 500),
+        (int(2.5 * S), "T", "A", 10.00, 300, 10.00, 300, 10.01, 500),
+        (int(2.5 * S), "C", "A", 10.02, 1, 10.00, 0, 10.01, 500),
         (12 * S, "C", "B", 10.00, 300, 9.99, 300, 10.00, 500),
         (80 * S, "A", "B", 9.99, 1, 9.99, 301, 10.00, 500),
     ))  # fmt: skip
@@ -60,7 +66,7 @@ def test_each_order_is_simulated_alone() -> None:
     # two overlapping orders see the same queue: neither takes the other's fills
     orders = Orders(np.array([0, 0]), np.array([S, S]), np.array([3 * S, 3 * S]),
                     np.array([200, 200]))  # fmt: skip
-    got = simulate(events, venues, orders, CONSERVATIVE)
+    got = simulate(events, venues, orders, CKSettings(queue_model=CONSERVATIVE))
     assert got.filled.tolist() == [200, 200] and got.ahead.tolist() == [100, 100]
     assert got.fill_qty.tolist() == [50, 150, 50, 150]
 
@@ -87,11 +93,14 @@ def test_the_study_counts_fills_and_marks_them_out() -> None:
 def test_a_sell_study_rests_at_the_ask_and_fills_on_buys() -> None:
     events, venues = attach_venues(_events(
         (0, "A", "A", 10.01, 100, 10.00, 100, 10.01, 100),
-        (S, "T", "B", 10.01, 130, 10.00, 100, 10.01, 100),
-        (2 * S, "C", "A", 10.01, 100, 10.00, 100, 10.02, 70),
+        (S // 2, "A", "A", 10.01, 50, 10.00, 100, 10.01, 150),  # 50 behind us
+        (S, "T", "B", 10.01, 130, 10.00, 100, 10.01, 150),  # 100 ahead, then 30 to us
+        (S, "C", "A", 10.01, 130, 10.00, 100, 10.01, 20),
+        (2 * S, "C", "A", 10.01, 20, 10.00, 100, 10.02, 70),
     ))  # fmt: skip
-    flipped, top = mirror(events)
-    assert flipped["bid_px"][0, 0] == top - 10_010_000_000 and flipped["side"][1] == b"A"
+    top = mirror_constant(events)
+    flipped = reflect_events(events, top)
+    assert flipped["bid_px"][0, 0] == top - 10_010_000_000 and flipped["side"][2] == b"A"
     stats, rows = study(events, venues, StudyOptions(every_s=100, horizons_s=(2.0,), side="sell"))
     assert rows[0].price_nanos == 10_010_000_000 and rows[0].filled == 30
     assert stats["2"]["2"]["p_any_fill"] == 1.0
@@ -170,7 +179,9 @@ def test_sor_fills_crossing_fill_whole_fills_the_remainder_and_says_so(
     ("flag", "value", "message"),
     [("--every", "0", "--every: must be > 0"), ("--side", "short", "--side:"),
      ("--horizon", "1,x", "--horizon: expected comma-separated numbers"),
-     ("--queue-model", "fifo", "--queue-model:"), ("--latency-us", "-1", "--latency-us:"),
+     ("--queue-model", "lifo", "--queue-model:"), ("--latency-us", "-1", "--latency-us:"),
+     ("--fallback-queue-model", "fifo", "--fallback-queue-model:"),
+     ("--trade-fill", "all", "--trade-fill: must be 'displayed' or 'whole'"),
      ("--crossing-fill", "all", "--crossing-fill: must be 'displayed' or 'whole'")],
 )  # fmt: skip
 def test_sor_fills_refuses_bad_flags_in_one_line(
@@ -179,3 +190,13 @@ def test_sor_fills_refuses_bad_flags_in_one_line(
     result = CliRunner().invoke(app, ["fills", "--data", str(market), flag, value, "--no-plot"])
     assert result.exit_code == 2
     assert message in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_sor_fills_fifo_on_a_file_without_order_ids_is_one_line(market: Path) -> None:
+    args = ["fills", "--data", str(market), "--queue-model", "fifo", "--no-plot", "--quiet"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "sor: error: --queue-model fifo needs order-level data (Databento MBO with order ids, "
+        "or LOBSTER): no venue of this input has it; use conservative or probabilistic"
+    ]

@@ -59,26 +59,77 @@ def test_a_trade_at_our_price_eats_the_queue_ahead_first() -> None:
         (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),  # 300 ahead of us
         (2, 2, "T", "A", 10.00, 250, 10.00, 300, 10.01, 500, 0),  # 250 of the 300 ahead
         (2, 2, "C", "A", 10.02, 10, 10.00, 50, 10.01, 500),  # ends the event: 50 left
-        (3, 2, "T", "A", 10.00, 150, 10.00, 50, 10.01, 500, 0),  # 50 ahead, then 100 to us
+        (3, 2, "A", "B", 10.00, 200, 10.00, 250, 10.01, 500),  # 200 join behind us
+        (4, 2, "T", "A", 10.00, 150, 10.00, 250, 10.01, 500, 0),  # 50 ahead, then 100 to us
+        (4, 2, "C", "A", 10.02, 10, 10.00, 100, 10.01, 500),  # the level shows the drop
     )
     book, index = _resting(events, 200)
-    _, fills = advance(events, index, 2, book, CONSERVATIVE, 10_000)
+    index, fills = advance(events, index, 2, book, CONSERVATIVE, 10_000)
     assert len(fills.qty) == 0 and book.ahead[0] == 50
-    _, fills = advance(events, 3, 3, book, CONSERVATIVE, 10_000)
+    _, fills = advance(events, index, 4, book, CONSERVATIVE, 10_000)
     assert fills.qty.tolist() == [100] and fills.px.tolist() == [10 * D]
-    assert fills.kind.tolist() == [AT_PRICE]
+    assert fills.kind.tolist() == [AT_PRICE] and fills.ts.tolist() == [4]
     assert book.limit_qty[0] == 100 and book.ahead[0] == 0
 
 
-def test_a_trade_through_our_price_fills_us() -> None:
+def test_a_trade_moves_the_queue_only_once_the_book_shows_its_drop() -> None:
     events = _events(
-        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
-        (2, 2, "T", "A", 9.99, 10, 9.99, 200, 10.01, 500, 0),
+        (1, 2, "A", "B", 10.00, 100, 10.00, 0, 10.01, 500),  # nothing ahead of us
+        (2, 2, "T", "A", 10.00, 70, 10.00, 0, 10.01, 500, 0),  # no complete book follows
     )
     book, index = _resting(events, 200)
     _, fills = advance(events, index, 2, book, CONSERVATIVE, 10_000)
-    assert fills.qty.tolist() == [200] and fills.kind.tolist() == [THROUGH]
-    assert book.limit_qty[0] == 0
+    assert len(fills.qty) == 0 and book.traded[0] == 70  # pending until the level shows it
+
+
+@pytest.mark.parametrize("model", [CONSERVATIVE, PROBABILISTIC])
+def test_a_trade_against_hidden_liquidity_leaves_the_queue_alone(model: int) -> None:
+    # a sell of 250 at our price that the level never shows (hidden buyers took it): the
+    # displayed queue ahead is still 300, and we get nothing; then a visible one of 400
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
+        (2, 2, "T", "A", 10.00, 250, 10.00, 300, 10.01, 500, 0),
+        (2, 2, "A", "A", 10.02, 10, 10.00, 300, 10.01, 500),
+        (3, 2, "T", "A", 10.00, 400, 10.00, 300, 10.01, 500, 0),
+        (3, 2, "A", "A", 10.03, 10, 9.99, 1000, 10.01, 500),  # 300 taken, then 100 of ours
+    )
+    book, index = _resting(events, 200, model)
+    index, fills = advance(events, index, 2, book, model, 10_000)
+    assert len(fills.qty) == 0 and book.ahead[0] == 300
+    _, fills = advance(events, index, 3, book, model, 10_000)
+    # the level is gone: the trade took all 300 ahead, and what it took beyond them is
+    # unknown, so only the level's drop counts: 300, nothing for us; the bid falls away
+    assert len(fills.qty) == 0 and book.ahead[0] == 0
+
+
+def test_a_trade_through_our_price_fills_at_most_its_size() -> None:
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
+        (2, 2, "T", "A", 9.99, 10, 9.99, 200, 10.01, 500, 0),
+        (3, 2, "T", "A", 9.99, 500, 9.99, 190, 10.01, 500, 0),
+    )
+    book, index = _resting(events, 200)
+    index, fills = advance(events, index, 2, book, CONSERVATIVE, 10_000)
+    # a seller of 10 below our price would have sold us 10, no more; nothing is ahead now
+    assert fills.qty.tolist() == [10] and fills.kind.tolist() == [THROUGH]
+    assert book.limit_qty[0] == 190 and book.ahead[0] == 0
+    _, fills = advance(events, index, 3, book, CONSERVATIVE, 10_000)
+    assert fills.qty.tolist() == [190] and book.limit_qty[0] == 0
+
+
+def test_hftbacktests_trade_rules_stay_reachable() -> None:
+    # trade_fill WHOLE: a trade at our price advances us by its size at once, hidden or
+    # not; one below our price fills the whole remainder
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
+        (2, 2, "T", "A", 10.00, 350, 10.00, 300, 10.01, 500, 0),  # 300 ahead, 50 to us
+        (3, 2, "T", "A", 9.99, 10, 9.99, 200, 10.01, 500, 0),
+    )
+    book, index = _resting(events, 200)
+    index, fills = advance(events, index, 2, book, CONSERVATIVE, 10_000, DISPLAYED, WHOLE)
+    assert fills.qty.tolist() == [50] and fills.kind.tolist() == [AT_PRICE]
+    _, fills = advance(events, index, 3, book, CONSERVATIVE, 10_000, DISPLAYED, WHOLE)
+    assert fills.qty.tolist() == [150] and fills.kind.tolist() == [THROUGH]
 
 
 @pytest.mark.parametrize(("model", "ahead"), [(CONSERVATIVE, 300.0), (PROBABILISTIC, 200.0)])
@@ -108,19 +159,37 @@ def test_when_the_bid_falls_away_we_are_alone_at_the_top() -> None:
     events = _events(
         (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
         (2, 2, "C", "B", 10.00, 300, 9.99, 800, 10.01, 500),
-        (3, 2, "T", "A", 10.00, 120, 9.99, 800, 10.01, 500, 0),
+        (3, 2, "T", "A", 9.99, 120, 9.99, 800, 10.01, 500, 0),
     )
     book, index = _resting(events, 200)
     _, fills = advance(events, index, 3, book, CONSERVATIVE, 10_000)
-    assert fills.qty.tolist() == [120]
+    assert book.ahead[0] == 0  # nothing displayed at our price any more
+    # a seller going down to 9.99 passed our 10.00 first: 120 for us
+    assert fills.qty.tolist() == [120] and fills.kind.tolist() == [THROUGH]
+
+
+def test_a_trade_at_our_price_where_nothing_is_displayed_met_hidden_liquidity() -> None:
+    # alone at 10.00 (the displayed bid fell to 9.99), a sell prints at 10.00: it traded
+    # with liquidity no book shows, and takes no displayed share, ours included
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
+        (2, 2, "C", "B", 10.00, 300, 9.99, 800, 10.01, 500),
+        (3, 2, "T", "A", 10.00, 120, 9.99, 800, 10.01, 500, 0),
+        (3, 2, "A", "A", 10.05, 1, 9.99, 800, 10.01, 500),
+    )
+    book, index = _resting(events, 200)
+    _, fills = advance(events, index, 3, book, CONSERVATIVE, 10_000)
+    assert len(fills.qty) == 0 and book.limit_qty[0] == 200
 
 
 def test_fills_stop_at_the_orders_remainder_and_cancel_the_rest() -> None:
     events = _events(
-        (1, 2, "A", "B", 10.00, 100, 10.00, 0, 10.01, 500),
-        (2, 2, "T", "A", 10.00, 500, 10.00, 0, 10.01, 500, 0),
+        (1, 2, "A", "B", 10.00, 100, 10.00, 500, 10.01, 500),
+        (2, 2, "T", "A", 10.00, 500, 10.00, 500, 10.01, 500, 0),
+        (2, 2, "A", "A", 10.05, 1, 9.99, 1000, 10.01, 500),
     )
     book, index = _resting(events, 400)
+    book.ahead[0] = 0  # at the front: the 500 traded would all have come to us
     _, fills = advance(events, index, 2, book, CONSERVATIVE, 150)
     assert fills.qty.tolist() == [150]
     assert book.limit_qty.sum() == 0
@@ -239,7 +308,9 @@ def test_a_fraction_of_the_queue_carries_over_partial_fills() -> None:
         (2, 2, "A", "B", 10.00, 100, 10.00, 200, 10.01, 500),
         (3, 2, "C", "B", 10.00, 1, 10.00, 199, 10.01, 500),
         (4, 2, "T", "A", 10.00, 149, 10.00, 199, 10.01, 500, 0),
+        (4, 2, "A", "A", 10.05, 1, 10.00, 50, 10.01, 500),
         (5, 2, "T", "A", 10.00, 1, 10.00, 50, 10.01, 500, 0),
+        (5, 2, "A", "A", 10.05, 1, 10.00, 49, 10.01, 500),
     )
     book, index = _resting(events, 200, PROBABILISTIC)
     index, fills = advance(events, index, 3, book, PROBABILISTIC, 10_000)
@@ -252,11 +323,14 @@ def test_a_fraction_of_the_queue_carries_over_partial_fills() -> None:
 
 def test_trades_without_an_aggressor_side_at_the_bid_fill_us() -> None:
     events = _events(
-        (1, 2, "A", "B", 10.00, 100, 10.00, 0, 10.01, 500),
-        (2, 2, "T", "N", 10.00, 70, 10.00, 0, 10.01, 500, 0),  # at the bid: a sell
-        (3, 2, "T", "N", 10.01, 70, 10.00, 0, 10.01, 500, 0),  # at the ask: a buy
+        (1, 2, "A", "B", 10.00, 100, 10.00, 100, 10.01, 500),
+        (2, 2, "T", "N", 10.00, 70, 10.00, 100, 10.01, 500, 0),  # at the bid: a sell
+        (2, 2, "A", "A", 10.05, 1, 10.00, 30, 10.01, 500),
+        (3, 2, "T", "N", 10.01, 70, 10.00, 30, 10.01, 500, 0),  # at the ask: a buy
+        (3, 2, "A", "A", 10.05, 1, 10.00, 30, 10.01, 430),
     )
     book, index = _resting(events, 200)
+    book.ahead[0] = 0.0  # at the front of the queue
     _, fills = advance(events, index, 3, book, CONSERVATIVE, 10_000)
     assert fills.qty.tolist() == [70]
 
@@ -294,6 +368,7 @@ def _passive_run(latency: OrderLatency) -> CKResult:
         (1, 2, "A", "B", 10.00, 100, 10.00, 100, 10.01, 500),
         (51, 2, "A", "B", 10.00, 900, 10.00, 1000, 10.01, 500),
         (200, 2, "T", "A", 10.00, 500, 10.00, 1000, 10.01, 500, 0),
+        (200, 2, "A", "A", 10.05, 1, 10.00, 500, 10.01, 500),
     )
     venues = np.unique(events["publisher_id"]).astype(np.int64)
     fees, rebates = np.array([3_000_000]), np.array([2_000_000])

@@ -22,12 +22,14 @@ from typing import TYPE_CHECKING
 
 from sor.app.defaults import (
     DEFAULT_CROSSING_FILL,
+    DEFAULT_FALLBACK_QUEUE_MODEL,
     DEFAULT_LATENCY_SIGMA,
     DEFAULT_LATENCY_US,
     DEFAULT_MAX_TS_DISTANCE_H,
     DEFAULT_ORDER_SIZE,
     DEFAULT_QUEUE_MODEL,
     DEFAULT_SEED,
+    DEFAULT_TRADE_FILL,
     NANOS_PER_HOUR,
 )
 from sor.app.settings import FileConfig, pick
@@ -461,6 +463,8 @@ class CKOptions:
             pick(flags.horizon, file.horizon),
             pick(flags.queue_model, file.queue_model),
             crossing_fill=pick(flags.crossing_fill, file.crossing_fill),
+            trade_fill=pick(flags.trade_fill, file.trade_fill),
+            fallback_queue_model=pick(flags.fallback_queue_model, file.fallback_queue_model),
             latency_us=pick(flags.latency_us, file.latency_us),
             latency_sigma=pick(flags.latency_sigma, file.latency_sigma),
             latency_seed=pick(flags.latency_seed, file.latency_seed),
@@ -473,6 +477,8 @@ class CKOptions:
         queue_model: str | None = None,
         crossing_fill: str | None = None,
         *,
+        trade_fill: str | None = None,
+        fallback_queue_model: str | None = None,
         latency_us: float | None = None,
         latency_sigma: float | None = None,
         latency_seed: int | None = None,
@@ -480,7 +486,7 @@ class CKOptions:
         """Build the options from checked values; None takes the default."""
         from sor.ck.backtest import DEFAULT_HORIZONS_S
         from sor.ck.latency import OrderLatency
-        from sor.ck.queue import CROSSING_FILLS, QUEUE_MODELS
+        from sor.ck.queue import CROSSING_FILLS, QUEUE_MODELS, TRADE_FILLS
         from sor.ck.router import CKSettings
 
         latency = OrderLatency(
@@ -490,7 +496,12 @@ class CKOptions:
         )
         model = QUEUE_MODELS[queue_model or DEFAULT_QUEUE_MODEL]
         crossing = CROSSING_FILLS[crossing_fill or DEFAULT_CROSSING_FILL]
-        return cls(horizons or DEFAULT_HORIZONS_S, CKSettings(latency, model, crossing))
+        trade = TRADE_FILLS[trade_fill or DEFAULT_TRADE_FILL]
+        fallback = QUEUE_MODELS[fallback_queue_model or DEFAULT_FALLBACK_QUEUE_MODEL]
+        return cls(
+            horizons or DEFAULT_HORIZONS_S,
+            CKSettings(latency, model, crossing, trade, fallback),
+        )
 
 
 def read_window_events(path: Path, options: BacktestOptions) -> np.ndarray:

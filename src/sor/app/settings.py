@@ -30,8 +30,10 @@ Example::
     latency_us = 100
     latency_sigma = 0.0
     latency_seed = 7
-    queue_model = "probabilistic"
+    queue_model = "probabilistic"  # or "conservative", or "fifo" (order-level input)
+    fallback_queue_model = "conservative"  # fifo's model where a venue has no order ids
     crossing_fill = "displayed"   # or "whole": asks crossing a resting order fill all of it
+    trade_fill = "displayed"      # or "whole": hftbacktest's rules for trades
 
 Precedence: each setting comes from its command-line flag, else its ``SOR_`` environment
 variable (for the settings that have one), else this file, else its default; an empty flag
@@ -123,8 +125,10 @@ Horizons = Annotated[
 LatencyUs = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_LATENCY_US)]
 LatencySigma = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_LATENCY_SIGMA)]
 Seed = Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)]
-QueueModel = Literal["probabilistic", "conservative"]  # sor.ck.queue.QUEUE_MODELS
+QueueModel = Literal["probabilistic", "conservative", "fifo"]  # sor.ck.queue.QUEUE_MODELS
+FallbackQueueModel = Literal["probabilistic", "conservative"]  # sor.ck.queue.L2_QUEUE_MODELS
 CrossingFill = Literal["displayed", "whole"]  # sor.ck.queue.CROSSING_FILLS
+TradeFill = Literal["displayed", "whole"]  # sor.ck.queue.TRADE_FILLS
 Model = Literal["static", "ck"]
 Side = Literal["buy", "sell"]  # sor.static.replay.SIDES
 OrderSize = Annotated[int, Field(strict=True), AfterValidator(_order_size)]
@@ -182,7 +186,9 @@ class CkSection(Validated):
     latency_sigma: LatencySigma | None = None
     latency_seed: Seed | None = None
     queue_model: QueueModel | None = None
+    fallback_queue_model: FallbackQueueModel | None = None
     crossing_fill: CrossingFill | None = None
+    trade_fill: TradeFill | None = None
 
 
 class KafkaSection(Validated):
@@ -229,7 +235,9 @@ class BacktestFlags(Validated):
     latency_sigma: LatencySigma | None = None
     latency_seed: Seed | None = None
     queue_model: QueueModel | None = None
+    fallback_queue_model: FallbackQueueModel | None = None
     crossing_fill: CrossingFill | None = None
+    trade_fill: TradeFill | None = None
     speed: Speed = 0.0
     workers: Workers | None = None
     seed: Seed = 0
@@ -328,6 +336,8 @@ class FillsFlags(Validated):
     latency_us: Annotated[float, Field(allow_inf_nan=False, ge=0, le=10**9)]
     side: Literal["buy", "sell"]
     crossing_fill: CrossingFill
+    trade_fill: TradeFill = "displayed"
+    fallback_queue_model: FallbackQueueModel = "conservative"
 
 
 CK_ONLY = tuple(CkSection.model_fields)

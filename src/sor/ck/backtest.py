@@ -22,11 +22,12 @@ import numpy as np
 from sor import __version__
 from sor.ck.mirror import mirror_constant, proceeds, reflect_events
 from sor.ck.queue import (
-    QUEUE_MODELS,
     Book,
     advance,
     attach_venues,
-    crossing_fill_entry,
+    fill_rule_entries,
+    order_level_venues,
+    queue_model_entries,
     sweep,
 )
 from sor.ck.router import CKResult, CKSettings, arrival, outflows, run_ck
@@ -120,6 +121,7 @@ def run_ck_backtest(
     _check_decisions(end - start, horizons_s)
     fees = np.array([dollars_to_nanos(config.costs.fee(int(v))) for v in venues], np.int64)
     rebates = np.array([dollars_to_nanos(config.costs.rebate(int(v))) for v in venues], np.int64)
+    settings.book(events, venues)  # fifo on an input without order ids fails here, once
     flows = outflows(events, len(venues))
     arrival_ns, mid = arrival(events, venues)
     if sell:  # the mid of the market itself, not of its reflection: exact and unrounded
@@ -191,8 +193,13 @@ def run_ck_backtest(
             "skipped_rows": dict(sorted(market.skipped.items())),
             "arrival_mid": mid,
             "latency": settings.latency.as_dict(),
-            "queue_model": {v: k for k, v in QUEUE_MODELS.items()}[settings.queue_model],
-            **crossing_fill_entry(settings.crossing_fill),
+            **queue_model_entries(
+                settings.queue_model,
+                settings.fallback_queue_model,
+                venues,
+                order_level_venues(events, venues),
+            ),
+            **fill_rule_entries(settings.crossing_fill, settings.trade_fill),
             "horizons_s": list(horizons_s),
             "venues": {
                 str(v): {"fee": config.costs.fee(int(v)), "rebate": config.costs.rebate(int(v))}

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sor.ck.queue import DISPLAYED, Book, advance
+from sor.ck.latency import OrderLatency
+from sor.ck.mirror import mirror_constant, reflect_events
+from sor.ck.queue import CONSERVATIVE, DISPLAYED
+from sor.ck.router import CKSettings
 from sor.report.markouts import MARKOUT_HORIZONS_S, TopOfBook, mark_out, share_weighted
 
 _NO_ROOM_LIMIT = 2**62
@@ -80,22 +83,17 @@ def slots(orders: Orders) -> np.ndarray:
 
 
 def simulate(
-    events: np.ndarray,
-    venues: np.ndarray,
-    orders: Orders,
-    queue_model: int,
-    crossing_fill: int = DISPLAYED,
+    events: np.ndarray, venues: np.ndarray, orders: Orders, settings: CKSettings
 ) -> OrderFills:
     """Run every order through the queue simulator (``events`` with a ``venue`` column, see
-    :func:`sor.ck.queue.attach_venues`; ``queue_model`` and ``crossing_fill`` as in
-    :func:`sor.ck.queue.advance`)."""
+    :func:`sor.ck.queue.attach_venues`) under the queue model and fill rules of
+    ``settings`` (its latency is the caller's: orders rest at their ``place_ns``)."""
     n = len(orders)
     price = np.zeros(n, np.int64)
     ahead = np.zeros(n, np.float64)
     placed = np.zeros(n, bool)
     filled = np.zeros(n, np.int64)
     rows: list[tuple[int, int, int, int]] = []
-    levels = events["ask_px"].shape[1]
     pass_of = slots(orders)
     for slot in range(int(pass_of.max()) + 1 if n else 0):
         mine = np.flatnonzero(pass_of == slot)
@@ -103,12 +101,11 @@ def simulate(
         times = np.concatenate((orders.cancel_ns[mine], orders.place_ns[mine]))
         is_place = np.concatenate((np.zeros(len(mine), bool), np.ones(len(mine), bool)))
         which = np.concatenate((mine, mine))
-        book = Book.empty(venues, levels)
+        book = settings.book(events, venues)
         current = np.full(len(venues), -1, np.int64)
         index = 0
         for k in np.lexsort((is_place, times)):
-            index, got = advance(events, index, int(times[k]), book, queue_model,
-                                 _NO_ROOM_LIMIT, crossing_fill)  # fmt: skip
+            index, got = settings.advance(events, index, int(times[k]), book, _NO_ROOM_LIMIT)
             for t, v, q, kind in zip(got.ts, got.venue, got.qty, got.kind, strict=True):
                 o = int(current[v])
                 filled[o] += int(q)
@@ -125,27 +122,6 @@ def simulate(
                 current[v] = -1
     table = np.array(sorted(rows), dtype=np.int64).reshape(-1, 4)
     return OrderFills(price, ahead, placed, filled, *(table[:, j] for j in range(4)))
-
-
-def mirror(events: np.ndarray) -> tuple[np.ndarray, int]:
-    """Return ``events`` seen from the other side of the book, so that a study of passive
-    sells runs as one of passive buys, and ``top``: prices reflected (``p -> top - p``,
-    absent ones stay 0), bids and asks swapped, sides ``B`` and ``A`` swapped (a buyer
-    lifting asks becomes a seller hitting bids)."""
-    priced = [events[name] for name in ("price", "bid_px", "ask_px")]
-    top = 2 * max((int(p.max()) for p in priced if p.size), default=0) + 1
-    out = events.copy()
-
-    def flip(prices: np.ndarray) -> np.ndarray:
-        return np.where(prices > 0, top - prices, 0)
-
-    out["price"] = flip(events["price"])
-    out["bid_px"], out["ask_px"] = flip(events["ask_px"]), flip(events["bid_px"])
-    out["bid_sz"], out["ask_sz"] = events["ask_sz"], events["bid_sz"]
-    out["side"] = np.where(
-        events["side"] == b"B", b"A", np.where(events["side"] == b"A", b"B", events["side"])
-    )
-    return out, top
 
 
 @dataclass(frozen=True)
@@ -168,15 +144,23 @@ class OrderRow:
 class StudyOptions:
     """What ``sor fills`` studies: one ``size``-share order per venue every ``every_s``
     seconds, at the best bid (``side`` buy) or ask (sell), cancelled after each horizon;
-    ``queue_model`` and ``crossing_fill`` as in :func:`sor.ck.queue.advance`."""
+    the queue model and fill rules as in :func:`sor.ck.queue.advance`."""
 
     every_s: float = 5.0
     size: int = 200
     horizons_s: tuple[float, ...] = (0.5, 2.0, 10.0)
-    queue_model: int = 0
+    queue_model: int = CONSERVATIVE
     latency_ns: int = 0
     crossing_fill: int = DISPLAYED
     side: str = "buy"
+    trade_fill: int = DISPLAYED
+    fallback_queue_model: int = CONSERVATIVE
+
+    @property
+    def settings(self) -> CKSettings:
+        """The simulator's settings of the study."""
+        return CKSettings(OrderLatency(self.latency_ns), self.queue_model, self.crossing_fill,
+                          self.trade_fill, self.fallback_queue_model)  # fmt: skip
 
 
 def study(
@@ -193,7 +177,8 @@ def study(
     from sor.data.events import complete_books
 
     sign = 1 if options.side == "buy" else -1
-    book, top = (events, 0) if sign > 0 else mirror(events)
+    top = mirror_constant(events) if sign < 0 else 0
+    book = reflect_events(events, top) if sign < 0 else events
     nbbo = TopOfBook.of_events(events)
     complete = events[complete_books(events)]
     firsts = [complete["ts_event"][complete["venue"] == v][:1] for v in range(len(venues))]
@@ -207,7 +192,7 @@ def study(
                         int(options.every_s * 1e9), int(horizon_s * 1e9), options.size)  # fmt: skip
         orders = Orders(planned.venue, planned.place_ns + options.latency_ns,
                         planned.cancel_ns + options.latency_ns, planned.qty)  # fmt: skip
-        got = simulate(book, venues, orders, options.queue_model, options.crossing_fill)
+        got = simulate(book, venues, orders, options.settings)
         price = np.where(got.placed, np.abs(top - got.price), 0)
         marks = mark_out(got.fill_ns, sign, nbbo, MARKOUT_HORIZONS_S)[1]
         for v, publisher in enumerate(venues):

@@ -22,7 +22,7 @@ _SWAP_SIDE = {b"A": b"B", b"B": b"A"}
 def mirror_constant(events: np.ndarray) -> int:
     """Return ``2c`` in nano-dollars: ``c`` is the first whole dollar above every price."""
     highest = 0
-    for name in ("price", "bid_px", "ask_px"):
+    for name in ("price", "bid_px", "ask_px", "cut_px"):
         if len(events):
             highest = max(highest, int(events[name].max()))
     return 2 * (highest // NANOS_PER_DOLLAR + 1) * NANOS_PER_DOLLAR
@@ -43,6 +43,7 @@ def reflect_events(events: np.ndarray, two_c: int) -> np.ndarray:
     out["bid_sz"] = events["ask_sz"]
     out["ask_px"] = reflect_price(events["bid_px"], two_c)
     out["ask_sz"] = events["bid_sz"]
+    out["cut_px"] = reflect_price(events["cut_px"], two_c)
     side = events["side"]
     out["side"] = side
     for old, new in _SWAP_SIDE.items():

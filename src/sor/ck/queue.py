@@ -1,30 +1,39 @@
-"""A queue-aware simulator of limit and marketable buy orders on MBP events (model ck).
+"""A queue-aware simulator of limit and marketable buy orders on market events (model ck).
 
-The rules, each pinned by a test and compared order by order with hftbacktest's
-``RiskAdverseQueueModel`` (docs/ck.md, "Queue simulator rules"):
+The rules, each pinned by a test (docs/ck.md, "Queue simulator rules"):
 
 - Books. A venue's book is the one of its last row that :func:`sor.data.events.complete_books`
-  marks (``F_LAST`` set, not a trade row); rows inside an event and trade rows, which carry
-  the book before the trade, never replace it.
+  marks (``F_LAST`` set, not a trade or fill row); rows inside an event and trade rows,
+  which carry the book before the trade, never replace it.
 - Joining. A limit buy joins the back of its venue's best bid as the book stands when it
   arrives: the level's displayed size is ahead of it.
-- Trades. A sell trade (side ``A``, or side ``N`` at or below the row's best bid) at the
-  order's price takes the queue ahead first and then fills the order; one below its price
-  fills it whole. A trade's drop of the level, shown by the venue's next complete book, is
-  not counted again (the probabilistic model subtracts the traded size from the drop).
+- Trades (``trade_fill``). A sell trade (side ``A``, or side ``N`` at or below the row's
+  best bid) at the order's price advances the queue by the displayed drop it causes, which
+  the venue's next complete book shows: the queue ahead first, then the order; a trade
+  against hidden liquidity leaves the level, and so the queue, alone. A sell trade below
+  the order's price fills ``min(remainder, its size)`` and leaves nothing ahead
+  (``DISPLAYED``, the default). ``WHOLE`` is hftbacktest's rule: a trade at the order's
+  price advances it by the trade's size, one below fills the whole remainder.
 - Level changes. The order's level is tracked on every level the data shows (MBP-10: ten),
-  not only while it is the best bid. When it shrinks (a cancellation, or a size cut on an
-  ``M`` row) the queue model moves the order: ``CONSERVATIVE`` only so far that no more is
-  ahead than the level shows; ``PROBABILISTIC`` also by the share ``ahead / level`` of the
-  decrease not explained by trades. A level gone from a visible range (the bid fell below
-  the order's price) leaves nothing ahead; a level beyond the visible ones is left as it was.
-- Crossing asks. When the venue's asks come down to or through the order's price, a
-  seller meets it there: the order fills ``min(remainder, ask size at or below its price)``
-  at its price; more is filled only as that size grows (``crossing_fill`` ``DISPLAYED``,
+  not only while it is the best bid. When it shrinks for other reasons than trades (a
+  cancellation, a size cut on an ``M`` row) the queue model moves the order:
+  ``CONSERVATIVE`` only so far that no more is ahead than the level shows;
+  ``PROBABILISTIC`` also by the share ``ahead / level`` of the decrease. A level gone from a
+  visible range (the bid fell below the order's price) leaves nothing ahead; a level beyond
+  the visible ones is left as it was.
+- Crossing asks (``crossing_fill``). When the venue's asks come down to or through the
+  order's price, a seller meets it there: the order fills ``min(remainder, ask size at or
+  below its price)`` at its price; more is filled only as that size grows (``DISPLAYED``,
   the default). ``WHOLE`` fills the whole remainder at once instead, as hftbacktest's
   exchange models do.
 - Fractions. The queue position is a real number: what a trade leaves after the queue
   ahead carries over to the next trade instead of being dropped.
+- ``FIFO`` (venues rebuilt from their orders, :data:`sor.data.events.ORDER_LEVEL`): the
+  exact price-time queue. The order joins behind every order resting at its price; cancels
+  and fills of orders ahead of it (by priority stamp) advance it; a modify that raises an
+  order's size or moves its price sends that order behind it; fills of orders behind it at
+  its price, fills at worse prices, and asks added at or below its price fill it, each for
+  at most its own size. Other venues use the ``fallback`` model.
 - Marketable orders sweep displayed asks across venues and levels (MBP-10 depth where the
   data has it), cheapest first, consuming liquidity as in docs/semantics.md: what we took
   at a venue is gone until that venue's next complete book.
@@ -34,39 +43,76 @@ after the order-entry latency and act on the book as it then stands.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
 
-from sor.data.events import F_LAST
+from sor.data.events import (
+    CUT_FILL,
+    CUT_REQUEUE,
+    F_LAST,
+    ORDER_LEVEL,
+)
 from sor.static.replay import sweep_orders
 
 CONSERVATIVE = 0
 PROBABILISTIC = 1
-QUEUE_MODELS = {"conservative": CONSERVATIVE, "probabilistic": PROBABILISTIC}
+FIFO = 2
+QUEUE_MODELS = {"conservative": CONSERVATIVE, "probabilistic": PROBABILISTIC, "fifo": FIFO}
+L2_QUEUE_MODELS = {"conservative": CONSERVATIVE, "probabilistic": PROBABILISTIC}
+"""The models that need no order ids: a ``FIFO`` run's venues without them use one."""
 
 DISPLAYED = 0
 WHOLE = 1
 CROSSING_FILLS = {"displayed": DISPLAYED, "whole": WHOLE}
 """What a resting buy gets when the asks cross its price: at most the ask size displayed at
 or below it (``DISPLAYED``), or its whole remainder (``WHOLE``, hftbacktest's rule)."""
+TRADE_FILLS = {"displayed": DISPLAYED, "whole": WHOLE}
+"""What sell trades do to a resting buy: at its price, advance it by the level's displayed
+drop, below it, fill at most the trade's size (``DISPLAYED``); or advance it by the
+trade's size and fill its whole remainder (``WHOLE``, hftbacktest's rules)."""
 
 
-def crossing_fill_entry(crossing_fill: int) -> dict[str, str]:
-    """Return the report's record of ``crossing_fill``: nothing for the default
-    (``DISPLAYED``), so that default reports stay as they were, else its name."""
-    if crossing_fill == DISPLAYED:
-        return {}
-    return {"crossing_fill": {v: k for k, v in CROSSING_FILLS.items()}[crossing_fill]}
+def _name(table: dict[str, int], code: int) -> str:
+    return next(name for name, value in table.items() if value == code)
+
+
+def fill_rule_entries(crossing_fill: int, trade_fill: int = DISPLAYED) -> dict[str, str]:
+    """Return the report's record of the fill rules: only those that are not the default
+    (``DISPLAYED``), so that default reports stay as they were, by name."""
+    out = {}
+    if crossing_fill != DISPLAYED:
+        out["crossing_fill"] = _name(CROSSING_FILLS, crossing_fill)
+    if trade_fill != DISPLAYED:
+        out["trade_fill"] = _name(TRADE_FILLS, trade_fill)
+    return out
+
+
+def queue_model_entries(
+    queue_model: int, fallback: int, venues: np.ndarray, order_level: np.ndarray
+) -> dict[str, object]:
+    """Return the report's record of the queue model: its name and, for ``FIFO``, the
+    fallback's and which venue (publisher id) used which."""
+    out: dict[str, object] = {"queue_model": _name(QUEUE_MODELS, queue_model)}
+    if queue_model == FIFO:
+        out["fallback_queue_model"] = _name(QUEUE_MODELS, fallback)
+        out["venue_queue_models"] = {
+            str(int(p)): "fifo" if exact else _name(QUEUE_MODELS, fallback)
+            for p, exact in zip(venues, order_level, strict=True)
+        }
+    return out
 
 
 AT_PRICE, THROUGH, CROSSED, MARKET = 0, 1, 2, 3
-"""How a fill came: a sell trade at the order's price, one below it, asks come down to the
+"""How a fill came: a sell at the order's price, one below it, asks come down to the
 order's price, or a marketable order (:func:`sweep`)."""
 
 _TRADE = ord("T")
 _FILL = ord("F")
+_ADD = ord("A")
+_MODIFY = ord("M")
+_BID = ord("B")
 _SELL = ord("A")
 _NONE = ord("N")
 
@@ -85,12 +131,16 @@ class Book:
     limit_qty: np.ndarray
     ahead: np.ndarray  # float: shares ahead of our order in the queue (< 0: owed to us)
     level: np.ndarray  # float: our level's size as last seen
-    traded: np.ndarray  # float: traded at our price since our level was last seen
+    traded: np.ndarray  # float: sell trades at our price not yet seen in the level's drop
     crossed: np.ndarray  # shares taken from asks at or below our price while they cross it
+    exact: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # FIFO venues
+    stamp: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # our priority
+    last_seq: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @classmethod
-    def empty(cls, venues: np.ndarray, levels: int) -> Book:
-        """Return a book with no quotes and no orders."""
+    def empty(cls, venues: np.ndarray, levels: int, exact: np.ndarray | None = None) -> Book:
+        """Return a book with no quotes and no orders; ``exact`` marks the venues whose
+        queue is known order by order (:func:`order_level_venues`), for ``FIFO``."""
         n = len(venues)
         return cls(
             venues=venues,
@@ -105,6 +155,9 @@ class Book:
             level=np.zeros(n, np.float64),
             traded=np.zeros(n, np.float64),
             crossed=np.zeros(n, np.int64),
+            exact=np.zeros(n, bool) if exact is None else np.asarray(exact, bool),
+            stamp=np.zeros(n, np.int64),
+            last_seq=np.full(n, -1, np.int64),
         )
 
     def rest(self, venue: int, quantity: int) -> None:
@@ -115,6 +168,22 @@ class Book:
             self.ahead[venue] = self.level[venue] = float(self.bid_sz[venue, 0])
             self.traded[venue] = 0.0
             self.crossed[venue] = 0
+            # every order resting now has a stamp at most the venue's last one
+            self.stamp[venue] = self.last_seq[venue]
+
+
+def order_level_venues(events: np.ndarray, venues: np.ndarray) -> np.ndarray:
+    """Return, per venue of ``venues``, whether every row of it in ``events`` (with a
+    ``venue`` column) comes from its orders with their ids (:data:`ORDER_LEVEL`): the
+    venues whose queue ``FIFO`` knows exactly."""
+    out = np.zeros(len(venues), bool)
+    if not len(events):
+        return out
+    exact = events["source"] == ORDER_LEVEL
+    seen = np.bincount(events["venue"], minlength=len(venues))
+    known = np.bincount(events["venue"], weights=exact, minlength=len(venues))
+    out[:] = (seen > 0) & (known == seen)
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -158,14 +227,38 @@ def _crossing_size(px, prices, sizes):
 
 
 @numba.njit(cache=True, nogil=True)
+def _fifo_fill(i, px, stamp, action, side, price, size, cut, cut_px, cut_prio, cut_size):
+    """Return (shares ahead that left, shares offered to us, how) for row ``i`` of an
+    order-level venue, our buy resting at ``px`` with priority ``stamp``."""
+    if cut[i] != 0 and side[i] == _BID:
+        if cut_px[i] == px and cut_prio[i] <= stamp:
+            return cut_size[i], 0, AT_PRICE
+        if cut[i] == CUT_FILL and cut_px[i] == px:
+            return 0, cut_size[i], AT_PRICE  # an order behind us filled: we come first
+        if cut[i] == CUT_FILL and 0 < cut_px[i] < px:
+            return 0, cut_size[i], THROUGH  # a seller went below our price
+        return 0, 0, AT_PRICE
+    if side[i] == _SELL and 0 < price[i] <= px:
+        if action[i] == _ADD:
+            return 0, size[i], CROSSED
+        if action[i] == _MODIFY and cut[i] == CUT_REQUEUE:
+            offered = size[i] - cut_size[i] if cut_px[i] == price[i] else size[i]
+            return 0, max(offered, 0), CROSSED
+    return 0, 0, AT_PRICE
+
+
+@numba.njit(cache=True, nogil=True)
 def _advance(
     ts, venue, action, side, flags, price, size, bid_px_ev, bid_sz_ev, ask_px_ev, ask_sz_ev,
-    start, until_ns, bid_px, bid_sz, ask_px, ask_sz, consumed, limit_px, limit_qty, ahead,
-    level, traded, crossed, queue_model, crossing_fill, room, out_ts, out_venue, out_qty, out_px,
-    out_kind,
+    seq, cut, cut_px, cut_prio, cut_size, start, until_ns, bid_px, bid_sz, ask_px, ask_sz,
+    consumed, limit_px, limit_qty, ahead, level, traded, crossed, exact, stamp, last_seq,
+    queue_model, fallback, crossing_fill, trade_fill, room, out_ts, out_venue, out_qty,
+    out_px, out_kind,
 ):  # fmt: skip
     """Apply events from index ``start`` while ``ts <= until_ns``; fill resting orders
-    (``crossing_fill``: what asks crossing an order's price fill, see :data:`CROSSING_FILLS`).
+    (``queue_model`` on every venue, or ``FIFO`` on the ``exact`` ones and ``fallback``
+    elsewhere; ``crossing_fill`` and ``trade_fill``: see :data:`CROSSING_FILLS`,
+    :data:`TRADE_FILLS`).
 
     ``room`` caps the shares the resting orders may still buy in total (the order's
     remainder); once it is used up every resting order is cancelled. Returns the next
@@ -178,52 +271,69 @@ def _advance(
         v = venue[i]
         px = limit_px[v]
         resting = limit_qty[v] > 0 and room > 0
+        fifo_here = queue_model == FIFO and exact[v]
+        complete = action[i] != _TRADE and action[i] != _FILL and (flags[i] & F_LAST) != 0
         got = 0
         kind = AT_PRICE
-        if action[i] == _TRADE or action[i] == _FILL:
-            # the row's book is the one before the trade: it never replaces the venue's book
+        if fifo_here:
+            if resting:
+                gone, got, kind = _fifo_fill(i, px, stamp[v], action, side, price, size, cut,
+                                             cut_px, cut_prio, cut_size)  # fmt: skip
+                ahead[v] = max(ahead[v] - gone, 0.0)
+        elif resting and action[i] == _TRADE:
+            # a trade row's book is the one before the trade: it never replaces the venue's
             sell = side[i] == _SELL or (
                 side[i] == _NONE and 0 < price[i] <= bid_px_ev[i, 0] and bid_px_ev[i, 0] > 0
             )
-            if resting and action[i] == _TRADE and sell:
-                if price[i] == px:
+            if sell and price[i] == px:
+                traded[v] += size[i]
+                if trade_fill == WHOLE:
                     ahead[v] -= size[i]
-                    traded[v] += size[i]
                     if ahead[v] <= -1.0:
-                        got = min(int(-ahead[v]), limit_qty[v])
-                elif 0 < price[i] < px:
-                    got = limit_qty[v]
-                    kind = THROUGH
-        elif flags[i] & F_LAST:
-            if resting:
-                new = _level_size(px, bid_px_ev[i], bid_sz_ev[i])
-                if new >= 0:
-                    ahead[v] = _queue_after_change(ahead[v], level[v], float(new), traded[v],
-                                                   queue_model)  # fmt: skip
-                    level[v] = new
-                    traded[v] = 0.0
-                if 0 < ask_px_ev[i, 0] <= px:
-                    if crossing_fill == WHOLE:
-                        fresh = limit_qty[v]
-                    else:
-                        fresh = _crossing_size(px, ask_px_ev[i], ask_sz_ev[i]) - crossed[v]
-                    if fresh > 0:
-                        got = min(fresh, limit_qty[v])
-                        crossed[v] += got
-                        kind = CROSSED
+                        got = int(-ahead[v])
+            elif sell and 0 < price[i] < px:
+                got = limit_qty[v] if trade_fill == WHOLE else size[i]
+                ahead[v] = min(ahead[v], 0.0)
+                kind = THROUGH
+        elif resting and complete:
+            new = _level_size(px, bid_px_ev[i], bid_sz_ev[i])
+            if new >= 0:
+                explained = traded[v]
+                if trade_fill != WHOLE:
+                    # the trades advance us by the drop they caused: by nothing where they
+                    # met hidden liquidity, which leaves the level as it was
+                    explained = min(traded[v], max(level[v] - new, 0.0))
+                    ahead[v] -= explained
+                    if ahead[v] <= -1.0:
+                        got = int(-ahead[v])
+                model = fallback if queue_model == FIFO else queue_model
+                ahead[v] = _queue_after_change(ahead[v], level[v], float(new), explained, model)
+                level[v] = new
+                traded[v] = 0.0
+            if got == 0 and 0 < ask_px_ev[i, 0] <= px:
+                if crossing_fill == WHOLE:
+                    fresh = limit_qty[v]
                 else:
-                    crossed[v] = 0
+                    fresh = _crossing_size(px, ask_px_ev[i], ask_sz_ev[i]) - crossed[v]
+                if fresh > 0:
+                    got = min(fresh, limit_qty[v])
+                    crossed[v] += got
+                    kind = CROSSED
+            elif ask_px_ev[i, 0] > px or ask_px_ev[i, 0] <= 0:
+                crossed[v] = 0
+        if complete:
             for k in range(ask_px.shape[1]):
                 bid_px[v, k] = bid_px_ev[i, k]
                 bid_sz[v, k] = bid_sz_ev[i, k]
                 ask_px[v, k] = ask_px_ev[i, k]
                 ask_sz[v, k] = ask_sz_ev[i, k]
                 consumed[v, k] = 0
-        got = min(got, room)
+        last_seq[v] = seq[i]
+        got = min(got, limit_qty[v], room)
         if got > 0:
             limit_qty[v] -= got
             room -= got
-            if kind == AT_PRICE:
+            if kind == AT_PRICE and not fifo_here:
                 ahead[v] += got  # what the trade left beyond our fill stays owed to us
             out_ts[fills] = ts[i]
             out_venue[fills] = v
@@ -258,19 +368,25 @@ def advance(
     queue_model: int,
     room: int,
     crossing_fill: int = DISPLAYED,
+    trade_fill: int = DISPLAYED,
+    fallback: int = CONSERVATIVE,
 ) -> tuple[int, Fills]:
     """Apply events up to ``until_ns`` to ``book``; return the next index and passive fills
-    (``queue_model`` one of :data:`QUEUE_MODELS`, ``crossing_fill`` of :data:`CROSSING_FILLS`)."""
+    (``queue_model`` one of :data:`QUEUE_MODELS`, with ``fallback`` one of
+    :data:`L2_QUEUE_MODELS` for the venues a ``FIFO`` run cannot see order by order;
+    ``crossing_fill`` of :data:`CROSSING_FILLS`, ``trade_fill`` of :data:`TRADE_FILLS`)."""
     # at most one fill per event, and each fill buys at least one share
     capacity = max(1, min(len(events) - start, int(book.limit_qty.sum())))
     out = [np.empty(capacity, np.int64) for _ in range(5)]
     nxt, count = _advance(
         events["ts_event"], events["venue"], events["action"].view(np.uint8),
         events["side"].view(np.uint8), events["flags"], events["price"], events["size"],
-        events["bid_px"], events["bid_sz"], events["ask_px"], events["ask_sz"], start,
-        until_ns, book.bid_px, book.bid_sz, book.ask_px, book.ask_sz, book.consumed,
-        book.limit_px, book.limit_qty, book.ahead, book.level, book.traded, book.crossed,
-        queue_model, crossing_fill, room, *out,
+        events["bid_px"], events["bid_sz"], events["ask_px"], events["ask_sz"],
+        events["seq"], events["cut"], events["cut_px"], events["cut_prio"],
+        events["cut_size"], start, until_ns, book.bid_px, book.bid_sz, book.ask_px,
+        book.ask_sz, book.consumed, book.limit_px, book.limit_qty, book.ahead, book.level,
+        book.traded, book.crossed, book.exact, book.stamp, book.last_seq, queue_model,
+        fallback, crossing_fill, trade_fill, room, *out,
     )  # fmt: skip
     return int(nxt), Fills(*(a[:count] for a in out))
 

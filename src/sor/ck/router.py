@@ -20,9 +20,20 @@ import numpy as np
 
 from sor.ck.latency import OrderLatency
 from sor.ck.model import CKParams
-from sor.ck.queue import DISPLAYED, Book, Fills, advance, sweep
+from sor.ck.queue import (
+    CONSERVATIVE,
+    DISPLAYED,
+    FIFO,
+    PROBABILISTIC,
+    Book,
+    Fills,
+    advance,
+    order_level_venues,
+    sweep,
+)
 from sor.ck.solver import solve
 from sor.core.domain import NANOS_PER_DOLLAR, NANOS_PER_SECOND, RiskParameters
+from sor.core.errors import SorError
 from sor.data.events import complete_books
 
 LOOKBACK_INTERVALS = 40
@@ -30,11 +41,40 @@ LOOKBACK_INTERVALS = 40
 
 @dataclass(frozen=True)
 class CKSettings:
-    """Simulator settings of a ck run: recorded in the report."""
+    """Simulator settings of a ck run: recorded in the report (``sor.ck.queue`` codes)."""
 
     latency: OrderLatency = field(default_factory=OrderLatency)
-    queue_model: int = 1  # sor.ck.queue.PROBABILISTIC
+    queue_model: int = PROBABILISTIC
     crossing_fill: int = DISPLAYED
+    trade_fill: int = DISPLAYED
+    fallback_queue_model: int = CONSERVATIVE
+
+    def book(self, events: np.ndarray, venues: np.ndarray) -> Book:
+        """An empty book for ``events`` (with a ``venue`` column): under ``FIFO`` it marks
+        the venues seen order by order.
+
+        Raises
+        ------
+        SorError
+            ``FIFO`` on events without a venue rebuilt from its orders.
+        """
+        exact = None
+        if self.queue_model == FIFO:
+            exact = order_level_venues(events, venues)
+            if len(events) and not exact.any():
+                raise SorError(
+                    "--queue-model fifo needs order-level data (Databento MBO with order ids, "
+                    "or LOBSTER): no venue of this input has it; use conservative or "
+                    "probabilistic"
+                )
+        return Book.empty(venues, events["ask_px"].shape[1], exact)
+
+    def advance(
+        self, events: np.ndarray, start: int, until_ns: int, book: Book, room: int
+    ) -> tuple[int, Fills]:
+        """:func:`sor.ck.queue.advance` under these settings."""
+        return advance(events, start, until_ns, book, self.queue_model, room,
+                       self.crossing_fill, self.trade_fill, self.fallback_queue_model)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -152,8 +192,7 @@ def run_ck(
     ``flows`` and ``arrival_ns`` (from ``outflows`` and ``arrival``) depend on the events only;
     a search computes them once and passes them to every run.
     """
-    levels = events["ask_px"].shape[1]
-    book = Book.empty(venues, levels)
+    book = settings.book(events, venues)
     start_ns, end_ns = window
     horizon_ns = max(1, int(horizon_s * NANOS_PER_SECOND))
     times, totals = flows if flows is not None else outflows(events, len(venues))
@@ -185,7 +224,7 @@ def run_ck(
 
     rng = settings.latency.generator()
     while now < end_ns and filled < order_size:
-        index, _ = advance(events, index, now, book, settings.queue_model, 0)
+        index, _ = settings.advance(events, index, now, book, 0)
         quotes = _book_quotes(book)
         horizon_end = min(now + horizon_ns, end_ns)
         if quotes is not None:
@@ -199,20 +238,18 @@ def run_ck(
             delays = settings.latency.draw(rng, 1 + len(venues))
             for slot in np.argsort(delays, kind="stable"):
                 reach = min(now + int(delays[slot]), horizon_end)
-                index, got = advance(events, index, reach, book, settings.queue_model,
-                                     order_size - filled, settings.crossing_fill)  # fmt: skip
+                index, got = settings.advance(events, index, reach, book, order_size - filled)
                 take_passive(got)
                 if slot == 0 and market > 0 and filled < order_size:
                     take_market(min(market, order_size - filled), reach)
                 elif slot > 0:
                     book.rest(slot - 1, limits.get(slot - 1, 0))
-        index, got = advance(events, index, horizon_end, book, settings.queue_model,
-                             order_size - filled, settings.crossing_fill)  # fmt: skip
+        index, got = settings.advance(events, index, horizon_end, book, order_size - filled)
         take_passive(got)
         book.limit_qty[:] = 0  # the horizon is over: cancel what is left
         now = horizon_end
     if filled < order_size:
-        index, _ = advance(events, index, end_ns, book, settings.queue_model, 0)
+        index, _ = settings.advance(events, index, end_ns, book, 0)
         take_market(order_size - filled, end_ns)
     return CKResult(order_size, tuple(executions), cash, rebates, decisions)
 

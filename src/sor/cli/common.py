@@ -13,10 +13,12 @@ import typer
 from sor.app.defaults import (
     DEFAULT_BOOTSTRAP,
     DEFAULT_CROSSING_FILL,
+    DEFAULT_FALLBACK_QUEUE_MODEL,
     DEFAULT_LATENCY_SIGMA,
     DEFAULT_LATENCY_US,
     DEFAULT_QUEUE_MODEL,
     DEFAULT_SEED,
+    DEFAULT_TRADE_FILL,
 )
 from sor.core.domain import DEFAULT_FEE, DEFAULT_REBATE
 from sor.core.errors import SorError
@@ -202,7 +204,9 @@ QueueModelFlag = Annotated[
     str | None,
     Opt(
         help=with_default(
-            "ck: cancellations ahead of the order, probabilistic or conservative.",
+            "ck: how the queue ahead of a resting order moves: probabilistic or conservative "
+            "(cancellations behind it), or fifo (the exact queue from order ids: MBO or "
+            "LOBSTER input).",
             DEFAULT_QUEUE_MODEL,
         )
     ),
@@ -213,4 +217,20 @@ CROSSING_FILL_CHOICES = (
 )
 CrossingFillFlag = Annotated[
     str | None, Opt(help=with_default("ck: " + CROSSING_FILL_CHOICES, DEFAULT_CROSSING_FILL))
+]
+TRADE_FILL_CHOICES = (
+    "what sell trades do to a resting buy: displayed (at its price they advance it by the "
+    "drop the book shows, none for hidden liquidity; below it they fill at most their size) "
+    "or whole (hftbacktest's rules: by their size, and the whole remainder)."
+)
+TradeFillFlag = Annotated[
+    str | None, Opt(help=with_default("ck: " + TRADE_FILL_CHOICES, DEFAULT_TRADE_FILL))
+]
+FALLBACK_QUEUE_MODEL_HELP = (
+    "the queue model of the venues --queue-model fifo cannot see order by order (top-of-book "
+    "or MBP venues): conservative or probabilistic."
+)
+FallbackQueueModelFlag = Annotated[
+    str | None,
+    Opt(help=with_default("ck: " + FALLBACK_QUEUE_MODEL_HELP, DEFAULT_FALLBACK_QUEUE_MODEL)),
 ]

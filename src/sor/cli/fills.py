@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sor.app.runs import check_output, write_atomically
-from sor.cli.common import CROSSING_FILL_CHOICES, Opt, float_list, setup_logging, user_errors
+from sor.cli.common import (
+    CROSSING_FILL_CHOICES,
+    FALLBACK_QUEUE_MODEL_HELP,
+    TRADE_FILL_CHOICES,
+    Opt,
+    float_list,
+    setup_logging,
+    user_errors,
+)
 from sor.core.errors import SorError
 
 if TYPE_CHECKING:
@@ -33,7 +41,14 @@ def fills(
         str, Opt(help="Seconds after which an order is cancelled, comma-separated.")
     ] = "0.5,2,10",
     queue_model: Annotated[
-        str, Opt(help="conservative (the one checked against hftbacktest) or probabilistic.")
+        str,
+        Opt(
+            help="conservative (the one checked against hftbacktest), probabilistic, or fifo "
+            "(the exact queue from order ids: MBO or LOBSTER input)."
+        ),
+    ] = "conservative",
+    fallback_queue_model: Annotated[
+        str, Opt(help=FALLBACK_QUEUE_MODEL_HELP[0].upper() + FALLBACK_QUEUE_MODEL_HELP[1:])
     ] = "conservative",
     latency_us: Annotated[
         float, Opt(help="Order-entry latency, microseconds: orders rest this much later.")
@@ -41,6 +56,9 @@ def fills(
     side: Annotated[str, Opt(help="buy: rest at the best bid; sell: at the best ask.")] = "buy",
     crossing_fill: Annotated[
         str, Opt(help=CROSSING_FILL_CHOICES[0].upper() + CROSSING_FILL_CHOICES[1:])
+    ] = "displayed",
+    trade_fill: Annotated[
+        str, Opt(help=TRADE_FILL_CHOICES[0].upper() + TRADE_FILL_CHOICES[1:])
     ] = "displayed",
     orders_out: Annotated[
         Path | None, Opt(help="CSV file of every order: time, venue, price, queue, fills.")
@@ -66,7 +84,8 @@ def fills(
             FillsFlags,
             {"every": every, "size": size, "horizon": float_list("horizon", horizon),
              "queue_model": queue_model, "latency_us": latency_us, "side": side,
-             "crossing_fill": crossing_fill},
+             "crossing_fill": crossing_fill, "trade_fill": trade_fill,
+             "fallback_queue_model": fallback_queue_model},
         )  # fmt: skip
         for path, flag in ((orders_out, "--orders-out"), (None if no_plot else plot, "--plot")):
             if path is not None:
@@ -86,7 +105,15 @@ def fills(
 def _run(data: Path, flags: FillsFlags) -> tuple[dict[str, Any], list[OrderRow]]:
     """Read ``data`` and run the study; return the report and the orders' rows."""
     from sor.ck.fills import StudyOptions, study
-    from sor.ck.queue import CROSSING_FILLS, QUEUE_MODELS, attach_venues, crossing_fill_entry
+    from sor.ck.queue import (
+        CROSSING_FILLS,
+        QUEUE_MODELS,
+        TRADE_FILLS,
+        attach_venues,
+        fill_rule_entries,
+        order_level_venues,
+        queue_model_entries,
+    )
     from sor.data.events import read_events
     from sor.data.reader import file_sha256
     from sor.report.markouts import MARKOUT_HORIZONS_S
@@ -100,6 +127,8 @@ def _run(data: Path, flags: FillsFlags) -> tuple[dict[str, Any], list[OrderRow]]
         queue_model=QUEUE_MODELS[flags.queue_model],
         latency_ns=round(flags.latency_us * 1_000), side=flags.side,
         crossing_fill=CROSSING_FILLS[flags.crossing_fill],
+        trade_fill=TRADE_FILLS[flags.trade_fill],
+        fallback_queue_model=QUEUE_MODELS[flags.fallback_queue_model],
     )  # fmt: skip
     stats, rows = study(events, venues, options)
     if not stats:
@@ -107,9 +136,12 @@ def _run(data: Path, flags: FillsFlags) -> tuple[dict[str, Any], list[OrderRow]]
     run = {
         "data": str(data), "sha256": file_sha256(data), "events": len(events),
         "side": flags.side, "every_s": flags.every, "size": flags.size,
-        "horizons_s": list(flags.horizon), "queue_model": flags.queue_model,
+        "horizons_s": list(flags.horizon),
+        **queue_model_entries(options.queue_model, options.fallback_queue_model, venues,
+                              order_level_venues(events, venues)),
         "latency_us": flags.latency_us, "markout_horizons_s": list(MARKOUT_HORIZONS_S),
-        "orders_placed": len(rows), **crossing_fill_entry(options.crossing_fill),
+        "orders_placed": len(rows),
+        **fill_rule_entries(options.crossing_fill, options.trade_fill),
     }  # fmt: skip
     return {"venues": stats, "run": run}, rows
 

@@ -62,8 +62,24 @@ EVENT_DTYPE = np.dtype(
         ("bid_sz", np.int64, (LEVELS,)),
         ("ask_px", np.int64, (LEVELS,)),
         ("ask_sz", np.int64, (LEVELS,)),
+        # order-level input only (sor.data.orderlevel); 0 on MBP rows
+        ("source", np.uint8),  # MBP, ORDER_LEVEL (order ids, full depth) or TOP_OF_BOOK
+        ("seq", np.int64),  # the record's place in its file: a priority stamp
+        ("cut", np.uint8),  # what left a resting order's place: CUT_CANCEL, _FILL, _REQUEUE
+        ("cut_px", np.int64),  # that order's price before the record (nano-dollars)
+        ("cut_prio", np.int64),  # that order's priority stamp before the record
+        ("cut_size", np.int64),  # the shares that left its place
     ]
 )
+MBP, ORDER_LEVEL, TOP_OF_BOOK = 0, 1, 2
+"""``source`` of a row: an MBP file's row; a venue rebuilt from its orders, whose ids give
+every order's place in its queue; a top-of-book venue sent as order records (no queue)."""
+CUT_NONE, CUT_CANCEL, CUT_FILL, CUT_REQUEUE = 0, 1, 2, 3
+"""``cut`` of a row of an ``ORDER_LEVEL`` venue: nothing left a resting order's place; shares
+were cancelled (a cancel, or a modify cutting the size); shares were filled (the size cut
+that follows a fill); the whole order left its place for the back of a queue (a modify that
+moves the price or raises the size), where it rests again with the row's price and size
+and the row's ``seq`` as its priority."""
 
 
 def complete_books(events: np.ndarray) -> np.ndarray:

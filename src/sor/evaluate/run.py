@@ -47,13 +47,19 @@ class Evaluation:
         """What the report records of the run."""
         ck = None
         if self.ck_settings is not None:
-            from sor.ck.queue import QUEUE_MODELS, crossing_fill_entry
+            from sor.ck.queue import QUEUE_MODELS, fill_rule_entries
 
+            settings = self.ck_settings
             names = {v: k for k, v in QUEUE_MODELS.items()}
             ck = {
-                "latency": self.ck_settings.latency.as_dict(),
-                "queue_model": names[self.ck_settings.queue_model],
-                **crossing_fill_entry(self.ck_settings.crossing_fill),
+                "latency": settings.latency.as_dict(),
+                "queue_model": names[settings.queue_model],
+                **(
+                    {"fallback_queue_model": names[settings.fallback_queue_model]}
+                    if settings.queue_model == QUEUE_MODELS["fifo"]
+                    else {}
+                ),
+                **fill_rule_entries(settings.crossing_fill, settings.trade_fill),
             }
         return Settings(self.config, self.horizons_s, ck, self.train_days, self.seed,
                         self.resamples)  # fmt: skip
