@@ -27,6 +27,8 @@ KERNEL_MODULES = (
     "ck/sa.py",
     "data/csv_scan.py",
     "data/generate.py",
+    "data/lobster.py",
+    "data/orderbook.py",
     "data/reader.py",
     "report/markouts.py",
     "static/allocator.py",
@@ -87,6 +89,32 @@ def _run_every_kernel() -> None:
         config = BacktestConfig(order_size=500, grid=grid)
         build_report(run_backtest(market, config, workers=1))
         run_ck_backtest(read_events(path), market, config, horizons_s=(1.0,), workers=1)
+        _read_tiny_order_level(Path(folder))
+
+
+def _read_tiny_order_level(folder: Path) -> None:
+    """Read a two-order MBO file and a two-message LOBSTER pair: the order-level passes
+    run once."""
+    from sor.data.events import read_events
+
+    mbo = folder / "tiny.mbo.csv"
+    rows = [
+        (1712151000000000000, "A,B,10.00,100,0,1,128"),
+        (1712151000000000001, "A,A,10.01,100,0,2,128"),
+        (1712151000000000002, "C,B,10.00,100,0,1,128"),
+    ]
+    header = (
+        "ts_recv,ts_event,rtype,publisher_id,instrument_id,action,side,price,size,channel_id,"
+        "order_id,flags,ts_in_delta,sequence,symbol\n"
+    )
+    body = "".join(f"{t},{t},160,39,1,{row},0,{i},X\n" for i, (t, row) in enumerate(rows))
+    mbo.write_text(header + body)
+    read_events(mbo)
+    message = folder / "X_2024-01-02_34200000_57600000_message_1.csv"
+    message.write_text("34200.1,1,1,100,100000,1\n34200.2,4,1,100,100000,1\n")
+    book = folder / "X_2024-01-02_34200000_57600000_orderbook_1.csv"
+    book.write_text("9999999999,0,100000,100\n9999999999,0,-9999999999,0\n")
+    read_events(message)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Read Databento MBP-1/MBP-10 DBN files (plain or zstd) with every record checked.
+"""Read Databento MBP-1/MBP-10 and MBO DBN files (plain or zstd) with every record checked.
 
 A DBN file is a preamble (``DBN``, a version byte, the metadata's length as a little-endian
 u32), the metadata, then fixed-size records: for one schema every record has the same
@@ -32,8 +32,8 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _PREAMBLE = 8  # b"DBN", version byte, u32 length of the metadata that follows
 _UNDEFINED_PRICE = 2**63 - 1  # Databento's "no price"
 _MAX_SNAPSHOT_SIZE = 2**31 - 1  # sizes are int32 in SNAPSHOT_DTYPE
-_RTYPES = {"mbp-1": 0x01, "mbp-10": 0x0A}
-_LEVELS = {"mbp-1": 1, "mbp-10": 10}
+_RTYPES = {"mbp-1": 0x01, "mbp-10": 0x0A, "mbo": 0xA0}
+_LEVELS = {"mbp-1": 1, "mbp-10": 10, "mbo": 0}
 _SCHEMAS = ("mbo", "mbp-1", "mbp-10", "tbbo", "trades", "ohlcv-1s", "ohlcv-1m", "ohlcv-1h",
             "ohlcv-1d", "definition", "statistics", "status", "imbalance", "ohlcv-eod",
             "cmbp-1", "cbbo-1s", "cbbo-1m", "tcbbo", "bbo-1s", "bbo-1m")  # fmt: skip
@@ -48,6 +48,13 @@ _HEADER_AND_BODY = [
 ]  # fmt: skip
 _LEVEL = [("bid_px", "<i8"), ("ask_px", "<i8"), ("bid_sz", "<u4"), ("ask_sz", "<u4"),
           ("bid_ct", "<u4"), ("ask_ct", "<u4")]  # fmt: skip
+_MBO = [
+    ("length", "u1"), ("rtype", "u1"), ("publisher_id", "<u2"), ("instrument_id", "<u4"),
+    ("ts_event", "<u8"), ("order_id", "<u8"), ("price", "<i8"), ("size", "<u4"),
+    ("flags", "u1"), ("channel_id", "u1"), ("action", "S1"), ("side", "S1"),
+    ("ts_recv", "<u8"), ("ts_in_delta", "<i4"), ("sequence", "<u4"),
+]  # fmt: skip
+"""``databento_dbn.MBOMsg``: 56 bytes."""
 _SIZE_FIELDS = ("ask_sz_00", "bid_sz_00")
 """The sizes that go into the int32 snapshots; trade and deeper sizes are kept as int64."""
 _CODES = {"action": b"ACMRTFN", "side": b"ABN"}
@@ -55,8 +62,9 @@ _CODES = {"action": b"ACMRTFN", "side": b"ABN"}
 
 
 def record_dtype(schema: str, *, ts_out: bool = False) -> np.dtype:
-    """Return the layout of one ``schema`` record (80 bytes MBP-1, 368 MBP-10; +8 with ts_out)."""
-    fields = list(_HEADER_AND_BODY)
+    """Return the layout of one ``schema`` record (80 bytes MBP-1, 368 MBP-10, 56 MBO; +8
+    with ts_out)."""
+    fields = list(_MBO if schema == "mbo" else _HEADER_AND_BODY)
     for k in range(_LEVELS[schema]):
         fields += [(f"{name}_{k:02d}", kind) for name, kind in _LEVEL]
     if ts_out:
@@ -71,7 +79,7 @@ class DbnRecords:
     Attributes
     ----------
     schema
-        ``"mbp-1"`` or ``"mbp-10"``.
+        ``"mbp-1"``, ``"mbp-10"`` or ``"mbo"``.
     records
         Every whole record slot of the file as a structured array of :func:`record_dtype`,
         in file order (a view into the mapped or decompressed bytes), bad ones included.
@@ -93,7 +101,7 @@ class DbnRecords:
 
     @property
     def levels(self) -> int:
-        """Book levels per record: 1 (MBP-1) or 10 (MBP-10)."""
+        """Book levels per record: 1 (MBP-1), 10 (MBP-10) or 0 (MBO: orders, no book)."""
         return _LEVELS[self.schema]
 
     def column(self, name: str, dtype: type | str = np.int64) -> np.ndarray:
@@ -271,7 +279,7 @@ def _metadata(path: Path, stream: np.ndarray) -> tuple[str, bool, int]:
     code = int.from_bytes(bytes(stream[_SCHEMA_OFFSET : _SCHEMA_OFFSET + 2]), "little")
     schema = _SCHEMAS[code] if code < len(_SCHEMAS) else "mixed" if code == 0xFFFF else str(code)
     if schema not in _RTYPES:
-        raise DataError(f"DBN schema is {schema!r}; expected mbp-1 or mbp-10", path=str(path))
+        raise DataError(f"DBN schema is {schema!r}; expected mbp-1, mbp-10 or mbo", path=str(path))
     return schema, bool(stream[_TS_OUT_OFFSET[version]]), length
 
 
@@ -290,7 +298,8 @@ def _reasons(records: np.ndarray, schema: str, size: int, max_ts_distance_ns: in
     reasons[prices & (reasons == 0)] = _BAD_PRICE
     sizes = np.zeros(len(records), dtype=bool)
     for name in _SIZE_FIELDS:
-        sizes |= records[name] > _MAX_SNAPSHOT_SIZE
+        if name in (records.dtype.names or ()):
+            sizes |= records[name] > _MAX_SNAPSHOT_SIZE
     reasons[sizes & (reasons == 0)] = _BAD_SIZE
     for name, code in (("action", _BAD_ACTION), ("side", _BAD_SIDE)):
         known = np.isin(records[name].view(np.uint8), np.frombuffer(_CODES[name], np.uint8))
@@ -410,6 +419,38 @@ def _slots(path: Path) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
     records = stream[start : start + whole * dtype.itemsize].view(dtype)
     framed = _reasons(records, schema, dtype.itemsize, 2**62) != _BAD_FRAME
     return stream, start, records, framed
+
+
+def dbn_schema(path: Path) -> str:
+    """Return the schema the metadata of the DBN file ``path`` names (``"mbo"``,
+    ``"mbp-10"``...), reading only its head.
+
+    Raises
+    ------
+    DataError
+        The file is not DBN, or its metadata names a schema ``sor`` does not read.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    if head[:4] == _ZSTD_MAGIC:
+        import zstandard
+
+        try:
+            reader = zstandard.ZstdDecompressor().stream_reader(head)
+            head = reader.read(_SCHEMA_OFFSET + 2)
+        except zstandard.ZstdError as exc:
+            raise DataError(f"cannot read as DBN: bad zstd data: {exc}", path=str(path)) from exc
+    if head[:3] != b"DBN" or len(head) < _SCHEMA_OFFSET + 2:
+        raise DataError(
+            "cannot read as DBN: the data does not start with 'DBN' (expected a Databento DBN "
+            "file, plain or zstd-compressed)",
+            path=str(path),
+        )
+    code = int.from_bytes(head[_SCHEMA_OFFSET : _SCHEMA_OFFSET + 2], "little")
+    schema = _SCHEMAS[code] if code < len(_SCHEMAS) else "mixed" if code == 0xFFFF else str(code)
+    if schema not in _RTYPES:
+        raise DataError(f"DBN schema is {schema!r}; expected mbp-1, mbp-10 or mbo", path=str(path))
+    return schema
 
 
 def instrument_ids(path: Path) -> list[int]:

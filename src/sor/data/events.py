@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -39,6 +40,9 @@ from sor.data.reader import (
     raise_out_of_range,
     timestamp_outliers,
 )
+
+if TYPE_CHECKING:
+    from sor.data.orderlevel import SourceOptions
 
 log = logging.getLogger(__name__)
 
@@ -281,11 +285,14 @@ def read_events(
     end_ns: int | None = None,
     skip_bad_rows: bool = False,
     max_ts_distance_ns: int = DEFAULT_MAX_TS_DISTANCE_NS,
+    source: SourceOptions | None = None,
 ) -> np.ndarray:
     """Read every row of the window as ``EVENT_DTYPE``, in ``ts_event`` order.
 
     ``path`` is a Databento MBP-1/MBP-10 CSV or DBN file (``.dbn``, ``.dbn.zst``); both give
-    the same events for the same records. Bad rows follow
+    the same events for the same records. An order-level file (Databento MBO, LOBSTER) gives
+    the events of its venues' rebuilt books (:mod:`sor.data.orderlevel`; ``source`` says
+    how to read a LOBSTER file). Bad rows follow
     :func:`sor.data.reader.read_market`: a bad row is an error naming file, line and
     column, unless ``skip_bad_rows``; then a row that the snapshots skip (a line that is
     not UTF-8 or has not the header's fields, a bad timestamp, venue, or top-of-book price
@@ -306,6 +313,14 @@ def read_events(
     from sor.core.kernels import ensure_compiled
 
     ensure_compiled()
+    from sor.data.orderlevel import input_kind, read_order_level
+
+    if input_kind(file, source) != "mbp":
+        data = read_order_level(
+            file, skip_bad_rows=skip_bad_rows, max_ts_distance_ns=max_ts_distance_ns,
+            options=source,
+        )  # fmt: skip
+        return data.window(start_ns, end_ns)
     lo = start_ns if start_ns is not None else -(2**62)
     hi = end_ns if end_ns is not None else 2**62
     if is_dbn(file):

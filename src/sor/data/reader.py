@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
@@ -29,6 +30,9 @@ from sor.core.errors import DataError
 from sor.data import csv_scan
 from sor.data.instruments import check_one_instrument, instrument_key
 
+if TYPE_CHECKING:
+    from sor.data.orderlevel import SourceOptions
+
 log = logging.getLogger(__name__)
 
 TIMESTAMP_COLUMNS = ("ts_event",)
@@ -38,8 +42,10 @@ REQUIRED_COLUMNS = ("ts_event", "publisher_id", "ask_px_00", "ask_sz_00")
 OPTIONAL_COLUMNS = ("bid_px_00", "bid_sz_00")
 
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
-_REASONS = {"ts_event": "bad_timestamp", "publisher_id": "bad_publisher_id",
-            "action": "bad_action", "side": "bad_side", "flags": "bad_flags"}  # fmt: skip
+_REASONS = {"ts_event": "bad_timestamp", "ts_recv": "bad_timestamp",
+            "publisher_id": "bad_publisher_id",
+            "action": "bad_action", "side": "bad_side", "flags": "bad_flags",
+            "order_id": "bad_order_id"}  # fmt: skip
 _CODES = ("action", "side")  # one-character codes, not numbers
 _DBN_SUFFIXES = (".dbn", ".dbn.zst")
 _MAX_REPORTED = 5
@@ -204,13 +210,16 @@ def read_market(
     end_ns: int | None = None,
     skip_bad_rows: bool = False,
     max_ts_distance_ns: int = DEFAULT_MAX_TS_DISTANCE_NS,
+    source: SourceOptions | None = None,
 ) -> MarketData:
     """Read a Databento MBP file and build the kept snapshots of the window.
 
     Parameters
     ----------
     path
-        A Databento MBP-1 or MBP-10 CSV, or a DBN file (``.dbn``, ``.dbn.zst``).
+        A Databento MBP-1 or MBP-10 CSV, or a DBN file (``.dbn``, ``.dbn.zst``); or an
+        order-level file (Databento MBO, LOBSTER: :mod:`sor.data.orderlevel`), whose
+        snapshots are those of its rebuilt events.
     start_ns, end_ns
         Inclusive window bounds on ``ts_event`` in ns; None means unbounded.
     skip_bad_rows
@@ -218,6 +227,8 @@ def read_market(
     max_ts_distance_ns
         How far (ns) a CSV row's ``ts_event`` may lie from the median of the file's before
         the row is bad (:func:`timestamps_out_of_range`).
+    source
+        How to read a LOBSTER file (its orderbook file, its venue).
 
     Raises
     ------
@@ -233,6 +244,12 @@ def read_market(
     from sor.core.kernels import ensure_compiled
 
     ensure_compiled()
+    from sor.data.orderlevel import input_kind
+
+    if input_kind(file, source) != "mbp":
+        return _order_level_market(
+            file, start_ns, end_ns, skip_bad_rows, max_ts_distance_ns, source
+        )
     skipped: dict[str, int] = {}
     if is_dbn(file):
         typed, rows_read, skipped = _read_dbn(
@@ -250,6 +267,43 @@ def read_market(
         rows_read=rows_read,
         rows_in_window=in_window,
         skipped=skipped,
+    )
+
+
+def _order_level_market(
+    file: Path,
+    start_ns: int | None,
+    end_ns: int | None,
+    skip_bad_rows: bool,
+    max_ts_distance_ns: int,
+    source: SourceOptions | None,
+) -> MarketData:
+    """The snapshots of an order-level file: those of its events in the window."""
+    from sor.data.orderlevel import read_order_level
+
+    data = read_order_level(
+        file, skip_bad_rows=skip_bad_rows, max_ts_distance_ns=max_ts_distance_ns, options=source
+    )
+    events = data.window(start_ns, end_ns)
+    snapshots, _ = _snapshots(
+        {
+            "ts_event": events["ts_event"],
+            "publisher_id": events["publisher_id"],
+            "ask_px": events["ask_px"][:, 0],
+            "ask_sz": events["ask_sz"][:, 0],
+            "bid_px": events["bid_px"][:, 0],
+            "bid_sz": events["bid_sz"][:, 0],
+        },
+        start_ns=None,
+        end_ns=None,
+    )
+    return MarketData(
+        snapshots=snapshots,
+        source=str(file),
+        sha256=file_sha256(file),
+        rows_read=data.rows_read,
+        rows_in_window=len(events),
+        skipped=dict(data.skipped),
     )
 
 
@@ -603,7 +657,7 @@ class CsvParsing:
 
     def parse(self, name: str) -> pl.Expr:
         raw = pl.col(name).str.strip_chars()
-        if name == "ts_event":
+        if name in ("ts_event", "ts_recv"):
             # Databento writes ISO-8601 with pretty_ts, integer nanoseconds without it
             if self.format.integer_ts:
                 return raw.cast(pl.Int64, strict=False)
@@ -619,6 +673,9 @@ class CsvParsing:
         if name in _CODES:
             # one printable ASCII character: a longer one would be cut to its first
             return pl.when(raw.str.contains(r"^[!-~]$")).then(raw)
+        if name == "order_id":
+            # an unsigned 64-bit id, kept as the int64 of the same bits
+            return raw.cast(pl.UInt64, strict=False).reinterpret(signed=True)
         if name in PRICE_COLUMNS or "_px_" in name or name == "price":
             # decimal dollars with pretty_px, integer nano-dollars without it
             return raw.cast(pl.Int64 if self.format.fixed_prices else pl.Float64, strict=False)
