@@ -228,7 +228,7 @@ def rebuild_events(records: MboRecords, *, skip_bad_rows: bool, counts: bool = F
     for name in ("ts_event", "flags", "price", "size", "publisher_id"):
         events[name] = col[name][order]
     events["action"] = action[order].view("S1")
-    events["side"] = out_side[order].view("S1")
+    events["side"] = out_side.view("S1")  # written at each event's row already
     events["seq"] = order
     if written < n:  # bad records skipped: their rows hold nothing
         good = bad[order] == 0
