@@ -105,16 +105,31 @@ def test_a_trade_against_hidden_liquidity_leaves_the_queue_alone(model: int) -> 
 def test_a_trade_through_our_price_fills_at_most_its_size() -> None:
     events = _events(
         (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
-        (2, 2, "T", "A", 9.99, 10, 9.99, 200, 10.01, 500, 0),
-        (3, 2, "T", "A", 9.99, 500, 9.99, 190, 10.01, 500, 0),
+        (2, 2, "C", "B", 10.00, 300, 9.99, 200, 10.01, 500),  # the bid falls to 9.99
+        (3, 2, "T", "A", 9.99, 10, 9.99, 200, 10.01, 500, 0),
+        (3, 2, "A", "A", 10.05, 1, 9.99, 190, 10.01, 500),  # the book shows 10 taken
+        (4, 2, "T", "A", 9.99, 500, 9.99, 190, 10.01, 500, 0),
+        (4, 2, "A", "A", 10.05, 1, 9.98, 1000, 10.01, 500),  # 190 taken, 310 hidden
     )
     book, index = _resting(events, 200)
-    index, fills = advance(events, index, 2, book, CONSERVATIVE, 10_000)
+    index, fills = advance(events, index, 3, book, CONSERVATIVE, 10_000)
     # a seller of 10 below our price would have sold us 10, no more; nothing is ahead now
     assert fills.qty.tolist() == [10] and fills.kind.tolist() == [THROUGH]
     assert book.limit_qty[0] == 190 and book.ahead[0] == 0
-    _, fills = advance(events, index, 3, book, CONSERVATIVE, 10_000)
+    _, fills = advance(events, index, 4, book, CONSERVATIVE, 10_000)
     assert fills.qty.tolist() == [190] and book.limit_qty[0] == 0
+
+
+def test_a_trade_through_our_price_against_hidden_liquidity_gives_nothing() -> None:
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
+        (2, 2, "C", "B", 10.00, 300, 9.99, 200, 10.01, 500),
+        (3, 2, "T", "A", 9.99, 80, 9.99, 200, 10.01, 500, 0),
+        (3, 2, "A", "A", 10.05, 1, 9.99, 200, 10.01, 500),  # no displayed bid lost
+    )
+    book, index = _resting(events, 200)
+    _, fills = advance(events, index, 3, book, CONSERVATIVE, 10_000)
+    assert len(fills.qty) == 0
 
 
 def test_hftbacktests_trade_rules_stay_reachable() -> None:
@@ -160,6 +175,7 @@ def test_when_the_bid_falls_away_we_are_alone_at_the_top() -> None:
         (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
         (2, 2, "C", "B", 10.00, 300, 9.99, 800, 10.01, 500),
         (3, 2, "T", "A", 9.99, 120, 9.99, 800, 10.01, 500, 0),
+        (3, 2, "A", "A", 10.05, 1, 9.99, 680, 10.01, 500),
     )
     book, index = _resting(events, 200)
     _, fills = advance(events, index, 3, book, CONSERVATIVE, 10_000)
@@ -263,9 +279,9 @@ def test_asks_coming_down_to_our_price_fill_the_smaller_of_remainder_and_ask(
     assert fills.px.tolist() == [10 * D] and fills.ts.tolist() == [3]
 
 
-@pytest.mark.parametrize(("ask_px", "displayed"), [(10.00, 30), (9.99, 200)])
+@pytest.mark.parametrize("ask_px", [10.00, 9.99])
 def test_asks_crossing_our_price_fill_the_whole_remainder_under_the_whole_rule(
-    ask_px: float, displayed: int
+    ask_px: float,
 ) -> None:
     # hftbacktest's rule: an ask at or through our 10.00 buy fills all of it, whatever its size
     events = _events(
@@ -278,11 +294,44 @@ def test_asks_crossing_our_price_fill_the_whole_remainder_under_the_whole_rule(
     assert fills.qty.tolist() == [200] and fills.kind.tolist() == [CROSSED]
     assert fills.px.tolist() == [10 * D] and fills.ts.tolist() == [3]
     assert book.limit_qty[0] == 0
-    # the displayed rule, on the same rows: only the asks shown at or below our price (an ask
-    # at 10.00 shows 30, its next level lies above; one at 9.99 has 1000 more at 10.00)
+    # the displayed rule, on the same rows: the row is a seller adding 30 at or below our
+    # price, which it would have sold us; the rest of the book it shows came from no seller
+    # we saw arrive
     book, index = _resting(events, 200)
     _, fills = advance(events, index, 3, book, CONSERVATIVE, 10_000, DISPLAYED)
-    assert fills.qty.tolist() == [displayed] and book.limit_qty[0] == 200 - displayed
+    assert fills.qty.tolist() == [30] and book.limit_qty[0] == 170
+
+
+def test_each_seller_offering_at_our_price_fills_us_for_its_size() -> None:
+    # asks added and cancelled at our price while one of 30 stays there: each new seller
+    # would have sold to us
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
+        (2, 2, "C", "B", 10.00, 300, 9.98, 800, 10.01, 500),
+        (3, 2, "A", "A", 10.00, 30, 9.98, 800, 10.00, 30),
+        (4, 2, "A", "A", 10.00, 40, 9.98, 800, 10.00, 70),
+        (5, 2, "C", "A", 10.00, 40, 9.98, 800, 10.00, 30),
+        (6, 2, "A", "A", 10.00, 50, 9.98, 800, 10.00, 80, 0),  # inside an event: it counts
+        (6, 2, "C", "B", 9.98, 800, 9.97, 900, 10.00, 80),
+    )
+    book, index = _resting(events, 200)
+    _, fills = advance(events, index, 6, book, CONSERVATIVE, 10_000)
+    assert fills.qty.tolist() == [30, 40, 50] and set(fills.kind) == {CROSSED}
+
+
+def test_asks_that_come_down_without_a_seller_arriving_fill_what_they_newly_show() -> None:
+    # a book where the asks reach our price on a row that is not an ask's own: what the
+    # asks at or below our price show beyond what we took, as that grows
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
+        (2, 2, "C", "B", 10.00, 300, 9.98, 800, 10.01, 500),
+        (3, 2, "C", "B", 9.98, 10, 9.98, 790, 10.00, 60),
+        (4, 2, "C", "B", 9.98, 10, 9.98, 780, 10.00, 90),
+    )
+    book, index = _resting(events, 200)
+    _, fills = advance(events, index, 4, book, CONSERVATIVE, 10_000)
+    # 60 at 10.00 and 1000 at 10.01 (the helper's second level) at first: 60; then 30 more
+    assert fills.qty.tolist() == [60, 30] and set(fills.kind) == {CROSSED}
 
 
 def test_both_crossing_rules_run_one_compiled_kernel() -> None:

@@ -33,7 +33,9 @@ The rules, each pinned by a test (docs/ck.md, "Queue simulator rules"):
   and fills of orders ahead of it (by priority stamp) advance it; a modify that raises an
   order's size or moves its price sends that order behind it; fills of orders behind it at
   its price, fills at worse prices, and asks added at or below its price fill it, each for
-  at most its own size. Other venues use the ``fallback`` model.
+  at most its own size; the queue ahead is never more than the level shows (orders ahead
+  may leave unseen where the data shows a few levels only). Other venues use the
+  ``fallback`` model.
 - Marketable orders sweep displayed asks across venues and levels (MBP-10 depth where the
   data has it), cheapest first, consuming liquidity as in docs/semantics.md: what we took
   at a venue is gone until that venue's next complete book.
@@ -53,6 +55,7 @@ from sor.data.events import (
     CUT_REQUEUE,
     F_LAST,
     ORDER_LEVEL,
+    ORDER_LEVEL_PART,
 )
 from sor.static.replay import sweep_orders
 
@@ -133,14 +136,18 @@ class Book:
     level: np.ndarray  # float: our level's size as last seen
     traded: np.ndarray  # float: sell trades at our price not yet seen in the level's drop
     crossed: np.ndarray  # shares taken from asks at or below our price while they cross it
-    exact: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # FIFO venues
+    through: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
+    """(venues, 2): sell trades below our price not yet seen in the book, and the lowest."""
+    exact: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    """Per venue: 0 no order ids, :data:`FULL_VIEW` or :data:`PART_VIEW` (``FIFO``)."""
     stamp: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # our priority
     last_seq: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @classmethod
     def empty(cls, venues: np.ndarray, levels: int, exact: np.ndarray | None = None) -> Book:
         """Return a book with no quotes and no orders; ``exact`` marks the venues whose
-        queue is known order by order (:func:`order_level_venues`), for ``FIFO``."""
+        queue is known order by order (:func:`order_level_venues`), for ``FIFO``: any
+        non-zero value, :data:`PART_VIEW` where the data shows a few levels only."""
         n = len(venues)
         return cls(
             venues=venues,
@@ -155,34 +162,58 @@ class Book:
             level=np.zeros(n, np.float64),
             traded=np.zeros(n, np.float64),
             crossed=np.zeros(n, np.int64),
-            exact=np.zeros(n, bool) if exact is None else np.asarray(exact, bool),
+            through=np.zeros((n, 2), np.int64),
+            exact=np.zeros(n, np.int8) if exact is None else np.asarray(exact, np.int8),
             stamp=np.zeros(n, np.int64),
             last_seq=np.full(n, -1, np.int64),
         )
 
     def rest(self, venue: int, quantity: int) -> None:
         """Rest a limit buy of ``quantity`` at the back of ``venue``'s best bid as it stands."""
-        if quantity > 0 and self.bid_px[venue, 0] > 0:
-            self.limit_px[venue] = self.bid_px[venue, 0]
-            self.limit_qty[venue] = quantity
-            self.ahead[venue] = self.level[venue] = float(self.bid_sz[venue, 0])
-            self.traded[venue] = 0.0
-            self.crossed[venue] = 0
-            # every order resting now has a stamp at most the venue's last one
-            self.stamp[venue] = self.last_seq[venue]
+        _rest(venue, quantity, self.bid_px, self.bid_sz, self.limit_px, self.limit_qty,
+              self.ahead, self.level, self.traded, self.crossed, self.through, self.stamp,
+              self.last_seq)  # fmt: skip
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The state arrays, in the order the compiled passes take them."""
+        return (self.bid_px, self.bid_sz, self.ask_px, self.ask_sz, self.consumed,
+                self.limit_px, self.limit_qty, self.ahead, self.level, self.traded,
+                self.crossed, self.through, self.exact, self.stamp, self.last_seq)  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True)
+def _rest(venue, quantity, bid_px, bid_sz, limit_px, limit_qty, ahead, level, traded, crossed,
+          through, stamp, last_seq):  # fmt: skip
+    """Rest a limit buy at the back of ``venue``'s best bid (see :meth:`Book.rest`)."""
+    if quantity > 0 and bid_px[venue, 0] > 0:
+        limit_px[venue] = bid_px[venue, 0]
+        limit_qty[venue] = quantity
+        ahead[venue] = float(bid_sz[venue, 0])
+        level[venue] = float(bid_sz[venue, 0])
+        traded[venue] = 0.0
+        crossed[venue] = 0
+        through[venue, 0] = 0
+        # every order resting now has a stamp at most the venue's last one
+        stamp[venue] = last_seq[venue]
+
+
+FULL_VIEW, PART_VIEW = 1, 2
+"""A venue ``FIFO`` sees order by order at every price, or at the levels its file shows."""
 
 
 def order_level_venues(events: np.ndarray, venues: np.ndarray) -> np.ndarray:
-    """Return, per venue of ``venues``, whether every row of it in ``events`` (with a
-    ``venue`` column) comes from its orders with their ids (:data:`ORDER_LEVEL`): the
-    venues whose queue ``FIFO`` knows exactly."""
-    out = np.zeros(len(venues), bool)
+    """Return, per venue of ``venues``, how ``FIFO`` sees it: :data:`FULL_VIEW` where every
+    row of it in ``events`` (with a ``venue`` column) comes from its orders with their ids
+    (:data:`sor.data.events.ORDER_LEVEL`), :data:`PART_VIEW` where they do at the levels
+    the file shows (:data:`sor.data.events.ORDER_LEVEL_PART`), else 0."""
+    out = np.zeros(len(venues), np.int8)
     if not len(events):
         return out
-    exact = events["source"] == ORDER_LEVEL
     seen = np.bincount(events["venue"], minlength=len(venues))
-    known = np.bincount(events["venue"], weights=exact, minlength=len(venues))
-    out[:] = (seen > 0) & (known == seen)
+    for source, view in ((ORDER_LEVEL, FULL_VIEW), (ORDER_LEVEL_PART, PART_VIEW)):
+        rows = np.bincount(events["venue"], weights=events["source"] == source,
+                           minlength=len(venues))  # fmt: skip
+        out[(seen > 0) & (rows == seen)] = view
     return out
 
 
@@ -227,33 +258,60 @@ def _crossing_size(px, prices, sizes):
 
 
 @numba.njit(cache=True, nogil=True)
-def _fifo_fill(i, px, stamp, action, side, price, size, cut, cut_px, cut_prio, cut_size):
+def _bids_between(lo, hi, prices, sizes):
+    """Return the displayed bid size at prices ``lo <= p < hi``."""
+    total = 0
+    for k in range(len(prices)):
+        if lo <= prices[k] < hi:
+            total += sizes[k]
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _ask_at(px, prices, sizes):
+    """Return the displayed ask size at exactly ``px``."""
+    for k in range(len(prices)):
+        if prices[k] == px:
+            return sizes[k]
+    return 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _fifo_fill(i, px, stamp, ahead, action, side, price, size, cut, cut_px, cut_prio, cut_size):
     """Return (shares ahead that left, shares offered to us, how) for row ``i`` of an
-    order-level venue, our buy resting at ``px`` with priority ``stamp``."""
+    order-level venue, our buy resting at ``px`` with priority ``stamp`` behind ``ahead``.
+
+    A resting order without a known place (``cut_prio < 0``: one the file never
+    announced) is ahead of ours while any share is: a fill takes the front of the queue
+    first, and such orders rested before the file said anything."""
     if cut[i] != 0 and side[i] == _BID:
+        if cut_px[i] == px and cut_prio[i] < 0:
+            gone = min(float(cut_size[i]), ahead)
+            behind = cut_size[i] - int(gone) if cut[i] == CUT_FILL else 0
+            return gone, behind, AT_PRICE
         if cut_px[i] == px and cut_prio[i] <= stamp:
-            return cut_size[i], 0, AT_PRICE
+            return float(cut_size[i]), 0, AT_PRICE
         if cut[i] == CUT_FILL and cut_px[i] == px:
-            return 0, cut_size[i], AT_PRICE  # an order behind us filled: we come first
+            return 0.0, cut_size[i], AT_PRICE  # an order behind us filled: we come first
         if cut[i] == CUT_FILL and 0 < cut_px[i] < px:
-            return 0, cut_size[i], THROUGH  # a seller went below our price
-        return 0, 0, AT_PRICE
+            return 0.0, cut_size[i], THROUGH  # a seller went below our price
+        return 0.0, 0, AT_PRICE
     if side[i] == _SELL and 0 < price[i] <= px:
         if action[i] == _ADD:
-            return 0, size[i], CROSSED
+            return 0.0, size[i], CROSSED
         if action[i] == _MODIFY and cut[i] == CUT_REQUEUE:
             offered = size[i] - cut_size[i] if cut_px[i] == price[i] else size[i]
-            return 0, max(offered, 0), CROSSED
-    return 0, 0, AT_PRICE
+            return 0.0, max(offered, 0), CROSSED
+    return 0.0, 0, AT_PRICE
 
 
 @numba.njit(cache=True, nogil=True)
 def _advance(
     ts, venue, action, side, flags, price, size, bid_px_ev, bid_sz_ev, ask_px_ev, ask_sz_ev,
     seq, cut, cut_px, cut_prio, cut_size, start, until_ns, bid_px, bid_sz, ask_px, ask_sz,
-    consumed, limit_px, limit_qty, ahead, level, traded, crossed, exact, stamp, last_seq,
-    queue_model, fallback, crossing_fill, trade_fill, room, out_ts, out_venue, out_qty,
-    out_px, out_kind,
+    consumed, limit_px, limit_qty, ahead, level, traded, crossed, through, exact, stamp,
+    last_seq, queue_model, fallback, crossing_fill, trade_fill, room, out_ts, out_venue,
+    out_qty, out_px, out_kind,
 ):  # fmt: skip
     """Apply events from index ``start`` while ``ts <= until_ns``; fill resting orders
     (``queue_model`` on every venue, or ``FIFO`` on the ``exact`` ones and ``fallback``
@@ -271,15 +329,34 @@ def _advance(
         v = venue[i]
         px = limit_px[v]
         resting = limit_qty[v] > 0 and room > 0
-        fifo_here = queue_model == FIFO and exact[v]
+        fifo_here = queue_model == FIFO and exact[v] != 0
         complete = action[i] != _TRADE and action[i] != _FILL and (flags[i] & F_LAST) != 0
         got = 0
         kind = AT_PRICE
         if fifo_here:
             if resting:
-                gone, got, kind = _fifo_fill(i, px, stamp[v], action, side, price, size, cut,
-                                             cut_px, cut_prio, cut_size)  # fmt: skip
+                gone, got, kind = _fifo_fill(i, px, stamp[v], ahead[v], action, side, price,
+                                             size, cut, cut_px, cut_prio, cut_size)  # fmt: skip
                 ahead[v] = max(ahead[v] - gone, 0.0)
+                if kind == CROSSED:
+                    crossed[v] += got
+                if exact[v] == PART_VIEW and complete and got == 0:
+                    # sellers at or below our price that arrived beyond the levels the file
+                    # shows were never announced: what the asks there newly show
+                    if 0 < ask_px_ev[i, 0] <= px:
+                        fresh = _crossing_size(px, ask_px_ev[i], ask_sz_ev[i]) - crossed[v]
+                        if fresh > 0:
+                            got = min(fresh, limit_qty[v])
+                            crossed[v] += got
+                            kind = CROSSED
+                    else:
+                        crossed[v] = 0
+                if complete:
+                    # never more ahead than the level shows: orders ahead may leave unseen
+                    # where the data shows a few levels only (LOBSTER)
+                    shown = _level_size(px, bid_px_ev[i], bid_sz_ev[i])
+                    if shown >= 0:
+                        ahead[v] = min(ahead[v], float(shown))
         elif resting and action[i] == _TRADE:
             # a trade row's book is the one before the trade: it never replaces the venue's
             sell = side[i] == _SELL or (
@@ -291,36 +368,83 @@ def _advance(
                     ahead[v] -= size[i]
                     if ahead[v] <= -1.0:
                         got = int(-ahead[v])
+                        ahead[v] += min(got, limit_qty[v])
             elif sell and 0 < price[i] < px:
-                got = limit_qty[v] if trade_fill == WHOLE else size[i]
                 ahead[v] = min(ahead[v], 0.0)
                 kind = THROUGH
-        elif resting and complete:
-            new = _level_size(px, bid_px_ev[i], bid_sz_ev[i])
-            if new >= 0:
-                explained = traded[v]
-                if trade_fill != WHOLE:
-                    # the trades advance us by the drop they caused: by nothing where they
-                    # met hidden liquidity, which leaves the level as it was
-                    explained = min(traded[v], max(level[v] - new, 0.0))
-                    ahead[v] -= explained
-                    if ahead[v] <= -1.0:
-                        got = int(-ahead[v])
-                model = fallback if queue_model == FIFO else queue_model
-                ahead[v] = _queue_after_change(ahead[v], level[v], float(new), explained, model)
-                level[v] = new
-                traded[v] = 0.0
-            if got == 0 and 0 < ask_px_ev[i, 0] <= px:
-                if crossing_fill == WHOLE:
-                    fresh = limit_qty[v]
+                if trade_fill == WHOLE:
+                    got = limit_qty[v]
                 else:
-                    fresh = _crossing_size(px, ask_px_ev[i], ask_sz_ev[i]) - crossed[v]
+                    # for its size, once the book shows that it took displayed bids
+                    if through[v, 0] == 0 or price[i] < through[v, 1]:
+                        through[v, 1] = price[i]
+                    through[v, 0] += size[i]
+        elif resting and action[i] != _FILL:
+            offer = (
+                crossing_fill != WHOLE
+                and side[i] == _SELL
+                and 0 < price[i] <= px
+                and (action[i] == _ADD or action[i] == _MODIFY)
+            )
+            if offer:
+                # a seller offering at or below our price meets us there, for what it shows
+                if action[i] == _ADD:
+                    fresh = size[i]
+                else:
+                    fresh = _ask_at(price[i], ask_px_ev[i], ask_sz_ev[i]) - _ask_at(
+                        price[i], ask_px[v], ask_sz[v]
+                    )
                 if fresh > 0:
                     got = min(fresh, limit_qty[v])
                     crossed[v] += got
                     kind = CROSSED
-            elif ask_px_ev[i, 0] > px or ask_px_ev[i, 0] <= 0:
-                crossed[v] = 0
+            if complete:
+                new = _level_size(px, bid_px_ev[i], bid_sz_ev[i])
+                if new >= 0:
+                    explained = traded[v]
+                    if trade_fill != WHOLE:
+                        # the trades advance us by the drop they caused: by nothing where
+                        # they met hidden liquidity, which leaves the level as it was
+                        explained = min(traded[v], max(level[v] - new, 0.0))
+                        ahead[v] -= explained
+                        if ahead[v] <= -1.0:
+                            at_price = min(int(-ahead[v]), limit_qty[v] - got)
+                            ahead[v] += at_price  # the rest of the trade stays owed to us
+                            if got == 0:
+                                kind = AT_PRICE
+                            got += at_price
+                    model = fallback if queue_model == FIFO else queue_model
+                    ahead[v] = _queue_after_change(ahead[v], level[v], float(new), explained,
+                                                   model)  # fmt: skip
+                    level[v] = new
+                    traded[v] = 0.0
+                if through[v, 0] > 0:
+                    # the sellers below our price took what the bids between their lowest
+                    # price and ours lost: that much, at most their size, was ours to sell
+                    lost = _bids_between(through[v, 1], px, bid_px[v], bid_sz[v]) - (
+                        _bids_between(through[v, 1], px, bid_px_ev[i], bid_sz_ev[i])
+                    )
+                    gave = min(through[v, 0], max(lost, 0), limit_qty[v] - got)
+                    if gave > 0:
+                        if got == 0:
+                            kind = THROUGH
+                        got += gave
+                    through[v, 0] = 0
+                if 0 < ask_px_ev[i, 0] <= px:
+                    if crossing_fill == WHOLE:
+                        fresh = limit_qty[v] - got
+                    elif offer:
+                        fresh = 0  # this row's offer is counted above
+                    else:
+                        fresh = _crossing_size(px, ask_px_ev[i], ask_sz_ev[i]) - crossed[v]
+                    fresh = min(fresh, limit_qty[v] - got)
+                    if fresh > 0:
+                        crossed[v] += fresh
+                        if got == 0:
+                            kind = CROSSED
+                        got += fresh
+                else:
+                    crossed[v] = 0
         if complete:
             for k in range(ask_px.shape[1]):
                 bid_px[v, k] = bid_px_ev[i, k]
@@ -333,8 +457,6 @@ def _advance(
         if got > 0:
             limit_qty[v] -= got
             room -= got
-            if kind == AT_PRICE and not fifo_here:
-                ahead[v] += got  # what the trade left beyond our fill stays owed to us
             out_ts[fills] = ts[i]
             out_venue[fills] = v
             out_qty[fills] = got
@@ -360,6 +482,16 @@ class Fills:
     kind: np.ndarray
 
 
+def _columns(events: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The event columns the compiled passes take, in their order."""
+    return (
+        events["ts_event"], events["venue"], events["action"].view(np.uint8),
+        events["side"].view(np.uint8), events["flags"], events["price"], events["size"],
+        events["bid_px"], events["bid_sz"], events["ask_px"], events["ask_sz"],
+        events["seq"], events["cut"], events["cut_px"], events["cut_prio"], events["cut_size"],
+    )  # fmt: skip
+
+
 def advance(
     events: np.ndarray,
     start: int,
@@ -378,17 +510,83 @@ def advance(
     # at most one fill per event, and each fill buys at least one share
     capacity = max(1, min(len(events) - start, int(book.limit_qty.sum())))
     out = [np.empty(capacity, np.int64) for _ in range(5)]
-    nxt, count = _advance(
-        events["ts_event"], events["venue"], events["action"].view(np.uint8),
-        events["side"].view(np.uint8), events["flags"], events["price"], events["size"],
-        events["bid_px"], events["bid_sz"], events["ask_px"], events["ask_sz"],
-        events["seq"], events["cut"], events["cut_px"], events["cut_prio"],
-        events["cut_size"], start, until_ns, book.bid_px, book.bid_sz, book.ask_px,
-        book.ask_sz, book.consumed, book.limit_px, book.limit_qty, book.ahead, book.level,
-        book.traded, book.crossed, book.exact, book.stamp, book.last_seq, queue_model,
-        fallback, crossing_fill, trade_fill, room, *out,
+    # (mypy cannot count the unpacked tuples against the kernel's parameters)
+    nxt, count = _advance(  # type: ignore[call-arg]
+        *_columns(events), start, until_ns, *book.arrays(), queue_model, fallback,
+        crossing_fill, trade_fill, room, *out,
     )  # fmt: skip
     return int(nxt), Fills(*(a[:count] for a in out))
+
+
+@numba.njit(cache=True, nogil=True)
+def _schedule(
+    ts, venue, action, side, flags, price, size, bid_px_ev, bid_sz_ev, ask_px_ev, ask_sz_ev,
+    seq, cut, cut_px, cut_prio, cut_size, bid_px, bid_sz, ask_px, ask_sz, consumed,
+    limit_px, limit_qty, ahead, level, traded, crossed, through, exact, stamp, last_seq,
+    queue_model, fallback, crossing_fill, trade_fill, times, is_place, order, order_venue,
+    order_qty,
+    price_out, ahead_out, placed_out, filled_out, fill_order, fill_ts, fill_qty, fill_px,
+    fill_kind,
+):  # fmt: skip
+    """Run one pass of orders that never overlap at a venue: at each of ``times`` (sorted;
+    a cancellation before a placement at one moment) apply the events up to it, then rest
+    or cancel ``order``. Writes each order's price, queue ahead when it rested, whether it
+    rested and its shares filled, and every fill; returns the number of fills."""
+    current = np.full(len(limit_qty), -1, np.int64)
+    index = 0
+    fills = 0
+    for k in range(len(times)):
+        index, got = _advance(
+            ts, venue, action, side, flags, price, size, bid_px_ev, bid_sz_ev, ask_px_ev,
+            ask_sz_ev, seq, cut, cut_px, cut_prio, cut_size, index, times[k], bid_px, bid_sz,
+            ask_px, ask_sz, consumed, limit_px, limit_qty, ahead, level, traded, crossed,
+            through, exact, stamp, last_seq, queue_model, fallback, crossing_fill, trade_fill,
+            2**62, fill_ts[fills:], fill_order[fills:], fill_qty[fills:], fill_px[fills:],
+            fill_kind[fills:],
+        )  # fmt: skip
+        for f in range(fills, fills + got):
+            o = current[fill_order[f]]  # the venue index, written by the pass: its order
+            fill_order[f] = o
+            filled_out[o] += fill_qty[f]
+        fills += got
+        o = order[k]
+        v = order_venue[o]
+        if is_place[k]:
+            _rest(v, order_qty[o], bid_px, bid_sz, limit_px, limit_qty, ahead, level, traded,
+                  crossed, through, stamp, last_seq)  # fmt: skip
+            current[v] = o
+            placed_out[o] = limit_qty[v] > 0
+            if placed_out[o]:
+                price_out[o] = limit_px[v]
+                ahead_out[o] = ahead[v]
+        else:
+            limit_qty[v] = 0
+            current[v] = -1
+    return fills
+
+
+def run_schedule(
+    events: np.ndarray,
+    book: Book,
+    settings: tuple[int, int, int, int],
+    schedule: tuple[np.ndarray, np.ndarray, np.ndarray],
+    orders: tuple[np.ndarray, np.ndarray],
+    out: tuple[np.ndarray, ...],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run one pass of a fill study (:func:`_schedule`): ``settings`` is (queue model,
+    fallback, crossing fill, trade fill), ``schedule`` (times, is_place, order), ``orders``
+    (venue index, shares) of every order, ``out`` the per-order outputs (price, ahead,
+    placed, filled). Returns the pass's fills: order, time, shares, how."""
+    # at most one fill per event, each of at least one share
+    shares = int(orders[1][np.unique(schedule[2])].sum())
+    capacity = max(1, min(len(events), shares))
+    order, ts, qty, px, kind = (np.empty(capacity, np.int64) for _ in range(5))
+    # (unpacked tuples, as in advance)
+    count = _schedule(  # type: ignore[call-arg]
+        *_columns(events), *book.arrays(), *settings, *schedule, *orders, *out, order, ts, qty,
+        px, kind,
+    )  # fmt: skip
+    return order[:count], ts[:count], qty[:count], kind[:count]
 
 
 def attach_venues(events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

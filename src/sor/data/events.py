@@ -75,9 +75,11 @@ EVENT_DTYPE = np.dtype(
         ("cut_size", np.int64),  # the shares that left its place
     ]
 )
-MBP, ORDER_LEVEL, TOP_OF_BOOK = 0, 1, 2
+MBP, ORDER_LEVEL, TOP_OF_BOOK, ORDER_LEVEL_PART = 0, 1, 2, 3
 """``source`` of a row: an MBP file's row; a venue rebuilt from its orders, whose ids give
-every order's place in its queue; a top-of-book venue sent as order records (no queue)."""
+every order's place in its queue; a top-of-book venue sent as order records (no queue); a
+venue whose order messages cover only the levels its file shows (LOBSTER): ids give the
+queue there, but orders beyond them come and go unseen."""
 CUT_NONE, CUT_CANCEL, CUT_FILL, CUT_REQUEUE = 0, 1, 2, 3
 """``cut`` of a row of an ``ORDER_LEVEL`` venue: nothing left a resting order's place; shares
 were cancelled (a cancel, or a modify cutting the size); shares were filled (the size cut

@@ -22,10 +22,9 @@ Each message becomes events of one venue carrying its book (docs/orderlevel.md):
 
 Orders resting before the file starts, or placed while their price lay beyond the file's
 levels, have no submission message: their volume shows only in the orderbook file, and
-their cancels and executions carry ids never seen. That volume is kept per price as one
-block without an id; a block found on the first book sits ahead of every later order, one
-found later behind every order resting at its price then. Cancels and executions of
-unknown ids take from it.
+their cancels and executions carry ids never seen. Their cuts carry the priority stamp -1:
+no place in the queue is known for them (the exact queue counts them ahead of a resting
+order while any share is, since a fill always takes the front of the queue first).
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ import numpy as np
 import polars as pl
 
 from sor.core.errors import DataError
-from sor.data.events import CUT_CANCEL, CUT_FILL, EVENT_DTYPE, F_LAST, LEVELS, ORDER_LEVEL
+from sor.data.events import CUT_CANCEL, CUT_FILL, EVENT_DTYPE, F_LAST, LEVELS, ORDER_LEVEL_PART
 from sor.data.orderbook import table_size
 
 log = logging.getLogger(__name__)
@@ -238,27 +237,18 @@ def read_lobster(
         ts, kind, order_id, size, price, direction,
         np.ascontiguousarray(bid_px[:, :shown]), np.ascontiguousarray(bid_sz[:, :shown]),
         np.ascontiguousarray(ask_px[:, :shown]), np.ascontiguousarray(ask_sz[:, :shown]),
-        _worst(bid_px[:, -1], 1), _worst(ask_px[:, -1], -1), capacity, shift, events["ts_event"], events["action"].view(np.uint8),
+        capacity, shift, events["ts_event"], events["action"].view(np.uint8),
         events["side"].view(np.uint8), events["flags"], events["price"], events["size"],
         events["bid_px"], events["bid_sz"], events["ask_px"], events["ask_sz"],
         events["seq"], events["cut"], events["cut_px"], events["cut_prio"], events["cut_size"],
     )  # fmt: skip
     assert written == n_events
     events["publisher_id"] = publisher
-    events["source"] = ORDER_LEVEL
+    events["source"] = ORDER_LEVEL_PART
     if mismatches:
         log.info("%s: %d cancel(s) or execution(s) larger than the order or block the book "
                  "shows, clamped", path, mismatches)  # fmt: skip
     return LobsterData(events, rows, skipped, name, int(np.count_nonzero(kind == 7)), mismatches)
-
-
-def _worst(last_level: np.ndarray, sign: int) -> np.ndarray:
-    """Per row, ``sign`` times the price of the file's last level where the side shows it
-    (beyond it, levels are out of view), else the lowest int64 (the whole side is shown)."""
-    out = np.full(len(last_level), np.iinfo(np.int64).min, np.int64)
-    shown = last_level > 0
-    out[shown] = sign * last_level[shown]
-    return out
 
 
 def _read_messages(path: Path) -> pl.DataFrame:
@@ -392,54 +382,15 @@ def _find_or_slot(keys, owners, state, key, owner, shift):
 
 
 @numba.njit(cache=True, nogil=True)
-def _max_tree(values):
-    """A bottom-up segment tree of maxima over ``values`` (leaves past the end: minus
-    infinity)."""
-    size = 1
-    while size < max(len(values), 1):
-        size *= 2
-    tree = np.full(2 * size, np.iinfo(np.int64).min, np.int64)
-    tree[size : size + len(values)] = values
-    for j in range(size - 1, 0, -1):
-        tree[j] = max(tree[2 * j], tree[2 * j + 1])
-    return tree
-
-
-@numba.njit(cache=True, nogil=True)
-def _last_above(tree, r, p):
-    """Return the largest index ``<= r`` whose value exceeds ``p``, or -1."""
-    if r < 0:
-        return -1
-    size = len(tree) // 2
-    i = r + size
-    if tree[i] > p:
-        return r
-    while i > 1:
-        if i & 1 and tree[i - 1] > p:
-            i -= 1
-            while i < size:
-                i = 2 * i + 1 if tree[2 * i + 1] > p else 2 * i
-            return i - size
-        i >>= 1
-    return -1
-
-
-@numba.njit(cache=True, nogil=True)
 def _events(
-    ts, kind, order_id, size, price, direction, bid_px, bid_sz, ask_px, ask_sz, worst_bid,
-    worst_ask, capacity, shift, out_ts, out_action, out_side, out_flags, out_price, out_size,
+    ts, kind, order_id, size, price, direction, bid_px, bid_sz, ask_px, ask_sz, capacity,
+    shift, out_ts, out_action, out_side, out_flags, out_price, out_size,
     out_bid_px, out_bid_sz, out_ask_px, out_ask_sz, out_seq, out_cut, out_cut_px,
     out_cut_prio, out_cut_size,
 ):  # fmt: skip
     """Write the events of the messages (see the module); return how many and the cuts
-    clamped to what the order held.
-
-    An order without an id at price ``p`` was placed before the file began or while ``p``
-    lay beyond the levels the file shows (``worst_bid``: per row, the last bid level shown
-    when the side shows every level the file has, else the lowest int64; ``worst_ask``:
-    minus the last ask level likewise): its priority stamp is the last such moment before
-    its cut, -1 when there was none (it rested before the file began).
-    """
+    clamped to what the order held. A cut of an order the file never announced has
+    priority stamp -1: no place is known for it."""
     o_key = np.zeros(capacity, np.int64)
     o_own = np.zeros(capacity, np.int32)
     o_state = np.zeros(capacity, np.uint8)
@@ -448,16 +399,11 @@ def _events(
     o_size = np.zeros(capacity, np.int64)
     o_prio = np.zeros(capacity, np.int64)
     n = len(ts)
-    bid_tree = _max_tree(worst_bid)
-    ask_tree = _max_tree(worst_ask)
-    row_seq = np.full(n, -1, np.int64)  # the stamp of each message's last event
     out = 0
     mismatches = 0
     for i in range(n):
         k = kind[i]
         if k == 7:
-            if i > 0:
-                row_seq[i] = row_seq[i - 1]
             continue
         side = _BUY if direction[i] == 1 else _SELL  # the resting order's side
         before = i - 1 if i > 0 else 0
@@ -497,13 +443,7 @@ def _events(
                     o_state[slot] = 2
             else:
                 at = price[i]
-                # a bid is out of view where the last level shown lies above it, an ask
-                # where it lies below
-                if side == _BUY:
-                    hidden = _last_above(bid_tree, i - 1, at)
-                else:
-                    hidden = _last_above(ask_tree, i - 1, -at)
-                prio = row_seq[hidden] if hidden >= 0 else -1
+                prio = -1
             _write(out, ts[i], ord("C"), side, F_LAST, at, size[i], bid_px, bid_sz, ask_px,
                    ask_sz, i, out_ts, out_action, out_side, out_flags, out_price, out_size,
                    out_bid_px, out_bid_sz, out_ask_px, out_ask_sz)  # fmt: skip
@@ -517,7 +457,6 @@ def _events(
                    bid_sz, ask_px, ask_sz, i, out_ts, out_action, out_side, out_flags,
                    out_price, out_size, out_bid_px, out_bid_sz, out_ask_px, out_ask_sz)  # fmt: skip
         out_seq[out] = out
-        row_seq[i] = out
         out += 1
     return out, mismatches
 
