@@ -73,12 +73,14 @@ def test_each_order_is_simulated_alone() -> None:
 
 def test_the_study_counts_fills_and_marks_them_out() -> None:
     events, venues = _market()
-    options = StudyOptions(every_s=100, size=200, horizons_s=(1.0, 2.0), side="buy")
+    options = StudyOptions(every_s=100, sizes=(200,), horizons_s=(1.0, 2.0), side="buy")
     stats, rows = study(events, venues, options)
+    stats = stats["200"]
     # one order at t=0 per horizon: after 1 s nothing, after 2 s 50 of 200 (at 1.5 s)
     assert stats["2"]["1"] == {
         "orders": 1, "p_any_fill": 0.0, "p_full_fill": 0.0, "mean_filled_fraction": 0.0,
         "median_time_to_first_fill_s": None, "markout_bps": {"1": None, "10": None, "60": None},
+        "at_nbbo": 1.0, "mean_nbbo_distance_bps": 0.0,  # the only venue: it is the NBBO
     }  # fmt: skip
     two = stats["2"]["2"]
     assert (two["p_any_fill"], two["p_full_fill"], two["mean_filled_fraction"]) == (1, 0, 0.25)
@@ -103,7 +105,8 @@ def test_a_sell_study_rests_at_the_ask_and_fills_on_buys() -> None:
     assert flipped["bid_px"][0, 0] == top - 10_010_000_000 and flipped["side"][2] == b"A"
     stats, rows = study(events, venues, StudyOptions(every_s=100, horizons_s=(2.0,), side="sell"))
     assert rows[0].price_nanos == 10_010_000_000 and rows[0].filled == 30
-    assert stats["2"]["2"]["p_any_fill"] == 1.0
+    assert stats["200"]["2"]["2"]["p_any_fill"] == 1.0
+    assert rows[0].nbbo_bps == 0.0 and stats["200"]["2"]["2"]["at_nbbo"] == 1.0
 
 
 def test_markouts_are_signed_so_that_a_cost_is_positive() -> None:
@@ -136,7 +139,10 @@ def test_sor_fills_prints_the_json_writes_orders_and_a_figure(market: Path, tmp_
     assert list(report["venues"]["2"]) == ["0.5", "2", "10"]
     cell = report["venues"]["9"]["2"]
     assert list(cell) == ["orders", "p_any_fill", "p_full_fill", "mean_filled_fraction",
-                          "median_time_to_first_fill_s", "markout_bps"]  # fmt: skip
+                          "median_time_to_first_fill_s", "markout_bps", "at_nbbo",
+                          "mean_nbbo_distance_bps"]  # fmt: skip
+    # two venues: one of them often bids below the other, so not always at the NBBO
+    assert 0 <= cell["at_nbbo"] <= 1 and cell["mean_nbbo_distance_bps"] >= 0
     assert list(cell["markout_bps"]) == ["1", "10", "60"] and cell["orders"] > 5
     with orders.open() as handle:
         rows = list(csv.DictReader(handle))
@@ -200,3 +206,97 @@ def test_sor_fills_fifo_on_a_file_without_order_ids_is_one_line(market: Path) ->
         "sor: error: --queue-model fifo needs order-level data (Databento MBO with order ids, "
         "or LOBSTER): no venue of this input has it; use conservative or probabilistic"
     ]
+
+
+def test_sor_fills_takes_several_sizes_and_refuses_a_repeated_key(
+    market: Path, tmp_path: Path
+) -> None:
+    args = ["fills", "--data", str(market), "--every", "10", "--horizon", "2,10", "--no-plot",
+            "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(app, [*args, "--size", "100,500"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert list(report["sizes"]) == ["100", "500"] and report["run"]["sizes"] == [100, 500]
+    assert list(report["sizes"]["500"]["venues"]["2"]) == ["2", "10"]
+    for flag, value in (("--size", "100,100"), ("--horizon", "2,2.0000001")):
+        bad = CliRunner().invoke(app, ["fills", "--data", str(market), flag, value, "--no-plot"])
+        assert bad.exit_code == 2 and "given twice" in bad.output, bad.output
+
+
+def test_sor_fills_compare_needs_order_ids(market: Path) -> None:
+    result = CliRunner().invoke(app, ["fills", "--data", str(market), "--compare", "--no-plot",
+                                      "--quiet"])  # fmt: skip
+    assert result.exit_code == 2
+    assert "--compare holds the queue models to the exact queue" in result.output
+
+
+def test_sor_fills_compare_runs_the_same_orders_through_fifo_and_each_model(
+    tmp_path: Path,
+) -> None:
+    from orderlevel_helpers import write_mbo_csv
+
+    t0 = 1_712_151_000_000_000_000
+    ms = 1_000_000
+    rows = [
+        (t0, "A", "B", 10.00, 300, 1),
+        (t0, "A", "A", 10.05, 300, 2),
+        (t0, "A", "B", 10.01, 200, 4348, 64, 41),
+        (t0, "A", "A", 10.04, 200, 4348, 192, 41),
+    ]
+    for k in range(1, 60):  # orders join and leave the bid; some trade
+        t = t0 + k * 50 * ms
+        rows.append((t, "A", "B", 10.00, 100, 100 + k))
+        if k % 3 == 0:
+            rows += [
+                (t + ms, "T", "A", 10.00, 100, 0),
+                (t + ms, "F", "B", 10.00, 100, 100 + k - 1),
+                (t + ms, "C", "B", 10.00, 100, 100 + k - 1),
+            ]
+        elif k % 3 == 1:
+            rows.append((t + ms, "C", "B", 10.00, 100, 100 + k))
+    data = write_mbo_csv(tmp_path / "day.mbo.csv", *sorted(rows, key=lambda r: r[0]))
+    orders, plot = tmp_path / "orders.csv", tmp_path / "compare.png"
+    result = CliRunner().invoke(app, [
+        "fills", "--data", str(data), "--compare", "--every", "0.2", "--size", "100,300",
+        "--horizon", "0.5,1", "--orders-out", str(orders), "--plot", str(plot)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["run"]["models"] == ["fifo", "conservative", "probabilistic"]
+    assert report["run"]["venues_without_order_ids"] == ["41"]
+    assert list(report["compare"]) == ["39"]  # only the venue with order ids is compared
+    cell = report["compare"]["39"]["100"]["0.5"]
+    assert cell["orders"] > 5 and set(cell) >= {
+        "fifo",
+        "conservative",
+        "probabilistic",
+        "at_nbbo",
+        "mean_nbbo_distance_bps",
+    }
+    assert 0 <= cell["conservative"]["identical_quantity"] <= 1
+    assert "identical_quantity" not in cell["fifo"]
+    assert "conservative frac/full/same" in result.stderr  # the summary table
+    with orders.open() as handle:
+        written = list(csv.DictReader(handle))
+    assert len(written) == report["run"]["orders_placed"] and written[0]["size"] in {"100", "300"}
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_default_queue_model_fills_as_fifo_does_on_the_shared_amzn_day(
+    tmp_path: Path,
+) -> None:
+    import zipfile
+
+    archive = Path(__file__).resolve().parents[3] / "shared" / "data" / "lobster"
+    archive = archive / "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip"
+    if not archive.is_file():
+        pytest.skip(f"{archive} is absent: the shared real data is not on this machine")
+    with zipfile.ZipFile(archive) as handle:
+        handle.extractall(tmp_path)
+    message = next(tmp_path.glob("*_message_5.csv"))
+    result = CliRunner().invoke(app, [
+        "fills", "--data", str(message), "--compare", "--every", "3", "--size",
+        "100,1000,5000", "--horizon", "2,10,60", "--no-plot", "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    cells = json.loads(result.stdout)["compare"]["2"]
+    agreement = [cells[size][h]["conservative"]["agrees"] for size in cells for h in cells[size]]
+    assert len(agreement) == 9 and all(agreement), cells

@@ -30,7 +30,7 @@ Example::
     latency_us = 100
     latency_sigma = 0.0
     latency_seed = 7
-    queue_model = "probabilistic"  # or "conservative", or "fifo" (order-level input)
+    queue_model = "conservative"  # or "probabilistic", or "fifo" (order-level input)
     fallback_queue_model = "conservative"  # fifo's model where a venue has no order ids
     crossing_fill = "displayed"   # or "whole": asks crossing a resting order fill all of it
     trade_fill = "displayed"      # or "whole": hftbacktest's rules for trades
@@ -101,6 +101,16 @@ def _order_size(value: int) -> int:
     except ConfigError as exc:
         raise ValueError(str(exc)) from None
     return value
+
+
+def _distinct(values: tuple[float, ...]) -> tuple[float, ...]:
+    """No two values of a list flag share a label (``f"{v:g}"``): the report keys its
+    results by them, and two equal ones would count twice under one key."""
+    labels = [f"{v:g}" for v in values]
+    repeated = next((label for label in labels if labels.count(label) > 1), None)
+    if repeated is not None:
+        raise ValueError(f"{repeated} is given twice (or two values print as {repeated})")
+    return values
 
 
 def _timestamp(value: str) -> str:
@@ -330,8 +340,15 @@ class FillsFlags(Validated):
     """The numeric flags of ``sor fills``."""
 
     every: Annotated[float, Field(allow_inf_nan=False, gt=0)]
-    size: Annotated[int, Field(strict=True, ge=1, le=10**9)]
-    horizon: tuple[Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)], ...]
+    size: Annotated[
+        tuple[Annotated[int, Field(strict=True, ge=1, le=10**9)], ...],
+        Field(min_length=1),
+        AfterValidator(_distinct),
+    ]
+    horizon: Annotated[
+        tuple[Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)], ...],
+        AfterValidator(_distinct),
+    ]
     queue_model: QueueModel
     latency_us: Annotated[float, Field(allow_inf_nan=False, ge=0, le=10**9)]
     side: Literal["buy", "sell"]

@@ -14,11 +14,9 @@ import numpy as np
 
 from sor.ck.latency import OrderLatency
 from sor.ck.mirror import mirror_constant, reflect_events
-from sor.ck.queue import CONSERVATIVE, DISPLAYED
+from sor.ck.queue import CONSERVATIVE, DISPLAYED, run_schedule
 from sor.ck.router import CKSettings
 from sor.report.markouts import MARKOUT_HORIZONS_S, TopOfBook, mark_out, share_weighted
-
-_NO_ROOM_LIMIT = 2**62
 
 
 @dataclass(frozen=True)
@@ -89,11 +87,9 @@ def simulate(
     :func:`sor.ck.queue.attach_venues`) under the queue model and fill rules of
     ``settings`` (its latency is the caller's: orders rest at their ``place_ns``)."""
     n = len(orders)
-    price = np.zeros(n, np.int64)
-    ahead = np.zeros(n, np.float64)
-    placed = np.zeros(n, bool)
-    filled = np.zeros(n, np.int64)
-    rows: list[tuple[int, int, int, int]] = []
+    out = (np.zeros(n, np.int64), np.zeros(n, np.float64), np.zeros(n, np.bool_),
+           np.zeros(n, np.int64))  # fmt: skip
+    parts = []
     pass_of = slots(orders)
     for slot in range(int(pass_of.max()) + 1 if n else 0):
         mine = np.flatnonzero(pass_of == slot)
@@ -101,34 +97,24 @@ def simulate(
         times = np.concatenate((orders.cancel_ns[mine], orders.place_ns[mine]))
         is_place = np.concatenate((np.zeros(len(mine), bool), np.ones(len(mine), bool)))
         which = np.concatenate((mine, mine))
-        book = settings.book(events, venues)
-        current = np.full(len(venues), -1, np.int64)
-        index = 0
-        for k in np.lexsort((is_place, times)):
-            index, got = settings.advance(events, index, int(times[k]), book, _NO_ROOM_LIMIT)
-            for t, v, q, kind in zip(got.ts, got.venue, got.qty, got.kind, strict=True):
-                o = int(current[v])
-                filled[o] += int(q)
-                rows.append((o, int(t), int(q), int(kind)))
-            o, v = int(which[k]), int(orders.venue[which[k]])
-            if is_place[k]:
-                book.rest(v, int(orders.qty[o]))
-                current[v] = o
-                placed[o] = book.limit_qty[v] > 0
-                if placed[o]:
-                    price[o], ahead[o] = book.limit_px[v], book.ahead[v]
-            else:
-                book.limit_qty[v] = 0
-                current[v] = -1
-    table = np.array(sorted(rows), dtype=np.int64).reshape(-1, 4)
-    return OrderFills(price, ahead, placed, filled, *(table[:, j] for j in range(4)))
+        order = np.lexsort((is_place, times))
+        parts.append(run_schedule(
+            events, settings.book(events, venues), settings.rules(),
+            (times[order], is_place[order], which[order]), (orders.venue, orders.qty), out,
+        ))  # fmt: skip
+    table = np.column_stack([np.concatenate([p[j] for p in parts]) if parts else
+                             np.zeros(0, np.int64) for j in range(4)])  # fmt: skip
+    # in order, time, shares, how: each order's fills in time order
+    table = table[np.lexsort(table.T[::-1])] if len(table) else table
+    return OrderFills(*out, *(np.ascontiguousarray(table[:, j]) for j in range(4)))
 
 
 @dataclass(frozen=True)
 class OrderRow:
     """One placed order of the study: horizon (s), venue (publisher id), placement time
-    (ns), price (nano-dollars), shares ahead at placement, shares filled, and each fill's
-    time (ns) and shares."""
+    (ns), price (nano-dollars), shares ahead at placement, shares filled, each fill's time
+    (ns) and shares, the order's size, and how far its price sat from the NBBO's best on
+    its side when it rested (bps, positive = worse: a bid below the best bid)."""
 
     horizon_s: float
     venue: int
@@ -138,16 +124,18 @@ class OrderRow:
     filled: int
     fill_ns: tuple[int, ...]
     fill_qty: tuple[int, ...]
+    size: int = 0
+    nbbo_bps: float | None = None
 
 
 @dataclass(frozen=True)
 class StudyOptions:
-    """What ``sor fills`` studies: one ``size``-share order per venue every ``every_s``
-    seconds, at the best bid (``side`` buy) or ask (sell), cancelled after each horizon;
-    the queue model and fill rules as in :func:`sor.ck.queue.advance`."""
+    """What ``sor fills`` studies: one order of each of ``sizes`` shares per venue every
+    ``every_s`` seconds, at the best bid (``side`` buy) or ask (sell), cancelled after each
+    horizon; the queue model and fill rules as in :func:`sor.ck.queue.advance`."""
 
     every_s: float = 5.0
-    size: int = 200
+    sizes: tuple[int, ...] = (200,)
     horizons_s: tuple[float, ...] = (0.5, 2.0, 10.0)
     queue_model: int = CONSERVATIVE
     latency_ns: int = 0
@@ -159,56 +147,205 @@ class StudyOptions:
     @property
     def settings(self) -> CKSettings:
         """The simulator's settings of the study."""
-        return CKSettings(OrderLatency(self.latency_ns), self.queue_model, self.crossing_fill,
+        return self.with_model(self.queue_model)
+
+    def with_model(self, queue_model: int) -> CKSettings:
+        """The simulator's settings of the study under another queue model."""
+        return CKSettings(OrderLatency(self.latency_ns), queue_model, self.crossing_fill,
                           self.trade_fill, self.fallback_queue_model)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Market:
+    """What every study of one input needs: the events the buy machinery runs on (the
+    reflected market for a sell), the mirror constant (0 for a buy), the NBBO of the real
+    market, and the span where orders go (every venue has shown a complete book)."""
+
+    events: np.ndarray
+    top: int
+    nbbo: TopOfBook
+    first_ns: int
+    last_ns: int
+
+    @classmethod
+    def of(cls, events: np.ndarray, venues: np.ndarray, side: str) -> _Market | None:
+        from sor.data.events import complete_books
+
+        top = mirror_constant(events) if side == "sell" else 0
+        book = reflect_events(events, top) if top else events
+        complete = events[complete_books(events)]
+        firsts = [complete["ts_event"][complete["venue"] == v][:1] for v in range(len(venues))]
+        if not len(events) or any(len(f) == 0 for f in firsts):
+            return None
+        first, last = max(int(f[0]) for f in firsts), int(events["ts_event"].max())
+        return cls(book, top, TopOfBook.of_events(events), first, last)
+
+    def orders(self, n_venues: int, options: StudyOptions, horizon_s: float, size: int) -> Orders:
+        """One order per venue every ``every_s``, reaching the book ``latency_ns`` after
+        its decision, cancelled ``horizon_s`` after it rests."""
+        planned = every(n_venues, self.first_ns, self.last_ns - options.latency_ns,
+                        int(options.every_s * 1e9), int(horizon_s * 1e9), size)  # fmt: skip
+        return Orders(planned.venue, planned.place_ns + options.latency_ns,
+                      planned.cancel_ns + options.latency_ns, planned.qty)  # fmt: skip
+
+    def prices(self, got: OrderFills) -> np.ndarray:
+        """The orders' prices in the real market (nano-dollars; 0 where not placed)."""
+        return np.where(got.placed, np.abs(self.top - got.price), 0)
+
+    def nbbo_bps(self, orders: Orders, got: OrderFills) -> np.ndarray:
+        """How far each order's price sat from the NBBO's best on its side when it rested,
+        in bps of that best, positive where worse (NaN where not placed or no NBBO)."""
+        bid, ask = self.nbbo_at(orders.place_ns)
+        best = ask if self.top else bid
+        price = self.prices(got).astype(np.float64)
+        worse = (price - best) if self.top else (best - price)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = worse / best * 10_000
+        return np.where(got.placed & (best > 0), out, np.nan)
+
+    def nbbo_at(self, ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.nbbo.nbbo_at(ns)
 
 
 def study(
     events: np.ndarray, venues: np.ndarray, options: StudyOptions
-) -> tuple[dict[str, dict[str, dict[str, object]]], list[OrderRow]]:
+) -> tuple[dict[str, dict[str, dict[str, dict[str, object]]]], list[OrderRow]]:
     """Run the fill study on ``events`` (with a ``venue`` column).
 
     Orders start once every venue has shown a complete book and stop where their
     cancellation would pass the last event; each is decided at its time and reaches the
     book ``latency_ns`` later, where it rests at the best price as the book then stands.
-    Returns the statistics per venue (publisher id) and horizon (``f"{h:g}"``), and one row
-    per placed order (horizon, venue, time, price, queue ahead, shares filled, fills).
+    Returns the statistics per size (``str``), venue (publisher id) and horizon
+    (``f"{h:g}"``), and one row per placed order.
     """
-    from sor.data.events import complete_books
-
-    sign = 1 if options.side == "buy" else -1
-    top = mirror_constant(events) if sign < 0 else 0
-    book = reflect_events(events, top) if sign < 0 else events
-    nbbo = TopOfBook.of_events(events)
-    complete = events[complete_books(events)]
-    firsts = [complete["ts_event"][complete["venue"] == v][:1] for v in range(len(venues))]
-    if not len(events) or any(len(f) == 0 for f in firsts):
+    market = _Market.of(events, venues, options.side)
+    if market is None:
         return {}, []
-    first, last = max(int(f[0]) for f in firsts), int(events["ts_event"].max())
-    stats: dict[str, dict[str, dict[str, object]]] = {str(int(p)): {} for p in venues}
+    sign = -1 if market.top else 1
+    stats: dict[str, dict[str, dict[str, dict[str, object]]]] = {}
     rows: list[OrderRow] = []
-    for horizon_s in options.horizons_s:
-        planned = every(len(venues), first, last - options.latency_ns,
-                        int(options.every_s * 1e9), int(horizon_s * 1e9), options.size)  # fmt: skip
-        orders = Orders(planned.venue, planned.place_ns + options.latency_ns,
-                        planned.cancel_ns + options.latency_ns, planned.qty)  # fmt: skip
-        got = simulate(book, venues, orders, options.settings)
-        price = np.where(got.placed, np.abs(top - got.price), 0)
-        marks = mark_out(got.fill_ns, sign, nbbo, MARKOUT_HORIZONS_S)[1]
-        for v, publisher in enumerate(venues):
-            mine = np.flatnonzero((orders.venue == v) & got.placed)
-            fills = np.isin(got.fill_order, mine)
-            stats[str(int(publisher))][f"{horizon_s:g}"] = _venue_stats(
-                orders, got, mine, fills, {a: m[fills] for a, m in marks.items()}
-            )
-        for o in np.flatnonzero(got.placed):
-            mine = got.fill_order == o
-            rows.append(OrderRow(
-                horizon_s, int(venues[orders.venue[o]]), int(orders.place_ns[o]), int(price[o]),
-                float(got.ahead[o]), int(got.filled[o]), tuple(got.fill_ns[mine].tolist()),
-                tuple(got.fill_qty[mine].tolist()),
-            ))  # fmt: skip
+    for size in options.sizes:
+        by_venue: dict[str, dict[str, dict[str, object]]] = {str(int(p)): {} for p in venues}
+        stats[str(size)] = by_venue
+        for horizon_s in options.horizons_s:
+            orders = market.orders(len(venues), options, horizon_s, size)
+            got = simulate(market.events, venues, orders, options.settings)
+            price = market.prices(got)
+            distance = market.nbbo_bps(orders, got)
+            marks = mark_out(got.fill_ns, sign, market.nbbo, MARKOUT_HORIZONS_S)[1]
+            for v, publisher in enumerate(venues):
+                mine = np.flatnonzero((orders.venue == v) & got.placed)
+                fills = np.isin(got.fill_order, mine)
+                by_venue[str(int(publisher))][f"{horizon_s:g}"] = _venue_stats(
+                    orders, got, mine, fills, {a: m[fills] for a, m in marks.items()},
+                    distance[mine],
+                )  # fmt: skip
+            for o in np.flatnonzero(got.placed):
+                mine = got.fill_order == o
+                rows.append(OrderRow(
+                    horizon_s, int(venues[orders.venue[o]]), int(orders.place_ns[o]),
+                    int(price[o]), float(got.ahead[o]), int(got.filled[o]),
+                    tuple(got.fill_ns[mine].tolist()), tuple(got.fill_qty[mine].tolist()),
+                    size, None if np.isnan(distance[o]) else float(distance[o]),
+                ))  # fmt: skip
     return stats, rows
+
+
+COMPARED = ("conservative", "probabilistic")
+"""The queue models ``sor fills --compare`` holds to the exact queue."""
+AGREEMENT = {"mean_filled_fraction_relative": 0.10, "mean_filled_fraction_absolute": 0.005,
+             "p_full_fill": 0.01, "identical_quantity": 0.97}  # fmt: skip
+"""When a model agrees with the exact queue on a cell: its mean filled fraction within 10 %
+of FIFO's (or 0.005), its probability of a full fill within 0.01, and the same shares
+filled as FIFO on at least 97 % of the orders."""
+
+
+def compare(
+    events: np.ndarray, venues: np.ndarray, options: StudyOptions
+) -> tuple[dict[str, dict[str, dict[str, dict[str, object]]]], list[OrderRow]]:
+    """Run the same orders through the exact queue (FIFO) and each model of
+    :data:`COMPARED`, on the venues whose queue FIFO knows; return per venue, size and
+    horizon each model's fill statistics beside FIFO's (and the share of orders filled
+    exactly as FIFO fills them), and one row per placed order with FIFO's fills."""
+    from sor.ck.queue import FIFO, QUEUE_MODELS, order_level_venues
+
+    market = _Market.of(events, venues, options.side)
+    exact = order_level_venues(events, venues)
+    if market is None:
+        return {}, []
+    out: dict[str, dict[str, dict[str, dict[str, object]]]] = {
+        str(int(p)): {} for p, e in zip(venues, exact, strict=True) if e
+    }
+    rows: list[OrderRow] = []
+    for size in options.sizes:
+        for horizon_s in options.horizons_s:
+            orders = market.orders(len(venues), options, horizon_s, size)
+            keep = exact[orders.venue] != 0
+            orders = Orders(orders.venue[keep], orders.place_ns[keep], orders.cancel_ns[keep],
+                            orders.qty[keep])  # fmt: skip
+            truth = simulate(market.events, venues, orders, options.with_model(FIFO))
+            models = {name: simulate(market.events, venues, orders,
+                                     options.with_model(QUEUE_MODELS[name]))
+                      for name in COMPARED}  # fmt: skip
+            distance = market.nbbo_bps(orders, truth)
+            for v, publisher in enumerate(venues):
+                if not exact[v]:
+                    continue
+                mine = np.flatnonzero((orders.venue == v) & truth.placed)
+                cell: dict[str, object] = {"orders": len(mine),
+                                           **_distance(distance[mine]),
+                                           "fifo": _fill_stats(truth.filled[mine], size)}  # fmt: skip
+                for name, got in models.items():
+                    cell[name] = _fill_stats(got.filled[mine], size, truth.filled[mine])
+                out[str(int(publisher))].setdefault(str(size), {})[f"{horizon_s:g}"] = cell
+            price = market.prices(truth)
+            for o in np.flatnonzero(truth.placed):
+                mine = truth.fill_order == o
+                rows.append(OrderRow(
+                    horizon_s, int(venues[orders.venue[o]]), int(orders.place_ns[o]),
+                    int(price[o]), float(truth.ahead[o]), int(truth.filled[o]),
+                    tuple(truth.fill_ns[mine].tolist()), tuple(truth.fill_qty[mine].tolist()),
+                    size, None if np.isnan(distance[o]) else float(distance[o]),
+                ))  # fmt: skip
+    return out, rows
+
+
+def _fill_stats(
+    filled: np.ndarray, size: int, truth: np.ndarray | None = None
+) -> dict[str, object]:
+    """Mean filled fraction, probabilities of a full and of any fill; against ``truth``
+    (FIFO's shares filled, same orders) the share filled identically, and whether the
+    model agrees with it by :data:`AGREEMENT`."""
+    if not len(filled):
+        return {"mean_filled_fraction": None, "p_full_fill": None, "p_any_fill": None}
+    stats: dict[str, object] = {
+        "mean_filled_fraction": round(float(np.mean(filled / size)), 6),
+        "p_full_fill": round(float(np.mean(filled >= size)), 6),
+        "p_any_fill": round(float(np.mean(filled > 0)), 6),
+    }
+    if truth is not None:
+        same = float(np.mean(filled == truth))
+        fraction, exact = float(np.mean(filled / size)), float(np.mean(truth / size))
+        full = abs(float(np.mean(filled >= size)) - float(np.mean(truth >= size)))
+        stats["identical_quantity"] = round(same, 6)
+        stats["agrees"] = bool(
+            abs(fraction - exact) <= max(AGREEMENT["mean_filled_fraction_relative"] * exact,
+                                         AGREEMENT["mean_filled_fraction_absolute"])
+            and full <= AGREEMENT["p_full_fill"] and same >= AGREEMENT["identical_quantity"]
+        )  # fmt: skip
+    return stats
+
+
+def _distance(bps: np.ndarray) -> dict[str, object]:
+    """Where the orders rested against the NBBO: the share at its best price, and the mean
+    distance from it in bps (positive = worse)."""
+    known = bps[~np.isnan(bps)]
+    if not len(known):
+        return {"at_nbbo": None, "mean_nbbo_distance_bps": None}
+    return {
+        "at_nbbo": round(float(np.mean(known <= 0)), 6),
+        "mean_nbbo_distance_bps": round(float(np.mean(known)), 6),
+    }
 
 
 def _venue_stats(
@@ -217,12 +354,14 @@ def _venue_stats(
     mine: np.ndarray,
     fills: np.ndarray,
     marks: dict[float, np.ndarray],
+    distance: np.ndarray,
 ) -> dict[str, object]:
-    """The statistics of one venue's orders ``mine`` at one horizon (fills: mask of theirs)."""
+    """The statistics of one venue's orders ``mine`` at one horizon (fills: mask of theirs;
+    ``distance``: each one's distance from the NBBO, bps)."""
     if not len(mine):
         return {"orders": 0, "p_any_fill": None, "p_full_fill": None,
                 "mean_filled_fraction": None, "median_time_to_first_fill_s": None,
-                "markout_bps": {str(a): None for a in marks}}  # fmt: skip
+                "markout_bps": {str(a): None for a in marks}, **_distance(distance)}  # fmt: skip
     filled = got.filled[mine]
     first_ns = np.full(len(orders), -1, np.int64)
     order_of_fill = got.fill_order[fills]
@@ -242,4 +381,5 @@ def _venue_stats(
         "mean_filled_fraction": round(float(np.mean(filled / orders.qty[mine])), 6),
         "median_time_to_first_fill_s": round(float(np.median(waited)), 6) if len(waited) else None,
         "markout_bps": {str(a): mean_markout(m) for a, m in marks.items()},
+        **_distance(distance),
     }

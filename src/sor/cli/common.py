@@ -81,6 +81,18 @@ def float_list(name: str, text: str | None) -> tuple[float, ...] | None:
     return values
 
 
+def int_list(name: str, text: str | None) -> tuple[int, ...] | None:
+    """Parse ``--name a,b,c`` as whole numbers (the flag's checks come after)."""
+    if text is None:
+        return None
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
+        raise SorError(f"--{name}: the list is empty")
+    if not all(part.lstrip("+-").isdigit() for part in parts):
+        raise SorError(f"--{name}: expected comma-separated whole numbers, got {text!r}")
+    return tuple(int(part) for part in parts)
+
+
 Opt = typer.Option
 
 

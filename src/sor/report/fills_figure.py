@@ -17,35 +17,105 @@ MARKOUT_SHOWN_S = "10"
 
 def fills_figure(report: dict[str, Any]) -> Figure:
     """Draw, per venue, the probability of any fill and of a full fill (left) and the
-    10-second markout of the fills (right) against the order's horizon."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
-    for venue, by_horizon in report["venues"].items():
-        horizons = sorted(by_horizon, key=float)
-        x = [float(h) for h in horizons]
-        name = VENUE_NAMES.get(int(venue), venue)
-        line = left.plot(x, [by_horizon[h]["p_any_fill"] for h in horizons], marker="o",
-                         label=f"{name} ({venue})")[0]  # fmt: skip
-        left.plot(x, [by_horizon[h]["p_full_fill"] for h in horizons], marker="o",
-                  linestyle="--", color=line.get_color())  # fmt: skip
-        marks = [by_horizon[h]["markout_bps"][MARKOUT_SHOWN_S] for h in horizons]
-        right.plot(x, [float("nan") if m is None else m for m in marks], marker="o",
-                   color=line.get_color(), label=f"{name} ({venue})")  # fmt: skip
+    10-second markout of the fills (right) against the order's horizon: one row of panels
+    per order size."""
     run = report["run"]
-    for ax in (left, right):
-        ax.set_xscale("log")
-        ax.set_xticks(run["horizons_s"], [f"{h:g}" for h in run["horizons_s"]])
-        ax.minorticks_off()
-        ax.set_xlabel("horizon, s (the order is cancelled after it)")
-        ax.grid(alpha=0.3)
-    left.set_ylim(-0.02, 1.02)
-    left.set_ylabel("probability (solid: any fill; dashed: full fill)")
-    left.set_title(f"{run['size']}-share {run['side']} orders every {run['every_s']:g} s")
-    right.axhline(0, color="0.3", linewidth=0.8)
-    right.set_ylabel(f"{MARKOUT_SHOWN_S}-s markout of the fills, bps (positive = cost)")
-    crossing = f", {run['crossing_fill']} crossing fills" if "crossing_fill" in run else ""
-    right.set_title(f"{run['queue_model']} queue, latency {run['latency_us']:g} us{crossing}")
-    left.legend(fontsize=8)
+    if "sizes" in report:
+        studies = [(int(size), part["venues"]) for size, part in report["sizes"].items()]
+    else:
+        studies = [(run["size"], report["venues"])]
+    fig, axes = plt.subplots(len(studies), 2, figsize=(11, 4.2 * len(studies)),
+                             layout="constrained", squeeze=False)  # fmt: skip
+    for (size, venues), (left, right) in zip(studies, axes, strict=True):
+        for venue, by_horizon in venues.items():
+            horizons = sorted(by_horizon, key=float)
+            x = [float(h) for h in horizons]
+            name = VENUE_NAMES.get(int(venue), venue)
+            line = left.plot(x, [by_horizon[h]["p_any_fill"] for h in horizons], marker="o",
+                             label=f"{name} ({venue})")[0]  # fmt: skip
+            left.plot(x, [by_horizon[h]["p_full_fill"] for h in horizons], marker="o",
+                      linestyle="--", color=line.get_color())  # fmt: skip
+            marks = [by_horizon[h]["markout_bps"][MARKOUT_SHOWN_S] for h in horizons]
+            right.plot(x, [float("nan") if m is None else m for m in marks], marker="o",
+                       color=line.get_color(), label=f"{name} ({venue})")  # fmt: skip
+        _horizon_axis(left, run)
+        _horizon_axis(right, run)
+        left.set_ylim(-0.02, 1.02)
+        left.set_ylabel("probability (solid: any fill; dashed: full fill)")
+        left.set_title(f"{size}-share {run['side']} orders every {run['every_s']:g} s")
+        right.axhline(0, color="0.3", linewidth=0.8)
+        right.set_ylabel(f"{MARKOUT_SHOWN_S}-s markout of the fills, bps (positive = cost)")
+        right.set_title(f"{run['queue_model']} queue, latency {run['latency_us']:g} us"
+                        f"{_rules(run)}")  # fmt: skip
+        left.legend(fontsize=8)
     return fig
+
+
+def _horizon_axis(ax: Any, run: dict[str, Any]) -> None:
+    ax.set_xscale("log")
+    ax.set_xticks(run["horizons_s"], [f"{h:g}" for h in run["horizons_s"]])
+    ax.minorticks_off()
+    ax.set_xlabel("horizon, s (the order is cancelled after it)")
+    ax.grid(alpha=0.3)
+
+
+def _rules(run: dict[str, Any]) -> str:
+    """The fill rules of the run that are not the default, for a title."""
+    rules = [f"{run[key]} {key.split('_')[0]} fills" for key in ("crossing_fill", "trade_fill")
+             if key in run]  # fmt: skip
+    return "".join(f", {rule}" for rule in rules)
+
+
+COMPARE_STYLE = {"fifo": ("black", "-"), "conservative": ("tab:blue", "--"),
+                 "probabilistic": ("tab:orange", ":")}  # fmt: skip
+
+
+def compare_figure(report: dict[str, Any]) -> Figure:
+    """Draw, per venue with order ids and order size, the mean filled fraction (left) and
+    the probability of a full fill (right) against the horizon, FIFO's beside each model's;
+    the legend gives each model's share of orders filled as FIFO fills them, per horizon."""
+    run = report["run"]
+    panels = [(venue, size, cells) for venue, by_size in report["compare"].items()
+              for size, cells in by_size.items()]  # fmt: skip
+    fig, axes = plt.subplots(max(1, len(panels)), 2, figsize=(11, 3.8 * max(1, len(panels))),
+                             layout="constrained", squeeze=False)  # fmt: skip
+    for (venue, size, cells), (left, right) in zip(panels, axes, strict=False):
+        horizons = sorted(cells, key=float)
+        x = [float(h) for h in horizons]
+        for model in run["models"]:
+            color, style = COMPARE_STYLE.get(model, ("0.5", "-"))
+            same = [cells[h][model].get("identical_quantity") for h in horizons]
+            label = (
+                model
+                if model == "fifo"
+                else (
+                    f"{model} (same as FIFO: "
+                    + ", ".join("-" if v is None else f"{100 * v:.1f} %" for v in same)
+                    + ")"
+                )
+            )
+            for ax, key in ((left, "mean_filled_fraction"), (right, "p_full_fill")):
+                values = [cells[h][model][key] for h in horizons]
+                ax.plot(x, [float("nan") if v is None else v for v in values], marker="o",
+                        color=color, linestyle=style, label=label)  # fmt: skip
+        name = VENUE_NAMES.get(int(venue), venue)
+        for ax, what in ((left, "mean filled fraction"), (right, "probability of a full fill")):
+            _horizon_axis(ax, run)
+            ax.set_ylabel(what)
+            ax.set_ylim(bottom=0)
+            ax.set_title(f"{name} ({venue}): {size}-share {run['side']} orders every "
+                         f"{run['every_s']:g} s{_rules(run)}")  # fmt: skip
+        left.legend(fontsize=7)
+    return fig
+
+
+def write_compare_plot(report: dict[str, Any], path: str | Path) -> Path:
+    """Draw :func:`compare_figure` to ``path``; return the path."""
+    fig = compare_figure(report)
+    try:
+        return _save(fig, path)
+    finally:
+        plt.close(fig)
 
 
 def write_fills_plot(report: dict[str, Any], path: str | Path) -> Path:

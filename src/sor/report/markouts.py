@@ -76,16 +76,25 @@ class TopOfBook:
     def mids_at(self, ns: np.ndarray) -> np.ndarray:
         """Return the NBBO mid ($) after every row at or before each time of ``ns``; NaN
         until both sides show a price."""
+        bid, ask = self.nbbo_at(ns)
+        both = (bid > 0) & (ask > 0)
+        out = np.full(len(bid), np.nan)
+        out[both] = (bid[both] + ask[both]) / 2 / 1e9
+        return out
+
+    def nbbo_at(self, ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the NBBO best bid and best ask (nano-dollars, 0 where no venue shows
+        one) after every row at or before each time of ``ns``."""
         query = np.asarray(ns, dtype=np.int64).reshape(-1)
         order = np.argsort(query, kind="stable")
-        out = np.empty(len(query))
-        out[order] = _mids_kernel(self.ts, self.publisher_id, self.bid_px, self.ask_px,
-                                  np.ascontiguousarray(query[order]))  # fmt: skip
-        return out
+        bid, ask = np.empty(len(query), np.int64), np.empty(len(query), np.int64)
+        bid[order], ask[order] = _nbbo_kernel(self.ts, self.publisher_id, self.bid_px,
+                                              self.ask_px, np.ascontiguousarray(query[order]))  # fmt: skip
+        return bid, ask
 
 
 @numba.njit(cache=True, nogil=True)
-def _mids_kernel(ts, publisher_id, bid_px, ask_px, query):
+def _nbbo_kernel(ts, publisher_id, bid_px, ask_px, query):
     """One pass over the rows, stopping at each query time (ascending) to read the NBBO:
     memory follows the queries, not the rows (a long file's snapshots are many)."""
     size = MAX_PUBLISHER_ID + 1
@@ -94,7 +103,8 @@ def _mids_kernel(ts, publisher_id, bid_px, ask_px, query):
     known = np.zeros(size, np.bool_)
     seen = np.empty(size, np.int64)
     n_seen = 0
-    out = np.empty(len(query))
+    out_bid = np.zeros(len(query), np.int64)
+    out_ask = np.zeros(len(query), np.int64)
     r = 0
     for k in range(len(query)):
         while r < len(ts) and ts[r] <= query[k]:
@@ -113,11 +123,9 @@ def _mids_kernel(ts, publisher_id, bid_px, ask_px, query):
             best_bid = max(best_bid, bid[p])
             if 0 < ask[p] < best_ask:
                 best_ask = ask[p]
-        if best_bid > 0 and best_ask < _NO_ASK:
-            out[k] = (best_bid + best_ask) / 2 / 1e9
-        else:
-            out[k] = np.nan
-    return out
+        out_bid[k] = best_bid
+        out_ask[k] = best_ask if best_ask < _NO_ASK else 0
+    return out_bid, out_ask
 
 
 def mark_out(
