@@ -120,7 +120,7 @@ def test_the_command_list_shows_each_summary_whole(capsys: pytest.CaptureFixture
 
 def test_backtest_help_states_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     rendered = _help(["backtest"], capsys)
-    for value in ("mock_l1_stream", "5000", "0.003", "0.002", "probabilistic", "latest"):
+    for value in ("mock_l1_stream", "5000", "0.003", "0.002", "conservative", "latest"):
         assert f"[default: {value}]" in " ".join(rendered.split()), value
 
 

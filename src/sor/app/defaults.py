@@ -15,8 +15,9 @@ DEFAULT_LATENCY_US = 100.0
 """Order-entry latency of model ck, microseconds."""
 DEFAULT_LATENCY_SIGMA = 0.0
 """Log-sd of the sampled latencies of model ck: 0 keeps the latency constant."""
-DEFAULT_QUEUE_MODEL = "probabilistic"
-"""The queue simulator's treatment of cancellations in model ck."""
+DEFAULT_QUEUE_MODEL = "conservative"
+"""The queue simulator's treatment of cancellations in model ck: the one that fills as the
+exact queue does on real order-level data (``sor fills --compare``, README)."""
 DEFAULT_CROSSING_FILL = "displayed"
 """What asks crossing a resting order's price fill, in model ck and ``sor fills``."""
 DEFAULT_TRADE_FILL = "displayed"

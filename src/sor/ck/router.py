@@ -24,7 +24,6 @@ from sor.ck.queue import (
     CONSERVATIVE,
     DISPLAYED,
     FIFO,
-    PROBABILISTIC,
     Book,
     Fills,
     advance,
@@ -44,7 +43,7 @@ class CKSettings:
     """Simulator settings of a ck run: recorded in the report (``sor.ck.queue`` codes)."""
 
     latency: OrderLatency = field(default_factory=OrderLatency)
-    queue_model: int = PROBABILISTIC
+    queue_model: int = CONSERVATIVE
     crossing_fill: int = DISPLAYED
     trade_fill: int = DISPLAYED
     fallback_queue_model: int = CONSERVATIVE
@@ -68,6 +67,11 @@ class CKSettings:
                     "probabilistic"
                 )
         return Book.empty(venues, events["ask_px"].shape[1], exact)
+
+    def rules(self) -> tuple[int, int, int, int]:
+        """The queue model, its fallback and the fill rules, as the compiled passes take
+        them."""
+        return self.queue_model, self.fallback_queue_model, self.crossing_fill, self.trade_fill
 
     def advance(
         self, events: np.ndarray, start: int, until_ns: int, book: Book, room: int
