@@ -6,7 +6,8 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,6 +24,9 @@ from sor.app.defaults import (
 from sor.core.domain import DEFAULT_FEE, DEFAULT_REBATE
 from sor.core.errors import SorError
 from sor.core.search import DEFAULT_LAMBDA_OVER, DEFAULT_LAMBDA_UNDER, DEFAULT_THETA_QUEUE
+
+if TYPE_CHECKING:
+    from sor.data.orderlevel import SourceOptions
 
 log = logging.getLogger("sor")
 
@@ -94,6 +98,36 @@ def int_list(name: str, text: str | None) -> tuple[int, ...] | None:
 
 
 Opt = typer.Option
+
+LobsterBookFlag = Annotated[
+    Path | None,
+    Opt(help="LOBSTER input: its orderbook file, when it is not beside the message file."),
+]
+PublisherFlag = Annotated[
+    int | None,
+    Opt(help=with_default("LOBSTER input: the venue's publisher_id.", "2 (Nasdaq)")),
+]
+
+
+def source_options(lobster_book: Path | None, publisher: int | None) -> SourceOptions | None:
+    """How to read a LOBSTER input: its orderbook file and its venue; None for defaults.
+
+    Raises
+    ------
+    SorError
+        The orderbook file does not exist, or the publisher is outside Databento's range.
+    """
+    from sor.data.orderlevel import SourceOptions
+
+    if lobster_book is None and publisher is None:
+        return None
+    if lobster_book is not None and not lobster_book.is_file():
+        raise SorError(f"--lobster-book: no such file: {lobster_book}")
+    if publisher is not None and not 0 <= publisher <= 65_535:
+        raise SorError(
+            f"--publisher: must be 0 to 65535 (a Databento publisher_id), got {publisher}"
+        )
+    return SourceOptions(lobster_book=lobster_book, publisher=publisher)
 
 
 BROKER_HELP = with_default(

@@ -17,6 +17,7 @@ from typer._click.exceptions import MissingParameter, NoArgsIsHelpError
 from sor import __version__
 from sor.cli.backtest import backtest
 from sor.cli.broker import broker
+from sor.cli.convert import convert
 from sor.cli.demo import demo
 from sor.cli.evaluate import evaluate
 from sor.cli.fills import fills
@@ -115,6 +116,7 @@ app.command()(broker)
 app.command()(place)
 app.command()(replays)
 app.command()(evaluate)
+app.command()(convert)
 app.command()(stats)
 app.command()(fills)
 app.command()(version)
