@@ -10,19 +10,37 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sor.app.runs import FIGURE_FORMATS, check_output, write_atomically
-from sor.cli.common import float_list, setup_logging, user_errors
+from sor.app.runs import FIGURE_FORMATS, check_output, timestamp_flag, write_atomically
+from sor.cli.common import (
+    LobsterBookFlag,
+    PublisherFlag,
+    float_list,
+    setup_logging,
+    source_options,
+    user_errors,
+    window_help,
+)
 from sor.core.errors import SorError
+
+if TYPE_CHECKING:
+    from sor.data.orderlevel import SourceOptions
 
 log = logging.getLogger("sor")
 
 
 def stats(
-    data: Annotated[Path, typer.Argument(help="Databento MBP-1 or MBP-10 file, CSV or DBN.")],
+    data: Annotated[
+        Path,
+        typer.Argument(help="Databento MBP-1, MBP-10 or MBO file (CSV or DBN), or LOBSTER."),
+    ],
+    start: Annotated[str | None, typer.Option(help=window_help("start"))] = None,
+    end: Annotated[str | None, typer.Option(help=window_help("end"))] = None,
+    lobster_book: LobsterBookFlag = None,
+    publisher: PublisherFlag = None,
     lags: Annotated[int, typer.Option(help="Trade-sign autocorrelation lags 1..LAGS.")] = 10,
     intervals: Annotated[
         str, typer.Option(help="OFI regression interval lengths, seconds, comma-separated.")
@@ -42,18 +60,23 @@ def stats(
     ] = 24.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only.")] = False,
 ) -> None:
-    """Print the stylized facts of an MBP file as JSON.
+    """Print the stylized facts of a market data file as JSON.
 
     Message and trade rates, spread, best-level sizes, queue turnover, trade-sign
     autocorrelation, the order-flow-imbalance regression and trade markouts
-    (docs/stats.md): how a user checks that a generated market resembles theirs.
+    (docs/stats.md): how a user checks that a generated market resembles theirs. Trades
+    without an aggressor side are signed by the quote rule (the tick rule at the mid) and
+    counted in trade_signs.
 
     Example: sor stats market.csv --plot stats.png
     """
     setup_logging(quiet)
     with user_errors():
+        window = (timestamp_flag("start", start), timestamp_flag("end", end))
+        if None not in window and window[0] > window[1]:  # type: ignore[operator]
+            raise SorError("--start comes after --end: the window is empty")
         _run(data, lags, intervals, horizons, tick, None if no_plot else plot, skip_bad_rows,
-             max_ts_distance)  # fmt: skip
+             max_ts_distance, window, source_options(lobster_book, publisher))  # fmt: skip
 
 
 def _run(
@@ -65,6 +88,8 @@ def _run(
     plot: Path | None,
     skip_bad_rows: bool,
     max_ts_distance: float,
+    window: tuple[int | None, int | None],
+    source: SourceOptions | None,
 ) -> None:
     from sor.app.settings import StatsFlags, check_flags
 
@@ -89,7 +114,8 @@ def _run(
     )  # fmt: skip
     result = file_stats(
         data, settings, skip_bad_rows=skip_bad_rows,
-        max_ts_distance_ns=round(flags.max_ts_distance * 3.6e12),
+        max_ts_distance_ns=round(flags.max_ts_distance * 3.6e12), start_ns=window[0],
+        end_ns=window[1], source=source,
     )  # fmt: skip
     typer.echo(json.dumps(result.report, indent=2))
     if plot is not None:

@@ -32,6 +32,7 @@ KERNEL_MODULES = (
     "data/reader.py",
     "report/markouts.py",
     "static/allocator.py",
+    "stats/book.py",
     "static/replay.py",
 )
 """The modules that hold compiled kernels, relative to the package."""
@@ -110,6 +111,9 @@ def _read_tiny_order_level(folder: Path) -> None:
     body = "".join(f"{t},{t},160,39,1,{row},0,{i},X\n" for i, (t, row) in enumerate(rows))
     mbo.write_text(header + body)
     read_events(mbo)
+    from sor.stats.book import read_book
+
+    read_book(mbo)
     message = folder / "X_2024-01-02_34200000_57600000_message_1.csv"
     message.write_text("34200.1,1,1,100,100000,1\n34200.2,4,1,100,100000,1\n")
     book = folder / "X_2024-01-02_34200000_57600000_orderbook_1.csv"

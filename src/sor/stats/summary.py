@@ -5,15 +5,18 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sor.core.domain import NANOS_PER_DOLLAR, NANOS_PER_SECOND
 from sor.core.errors import DataError
 from sor.data.reader import DEFAULT_MAX_TS_DISTANCE_NS, file_sha256, format_timestamp
-from sor.stats.book import read_book
+from sor.stats.book import QUOTE_RULE, SIGNED, TICK_RULE, UNSIGNED, Book, read_book
 from sor.stats.facts import Facts, Settings, overall_facts, venue_facts
+
+if TYPE_CHECKING:
+    from sor.data.orderlevel import SourceOptions
 
 SIGNIFICANT = 6
 """Significant digits of every real number in the report."""
@@ -33,8 +36,12 @@ def file_stats(
     *,
     skip_bad_rows: bool = False,
     max_ts_distance_ns: int = DEFAULT_MAX_TS_DISTANCE_NS,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    source: SourceOptions | None = None,
 ) -> Stats:
-    """Return the stylized facts of a Databento MBP file, per venue and overall.
+    """Return the stylized facts of a Databento MBP file (or an order-level one's events)
+    within ``[start_ns, end_ns]``, per venue and overall.
 
     Raises
     ------
@@ -43,15 +50,19 @@ def file_stats(
     """
     settings = settings or Settings()
     book, rows_read = read_book(
-        path, skip_bad_rows=skip_bad_rows, max_ts_distance_ns=max_ts_distance_ns
-    )
+        path, skip_bad_rows=skip_bad_rows, max_ts_distance_ns=max_ts_distance_ns,
+        start_ns=start_ns, end_ns=end_ns, source=source,
+    )  # fmt: skip
     if len(book) == 0:
         raise DataError("no rows to describe", path=str(path))
     t0, t1 = int(book.ts.min()), int(book.ts.max())
     rows = len(book)
     per_venue: dict[str, Facts] = {}
+    signed: dict[str, dict[str, int]] = {}
     for venue in np.unique(book.venue):
-        per_venue[str(int(venue))] = venue_facts(book.of_venue(int(venue)), settings, t0, t1)
+        part = book.of_venue(int(venue))
+        per_venue[str(int(venue))] = venue_facts(part, settings, t0, t1)
+        signed[str(int(venue))] = _signs(part)
     del book  # the venues' facts keep what the overall ones need
     overall = overall_facts(list(per_venue.values()), settings, t0, t1)
     report = {
@@ -63,12 +74,30 @@ def file_stats(
         "end": format_timestamp(t1),
         "seconds": (t1 - t0) / NANOS_PER_SECOND,
         "settings": _settings(settings),
-        "venues": {venue: _clean(facts.values) for venue, facts in per_venue.items()},
-        "overall": _clean(overall.values),
+        "venues": {
+            venue: {**_clean(facts.values), "trade_signs": signed[venue]}
+            for venue, facts in per_venue.items()
+        },
+        "overall": {
+            **_clean(overall.values),
+            "trade_signs": {k: sum(s[k] for s in signed.values()) for k in _SIGN_KEYS},
+        },
     }
     points = {venue: facts.ofi_points for venue, facts in per_venue.items()}
     points["overall"] = overall.ofi_points
     return Stats(report=report, ofi_points={k: v for k, v in points.items() if v is not None})
+
+
+_SIGN_KEYS = ("from_data", "quote_rule", "tick_rule", "unsigned")
+
+
+def _signs(book: Book) -> dict[str, int]:
+    """How many of the venue's trade rows had an aggressor side, were signed by the quote
+    or the tick rule, or could not be signed (:func:`sor.stats.book.classify`)."""
+    how = book.how[book.trade]
+    counts = np.bincount(how, minlength=UNSIGNED + 1)
+    return {key: int(counts[code]) for key, code in zip(
+        _SIGN_KEYS, (SIGNED, QUOTE_RULE, TICK_RULE, UNSIGNED), strict=True)}  # fmt: skip
 
 
 def _settings(settings: Settings) -> dict[str, Any]:
