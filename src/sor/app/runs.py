@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from sor.app.settings import BacktestFlags
     from sor.ck.router import CKSettings
+    from sor.data.orderlevel import SourceOptions
     from sor.data.reader import MarketData
     from sor.static.backtest import BacktestConfig
 
@@ -119,6 +120,7 @@ class BacktestOptions:
     json_out: Path = Path("output.json")
     plot: Path | None = Path("results.png")
     file_config: FileConfig = dataclasses.field(default_factory=FileConfig)
+    source: SourceOptions | None = None
 
     def config(
         self, *, seed: int | None, start_ns: int | None = None, end_ns: int | None = None
@@ -232,7 +234,7 @@ def market_input(
         market = read_market(
             path, start_ns=config.start_ns, end_ns=config.end_ns,
             skip_bad_rows=options.skip_bad_rows,
-            max_ts_distance_ns=options.max_ts_distance_ns,
+            max_ts_distance_ns=options.max_ts_distance_ns, source=options.source,
         )  # fmt: skip
         log.info(
             "%d rows read, %d kept snapshots, venues %s",
@@ -516,6 +518,7 @@ def read_window_events(path: Path, options: BacktestOptions) -> np.ndarray:
         end_ns=config.end_ns,
         skip_bad_rows=options.skip_bad_rows,
         max_ts_distance_ns=options.max_ts_distance_ns,
+        source=options.source,
     )
 
 

@@ -37,8 +37,10 @@ from sor.cli.common import (
     LatencySeedFlag,
     LatencySigmaFlag,
     LatencyUsFlag,
+    LobsterBookFlag,
     ModelFlag,
     Opt,
+    PublisherFlag,
     QueueModelFlag,
     RebateFlag,
     SideFlag,
@@ -46,6 +48,7 @@ from sor.cli.common import (
     TradeFillFlag,
     float_list,
     setup_logging,
+    source_options,
     user_errors,
     window_help,
     with_default,
@@ -58,7 +61,12 @@ log = logging.getLogger("sor")
 def backtest(
     data: Annotated[
         Path | None,
-        Opt(help=with_default("Databento MBP CSV or DBN file.", "generated data, see --seed")),
+        Opt(
+            help=with_default(
+                "Databento MBP or MBO file (CSV or DBN), or a LOBSTER message file.",
+                "generated data, see --seed",
+            )
+        ),
     ] = None,
     kafka: Annotated[
         str | None,
@@ -146,6 +154,8 @@ def backtest(
         int | None,
         Opt(help=with_default("Search workers: threads, processes for --model ck.", "all cores")),
     ] = None,
+    lobster_book: LobsterBookFlag = None,
+    publisher: PublisherFlag = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar or logs.")] = False,
 ) -> None:
     """Backtest the router against the baselines; print the report.
@@ -205,6 +215,7 @@ def backtest(
             json_out=json_out,
             plot=None if no_plot else plot,
             file_config=file_config,
+            source=source_options(lobster_book, publisher),
         )
         options.config(seed=None)  # the window and the fees, before any data is read
         options.check_outputs()

@@ -34,6 +34,7 @@ from sor.cli.common import (
     LatencyUsFlag,
     ModelFlag,
     Opt,
+    PublisherFlag,
     QueueModelFlag,
     RebateFlag,
     SideFlag,
@@ -41,6 +42,7 @@ from sor.cli.common import (
     TradeFillFlag,
     float_list,
     setup_logging,
+    source_options,
     user_errors,
     with_default,
 )
@@ -120,6 +122,7 @@ def evaluate(
     ] = None,
     skip_bad_rows: Annotated[bool, Opt(help=SKIP_HELP, show_default=False)] = False,
     max_ts_distance: Annotated[float, Opt(help=TS_DISTANCE_HELP)] = DEFAULT_MAX_TS_DISTANCE_H,
+    publisher: PublisherFlag = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar or logs.")] = False,
 ) -> None:
     """Evaluate the router over many days, tuned out of sample.
@@ -199,7 +202,9 @@ def evaluate(
             resamples=flags.resamples,
             skip_bad_rows=skip_bad_rows,
             max_ts_distance_ns=round(flags.max_ts_distance * NANOS_PER_HOUR),
+            publisher=publisher,
         )
+        source_options(None, publisher)  # checks the publisher's range
         inputs = [*(data or []), *(more or [])]
         if not inputs:
             raise SorError("--data: give the day files (a directory, a glob or files)")

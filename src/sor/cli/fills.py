@@ -16,10 +16,13 @@ from sor.cli.common import (
     CROSSING_FILL_CHOICES,
     FALLBACK_QUEUE_MODEL_HELP,
     TRADE_FILL_CHOICES,
+    LobsterBookFlag,
     Opt,
+    PublisherFlag,
     float_list,
     int_list,
     setup_logging,
+    source_options,
     user_errors,
 )
 from sor.core.errors import SorError
@@ -27,6 +30,7 @@ from sor.core.errors import SorError
 if TYPE_CHECKING:
     from sor.app.settings import FillsFlags
     from sor.ck.fills import OrderRow
+    from sor.data.orderlevel import SourceOptions
 
 log = logging.getLogger("sor")
 
@@ -37,7 +41,9 @@ fills)."""
 
 
 def fills(
-    data: Annotated[Path, Opt(help="Databento MBP CSV or DBN file.")],
+    data: Annotated[
+        Path, Opt(help="Databento MBP or MBO file (CSV or DBN), or a LOBSTER message file.")
+    ],
     every: Annotated[float, Opt(help="Seconds between orders (one per venue each time).")] = 5.0,
     size: Annotated[
         str, Opt(help="Shares per order, comma-separated for several studies (100,1000).")
@@ -80,6 +86,8 @@ def fills(
     json_out: Annotated[
         Path | None, Opt(help="Write the JSON report to this file too (it goes to stdout).")
     ] = None,
+    lobster_book: LobsterBookFlag = None,
+    publisher: PublisherFlag = None,
     plot: Annotated[Path, Opt(help="Where to write the figure.")] = Path("fills.png"),
     no_plot: Annotated[bool, Opt("--no-plot", help="Do not draw the figure.")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="Log warnings only.")] = False,
@@ -114,7 +122,7 @@ def fills(
         for path, flag in outputs:
             if path is not None:
                 check_output(path, flag)
-        report, rows = _run(data, flags, compare)
+        report, rows = _run(data, flags, compare, source_options(lobster_book, publisher))
         text = json.dumps(report, indent=2)
         if compare and not quiet:
             sys.stderr.write(_summary(report) + "\n")
@@ -133,7 +141,9 @@ def fills(
         typer.echo(text)
 
 
-def _run(data: Path, flags: FillsFlags, compare: bool) -> tuple[dict[str, Any], list[OrderRow]]:
+def _run(
+    data: Path, flags: FillsFlags, compare: bool, source: SourceOptions | None = None
+) -> tuple[dict[str, Any], list[OrderRow]]:
     """Read ``data`` and run the study (or, ``compare``, the comparison with the exact
     queue); return the report and the orders' rows."""
     from sor.ck import fills as study_of
@@ -153,7 +163,7 @@ def _run(data: Path, flags: FillsFlags, compare: bool) -> tuple[dict[str, Any], 
     if not data.is_file():
         raise SorError(f"--data: no such file: {data}")
     log.info("reading every event of %s", data)
-    events, venues = attach_venues(read_events(data))
+    events, venues = attach_venues(read_events(data, source=source))
     options = study_of.StudyOptions(
         every_s=flags.every, sizes=flags.size, horizons_s=flags.horizon,
         queue_model=QUEUE_MODELS[flags.queue_model],

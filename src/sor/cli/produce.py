@@ -25,8 +25,11 @@ from sor.cli.common import (
     SKIP_HELP,
     TOPIC_HELP,
     TS_DISTANCE_HELP,
+    LobsterBookFlag,
     Opt,
+    PublisherFlag,
     setup_logging,
+    source_options,
     user_errors,
     window_help,
     with_default,
@@ -38,7 +41,12 @@ log = logging.getLogger("sor")
 def produce(
     data: Annotated[
         Path | None,
-        Opt(help=with_default("Databento MBP CSV or DBN file.", "generated data, see --seed")),
+        Opt(
+            help=with_default(
+                "Databento MBP or MBO file (CSV or DBN), or a LOBSTER message file.",
+                "generated data, see --seed",
+            )
+        ),
     ] = None,
     bootstrap: Annotated[
         str | None,
@@ -63,6 +71,8 @@ def produce(
     skip_bad_rows: Annotated[bool, Opt(help=SKIP_HELP, show_default=False)] = False,
     max_ts_distance: Annotated[float, Opt(help=TS_DISTANCE_HELP)] = DEFAULT_MAX_TS_DISTANCE_H,
     seed: Annotated[int, Opt(help="Seed of the generated data.")] = DEFAULT_SEED,
+    lobster_book: LobsterBookFlag = None,
+    publisher: PublisherFlag = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="Log warnings only.")] = False,
 ) -> None:
     """Publish the data to Kafka, one message per venue snapshot.
@@ -99,6 +109,7 @@ def produce(
         file_config = load_config(config_path(config))
         options = BacktestOptions(
             start=start, end=end, skip_bad_rows=skip_bad_rows, file_config=file_config,
+            source=source_options(lobster_book, publisher),
             max_ts_distance_ns=round(flags.max_ts_distance * NANOS_PER_HOUR),
         )  # fmt: skip
         window = options.config(seed=None)

@@ -29,7 +29,8 @@ def discover(inputs: Sequence[str]) -> list[str]:
     """Expand directories and globs into day files, in the order given, each once.
 
     A directory gives its files ending in one of ``DAY_SUFFIXES``, sorted by name; a glob its
-    matches, sorted. A named file is taken whatever its suffix.
+    matches, sorted. A named file is taken whatever its suffix. A LOBSTER orderbook file is
+    never a day: it goes with its message file.
 
     Raises
     ------
@@ -52,7 +53,7 @@ def _expand_local(text: str) -> list[str]:
     if path.is_dir():
         return sorted(str(p) for p in path.iterdir() if p.is_file() and _is_day(p.name))
     if _GLOB_CHARS & set(text):
-        return sorted(p for p in glob.glob(str(path)) if Path(p).is_file())
+        return sorted(p for p in glob.glob(str(path)) if Path(p).is_file() and not _is_book(p))
     if not path.is_file():
         raise DataError("no such data file", path=text)
     return [str(path)]
@@ -66,7 +67,7 @@ def _expand_url(text: str) -> list[str]:
         if fs.isdir(path):
             names = [n for n in fs.ls(path, detail=False) if _is_day(n) and fs.isfile(n)]
         elif _GLOB_CHARS & set(path):
-            names = [n for n in fs.glob(path) if fs.isfile(n)]
+            names = [n for n in fs.glob(path) if fs.isfile(n) and not _is_book(n)]
         elif fs.isfile(path):
             names = [path]
         else:
@@ -77,7 +78,25 @@ def _expand_url(text: str) -> list[str]:
 
 
 def _is_day(name: str) -> bool:
-    return name.lower().endswith(DAY_SUFFIXES)
+    return name.lower().endswith(DAY_SUFFIXES) and not _is_book(name)
+
+
+def _is_book(name: str) -> bool:
+    """Whether ``name`` is a LOBSTER orderbook file (it goes with its message file)."""
+    from sor.data.lobster import NAME
+
+    match = NAME.match(name.rstrip("/").rsplit("/", 1)[-1])
+    return match is not None and match["kind"] == "orderbook"
+
+
+def _companions(name: str) -> list[str]:
+    """The files a day file needs beside it: a LOBSTER message file its orderbook file."""
+    from sor.data.lobster import NAME
+
+    match = NAME.match(name)
+    if match is None or match["kind"] != "message":
+        return []
+    return [name.replace("_message_", "_orderbook_")]
 
 
 @contextmanager
@@ -88,12 +107,13 @@ def local_copy(source: str) -> Iterator[Path]:
         return
     import fsspec
 
-    name = source.rstrip("/").rsplit("/", 1)[-1]
+    base, name = source.rstrip("/").rsplit("/", 1)
     with tempfile.TemporaryDirectory(prefix="sor-day-") as folder:
-        target = Path(folder) / name
-        try:
-            with fsspec.open(source, "rb") as remote, target.open("wb") as local:
-                shutil.copyfileobj(remote, local, 1 << 20)
-        except (OSError, ValueError) as exc:
-            raise DataError(f"cannot read: {exc}", path=source) from exc
-        yield target
+        for file in (name, *_companions(name)):
+            url = f"{base}/{file}"
+            try:
+                with fsspec.open(url, "rb") as remote, (Path(folder) / file).open("wb") as local:
+                    shutil.copyfileobj(remote, local, 1 << 20)
+            except (OSError, ValueError) as exc:
+                raise DataError(f"cannot read: {exc}", path=url) from exc
+        yield Path(folder) / name

@@ -34,13 +34,14 @@ class Evaluation:
     resamples: int = DEFAULT_RESAMPLES
     skip_bad_rows: bool = False
     max_ts_distance_ns: int = 24 * 3600 * 10**9
+    publisher: int | None = None
 
     def spec(self, index: int, source: str) -> DaySpec:
         """The task of the day file ``source``."""
         return DaySpec(
             index=index, source=source, config=self.config, horizons_s=self.horizons_s,
             ck_settings=self.ck_settings, skip_bad_rows=self.skip_bad_rows,
-            max_ts_distance_ns=self.max_ts_distance_ns,
+            max_ts_distance_ns=self.max_ts_distance_ns, publisher=self.publisher,
         )  # fmt: skip
 
     def settings(self) -> Settings:

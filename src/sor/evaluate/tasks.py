@@ -25,6 +25,7 @@ from sor.data.instruments import (
     is_dbn,
     write_instrument,
 )
+from sor.data.orderlevel import SourceOptions
 from sor.evaluate.days import local_copy
 from sor.static.backtest import BacktestConfig, baseline_names
 
@@ -49,6 +50,12 @@ class DaySpec:
     ck_settings: CKSettings | None = None
     skip_bad_rows: bool = False
     max_ts_distance_ns: int = 24 * 3600 * 10**9
+    publisher: int | None = None  # a LOBSTER day's venue (else Nasdaq's)
+
+    @property
+    def source_options(self) -> SourceOptions | None:
+        """How to read a LOBSTER day."""
+        return None if self.publisher is None else SourceOptions(publisher=self.publisher)
 
 
 @dataclass(frozen=True)
@@ -143,8 +150,9 @@ def _run(spec: DaySpec, path: Path, instrument: Instrument | None) -> DayOutcome
     if spec.horizons_s is not None:
         return _ck(spec, path, instrument)
     market = read_market(
-        path, skip_bad_rows=spec.skip_bad_rows, max_ts_distance_ns=spec.max_ts_distance_ns
-    )
+        path, skip_bad_rows=spec.skip_bad_rows, max_ts_distance_ns=spec.max_ts_distance_ns,
+        source=spec.source_options,
+    )  # fmt: skip
     return _static(spec, market, instrument)
 
 
@@ -187,8 +195,9 @@ def _ck(spec: DaySpec, path: Path, instrument: Instrument | None) -> DayOutcome:
 
     assert spec.horizons_s is not None
     events = read_events(
-        path, skip_bad_rows=spec.skip_bad_rows, max_ts_distance_ns=spec.max_ts_distance_ns
-    )
+        path, skip_bad_rows=spec.skip_bad_rows, max_ts_distance_ns=spec.max_ts_distance_ns,
+        source=spec.source_options,
+    )  # fmt: skip
     market = MarketData(snapshots_from_events(events), source=str(path), sha256=file_sha256(path))
     report = run_ck_backtest(
         events, market, spec.config, horizons_s=spec.horizons_s, settings=spec.ck_settings,
