@@ -34,6 +34,8 @@ GOOGL = SHARED / "dbeq-basic-20240403-googl.mbo.dbn.zst"
 AMZN = SHARED / "lobster" / "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip"
 CACHE = Path(__file__).resolve().parents[1] / ".sor" / "bench"
 BIG = 5_000_000
+WEEK_NS = 7 * 86_400 * 10**9
+"""The long file repeats a three-hour day over four days: its times stay inside this."""
 SOR = [sys.executable, "-m", "sor"]
 
 
@@ -74,20 +76,31 @@ def _big_file() -> Path:
     return path
 
 
+_PROBE = """
+import resource, sys
+from pathlib import Path
+from sor.data.events import read_events
+from sor.data.orderlevel import read_order_level
+
+def peak():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+read_order_level(Path(sys.argv[2]))  # a small file: imports, compiled kernels, caches
+before = peak()
+events = read_events(Path(sys.argv[1]), max_ts_distance_ns=int(sys.argv[3]))
+print(events.nbytes, peak() - before)
+"""
+
+
 def _peak_of_read(path: Path) -> tuple[float, float]:
-    """Peak RSS (MB) of a fresh process that reads ``path`` to events, and their size."""
-    code = (
-        "import resource, sys; from pathlib import Path; "
-        "from sor.data.events import read_events; "
-        f"e = read_events(Path({str(path)!r})); "
-        "print(e.nbytes, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-    )
-    baseline = subprocess.run([sys.executable, "-c", "import resource; import sor.data.events; "
-                               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
-                              capture_output=True, text=True, check=True)  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    nbytes, peak = (int(v) for v in out.stdout.split())
-    return (peak - int(baseline.stdout)) / 1024, nbytes / 1e6
+    """Growth of peak RSS (MB) while a warm process reads ``path`` to events (which stay
+    alive), and the events' size (MB)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(path), str(GOOGL), str(WEEK_NS)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    nbytes, grown = (int(v) for v in out.stdout.split())
+    return grown / 1e6, nbytes / 1e6
 
 
 def rebuild() -> None:
@@ -97,21 +110,24 @@ def rebuild() -> None:
     from sor.data.orderlevel import _cache, read_order_level
 
     print("Rebuilding books from Databento MBO (one core)")
-    for label, path in (("GOOGL day", GOOGL), ("5 M records", _big_file())):
-        records = read_mbo_records(path, skip_bad_rows=False)
+    files = (("GOOGL day", GOOGL), ("5 M records", _big_file()))
+    # first, while this process is small: a child's peak RSS starts at its parent's size
+    peaks = {label: _peak_of_read(path) for label, path in files}
+    for label, path in files:
+        records = read_mbo_records(path, skip_bad_rows=False, max_ts_distance_ns=WEEK_NS)
         n = len(records)
         rebuild_events(records, skip_bad_rows=False)  # compiled and warm
 
         def whole(p: Path = path) -> None:
             _cache.clear()
-            read_order_level(p)
+            read_order_level(p, max_ts_distance_ns=WEEK_NS)
 
         kernel = _best(lambda r=records: rebuild_events(r, skip_bad_rows=False))
         read = _best(whole)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             frame = _best(lambda p=path: databento.DBNStore.from_file(p).to_df(), runs=2)
-        extra, events_mb = _peak_of_read(path)
+        extra, events_mb = peaks[label]
         raw_mb = n * 56 / 1e6
         print(f"  {label} ({n:,} records)")
         print(

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from sor.core.domain import MAX_PUBLISHER_ID
 from sor.core.errors import DataError
 from sor.data.events import EVENT_DTYPE, LEVELS
 from sor.data.orderbook import (
@@ -184,7 +185,14 @@ def rebuild_events(records: MboRecords, *, skip_bad_rows: bool, counts: bool = F
     """
     col = records.columns
     n = len(records)
-    publishers, venue = np.unique(col["publisher_id"], return_inverse=True)
+    publisher = col["publisher_id"].astype(np.int32, copy=False)
+    # each publisher's index among the file's, ascending, by a table over Databento's range
+    seen = np.zeros(MAX_PUBLISHER_ID + 1, np.bool_)
+    seen[publisher] = True
+    publishers = np.flatnonzero(seen)
+    index = np.zeros(MAX_PUBLISHER_ID + 1, np.int32)
+    index[publishers] = np.arange(len(publishers), dtype=np.int32)
+    venue = index[publisher]
     action = np.ascontiguousarray(col["action"], np.uint8)
     tob = np.zeros(len(publishers), np.bool_)
     adds = action == ord("A")
@@ -198,17 +206,18 @@ def rebuild_events(records: MboRecords, *, skip_bad_rows: bool, counts: bool = F
     dest = np.empty(n, np.int64)
     dest[order] = np.arange(n, dtype=np.int64)
     events = np.empty(n, EVENT_DTYPE)
-    out_side = np.zeros(n, np.uint8)
     bid_ct = np.zeros(levels_shape(n, counts), np.int64)
     ask_ct = np.zeros(levels_shape(n, counts), np.int64)
     # (the counts are written at each event's row too)
     bad = np.zeros(n, np.uint8)
     size = col["size"].astype(np.int64)
     written, first_bad = rebuild(
-        ts, venue.astype(np.int32), action,
-        np.ascontiguousarray(col["side"], np.uint8), col["price"].astype(np.int64), size,
-        col["order_id"].astype(np.int64), col["flags"].astype(np.uint8), tob,
-        skip_bad_rows, capacity, shift, dest, out_side, events["source"], events["cut"],
+        ts, venue, publisher, action, np.ascontiguousarray(col["side"], np.uint8),
+        col["price"].astype(np.int64, copy=False), size,
+        col["order_id"].astype(np.int64, copy=False), col["flags"].astype(np.uint8, copy=False),
+        tob, skip_bad_rows, capacity, shift, dest, events["ts_event"], events["publisher_id"],
+        events["action"].view(np.uint8), events["side"].view(np.uint8), events["flags"],
+        events["price"], events["size"], events["seq"], events["source"], events["cut"],
         events["cut_px"], events["cut_prio"], events["cut_size"], events["bid_px"],
         events["bid_sz"], events["ask_px"], events["ask_sz"], bid_ct, ask_ct, bad,
     )  # fmt: skip
@@ -225,11 +234,6 @@ def rebuild_events(records: MboRecords, *, skip_bad_rows: bool, counts: bool = F
     if skipped:
         log.warning("%s: %d bad record(s) skipped: %s", records.path, sum(skipped.values()),
                     skipped)  # fmt: skip
-    for name in ("ts_event", "flags", "price", "size", "publisher_id"):
-        events[name] = col[name][order]
-    events["action"] = action[order].view("S1")
-    events["side"] = out_side.view("S1")  # written at each event's row already
-    events["seq"] = order
     if written < n:  # bad records skipped: their rows hold nothing
         good = bad[order] == 0
         events, order = events[good], order[good]

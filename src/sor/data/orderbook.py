@@ -180,16 +180,17 @@ def _sort_key(side, price):
 
 @numba.njit(cache=True, nogil=True)
 def rebuild(
-    ts, venue, action, side, price, size, order_id, flags, tob, skip, capacity, shift,
-    dest, out_side, out_source, out_cut, out_cut_px, out_cut_prio, out_cut_size,
-    bid_px, bid_sz, ask_px, ask_sz, bid_ct, ask_ct, bad,
+    ts, venue, publisher, action, side, price, size, order_id, flags, tob, skip, capacity,
+    shift, dest, out_ts, out_publisher, out_action, out_side, out_flags, out_price, out_size,
+    out_seq, out_source, out_cut, out_cut_px, out_cut_prio, out_cut_size, bid_px, bid_sz,
+    ask_px, ask_sz, bid_ct, ask_ct, bad,
 ):  # fmt: skip
     """Apply the records (file order; ``venue`` an index from 0; prices in nano-dollars,
     0 where undefined) and write the event of each good record ``i`` at row ``dest[i]``.
 
-    ``tob`` marks the top-of-book venues. Writes, per event, the side of the order it
-    concerns, its source, what left a resting order's place, and the venue's ten best
-    levels a side (``bid_ct``/``ask_ct``, order counts, only when they have rows). ``bad``
+    ``tob`` marks the top-of-book venues. Writes, per event, the record's fields (its
+    ``seq``: the record's index), the side of the order it concerns, its source, what left
+    a resting order's place, and the venue's ten best levels a side (``bid_ct``/``ask_ct``, order counts, only when they have rows). ``bad``
     gets each record's code (``GOOD`` or a bad kind). Returns the number of events, and
     the index of the first bad record (-1 when none) when not ``skip`` (the pass stops
     there).
@@ -331,6 +332,13 @@ def rebuild(
             lv_n[2 * v] = 0
             lv_n[2 * v + 1] = 0
         out = dest[i]
+        out_ts[out] = ts[i]
+        out_publisher[out] = publisher[i]
+        out_action[out] = a
+        out_flags[out] = flags[i]
+        out_price[out] = price[i]
+        out_size[out] = size[i]
+        out_seq[out] = i
         out_side[out] = the_side
         out_source[out] = TOP_OF_BOOK if tob[v] else ORDER_LEVEL
         out_cut[out] = cut
