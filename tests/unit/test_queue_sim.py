@@ -485,3 +485,20 @@ def test_order_latency_draws_a_lognormal_law_around_its_median() -> None:
 def test_order_latency_rejects_impossible_settings(bad: dict) -> None:
     with pytest.raises(ConfigError, match="latency"):
         OrderLatency(**bad)
+
+
+def test_a_top_of_book_venues_restated_ask_is_no_new_seller() -> None:
+    # F_TOB rows restate the whole top level: 30 at 10.00, then 40 (10 more), then the ask
+    # goes back up and returns with 40 (the same sellers): only the growth counts, once
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500, 192),
+        (2, 2, "A", "B", 9.98, 800, 9.98, 800, 10.01, 500, 192),  # the bid falls away
+        (3, 2, "A", "A", 10.00, 30, 9.98, 800, 10.00, 30, 192),
+        (4, 2, "A", "A", 10.00, 40, 9.98, 800, 10.00, 40, 192),
+        (5, 2, "A", "A", 10.02, 70, 9.98, 800, 10.02, 70, 192),
+        (6, 2, "A", "A", 10.00, 40, 9.98, 800, 10.00, 40, 192),
+    )
+    book, index = _resting(events, 200)
+    _, fills = advance(events, index, 6, book, CONSERVATIVE, 10_000)
+    # 30, then 10 more; the ask moving away and back starts a new crossing: 40 again
+    assert fills.qty.tolist() == [30, 10, 40] and set(fills.kind) == {CROSSED}

@@ -111,6 +111,7 @@ AT_PRICE, THROUGH, CROSSED, MARKET = 0, 1, 2, 3
 """How a fill came: a sell at the order's price, one below it, asks come down to the
 order's price, or a marketable order (:func:`sweep`)."""
 
+_F_TOB = 64  # Databento's top-of-book flag
 _TRADE = ord("T")
 _FILL = ord("F")
 _ADD = ord("A")
@@ -380,11 +381,14 @@ def _advance(
                         through[v, 1] = price[i]
                     through[v, 0] += size[i]
         elif resting and action[i] != _FILL:
+            # a top-of-book venue's add restates its whole top level: it says nothing of
+            # who arrived, so such rows fall to the displayed growth below
             offer = (
                 crossing_fill != WHOLE
                 and side[i] == _SELL
                 and 0 < price[i] <= px
                 and (action[i] == _ADD or action[i] == _MODIFY)
+                and (flags[i] & _F_TOB) == 0
             )
             if offer:
                 # a seller offering at or below our price meets us there, for what it shows
