@@ -295,3 +295,12 @@ def test_the_shared_amzn_lobster_day_carries_the_orderbook_files_books(
     assert (complete["ask_sz"][:, levels - 1] == np.where(book[:, 4 * levels - 4] < 9_999_999_999,
                                                           book[:, 4 * levels - 3], 0)).all()  # fmt: skip
     assert events["ts_event"][0] == NY_OPEN + 17_459_617  # 34200.017459617 s after midnight
+
+
+def test_fifo_needs_the_file_not_the_event_stream(tmp_path: Path) -> None:
+    csv = write_mbo_csv(tmp_path / "day.mbo.csv", *ROWS)
+    result = CliRunner().invoke(app, ["backtest", "--data", str(csv), "--model", "ck",
+                                      "--queue-model", "fifo", "--stream", "--no-plot",
+                                      "--quiet"])  # fmt: skip
+    assert result.exit_code == 2
+    assert "the Kafka event stream carries MBP events" in result.output

@@ -222,6 +222,13 @@ def backtest(
         stream_settings = KafkaSettings.resolve(file_config, bootstrap=bootstrap, topic=topic)
         kafka_topic = stream_settings.topic
         ck = CKOptions.resolve(flags, file_config) if flags.model == "ck" else None
+        from sor.ck.queue import FIFO
+
+        if ck is not None and ck.settings.queue_model == FIFO and (kafka or stream):
+            raise SorError(
+                "--queue-model fifo reads each venue's order ids from an order-level file; "
+                "the Kafka event stream carries MBP events: run it on the file (--data)"
+            )
         if kafka is not None:
             if data is not None or stream:
                 raise SorError("--kafka consumes a stream: it excludes --data and --stream")
