@@ -279,26 +279,15 @@ def _order_level_market(
     source: SourceOptions | None,
 ) -> MarketData:
     """The snapshots of an order-level file: those of its events in the window."""
+    from sor.data.events import snapshots_from_events  # it imports this module
     from sor.data.orderlevel import read_order_level
 
     data = read_order_level(
         file, skip_bad_rows=skip_bad_rows, max_ts_distance_ns=max_ts_distance_ns, options=source
     )
     events = data.window(start_ns, end_ns)
-    snapshots, _ = _snapshots(
-        {
-            "ts_event": events["ts_event"],
-            "publisher_id": events["publisher_id"],
-            "ask_px": events["ask_px"][:, 0],
-            "ask_sz": events["ask_sz"][:, 0],
-            "bid_px": events["bid_px"][:, 0],
-            "bid_sz": events["bid_sz"][:, 0],
-        },
-        start_ns=None,
-        end_ns=None,
-    )
     return MarketData(
-        snapshots=snapshots,
+        snapshots=snapshots_from_events(events),
         source=str(file),
         sha256=file_sha256(file),
         rows_read=data.rows_read,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,16 +112,18 @@ def compare_figure(report: dict[str, Any]) -> Figure:
 
 def write_compare_plot(report: dict[str, Any], path: str | Path) -> Path:
     """Draw :func:`compare_figure` to ``path``; return the path."""
-    fig = compare_figure(report)
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _write(compare_figure, report, path)
 
 
 def write_fills_plot(report: dict[str, Any], path: str | Path) -> Path:
     """Draw :func:`fills_figure` to ``path``; return the path."""
-    fig = fills_figure(report)
+    return _write(fills_figure, report, path)
+
+
+def _write(
+    draw: Callable[[dict[str, Any]], Figure], report: dict[str, Any], path: str | Path
+) -> Path:
+    fig = draw(report)
     try:
         return _save(fig, path)
     finally:
