@@ -15,7 +15,7 @@ import stat
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -153,20 +153,46 @@ class BacktestOptions:
             side=self.side,
         )
 
-    def check_outputs(self) -> None:
-        """Raise ``SorError`` unless the report and the figure can be written where asked."""
-        check_output(self.json_out, "--json-out")
-        if self.plot is not None:
-            check_output(self.plot, "--plot")
-            if self.plot.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
-                raise SorError(
-                    f"--plot: {self.plot}: the figure's format comes from its suffix: one of "
-                    f"{', '.join('.' + f for f in sorted(FIGURE_FORMATS) if f)}, or none for PNG"
-                )
+    def check_outputs(self, inputs: Sequence[Path | None] = ()) -> None:
+        """Raise ``SorError`` unless the report and the figure can be written where asked,
+        apart from each other and from every input file."""
+        check_outputs([(self.json_out, "--json-out"), (self.plot, "--plot")], inputs)
+        if self.plot is not None and self.plot.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
+            raise SorError(
+                f"--plot: {self.plot}: the figure's format comes from its suffix: one of "
+                f"{', '.join('.' + f for f in sorted(FIGURE_FORMATS) if f)}, or none for PNG"
+            )
 
 
 FIGURE_FORMATS = frozenset({"", "png", "pdf", "svg", "svgz", "ps", "eps", "jpg", "jpeg", "webp"})
 """Suffixes of the figure's formats (matplotlib's); no suffix writes PNG."""
+
+
+def check_outputs(
+    outputs: Sequence[tuple[Path | None, str]], inputs: Sequence[Path | None] = ()
+) -> None:
+    """Raise ``SorError`` unless every output (path, flag; None: not written) can be
+    written, none names an input file and no two name the same file. Paths are compared as
+    the files they resolve to (``./v.csv``, an absolute path and a symlink to it are one)."""
+    given = [(path, flag) for path, flag in outputs if path is not None]
+    for path, flag in given:
+        check_output(path, flag)
+    read = {_resolved(p): p for p in inputs if p is not None}
+    seen: dict[Path, str] = {}
+    for path, flag in given:
+        if _is_special(path):
+            continue  # /dev/null and pipes take any number of writers
+        target = _resolved(path)
+        if target in read:
+            raise SorError(f"{flag}: {path} is the input file {read[target]}; write elsewhere")
+        if target in seen:
+            raise SorError(f"{seen[target]} and {flag} name the same file, {path}")
+        seen[target] = flag
+
+
+def _resolved(path: Path) -> Path:
+    """The file ``path`` names, through symlinks (its target's, for a dangling one)."""
+    return Path(os.path.realpath(path))
 
 
 def check_output(path: Path, flag: str) -> None:
@@ -205,6 +231,9 @@ def write_atomically(
     copied in, in place: renaming a file onto it would replace it, and some writers (the
     figure's) need a file they can seek in."""
     special = _is_special(path)
+    if not special:
+        # through a symlink: its target gets the new content, the link stays
+        path = _resolved(path)
     folder = Path(tempfile.gettempdir()) if special else path.parent
     temporary = folder / f".{path.name}.{os.getpid()}.tmp{path.suffix or suffix}"
     try:

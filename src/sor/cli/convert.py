@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from sor.app.runs import check_output, write_atomically
+from sor.app.runs import check_outputs, write_atomically
 from sor.cli.common import (
     SKIP_HELP,
     LobsterBookFlag,
@@ -53,10 +53,8 @@ def convert(
         form = output_format(out)
         if not data.is_file():
             raise SorError(f"no such data file: {data}")
-        if out.exists() and out.resolve() == data.resolve():
-            raise SorError(f"--out: {out} is the input file; write elsewhere")
         options = source_options(lobster_book, publisher)
-        check_output(out, "--out")
+        check_outputs([(out, "--out")], [data, lobster_book])
         done = []
         write_atomically(out, "--out", lambda target: done.append(write_mbp(
             data, form, target, depth=depth, skip_bad_rows=skip_bad_rows, options=options)))  # fmt: skip

@@ -191,7 +191,6 @@ def evaluate(
             json_out=json_out,
             plot=None if no_plot else plot,
         )
-        options.check_outputs()
         ck = CKOptions.resolve(flags, file_config) if flags.model == "ck" else None
         evaluation = Evaluation(
             config=options.config(seed=None),
@@ -208,8 +207,12 @@ def evaluate(
         inputs = [*(data or []), *(more or [])]
         if not inputs:
             raise SorError("--data: give the day files (a directory, a glob or files)")
+        from sor.evaluate.days import discover, is_url
+
+        days = discover(inputs)
+        options.check_outputs([Path(d.removeprefix("file://")) for d in days if not is_url(d)])
         report = run_evaluation(
-            inputs, evaluation, scheduler=address,
+            days, evaluation, scheduler=address,
             workers=pick(flags.workers, file_config.dask.workers), quiet=quiet,
         )  # fmt: skip
         text = dumps(report)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sor.app.runs import check_output, write_atomically
+from sor.app.runs import check_outputs, write_atomically
 from sor.cli.common import (
     CROSSING_FILL_CHOICES,
     FALLBACK_QUEUE_MODEL_HELP,
@@ -117,11 +117,11 @@ def fills(
              "crossing_fill": crossing_fill, "trade_fill": trade_fill,
              "fallback_queue_model": fallback_queue_model},
         )  # fmt: skip
-        outputs = ((orders_out, "--orders-out"), (json_out, "--json-out"),
-                   (None if no_plot else plot, "--plot"))  # fmt: skip
-        for path, flag in outputs:
-            if path is not None:
-                check_output(path, flag)
+        check_outputs(
+            [(orders_out, "--orders-out"), (json_out, "--json-out"),
+             (None if no_plot else plot, "--plot")],
+            [data, lobster_book],
+        )  # fmt: skip
         report, rows = _run(data, flags, compare, source_options(lobster_book, publisher))
         text = json.dumps(report, indent=2)
         if compare and not quiet:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sor.app.runs import FIGURE_FORMATS, check_output, timestamp_flag, write_atomically
+from sor.app.runs import FIGURE_FORMATS, check_outputs, timestamp_flag, write_atomically
 from sor.cli.common import (
     LobsterBookFlag,
     PublisherFlag,
@@ -100,7 +100,7 @@ def _run(
          "max_ts_distance": max_ts_distance},
     )  # fmt: skip
     if plot is not None:
-        check_output(plot, "--plot")
+        check_outputs([(plot, "--plot")], [data, source.lobster_book if source else None])
         if plot.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
             raise SorError(f"--plot: {plot}: the figure's format comes from its suffix, "
                            "as for sor backtest --plot")  # fmt: skip
