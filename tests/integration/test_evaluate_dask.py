@@ -268,3 +268,52 @@ def test_local_workers_parse_on_one_thread_and_this_process_is_left_as_it_was() 
     with dask_client(None, 2) as client:
         assert sorted(client.run(_parser_threads).values()) == [("1", 1), ("1", 1)]
     assert os.environ.get("POLARS_MAX_THREADS") == before
+
+
+def test_csv_and_dbn_days_of_one_instrument_are_one_series_and_each_file_counts_once(
+    days: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbn_encode import csv_to_dbn
+
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for k in range(DAYS):
+        (mixed / f"day{k}.csv").write_bytes((days / f"day{k}.csv").read_bytes())
+        later = tmp_path / f"later{k}.csv"
+        generate_market(
+            later, venues=4, seed=60 + k, price_moves=1.0,
+            start=f"2024-08-{k + 11}T13:36:32Z", end=f"2024-08-{k + 11}T13:36:52Z",
+        )  # fmt: skip
+        csv_to_dbn(later, mixed / f"later{k}.dbn")
+    # the same folder by a relative and an absolute path, one day again through a link and
+    # one as a copy
+    (tmp_path / "link.csv").symlink_to(mixed / "day0.csv")
+    (tmp_path / "copy.csv").write_bytes((mixed / "day1.csv").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    outcome = run_main(
+        ["evaluate", "--data", "mixed", "--data", str(mixed), "--data", "link.csv",
+         "--data", "copy.csv", "--train-days", "3", "--json-out", "out.json", "--quiet", "--no-plot", "--workers",
+         "1", *STATIC],
+        capsys,
+    )  # fmt: skip
+    assert outcome.returncode == 0, outcome.stderr
+    assert (
+        outcome.stderr.strip() == "sor: copy.csv repeats an earlier input's content: counted once"
+    )
+    summary = json.loads(outcome.stdout)
+    # eight days of instrument 38 (AAPL), four in CSV and four in DBN: K = 3 leaves five
+    assert (summary["days"], summary["scored_days"]) == (8, 5)
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert [d["instrument"] for d in report["days"]] == ["38/AAPL"] * 4 + ["38"] * 4
+    # a second file of a day already given is refused, naming both
+    (tmp_path / "again").mkdir()
+    generate_market(tmp_path / "again" / "other.csv", venues=4, seed=99, price_moves=1.0,
+                    start="2024-08-01T13:36:32Z", end="2024-08-01T13:36:52Z")  # fmt: skip
+    refused = run_main(
+        ["evaluate", "--data", "mixed", "--data", "again", "--train-days", "3", "--json-out",
+         "out2.json", "--quiet", "--no-plot", "--workers", "1", *STATIC],
+        capsys,
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "both hold 38/AAPL on 2024-08-01" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1

@@ -3,6 +3,7 @@ against a direct computation, the order of days and the finding and splitting of
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from sor.data.instruments import Instrument, instruments, write_instrument
 from sor.evaluate import bootstrap, run
 from sor.evaluate.bootstrap import bootstrap_mean
 from sor.evaluate.days import discover
-from sor.evaluate.report import order_days, score
+from sor.evaluate.report import Settings, build_evaluation, distinct_days, order_days, score
 from sor.evaluate.tasks import DayFailure, DayOutcome, DaySpec, parameter_sets, run_day
 from sor.evaluate.walkforward import choose, walk_forward
 from sor.static.backtest import BacktestConfig
@@ -254,3 +255,47 @@ def test_evaluate_takes_every_model_and_order_flag_of_backtest() -> None:
                        "lobster_book"}  # one day's orderbook file: no sense for many  # fmt: skip
     assert names["backtest"] - only_one_window <= names["evaluate"]
     assert {"crossing_fill", "queue_model", "latency_us", "side"} <= names["evaluate"]
+
+
+def _day(instrument: str | None, start: str, sha: str | None, source: str = "") -> DayOutcome:
+    return DayOutcome(
+        source=source or f"{instrument}-{start}-{sha}.csv", instrument=instrument, sha256=sha,
+        window={"start": f"{start}T13:30:00Z", "end": f"{start}T14:00:00Z"}, head={},
+        unfilled=(0, 0), cash_nanos=(5, 1), avg_fill_px=(1.0, 1.0), baseline_px={}, best=1,
+        arbitrary=False,
+    )  # fmt: skip
+
+
+def test_a_csv_day_and_a_dbn_day_of_one_instrument_are_one_series() -> None:
+    # a CSV names the instrument 38/AAPL, a DBN record only its id 38: one series
+    given = [_day("38/AAPL", f"2024-08-0{k}", str(k)) for k in (1, 3)]
+    given += [_day("38", f"2024-08-0{k}", str(k)) for k in (2, 4)]
+    days = order_days(given)
+    assert [d.window["start"][:10] for d in days] == [f"2024-08-0{k}" for k in (1, 2, 3, 4)]
+    # K = 1: every day after the first is scored, whichever format it came in
+    assert [s.chosen is not None for s in score(days, 1)] == [False, True, True, True]
+
+
+def test_a_repeated_input_is_counted_once_and_a_second_file_of_a_day_is_refused() -> None:
+    first = _day("38/AAPL", "2024-08-01", "aa", source="days/a.csv")
+    again = _day("38/AAPL", "2024-08-01", "aa", source="copy/a.csv")
+    kept, dropped = distinct_days([first, again, _day("38/AAPL", "2024-08-02", "bb")])
+    assert (len(kept), dropped) == (2, ["copy/a.csv"])
+    # another instrument's file with the same bytes' day is its own day
+    assert len(distinct_days([first, _day("7/MSFT", "2024-08-01", "aa")])[0]) == 2
+    other = _day("38", "2024-08-01", "cc", source="days/a.dbn")
+    with pytest.raises(
+        SorError, match=re.escape("days/a.csv and days/a.dbn both hold 38 on 2024-08-01")
+    ):
+        distinct_days([first, other])
+
+
+def test_nothing_to_score_is_an_error_saying_how_many_days_there_are() -> None:
+    config = BacktestConfig(order_size=300, grid=SearchGrid((0.1,), (0.1, 0.2), (0.1,)))
+    settings = Settings(config, None, None, train_days=4, seed=1, resamples=10)
+    given = [_day("1/AAPL", f"2024-08-0{k}", f"a{k}") for k in (1, 2, 3)]
+    given += [_day("2/MSFT", f"2024-08-0{k}", f"m{k}") for k in (1, 2, 3)]
+    with pytest.raises(SorError, match="--train-days 4 days, and the most any has is 3"):
+        build_evaluation(given, settings)
+    # with K = 2 each instrument has one day to score
+    assert sum(s.chosen is not None for s in score(order_days(given), 2)) == 2

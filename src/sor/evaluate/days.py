@@ -7,6 +7,7 @@ client only lists them, and each worker reads its own day (:func:`local_copy`).
 from __future__ import annotations
 
 import glob
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -38,11 +39,17 @@ def discover(inputs: Sequence[str]) -> list[str]:
         An input matches nothing, or no day file is found at all.
     """
     found: list[str] = []
+    seen: set[str] = set()
     for text in inputs:
         matches = _expand_url(text) if is_url(text) else _expand_local(text)
         if not matches:
             raise DataError("no day file found (an empty directory or glob)", path=text)
-        found.extend(m for m in matches if m not in found)
+        for match in matches:
+            # one file reached by two paths (a relative and an absolute one) counts once
+            key = match if is_url(match) else os.path.realpath(match)
+            if key not in seen:
+                seen.add(key)
+                found.append(match)
     if not found:
         raise SorError("--data: no day file given")
     return found

@@ -7,16 +7,21 @@ every aggregate taken over the scored days (those after each instrument's first 
 from __future__ import annotations
 
 import itertools
+import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sor import __version__
+from sor.core.errors import SorError
 from sor.evaluate.bootstrap import CONFIDENCE, Interval, bootstrap_mean
 from sor.evaluate.tasks import DayOutcome, parameter_sets
 from sor.evaluate.walkforward import walk_forward
 from sor.report.builder import Money
 from sor.static.backtest import BacktestConfig
+
+log = logging.getLogger("sor")
 
 WALK_FORWARD_RULE = (
     "per instrument, for each day after its first train_days: the parameter set with the "
@@ -46,9 +51,54 @@ class ScoredDay:
     trained_on: tuple[int, ...]
 
 
+def series_of(outcome: DayOutcome) -> str:
+    """The series a day belongs to: its instrument's id (``38`` for ``38/AAPL``, a DBN day
+    read whole or split from a file of several), whatever the format; empty when the input
+    does not say it."""
+    return (outcome.instrument or "").split("/", 1)[0]
+
+
+def day_of(outcome: DayOutcome) -> str:
+    """The trading date of a day: the UTC date its window starts on."""
+    return outcome.window["start"][:10]
+
+
 def order_days(outcomes: Sequence[DayOutcome]) -> list[DayOutcome]:
-    """Sort days by instrument, then window start, then input (a stable, total order)."""
-    return sorted(outcomes, key=lambda o: (o.instrument or "", o.window["start"], o.source))
+    """Sort days by instrument id, then window start, then input (a stable, total order)."""
+    return sorted(outcomes, key=lambda o: (series_of(o), o.window["start"], o.source))
+
+
+def distinct_days(outcomes: Sequence[DayOutcome]) -> tuple[list[DayOutcome], list[str]]:
+    """Drop the days whose input repeats an earlier one's content (the same SHA-256: one
+    file given twice, a copy, a link); return the days kept and the inputs dropped.
+
+    Raises
+    ------
+    SorError
+        Two different inputs hold the same instrument on the same date: a day would be
+        counted twice, and trained on itself.
+    """
+    kept: list[DayOutcome] = []
+    dropped: list[str] = []
+    seen: dict[tuple[str, str | None], DayOutcome] = {}
+    days: dict[tuple[str, str], DayOutcome] = {}
+    for outcome in outcomes:
+        key = (series_of(outcome), outcome.sha256)
+        if outcome.sha256 is not None and key in seen:
+            dropped.append(outcome.source)
+            continue
+        seen[key] = outcome
+        when = (series_of(outcome), day_of(outcome))
+        if when in days:
+            other = days[when]
+            name = outcome.instrument or "the same instrument"
+            raise SorError(
+                f"{other.source} and {outcome.source} both hold {name} on {when[1]}: give one "
+                "file per instrument and day"
+            )
+        days[when] = outcome
+        kept.append(outcome)
+    return kept, dropped
 
 
 def score(days: Sequence[DayOutcome], train_days: int) -> list[ScoredDay]:
@@ -58,7 +108,7 @@ def score(days: Sequence[DayOutcome], train_days: int) -> list[ScoredDay]:
     first = 0
     while first < len(days):
         last = first
-        while last < len(days) and days[last].instrument == days[first].instrument:
+        while last < len(days) and series_of(days[last]) == series_of(days[first]):
             last += 1
         series = days[first:last]
         table = [o.choice_keys for o in series]
@@ -88,9 +138,18 @@ def oos_savings(day: ScoredDay) -> dict[str, float | None]:
 
 def build_evaluation(outcomes: Sequence[DayOutcome], settings: Settings) -> dict[str, Any]:
     """Build the report object; the same outcomes and settings give the same object."""
-    days = score(order_days(outcomes), settings.train_days)
+    distinct, dropped = distinct_days(outcomes)
+    for source in dropped:
+        log.warning("%s repeats an earlier input's content: counted once", source)
+    days = score(order_days(distinct), settings.train_days)
     sets = parameter_sets(settings.config, settings.horizons_s)
     scored = [d for d in days if d.chosen is not None]
+    if not scored:
+        most = max(Counter(series_of(d.outcome) for d in days).values(), default=0)
+        raise SorError(
+            f"nothing to score out of sample: each instrument needs more than --train-days "
+            f"{settings.train_days} days, and the most any has is {most}"
+        )
     baselines = list(days[0].outcome.baseline_px) if days else []
     return {
         "summary": {

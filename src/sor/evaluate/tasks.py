@@ -147,6 +147,7 @@ def _run_each(spec: DaySpec, path: Path, found: list[Instrument]) -> list[DayOut
 def _run(spec: DaySpec, path: Path, instrument: Instrument | None) -> DayOutcome:
     from sor.data.reader import read_market
 
+    instrument = instrument or _instrument_of(path)
     if spec.horizons_s is not None:
         return _ck(spec, path, instrument)
     market = read_market(
@@ -154,6 +155,25 @@ def _run(spec: DaySpec, path: Path, instrument: Instrument | None) -> DayOutcome
         source=spec.source_options,
     )  # fmt: skip
     return _static(spec, market, instrument)
+
+
+def _instrument_of(path: Path) -> Instrument | None:
+    """The instrument of a day whose file did not say it in CSV columns: a DBN file's
+    records' ``instrument_id``; a LOBSTER file's ticker (and the id ``sor`` gives it); None
+    for a CSV without an ``instrument_id`` column."""
+    from sor.data.lobster import lobster_name
+
+    if is_dbn(path):
+        from sor.data.dbn import instrument_ids
+
+        ids = instrument_ids(path)
+        return Instrument(str(ids[0]), "") if ids else None
+    named = lobster_name(path)
+    if named is not None:
+        from sor.data.generate import instrument_id
+
+        return Instrument(str(instrument_id(named.ticker)), named.ticker)
+    return None
 
 
 def _static(spec: DaySpec, market: Any, instrument: Instrument | None) -> DayOutcome:
