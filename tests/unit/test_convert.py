@@ -155,3 +155,41 @@ def test_databentos_own_reader_reads_the_converted_googl_day(tmp_path: Path) -> 
             )
             np.testing.assert_array_equal(records[f"{side}_sz_{k:02d}"], ours[f"{side}_sz"][:, k])
     assert set(np.unique(records["publisher_id"]).tolist()) == {39, 40, 41}
+
+
+def test_the_shared_amzn_day_converted_to_mbp10_fills_as_the_lobster_files_do(
+    tmp_path: Path,
+) -> None:
+    import zipfile
+
+    archive = GOOGL.parent / "lobster" / "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip"
+    if not archive.is_file():
+        pytest.skip(f"{archive} is absent: the shared real data is not on this machine")
+    with zipfile.ZipFile(archive) as handle:
+        handle.extractall(tmp_path)
+    message = next(tmp_path.glob("*_message_5.csv"))
+    converted = tmp_path / "amzn.mbp10.dbn"
+    assert _convert(str(message), "--out", str(converted), "--quiet")[0] == 0
+    ours, theirs = read_events(message), read_events(converted)
+    for field in MBP_FIELDS:
+        np.testing.assert_array_equal(theirs[field], ours[field], err_msg=field)
+    # the same orders: every L2 model fills them alike on both files; the exact queue needs
+    # the order ids, which only the LOBSTER file has, and the default model on the MBP-10
+    # file agrees with it as it does on the LOBSTER file
+    base = ["fills", "--every", "20", "--size", "100,5000", "--horizon", "10", "--no-plot",
+            "--quiet"]  # fmt: skip
+    runs = {}
+    for name, path, model in (("lobster", message, "conservative"),
+                              ("mbp10", converted, "conservative"),
+                              ("fifo", message, "fifo")):  # fmt: skip
+        result = CliRunner().invoke(app, [*base, "--data", str(path), "--queue-model", model])
+        assert result.exit_code == 0, result.output
+        runs[name] = json.loads(result.stdout)
+    assert runs["lobster"]["sizes"] == runs["mbp10"]["sizes"]
+    for size in ("100", "5000"):
+        exact = runs["fifo"]["sizes"][size]["venues"]["2"]["10"]
+        model = runs["mbp10"]["sizes"][size]["venues"]["2"]["10"]
+        assert exact["orders"] == model["orders"] > 1000
+        assert abs(exact["mean_filled_fraction"] - model["mean_filled_fraction"]) <= max(
+            0.005, 0.1 * exact["mean_filled_fraction"]
+        )
