@@ -285,18 +285,38 @@ def _one_order(book: VenueBook, later: Sequence[Record], cancel: int, qty: int) 
     result = FifoResult(True, price, sum(book.orders[i][2] for i in queue))
     queue.append(ME)
     left = qty
-    for rec in later:
+    # A fill's shares leave with the cancel (or modify) of the filled order that follows
+    # it; a fill that no such record follows (an "orphan") takes them at its own time.
+    # An orphan before our arrival took them before us.
+    done = book.pending[0] if book.pending and _orphan(book.pending[0], later, 0) else None
+    for k, rec in enumerate(later):
         if rec.ts > cancel or not left:
             break
         for op in book.ops(rec):
-            shares, kind = _offer(book, op, price)
+            if op[0] == "cut" and op[3] and op[1] == done:
+                done = None  # an orphan's cut: offered at the fill
+            else:
+                shares, kind = _offer(book, op, price)
+                take = min(left, shares)
+                if take > 0:
+                    left -= take
+                    result.fills.append((rec.ts, take, kind))
+            book.do(op)
+        if rec.action == "F" and _orphan(rec.oid, later, k + 1):
+            shares, kind = _offer(book, ("cut", rec.oid, rec.size, True), price)
             take = min(left, shares)
             if take > 0:
                 left -= take
                 result.fills.append((rec.ts, take, kind))
-            book.do(op)
+            done = rec.oid
     result.filled = qty - left
     return result
+
+
+def _orphan(oid: int, later: Sequence[Record], k: int) -> bool:
+    """Whether the venue's record ``later[k]`` is not the cancel or modify of ``oid`` (the
+    fill before it is then an orphan)."""
+    return k >= len(later) or later[k].action not in "CM" or later[k].oid != oid
 
 
 def _offer(book: VenueBook, op: tuple, price: int) -> tuple[int, str]:

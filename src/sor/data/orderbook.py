@@ -6,8 +6,9 @@ fills leave the book alone, as Databento documents for its MBO schema: "all fill
 accompanied by cancel actions that do update the book", so a trade row carries the book
 before the trade (the contract of docs/semantics.md section 1) and the size cut of a fill
 arrives on the cancel (or modify) of the same order that follows it. Should a venue's next
-record after a fill be about anything else, the cut is applied there, so that the book
-stays right.
+record after a fill be about anything else (or none come), the cut is applied to the book
+there, so that the book stays right, and written on the fill's own row (``cut``
+:data:`sor.data.events.CUT_FILL`), so that the exact queue sees the shares leave.
 
 Venues whose adds carry ``F_TOB`` send their top of book as order records (Databento's
 normalization of IEX and NYSE National in DBEQ.BASIC): each such add replaces its side
@@ -211,6 +212,7 @@ def rebuild(
     last_ts = np.full(n_venues, np.iinfo(np.int64).min, np.int64)
     pending_slot = np.full(n_venues, -1, np.int64)  # a fill whose size cut has not come
     pending_size = np.zeros(n_venues, np.int64)
+    pending_row = np.zeros(n_venues, np.int64)  # the fill's own event row
     counts = len(bid_ct) > 0
     written = 0
     for i in range(n):
@@ -258,6 +260,10 @@ def rebuild(
             if slot == p and (a in (_CANCEL, _MODIFY)):
                 fill_cut = True
             else:
+                # no record carries this fill's cut: its own row does, so that the exact
+                # queue sees the shares leave
+                _orphan_cut(pending_row[v], p, pending_size[v], o_px, o_size, o_prio, out_cut,
+                            out_cut_px, out_cut_prio, out_cut_size)  # fmt: skip
                 _apply_cut(p, pending_size[v], o_side, o_px, o_size, state, lv_key, lv_sz,
                            lv_ct, lv_n, v)  # fmt: skip
             pending_slot[v] = -1
@@ -325,6 +331,7 @@ def rebuild(
             the_side = o_side[slot]
             pending_slot[v] = slot
             pending_size[v] = size[i]
+            pending_row[v] = dest[i]
         elif a == _CLEAR:
             for s in range(capacity):
                 if state[s] == _LIVE and owners[s] == v:
@@ -349,7 +356,21 @@ def rebuild(
         _write_side(lv_key, lv_sz, lv_ct, lv_n, 2 * v + 1, 1, ask_px, ask_sz, ask_ct, out,
                     counts)  # fmt: skip
         written += 1
+    for v in range(n_venues):  # a venue's last fill, with no record after it
+        if pending_slot[v] >= 0:
+            _orphan_cut(pending_row[v], pending_slot[v], pending_size[v], o_px, o_size, o_prio,
+                        out_cut, out_cut_px, out_cut_prio, out_cut_size)  # fmt: skip
     return written, -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _orphan_cut(row, slot, amount, o_px, o_size, o_prio, out_cut, out_cut_px, out_cut_prio,
+                out_cut_size):  # fmt: skip
+    """Write the cut of the fill of the order in ``slot`` on the fill's own event ``row``."""
+    out_cut[row] = CUT_FILL
+    out_cut_px[row] = o_px[slot]
+    out_cut_prio[row] = o_prio[slot]
+    out_cut_size[row] = min(amount, o_size[slot])
 
 
 @numba.njit(cache=True, nogil=True)
