@@ -193,3 +193,12 @@ def test_the_shared_amzn_day_converted_to_mbp10_fills_as_the_lobster_files_do(
         assert abs(exact["mean_filled_fraction"] - model["mean_filled_fraction"]) <= max(
             0.005, 0.1 * exact["mean_filled_fraction"]
         )
+
+
+def test_a_file_of_no_records_converts_to_the_header_alone(tmp_path: Path) -> None:
+    source = write_mbo_csv(tmp_path / "empty.mbo.csv")
+    for name in ("out.csv", "out.dbn"):
+        status, output = _convert(str(source), "--out", str(tmp_path / name), "--quiet")
+        assert status == 0, output
+    header = (tmp_path / "out.csv").read_text().splitlines()
+    assert len(header) == 1 and header[0].endswith(",symbol")

@@ -200,7 +200,8 @@ def _write_csv(columns: dict[str, np.ndarray], depth: int, out: Path) -> None:
     from sor.data.generate import mbp_columns
 
     frame = pl.DataFrame({
-        name: (values.astype("U1") if values.dtype.kind == "S" else values)
+        name: (values.astype("U1") if values.dtype.kind == "S"
+               else pl.Series(name, values, dtype=pl.String) if name == "symbol" else values)
         for name, values in columns.items()
     })  # fmt: skip
     iso = "%Y-%m-%dT%H:%M:%S%.9fZ"
