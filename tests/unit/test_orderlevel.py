@@ -238,6 +238,17 @@ def test_a_bad_lobster_row_is_one_line(
         read_lobster(path)
 
 
+def test_bad_lobster_rows_are_skipped_and_counted_by_their_first_fault(tmp_path: Path) -> None:
+    good = "34200.5,1,11,100,2238100,1"
+    messages = [good, "34200.6,1,12,100,2238100,0", "34200.7,9,13,100,2238100,0",
+                "34200.8,1,14,-5,2238100,0", "34200.9,1,15,100,2238100,0"]  # fmt: skip
+    path = _lobster(tmp_path, messages, ["2238300,500,2238100,100"] * len(messages))
+    # a row with two faults counts under the first the reader checks (its type)
+    assert read_lobster(path, skip_bad_rows=True).skipped == {
+        "bad_side": 2, "bad_action": 1, "bad_size": 1,
+    }  # fmt: skip
+
+
 def test_a_lobster_file_needs_its_name_or_its_book(tmp_path: Path) -> None:
     plain = tmp_path / "messages.csv"
     plain.write_text("34200.5,1,11,100,2238100,1\n")

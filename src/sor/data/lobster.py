@@ -187,17 +187,18 @@ def read_lobster(
         if rows
         else np.zeros((0, 4 * depth), np.int64)
     )
-    bad, reasons = _bad_rows(messages, levels, midnight_ns(name.day))
+    code, faults = _bad_rows(messages, levels, midnight_ns(name.day))
+    bad = code > 0
     if bad.any():
         first = int(np.argmax(bad))
         if not skip_bad_rows:
-            where, what, _ = reasons[first]
+            where, what, _ = faults[int(code[first]) - 1]
             raise DataError(f"{what}; {_SKIP_HINT}", path=str(where if where else path),
                             line=first + 1)  # fmt: skip
     skipped: dict[str, int] = {}
-    for i in np.flatnonzero(bad):
-        reason = reasons[int(i)][2] if len(reasons[int(i)]) > 2 else "bad_value"
-        skipped[reason] = skipped.get(reason, 0) + 1
+    for c, count in zip(*np.unique(code[bad], return_counts=True), strict=True):
+        reason = faults[int(c) - 1][2]
+        skipped[reason] = skipped.get(reason, 0) + int(count)
     keep = ~bad
     ts = _times(messages, midnight_ns(name.day))[keep]
     kind = messages["type"].to_numpy()[keep].astype(np.int64)
@@ -311,19 +312,19 @@ def _times(messages: pl.DataFrame, midnight: int) -> np.ndarray:
 
 def _bad_rows(
     messages: pl.DataFrame, levels: pl.DataFrame, midnight: int
-) -> tuple[np.ndarray, dict[int, tuple[Path | None, str, str]]]:
-    """Mark the rows whose values break LOBSTER's format; say, for each, which file, what
-    and the report's reason (the time order is checked after)."""
+) -> tuple[np.ndarray, list[tuple[Path | None, str, str]]]:
+    """Mark the rows whose values break LOBSTER's format (the time order is checked after):
+    each row's code, 0 for a good row, else one plus the index of its first fault among
+    the faults returned, each (which file, what, the report's reason)."""
     n = messages.height
-    bad = np.zeros(n, bool)
-    reasons: dict[int, tuple[Path | None, str, str]] = {}
+    code = np.zeros(n, np.uint8)
+    faults: list[tuple[Path | None, str, str]] = []
     if not n:
-        return bad, reasons
+        return code, faults
 
     def mark(mask: np.ndarray, text: str, reason: str, where: Path | None = None) -> None:
-        for i in np.flatnonzero(mask & ~bad)[:1_000_000]:
-            reasons[int(i)] = (where, text, reason)
-        bad[mask] = True
+        faults.append((where, text, reason))
+        code[mask & (code == 0)] = len(faults)
 
     time_ok = messages["time"].fill_null("").str.contains(_TIME.pattern).to_numpy()
     mark(~time_ok, "column time: not seconds after midnight", "bad_timestamp")
@@ -355,7 +356,7 @@ def _bad_rows(
             broken |= levels[column].is_null().to_numpy()
         mark(broken, "a value of the orderbook row is not an integer", "bad_book")
     del midnight
-    return bad, reasons
+    return code, faults
 
 
 _BUY, _SELL = ord("B"), ord("A")
