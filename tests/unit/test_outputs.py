@@ -101,3 +101,25 @@ def test_an_output_through_a_symlink_updates_its_target(market: Path, tmp_path: 
     assert status == 0, output
     assert link.is_symlink() and os.readlink(link) == str(target)
     assert "optimized" in json.loads(target.read_text())
+
+
+def test_no_output_is_written_over_the_orderbook_file_beside_a_lobster_input(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from sor.cli import app
+
+    stem = "X_2012-06-21_34200000_57600000"
+    message = tmp_path / f"{stem}_message_1.csv"
+    book = tmp_path / f"{stem}_orderbook_1.csv"
+    message.write_text("34200.5,1,11,100,2238100,1\n")
+    book.write_text("2238300,500,2238100,100\n")
+    for args in (["convert", str(message), "--out", str(book)],
+                 ["backtest", "--data", str(message), "--json-out", str(book), "--no-plot"],
+                 ["fills", "--data", str(message), "--orders-out", str(book), "--no-plot"],
+                 ["stats", str(message), "--plot", str(book)]):  # fmt: skip
+        result = CliRunner().invoke(app, [*args, "--quiet"])
+        assert result.exit_code == 2, (args, result.output)
+        assert f"is the input file {book}" in result.output, args
+        assert book.read_text() == "2238300,500,2238100,100\n"

@@ -218,7 +218,9 @@ def backtest(
             source=source_options(lobster_book, publisher),
         )
         options.config(seed=None)  # the window and the fees, before any data is read
-        options.check_outputs([data, lobster_book])
+        from sor.data.lobster import input_files
+
+        options.check_outputs(input_files(data, lobster_book))
         stream_settings = KafkaSettings.resolve(file_config, bootstrap=bootstrap, topic=topic)
         kafka_topic = stream_settings.topic
         ck = CKOptions.resolve(flags, file_config) if flags.model == "ck" else None

@@ -54,7 +54,9 @@ def convert(
         if not data.is_file():
             raise SorError(f"no such data file: {data}")
         options = source_options(lobster_book, publisher)
-        check_outputs([(out, "--out")], [data, lobster_book])
+        from sor.data.lobster import input_files
+
+        check_outputs([(out, "--out")], input_files(data, lobster_book))
         done = []
         write_atomically(out, "--out", lambda target: done.append(write_mbp(
             data, form, target, depth=depth, skip_bad_rows=skip_bad_rows, options=options)))  # fmt: skip

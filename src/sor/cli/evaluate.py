@@ -210,7 +210,11 @@ def evaluate(
         from sor.evaluate.days import discover, is_url
 
         days = discover(inputs)
-        options.check_outputs([Path(d.removeprefix("file://")) for d in days if not is_url(d)])
+        from sor.data.lobster import input_files
+
+        options.check_outputs(
+            [f for d in days if not is_url(d) for f in input_files(Path(d.removeprefix("file://")))]
+        )
         report = run_evaluation(
             days, evaluation, scheduler=address,
             workers=pick(flags.workers, file_config.dask.workers), quiet=quiet,

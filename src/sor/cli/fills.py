@@ -117,10 +117,12 @@ def fills(
              "crossing_fill": crossing_fill, "trade_fill": trade_fill,
              "fallback_queue_model": fallback_queue_model},
         )  # fmt: skip
+        from sor.data.lobster import input_files
+
         check_outputs(
             [(orders_out, "--orders-out"), (json_out, "--json-out"),
              (None if no_plot else plot, "--plot")],
-            [data, lobster_book],
+            input_files(data, lobster_book),
         )  # fmt: skip
         report, rows = _run(data, flags, compare, source_options(lobster_book, publisher))
         text = json.dumps(report, indent=2)

@@ -100,7 +100,11 @@ def _run(
          "max_ts_distance": max_ts_distance},
     )  # fmt: skip
     if plot is not None:
-        check_outputs([(plot, "--plot")], [data, source.lobster_book if source else None])
+        from sor.data.lobster import input_files
+
+        check_outputs(
+            [(plot, "--plot")], input_files(data, source.lobster_book if source else None)
+        )
         if plot.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
             raise SorError(f"--plot: {plot}: the figure's format comes from its suffix, "
                            "as for sor backtest --plot")  # fmt: skip

@@ -97,6 +97,19 @@ def lobster_name(path: Path, book: Path | None = None) -> LobsterName | None:
     return LobsterName(match["ticker"], day, levels, path, book)
 
 
+def input_files(path: Path | None, book: Path | None = None) -> list[Path]:
+    """The files a read of ``path`` takes: ``path``, and for a LOBSTER message file its
+    orderbook file (``book``, or the one its name points at), so that no output is written
+    over either. None (a stream, not a file): ``book`` alone, if given."""
+    if path is None:
+        return [book] if book is not None else []
+    try:
+        named = lobster_name(path, book)
+    except DataError:
+        named = None  # not readable as LOBSTER: the reader says why
+    return [path] if named is None else [path, named.orderbook]
+
+
 def looks_like_lobster(path: Path) -> bool:
     """Whether the first line of ``path`` is six numbers without a header, as in a LOBSTER
     message file."""
