@@ -300,3 +300,48 @@ def test_the_default_queue_model_fills_as_fifo_does_on_the_shared_amzn_day(
     cells = json.loads(result.stdout)["compare"]["2"]
     agreement = [cells[size][h]["conservative"]["agrees"] for size in cells for h in cells[size]]
     assert len(agreement) == 9 and all(agreement), cells
+
+
+def test_a_venue_that_never_shows_a_book_is_studied_with_no_order_placed(
+    tmp_path: Path,
+) -> None:
+    from orderlevel_helpers import write_mbo_csv
+
+    t0 = 1_712_151_000_000_000_000
+    ms = 1_000_000
+    rows = [(t0, "A", "B", 10.00, 300, 1), (t0, "A", "A", 10.05, 300, 2)]
+    for k in range(1, 40):  # venue 39 trades at its bid; venue 40 only prints trades
+        rows += [(t0 + k * 50 * ms, "A", "B", 10.00, 100, 100 + k),
+                 (t0 + k * 50 * ms + ms, "T", "N", 10.02, 100, 0, 128, 40)]  # fmt: skip
+    data = write_mbo_csv(tmp_path / "day.mbo.csv", *rows)
+    for compare in ([], ["--compare"]):
+        result = CliRunner().invoke(app, [
+            "fills", "--data", str(data), "--every", "0.2", "--horizon", "0.5", "--no-plot",
+            "--quiet", *compare])  # fmt: skip
+        assert result.exit_code == 0, result.output
+    venues = json.loads(CliRunner().invoke(app, [
+        "fills", "--data", str(data), "--every", "0.2", "--horizon", "0.5", "--no-plot",
+        "--quiet"]).stdout)["venues"]  # fmt: skip
+    assert venues["39"]["0.5"]["orders"] > 0
+    assert venues["40"]["0.5"]["orders"] == 0
+
+
+def test_a_bad_record_stops_sor_fills_in_one_line_naming_the_flag_that_skips_it(
+    tmp_path: Path,
+) -> None:
+    from orderlevel_helpers import write_mbo_csv
+
+    t0 = 1_712_151_000_000_000_000
+    ms = 1_000_000
+    rows = [(t0, "A", "B", 10.00, 300, 1), (t0, "A", "A", 10.05, 300, 2),
+            (t0 + ms, "C", "B", 10.00, 100, 77)]  # fmt: skip  # an order never added
+    rows += [(t0 + k * 50 * ms, "A", "B", 10.00, 100, 100 + k) for k in range(1, 40)]
+    data = write_mbo_csv(tmp_path / "day.mbo.csv", *rows)
+    base = ["fills", "--data", str(data), "--every", "0.2", "--horizon", "0.5", "--no-plot",
+            "--quiet"]  # fmt: skip
+    refused = CliRunner().invoke(app, base)
+    assert refused.exit_code == 2
+    assert len(refused.output.strip().splitlines()) == 1 and "--skip-bad-rows" in refused.output
+    skipped = CliRunner().invoke(app, [*base, "--skip-bad-rows"])
+    assert skipped.exit_code == 0, skipped.output
+    assert json.loads(skipped.stdout)["venues"]["39"]["0.5"]["orders"] > 0

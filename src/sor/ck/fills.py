@@ -175,9 +175,12 @@ class _Market:
         book = reflect_events(events, top) if top else events
         complete = events[complete_books(events)]
         firsts = [complete["ts_event"][complete["venue"] == v][:1] for v in range(len(venues))]
-        if not len(events) or any(len(f) == 0 for f in firsts):
+        shown = [int(f[0]) for f in firsts if len(f)]
+        if not len(events) or not shown:
             return None
-        first, last = max(int(f[0]) for f in firsts), int(events["ts_event"].max())
+        # orders start once every venue that ever shows a book has shown one; a venue that
+        # never does (trades only) has its orders left unplaced
+        first, last = max(shown), int(events["ts_event"].max())
         return cls(book, top, TopOfBook.of_events(events), first, last)
 
     def orders(self, n_venues: int, options: StudyOptions, horizon_s: float, size: int) -> Orders:

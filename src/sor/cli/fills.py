@@ -15,6 +15,7 @@ from sor.app.runs import check_outputs, write_atomically
 from sor.cli.common import (
     CROSSING_FILL_CHOICES,
     FALLBACK_QUEUE_MODEL_HELP,
+    SKIP_HELP,
     TRADE_FILL_CHOICES,
     LobsterBookFlag,
     Opt,
@@ -88,6 +89,7 @@ def fills(
     ] = None,
     lobster_book: LobsterBookFlag = None,
     publisher: PublisherFlag = None,
+    skip_bad_rows: Annotated[bool, Opt(help=SKIP_HELP, show_default=False)] = False,
     plot: Annotated[Path, Opt(help="Where to write the figure.")] = Path("fills.png"),
     no_plot: Annotated[bool, Opt("--no-plot", help="Do not draw the figure.")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="Log warnings only.")] = False,
@@ -124,7 +126,8 @@ def fills(
              (None if no_plot else plot, "--plot")],
             input_files(data, lobster_book),
         )  # fmt: skip
-        report, rows = _run(data, flags, compare, source_options(lobster_book, publisher))
+        report, rows = _run(data, flags, compare, source_options(lobster_book, publisher),
+                            skip_bad_rows=skip_bad_rows)  # fmt: skip
         text = json.dumps(report, indent=2)
         if compare and not quiet:
             sys.stderr.write(_summary(report) + "\n")
@@ -144,7 +147,12 @@ def fills(
 
 
 def _run(
-    data: Path, flags: FillsFlags, compare: bool, source: SourceOptions | None = None
+    data: Path,
+    flags: FillsFlags,
+    compare: bool,
+    source: SourceOptions | None = None,
+    *,
+    skip_bad_rows: bool = False,
 ) -> tuple[dict[str, Any], list[OrderRow]]:
     """Read ``data`` and run the study (or, ``compare``, the comparison with the exact
     queue); return the report and the orders' rows."""
@@ -165,7 +173,7 @@ def _run(
     if not data.is_file():
         raise SorError(f"--data: no such file: {data}")
     log.info("reading every event of %s", data)
-    events, venues = attach_venues(read_events(data, source=source))
+    events, venues = attach_venues(read_events(data, source=source, skip_bad_rows=skip_bad_rows))
     options = study_of.StudyOptions(
         every_s=flags.every, sizes=flags.size, horizons_s=flags.horizon,
         queue_model=QUEUE_MODELS[flags.queue_model],
@@ -232,7 +240,8 @@ def _summary(report: dict[str, Any]) -> str:
                     line += (f"  {m['mean_filled_fraction']:>11.4f}/{m['p_full_fill']:.4f}/"
                              f"{m['identical_quantity']:.3f}{mark:<2}")  # fmt: skip
                 lines.append(line)
-    lines.append("* outside the agreement bounds of run.agreement")
+    if any(line.rstrip().endswith("*") or " * " in line for line in lines[1:]):
+        lines.append("* outside the agreement bounds of run.agreement")
     return "\n".join(lines)
 
 
