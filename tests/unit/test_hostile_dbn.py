@@ -402,3 +402,19 @@ def test_mutated_dbn_through_the_cli_exits_0_or_2_with_one_line(
         assert isinstance(json.loads(done.stdout)["run"]["skipped_rows"], dict)
     else:
         _assert_one_line_error(done, str(path))
+
+
+def test_a_file_of_two_instruments_is_refused_in_one_line_even_with_rows_skipped(
+    small_dbn: bytes, tmp_path: Path
+) -> None:
+    from sor.data.dbn import _metadata, _stream
+
+    whole = tmp_path / "one.dbn"
+    whole.write_bytes(small_dbn)
+    _, _, start = _metadata(whole, _stream(whole)[0])
+    records = np.frombuffer(small_dbn[start:], dtype=record_dtype("mbp-1")).copy()
+    records["instrument_id"][len(records) // 2 :] += 1
+    path = tmp_path / "two.dbn"
+    path.write_bytes(small_dbn[:start] + records.tobytes() + b"\x00" * 7)  # a broken tail
+    done = _sor(path, "--skip-bad-rows")
+    assert "more than one instrument" in _assert_one_line_error(done, str(path))

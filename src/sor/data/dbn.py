@@ -170,8 +170,6 @@ def read_dbn(
     }
     if tail is not None:
         skipped["bad_record"] = skipped.get("bad_record", 0) + 1
-    if skipped:
-        log.warning("skipped %d bad record(s) in %s: %s", sum(skipped.values()), path, skipped)
     checked = DbnRecords(
         schema=schema,
         records=records,
@@ -179,7 +177,10 @@ def read_dbn(
         rows_read=whole + (tail is not None),
         skipped=dict(sorted(skipped.items())),
     )
+    # before the warning: a file refused says so in one line
     check_dbn_instrument(path, checked.column("instrument_id"))
+    if skipped:
+        log.warning("skipped %d bad record(s) in %s: %s", sum(skipped.values()), path, skipped)
     return checked
 
 
