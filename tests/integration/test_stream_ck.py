@@ -105,3 +105,31 @@ def test_an_event_stream_replayed_twice_counts_once(
     # never mixed in
     assert stats.other_replays == len(events)
     assert not stats.malformed and not stats.duplicates
+
+
+def test_ck_from_a_stream_of_order_level_data_is_the_file_run(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """An MBO file (a full-depth venue and a top-of-book one) streamed as events: the L2
+    queue models need only what the messages carry (the books, actions and flags; F_TOB
+    rows restate a level), so the report is the file's."""
+    import numpy as np
+
+    from orderlevel_helpers import Flow, interleave, tob_flow, write_mbo_csv
+
+    rng = np.random.default_rng(7)
+    flow = Flow(rng, step_ns=2_000_000)
+    for _ in range(4000):
+        flow.step()
+    data = write_mbo_csv(tmp_path / "day.mbo.csv",
+                         *interleave(rng, flow.rows, tob_flow(rng, 1500, step_ns=5_000_000)))  # fmt: skip
+    topic = _topic()
+    _invoke("produce", "--data", str(data), "--bootstrap", broker.bootstrap, "--topic", topic,
+            "--speed", "0", "--events")  # fmt: skip
+    args = ["--model", "ck", "--order-size", "300", "--horizon", "0.5"]
+    for side in ("buy", "sell"):
+        from_kafka = _report(tmp_path / "kafka.json", "--kafka", broker.bootstrap, "--topic",
+                             topic, "--side", side, *args)  # fmt: skip
+        from_file = _report(tmp_path / "file.json", "--data", str(data), "--side", side, *args)
+        assert b'"total_fill": 300' in from_file
+        assert from_kafka == from_file
