@@ -177,6 +177,11 @@ def test_the_command_prints_json_and_draws_the_same_figure(
         (["--intervals", "1,x"], "--intervals: expected comma-separated numbers"),
         (["--horizons", "0"], "--horizons"),
         (["--tick", "-1"], "--tick"),
+        (["--tick", "nan"], "--tick: must be a finite number"),
+        (["--tick", "inf"], "--tick: must be a finite number"),
+        (["--tick", "1e-300"], "--tick: must be at least 1e-09 (one nano-dollar"),
+        (["--tick", "1.5e-9"], "--tick: must be a whole number of nano-dollars"),
+        (["--tick", "2"], "--tick: must be <= 1, got 2"),
     ],
 )
 def test_bad_flags_are_one_line_errors(
@@ -185,8 +190,20 @@ def test_bad_flags_are_one_line_errors(
     data = _write(tmp_path / "one.csv", [_row(T0)])
     outcome = run_main(["stats", str(data), "--no-plot", *args], capsys)
     assert outcome.returncode == 2
-    errors = [line for line in outcome.stderr.splitlines() if "error" in line]
-    assert len(errors) == 1 and message in errors[0], outcome.stderr
+    (line,) = outcome.stderr.splitlines()
+    assert line.startswith("sor: error: ") and message in line, outcome.stderr
+
+
+def test_the_finest_tick_counts_spreads_in_nano_dollars(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [_row(T0 + i * 10**9, action="T", side="B" if i % 2 else "A") for i in range(5)]
+    data = _write(tmp_path / "fine.csv", rows)
+    outcome = run_main(["stats", str(data), "--no-plot", "-q", "--tick", "1e-9"], capsys)
+    assert outcome.returncode == 0 and outcome.stderr == ""
+    report = json.loads(outcome.stdout)
+    assert report["settings"]["tick"] == 1e-9
+    assert report["overall"]["spread_ticks"]["mean"] == 20_000_000.0  # 222.81 x 222.83
 
 
 def test_a_bad_row_names_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
