@@ -1,6 +1,7 @@
-"""An input path that is not a readable regular file is told apart precisely, in one line,
-by every command that reads one: missing, a directory, a FIFO, a symlink loop, a dangling
-symlink."""
+"""Paths checked before the run: an input that is not a readable regular file is told apart
+precisely, in one line, by every command that reads one (missing, a directory, a FIFO, a
+symlink loop, a dangling symlink); an output where no file can be created is refused up
+front, not after the run."""
 
 from __future__ import annotations
 
@@ -86,3 +87,36 @@ def test_a_readable_file_has_no_problem(tmp_path: Path) -> None:
     (tmp_path / "link.csv").symlink_to(tmp_path / "day.csv")
     assert input_file_problem(tmp_path / "day.csv") is None
     assert input_file_problem(tmp_path / "link.csv") is None
+
+
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [("stats", "--plot"), ("fills", "--json-out"), ("fills", "--orders-out"),
+     ("backtest", "--json-out")],
+)  # fmt: skip
+def test_an_output_where_no_file_can_be_created_is_refused_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, flag: str
+) -> None:
+    # /proc/version is a regular file, and root passes os.access on /proc: only creating
+    # the temporary file beside it fails; the missing data shows the run never started
+    data = str(tmp_path / "absent.csv")
+    start = [command, data] if command == "stats" else [command, "--data", data, "--no-plot"]
+    outcome = run_main([*start, flag, "/proc/version", "-q"], capsys)
+    assert outcome.returncode == 2
+    assert outcome.stderr.splitlines() == [
+        f"sor: error: {flag}: /proc/version: no file can be created in /proc: No such file or "
+        "directory"
+    ]
+
+
+def test_an_output_symlink_is_checked_where_it_points(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    link = tmp_path / "stats.png"
+    link.symlink_to(tmp_path / "gone" / "stats.png")
+    outcome = run_main(["stats", str(tmp_path / "absent.csv"), "--plot", str(link)], capsys)
+    assert outcome.returncode == 2
+    assert outcome.stderr.splitlines() == [
+        f"sor: error: --plot: {link}: the directory {tmp_path}/gone does not exist"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stats.png"]

@@ -196,19 +196,32 @@ def _resolved(path: Path) -> Path:
 
 
 def check_output(path: Path, flag: str) -> None:
-    """Raise ``SorError`` unless ``path`` can be written: not a directory, in a writable one,
-    or a writable device or pipe (``/dev/null``, ``/dev/stdout``), which is written in place."""
+    """Raise ``SorError`` unless ``path`` can be written: not a directory, in a writable one
+    (its target's, through a symlink), or a writable device or pipe (``/dev/null``,
+    ``/dev/stdout``), which is written in place.
+
+    The directory is asked for a file, which is removed at once: what matters is that the
+    temporary file of :func:`write_atomically` can be made there, and only creating one
+    tells (``os.access`` grants root every directory, ``/proc`` included)."""
     if path.is_dir():
         raise SorError(f"{flag}: {path} is a directory; give a file name")
     if _is_special(path):
         if not os.access(path, os.W_OK):
             raise SorError(f"{flag}: {path} is not writable")
         return
-    folder = path.parent
+    folder = _resolved(path).parent if path.is_symlink() else path.parent
     if not folder.is_dir():
         raise SorError(f"{flag}: {path}: the directory {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise SorError(f"{flag}: {path}: the directory {folder} is not writable")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise SorError(
+            f"{flag}: {path}: no file can be created in {folder}: {exc.strerror or exc}"
+        ) from None
+    os.close(handle)
+    os.unlink(probe)
 
 
 def _is_special(path: Path) -> bool:
