@@ -1,16 +1,19 @@
-"""Paths checked before the run: an input that is not a readable regular file is told apart
-precisely, in one line, by every command that reads one (missing, a directory, a FIFO, a
-symlink loop, a dangling symlink); an output where no file can be created is refused up
-front, not after the run."""
+"""Paths: an input that is not a readable regular file is told apart precisely, in one line,
+by every command that reads one (missing, a directory, a FIFO, a symlink loop, a dangling
+symlink); an output where no file can be created is refused before the run; an output's
+temporary file never outlives the write."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from cli_run import run_main
+from cli_run import REPO, run_main
+from sor.app.runs import write_atomically
 from sor.core.paths import input_file_problem
 
 
@@ -120,3 +123,48 @@ def test_an_output_symlink_is_checked_where_it_points(
         f"sor: error: --plot: {link}: the directory {tmp_path}/gone does not exist"
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stats.png"]
+
+
+# half a figure is written, then the process is sent SIGTERM, as `kill` would
+INTERRUPTED_WRITE = """
+import os, signal, sys
+from pathlib import Path
+
+import typer
+
+from sor.app.runs import write_atomically
+from sor.cli.common import user_errors
+
+
+def write(path):
+    path.write_bytes(b"\\x89PNG" + bytes(1 << 20))
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+try:
+    with user_errors():
+        write_atomically(Path(sys.argv[1]), "--plot", write, suffix=".png")
+except typer.Exit as stop:
+    sys.exit(stop.exit_code)
+"""
+
+
+def test_sigterm_while_writing_the_figure_leaves_no_temporary_file(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_WRITE, str(tmp_path / "stats.png")],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.splitlines() == ["sor: interrupted"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_write_that_fails_leaves_no_temporary_file(tmp_path: Path) -> None:
+    def write(path: Path) -> None:
+        path.write_bytes(b"half")
+        raise RuntimeError("the figure failed")
+
+    with pytest.raises(RuntimeError, match="the figure failed"):
+        write_atomically(tmp_path / "stats.png", "--plot", write, suffix=".png")
+    assert list(tmp_path.iterdir()) == []

@@ -14,6 +14,7 @@ import shutil
 import stat
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -242,13 +243,30 @@ def write_atomically(
 
     A device or a pipe (``/dev/null``, ``/dev/stdout``) gets the finished file's bytes
     copied in, in place: renaming a file onto it would replace it, and some writers (the
-    figure's) need a file they can seek in."""
+    figure's) need a file they can seek in.
+
+    The temporary file is removed on every way out: an error, Ctrl-C, and SIGTERM or
+    SIGHUP, which end the command as Ctrl-C does while it is written (``sor: interrupted``)
+    rather than at once, as they otherwise would."""
     special = _is_special(path)
     if not special:
         # through a symlink: its target gets the new content, the link stays
         path = _resolved(path)
     folder = Path(tempfile.gettempdir()) if special else path.parent
     temporary = folder / f".{path.name}.{os.getpid()}.tmp{path.suffix or suffix}"
+    with contextlib.ExitStack() as stack:
+        if threading.current_thread() is threading.main_thread():  # where handlers can be set
+            from sor.streaming.broker import stop_on_signals
+
+            stack.enter_context(stop_on_signals())
+        _write_then_rename(temporary, path, flag, write, special)
+
+
+def _write_then_rename(
+    temporary: Path, path: Path, flag: str, write: Callable[[Path], object], special: bool
+) -> None:
+    """Write ``temporary``, then rename it to ``path`` (copy it in, ``special``); remove it
+    whatever happens."""
     try:
         write(temporary)
         if special:
