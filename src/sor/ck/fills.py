@@ -8,6 +8,8 @@ passes over the events (``slots``), and orders of different venues share a pass.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,15 +69,25 @@ def every(
 
 def slots(orders: Orders) -> np.ndarray:
     """Return a pass number per order so that no two orders of one venue overlap in a pass
-    (an order may rest where another was cancelled at the same moment)."""
+    (an order may rest where another was cancelled at the same moment): the lowest pass
+    free when it rests, found through heaps, so that the time grows with the orders, not
+    with orders times passes."""
     out = np.zeros(len(orders), np.int64)
-    ends: dict[int, list[int]] = {}
-    for i in np.lexsort((orders.place_ns, orders.venue)):
-        taken = ends.setdefault(int(orders.venue[i]), [])
-        slot = next((s for s, end in enumerate(taken) if end <= orders.place_ns[i]), len(taken))
-        if slot == len(taken):
-            taken.append(0)
-        taken[slot] = int(orders.cancel_ns[i])
+    busy: dict[int, list[tuple[int, int]]] = {}  # per venue: (cancellation, pass) resting
+    free: dict[int, list[int]] = {}  # per venue: passes free again
+    count: dict[int, int] = {}
+    place, cancel = orders.place_ns.tolist(), orders.cancel_ns.tolist()
+    for i in np.lexsort((orders.place_ns, orders.venue)).tolist():
+        venue = int(orders.venue[i])
+        resting, idle = busy.setdefault(venue, []), free.setdefault(venue, [])
+        while resting and resting[0][0] <= place[i]:
+            heapq.heappush(idle, heapq.heappop(resting)[1])
+        if idle:
+            slot = heapq.heappop(idle)
+        else:
+            slot = count.get(venue, 0)
+            count[venue] = slot + 1
+        heapq.heappush(resting, (cancel[i], slot))
         out[i] = slot
     return out
 
@@ -91,8 +103,10 @@ def simulate(
            np.zeros(n, np.int64))  # fmt: skip
     parts = []
     pass_of = slots(orders)
-    for slot in range(int(pass_of.max()) + 1 if n else 0):
-        mine = np.flatnonzero(pass_of == slot)
+    by_pass = np.argsort(pass_of, kind="stable")
+    bounds = np.searchsorted(pass_of[by_pass], np.arange(int(pass_of.max()) + 2 if n else 0))
+    for lo, hi in itertools.pairwise(bounds.tolist()):
+        mine = by_pass[lo:hi]
         # cancellations before placements at one moment, so that a venue's slot is free
         times = np.concatenate((orders.cancel_ns[mine], orders.place_ns[mine]))
         is_place = np.concatenate((np.zeros(len(mine), bool), np.ones(len(mine), bool)))
@@ -109,7 +123,7 @@ def simulate(
     return OrderFills(*out, *(np.ascontiguousarray(table[:, j]) for j in range(4)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a study keeps one per order placed
 class OrderRow:
     """One placed order of the study: horizon (s), venue (publisher id), placement time
     (ns), price (nano-dollars), shares ahead at placement, shares filled, each fill's time
@@ -240,12 +254,13 @@ def study(
                     orders, got, mine, fills, {a: m[fills] for a, m in marks.items()},
                     distance[mine],
                 )  # fmt: skip
+            starts = _fill_starts(got, len(orders))
             for o in np.flatnonzero(got.placed):
-                mine = got.fill_order == o
+                own = slice(starts[o], starts[o + 1])
                 rows.append(OrderRow(
                     horizon_s, int(venues[orders.venue[o]]), int(orders.place_ns[o]),
                     int(price[o]), float(got.ahead[o]), int(got.filled[o]),
-                    tuple(got.fill_ns[mine].tolist()), tuple(got.fill_qty[mine].tolist()),
+                    tuple(got.fill_ns[own].tolist()), tuple(got.fill_qty[own].tolist()),
                     size, None if np.isnan(distance[o]) else float(distance[o]),
                 ))  # fmt: skip
     return stats, rows
@@ -299,15 +314,23 @@ def compare(
                     cell[name] = _fill_stats(got.filled[mine], size, truth.filled[mine])
                 out[str(int(publisher))].setdefault(str(size), {})[f"{horizon_s:g}"] = cell
             price = market.prices(truth)
+            starts = _fill_starts(truth, len(orders))
             for o in np.flatnonzero(truth.placed):
-                mine = truth.fill_order == o
+                own = slice(starts[o], starts[o + 1])
                 rows.append(OrderRow(
                     horizon_s, int(venues[orders.venue[o]]), int(orders.place_ns[o]),
                     int(price[o]), float(truth.ahead[o]), int(truth.filled[o]),
-                    tuple(truth.fill_ns[mine].tolist()), tuple(truth.fill_qty[mine].tolist()),
+                    tuple(truth.fill_ns[own].tolist()), tuple(truth.fill_qty[own].tolist()),
                     size, None if np.isnan(distance[o]) else float(distance[o]),
                 ))  # fmt: skip
     return out, rows
+
+
+def _fill_starts(got: OrderFills, n: int) -> list[int]:
+    """Where each of ``n`` orders' fills start among ``got``'s (in order, then time): order
+    ``o``'s are ``starts[o]:starts[o + 1]``."""
+    starts: list[int] = np.searchsorted(got.fill_order, np.arange(n + 1)).tolist()
+    return starts
 
 
 def _fill_stats(
