@@ -366,7 +366,8 @@ class ProduceFlags(Validated):
 class FillsFlags(Validated):
     """The numeric flags of ``sor fills``."""
 
-    every: Annotated[float, Field(allow_inf_nan=False, gt=0)]
+    every: Annotated[float, Field(allow_inf_nan=False, ge=1e-9)]
+    """Seconds between placements: at least a nanosecond, the data's resolution."""
     size: Annotated[
         tuple[Annotated[int, Field(strict=True, ge=1, le=10**9)], ...],
         Field(min_length=1),
@@ -377,7 +378,7 @@ class FillsFlags(Validated):
         AfterValidator(_distinct),
     ]
     queue_model: QueueModel
-    latency_us: Annotated[float, Field(allow_inf_nan=False, ge=0, le=10**9)]
+    latency_us: LatencyUs  # within a minute, as for sor backtest --model ck
     side: Literal["buy", "sell"]
     crossing_fill: CrossingFill
     trade_fill: TradeFill = "displayed"
