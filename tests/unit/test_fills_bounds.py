@@ -106,6 +106,25 @@ def test_a_horizon_no_order_fits_is_a_warning_and_empty_cells(
     assert cells["2"]["orders"] > 0 and cells["59.99"]["orders"] == 0
 
 
+def test_backtest_ck_warns_of_a_latency_as_long_as_the_window(
+    market: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["backtest", "--data", str(market), "--model", "ck", "--latency-us", "6e7",
+            "--horizon", "2", "--lambda-over", "0.05", "--lambda-under", "0.05",
+            "--theta-queue", "0.005", "--json-out", str(tmp_path / "r.json"), "--no-plot", "-q"]  # fmt: skip
+    outcome = run_main(args, capsys)
+    assert outcome.returncode == 0
+    line = _one_line(outcome.stderr)
+    assert re.fullmatch(
+        rf"sor: warning: --latency-us 6e\+07 is not shorter than the {NUMBER} s window: no "
+        "order of the router or of passive reaches a book before its end, where both complete "
+        "with marketable orders",
+        line,
+    ), line
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["strategies"]["passive"]["passive_share"] == 0.0
+
+
 def _greedy_slots(orders: Orders) -> list[int]:
     """The passes as first written: for each order, in venue then time order, the lowest
     pass whose last order is cancelled by the time it rests."""
