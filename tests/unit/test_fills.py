@@ -183,7 +183,7 @@ def test_sor_fills_crossing_fill_whole_fills_the_remainder_and_says_so(
 
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
-    [("--every", "0", "--every: must be > 0"), ("--side", "short", "--side:"),
+    [("--every", "0", "--every: must be >= 1e-09, got 0"), ("--side", "short", "--side:"),
      ("--horizon", "1,x", "--horizon: expected comma-separated numbers"),
      ("--queue-model", "lifo", "--queue-model:"), ("--latency-us", "-1", "--latency-us:"),
      ("--fallback-queue-model", "fifo", "--fallback-queue-model:"),

@@ -170,6 +170,75 @@ def test_the_command_prints_json_and_draws_the_same_figure(
     assert figures[0] == figures[1]
 
 
+S = 10**9
+DEGENERATE = {
+    # rows, then facts of "overall" that must come out exactly (None: undefined, null)
+    "no trades": (
+        [_row(T0 + i * S // 10) for i in range(50)],
+        {"trades": 0, "spread_ticks": {"mean": 2.0, "share_one_tick": 0.0},
+         "markout_bps": {"1": None, "10": None, "60": None}},
+    ),
+    "one row": (
+        [_row(T0)],
+        {"rows": 1, "messages_per_s": None, "spread_ticks": {"mean": None, "share_one_tick": None},
+         "best_size": {"bid": None, "ask": None}},
+    ),
+    "one timestamp": (
+        [_row(T0, action="T", side="A"), _row(T0), _row(T0, action="T", side="B")],
+        {"trades": 1, "trades_per_s": None, "ofi": {"1": {"slope": None, "r2": None,
+         "intervals": 0}, "10": {"slope": None, "r2": None, "intervals": 0},
+         "60": {"slope": None, "r2": None, "intervals": 0}}},
+    ),
+    "a constant price": (
+        [_row(T0 + i * S, action="T" if i % 3 == 0 else "A", side="B") for i in range(100)],
+        {"trades": 34, "markout_bps": {"1": 0.0, "10": 0.0, "60": 0.0},
+         "queue_turnover_s": {"bid": None, "ask": None}},
+    ),
+    "a constant mid under moving sizes": (
+        [_row(T0 + i * S // 2, bid_sz=100 + (i * 37) % 400) for i in range(300)],
+        {"ofi": {"1": {"slope": 0.0, "r2": None, "intervals": 149},
+                 "10": {"slope": 0.0, "r2": None, "intervals": 14},
+                 "60": {"slope": None, "r2": None, "intervals": 2}}},
+    ),
+    "no asks": (
+        [_row(T0 + i * S, ask=0, ask_sz=0, action="T" if i % 2 else "A", side="A")
+         for i in range(100)],
+        {"trades": 50, "spread_ticks": {"mean": None, "share_one_tick": None},
+         "markout_bps": {"1": None, "10": None, "60": None}},
+    ),
+    "no bids": (
+        [_row(T0 + i * S, bid=0, bid_sz=0) for i in range(100)],
+        {"best_size": {"bid": None, "ask": None}, "trade_sign_autocorrelation": dict.fromkeys(
+            map(str, range(1, 11)))},
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(DEGENERATE))
+def test_degenerate_data_gives_exact_facts_and_a_figure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    rows, expected = DEGENERATE[case]
+    data = _write(tmp_path / "day.csv", rows)
+    plot = tmp_path / "stats.png"
+    outcome = run_main(["stats", str(data), "--plot", str(plot), "-q"], capsys)
+    assert outcome.returncode == 0 and outcome.stderr == "", outcome.stderr
+    overall = json.loads(outcome.stdout)["overall"]
+    assert {key: overall[key] for key in expected} == expected
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["day.csv", "stats.png"]
+
+
+def test_a_file_without_rows_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _write(tmp_path / "empty.csv", [])
+    outcome = run_main(["stats", str(data), "--plot", str(tmp_path / "stats.png"), "-q"], capsys)
+    assert outcome.returncode == 2
+    assert outcome.stderr.splitlines() == [f"sor: error: {data}: no rows to describe"]
+    assert not (tmp_path / "stats.png").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -177,6 +246,11 @@ def test_the_command_prints_json_and_draws_the_same_figure(
         (["--intervals", "1,x"], "--intervals: expected comma-separated numbers"),
         (["--horizons", "0"], "--horizons"),
         (["--tick", "-1"], "--tick"),
+        (["--tick", "nan"], "--tick: must be a finite number"),
+        (["--tick", "inf"], "--tick: must be a finite number"),
+        (["--tick", "1e-300"], "--tick: must be at least 1e-09 (one nano-dollar"),
+        (["--tick", "1.5e-9"], "--tick: must be a whole number of nano-dollars"),
+        (["--tick", "2"], "--tick: must be <= 1, got 2"),
     ],
 )
 def test_bad_flags_are_one_line_errors(
@@ -185,8 +259,20 @@ def test_bad_flags_are_one_line_errors(
     data = _write(tmp_path / "one.csv", [_row(T0)])
     outcome = run_main(["stats", str(data), "--no-plot", *args], capsys)
     assert outcome.returncode == 2
-    errors = [line for line in outcome.stderr.splitlines() if "error" in line]
-    assert len(errors) == 1 and message in errors[0], outcome.stderr
+    (line,) = outcome.stderr.splitlines()
+    assert line.startswith("sor: error: ") and message in line, outcome.stderr
+
+
+def test_the_finest_tick_counts_spreads_in_nano_dollars(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [_row(T0 + i * 10**9, action="T", side="B" if i % 2 else "A") for i in range(5)]
+    data = _write(tmp_path / "fine.csv", rows)
+    outcome = run_main(["stats", str(data), "--no-plot", "-q", "--tick", "1e-9"], capsys)
+    assert outcome.returncode == 0 and outcome.stderr == ""
+    report = json.loads(outcome.stdout)
+    assert report["settings"]["tick"] == 1e-9
+    assert report["overall"]["spread_ticks"]["mean"] == 20_000_000.0  # 222.81 x 222.83
 
 
 def test_a_bad_row_names_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

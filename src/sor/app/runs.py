@@ -14,6 +14,7 @@ import shutil
 import stat
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -196,19 +197,32 @@ def _resolved(path: Path) -> Path:
 
 
 def check_output(path: Path, flag: str) -> None:
-    """Raise ``SorError`` unless ``path`` can be written: not a directory, in a writable one,
-    or a writable device or pipe (``/dev/null``, ``/dev/stdout``), which is written in place."""
+    """Raise ``SorError`` unless ``path`` can be written: not a directory, in a writable one
+    (its target's, through a symlink), or a writable device or pipe (``/dev/null``,
+    ``/dev/stdout``), which is written in place.
+
+    The directory is asked for a file, which is removed at once: what matters is that the
+    temporary file of :func:`write_atomically` can be made there, and only creating one
+    tells (``os.access`` grants root every directory, ``/proc`` included)."""
     if path.is_dir():
         raise SorError(f"{flag}: {path} is a directory; give a file name")
     if _is_special(path):
         if not os.access(path, os.W_OK):
             raise SorError(f"{flag}: {path} is not writable")
         return
-    folder = path.parent
+    folder = _resolved(path).parent if path.is_symlink() else path.parent
     if not folder.is_dir():
         raise SorError(f"{flag}: {path}: the directory {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise SorError(f"{flag}: {path}: the directory {folder} is not writable")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise SorError(
+            f"{flag}: {path}: no file can be created in {folder}: {exc.strerror or exc}"
+        ) from None
+    os.close(handle)
+    os.unlink(probe)
 
 
 def _is_special(path: Path) -> bool:
@@ -229,13 +243,30 @@ def write_atomically(
 
     A device or a pipe (``/dev/null``, ``/dev/stdout``) gets the finished file's bytes
     copied in, in place: renaming a file onto it would replace it, and some writers (the
-    figure's) need a file they can seek in."""
+    figure's) need a file they can seek in.
+
+    The temporary file is removed on every way out: an error, Ctrl-C, and SIGTERM or
+    SIGHUP, which end the command as Ctrl-C does while it is written (``sor: interrupted``)
+    rather than at once, as they otherwise would."""
     special = _is_special(path)
     if not special:
         # through a symlink: its target gets the new content, the link stays
         path = _resolved(path)
     folder = Path(tempfile.gettempdir()) if special else path.parent
     temporary = folder / f".{path.name}.{os.getpid()}.tmp{path.suffix or suffix}"
+    with contextlib.ExitStack() as stack:
+        if threading.current_thread() is threading.main_thread():  # where handlers can be set
+            from sor.streaming.broker import stop_on_signals
+
+            stack.enter_context(stop_on_signals())
+        _write_then_rename(temporary, path, flag, write, special)
+
+
+def _write_then_rename(
+    temporary: Path, path: Path, flag: str, write: Callable[[Path], object], special: bool
+) -> None:
+    """Write ``temporary``, then rename it to ``path`` (copy it in, ``special``); remove it
+    whatever happens."""
     try:
         write(temporary)
         if special:

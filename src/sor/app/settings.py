@@ -55,13 +55,20 @@ import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from pydantic_core import ErrorDetails
 
-from sor.core.domain import DEFAULT_FEE, DEFAULT_REBATE, VENUE_NAMES, VenueCosts
+from sor.core.domain import (
+    DEFAULT_FEE,
+    DEFAULT_REBATE,
+    NANOS_PER_DOLLAR,
+    VENUE_NAMES,
+    VenueCosts,
+)
 from sor.core.errors import ConfigError
 from sor.core.validated import Validated
 
@@ -71,6 +78,8 @@ if TYPE_CHECKING:
 MAX_FEE_DOLLARS = 1.0
 """Largest fee or rebate magnitude, $/share: a thousand times the access-fee cap, and it
 keeps every price plus fee inside int64 nano-dollars."""
+MAX_TICK_DOLLARS = 1.0
+"""Largest price grid of ``sor stats``, $: a hundred times a US equity's 0.01 $."""
 MAX_LATENCY_US = 60e6
 """Largest order-entry latency (its median when sampled), microseconds: a minute."""
 MAX_LATENCY_SIGMA = 3.0
@@ -111,6 +120,22 @@ def _distinct(values: tuple[float, ...]) -> tuple[float, ...]:
     if repeated is not None:
         raise ValueError(f"{repeated} is given twice (or two values print as {repeated})")
     return values
+
+
+def _whole_nanos(value: float) -> float:
+    """A price step (``sor stats --tick``) is a whole number of nano-dollars, at least one:
+    prices are held as integer nano-dollars, so a finer step cannot be told apart from 0."""
+    nanos = Fraction(repr(value)) * NANOS_PER_DOLLAR
+    if nanos < 1:
+        raise ValueError(
+            f"must be at least 1e-09 (one nano-dollar, the finest price the data holds), "
+            f"got {value!r}"
+        )
+    if nanos.denominator != 1:
+        raise ValueError(
+            f"must be a whole number of nano-dollars (prices are held in them), got {value!r}"
+        )
+    return value
 
 
 def _timestamp(value: str) -> str:
@@ -322,7 +347,9 @@ class StatsFlags(Validated):
     lags: Annotated[int, Field(strict=True, ge=1, le=MAX_LAGS)]
     intervals: Annotated[tuple[Seconds, ...], Field(min_length=1)]
     horizons: Annotated[tuple[Seconds, ...], Field(min_length=1)]
-    tick: Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_FEE_DOLLARS)]
+    tick: Annotated[
+        float, Field(allow_inf_nan=False, gt=0, le=MAX_TICK_DOLLARS), AfterValidator(_whole_nanos)
+    ]
     max_ts_distance: TsDistance = 24.0
 
 
@@ -339,7 +366,8 @@ class ProduceFlags(Validated):
 class FillsFlags(Validated):
     """The numeric flags of ``sor fills``."""
 
-    every: Annotated[float, Field(allow_inf_nan=False, gt=0)]
+    every: Annotated[float, Field(allow_inf_nan=False, ge=1e-9)]
+    """Seconds between placements: at least a nanosecond, the data's resolution."""
     size: Annotated[
         tuple[Annotated[int, Field(strict=True, ge=1, le=10**9)], ...],
         Field(min_length=1),
@@ -350,7 +378,7 @@ class FillsFlags(Validated):
         AfterValidator(_distinct),
     ]
     queue_model: QueueModel
-    latency_us: Annotated[float, Field(allow_inf_nan=False, ge=0, le=10**9)]
+    latency_us: LatencyUs  # within a minute, as for sor backtest --model ck
     side: Literal["buy", "sell"]
     crossing_fill: CrossingFill
     trade_fill: TradeFill = "displayed"

@@ -12,6 +12,7 @@ money back; the static strategies sell on the snapshots as the static model does
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -44,6 +45,8 @@ from sor.data.reader import MarketData, format_timestamp
 from sor.report.builder import BUY_RULE, SELL_RULE, Money, completion, savings_bps, summary
 from sor.report.markouts import EVENT_MID, FillLog, TopOfBook, cost_split, markouts_section
 from sor.static.backtest import BacktestConfig, baseline_names, run_backtest
+
+log = logging.getLogger("sor")
 
 DEFAULT_CK_GRID = SearchGrid(
     lambda_over=(0.05,), lambda_under=(0.01, 0.05, 0.2), theta_queue=(0.0005, 0.005, 0.05)
@@ -119,6 +122,13 @@ def run_ck_backtest(
     start = config.start_ns if config.start_ns is not None else int(events["ts_event"][0])
     end = config.end_ns if config.end_ns is not None else int(events["ts_event"][-1])
     _check_decisions(end - start, horizons_s)
+    if settings.latency.median_ns >= end - start:
+        log.warning(
+            "warning: --latency-us %g is not shorter than the %s s window: no order of the "
+            "router or of passive reaches a book before its end, where both complete with "
+            "marketable orders", settings.latency.median_ns / 1_000,
+            f"{(end - start) / NANOS_PER_SECOND:,.6g}",
+        )  # fmt: skip
     fees = np.array([dollars_to_nanos(config.costs.fee(int(v))) for v in venues], np.int64)
     rebates = np.array([dollars_to_nanos(config.costs.rebate(int(v))) for v in venues], np.int64)
     settings.book(events, venues)  # fifo on an input without order ids fails here, once

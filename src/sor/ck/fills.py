@@ -8,6 +8,10 @@ passes over the events (``slots``), and orders of different venues share a pass.
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +20,26 @@ from sor.ck.latency import OrderLatency
 from sor.ck.mirror import mirror_constant, reflect_events
 from sor.ck.queue import CONSERVATIVE, DISPLAYED, run_schedule
 from sor.ck.router import CKSettings
+from sor.core.domain import NANOS_PER_SECOND
+from sor.core.errors import SorError
 from sor.report.markouts import MARKOUT_HORIZONS_S, TopOfBook, mark_out, share_weighted
+
+log = logging.getLogger("sor")
+
+MAX_ORDERS = 500_000
+"""Orders one study may place (placement times x venues x sizes x horizons), as the backtest
+caps its decisions (``sor.ck.backtest.MAX_DECISIONS``), but for a work item of microseconds,
+not milliseconds: each order's row is kept for ``--orders-out`` (about 0.5 GB at the cap)."""
+MAX_EVENT_PASSES = 2_000_000_000
+"""Event steps one study may take (a minute or two at 40 to 100 ns a step): orders resting
+at once at a venue run in separate passes over every event, so a horizon many times
+``--every`` multiplies the events gone through (by the queue models compared, too)."""
+
+
+def nanos(seconds: float) -> int:
+    """A positive duration as whole nanoseconds, at least 1 and at most 2^62 (no file spans
+    as much): ``--every 1e300`` is one order per venue, not an overflow."""
+    return max(1, round(min(seconds * NANOS_PER_SECOND, 2.0**62)))
 
 
 @dataclass(frozen=True)
@@ -67,15 +90,25 @@ def every(
 
 def slots(orders: Orders) -> np.ndarray:
     """Return a pass number per order so that no two orders of one venue overlap in a pass
-    (an order may rest where another was cancelled at the same moment)."""
+    (an order may rest where another was cancelled at the same moment): the lowest pass
+    free when it rests, found through heaps, so that the time grows with the orders, not
+    with orders times passes."""
     out = np.zeros(len(orders), np.int64)
-    ends: dict[int, list[int]] = {}
-    for i in np.lexsort((orders.place_ns, orders.venue)):
-        taken = ends.setdefault(int(orders.venue[i]), [])
-        slot = next((s for s, end in enumerate(taken) if end <= orders.place_ns[i]), len(taken))
-        if slot == len(taken):
-            taken.append(0)
-        taken[slot] = int(orders.cancel_ns[i])
+    busy: dict[int, list[tuple[int, int]]] = {}  # per venue: (cancellation, pass) resting
+    free: dict[int, list[int]] = {}  # per venue: passes free again
+    count: dict[int, int] = {}
+    place, cancel = orders.place_ns.tolist(), orders.cancel_ns.tolist()
+    for i in np.lexsort((orders.place_ns, orders.venue)).tolist():
+        venue = int(orders.venue[i])
+        resting, idle = busy.setdefault(venue, []), free.setdefault(venue, [])
+        while resting and resting[0][0] <= place[i]:
+            heapq.heappush(idle, heapq.heappop(resting)[1])
+        if idle:
+            slot = heapq.heappop(idle)
+        else:
+            slot = count.get(venue, 0)
+            count[venue] = slot + 1
+        heapq.heappush(resting, (cancel[i], slot))
         out[i] = slot
     return out
 
@@ -91,8 +124,10 @@ def simulate(
            np.zeros(n, np.int64))  # fmt: skip
     parts = []
     pass_of = slots(orders)
-    for slot in range(int(pass_of.max()) + 1 if n else 0):
-        mine = np.flatnonzero(pass_of == slot)
+    by_pass = np.argsort(pass_of, kind="stable")
+    bounds = np.searchsorted(pass_of[by_pass], np.arange(int(pass_of.max()) + 2 if n else 0))
+    for lo, hi in itertools.pairwise(bounds.tolist()):
+        mine = by_pass[lo:hi]
         # cancellations before placements at one moment, so that a venue's slot is free
         times = np.concatenate((orders.cancel_ns[mine], orders.place_ns[mine]))
         is_place = np.concatenate((np.zeros(len(mine), bool), np.ones(len(mine), bool)))
@@ -109,7 +144,7 @@ def simulate(
     return OrderFills(*out, *(np.ascontiguousarray(table[:, j]) for j in range(4)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a study keeps up to MAX_ORDERS of them
 class OrderRow:
     """One placed order of the study: horizon (s), venue (publisher id), placement time
     (ns), price (nano-dollars), shares ahead at placement, shares filled, each fill's time
@@ -187,9 +222,68 @@ class _Market:
         """One order per venue every ``every_s``, reaching the book ``latency_ns`` after
         its decision, cancelled ``horizon_s`` after it rests."""
         planned = every(n_venues, self.first_ns, self.last_ns - options.latency_ns,
-                        int(options.every_s * 1e9), int(horizon_s * 1e9), size)  # fmt: skip
+                        nanos(options.every_s), nanos(horizon_s), size)  # fmt: skip
         return Orders(planned.venue, planned.place_ns + options.latency_ns,
                       planned.cancel_ns + options.latency_ns, planned.qty)  # fmt: skip
+
+    def times(self, options: StudyOptions, horizon_s: float) -> int:
+        """How many times :meth:`orders` places one order per venue at ``horizon_s``."""
+        stop = self.last_ns - options.latency_ns - nanos(horizon_s)
+        return 0 if stop < self.first_ns else (stop - self.first_ns) // nanos(options.every_s) + 1
+
+    def check(self, n_venues: int, options: StudyOptions, models: int = 1) -> None:
+        """Refuse, before any order runs, a study beyond :data:`MAX_ORDERS` or
+        :data:`MAX_EVENT_PASSES` (``models``: how many queue models run each order), or one
+        where no order fits; warn of a horizon too long for any.
+
+        Raises
+        ------
+        SorError
+            Naming the count, the cap and the flag that lowers it.
+        """
+        times = {h: self.times(options, h) for h in options.horizons_s}
+        every_ns = nanos(options.every_s)
+        span = (self.last_ns - self.first_ns) / NANOS_PER_SECOND
+        orders = sum(times.values()) * n_venues * len(options.sizes)
+        if orders > MAX_ORDERS:
+            raise SorError(
+                f"--every {options.every_s:g} s over the {span:,.6g} s where orders go, "
+                f"{n_venues} venue(s), {len(options.sizes)} size(s) and "
+                f"{len(options.horizons_s)} horizon(s) make {orders:,} orders (at most "
+                f"{MAX_ORDERS:,}): raise --every, or give fewer --size or --horizon values"
+            )
+        # each order resting at once at a venue takes its own pass over the events
+        passes = {h: min(t, math.ceil(nanos(h) / every_ns)) for h, t in times.items()}
+        steps = sum(passes.values()) * len(options.sizes) * models * len(self.events)
+        if steps > MAX_EVENT_PASSES:
+            longest = max(options.horizons_s)
+            raise SorError(
+                f"--horizon {longest:g} s with --every {options.every_s:g} s keeps up to "
+                f"{passes[longest]:,} orders resting at once at a venue, each simulated in "
+                f"its own pass over the {len(self.events):,} events: {steps:,} event steps "
+                f"(at most {MAX_EVENT_PASSES:,}): raise --every or shorten --horizon"
+            )
+        where = (f"the {span:,.6g} s where orders go (from the moment every venue has shown "
+                 "a book to the last event)")  # fmt: skip
+        latency = options.latency_ns / 1_000
+        if orders == 0 and latency:
+            raise SorError(
+                f"no order fits: each rests --latency-us {latency:g} ({latency / 1e6:,.6g} s) "
+                f"after its decision and is cancelled --horizon {min(options.horizons_s):g} s "
+                f"later, past the end of {where}: lower --latency-us or --horizon"
+            )
+        if orders == 0:
+            raise SorError(
+                f"no order fits: the shortest --horizon, {min(options.horizons_s):g} s, is "
+                f"longer than {where}: give a shorter --horizon"
+            )
+        empty = [f"{h:g}" for h, t in times.items() if t == 0]
+        if empty:
+            log.warning(
+                "warning: --horizon %s s: no order fits %s%s; its cells are empty",
+                ",".join(empty), where,
+                f" with --latency-us {latency:g}" if latency else "",
+            )  # fmt: skip
 
     def prices(self, got: OrderFills) -> np.ndarray:
         """The orders' prices in the real market (nano-dollars; 0 where not placed)."""
@@ -224,6 +318,7 @@ def study(
     market = _Market.of(events, venues, options.side)
     if market is None:
         return {}, []
+    market.check(len(venues), options)
     sign = -1 if market.top else 1
     stats: dict[str, dict[str, dict[str, dict[str, object]]]] = {}
     rows: list[OrderRow] = []
@@ -243,12 +338,13 @@ def study(
                     orders, got, mine, fills, {a: m[fills] for a, m in marks.items()},
                     distance[mine],
                 )  # fmt: skip
+            starts = _fill_starts(got, len(orders))
             for o in np.flatnonzero(got.placed):
-                mine = got.fill_order == o
+                own = slice(starts[o], starts[o + 1])
                 rows.append(OrderRow(
                     horizon_s, int(venues[orders.venue[o]]), int(orders.place_ns[o]),
                     int(price[o]), float(got.ahead[o]), int(got.filled[o]),
-                    tuple(got.fill_ns[mine].tolist()), tuple(got.fill_qty[mine].tolist()),
+                    tuple(got.fill_ns[own].tolist()), tuple(got.fill_qty[own].tolist()),
                     size, None if np.isnan(distance[o]) else float(distance[o]),
                 ))  # fmt: skip
     return stats, rows
@@ -276,6 +372,7 @@ def compare(
     exact = order_level_venues(events, venues)
     if market is None:
         return {}, []
+    market.check(int(np.count_nonzero(exact)), options, models=1 + len(COMPARED))
     out: dict[str, dict[str, dict[str, dict[str, object]]]] = {
         str(int(p)): {} for p, e in zip(venues, exact, strict=True) if e
     }
@@ -302,15 +399,23 @@ def compare(
                     cell[name] = _fill_stats(got.filled[mine], size, truth.filled[mine])
                 out[str(int(publisher))].setdefault(str(size), {})[f"{horizon_s:g}"] = cell
             price = market.prices(truth)
+            starts = _fill_starts(truth, len(orders))
             for o in np.flatnonzero(truth.placed):
-                mine = truth.fill_order == o
+                own = slice(starts[o], starts[o + 1])
                 rows.append(OrderRow(
                     horizon_s, int(venues[orders.venue[o]]), int(orders.place_ns[o]),
                     int(price[o]), float(truth.ahead[o]), int(truth.filled[o]),
-                    tuple(truth.fill_ns[mine].tolist()), tuple(truth.fill_qty[mine].tolist()),
+                    tuple(truth.fill_ns[own].tolist()), tuple(truth.fill_qty[own].tolist()),
                     size, None if np.isnan(distance[o]) else float(distance[o]),
                 ))  # fmt: skip
     return out, rows
+
+
+def _fill_starts(got: OrderFills, n: int) -> list[int]:
+    """Where each of ``n`` orders' fills start among ``got``'s (in order, then time): order
+    ``o``'s are ``starts[o]:starts[o + 1]``."""
+    starts: list[int] = np.searchsorted(got.fill_order, np.arange(n + 1)).tolist()
+    return starts
 
 
 def _fill_stats(

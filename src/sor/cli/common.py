@@ -115,14 +115,16 @@ def source_options(lobster_book: Path | None, publisher: int | None) -> SourceOp
     Raises
     ------
     SorError
-        The orderbook file does not exist, or the publisher is outside Databento's range.
+        The orderbook file is not a readable regular file, or the publisher is outside Databento's range.
     """
+    from sor.core.paths import input_file_problem
     from sor.data.orderlevel import SourceOptions
 
     if lobster_book is None and publisher is None:
         return None
-    if lobster_book is not None and not lobster_book.is_file():
-        raise SorError(f"--lobster-book: no such file: {lobster_book}")
+    problem = None if lobster_book is None else input_file_problem(lobster_book)
+    if problem is not None:
+        raise SorError(f"--lobster-book: {lobster_book}: {problem}")
     if publisher is not None and not 0 <= publisher <= 65_535:
         raise SorError(
             f"--publisher: must be 0 to 65535 (a Databento publisher_id), got {publisher}"

@@ -166,12 +166,12 @@ def _run(
         order_level_venues,
         queue_model_entries,
     )
+    from sor.core.paths import check_input_file
     from sor.data.events import read_events
     from sor.data.reader import file_sha256
     from sor.report.markouts import MARKOUT_HORIZONS_S
 
-    if not data.is_file():
-        raise SorError(f"--data: no such file: {data}")
+    check_input_file(data)
     log.info("reading every event of %s", data)
     events, venues = attach_venues(read_events(data, source=source, skip_bad_rows=skip_bad_rows))
     options = study_of.StudyOptions(

@@ -108,12 +108,13 @@ def _run(
         if plot.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
             raise SorError(f"--plot: {plot}: the figure's format comes from its suffix, "
                            "as for sor backtest --plot")  # fmt: skip
+    from sor.core.domain import dollars_to_nanos
     from sor.stats.facts import Settings
     from sor.stats.summary import file_stats
 
     log.info("reading %s", data)
     settings = Settings(
-        tick_nanos=round(flags.tick * 1_000_000_000), lags=flags.lags,
+        tick_nanos=dollars_to_nanos(flags.tick), lags=flags.lags,
         intervals_s=flags.intervals, horizons_s=flags.horizons,
     )  # fmt: skip
     result = file_stats(

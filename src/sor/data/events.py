@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from sor.core.errors import DataError
+from sor.core.paths import check_input_file
 from sor.data.csv_scan import scan_lines
 from sor.data.instruments import check_one_instrument, instrument_key
 from sor.data.reader import (
@@ -310,8 +311,7 @@ def read_events(
         bad row (unless ``skip_bad_rows``).
     """
     file = Path(path)
-    if not file.is_file():
-        raise DataError("no such data file", path=str(file))
+    check_input_file(file)
     from sor.core.kernels import ensure_compiled
 
     ensure_compiled()

@@ -27,6 +27,7 @@ from sor.core.domain import (
     SNAPSHOT_DTYPE,
 )
 from sor.core.errors import DataError
+from sor.core.paths import check_input_file
 from sor.data import csv_scan
 from sor.data.instruments import check_one_instrument, instrument_key
 
@@ -239,8 +240,7 @@ def read_market(
         it, or a timestamp out of range.
     """
     file = Path(path)
-    if not file.is_file():
-        raise DataError("no such data file", path=str(file))
+    check_input_file(file)
     from sor.core.kernels import ensure_compiled
 
     ensure_compiled()

@@ -16,7 +16,7 @@ import numba
 import numpy as np
 import polars as pl
 
-from sor.core.errors import DataError
+from sor.core.paths import check_input_file
 from sor.data.reader import (
     DEFAULT_MAX_TS_DISTANCE_NS,
     PARSED,
@@ -119,8 +119,7 @@ def read_book(
         row (unless ``skip_bad_rows``, when bad rows are dropped as the backtest drops them).
     """
     file = Path(path)
-    if not file.is_file():
-        raise DataError("no such data file", path=str(file))
+    check_input_file(file)
     from sor.core.kernels import ensure_compiled
 
     ensure_compiled()

@@ -59,15 +59,21 @@ def _style(name: str) -> dict[str, Any]:
 
 
 def _autocorrelation(ax: Axes, series: Mapping[str, Mapping[str, Any]]) -> None:
-    for name, facts in series.items():
-        values = facts["trade_sign_autocorrelation"]
-        lags = [int(k) for k, v in values.items() if v is not None]
-        ax.plot(lags, [values[str(k)] for k in lags], marker="o", markersize=3, label=name,
-                **_style(name))  # fmt: skip
-    ax.axhline(0.0, color="grey", linewidth=0.8)
     ax.set_xlabel("lag (trade events)")
     ax.set_ylabel("autocorrelation of trade signs")
     ax.set_title("Trade-sign persistence")
+    drawn = False
+    for name, facts in series.items():
+        values = facts["trade_sign_autocorrelation"]
+        lags = [int(k) for k, v in values.items() if v is not None]
+        if lags:
+            ax.plot(lags, [values[str(k)] for k in lags], marker="o", markersize=3,
+                    label=name, **_style(name))  # fmt: skip
+            drawn = True
+    if not drawn:
+        _note(ax, "no autocorrelation: too few trade events (lag + 3), or one sign only")
+        return
+    ax.axhline(0.0, color="grey", linewidth=0.8)
     ax.legend(fontsize=7, ncol=2)
 
 
@@ -80,29 +86,40 @@ def _ofi(ax: Axes, stats: Stats) -> None:
     ax.set_xlabel("OFI, shares")
     ax.set_ylabel("NBBO mid change, ticks")
     if points is None or not len(points[0]):
-        ax.text(0.5, 0.5, "no intervals", transform=ax.transAxes, ha="center")
+        _note(ax, "no interval: the file is shorter than one, or both sides are never quoted")
         return
     flow, change = points
     ax.scatter(flow, change, s=10, alpha=0.6, color="#1f77b4")
-    if fit["slope"] is not None:
-        xs = np.array([flow.min(), flow.max()])
-        intercept = change.mean() - fit["slope"] * flow.mean()
-        ax.plot(xs, intercept + fit["slope"] * xs, color="black",
-                label=f"slope {fit['slope']:.3g} ticks/share, R² {fit['r2']:.2f}")  # fmt: skip
-        ax.legend(fontsize=8)
+    if fit["slope"] is None:
+        _note(ax, "no slope: fewer than three intervals, or no order-flow imbalance", y=0.9)
+        return
+    xs = np.array([flow.min(), flow.max()])
+    intercept = change.mean() - fit["slope"] * flow.mean()
+    # R² is undefined (null) when the mid never moves: the slope is then exactly 0
+    r2 = "" if fit["r2"] is None else f", R² {fit['r2']:.2f}"
+    ax.plot(xs, intercept + fit["slope"] * xs, color="black",
+            label=f"slope {fit['slope']:.3g} ticks/share{r2}")  # fmt: skip
+    ax.legend(fontsize=8)
 
 
 def _markouts(ax: Axes, series: Mapping[str, Mapping[str, Any]]) -> None:
-    for name, facts in series.items():
-        values = facts["markout_bps"]
-        horizons = [float(k) for k, v in values.items() if v is not None]
-        ax.plot(horizons, [values[f"{h:g}"] for h in horizons], marker="o", markersize=3,
-                label=name, **_style(name))  # fmt: skip
-    ax.axhline(0.0, color="grey", linewidth=0.8)
-    ax.set_xscale("log")
     ax.set_xlabel("horizon, s")
     ax.set_ylabel("mid move after a trade, bps, in its direction")
     ax.set_title("Trade markouts (positive: the price went on the aggressor's way)")
+    drawn = False
+    for name, facts in series.items():
+        values = facts["markout_bps"]
+        horizons = [float(k) for k, v in values.items() if v is not None]
+        if horizons:
+            ax.plot(horizons, [values[f"{h:g}"] for h in horizons], marker="o", markersize=3,
+                    label=name, **_style(name))  # fmt: skip
+            drawn = True
+    if not drawn:
+        _note(ax, "no markout: no signed trade with a quoted mid before it and a horizon "
+              "inside the file")  # fmt: skip
+        return
+    ax.axhline(0.0, color="grey", linewidth=0.8)
+    ax.set_xscale("log")  # only with points: a log axis cannot hold an empty range
     ax.legend(fontsize=7, ncol=2)
 
 
@@ -116,4 +133,13 @@ def _rates(ax: Axes, venues: Mapping[str, Mapping[str, Any]]) -> None:
     ax.set_xticks(x, names, rotation=20, fontsize=8)
     ax.set_ylabel("per second")
     ax.set_title("Message and trade rates per venue")
+    if all(f["messages_per_s"] is None for f in venues.values()):
+        _note(ax, "no rate: every row has one timestamp (a span of 0 s)")
+        return
     ax.legend(fontsize=8)
+
+
+def _note(ax: Axes, text: str, y: float = 0.5) -> None:
+    """Say on an empty (or partly empty) panel why it holds nothing to draw."""
+    ax.text(0.5, y, text, transform=ax.transAxes, ha="center", va="center", fontsize=9,
+            wrap=True, color="0.3")  # fmt: skip
