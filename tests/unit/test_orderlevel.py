@@ -315,3 +315,16 @@ def test_fifo_needs_the_file_not_the_event_stream(tmp_path: Path) -> None:
                                       "--quiet"])  # fmt: skip
     assert result.exit_code == 2
     assert "the Kafka event stream carries MBP events" in result.output
+
+
+def test_an_orderbook_file_that_is_not_a_file_is_said_so(tmp_path: Path) -> None:
+    message = _lobster(tmp_path, ["34200.5,1,11,100,2238100,1"], ["2238300,500,2238100,100"])
+    book = message.with_name(message.name.replace("message", "orderbook"))
+    book.unlink()
+    book.mkdir()
+    with pytest.raises(DataError, match="is a directory"):
+        read_events(message)
+    book.rmdir()
+    book.symlink_to(tmp_path / "gone.csv")
+    with pytest.raises(DataError, match="which does not exist"):
+        read_events(message)

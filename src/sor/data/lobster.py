@@ -40,6 +40,7 @@ import numpy as np
 import polars as pl
 
 from sor.core.errors import DataError
+from sor.core.paths import check_input_file
 from sor.data.events import CUT_CANCEL, CUT_FILL, EVENT_DTYPE, F_LAST, LEVELS, ORDER_LEVEL_PART
 from sor.data.orderbook import table_size
 
@@ -174,12 +175,13 @@ def read_lobster(
             "date comes from the name (rename the file as LOBSTER names it)",
             path=str(path),
         )
-    if not name.orderbook.is_file():
+    if not name.orderbook.exists() and not name.orderbook.is_symlink():
         raise DataError(
             f"the LOBSTER orderbook file {name.orderbook.name} is not beside the message "
             "file: give it with --lobster-book",
             path=str(path),
         )
+    check_input_file(name.orderbook)  # a FIFO, a directory, a dangling link: said so
     messages = _read_messages(path)
     levels = _read_book(name.orderbook)
     if len(levels) != len(messages):
