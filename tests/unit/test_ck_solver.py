@@ -424,7 +424,7 @@ def test_place_with_explicit_samples_and_one_venue() -> None:
         ({"outflow": {"model": "poisson_factor", "mean": 0, "common_weight": 0.5}}, "outflow.mean"),
         ({"outflow": {"mean": 2200}}, "outflow"),
         ({"outflow": {"samples": [[1, 2], [3]]}, "samples": None}, "outflow.samples[1]"),
-        ({"outflow": {"samples": [[1, -2]]}, "samples": None}, "outflow.samples[0]"),
+        ({"outflow": {"samples": [[1, -2]]}, "samples": None}, "outflow.samples[0][1]"),
         ({"outflow": {"samples": []}, "samples": None}, "outflow.samples"),
         ({"outflow": {"samples": [[1, 2]]}}, "samples"),
         ({"samples": 0}, "samples"),
