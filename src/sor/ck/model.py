@@ -189,10 +189,18 @@ def _cost_parts(
         raise ConfigError(
             f"allocation: expected {params.venues + 1} values (M, L_1..L_K), got {vec.shape}"
         )
-    xs = vec.reshape(-1, params.venues + 1)
+    ahead = np.maximum(samples - params.queue_array(), 0.0)
+    fees, impact, penalties, short, over = _parts(vec.reshape(-1, params.venues + 1), params, ahead)
+    return fees, impact, penalties, short, over, vec.ndim == 1
+
+
+def _parts(
+    xs: FloatArray, params: CKParams, ahead: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Return :func:`_cost_parts` of the allocations ``xs`` (shape ``(C, K + 1)``), given
+    ``ahead = max(xi - Q, 0)``, the outflow beyond each queue, shares, shape ``(N, K)``."""
     market = xs[:, :1]
     limits = xs[:, 1:]
-    ahead = np.maximum(samples - params.queue_array(), 0.0)
     filled = np.minimum(ahead[None, :, :], limits[:, None, :])
     bought = market + filled.sum(axis=2)
     short = np.maximum(params.order_size - bought, 0.0)
@@ -201,7 +209,7 @@ def _cost_parts(
     fees = (h + params.fee) * market - filled @ (h + params.rebate_array())
     impact = params.theta * (market + limits.sum(axis=1, keepdims=True) + short)
     penalties = params.lambda_under * short + params.lambda_over * over
-    return fees, impact, penalties, short, over, vec.ndim == 1
+    return fees, impact, penalties, short, over
 
 
 def cost_samples(x: ArrayLike, params: CKParams, xi: ArrayLike) -> FloatArray:
@@ -281,10 +289,24 @@ def expected_cost(x: ArrayLike, params: CKParams, xi: ArrayLike) -> float:
     return float(cost_samples(np.asarray(x, dtype=np.float64).reshape(-1), params, xi).mean())
 
 
+COST_CHUNK_CELLS = 4_000_000
+"""Most allocation x sample x venue values :func:`expected_costs` holds at once (32 MB)."""
+
+
 def expected_costs(xs: ArrayLike, params: CKParams, xi: ArrayLike) -> FloatArray:
-    """Return ``V(X)`` for each allocation (row) of ``xs``, dollars, shape ``(C,)``."""
+    """Return ``V(X)`` for each allocation (row) of ``xs``, dollars, shape ``(C,)``.
+
+    The allocations are costed a few at a time, so that memory stays near
+    ``COST_CHUNK_CELLS`` values however many there are (a start per venue has ``C = K + 3``,
+    which at once would take ``C N K`` values).
+    """
     rows = np.asarray(xs, dtype=np.float64).reshape(-1, params.venues + 1)
-    out: FloatArray = cost_samples(rows, params, xi).mean(axis=1)
+    ahead = np.maximum(as_samples(xi, params.venues) - params.queue_array(), 0.0)
+    chunk = max(COST_CHUNK_CELLS // ahead.size, 1)
+    out: FloatArray = np.empty(rows.shape[0])
+    for start in range(0, rows.shape[0], chunk):
+        fees, impact, penalties, _, _ = _parts(rows[start : start + chunk], params, ahead)
+        out[start : start + chunk] = (fees + impact + penalties).mean(axis=1)
     return out
 
 

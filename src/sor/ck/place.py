@@ -21,6 +21,13 @@ A problem file is JSON::
 ``sa_passes`` (default 1, the paper's algorithm) runs the stochastic approximation over the
 samples that many times.
 
+Every figure has a range (:data:`MAX_SHARES` shares, :data:`MAX_DOLLARS` dollars per share, at
+most :data:`MAX_VENUES` venues) and the work is bounded before any sample is drawn
+(:data:`MAX_OUTFLOW_VALUES` outflow values, :data:`MAX_SA_STEPS` steps of the stochastic
+approximation, a file of at most :data:`MAX_PROBLEM_BYTES`): inside them every figure of the
+answer is a finite number, and outside them the problem is refused with one line naming the
+field and its range.
+
 The answer: the whole-share allocation and, for it and the paper's three simple allocations,
 the average cost over the samples in cents per share of the order, measured from the mid:
 
@@ -48,10 +55,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import numpy as np
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
+from pydantic.fields import FieldInfo
 
 from sor.ck.model import (
     CKParams,
@@ -61,48 +70,80 @@ from sor.ck.model import (
     poisson_factor_outflows,
 )
 from sor.ck.solver import solve
-from sor.core.errors import ConfigError
+from sor.core.domain import MAX_ORDER_SIZE
+from sor.core.errors import ConfigError, SorError
 from sor.core.validated import Validated
 
 DEFAULT_SAMPLES = 1000
+MAX_SHARES = MAX_ORDER_SIZE
+"""Most shares in ``order_size``, a queue, an outflow or the outflow mean: 10^12, the largest
+order of a backtest; every sum of shares the solver forms stays a whole number in a float and
+in an int64."""
+MAX_DOLLARS = 1_000_000.0
+"""Largest size of a money figure, $/share (``fee`` and ``rebate`` may be negative): with
+:data:`MAX_SHARES` every cost stays far inside the range of a float."""
+MAX_VENUES = 50
+"""Most venues: the starts cost ``K + 3`` allocations over every sample and each step of the
+stochastic approximation sorts the ``K`` limits, so the work grows as ``K^2``."""
+MAX_OUTFLOW_VALUES = 5_000_000
+"""Most outflow values, samples x venues: 40 MB per copy, about 500 MB at the peak of a run
+(the paper study's 1,000,000 samples at five venues fit)."""
+MAX_SA_STEPS = 20_000_000
+"""Most venue steps of the stochastic approximation, samples x sa_passes x venues."""
+MAX_PASSES = 10_000
+MAX_SEED = 2**63 - 1
+MAX_PROBLEM_BYTES = 8 * 2**20
+"""Largest problem file read, bytes (8 MiB): decoded and validated, JSON takes up to some 80
+times its size."""
+MAX_REPORTED = 3
+"""Problems of one file listed in its error line; the rest are counted."""
+_OUT_OF_RANGE = 10**30
+"""Stands for an integer too long to convert (thousands of digits): beyond every range."""
 STRATEGIES = ("optimal", "market_only", "single_limit", "equal_split")
 
 
 class VenueSpec(Validated):
     """One venue: the shares queued ahead at its best bid and its effective rebate."""
 
-    queue: int = Field(ge=0, description="Q_k, shares ahead of a new limit buy.")
-    rebate: float = Field(description="r_k, effective rebate of a filled limit buy, $/share.")
+    queue: int = Field(ge=0, le=MAX_SHARES, description="Q_k, shares ahead of a new limit buy.")
+    rebate: float = Field(
+        ge=-MAX_DOLLARS,
+        le=MAX_DOLLARS,
+        description="r_k, effective rebate of a filled limit buy, $/share.",
+    )
 
 
 class PoissonFactorSpec(Validated):
     """Outflows ``xi_k = a xi_0 + (1 - a) eps_k`` with i.i.d. Poisson(m) ``xi_0``, ``eps_k``."""
 
     model: Literal["poisson_factor"]
-    mean: float = Field(gt=0, description="m, mean outflow per horizon, shares.")
+    mean: float = Field(gt=0, le=MAX_SHARES, description="m, mean outflow per horizon, shares.")
     common_weight: float = Field(ge=0, le=1, description="a, weight of the common factor.")
 
 
 class SampleSpec(Validated):
     """Explicit outflow samples, shares, one row of K values per horizon."""
 
-    samples: list[list[float]] = Field(min_length=1)
+    # fail_fast: a file of a million bad values is one error, not a million (and gigabytes)
+    samples: list[
+        Annotated[list[Annotated[float, Field(ge=0, le=MAX_SHARES)]], Field(fail_fast=True)]
+    ] = Field(min_length=1, fail_fast=True)
 
 
 class ProblemSpec(Validated):
     """The problem file as written (validated field by field)."""
 
-    order_size: int = Field(gt=0)
-    half_spread: float = Field(ge=0)
-    fee: float
-    theta: float = Field(ge=0)
-    lambda_under: float = Field(ge=0)
-    lambda_over: float = Field(ge=0)
-    venues: list[VenueSpec] = Field(min_length=1)
+    order_size: int = Field(gt=0, le=MAX_SHARES)
+    half_spread: float = Field(ge=0, le=MAX_DOLLARS)
+    fee: float = Field(ge=-MAX_DOLLARS, le=MAX_DOLLARS)
+    theta: float = Field(ge=0, le=MAX_DOLLARS)
+    lambda_under: float = Field(ge=0, le=MAX_DOLLARS)
+    lambda_over: float = Field(ge=0, le=MAX_DOLLARS)
+    venues: list[VenueSpec] = Field(min_length=1, max_length=MAX_VENUES)
     outflow: dict[str, Any]
-    samples: int | None = Field(default=None, gt=0, le=10_000_000)
-    seed: int = 0
-    sa_passes: int = Field(default=1, ge=1, le=10_000)
+    samples: int | None = Field(default=None, gt=0, le=MAX_OUTFLOW_VALUES)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
+    sa_passes: int = Field(default=1, ge=1, le=MAX_PASSES)
 
 
 @dataclass(frozen=True)
@@ -189,23 +230,144 @@ class PlaceResult:
         }
 
 
+def _key(name: object) -> str:
+    """Write a key as is if it is a plain name, else quoted and escaped: one line, ASCII."""
+    text = str(name)
+    return text if text.isidentifier() and text.isascii() else json.dumps(text)
+
+
 def _where(loc: Sequence[int | str], prefix: str = "") -> str:
     text = prefix
     for part in loc:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += f".{part}" if text else str(part)
+            text += f".{_key(part)}" if text else _key(part)
     return text or "problem"
 
 
-def _config_error(exc: ValidationError, source: str, prefix: str = "") -> ConfigError:
-    problems = "; ".join(f"{_where(err['loc'], prefix)}: {err['msg']}" for err in exc.errors())
-    return ConfigError(f"{source}: {problems}")
+def _number(value: float) -> str:
+    """Write a bound as a user types it: ``1,000,000`` for a whole one, else ``0.5``."""
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:g}"
+
+
+def _constraints(metadata: Sequence[object]) -> list[object]:
+    """Return a field's constraints (``Ge``, ``Le``, ``MinLen``...), those of nested ``Field``s
+    included."""
+    out: list[object] = []
+    for item in metadata:
+        out += _constraints(item.metadata) if isinstance(item, FieldInfo) else [item]
+    return out
+
+
+def _allowed(model: type[BaseModel], loc: Sequence[int | str]) -> str:
+    """Return `` (allowed: ...)``, the range of the value at ``loc`` of ``model``, or ``""``."""
+    annotation: object = model
+    metadata: list[object] = []
+    for part in loc:
+        if isinstance(part, str):
+            if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+                return ""
+            field = annotation.model_fields.get(part)
+            if field is None:
+                return ""
+            annotation, metadata = field.annotation, _constraints(field.metadata)
+        else:  # an item of a list
+            if get_origin(annotation) is not list:
+                return ""
+            annotation, metadata = get_args(annotation)[0], []
+        if get_origin(annotation) is Annotated:
+            annotation, *extra = get_args(annotation)
+            metadata = _constraints(extra)
+        if get_origin(annotation) in (Union, UnionType):  # an optional field
+            annotation = next(arg for arg in get_args(annotation) if arg is not type(None))
+    name = loc[-1] if loc and isinstance(loc[-1], str) else "value"  # else an item of a list
+    lower = upper = ""
+    shortest = longest = None
+    for item in metadata:
+        for key, text in (("gt", "{} < "), ("ge", "{} <= ")):
+            value = getattr(item, key, None)
+            lower = text.format(_number(value)) if value is not None else lower
+        for key, text in (("lt", " < {}"), ("le", " <= {}")):
+            value = getattr(item, key, None)
+            upper = text.format(_number(value)) if value is not None else upper
+        shortest = getattr(item, "min_length", shortest)
+        longest = getattr(item, "max_length", longest)
+    if shortest is not None or longest is not None:
+        most = f" to {longest:,}" if longest is not None else " or more"
+        return f" (allowed: {shortest or 0}{most} items)"
+    if not lower and not upper:
+        return ""
+    kind = "a whole number, " if annotation is int else ""
+    return f" (allowed: {kind}{lower}{name}{upper})"
+
+
+def _config_error(
+    exc: ValidationError, source: str, model: type[BaseModel], prefix: str = ""
+) -> ConfigError:
+    errors = exc.errors(include_url=False, include_input=False)
+    problems = [
+        f"{_where(err['loc'], prefix)}: {err['msg']}{_allowed(model, err['loc'])}"
+        for err in errors[:MAX_REPORTED]
+    ]
+    if len(errors) > MAX_REPORTED:
+        problems.append(f"and {len(errors) - MAX_REPORTED} more")
+    return ConfigError(f"{source}: {'; '.join(problems)}")
+
+
+def _refuse_unknown(data: object, model: type[Validated], source: str, where: str) -> None:
+    """Refuse keys ``model`` does not have, counted here: pydantic would report each one."""
+    if not isinstance(data, dict):
+        return
+    unknown = [key for key in data if key not in model.model_fields]
+    if unknown:
+        problems = [
+            f"{_where([key], where)}: Extra inputs are not permitted"
+            for key in unknown[:MAX_REPORTED]
+        ]
+        if len(unknown) > MAX_REPORTED:
+            problems.append(f"and {len(unknown) - MAX_REPORTED:,} more")
+        raise ConfigError(
+            f"{source}: {'; '.join(problems)} (the fields are {', '.join(model.model_fields)})"
+        )
+
+
+def _validate(model: type[Validated], data: object, source: str, prefix: str = "") -> Any:
+    _refuse_unknown(data, model, source, prefix)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc, source, model, prefix) from exc
+
+
+def _check_work(source: str, samples: int, venues: int, passes: int, count: str) -> None:
+    """Refuse a problem whose outflow values or steps exceed the caps, before any is drawn.
+
+    ``count`` names what sets the number of samples: ``samples`` or the rows of
+    ``outflow.samples``.
+    """
+    values = samples * venues
+    if values > MAX_OUTFLOW_VALUES:
+        raise ConfigError(
+            f"{source}: samples x venues = {samples:,} x {venues:,} = {values:,} outflow "
+            f"values, above the cap of {MAX_OUTFLOW_VALUES:,}: lower {count} or give fewer "
+            "venues"
+        )
+    steps = values * passes
+    if steps > MAX_SA_STEPS:
+        raise ConfigError(
+            f"{source}: samples x sa_passes x venues = {samples:,} x {passes:,} x {venues:,} = "
+            f"{steps:,} steps, above the cap of {MAX_SA_STEPS:,}: lower sa_passes or {count}"
+        )
 
 
 def parse_problem(data: object, source: str = "problem") -> Problem:
     """Validate a problem (the parsed JSON) and draw its outflow samples.
+
+    Every field is checked against its range, and the work (samples x venues outflow values,
+    samples x sa_passes x venues steps) against its cap, before any sample is drawn.
 
     Parameters
     ----------
@@ -217,14 +379,22 @@ def parse_problem(data: object, source: str = "problem") -> Problem:
     Raises
     ------
     ConfigError
-        On a missing, unknown or invalid field; the message names the field.
+        On a missing, unknown or invalid field (the message names the field and its range),
+        or work beyond a cap (the message says the cap and what to lower).
     """
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a JSON object, got {type(data).__name__}")
-    try:
-        spec = ProblemSpec.model_validate(data)
-    except ValidationError as exc:
-        raise _config_error(exc, source) from exc
+    venues_given = data.get("venues")
+    if isinstance(venues_given, list):
+        # counted before validating each venue, which would list an error per venue
+        if len(venues_given) > MAX_VENUES:
+            raise ConfigError(
+                f"{source}: venues: {len(venues_given):,} venues, above the cap of "
+                f"{MAX_VENUES}: give fewer venues"
+            )
+        for index, venue in enumerate(venues_given):
+            _refuse_unknown(venue, VenueSpec, source, f"venues[{index}]")
+    spec: ProblemSpec = _validate(ProblemSpec, data, source)
     venues = len(spec.venues)
     params = CKParams(
         order_size=spec.order_size,
@@ -238,10 +408,10 @@ def parse_problem(data: object, source: str = "problem") -> Problem:
     )
     outflow = spec.outflow
     if "samples" in outflow:
-        try:
-            sample_spec = SampleSpec.model_validate(outflow)
-        except ValidationError as exc:
-            raise _config_error(exc, source, "outflow") from exc
+        rows = outflow["samples"]
+        if isinstance(rows, list):
+            _check_work(source, len(rows), venues, spec.sa_passes, "the rows of outflow.samples")
+        sample_spec: SampleSpec = _validate(SampleSpec, outflow, source, "outflow")
         if spec.samples is not None:
             raise ConfigError(
                 f"{source}: samples: only with the poisson_factor model; explicit "
@@ -253,18 +423,12 @@ def parse_problem(data: object, source: str = "problem") -> Problem:
                     f"{source}: outflow.samples[{row}]: expected {venues} values "
                     f"(one per venue), got {len(values)}"
                 )
-            if any(v < 0 for v in values):
-                raise ConfigError(
-                    f"{source}: outflow.samples[{row}]: outflows are shares, must be >= 0"
-                )
         outflows: FloatArray = np.asarray(sample_spec.samples, dtype=np.float64).reshape(-1, venues)
         model = "samples"
     elif "model" in outflow:
-        try:
-            factor = PoissonFactorSpec.model_validate(outflow)
-        except ValidationError as exc:
-            raise _config_error(exc, source, "outflow") from exc
+        factor: PoissonFactorSpec = _validate(PoissonFactorSpec, outflow, source, "outflow")
         count = DEFAULT_SAMPLES if spec.samples is None else spec.samples
+        _check_work(source, count, venues, spec.sa_passes, "samples")
         rng = np.random.default_rng(spec.seed)
         outflows = poisson_factor_outflows(rng, count, venues, factor.mean, factor.common_weight)
         model = factor.model
@@ -276,26 +440,66 @@ def parse_problem(data: object, source: str = "problem") -> Problem:
     return Problem(params, outflows, spec.seed, model, spec.sa_passes)
 
 
+def _whole_number(text: str) -> int:
+    """Read a JSON integer; one too long for Python to convert is beyond every range anyway."""
+    if len(text) > 400:
+        return -_OUT_OF_RANGE if text.startswith("-") else _OUT_OF_RANGE
+    return int(text)
+
+
 def load_problem(path: Path | str) -> Problem:
-    """Read, validate and sample a problem file (JSON).
+    """Read, validate and sample a problem file (JSON) of at most ``MAX_PROBLEM_BYTES``.
 
     Raises
     ------
     ConfigError
-        If the file is missing, is not JSON, or a field is invalid.
+        If the file is missing, unreadable, too large, not JSON (or nested deeper than the
+        JSON reader goes), or a field is invalid.
     """
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        with file.open("rb") as handle:
+            raw = handle.read(MAX_PROBLEM_BYTES + 1)
     except FileNotFoundError as exc:
         raise ConfigError(f"{file}: no such problem file") from exc
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file}: cannot read the problem file: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read the problem file: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_PROBLEM_BYTES:
+        raise ConfigError(
+            f"{file}: the problem file is larger than the cap of {MAX_PROBLEM_BYTES // 2**20} "
+            "MiB: give fewer explicit outflow samples (or the poisson_factor model)"
+        )
     try:
-        data = json.loads(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file}: not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
+    try:
+        data = json.loads(text, parse_int=_whole_number)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{file}: not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError(
+            f"{file}: not valid JSON for a problem: nested deeper than the reader goes (a "
+            "problem nests 4 levels at most, as in outflow.samples[row][venue])"
+        ) from exc
     return parse_problem(data, str(file))
+
+
+def dumps(document: dict[str, Any]) -> str:
+    """Return ``document`` as strict JSON, indented: never ``NaN`` or ``Infinity``.
+
+    Raises
+    ------
+    SorError
+        If a figure is not a finite number (the ranges of the problem's fields exclude it).
+    """
+    try:
+        return json.dumps(document, indent=2, allow_nan=False)
+    except ValueError as exc:
+        raise SorError(
+            "a figure of the answer is not a finite number; lower the problem's money and share "
+            "figures"
+        ) from exc
 
 
 def place(problem: Problem) -> PlaceResult:

@@ -6,7 +6,6 @@ an error in the input ends the command with a one-line message on stderr and exi
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -110,7 +109,7 @@ def place(
                     "rows": [row.to_dict() for row in rows],
                     "failures": study.failures(rows),
                 }
-                typer.echo(json.dumps(document, indent=2))
+                typer.echo(lib.dumps(document))
             else:
                 typer.echo(study.format_paper_table(rows, samples=samples, seed=seed))
             broken = study.failures(rows)
@@ -123,4 +122,4 @@ def place(
         if problem is None:
             raise SorError("give a PROBLEM file (JSON) or --paper-table")
         result = lib.place(lib.load_problem(problem))
-        typer.echo(json.dumps(result.to_dict(), indent=2))
+        typer.echo(lib.dumps(result.to_dict()))
