@@ -33,6 +33,7 @@ if __name__ == "__main__":
     for script in (
         "bench_reject.py",
         "bench_memory.py",
+        "bench_generate_memory.py",
         "bench_stats.py",
         "bench_deploy_memory.py",
         "bench_first_run.py",

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
+import tempfile
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sor.core.errors import ConfigError
-from sor.data.generate import PUBLISHERS, VENUE_ORDER, generate_market, mbp_columns
+from sor.data.generate import (
+    CHUNK_ROWS,
+    MAX_CLUSTER_ROWS,
+    PUBLISHERS,
+    VENUE_ORDER,
+    FlowModel,
+    generate_market,
+    mbp_columns,
+)
 
 START = "2024-08-01T13:36:32Z"
 END = "2024-08-01T13:37:02Z"  # 30 seconds
@@ -191,3 +203,87 @@ def test_price_moves_set_how_often_the_quotes_move(tmp_path: Path) -> None:
 def test_bad_arguments_are_config_errors(tmp_path: Path, kwargs: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         generate_market(tmp_path / "x.csv", **{"start": START, "end": END, **kwargs})
+
+
+BEFORE_CHUNKS = {
+    "six venues, MBP-10": (
+        {"venues": 6, "seed": 3, "end": END, "depth": 10},
+        "ac64e228529dbeaf5c3028aabf9058fcd39cd36c8cdc9eacc0ad7d6bbb996018",
+    ),
+    "no adverse selection, MBP-1": (
+        {"venues": 3, "seed": 11, "end": "2024-08-01T13:39:02Z", "depth": 1,
+         "flow": FlowModel.off()},
+        "47c2365f5a2583085c59d292297c67be9029632a3d699e8609c3486b3729c0b8",
+    ),
+    "two periods, another symbol": (
+        {"venues": 2, "seed": 5, "end": "2024-08-01T13:41:40Z", "depth": 10,
+         "rate_per_venue": 20.0, "price_moves": 1.0, "symbol": "MSFT"},
+        "0e3198a58a8e3dfb997f74353b83d0b4cc4b33722d67bf1ab612d198e5ccf102",
+    ),
+    "three periods, drift": (
+        {"venues": 1, "seed": 0, "end": "2024-08-01T13:48:32Z", "depth": 1,
+         "rate_per_venue": 5.0, "flow": FlowModel(drift=0.3, metaorder_seconds=0.5)},
+        "8dc9451ee6059f50a82e5083b95c6164390f957c4fd198896ff933a40a00d05e",
+    ),
+}  # fmt: skip
+"""Files the generator wrote before it wrote in chunks (commit afdd9af), by SHA-256."""
+
+
+@pytest.mark.parametrize("chunk_rows", [64, CHUNK_ROWS])
+@pytest.mark.parametrize(("kwargs", "digest"), BEFORE_CHUNKS.values(), ids=BEFORE_CHUNKS.keys())
+def test_writing_in_chunks_keeps_the_files_of_before(
+    tmp_path: Path, kwargs: dict, digest: str, chunk_rows: int
+) -> None:
+    path = tmp_path / "m.csv"
+    generate_market(path, start=START, chunk_rows=chunk_rows, **kwargs)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+
+
+WINDOWS = {
+    "five seconds": ("2024-08-01T13:36:37Z", 111.0),
+    "across a period's end": ("2024-08-01T13:41:34Z", 3.0),
+    "no row": ("2024-08-01T13:36:32.000001Z", 0.01),
+}
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 2**63 - 1),
+    venues=st.integers(1, 4),
+    depth=st.sampled_from([1, 10]),
+    window=st.sampled_from(list(WINDOWS.values())),
+    flow=st.sampled_from([FlowModel(), FlowModel.off(), FlowModel(0.4, 0.5, 0.3, 0.9, -0.2)]),
+    chunk_rows=st.integers(MAX_CLUSTER_ROWS, 300),
+)
+def test_the_chunk_size_never_changes_a_byte(
+    seed: int, venues: int, depth: int, window: tuple[str, float], flow: FlowModel,
+    chunk_rows: int,
+) -> None:  # fmt: skip
+    end, rate = window
+    common = {"venues": venues, "seed": seed, "start": START, "end": end, "depth": depth,
+              "rate_per_venue": rate, "flow": flow}  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        whole, chunked = Path(folder) / "whole.csv", Path(folder) / "chunked.csv"
+        # room for a whole period of every venue: one chunk each, as before chunks
+        one = generate_market(whole, chunk_rows=10**6, **common)
+        many = generate_market(chunked, chunk_rows=chunk_rows, **common)
+        assert chunked.read_bytes() == whole.read_bytes()
+        assert many.rows == one.rows == len(whole.read_bytes().splitlines()) - 1
+
+
+@pytest.mark.parametrize("minutes", [1, 4])
+def test_a_written_batch_is_bounded_by_the_chunk_not_the_file(tmp_path: Path, minutes: int) -> None:
+    batches: list[int] = []
+    summary = generate_market(
+        tmp_path / "m.csv", venues=3, seed=2, start=START, end=f"2024-08-01T13:{36 + minutes}:32Z",
+        depth=1, chunk_rows=64, on_progress=batches.append,
+    )  # fmt: skip
+    assert sum(batches) == summary.rows > 100 * 64
+    # the rows held at once are a venue's chunk and what waits for the other venues
+    assert max(batches) <= 3 * 2 * 64
+
+
+def test_a_chunk_smaller_than_a_cluster_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="a chunk holds at least 9 rows"):
+        generate_market(tmp_path / "x.csv", start=START, end=END, chunk_rows=8)
+    assert not (tmp_path / "x.csv").exists()

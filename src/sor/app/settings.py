@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
@@ -134,6 +135,17 @@ def _whole_nanos(value: float) -> float:
     if nanos.denominator != 1:
         raise ValueError(
             f"must be a whole number of nano-dollars (prices are held in them), got {value!r}"
+        )
+    return value
+
+
+def _plain_symbol(value: str) -> str:
+    """A symbol is a plain name: ``--days`` makes file names of it, which must stay in
+    their directory."""
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,21}", value) is None or ".." in value:
+        raise ValueError(
+            "must be a plain symbol: 1 to 22 letters, digits, '.', '_' or '-', starting with "
+            f"a letter or digit, no '..' and no path, got {value!r}"
         )
     return value
 
@@ -295,7 +307,7 @@ class GenerateFlags(Validated):
     start: Timestamp
     end: Timestamp | None = None
     depth: Literal[1, 10]
-    symbol: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]{1,22}$")] = "AAPL"
+    symbol: Annotated[str, AfterValidator(_plain_symbol)] = "AAPL"
     rate: Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_RATE)]
     price_moves: Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_PRICE_MOVES)]
     days: Annotated[int, Field(strict=True, ge=1, le=MAX_DAYS)] | None = None

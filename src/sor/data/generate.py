@@ -32,7 +32,10 @@ Layout: exactly the columns, order and number formatting of Databento's ``l1_day
 
 from __future__ import annotations
 
+import contextlib
 import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +52,15 @@ PUBLISHERS: dict[int, str] = dict(VENUE_NAMES)
 VENUE_ORDER = (2, 9, 43, 5, 8, 38)
 LEVELS = 10
 DEFAULT_DURATION_NS = 9 * 60 * NANOS_PER_SECOND
-CHUNK_NS = 300 * NANOS_PER_SECOND
+PERIOD_NS = 300 * NANOS_PER_SECOND
+"""Each venue's simulation starts afresh from its own seed every five minutes of
+``ts_event``; a period's rows of all venues are sorted together."""
+CHUNK_ROWS = 8192
+"""Most rows one venue's simulation hands over at a time: with the rows waiting for the
+other venues and the batch being written, the generator's memory is a few of these (about
+400 bytes a row) per venue, whatever the length of the file."""
+MAX_CLUSTER_ROWS = 9
+"""Most rows of one cluster: eight, and one more to show a last trade's effect."""
 INSTRUMENT_ID = 38
 """The ``instrument_id`` of the default symbol, AAPL; another symbol gets its own
 (:func:`instrument_id`), as a Databento dataset numbers each instrument."""
@@ -241,23 +252,35 @@ def _simulate_venue(
     price_bid,
     flow,
     state,
+    capacity,
     bid_sz,
     bid_ct,
     ask_sz,
     ask_ct,
 ):
-    """Simulate one venue's rows with ``t0 <= ts_event < t1``; ``state`` carries over chunks.
+    """Simulate one venue's rows with ``t0 <= ts_event < t1`` of a period, at most
+    ``capacity`` of them; ``state`` carries over calls and periods.
+
+    A ``seed`` of 0 or more starts the period: it seeds numba's generator, which is the
+    calling thread's own. -1 resumes the period where the last call paused, on the same
+    thread, whose generator nothing else has drawn from since: the rows are those of one
+    uninterrupted call, whatever ``capacity`` is.
 
     ``flow`` = (metaorder start times, their signs, the sign of the efficient price's next
     move after each of its levels, informed share, metaorder share): see :func:`_trade_side`.
 
     ``state`` = [best bid cents, best ask cents, next sequence, bid offset, ask offset, clock,
-    last ts_recv].
+    last ts_recv, rows left in the period's budget, 1 if the call paused before ``t1``
+    else 0].
     Returns per-row arrays: ts_event, ts_in_delta, action, side, depth, price cents, size,
     flags, sequence, and the book after the row (bid/ask best cents, sizes, counts).
     """
-    np.random.seed(seed)
-    expected = int((t1 - t0) / 1e9 * rate * 1.5) + 64
+    if seed >= 0:
+        np.random.seed(seed)
+        # room for 1.5 times the mean rows: a period writes no more (as it always has)
+        state[7] = int((t1 - t0) / 1e9 * rate * 1.5) + 64
+    # a period that cannot fill its budget's room runs to t1 in one call
+    expected = min(capacity, state[7] + MAX_CLUSTER_ROWS)
     ts = np.empty(expected, np.int64)
     delta = np.empty(expected, np.int64)
     action = np.empty(expected, np.int8)
@@ -278,9 +301,13 @@ def _simulate_venue(
     # shows the trade's effect: clusters come that much less often, to keep the row rate
     cluster_rate = rate / (mean_cluster + 0.21)
     clock = max(state[5], t0)
-    p = 0
+    p = max(0, np.searchsorted(price_ts, clock, side="right") - 1)
     n = 0
+    state[8] = 0
     while True:
+        if expected - n < MAX_CLUSTER_ROWS:  # the next cluster might not fit: pause
+            state[8] = 1
+            break
         clock += int(np.random.exponential(1e9 / cluster_rate)) + 1
         if clock >= t1:
             break
@@ -302,7 +329,7 @@ def _simulate_venue(
         r = -1
         while r + 1 < rows:
             r += 1
-            if n >= expected:
+            if state[7] <= 0 or n >= expected:  # the second never holds: memory's guard
                 break
             # Follow the efficient price first: the venue's quote re-centres on an event.
             if np.random.random() < 0.05:
@@ -416,6 +443,7 @@ def _simulate_venue(
             flags[n] = 130 if r == rows - 1 else 0
             seq[n] = state[2]
             state[2] += 1
+            state[7] -= 1
             if kind == _TRADE:
                 best_bid[n], best_ask[n] = pre_bid, pre_ask  # its sizes were written before
             else:
@@ -554,6 +582,60 @@ def _frame(rows: dict[str, np.ndarray], depth: int, rtype: int, symbol: str) -> 
     ).select(mbp_columns(depth))
 
 
+_ROW_FIELDS = ("ts_event", "ts_in_delta", "action", "side", "depth", "price", "size",
+               "flags", "sequence", "best_bid", "best_ask", "bid_sz", "bid_ct", "ask_sz",
+               "ask_ct")  # fmt: skip
+"""The arrays :func:`_simulate_venue` returns, in its order."""
+
+
+def _joined(
+    rows: dict[str, np.ndarray] | None, more: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Return a venue's waiting ``rows`` (None: none) followed by ``more`` of its rows."""
+    if rows is None:
+        return more
+    return {name: np.concatenate((rows[name], more[name])) for name in rows}
+
+
+def _take_settled(
+    waiting: list[dict[str, np.ndarray] | None], before: int | None
+) -> dict[str, np.ndarray] | None:
+    """Take from each venue's ``waiting`` rows those received before ``before`` (every row
+    when None) and return them in the file's order (None when there are none).
+
+    The file's order within a period is by ``ts_recv``, ties in venue order, then in each
+    venue's own order: a stable sort of the venues' rows one venue after another. Taking
+    them in batches gives that order as long as every later row is received at ``before``
+    or after it.
+    """
+    parts = []
+    for k, rows in enumerate(waiting):
+        if rows is None:
+            continue
+        received = rows["ts_event"] + rows["ts_in_delta"]  # never decreasing in a venue
+        cut = len(received) if before is None else int(np.searchsorted(received, before))
+        if cut == 0:
+            continue
+        parts.append({name: values[:cut] for name, values in rows.items()})
+        waiting[k] = (
+            {name: values[cut:] for name, values in rows.items()} if cut < len(received) else None
+        )
+    if not parts:
+        return None
+    rows = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    order = np.argsort(rows["ts_event"] + rows["ts_in_delta"], kind="stable")
+    return {name: values[order] for name, values in rows.items()}
+
+
+def _no_rows() -> dict[str, np.ndarray]:
+    """The rows of a file without any: the header alone is written."""
+    books = ("bid_sz", "bid_ct", "ask_sz", "ask_ct")
+    return {
+        name: np.empty((0, LEVELS) if name in books else 0, np.int64)
+        for name in (*_ROW_FIELDS, "publisher_id")
+    }
+
+
 def generate_market(
     out: str | Path,
     *,
@@ -566,8 +648,11 @@ def generate_market(
     price_moves: float = 0.35,
     symbol: str = "AAPL",
     flow: FlowModel | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    on_progress: Callable[[int], object] | None = None,
 ) -> GenerateSummary:
-    """Write a synthetic market as a Databento MBP-1 or MBP-10 CSV.
+    """Write a synthetic market as a Databento MBP-1 or MBP-10 CSV, a chunk of rows at a
+    time: its memory does not grow with the file's length.
 
     Parameters
     ----------
@@ -588,6 +673,11 @@ def generate_market(
     flow
         Informed trading, trade-sign persistence, impact and drift (:class:`FlowModel`);
         its defaults when None, ``FlowModel.off()`` for a market without adverse selection.
+    chunk_rows
+        Most rows one venue's simulation hands over at a time (at least
+        ``MAX_CLUSTER_ROWS``); it bounds the memory and leaves the file unchanged.
+    on_progress
+        Called with the number of rows of each batch written.
 
     Raises
     ------
@@ -607,6 +697,8 @@ def generate_market(
         raise ConfigError(f"rate must be positive, got {rate_per_venue}")
     if not price_moves >= 0:
         raise ConfigError(f"price moves per second must be >= 0, got {price_moves}")
+    if chunk_rows < MAX_CLUSTER_ROWS:
+        raise ConfigError(f"a chunk holds at least {MAX_CLUSTER_ROWS} rows, got {chunk_rows}")
     try:
         start_ns = parse_timestamp(start)
         end_ns = parse_timestamp(end) if end is not None else start_ns + DEFAULT_DURATION_NS
@@ -641,7 +733,7 @@ def generate_market(
         book = [np.zeros(LEVELS, np.int64) for _ in range(4)]
         state = np.array(
             [START_BID_CENTS, START_BID_CENTS + 1, int(init.integers(1_000_000, 90_000_000)),
-             0, 0, start_ns, start_ns],
+             0, 0, start_ns, start_ns, 0, 0],
             dtype=np.int64,
         )  # fmt: skip
         _new_book(int(init.integers(2**31)), *book)
@@ -649,30 +741,55 @@ def generate_market(
     path = Path(out)
     rtype = 10 if depth == 10 else 1
     total = 0
-    with path.open("wb") as handle:
-        chunk_start = start_ns
-        first = True
-        while chunk_start <= end_ns:
-            chunk_end = min(chunk_start + CHUNK_NS, end_ns + 1)
-            parts = []
-            for k, (init, state, book) in enumerate(states):
-                raw = _simulate_venue(int(init.integers(2**31)), chunk_start, chunk_end,
-                                      rate_per_venue, price_ts, price_bid, flow_arrays, state,
-                                      *book)  # fmt: skip
-                names = ("ts_event", "ts_in_delta", "action", "side", "depth", "price", "size",
-                         "flags", "sequence", "best_bid", "best_ask", "bid_sz", "bid_ct",
-                         "ask_sz", "ask_ct")  # fmt: skip
-                part = dict(zip(names, raw, strict=True))
-                part["publisher_id"] = np.full(len(raw[0]), publisher_ids[k], dtype=np.int64)
-                parts.append(part)
-            rows = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-            order = np.argsort(rows["ts_event"] + rows["ts_in_delta"], kind="stable")
-            rows = {name: values[order] for name, values in rows.items()}
+    with path.open("wb") as handle, contextlib.ExitStack() as stack:
+        # one thread per venue: numba's generator is per thread, so each venue's draws go on
+        # from where its last chunk stopped while the other venues take theirs
+        threads = [
+            stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix=f"sor-venue-{k}"))
+            for k in range(venues)
+        ]
+
+        header = True
+
+        def write(rows: dict[str, np.ndarray] | None) -> None:
+            nonlocal total, header
+            if rows is None:
+                return
             frame = _frame(rows, depth, rtype, symbol)
-            frame.write_csv(handle, include_header=first)
-            first = False
+            frame.write_csv(handle, include_header=header)
+            header = False
             total += frame.height
-            chunk_start = chunk_end
+            if on_progress is not None:
+                on_progress(frame.height)
+
+        period_start = start_ns
+        while period_start <= end_ns:
+            period_end = min(period_start + PERIOD_NS, end_ns + 1)
+            seeds = [int(init.integers(2**31)) for init, _, _ in states]
+            waiting: list[dict[str, np.ndarray] | None] = [None] * venues
+            running = list(range(venues))
+            while running:
+                # the venue furthest behind in ts_recv goes on: none runs far ahead, so the
+                # rows waiting for the others stay within about a chunk per venue
+                k = min(running, key=lambda v: (states[v][1][6], v))
+                _, state, book = states[k]
+                raw = threads[k].submit(
+                    _simulate_venue, seeds[k], period_start, period_end, rate_per_venue,
+                    price_ts, price_bid, flow_arrays, state, chunk_rows, *book,
+                ).result()  # fmt: skip
+                seeds[k] = -1
+                if state[8] == 0:
+                    running.remove(k)
+                part = dict(zip(_ROW_FIELDS, raw, strict=True))
+                part["publisher_id"] = np.full(len(raw[0]), publisher_ids[k], dtype=np.int64)
+                waiting[k] = _joined(waiting[k], part)
+                # a venue's ts_recv never steps back: the rows received before every running
+                # venue's last receive time are all there is before it
+                settled = min((int(states[v][1][6]) for v in running), default=None)
+                write(_take_settled(waiting, settled))
+            period_start = period_end
+        if header:  # not one row: the header alone
+            write(_no_rows())
     return GenerateSummary(
         path=path, rows=total, venues=tuple(publisher_ids), start_ns=start_ns, end_ns=end_ns,
         depth=depth, seed=seed, rate_per_venue=rate_per_venue, price_moves=price_moves,
