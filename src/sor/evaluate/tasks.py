@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sor.ck.router import CKSettings
-from sor.core.errors import SorError
+from sor.core.errors import DataError, SorError
 from sor.core.search import best_index
 from sor.data.instruments import (
     Instrument,
@@ -120,8 +120,12 @@ def run_day(spec: DaySpec) -> list[DayOutcome] | DayFailure:
                     return [_run(spec, path, first_instrument(path))]
                 except MixedInstrumentsError:
                     found = instruments(path)
-                    if len(found) <= 1:  # nothing to split it by
-                        raise
+                    if len(found) <= 1:  # the reader saw several, the split finds none
+                        raise DataError(
+                            "holds the rows of more than one instrument_id, and sor evaluate "
+                            "cannot split it by instrument: give one instrument's rows",
+                            path=str(path),
+                        ) from None
                     return _run_each(spec, path, found)
             except SorError as exc:
                 return DayFailure(str(exc).replace(str(path), spec.source))
@@ -176,11 +180,20 @@ def _instrument_of(path: Path) -> Instrument | None:
     return None
 
 
+def _check_rows(market: Any) -> None:
+    """Refuse a day without a row of quotes in evaluate's own words: the backtest's would
+    point at its --start/--end, and a day is always read whole."""
+    if len(market.snapshots) == 0:
+        raise DataError("holds no row of quotes to evaluate (a day file is read whole)",
+                        path=market.source)  # fmt: skip
+
+
 def _static(spec: DaySpec, market: Any, instrument: Instrument | None) -> DayOutcome:
     from sor.data.reader import format_timestamp
     from sor.report.builder import build_report
     from sor.static.backtest import run_backtest
 
+    _check_rows(market)
     result = run_backtest(market, spec.config, workers=1)
     report = build_report(result)
     rows = [row.result for row in result.search]
@@ -219,6 +232,7 @@ def _ck(spec: DaySpec, path: Path, instrument: Instrument | None) -> DayOutcome:
         source=spec.source_options,
     )  # fmt: skip
     market = MarketData(snapshots_from_events(events), source=str(path), sha256=file_sha256(path))
+    _check_rows(market)
     report = run_ck_backtest(
         events, market, spec.config, horizons_s=spec.horizons_s, settings=spec.ck_settings,
         workers=1,
