@@ -194,7 +194,7 @@ def test_an_fsspec_url_is_listed_and_read_by_the_task(tmp_path: Path) -> None:
     assert (remote[0].head, remote[0].sha256) == (local[0].head, local[0].sha256)
     missing = run_day(DaySpec(0, f"local://{tmp_path}/missing.csv", config))
     assert isinstance(missing, DayFailure)
-    assert missing.message.startswith(f"local://{tmp_path}/missing.csv: cannot read")
+    assert missing.message.startswith(f"local://{tmp_path}/missing.csv: no such data file")
 
 
 def test_a_sell_day_is_chosen_on_the_most_proceeds() -> None:

@@ -26,7 +26,7 @@ from sor.data.instruments import (
     write_instrument,
 )
 from sor.data.orderlevel import SourceOptions
-from sor.evaluate.days import local_copy
+from sor.evaluate.days import DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_READ_TIMEOUT_S, local_copy
 from sor.static.backtest import BacktestConfig, baseline_names
 
 """Baselines of model ck scored out of sample. Its ``passive`` strategy is left out: it
@@ -51,6 +51,8 @@ class DaySpec:
     skip_bad_rows: bool = False
     max_ts_distance_ns: int = 24 * 3600 * 10**9
     publisher: int | None = None  # a LOBSTER day's venue (else Nasdaq's)
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S  # a URL's server, per read
+    max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES  # a URL's copy
 
     @property
     def source_options(self) -> SourceOptions | None:
@@ -114,7 +116,9 @@ def run_day(spec: DaySpec) -> list[DayOutcome] | DayFailure:
     an exception, so that Dask does not retry it; anything else raises and is retried.
     """
     try:
-        with local_copy(spec.source) as path:
+        with local_copy(
+            spec.source, max_bytes=spec.max_download_bytes, read_timeout_s=spec.read_timeout_s
+        ) as path:
             try:
                 try:
                     return [_run(spec, path, first_instrument(path))]
