@@ -177,6 +177,19 @@ def test_help_defaults_match_the_library() -> None:
 
     assert cli_evaluate.DEFAULT_TRAIN_DAYS == run.DEFAULT_TRAIN_DAYS
     assert cli_evaluate.DEFAULT_RESAMPLES == bootstrap.DEFAULT_RESAMPLES
+    from dask.utils import parse_bytes
+
+    from sor.app.settings import EvaluateFlags
+    from sor.evaluate import cluster, days
+
+    flags = EvaluateFlags()
+    assert cli_evaluate.DEFAULT_WORKER_TIMEOUT_S == cluster.DEFAULT_WORKER_TIMEOUT_S
+    assert cli_evaluate.DEFAULT_READ_TIMEOUT_S == days.DEFAULT_READ_TIMEOUT_S
+    assert parse_bytes(cli_evaluate.DEFAULT_MAX_DOWNLOAD) == days.DEFAULT_MAX_DOWNLOAD_BYTES
+    assert (flags.worker_timeout, flags.read_timeout, flags.max_download) == (
+        cluster.DEFAULT_WORKER_TIMEOUT_S, days.DEFAULT_READ_TIMEOUT_S,
+        days.DEFAULT_MAX_DOWNLOAD_BYTES,
+    )  # fmt: skip
 
 
 def test_an_fsspec_url_is_listed_and_read_by_the_task(tmp_path: Path) -> None:
