@@ -270,6 +270,8 @@ def test_a_scheduler_without_workers_is_one_line_after_the_worker_timeout(
 def test_every_worker_gone_mid_run_is_one_line_after_the_worker_timeout(
     scheduler: str, days: Path, web: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # the stall holds the worker in a day until it is killed; --read-timeout bounds the
+    # wait for a result the dead worker held, then run again
     folder = tmp_path / "worker"
     with _worker(scheduler, folder) as worker:
 
@@ -280,7 +282,8 @@ def test_every_worker_gone_mid_run_is_one_line_after_the_worker_timeout(
         killer = threading.Thread(target=kill_when_copying)
         killer.start()
         lines = _evaluate([str(days / "day0.csv"), f"{web}/stall/day.csv"], tmp_path, capsys,
-                          "--scheduler", scheduler, "--worker-timeout", "1")  # fmt: skip
+                          "--scheduler", scheduler, "--worker-timeout", "1",
+                          "--read-timeout", "10")  # fmt: skip
         killer.join()
     assert len(lines) == 1
     assert lines[0].startswith(
