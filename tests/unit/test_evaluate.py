@@ -3,6 +3,7 @@ against a direct computation, the order of days and the finding and splitting of
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -131,6 +132,9 @@ def test_discover_expands_directories_and_globs_in_order(tmp_path: Path) -> None
     ]  # fmt: skip
     with pytest.raises(SorError, match="no such data file"):
         discover([str(tmp_path / "missing.csv")])
+    os.mkfifo(tmp_path / "pipe.csv")
+    with pytest.raises(SorError, match=r"is not a regular file \(a FIFO\)"):
+        discover([str(tmp_path / "pipe.csv")])
     with pytest.raises(SorError, match="no day file found"):
         discover([str(tmp_path / "*.dbn.zst")])
 
@@ -177,6 +181,19 @@ def test_help_defaults_match_the_library() -> None:
 
     assert cli_evaluate.DEFAULT_TRAIN_DAYS == run.DEFAULT_TRAIN_DAYS
     assert cli_evaluate.DEFAULT_RESAMPLES == bootstrap.DEFAULT_RESAMPLES
+    from dask.utils import parse_bytes
+
+    from sor.app.settings import EvaluateFlags
+    from sor.evaluate import cluster, days
+
+    flags = EvaluateFlags()
+    assert cli_evaluate.DEFAULT_WORKER_TIMEOUT_S == cluster.DEFAULT_WORKER_TIMEOUT_S
+    assert cli_evaluate.DEFAULT_READ_TIMEOUT_S == days.DEFAULT_READ_TIMEOUT_S
+    assert parse_bytes(cli_evaluate.DEFAULT_MAX_DOWNLOAD) == days.DEFAULT_MAX_DOWNLOAD_BYTES
+    assert (flags.worker_timeout, flags.read_timeout, flags.max_download) == (
+        cluster.DEFAULT_WORKER_TIMEOUT_S, days.DEFAULT_READ_TIMEOUT_S,
+        days.DEFAULT_MAX_DOWNLOAD_BYTES,
+    )  # fmt: skip
 
 
 def test_an_fsspec_url_is_listed_and_read_by_the_task(tmp_path: Path) -> None:
@@ -194,7 +211,7 @@ def test_an_fsspec_url_is_listed_and_read_by_the_task(tmp_path: Path) -> None:
     assert (remote[0].head, remote[0].sha256) == (local[0].head, local[0].sha256)
     missing = run_day(DaySpec(0, f"local://{tmp_path}/missing.csv", config))
     assert isinstance(missing, DayFailure)
-    assert missing.message.startswith(f"local://{tmp_path}/missing.csv: cannot read")
+    assert missing.message.startswith(f"local://{tmp_path}/missing.csv: no such data file")
 
 
 def test_a_sell_day_is_chosen_on_the_most_proceeds() -> None:

@@ -297,6 +297,9 @@ class EvaluateFlags(BacktestFlags):
 
     train_days: Annotated[int, Field(strict=True, ge=1)] = 5
     resamples: Annotated[int, Field(strict=True, ge=100, le=10_000_000)] = 10_000
+    worker_timeout: Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)] = 60.0
+    read_timeout: Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)] = 30.0
+    max_download: Annotated[int, Field(strict=True, ge=1)] = 20 * 10**9
 
 
 class GenerateFlags(Validated):

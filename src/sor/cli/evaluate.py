@@ -48,10 +48,13 @@ from sor.cli.common import (
 )
 from sor.core.errors import SorError
 
-# The defaults of sor.evaluate.run and sor.evaluate.bootstrap, written here: importing them
-# would slow every help (tests/unit/test_evaluate.py checks that they match).
+# The defaults of sor.evaluate.run, .bootstrap, .cluster and .days, written here: importing
+# them would slow every help (tests/unit/test_evaluate.py checks that they match).
 DEFAULT_TRAIN_DAYS = 5
 DEFAULT_RESAMPLES = 10_000
+DEFAULT_WORKER_TIMEOUT_S = 60.0
+DEFAULT_READ_TIMEOUT_S = 30.0
+DEFAULT_MAX_DOWNLOAD = "20GB"
 
 
 def evaluate(
@@ -109,8 +112,33 @@ def evaluate(
     ] = None,
     workers: Annotated[
         int | None,
-        Opt(help=with_default("Worker processes of the local cluster.", "one per core")),
+        Opt(
+            help=with_default(
+                "Worker processes of the local cluster, at most one per core.", "one per core"
+            )
+        ),
     ] = None,
+    worker_timeout: Annotated[
+        float,
+        Opt(
+            help="Seconds to wait for a first Dask worker, and for one again when every "
+            "worker has left mid-run, before giving up."
+        ),
+    ] = DEFAULT_WORKER_TIMEOUT_S,
+    read_timeout: Annotated[
+        float,
+        Opt(
+            help="Seconds the scheduler, or an HTTP(S) server of a day, may take to answer "
+            "or to send its next bytes before the run stops."
+        ),
+    ] = DEFAULT_READ_TIMEOUT_S,
+    max_download: Annotated[
+        str,
+        Opt(
+            help="Largest copy of a day given as a URL (each worker copies its day to its "
+            "temporary directory): 500MB, 20GB, ..."
+        ),
+    ] = DEFAULT_MAX_DOWNLOAD,
     seed: Annotated[int, Opt(help="Seed of the bootstrap.")] = DEFAULT_SEED,
     resamples: Annotated[int, Opt(help="Bootstrap resamples.")] = DEFAULT_RESAMPLES,
     json_out: Annotated[Path, Opt(help="Where to write the report.")] = Path("evaluation.json"),
@@ -137,7 +165,10 @@ def evaluate(
     Example: sor evaluate --data 'days/*.csv' --model ck --scheduler tcp://10.0.0.5:8786
     """
     setup_logging(quiet)
-    with user_errors():
+    from sor.streaming.broker import stop_on_signals
+
+    # SIGTERM ends the run as Ctrl-C does: the cluster and its temporary files are removed
+    with user_errors(), stop_on_signals():
         from sor.app.settings import (
             EvaluateFlags,
             check_flags,
@@ -163,7 +194,8 @@ def evaluate(
                 "trade_fill": trade_fill, "fallback_queue_model": fallback_queue_model, "workers": workers,
                 "seed": seed,
                 "max_ts_distance": max_ts_distance, "train_days": train_days,
-                "resamples": resamples,
+                "resamples": resamples, "worker_timeout": worker_timeout,
+                "read_timeout": read_timeout, "max_download": _size("max-download", max_download),
             },
         )  # fmt: skip
         config_file = config_path(config)
@@ -174,9 +206,21 @@ def evaluate(
                 f"{config_file}: [order] start/end set one window; sor evaluate reads each "
                 "day file whole"
             )
+        if file_config.dask.scheduler is not None and file_config.dask.workers is not None:
+            raise SorError(
+                f"{config_file}: [dask] workers sizes a local cluster, [dask] scheduler names "
+                "an existing one: keep one of them"
+            )
         address = pick_text(scheduler, file_config.dask.scheduler, "SOR_DASK_SCHEDULER")
         if address is not None and flags.workers is not None:
             raise SorError("--workers sizes the local cluster; it goes without --scheduler")
+        if address is None:
+            from sor.evaluate.cluster import check_local_workers
+
+            if flags.workers is not None:
+                check_local_workers(flags.workers, "--workers")
+            elif file_config.dask.workers is not None:
+                check_local_workers(file_config.dask.workers, f"{config_file}: [dask] workers")
         search = file_config.search
         options = BacktestOptions(
             order_size=pick(flags.order_size, file_config.order.size),
@@ -202,6 +246,8 @@ def evaluate(
             skip_bad_rows=skip_bad_rows,
             max_ts_distance_ns=round(flags.max_ts_distance * NANOS_PER_HOUR),
             publisher=publisher,
+            read_timeout_s=flags.read_timeout,
+            max_download_bytes=flags.max_download,
         )
         source_options(None, publisher)  # checks the publisher's range
         inputs = [*(data or []), *(more or [])]
@@ -209,7 +255,7 @@ def evaluate(
             raise SorError("--data: give the day files (a directory, a glob or files)")
         from sor.evaluate.days import discover, is_url
 
-        days = discover(inputs)
+        days = discover(inputs, read_timeout_s=flags.read_timeout)
         from sor.data.lobster import input_files
 
         options.check_outputs(
@@ -217,7 +263,8 @@ def evaluate(
         )
         report = run_evaluation(
             days, evaluation, scheduler=address,
-            workers=pick(flags.workers, file_config.dask.workers), quiet=quiet,
+            workers=pick(flags.workers, file_config.dask.workers),
+            worker_timeout_s=flags.worker_timeout, quiet=quiet,
         )  # fmt: skip
         text = dumps(report)
         write_atomically(json_out, "--json-out", lambda p: p.write_text(text, encoding="utf-8"))
@@ -229,3 +276,13 @@ def evaluate(
             )
         sys.stdout.write(dumps(report["summary"]))
         sys.stdout.flush()
+
+
+def _size(name: str, text: str) -> int:
+    """Read ``--name`` as a size in bytes: ``500MB``, ``20GB``, ``2GiB`` or a plain number."""
+    from dask.utils import parse_bytes
+
+    try:
+        return int(parse_bytes(text))
+    except (ValueError, TypeError):
+        raise SorError(f"--{name}: expected a size such as 500MB or 20GB, got {text!r}") from None

@@ -18,9 +18,6 @@ import polars as pl
 
 from sor.core.errors import DataError
 
-INSTRUMENT_COLUMNS = ("instrument_id", "symbol")
-"""The CSV columns that name a row's instrument: the readers check the id alone, a CSV
-split goes by both."""
 _LISTED = 5
 
 
@@ -53,7 +50,7 @@ def instruments(path: Path) -> list[Instrument]:
     """The instruments of a day file in order of first appearance: ``(instrument_id,
     symbol)`` pairs of a CSV, ``instrument_id`` values of a DBN file (no symbol).
 
-    Empty for a CSV without ``instrument_id`` and ``symbol`` columns, and for a file that
+    Empty for a CSV without an ``instrument_id`` column, and for a file that
     the scan cannot read: such a file is read whole, and the reader reports its faults.
     """
     if is_dbn(path):
@@ -64,16 +61,19 @@ def instruments(path: Path) -> list[Instrument]:
         except (DataError, OSError):
             return []
     try:
-        pairs = (
-            pl.scan_csv(path, infer_schema=False, truncate_ragged_lines=True)
-            .select(*INSTRUMENT_COLUMNS)
-            .drop_nulls()  # a line too short to say: the reader reports it
-            .unique(maintain_order=True)
-            .collect()
-        )
+        pairs = _pairs(path).unique(maintain_order=True).collect()
     except (pl.exceptions.PolarsError, OSError):
         return []
     return [Instrument(str(i), str(s)) for i, s in pairs.iter_rows()]
+
+
+def _pairs(path: Path) -> pl.LazyFrame:
+    """Each line's ``(instrument_id, symbol)`` of the CSV ``path``; the symbol empty when
+    the file has no such column (the id alone tells instruments apart)."""
+    lines = pl.scan_csv(path, infer_schema=False, truncate_ragged_lines=True)
+    symbol = pl.col("symbol") if "symbol" in lines.collect_schema() else pl.lit("")
+    # a line too short to say: the reader reports it
+    return lines.select(pl.col("instrument_id"), symbol.alias("symbol")).drop_nulls()
 
 
 def write_instrument(path: Path, instrument: Instrument, out: Path) -> None:
@@ -90,28 +90,25 @@ def write_instrument(path: Path, instrument: Instrument, out: Path) -> None:
         header = source.readline()
         target.write(header)
         names = next(csv.reader([header.decode("utf-8", "replace")]))
-        at_id, at_symbol = (names.index(n) for n in INSTRUMENT_COLUMNS)
+        at_id = names.index("instrument_id")
+        at_symbol = names.index("symbol") if "symbol" in names else None
+        last = max(at_id, at_symbol or 0)
         for line in source:
             fields = next(csv.reader([line.decode("utf-8", "replace")]), [])
-            if len(fields) <= max(at_id, at_symbol) or (
-                fields[at_id] == instrument.instrument_id and fields[at_symbol] == instrument.symbol
+            if len(fields) <= last or (
+                fields[at_id] == instrument.instrument_id
+                and (at_symbol is None or fields[at_symbol] == instrument.symbol)
             ):
                 target.write(line)
 
 
 def first_instrument(path: Path) -> Instrument | None:
     """The instrument of the CSV's first row that names one; None for a DBN file or a CSV
-    without ``instrument_id`` and ``symbol`` columns."""
+    without an ``instrument_id`` column (the symbol is empty without a ``symbol`` column)."""
     if is_dbn(path):
         return None
     try:
-        pairs = (
-            pl.scan_csv(path, infer_schema=False, truncate_ragged_lines=True)
-            .select(*INSTRUMENT_COLUMNS)
-            .drop_nulls()
-            .head(1)
-            .collect()
-        )
+        pairs = _pairs(path).head(1).collect()
     except (pl.exceptions.PolarsError, OSError):
         return None
     return next((Instrument(str(i), str(s)) for i, s in pairs.iter_rows()), None)

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from sor.evaluate.report import better
 from sor.report.figures import COLORS, _save
 
 
@@ -37,7 +38,7 @@ def evaluation_figure(report: dict[str, Any]) -> Figure:
     fig.suptitle(
         f"sor evaluate, model {run['model']}: {report['summary']['scored_days']} days scored "
         f"out of sample after {report['summary']['train_days']} training days\n"
-        "savings in bps; positive: the router paid less than the baseline"
+        f"savings in bps; positive: the router {better(run.get('side', 'buy'))} the baseline"
     )
     fig.tight_layout()
     return fig

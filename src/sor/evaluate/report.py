@@ -23,11 +23,20 @@ from sor.static.backtest import BacktestConfig
 
 log = logging.getLogger("sor")
 
-WALK_FORWARD_RULE = (
-    "per instrument, for each day after its first train_days: the parameter set with the "
-    "fewest unfilled shares summed over the train_days days before it, then the least "
-    "total_cash summed over them, then the earliest in grid order"
-)
+
+def walk_forward_rule(side: str) -> str:
+    """The walk-forward rule in words, for the report: a sell chooses on the most proceeds."""
+    cash = "the most total_cash (proceeds)" if side == "sell" else "the least total_cash"
+    return (
+        "per instrument, for each day after its first train_days: the parameter set with the "
+        f"fewest unfilled shares summed over the train_days days before it, then {cash} "
+        "summed over them, then the earliest in grid order"
+    )
+
+
+def better(side: str) -> str:
+    """What positive savings mean, in words: a buy paid less, a sell received more."""
+    return "received more than" if side == "sell" else "paid less than"
 
 
 @dataclass(frozen=True)
@@ -174,7 +183,7 @@ def build_evaluation(outcomes: Sequence[DayOutcome], settings: Settings) -> dict
         },
         "days": [_day(number, day, sets) for number, day in enumerate(days)],
         "method": {
-            "walk_forward": WALK_FORWARD_RULE,
+            "walk_forward": walk_forward_rule(settings.config.side),
             "in_sample": "each day's own best set (the choice of `sor backtest` on that day)",
             "aggregates": "over the scored days; a day whose savings are null is left out",
             "bootstrap": {
@@ -186,7 +195,7 @@ def build_evaluation(outcomes: Sequence[DayOutcome], settings: Settings) -> dict
                 "generator": "numpy.random.default_rng(seed).integers, one resample after "
                 "the other; the same seed for every interval",
             },
-            "win": "a day's savings > 0 (the router paid less than the baseline)",
+            "win": f"a day's savings > 0 (the router {better(settings.config.side)} the baseline)",
         },
         "run": _run(settings),
     }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,8 +10,13 @@ from typing import Any
 from sor.ck.router import CKSettings
 from sor.core.errors import SorError
 from sor.evaluate.bootstrap import DEFAULT_RESAMPLES
-from sor.evaluate.cluster import dask_client, run_days
-from sor.evaluate.days import discover
+from sor.evaluate.cluster import (
+    DEFAULT_WORKER_TIMEOUT_S,
+    dask_client,
+    local_worker_limit,
+    run_days,
+)
+from sor.evaluate.days import DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_READ_TIMEOUT_S, discover
 from sor.evaluate.report import Settings, build_evaluation
 from sor.evaluate.tasks import DaySpec
 from sor.static.backtest import BacktestConfig
@@ -35,6 +39,8 @@ class Evaluation:
     skip_bad_rows: bool = False
     max_ts_distance_ns: int = 24 * 3600 * 10**9
     publisher: int | None = None
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
+    max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES
 
     def spec(self, index: int, source: str) -> DaySpec:
         """The task of the day file ``source``."""
@@ -42,6 +48,7 @@ class Evaluation:
             index=index, source=source, config=self.config, horizons_s=self.horizons_s,
             ck_settings=self.ck_settings, skip_bad_rows=self.skip_bad_rows,
             max_ts_distance_ns=self.max_ts_distance_ns, publisher=self.publisher,
+            read_timeout_s=self.read_timeout_s, max_download_bytes=self.max_download_bytes,
         )  # fmt: skip
 
     def settings(self) -> Settings:
@@ -72,6 +79,7 @@ def evaluate(
     *,
     scheduler: str | None = None,
     workers: int | None = None,
+    worker_timeout_s: float = DEFAULT_WORKER_TIMEOUT_S,
     quiet: bool = False,
 ) -> dict[str, Any]:
     """Evaluate the day files of ``inputs`` (paths, directories, globs or URLs) on the Dask
@@ -81,17 +89,20 @@ def evaluate(
     Raises
     ------
     SorError
-        No day file, fewer days than ``train_days`` + 1, or a day's input at fault.
+        No day file, fewer days than ``train_days`` + 1, a day's input at fault, or a
+        cluster that cannot run the days (:func:`sor.evaluate.cluster.run_days`).
     """
-    sources = discover(inputs)
+    sources = discover(inputs, read_timeout_s=evaluation.read_timeout_s)
     if len(sources) <= evaluation.train_days:
         raise SorError(
             f"--train-days {evaluation.train_days} needs at least {evaluation.train_days + 1} "
             f"days to score one out of sample; {len(sources)} day file(s) given"
         )
     log.info("%d day files; %s", len(sources), f"scheduler {scheduler}" if scheduler
-             else f"a local cluster of {workers or os.cpu_count()} worker(s)")  # fmt: skip
+             else f"a local cluster of {workers or local_worker_limit()} worker(s)")  # fmt: skip
     specs = [evaluation.spec(k, source) for k, source in enumerate(sources)]
-    with dask_client(scheduler, workers) as client:
-        outcomes = run_days(client, specs, quiet=quiet)
+    read_timeout_s = evaluation.read_timeout_s
+    with dask_client(scheduler, workers, read_timeout_s=read_timeout_s, quiet=quiet) as client:
+        outcomes = run_days(client, specs, quiet=quiet, worker_timeout_s=worker_timeout_s,
+                            read_timeout_s=read_timeout_s)  # fmt: skip
     return build_evaluation(outcomes, evaluation.settings())

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sor.ck.router import CKSettings
-from sor.core.errors import SorError
+from sor.core.errors import DataError, SorError
 from sor.core.search import best_index
 from sor.data.instruments import (
     Instrument,
@@ -26,7 +26,7 @@ from sor.data.instruments import (
     write_instrument,
 )
 from sor.data.orderlevel import SourceOptions
-from sor.evaluate.days import local_copy
+from sor.evaluate.days import DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_READ_TIMEOUT_S, local_copy
 from sor.static.backtest import BacktestConfig, baseline_names
 
 """Baselines of model ck scored out of sample. Its ``passive`` strategy is left out: it
@@ -51,6 +51,8 @@ class DaySpec:
     skip_bad_rows: bool = False
     max_ts_distance_ns: int = 24 * 3600 * 10**9
     publisher: int | None = None  # a LOBSTER day's venue (else Nasdaq's)
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S  # a URL's server, per read
+    max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES  # a URL's copy
 
     @property
     def source_options(self) -> SourceOptions | None:
@@ -114,14 +116,20 @@ def run_day(spec: DaySpec) -> list[DayOutcome] | DayFailure:
     an exception, so that Dask does not retry it; anything else raises and is retried.
     """
     try:
-        with local_copy(spec.source) as path:
+        with local_copy(
+            spec.source, max_bytes=spec.max_download_bytes, read_timeout_s=spec.read_timeout_s
+        ) as path:
             try:
                 try:
                     return [_run(spec, path, first_instrument(path))]
                 except MixedInstrumentsError:
                     found = instruments(path)
-                    if len(found) <= 1:  # nothing to split it by
-                        raise
+                    if len(found) <= 1:  # the reader saw several, the split finds none
+                        raise DataError(
+                            "holds the rows of more than one instrument_id, and sor evaluate "
+                            "cannot split it by instrument: give one instrument's rows",
+                            path=str(path),
+                        ) from None
                     return _run_each(spec, path, found)
             except SorError as exc:
                 return DayFailure(str(exc).replace(str(path), spec.source))
@@ -176,11 +184,20 @@ def _instrument_of(path: Path) -> Instrument | None:
     return None
 
 
+def _check_rows(market: Any) -> None:
+    """Refuse a day without a row of quotes in evaluate's own words: the backtest's would
+    point at its --start/--end, and a day is always read whole."""
+    if len(market.snapshots) == 0:
+        raise DataError("holds no row of quotes to evaluate (a day file is read whole)",
+                        path=market.source)  # fmt: skip
+
+
 def _static(spec: DaySpec, market: Any, instrument: Instrument | None) -> DayOutcome:
     from sor.data.reader import format_timestamp
     from sor.report.builder import build_report
     from sor.static.backtest import run_backtest
 
+    _check_rows(market)
     result = run_backtest(market, spec.config, workers=1)
     report = build_report(result)
     rows = [row.result for row in result.search]
@@ -219,6 +236,7 @@ def _ck(spec: DaySpec, path: Path, instrument: Instrument | None) -> DayOutcome:
         source=spec.source_options,
     )  # fmt: skip
     market = MarketData(snapshots_from_events(events), source=str(path), sha256=file_sha256(path))
+    _check_rows(market)
     report = run_ck_backtest(
         events, market, spec.config, horizons_s=spec.horizons_s, settings=spec.ck_settings,
         workers=1,

@@ -4,7 +4,9 @@ The rule (docs/evaluate.md) extends the single-day search rule of docs/semantics
 section 7 to K days: a parameter set's score over the K training days is the pair (its
 unfilled shares summed over them, its total cash in nano-dollars summed over them); the
 best set has the fewest unfilled shares, then the least cash, then comes first in grid
-order. With K = 1 it is the single-day rule applied to the day before.
+order. With K = 1 it is the single-day rule applied to the day before. A sell's cash comes
+in negated (:attr:`sor.evaluate.tasks.DayOutcome.choice_keys`): the least of it is the most
+proceeds.
 """
 
 from __future__ import annotations
