@@ -179,7 +179,7 @@ def test_configuration_directory_is_one_line(
         ),
         (
             ["generate", "--out", "m.csv", "--rate", "5000", "--end", "2024-08-02T13:36:32Z"],
-            "more than 1e+08",
+            "more than the cap of 1e+08 rows",
         ),
         (["generate", "--out", "."], "--out: . is a directory"),
         (["generate", "--out", "missing/m.csv"], "--out: missing/m.csv: the directory missing"),
