@@ -347,13 +347,13 @@ class _Watch:
                 "them longer"
             ) from None
 
-    def check(self, *, days_left: int) -> None:
-        """Raise ``SorError`` when the scheduler is lost or silent, or the cluster has had
-        no worker for ``worker_timeout_s`` seconds (its tasks would wait forever)."""
+    def workers(self) -> int:
+        """The number of workers the scheduler has now (raise ``SorError`` as
+        :meth:`check` does when it is lost or silent)."""
         if self.client.status != "running":
             raise _lost(self.where)
         try:
-            workers = self.client.sync(
+            cores = self.client.sync(
                 self.client.scheduler.ncores, callback_timeout=self.read_timeout_s
             )
         except TimeoutError:
@@ -362,6 +362,12 @@ class _Watch:
             ) from None
         except OSError:
             raise _lost(self.where) from None
+        return len(cores)
+
+    def check(self, *, days_left: int) -> None:
+        """Raise ``SorError`` when the scheduler is lost or silent, or the cluster has had
+        no worker for ``worker_timeout_s`` seconds (its tasks would wait forever)."""
+        workers = self.workers()
         now = time.monotonic()
         if workers:
             self.alone_since = None
@@ -395,8 +401,8 @@ def _result(future: Future, spec: DaySpec, watch: _Watch) -> list[DayOutcome] | 
             "scheduler gave it up"
         ) from None
     except TimeoutError:  # fetching it waits for the task to be run again: wait in the loop
-        if future.status == "pending":
-            return None
+        if future.status in ("pending", "lost") or not watch.workers():
+            return None  # its worker left holding it (the watch bounds a wait for another)
         raise SorError(
             f"{spec.source}: its result could not be fetched from {watch.where} within "
             f"{watch.read_timeout_s:g} s (--read-timeout)"
