@@ -389,7 +389,8 @@ def test_a_copy_is_bounded_and_removed_whatever_the_server_does(
             discover([url], read_timeout_s=1)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["ctrl-c", "sigterm", "hangup"])  # fmt: skip
 def test_an_interrupt_is_one_line_and_leaves_nothing_in_the_temporary_directory(
     signum: int, days: Path, web: str, tmp_path: Path
 ) -> None:
@@ -404,7 +405,7 @@ def test_an_interrupt_is_one_line_and_leaves_nothing_in_the_temporary_directory(
     )  # fmt: skip
     try:
         _wait_for("a copy of the URL", lambda: _copies(temporary), process)
-        if signum == signal.SIGINT:  # a terminal's Ctrl-C reaches every process of the group
+        if signum != signal.SIGTERM:  # a terminal's Ctrl-C or hangup reaches the whole group
             os.killpg(process.pid, signum)
         else:  # a service manager's stop, to sor alone
             process.send_signal(signum)

@@ -184,3 +184,22 @@ def test_an_interrupted_run_leaves_nothing(tmp_path: Path, stop: int, days: bool
 
 def _listing(folder: Path) -> list[Path]:
     return list(folder.iterdir()) if folder.is_dir() else []
+
+
+def _hangups_ignored() -> None:  # in the child, before exec: as nohup starts it
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def test_a_run_started_ignoring_hangups_survives_one(tmp_path: Path) -> None:
+    child = _sor(["generate", "--out", "m.csv", "--rate", "1000", "--end",
+                  "2024-08-01T13:37:40Z", "--quiet"], tmp_path,
+                 preexec_fn=_hangups_ignored)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not any(path.name.endswith(".tmp.csv") for path in _listing(tmp_path)):
+        assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+        time.sleep(0.05)
+    assert child.poll() is None  # the hangup comes mid-run
+    child.send_signal(signal.SIGHUP)
+    _, stderr = child.communicate(timeout=300)
+    assert (child.returncode, stderr) == (0, "")
+    assert [p.name for p in tmp_path.iterdir()] == ["m.csv"]

@@ -139,28 +139,45 @@ def dask_client(
             _environment_kept("POLARS_MAX_THREADS"),  # Dask sets it here too, to spawn workers
             # the scheduler's and workers' folders in the run's folder too
             dask.config.set(one_thread, temporary_directory=scratch),
-            LocalCluster(
-                n_workers=workers or local_worker_limit(),
-                threads_per_worker=THREADS_PER_WORKER,
-                processes=True,
-                dashboard_address=None,
-                # no dashboard, but the scheduler still serves its health checks over
-                # HTTP: on a free port of loopback, not on 8787, which another cluster
-                # may hold
-                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                host="127.0.0.1",
-                # a worker's errors come back with its tasks; its logs, written past ours
-                # to the terminal, would only be noise (a closing cluster's heartbeats)
-                silence_logs=logging.CRITICAL,
-                preload=[__name__],
-                # the workers' copies of URLs (Dask's own order puts a TMPDIR set here
-                # before the shell's, unlike one in its pre-spawn settings)
-                env={"TMPDIR": scratch},
-            ) as cluster,
-            Client(cluster) as client,
-            silence(),
         ):
-            yield client
+            with _hangup_ignored_by_children():  # the processes start here
+                cluster = LocalCluster(
+                    n_workers=workers or local_worker_limit(),
+                    threads_per_worker=THREADS_PER_WORKER,
+                    processes=True,
+                    dashboard_address=None,
+                    # no dashboard, but the scheduler still serves its health checks over
+                    # HTTP: on a free port of loopback, not on 8787, which another cluster
+                    # may hold
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                    host="127.0.0.1",
+                    # a worker's errors come back with its tasks; its logs, written past
+                    # ours to the terminal, would only be noise (a closing cluster's
+                    # heartbeats)
+                    silence_logs=logging.CRITICAL,
+                    preload=[__name__],
+                    # the workers' copies of URLs (Dask's own order puts a TMPDIR set here
+                    # before the shell's, unlike one in its pre-spawn settings)
+                    env={"TMPDIR": scratch},
+                )
+            with cluster, Client(cluster) as client, silence():
+                yield client
+
+
+@contextmanager
+def _hangup_ignored_by_children() -> Iterator[None]:
+    """Start the block's processes (the local workers, multiprocessing's resource tracker)
+    ignoring SIGHUP, which they keep: a hangup reaches every process of the terminal's
+    group, and this process, not each of them with its own traceback, ends the run. Its
+    own handler is back once they have started."""
+    import multiprocessing.resource_tracker
+
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        multiprocessing.resource_tracker.ensure_running()
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, previous)
 
 
 def _quiet_dask(quiet: bool) -> None:

@@ -61,12 +61,18 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[None]:
     """Turn SIGTERM and SIGHUP into ``KeyboardInterrupt`` within the block, as SIGINT is, so
-    that a ``with EmbeddedBroker()`` inside it stops its broker on any of the three."""
+    that a ``with EmbeddedBroker()`` inside it stops its broker on any of the three. A signal
+    the process was started ignoring stays ignored: ``nohup sor ...`` must survive a
+    hangup."""
 
     def interrupt(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {
+        s: signal.signal(s, interrupt)
+        for s in (signal.SIGTERM, signal.SIGHUP)
+        if signal.getsignal(s) is not signal.SIG_IGN
+    }
     try:
         yield
     finally:
