@@ -22,10 +22,11 @@ import reference_backtest as ref
 from sor.ck.backtest import run_ck_backtest
 from sor.core.domain import NANOS_PER_DOLLAR, VenueCosts
 from sor.core.errors import SorError
+from sor.core.market import MarketData
 from sor.core.search import SearchGrid
 from sor.data.events import read_events, snapshots_from_events
 from sor.data.generate import generate_market
-from sor.data.reader import MarketData, read_market
+from sor.data.reader import read_market
 from sor.report.builder import build_report, dumps
 from sor.static.backtest import BacktestConfig, run_backtest
 from sor.streaming.codec import decode, encode, snapshot_message

@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 
     from sor.app.settings import BacktestFlags
     from sor.ck.router import CKSettings
+    from sor.core.market import MarketData
     from sor.data.orderlevel import SourceOptions
-    from sor.data.reader import MarketData
     from sor.static.backtest import BacktestConfig
 
 log = logging.getLogger("sor")
@@ -53,7 +53,7 @@ created from then on, so a producer started at the same moment is not missed."""
 
 
 def timestamp_flag(name: str, text: str | None) -> int | None:
-    from sor.data.reader import parse_timestamp
+    from sor.core.timestamps import parse_timestamp
 
     if text is None:
         return None
@@ -490,7 +490,7 @@ def publish_market(
 ) -> None:
     from tqdm import tqdm
 
-    from sor.data.reader import format_timestamp
+    from sor.core.timestamps import format_timestamp
     from sor.streaming.producer import publish
 
     with tqdm(

@@ -151,7 +151,7 @@ def _plain_symbol(value: str) -> str:
 
 
 def _timestamp(value: str) -> str:
-    from sor.data.reader import parse_timestamp
+    from sor.core.timestamps import parse_timestamp
 
     parse_timestamp(value)  # its ValueError names the text and the expected form
     return value

@@ -40,8 +40,9 @@ from sor.core.domain import (
     dollars_to_nanos,
 )
 from sor.core.errors import SorError
+from sor.core.market import MarketData
 from sor.core.search import SearchGrid, best_index, run_grid
-from sor.data.reader import MarketData, format_timestamp
+from sor.core.timestamps import format_timestamp
 from sor.report.builder import BUY_RULE, SELL_RULE, Money, completion, savings_bps, summary
 from sor.report.markouts import EVENT_MID, FillLog, TopOfBook, cost_split, markouts_section
 from sor.static.backtest import BacktestConfig, baseline_names, run_backtest

@@ -166,9 +166,8 @@ def _run(
         order_level_venues,
         queue_model_entries,
     )
-    from sor.core.paths import check_input_file
+    from sor.core.paths import check_input_file, file_sha256
     from sor.data.events import read_events
-    from sor.data.reader import file_sha256
     from sor.report.markouts import MARKOUT_HORIZONS_S
 
     check_input_file(data)
@@ -247,7 +246,7 @@ def _summary(report: dict[str, Any]) -> str:
 
 def _write_orders(path: Path, rows: list[OrderRow]) -> None:
     """Write the orders' rows as CSV (times ISO-8601 UTC, prices in dollars)."""
-    from sor.data.reader import format_timestamp
+    from sor.core.timestamps import format_timestamp
 
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)

@@ -162,8 +162,8 @@ def _generate_file(out: Path, flags: GenerateFlags, flow: FlowModel, quiet: bool
 
 def _window(flags: GenerateFlags) -> tuple[int, int]:
     """The window of ``ts_event`` the flags ask for, nanoseconds."""
+    from sor.core.timestamps import parse_timestamp
     from sor.data.generate import DEFAULT_DURATION_NS
-    from sor.data.reader import parse_timestamp
 
     start_ns = parse_timestamp(flags.start)
     end_ns = parse_timestamp(flags.end) if flags.end is not None else start_ns + DEFAULT_DURATION_NS
@@ -203,8 +203,8 @@ def _generate_one(
 ) -> int:
     """Write one generated file atomically; log what it holds and the flags that make it;
     return its rows."""
+    from sor.core.timestamps import format_timestamp
     from sor.data.generate import GenerateSummary, generate_market
-    from sor.data.reader import format_timestamp
 
     written: list[GenerateSummary] = []
     write_atomically(

@@ -687,7 +687,7 @@ def generate_market(
     from sor.core.kernels import ensure_compiled
 
     ensure_compiled()
-    from sor.data.reader import parse_timestamp
+    from sor.core.timestamps import parse_timestamp
 
     if depth not in (1, 10):
         raise ConfigError(f"depth must be 1 (MBP-1) or 10 (MBP-10), got {depth}")

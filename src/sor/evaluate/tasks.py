@@ -193,7 +193,7 @@ def _check_rows(market: Any) -> None:
 
 
 def _static(spec: DaySpec, market: Any, instrument: Instrument | None) -> DayOutcome:
-    from sor.data.reader import format_timestamp
+    from sor.core.timestamps import format_timestamp
     from sor.report.builder import build_report
     from sor.static.backtest import run_backtest
 
@@ -227,8 +227,9 @@ def _ck(spec: DaySpec, path: Path, instrument: Instrument | None) -> DayOutcome:
     events (:func:`sor.data.events.snapshots_from_events`, equal to the reader's), as
     when ``sor backtest --model ck`` reads a stream of events."""
     from sor.ck.backtest import run_ck_backtest
+    from sor.core.market import MarketData
+    from sor.core.paths import file_sha256
     from sor.data.events import read_events, snapshots_from_events
-    from sor.data.reader import MarketData, file_sha256
 
     assert spec.horizons_s is not None
     events = read_events(

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from sor import __version__
 from sor.core.domain import NANOS_PER_DOLLAR, StrategyResult
-from sor.data.reader import format_timestamp
+from sor.core.timestamps import format_timestamp
 from sor.report.markouts import SNAPSHOT_MID, FillLog, TopOfBook, markouts_section
 from sor.static.backtest import BacktestResult, baseline_names
 

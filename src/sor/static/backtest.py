@@ -13,8 +13,8 @@ import numpy as np
 
 from sor.core.domain import RiskParameters, StrategyResult, VenueCosts
 from sor.core.errors import ConfigError, SorError
+from sor.core.market import MarketData
 from sor.core.search import SearchGrid, best_index, run_grid
-from sor.data.reader import MarketData
 from sor.static.allocator import validate_order_size
 from sor.static.baselines import best_ask_targets, twap_targets, vwap_targets
 from sor.static.replay import (

@@ -16,7 +16,7 @@ import numpy as np
 
 from sor.core.domain import NANOS_PER_DOLLAR, SNAPSHOT_DTYPE, Fill, StrategyResult, nanos_to_dollars
 from sor.core.errors import SorError
-from sor.data.reader import format_timestamp
+from sor.core.timestamps import format_timestamp
 from sor.static.allocator import TOO_LARGE, check_notional, static_split, too_large_message
 
 SIDES = ("buy", "sell")

@@ -16,7 +16,7 @@ import numpy as np
 
 from sor.core.domain import VenueCosts, dollars_to_nanos, nanos_to_dollars
 from sor.core.errors import SorError
-from sor.data.reader import format_timestamp
+from sor.core.timestamps import format_timestamp
 from sor.static.allocator import TOO_LARGE, check_notional, too_large_message
 from sor.static.replay import route_step
 

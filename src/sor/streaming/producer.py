@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from sor.core.errors import SorError
-from sor.data.reader import MarketData
+from sor.core.market import MarketData
 from sor.streaming.broker import wait_until_ready
 from sor.streaming.codec import (
     encode,
