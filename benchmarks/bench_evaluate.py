@@ -25,8 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from sor.ck.backtest import DEFAULT_CK_GRID, DEFAULT_HORIZONS_S
+from sor.ck.backtest import DEFAULT_CK_GRID
 from sor.ck.router import CKSettings
+from sor.core.defaults import DEFAULT_HORIZONS_S
 from sor.core.kernels import ensure_compiled
 from sor.core.timestamps import format_timestamp, parse_timestamp
 from sor.data.generate import generate_market

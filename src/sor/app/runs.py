@@ -21,7 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sor.app.defaults import (
+from sor.app.settings import FileConfig, pick
+from sor.core.defaults import (
     DEFAULT_CROSSING_FILL,
     DEFAULT_FALLBACK_QUEUE_MODEL,
     DEFAULT_LATENCY_SIGMA,
@@ -30,10 +31,10 @@ from sor.app.defaults import (
     DEFAULT_ORDER_SIZE,
     DEFAULT_QUEUE_MODEL,
     DEFAULT_SEED,
+    DEFAULT_SIDE,
     DEFAULT_TRADE_FILL,
-    NANOS_PER_HOUR,
 )
-from sor.app.settings import FileConfig, pick
+from sor.core.domain import NANOS_PER_HOUR
 from sor.core.errors import SorError
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ class BacktestOptions:
     start: str | None = None
     end: str | None = None
     order_size: int | None = None
-    side: str = "buy"
+    side: str = DEFAULT_SIDE
     fee: float | None = None
     rebate: float | None = None
     lambda_over: tuple[float, ...] | None = None
@@ -375,7 +376,8 @@ def run_kafka_backtest(
     """Rebuild one replay of ``topic`` (``replay``: latest, next or an id), routing live
     (static model), then run the full backtest (model ck when ``ck`` is given: the replay
     must carry every event)."""
-    from sor.streaming.consumer import DEFAULT_GAP_TIMEOUT_S, consume_market, narrow
+    from sor.core.defaults import DEFAULT_GAP_TIMEOUT_S
+    from sor.streaming.consumer import consume_market, narrow
     from sor.streaming.live import LiveRouter
 
     config = options.config(seed=None)  # the window of --start/--end, if given
@@ -546,10 +548,10 @@ class CKOptions:
         latency_seed: int | None = None,
     ) -> CKOptions:
         """Build the options from checked values; None takes the default."""
-        from sor.ck.backtest import DEFAULT_HORIZONS_S
         from sor.ck.latency import OrderLatency
         from sor.ck.queue import CROSSING_FILLS, QUEUE_MODELS, TRADE_FILLS
         from sor.ck.router import CKSettings
+        from sor.core.defaults import DEFAULT_HORIZONS_S
 
         latency = OrderLatency(
             round((DEFAULT_LATENCY_US if latency_us is None else latency_us) * 1000),

@@ -63,13 +63,19 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from pydantic_core import ErrorDetails
 
-from sor.core.domain import (
+from sor.core.defaults import (
     DEFAULT_FEE,
+    DEFAULT_GAP_TIMEOUT_S,
+    DEFAULT_MAX_DOWNLOAD_BYTES,
+    DEFAULT_MAX_TS_DISTANCE_H,
+    DEFAULT_READ_TIMEOUT_S,
     DEFAULT_REBATE,
-    NANOS_PER_DOLLAR,
-    VENUE_NAMES,
-    VenueCosts,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    DEFAULT_TRAIN_DAYS,
+    DEFAULT_WORKER_TIMEOUT_S,
 )
+from sor.core.domain import NANOS_PER_DOLLAR, VENUE_NAMES, VenueCosts
 from sor.core.errors import ConfigError
 from sor.core.validated import Validated
 
@@ -287,19 +293,25 @@ class BacktestFlags(Validated):
     trade_fill: TradeFill | None = None
     speed: Speed = 0.0
     workers: Workers | None = None
-    seed: Seed = 0
-    gap_timeout: Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)] = 30.0
-    max_ts_distance: TsDistance = 24.0
+    seed: Seed = DEFAULT_SEED
+    gap_timeout: Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)] = (
+        DEFAULT_GAP_TIMEOUT_S
+    )
+    max_ts_distance: TsDistance = DEFAULT_MAX_TS_DISTANCE_H
 
 
 class EvaluateFlags(BacktestFlags):
     """The flags of ``sor evaluate``: the backtest's, and the evaluation's own."""
 
-    train_days: Annotated[int, Field(strict=True, ge=1)] = 5
-    resamples: Annotated[int, Field(strict=True, ge=100, le=10_000_000)] = 10_000
-    worker_timeout: Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)] = 60.0
-    read_timeout: Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)] = 30.0
-    max_download: Annotated[int, Field(strict=True, ge=1)] = 20 * 10**9
+    train_days: Annotated[int, Field(strict=True, ge=1)] = DEFAULT_TRAIN_DAYS
+    resamples: Annotated[int, Field(strict=True, ge=100, le=10_000_000)] = DEFAULT_RESAMPLES
+    worker_timeout: Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)] = (
+        DEFAULT_WORKER_TIMEOUT_S
+    )
+    read_timeout: Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)] = (
+        DEFAULT_READ_TIMEOUT_S
+    )
+    max_download: Annotated[int, Field(strict=True, ge=1)] = DEFAULT_MAX_DOWNLOAD_BYTES
 
 
 class GenerateFlags(Validated):
@@ -590,7 +602,7 @@ class KafkaSettings(Validated):
     ) -> KafkaSettings:
         """Take the ``bootstrap`` and ``topic`` flags, else their ``SOR_`` variables, else the
         file's [kafka] section; the topic defaults to ``mock_l1_stream``."""
-        from sor.streaming.producer import DEFAULT_TOPIC
+        from sor.core.defaults import DEFAULT_TOPIC
 
         kafka = file_config.kafka
         address = pick_text(bootstrap, kafka.bootstrap, "SOR_KAFKA_BOOTSTRAP", environ)

@@ -32,6 +32,12 @@ from sor.ck.queue import (
     sweep,
 )
 from sor.ck.router import CKResult, CKSettings, arrival, outflows, run_ck
+from sor.core.defaults import (
+    DEFAULT_CK_LAMBDA_OVER,
+    DEFAULT_CK_LAMBDA_UNDER,
+    DEFAULT_CK_THETA_QUEUE,
+    DEFAULT_HORIZONS_S,
+)
 from sor.core.domain import (
     NANOS_PER_DOLLAR,
     NANOS_PER_SECOND,
@@ -50,9 +56,10 @@ from sor.static.backtest import BacktestConfig, baseline_names, run_backtest
 log = logging.getLogger("sor")
 
 DEFAULT_CK_GRID = SearchGrid(
-    lambda_over=(0.05,), lambda_under=(0.01, 0.05, 0.2), theta_queue=(0.0005, 0.005, 0.05)
+    lambda_over=DEFAULT_CK_LAMBDA_OVER,
+    lambda_under=DEFAULT_CK_LAMBDA_UNDER,
+    theta_queue=DEFAULT_CK_THETA_QUEUE,
 )
-DEFAULT_HORIZONS_S = (0.2, 0.5, 2.0)
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-from sor.app.defaults import (
-    DEFAULT_MAX_TS_DISTANCE_H,
-    DEFAULT_ORDER_SIZE,
-    DEFAULT_SEED,
-    NANOS_PER_HOUR,
-)
 from sor.app.runs import (
     BacktestOptions,
     CKOptions,
@@ -53,6 +47,13 @@ from sor.cli.common import (
     window_help,
     with_default,
 )
+from sor.core.defaults import (
+    DEFAULT_GAP_TIMEOUT_S,
+    DEFAULT_MAX_TS_DISTANCE_H,
+    DEFAULT_ORDER_SIZE,
+    DEFAULT_SEED,
+)
+from sor.core.domain import NANOS_PER_HOUR
 from sor.core.errors import SorError
 
 log = logging.getLogger("sor")
@@ -106,7 +107,7 @@ def backtest(
             help="--kafka: stop naming the missing messages when the replay sends nothing "
             "for this many seconds while the broker is up."
         ),
-    ] = 30.0,
+    ] = DEFAULT_GAP_TIMEOUT_S,
     topic: Annotated[str | None, Opt(help=TOPIC_HELP)] = None,
     speed: Annotated[float, Opt(help="--stream replay speed: 1 real time, 0 flat out.")] = 0.0,
     start: Annotated[

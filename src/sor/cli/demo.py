@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-from sor.app.defaults import DEFAULT_SEED
 from sor.app.runs import BacktestOptions, market_input, run_stream_backtest
 from sor.cli.common import Opt, setup_logging, user_errors
+from sor.core.defaults import DEFAULT_SEED
 
 
 def demo(

@@ -8,12 +8,6 @@ from typing import Annotated
 
 import typer
 
-from sor.app.defaults import (
-    DEFAULT_MAX_TS_DISTANCE_H,
-    DEFAULT_ORDER_SIZE,
-    DEFAULT_SEED,
-    NANOS_PER_HOUR,
-)
 from sor.app.runs import (
     BacktestOptions,
     CKOptions,
@@ -46,15 +40,21 @@ from sor.cli.common import (
     user_errors,
     with_default,
 )
+from sor.core.defaults import (
+    DEFAULT_MAX_DOWNLOAD,
+    DEFAULT_MAX_TS_DISTANCE_H,
+    DEFAULT_ORDER_SIZE,
+    DEFAULT_READ_TIMEOUT_S,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    DEFAULT_TRAIN_DAYS,
+    DEFAULT_WORKER_TIMEOUT_S,
+)
+from sor.core.domain import NANOS_PER_HOUR
 from sor.core.errors import SorError
 
 # The defaults of sor.evaluate.run, .bootstrap, .cluster and .days, written here: importing
 # them would slow every help (tests/unit/test_evaluate.py checks that they match).
-DEFAULT_TRAIN_DAYS = 5
-DEFAULT_RESAMPLES = 10_000
-DEFAULT_WORKER_TIMEOUT_S = 60.0
-DEFAULT_READ_TIMEOUT_S = 30.0
-DEFAULT_MAX_DOWNLOAD = "20GB"
 
 
 def evaluate(

@@ -26,6 +26,13 @@ from sor.cli.common import (
     source_options,
     user_errors,
 )
+from sor.core.defaults import (
+    DEFAULT_CROSSING_FILL,
+    DEFAULT_FALLBACK_QUEUE_MODEL,
+    DEFAULT_QUEUE_MODEL,
+    DEFAULT_SIDE,
+    DEFAULT_TRADE_FILL,
+)
 from sor.core.errors import SorError
 
 if TYPE_CHECKING:
@@ -58,20 +65,22 @@ def fills(
             help="conservative (the one checked against hftbacktest), probabilistic, or fifo "
             "(the exact queue from order ids: MBO or LOBSTER input)."
         ),
-    ] = "conservative",
+    ] = DEFAULT_QUEUE_MODEL,
     fallback_queue_model: Annotated[
         str, Opt(help=FALLBACK_QUEUE_MODEL_HELP[0].upper() + FALLBACK_QUEUE_MODEL_HELP[1:])
-    ] = "conservative",
+    ] = DEFAULT_FALLBACK_QUEUE_MODEL,
     latency_us: Annotated[
         float, Opt(help="Order-entry latency, microseconds: orders rest this much later.")
     ] = 0.0,
-    side: Annotated[str, Opt(help="buy: rest at the best bid; sell: at the best ask.")] = "buy",
+    side: Annotated[
+        str, Opt(help="buy: rest at the best bid; sell: at the best ask.")
+    ] = DEFAULT_SIDE,
     crossing_fill: Annotated[
         str, Opt(help=CROSSING_FILL_CHOICES[0].upper() + CROSSING_FILL_CHOICES[1:])
-    ] = "displayed",
+    ] = DEFAULT_CROSSING_FILL,
     trade_fill: Annotated[
         str, Opt(help=TRADE_FILL_CHOICES[0].upper() + TRADE_FILL_CHOICES[1:])
-    ] = "displayed",
+    ] = DEFAULT_TRADE_FILL,
     compare: Annotated[
         bool,
         Opt(

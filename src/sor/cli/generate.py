@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sor.app.defaults import DEFAULT_SEED
 from sor.app.runs import check_outputs, write_atomically
-from sor.cli.common import HELP_GENERATED_MINUTES, setup_logging, user_errors, with_default
-from sor.core.domain import DEFAULT_START
+from sor.cli.common import setup_logging, user_errors, with_default
+from sor.core.defaults import DEFAULT_DURATION_S, DEFAULT_SEED, DEFAULT_START
 from sor.core.errors import SorError
 
 if TYPE_CHECKING:
@@ -43,7 +42,7 @@ def generate(
         str | None,
         typer.Option(
             help=with_default(
-                "Last ts_event, ISO-8601 UTC.", f"start + {HELP_GENERATED_MINUTES} min"
+                "Last ts_event, ISO-8601 UTC.", f"start + {DEFAULT_DURATION_S // 60} min"
             )
         ),
     ] = None,

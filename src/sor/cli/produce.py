@@ -7,12 +7,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-from sor.app.defaults import (
-    DEFAULT_BOOTSTRAP,
-    DEFAULT_MAX_TS_DISTANCE_H,
-    DEFAULT_SEED,
-    NANOS_PER_HOUR,
-)
 from sor.app.runs import (
     BacktestOptions,
     market_input,
@@ -34,6 +28,8 @@ from sor.cli.common import (
     window_help,
     with_default,
 )
+from sor.core.defaults import DEFAULT_BOOTSTRAP, DEFAULT_MAX_TS_DISTANCE_H, DEFAULT_SEED
+from sor.core.domain import NANOS_PER_HOUR
 
 log = logging.getLogger("sor")
 

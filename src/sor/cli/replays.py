@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from sor.app.defaults import DEFAULT_BOOTSTRAP
 from sor.cli.common import (
     BROKER_HELP,
     KAFKA_CONFIG_HELP,
@@ -17,6 +16,7 @@ from sor.cli.common import (
     setup_logging,
     user_errors,
 )
+from sor.core.defaults import DEFAULT_BOOTSTRAP
 
 log = logging.getLogger("sor")
 

@@ -24,6 +24,7 @@ from sor.cli.common import (
     user_errors,
     window_help,
 )
+from sor.core.defaults import DEFAULT_MAX_TS_DISTANCE_H
 from sor.core.errors import SorError
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def stats(
     max_ts_distance: Annotated[
         float,
         typer.Option(help="Hours a ts_event may lie from the file's median before its row is bad."),
-    ] = 24.0,
+    ] = DEFAULT_MAX_TS_DISTANCE_H,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only.")] = False,
 ) -> None:
     """Print the stylized facts of a market data file as JSON.

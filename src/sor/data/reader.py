@@ -17,11 +17,13 @@ import numba
 import numpy as np
 import polars as pl
 
+from sor.core.defaults import DEFAULT_MAX_TS_DISTANCE_H
 from sor.core.domain import (
     MAX_PRICE_NANOS,
     MAX_PUBLISHER_ID,
     MAX_SIZE,
     NANOS_PER_DOLLAR,
+    NANOS_PER_HOUR,
     SNAPSHOT_DTYPE,
 )
 from sor.core.errors import DataError
@@ -84,7 +86,7 @@ _BATCH_ROWS = 250_000
 
 EARLIEST_TS_NS = 631_152_000_000_000_000
 """1990-01-01T00:00:00Z: no market-by-price data is older; an earlier ``ts_event`` is bad."""
-DEFAULT_MAX_TS_DISTANCE_NS = 86_400 * 1_000_000_000
+DEFAULT_MAX_TS_DISTANCE_NS = round(DEFAULT_MAX_TS_DISTANCE_H * NANOS_PER_HOUR)
 """How far (one day) a ``ts_event`` may lie from the median of the input's before it is bad."""
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sor.ck.router import CKSettings
+from sor.core.defaults import DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_READ_TIMEOUT_S
 from sor.core.errors import DataError, SorError
 from sor.core.search import best_index
 from sor.data.instruments import (
@@ -26,7 +27,7 @@ from sor.data.instruments import (
     write_instrument,
 )
 from sor.data.orderlevel import SourceOptions
-from sor.evaluate.days import DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_READ_TIMEOUT_S, local_copy
+from sor.evaluate.days import local_copy
 from sor.static.backtest import BacktestConfig, baseline_names
 
 """Baselines of model ck scored out of sample. Its ``passive`` strategy is left out: it

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sor.core.defaults import DEFAULT_ORDER_SIZE, DEFAULT_SIDE
 from sor.core.domain import RiskParameters, StrategyResult, VenueCosts
 from sor.core.errors import ConfigError, SorError
 from sor.core.market import MarketData
@@ -63,14 +64,14 @@ class BacktestConfig:
         (docs/semantics.md section 10).
     """
 
-    order_size: int = 5000
+    order_size: int = DEFAULT_ORDER_SIZE
     start_ns: int | None = None
     end_ns: int | None = None
     costs: VenueCosts = field(default_factory=VenueCosts)
     grid: SearchGrid = field(default_factory=SearchGrid)
     model: str = "static"
     seed: int | None = None
-    side: str = "buy"
+    side: str = DEFAULT_SIDE
 
     def __post_init__(self) -> None:
         validate_order_size(self.order_size)

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from sor.core.defaults import DEFAULT_GAP_TIMEOUT_S
 from sor.core.domain import SNAPSHOT_DTYPE
 from sor.core.errors import SorError
 from sor.core.market import MarketData
@@ -51,7 +52,6 @@ log = logging.getLogger(__name__)
 
 LATEST = "latest"
 NEXT = "next"
-DEFAULT_GAP_TIMEOUT_S = 30.0
 
 _DTYPES = {"snapshot": SNAPSHOT_DTYPE, "event": EVENT_DTYPE}
 _BATCH_DECODERS = {"snapshot": decode_snapshot_batch, "event": decode_event_batch}
