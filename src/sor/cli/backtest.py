@@ -19,7 +19,6 @@ from sor.app.runs import (
     run_stream_backtest,
 )
 from sor.cli.common import (
-    SKIP_HELP,
     TOPIC_HELP,
     TS_DISTANCE_HELP,
     CrossingFillFlag,
@@ -33,11 +32,15 @@ from sor.cli.common import (
     LatencyUsFlag,
     LobsterBookFlag,
     ModelFlag,
+    NoPlotFlag,
     Opt,
+    PlotFlag,
     PublisherFlag,
     QueueModelFlag,
+    QuietFlag,
     RebateFlag,
     SideFlag,
+    SkipBadRowsFlag,
     ThetaQueueFlag,
     TradeFillFlag,
     float_list,
@@ -139,8 +142,8 @@ def backtest(
     trade_fill: TradeFillFlag = None,
     fallback_queue_model: FallbackQueueModelFlag = None,
     json_out: Annotated[Path, Opt(help="Where to write the report.")] = Path("output.json"),
-    plot: Annotated[Path, Opt(help="Where to write the figure.")] = Path("results.png"),
-    no_plot: Annotated[bool, Opt("--no-plot", help="Do not draw the figure.")] = False,
+    plot: PlotFlag = Path("results.png"),
+    no_plot: NoPlotFlag = False,
     config: Annotated[
         Path | None,
         Opt(
@@ -148,7 +151,7 @@ def backtest(
             "wins over it. Else SOR_CONFIG."
         ),
     ] = None,
-    skip_bad_rows: Annotated[bool, Opt(help=SKIP_HELP, show_default=False)] = False,
+    skip_bad_rows: SkipBadRowsFlag = False,
     max_ts_distance: Annotated[float, Opt(help=TS_DISTANCE_HELP)] = DEFAULT_MAX_TS_DISTANCE_H,
     seed: Annotated[int, Opt(help="Seed of the generated data.")] = DEFAULT_SEED,
     workers: Annotated[
@@ -157,7 +160,7 @@ def backtest(
     ] = None,
     lobster_book: LobsterBookFlag = None,
     publisher: PublisherFlag = None,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar or logs.")] = False,
+    quiet: QuietFlag = False,
 ) -> None:
     """Backtest the router against the baselines; print the report.
 

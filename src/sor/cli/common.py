@@ -145,6 +145,12 @@ KAFKA_CONFIG_HELP = "TOML file; its [kafka] section applies. Else SOR_CONFIG."
 
 
 SKIP_HELP = "Skip unparseable rows, counting them per reason."
+SkipBadRowsFlag = Annotated[bool, Opt(help=SKIP_HELP, show_default=False)]
+QuietFlag = Annotated[bool, Opt("--quiet", "-q", help="No progress bar; log warnings only.")]
+NoPlotFlag = Annotated[bool, Opt("--no-plot", help="Do not draw the figure.")]
+PlotFlag = Annotated[Path, Opt(help="Where to write the figure.")]
+KafkaConfigFlag = Annotated[Path | None, Opt(help=KAFKA_CONFIG_HELP)]
+"""The flags every command that has them declares alike."""
 
 
 TS_DISTANCE_HELP = (

@@ -15,7 +15,6 @@ from sor.app.runs import (
     write_atomically,
 )
 from sor.cli.common import (
-    SKIP_HELP,
     TS_DISTANCE_HELP,
     CrossingFillFlag,
     FallbackQueueModelFlag,
@@ -27,11 +26,15 @@ from sor.cli.common import (
     LatencySigmaFlag,
     LatencyUsFlag,
     ModelFlag,
+    NoPlotFlag,
     Opt,
+    PlotFlag,
     PublisherFlag,
     QueueModelFlag,
+    QuietFlag,
     RebateFlag,
     SideFlag,
+    SkipBadRowsFlag,
     ThetaQueueFlag,
     TradeFillFlag,
     float_list,
@@ -142,16 +145,16 @@ def evaluate(
     seed: Annotated[int, Opt(help="Seed of the bootstrap.")] = DEFAULT_SEED,
     resamples: Annotated[int, Opt(help="Bootstrap resamples.")] = DEFAULT_RESAMPLES,
     json_out: Annotated[Path, Opt(help="Where to write the report.")] = Path("evaluation.json"),
-    plot: Annotated[Path, Opt(help="Where to write the figure.")] = Path("evaluation.png"),
-    no_plot: Annotated[bool, Opt("--no-plot", help="Do not draw the figure.")] = False,
+    plot: PlotFlag = Path("evaluation.png"),
+    no_plot: NoPlotFlag = False,
     config: Annotated[
         Path | None,
         Opt(help="TOML file: fees per venue, grid, order size, ck, dask. Else SOR_CONFIG."),
     ] = None,
-    skip_bad_rows: Annotated[bool, Opt(help=SKIP_HELP, show_default=False)] = False,
+    skip_bad_rows: SkipBadRowsFlag = False,
     max_ts_distance: Annotated[float, Opt(help=TS_DISTANCE_HELP)] = DEFAULT_MAX_TS_DISTANCE_H,
     publisher: PublisherFlag = None,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar or logs.")] = False,
+    quiet: QuietFlag = False,
 ) -> None:
     """Evaluate the router over many days, tuned out of sample.
 

@@ -15,11 +15,14 @@ from sor.app.runs import check_outputs, write_atomically
 from sor.cli.common import (
     CROSSING_FILL_CHOICES,
     FALLBACK_QUEUE_MODEL_HELP,
-    SKIP_HELP,
     TRADE_FILL_CHOICES,
     LobsterBookFlag,
+    NoPlotFlag,
     Opt,
+    PlotFlag,
     PublisherFlag,
+    QuietFlag,
+    SkipBadRowsFlag,
     float_list,
     int_list,
     setup_logging,
@@ -98,10 +101,10 @@ def fills(
     ] = None,
     lobster_book: LobsterBookFlag = None,
     publisher: PublisherFlag = None,
-    skip_bad_rows: Annotated[bool, Opt(help=SKIP_HELP, show_default=False)] = False,
-    plot: Annotated[Path, Opt(help="Where to write the figure.")] = Path("fills.png"),
-    no_plot: Annotated[bool, Opt("--no-plot", help="Do not draw the figure.")] = False,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="Log warnings only.")] = False,
+    skip_bad_rows: SkipBadRowsFlag = False,
+    plot: PlotFlag = Path("fills.png"),
+    no_plot: NoPlotFlag = False,
+    quiet: QuietFlag = False,
 ) -> None:
     """Study how passive orders fill, per venue and horizon.
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sor.app.runs import check_outputs, write_atomically
-from sor.cli.common import setup_logging, user_errors, with_default
+from sor.cli.common import QuietFlag, setup_logging, user_errors, with_default
 from sor.core.defaults import DEFAULT_DURATION_S, DEFAULT_SEED, DEFAULT_START
 from sor.core.errors import SorError
 
@@ -116,7 +116,7 @@ def generate(
             help="Fair-coin trade signs and no impact: trades do not predict the price.",
         ),
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only.")] = False,
+    quiet: QuietFlag = False,
 ) -> None:
     """Write a synthetic multi-venue market as a Databento MBP CSV.
 

@@ -17,7 +17,10 @@ import typer
 from sor.app.runs import FIGURE_FORMATS, check_outputs, timestamp_flag, write_atomically
 from sor.cli.common import (
     LobsterBookFlag,
+    NoPlotFlag,
+    PlotFlag,
     PublisherFlag,
+    QuietFlag,
     float_list,
     setup_logging,
     source_options,
@@ -50,8 +53,8 @@ def stats(
         str, typer.Option(help="Markout horizons, seconds, comma-separated.")
     ] = "1,10,60",
     tick: Annotated[float, typer.Option(help="Price grid, $: spreads are counted in it.")] = 0.01,
-    plot: Annotated[Path, typer.Option(help="Where to write the figure.")] = Path("stats.png"),
-    no_plot: Annotated[bool, typer.Option("--no-plot", help="Do not draw the figure.")] = False,
+    plot: PlotFlag = Path("stats.png"),
+    no_plot: NoPlotFlag = False,
     skip_bad_rows: Annotated[
         bool, typer.Option(help="Skip bad rows (as sor backtest does) instead of failing.")
     ] = False,
@@ -59,7 +62,7 @@ def stats(
         float,
         typer.Option(help="Hours a ts_event may lie from the file's median before its row is bad."),
     ] = DEFAULT_MAX_TS_DISTANCE_H,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only.")] = False,
+    quiet: QuietFlag = False,
 ) -> None:
     """Print the stylized facts of a market data file as JSON.
 
