@@ -28,6 +28,7 @@ from sor.data.events import read_events, snapshots_from_events
 from sor.data.generate import generate_market
 from sor.data.reader import read_market
 from sor.report.builder import build_report, dumps
+from sor.report.ck_report import build_ck_report
 from sor.static.backtest import BacktestConfig, run_backtest
 from sor.streaming.codec import decode, encode, snapshot_message
 from sor.streaming.live import LiveRouter
@@ -112,7 +113,9 @@ def _ck_report(events: np.ndarray, scale: int) -> dict:
         costs=VenueCosts(default_fee=FEE * scale, default_rebate=REBATE * scale),
         grid=SearchGrid((0.05 * scale,), (0.01 * scale, 0.2 * scale), (0.0005 * scale,)),
     )
-    return run_ck_backtest(events, market, config, horizons_s=(0.5, 2.0), workers=1)
+    return build_ck_report(
+        run_ck_backtest(events, market, config, horizons_s=(0.5, 2.0), workers=1)
+    )
 
 
 def test_ck_paths_scale_exactly_past_int64_nanos(files: tuple[Path, Path]) -> None:

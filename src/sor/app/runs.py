@@ -600,21 +600,23 @@ def run_ck_market_backtest(
     from tqdm import tqdm
 
     from sor.ck.backtest import run_ck_backtest
+    from sor.report.ck_report import build_ck_report
 
     config = options.config(seed=seed, start_ns=start_ns, end_ns=end_ns)
     sets = len(config.grid.parameter_sets()) * len(ck.horizons)
     with tqdm(total=sets, desc="search", unit="set", file=sys.stderr, disable=options.quiet,
               leave=False) as bar:  # fmt: skip
-        report_object = run_ck_backtest(
+        result = run_ck_backtest(
             events, market, config, horizons_s=ck.horizons, settings=ck.settings,
             workers=options.workers, on_progress=bar.update,
         )  # fmt: skip
+    report_object = build_ck_report(result)
     if extra:
         report_object.update(extra)
 
     def draw(path: Path) -> None:
         from sor.report.figures import write_ck_plot
 
-        write_ck_plot(report_object, path)
+        write_ck_plot(result, path)
 
     return _write_outputs(report_object, options, draw)

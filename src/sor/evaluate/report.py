@@ -18,7 +18,7 @@ from sor.core.errors import SorError
 from sor.evaluate.bootstrap import CONFIDENCE, Interval, bootstrap_mean
 from sor.evaluate.tasks import DayOutcome, parameter_sets
 from sor.evaluate.walkforward import walk_forward
-from sor.report.builder import Money
+from sor.report.builder import Money, side_entry
 from sor.static.backtest import BacktestConfig
 
 log = logging.getLogger("sor")
@@ -263,9 +263,8 @@ def _day(number: int, day: ScoredDay, sets: Sequence[dict[str, float]]) -> dict[
 def _run(settings: Settings) -> dict[str, Any]:
     config = settings.config
     costs = config.costs
-    side = {"side": "sell"} if config.side == "sell" else {}  # as sor backtest: sells only
     return {
-        **side,
+        **side_entry(config.side),  # as sor backtest's
         "version": __version__,
         "model": config.model,
         "order_size": config.order_size,
