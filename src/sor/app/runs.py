@@ -36,6 +36,7 @@ from sor.core.defaults import (
 )
 from sor.core.domain import NANOS_PER_HOUR
 from sor.core.errors import SorError
+from sor.core.types import Side
 
 if TYPE_CHECKING:
     import numpy as np
@@ -152,7 +153,7 @@ class BacktestOptions:
             ),
             model=self.model,
             seed=seed,
-            side=self.side,
+            side=Side.parse(self.side),
         )
 
     def check_outputs(self, inputs: Sequence[Path | None] = ()) -> None:

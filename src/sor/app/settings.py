@@ -178,12 +178,13 @@ Horizons = Annotated[
 LatencyUs = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_LATENCY_US)]
 LatencySigma = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_LATENCY_SIGMA)]
 Seed = Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)]
-QueueModel = Literal["probabilistic", "conservative", "fifo"]  # sor.ck.queue.QUEUE_MODELS
-FallbackQueueModel = Literal["probabilistic", "conservative"]  # sor.ck.queue.L2_QUEUE_MODELS
-CrossingFill = Literal["displayed", "whole"]  # sor.ck.queue.CROSSING_FILLS
-TradeFill = Literal["displayed", "whole"]  # sor.ck.queue.TRADE_FILLS
+QueueModelName = Literal[
+    "probabilistic", "conservative", "fifo"
+]  # QueueModel.names(), as the help lists them
+FallbackQueueModelName = Literal["probabilistic", "conservative"]  # the L2 models
+FillRuleName = Literal["displayed", "whole"]  # FillRule.names()
 Model = Literal["static", "ck"]
-Side = Literal["buy", "sell"]  # sor.static.replay.SIDES
+SideName = Literal["buy", "sell"]  # Side.names()
 OrderSize = Annotated[int, Field(strict=True), AfterValidator(_order_size)]
 Timestamp = Annotated[str, AfterValidator(_timestamp)]
 Workers = Annotated[int, Field(strict=True, ge=1)]
@@ -218,7 +219,7 @@ class OrderSection(Validated):
     """The parent order and the window."""
 
     size: OrderSize | None = None
-    side: Side | None = None
+    side: SideName | None = None
     start: Timestamp | None = None
     end: Timestamp | None = None
 
@@ -238,10 +239,10 @@ class CkSection(Validated):
     latency_us: LatencyUs | None = None
     latency_sigma: LatencySigma | None = None
     latency_seed: Seed | None = None
-    queue_model: QueueModel | None = None
-    fallback_queue_model: FallbackQueueModel | None = None
-    crossing_fill: CrossingFill | None = None
-    trade_fill: TradeFill | None = None
+    queue_model: QueueModelName | None = None
+    fallback_queue_model: FallbackQueueModelName | None = None
+    crossing_fill: FillRuleName | None = None
+    trade_fill: FillRuleName | None = None
 
 
 class KafkaSection(Validated):
@@ -274,7 +275,7 @@ class BacktestFlags(Validated):
     """The numeric and choice flags of ``sor backtest``, under their names with ``_``."""
 
     order_size: OrderSize | None = None
-    side: Side | None = None
+    side: SideName | None = None
     start: Timestamp | None = None
     end: Timestamp | None = None
     fee: Dollars | None = None
@@ -287,10 +288,10 @@ class BacktestFlags(Validated):
     latency_us: LatencyUs | None = None
     latency_sigma: LatencySigma | None = None
     latency_seed: Seed | None = None
-    queue_model: QueueModel | None = None
-    fallback_queue_model: FallbackQueueModel | None = None
-    crossing_fill: CrossingFill | None = None
-    trade_fill: TradeFill | None = None
+    queue_model: QueueModelName | None = None
+    fallback_queue_model: FallbackQueueModelName | None = None
+    crossing_fill: FillRuleName | None = None
+    trade_fill: FillRuleName | None = None
     speed: Speed = 0.0
     workers: Workers | None = None
     seed: Seed = DEFAULT_SEED
@@ -404,12 +405,12 @@ class FillsFlags(Validated):
         tuple[Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)], ...],
         AfterValidator(_distinct),
     ]
-    queue_model: QueueModel
+    queue_model: QueueModelName
     latency_us: LatencyUs  # within a minute, as for sor backtest --model ck
     side: Literal["buy", "sell"]
-    crossing_fill: CrossingFill
-    trade_fill: TradeFill = "displayed"
-    fallback_queue_model: FallbackQueueModel = "conservative"
+    crossing_fill: FillRuleName
+    trade_fill: FillRuleName = "displayed"
+    fallback_queue_model: FallbackQueueModelName = "conservative"
 
 
 CK_ONLY = tuple(CkSection.model_fields)

@@ -22,10 +22,7 @@ import numpy as np
 
 from sor.ck.mirror import mirror_constant, proceeds, reflect_events
 from sor.ck.queue import (
-    CROSSING_FILLS,
-    QUEUE_MODELS,
     Book,
-    _name,
     advance,
     attach_venues,
     order_level_venues,
@@ -48,6 +45,7 @@ from sor.core.domain import (
 from sor.core.errors import SorError
 from sor.core.market import MarketData
 from sor.core.search import SearchGrid, best_index, run_grid
+from sor.core.types import FillRule, QueueModel, Side
 from sor.report.markouts import FillLog, TopOfBook
 from sor.static.backtest import BacktestConfig, baseline_names, run_backtest
 
@@ -176,7 +174,7 @@ class CkResult:
     @property
     def sell(self) -> bool:
         """True for a sell order."""
-        return self.config.side == "sell"
+        return self.config.side is Side.SELL
 
     @property
     def router(self) -> Outcome:
@@ -203,12 +201,12 @@ class CkResult:
     @property
     def queue_model_name(self) -> str:
         """The queue model's name, as ``--queue-model`` spells it."""
-        return _name(QUEUE_MODELS, self.settings.queue_model)
+        return QueueModel(self.settings.queue_model).text
 
     @property
     def crossing_fill_name(self) -> str:
         """The crossing-fill rule's name, as ``--crossing-fill`` spells it."""
-        return _name(CROSSING_FILLS, self.settings.crossing_fill)
+        return FillRule(self.settings.crossing_fill).text
 
 
 def _from_ck(result: CKResult, two_c: int = 0) -> Outcome:
@@ -249,7 +247,7 @@ def run_ck_backtest(
     stream's); ``market`` the snapshots of the same rows, for the static strategies.
     """
     settings = settings or CKSettings()
-    sell = config.side == "sell"
+    sell = config.side is Side.SELL
     two_c = mirror_constant(events) if sell else 0
     original = events
     if sell:

@@ -55,6 +55,7 @@ from sor.core.defaults import (
     DEFAULT_MAX_TS_DISTANCE_H,
     DEFAULT_ORDER_SIZE,
     DEFAULT_SEED,
+    DEFAULT_SIDE,
 )
 from sor.core.domain import NANOS_PER_HOUR
 from sor.core.errors import SorError
@@ -205,7 +206,7 @@ def backtest(
             start=pick(flags.start, file_config.order.start),
             end=pick(flags.end, file_config.order.end),
             order_size=pick(flags.order_size, file_config.order.size),
-            side=pick(flags.side, file_config.order.side) or "buy",
+            side=pick(flags.side, file_config.order.side) or DEFAULT_SIDE,
             fee=flags.fee,
             rebate=flags.rebate,
             lambda_over=pick(flags.lambda_over, search.lambda_over),

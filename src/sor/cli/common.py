@@ -27,6 +27,7 @@ from sor.core.defaults import (
     DEFAULT_QUEUE_MODEL,
     DEFAULT_REBATE,
     DEFAULT_SEED,
+    DEFAULT_SIDE,
     DEFAULT_THETA_QUEUE,
     DEFAULT_TOPIC,
     DEFAULT_TRADE_FILL,
@@ -185,7 +186,7 @@ SideFlag = Annotated[
     Opt(
         help=with_default(
             "buy (take the asks) or sell (take the bids); else the config's [order] side.",
-            "buy",
+            DEFAULT_SIDE,
         )
     ),
 ]

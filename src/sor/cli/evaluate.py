@@ -50,6 +50,7 @@ from sor.core.defaults import (
     DEFAULT_READ_TIMEOUT_S,
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
+    DEFAULT_SIDE,
     DEFAULT_TRAIN_DAYS,
     DEFAULT_WORKER_TIMEOUT_S,
 )
@@ -227,7 +228,7 @@ def evaluate(
         search = file_config.search
         options = BacktestOptions(
             order_size=pick(flags.order_size, file_config.order.size),
-            side=pick(flags.side, file_config.order.side) or "buy",
+            side=pick(flags.side, file_config.order.side) or DEFAULT_SIDE,
             fee=flags.fee,
             rebate=flags.rebate,
             lambda_over=pick(flags.lambda_over, search.lambda_over),

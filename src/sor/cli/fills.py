@@ -179,6 +179,7 @@ def _run(
         queue_model_entries,
     )
     from sor.core.paths import check_input_file, file_sha256
+    from sor.core.types import Side
     from sor.data.events import read_events
     from sor.report.markouts import MARKOUT_HORIZONS_S
 
@@ -188,7 +189,7 @@ def _run(
     options = study_of.StudyOptions(
         every_s=flags.every, sizes=flags.size, horizons_s=flags.horizon,
         queue_model=QUEUE_MODELS[flags.queue_model],
-        latency_ns=round(flags.latency_us * 1_000), side=flags.side,
+        latency_ns=round(flags.latency_us * 1_000), side=Side.parse(flags.side),
         crossing_fill=CROSSING_FILLS[flags.crossing_fill],
         trade_fill=TRADE_FILLS[flags.trade_fill],
         fallback_queue_model=QUEUE_MODELS[flags.fallback_queue_model],

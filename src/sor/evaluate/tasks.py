@@ -17,6 +17,7 @@ from typing import Any
 from sor.ck.router import CKSettings
 from sor.core.defaults import DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_READ_TIMEOUT_S
 from sor.core.errors import DataError, SorError
+from sor.core.types import Side
 from sor.data.instruments import (
     Instrument,
     MixedInstrumentsError,
@@ -80,13 +81,16 @@ class DayOutcome:
     baseline_px: dict[str, float | None]
     best: int
     arbitrary: bool
-    side: str = "buy"
+    side: Side = Side.BUY
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "side", Side.parse(self.side))  # a side's name, too
 
     @property
     def choice_keys(self) -> list[tuple[int, int]]:
         """Per set, what the choice minimises: unfilled shares, then the cash of a buy or
         the negated proceeds of a sell (docs/semantics.md, the search rule)."""
-        sign = -1 if self.side == "sell" else 1
+        sign = self.side.sign
         return [(u, sign * c) for u, c in zip(self.unfilled, self.cash_nanos, strict=True)]
 
 

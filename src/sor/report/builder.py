@@ -10,8 +10,9 @@ from typing import Any, Protocol
 from sor import __version__
 from sor.core.domain import NANOS_PER_DOLLAR, StrategyResult, VenueCosts
 from sor.core.timestamps import format_timestamp
+from sor.core.types import Side
 from sor.report.markouts import SNAPSHOT_MID, FillLog, TopOfBook, markouts_section
-from sor.static.backtest import BacktestResult, baseline_names
+from sor.static.backtest import BacktestResult
 
 VWAP_NOTE = (
     "vwap weights its 60-second buckets by the displayed ask size of the whole window, "
@@ -87,14 +88,14 @@ def summary(result: Figures) -> dict[str, Any]:
     }
 
 
-def savings_bps(baseline: Figures, router: Figures, side: str = "buy") -> float | None:
+def savings_bps(baseline: Figures, router: Figures, side: Side = Side.BUY) -> float | None:
     """Return ``(avg_b - avg_router) / avg_b * 10_000`` for a buy and
     ``(avg_router - avg_b) / avg_b * 10_000`` for a sell (positive = the router did
     better), or None when either is undefined."""
     base, ours = baseline.avg_fill_px, router.avg_fill_px
     if base is None or ours is None:
         return None
-    if side == "sell":
+    if side is Side.SELL:
         return (ours - base) / base * 10_000
     return (base - ours) / base * 10_000
 
@@ -114,8 +115,8 @@ def _details(result: StrategyResult) -> dict[str, Any]:
 def build_report(result: BacktestResult) -> dict[str, Any]:
     """Build the report object; the same inputs always give the same object."""
     config, data, router = result.config, result.data, result.router
-    sell = config.side == "sell"
-    names = baseline_names(config.side)
+    sell = config.side is Side.SELL
+    names = config.side.baselines
     strategies = {"router": router, **result.baselines}
     notes = [SELL_VWAP_NOTE if sell else VWAP_NOTE, STATIC_NOTE]
     if result.search_is_arbitrary:
@@ -172,7 +173,7 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
 
 
 def assemble(
-    side: str,
+    side: Side,
     *,
     best_parameters: dict[str, float],
     optimized: dict[str, Any],
@@ -203,10 +204,10 @@ def assemble(
     }
 
 
-def side_entry(side: str) -> dict[str, str]:
+def side_entry(side: Side) -> dict[str, str]:
     """Return the entry a report's ``run`` object opens with: ``side`` for a sell, nothing
     for a buy, whose reports carry no side and so read as they did before sells existed."""
-    return {"side": "sell"} if side == "sell" else {}
+    return {"side": side.text} if side is Side.SELL else {}
 
 
 def report_window(start_ns: int, end_ns: int) -> dict[str, str]:
@@ -226,7 +227,7 @@ def static_markouts(result: BacktestResult) -> dict[str, Any]:
     return markouts_section(
         SNAPSHOT_MID,
         TopOfBook.of_snapshots(result.data.snapshots),
-        -1 if result.config.side == "sell" else 1,
+        result.config.side.sign,
         {name: FillLog.of_fills(value.fills) for name, value in strategies.items()},
     )
 

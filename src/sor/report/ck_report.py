@@ -103,7 +103,7 @@ def build_ck_report(result: CkResult) -> dict[str, Any]:
 def ck_markouts(result: CkResult) -> dict[str, Any]:
     """Return the report's ``markouts`` of model ck: every strategy's fills against the NBBO
     mid of the venues' complete books, and the router's realised cost split."""
-    side = -1 if result.sell else 1
+    side = result.config.side.sign
     fills = {name: o.fills for name, o in result.strategies.items() if o.fills is not None}
     markouts = markouts_section(EVENT_MID, result.book, side, fills)
     router = result.router.fills

@@ -37,6 +37,7 @@ from matplotlib.ticker import FuncFormatter, StrMethodFormatter
 from sor.ck.backtest import CkResult
 from sor.ck.queue import DISPLAYED
 from sor.core.domain import VENUE_NAMES, StrategyResult
+from sor.core.types import Side
 from sor.report.builder import savings_bps, static_markouts
 from sor.report.ck_report import ck_markouts
 from sor.report.markouts import TopOfBook
@@ -109,7 +110,7 @@ def arrival_mid(snapshots: np.ndarray) -> tuple[int | None, float | None]:
 def static_costs_bps(result: BacktestResult) -> dict[str, float | None]:
     """Return each strategy's cost against the arrival mid of the snapshots (bps)."""
     mid = arrival_mid(result.data.snapshots)[1]
-    sell = result.config.side == "sell"
+    sell = result.config.side is Side.SELL
     return {name: cost_bps(s.avg_fill_px, mid, sell) for name, s in _strategies(result).items()}
 
 
@@ -178,7 +179,7 @@ def static_figure(result: BacktestResult) -> Figure:
     arrival mid (bps), the markouts of its fills and where each bought.
     """
     strategies = _strategies(result)
-    sell = result.config.side == "sell"
+    sell = result.config.side is Side.SELL
     arrival_ns, mid = arrival_mid(result.data.snapshots)
     times, mids = nbbo_mid(result.data.snapshots)
     fig = Figure(figsize=(17, 12.5), layout="constrained")
