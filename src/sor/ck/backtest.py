@@ -30,9 +30,6 @@ from sor.ck.queue import (
 )
 from sor.ck.router import CKResult, CKSettings, arrival, outflows, run_ck
 from sor.core.defaults import (
-    DEFAULT_CK_LAMBDA_OVER,
-    DEFAULT_CK_LAMBDA_UNDER,
-    DEFAULT_CK_THETA_QUEUE,
     DEFAULT_HORIZONS_S,
 )
 from sor.core.domain import (
@@ -51,11 +48,7 @@ from sor.static.backtest import BacktestConfig, baseline_names, run_backtest
 
 log = logging.getLogger("sor")
 
-DEFAULT_CK_GRID = SearchGrid(
-    lambda_over=DEFAULT_CK_LAMBDA_OVER,
-    lambda_under=DEFAULT_CK_LAMBDA_UNDER,
-    theta_queue=DEFAULT_CK_THETA_QUEUE,
-)
+DEFAULT_CK_GRID = SearchGrid.of_model("ck")
 
 
 @dataclass(frozen=True)

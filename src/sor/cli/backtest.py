@@ -9,8 +9,6 @@ from typing import Annotated
 
 from sor.app.runs import (
     BacktestOptions,
-    CKOptions,
-    check_model_options,
     market_input,
     read_window_events,
     run_ck_market_backtest,
@@ -55,9 +53,7 @@ from sor.core.defaults import (
     DEFAULT_MAX_TS_DISTANCE_H,
     DEFAULT_ORDER_SIZE,
     DEFAULT_SEED,
-    DEFAULT_SIDE,
 )
-from sor.core.domain import NANOS_PER_HOUR
 from sor.core.errors import SorError
 
 log = logging.getLogger("sor")
@@ -174,16 +170,10 @@ def backtest(
     """
     setup_logging(quiet)
     with user_errors():
-        from sor.app.settings import (
-            BacktestFlags,
-            KafkaSettings,
-            check_flags,
-            config_path,
-            load_config,
-            pick,
-        )
+        from sor.app.config import read_settings
+        from sor.app.settings import BacktestFlags, KafkaSettings
 
-        flags = check_flags(
+        flags, file_config, config_file = read_settings(
             BacktestFlags,
             {
                 "order_size": order_size, "side": side, "start": start, "end": end, "fee": fee,
@@ -197,38 +187,19 @@ def backtest(
                 "workers": workers, "seed": seed,
                 "gap_timeout": gap_timeout, "max_ts_distance": max_ts_distance,
             },
+            config,
         )  # fmt: skip
-        config_file = config_path(config)
-        file_config = load_config(config_file)
-        check_model_options(flags, file_config, config_file)
-        search = file_config.search
-        options = BacktestOptions(
-            start=pick(flags.start, file_config.order.start),
-            end=pick(flags.end, file_config.order.end),
-            order_size=pick(flags.order_size, file_config.order.size),
-            side=pick(flags.side, file_config.order.side) or DEFAULT_SIDE,
-            fee=flags.fee,
-            rebate=flags.rebate,
-            lambda_over=pick(flags.lambda_over, search.lambda_over),
-            lambda_under=pick(flags.lambda_under, search.lambda_under),
-            theta_queue=pick(flags.theta_queue, search.theta_queue),
-            model=flags.model,
-            skip_bad_rows=skip_bad_rows,
-            max_ts_distance_ns=round(flags.max_ts_distance * NANOS_PER_HOUR),
-            workers=flags.workers,
-            quiet=quiet,
-            json_out=json_out,
-            plot=None if no_plot else plot,
-            file_config=file_config,
+        options = BacktestOptions.resolve(
+            flags, file_config, config_file, json_out=json_out, plot=None if no_plot else plot,
+            quiet=quiet, skip_bad_rows=skip_bad_rows,
             source=source_options(lobster_book, publisher),
-        )
-        options.config(seed=None)  # the window and the fees, before any data is read
+        )  # fmt: skip
         from sor.data.lobster import input_files
 
         options.check_outputs(input_files(data, lobster_book))
         stream_settings = KafkaSettings.resolve(file_config, bootstrap=bootstrap, topic=topic)
         kafka_topic = stream_settings.topic
-        ck = CKOptions.resolve(flags, file_config) if flags.model == "ck" else None
+        ck = options.ck
         from sor.ck.queue import FIFO
 
         if ck is not None and ck.settings.queue_model == FIFO and (kafka or stream):

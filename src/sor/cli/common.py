@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from sor.app.config import source_options  # noqa: F401 -- as the commands import it
 from sor.core.defaults import (
     DEFAULT_BOOTSTRAP,
     DEFAULT_CK_LAMBDA_OVER,
@@ -35,7 +36,7 @@ from sor.core.defaults import (
 from sor.core.errors import SorError
 
 if TYPE_CHECKING:
-    from sor.data.orderlevel import SourceOptions
+    pass
 
 log = logging.getLogger("sor")
 
@@ -101,29 +102,6 @@ PublisherFlag = Annotated[
     int | None,
     Opt(help=with_default("LOBSTER input: the venue's publisher_id.", "2 (Nasdaq)")),
 ]
-
-
-def source_options(lobster_book: Path | None, publisher: int | None) -> SourceOptions | None:
-    """How to read a LOBSTER input: its orderbook file and its venue; None for defaults.
-
-    Raises
-    ------
-    SorError
-        The orderbook file is not a readable regular file, or the publisher is outside Databento's range.
-    """
-    from sor.core.paths import input_file_problem
-    from sor.data.orderlevel import SourceOptions
-
-    if lobster_book is None and publisher is None:
-        return None
-    problem = None if lobster_book is None else input_file_problem(lobster_book)
-    if problem is not None:
-        raise SorError(f"--lobster-book: {lobster_book}: {problem}")
-    if publisher is not None and not 0 <= publisher <= 65_535:
-        raise SorError(
-            f"--publisher: must be 0 to 65535 (a Databento publisher_id), got {publisher}"
-        )
-    return SourceOptions(lobster_book=lobster_book, publisher=publisher)
 
 
 BROKER_HELP = with_default(

@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
 
-from sor.core.defaults import DEFAULT_LAMBDA_OVER, DEFAULT_LAMBDA_UNDER, DEFAULT_THETA_QUEUE
+from sor.core.defaults import (
+    DEFAULT_CK_LAMBDA_OVER,
+    DEFAULT_CK_LAMBDA_UNDER,
+    DEFAULT_CK_THETA_QUEUE,
+    DEFAULT_LAMBDA_OVER,
+    DEFAULT_LAMBDA_UNDER,
+    DEFAULT_THETA_QUEUE,
+)
 from sor.core.domain import RiskParameters
 from sor.core.errors import ConfigError
 
@@ -42,6 +49,23 @@ class SearchGrid:
                 raise ConfigError(f"{name}: the search list is empty")
             if any(not isinstance(v, int | float) or v != v or v < 0 for v in values):
                 raise ConfigError(f"{name}: values must be non-negative numbers, got {values}")
+
+    @classmethod
+    def of_model(
+        cls,
+        model: str,
+        lambda_over: Sequence[float] | None = None,
+        lambda_under: Sequence[float] | None = None,
+        theta_queue: Sequence[float] | None = None,
+    ) -> SearchGrid:
+        """Return the grid of ``model`` (``static`` or ``ck``): each list given, else the
+        model's default (model ck searches fewer, smaller penalties: docs/ck.md)."""
+        ck = model == "ck"
+        return cls(
+            tuple(lambda_over or (DEFAULT_CK_LAMBDA_OVER if ck else DEFAULT_LAMBDA_OVER)),
+            tuple(lambda_under or (DEFAULT_CK_LAMBDA_UNDER if ck else DEFAULT_LAMBDA_UNDER)),
+            tuple(theta_queue or (DEFAULT_CK_THETA_QUEUE if ck else DEFAULT_THETA_QUEUE)),
+        )
 
     def parameter_sets(self) -> list[RiskParameters]:
         """Return the Cartesian product, ``lambda_over`` varying slowest."""

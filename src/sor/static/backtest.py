@@ -37,6 +37,10 @@ def baseline_names(side: Side | str) -> tuple[str, ...]:
     return Side.parse(side).baselines
 
 
+_MODEL_GRID = SearchGrid()
+"""The grid a configuration is given when none is: replaced by its model's own."""
+
+
 @dataclass(frozen=True)
 class BacktestConfig:
     """Everything that decides a backtest's numbers; recorded in the report.
@@ -51,7 +55,8 @@ class BacktestConfig:
     costs
         Taker fees and maker rebates per venue.
     grid
-        The search lists.
+        The search lists; by default the model's own (``SearchGrid.of_model``: model ck
+        searches fewer, smaller penalties).
     model
         ``static``: the static Cont-Kukanov allocator of docs/semantics.md section 5; ``ck``: the
         full model on the queue simulator (``sor.ck.backtest``).
@@ -66,7 +71,7 @@ class BacktestConfig:
     start_ns: int | None = None
     end_ns: int | None = None
     costs: VenueCosts = field(default_factory=VenueCosts)
-    grid: SearchGrid = field(default_factory=SearchGrid)
+    grid: SearchGrid = field(default=_MODEL_GRID)
     model: str = "static"
     seed: int | None = None
     side: Side = field(default_factory=lambda: Side.parse(DEFAULT_SIDE))
@@ -76,6 +81,8 @@ class BacktestConfig:
         object.__setattr__(self, "side", Side.parse(self.side))
         if self.model not in MODELS:
             raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if self.grid is _MODEL_GRID:  # not given: the model's own
+            object.__setattr__(self, "grid", SearchGrid.of_model(self.model))
         if self.start_ns is not None and self.end_ns is not None and self.end_ns < self.start_ns:
             raise ConfigError("the window ends before it starts (--end is before --start)")
 
