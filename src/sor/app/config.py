@@ -42,7 +42,7 @@ from sor.core.defaults import (
     DEFAULT_TRADE_FILL,
 )
 from sor.core.domain import NANOS_PER_HOUR
-from sor.core.errors import SorError
+from sor.core.errors import ConfigError, SorError
 from sor.core.timestamps import parse_timestamp
 from sor.core.types import Side
 
@@ -87,7 +87,7 @@ def timestamp_flag(name: str, text: str | None) -> int | None:
     try:
         return parse_timestamp(text)
     except ValueError as exc:
-        raise SorError(f"--{name}: {exc}") from exc
+        raise ConfigError(f"--{name}: {exc}") from exc
 
 
 def source_options(lobster_book: Path | None, publisher: int | None) -> SourceOptions | None:
@@ -106,9 +106,9 @@ def source_options(lobster_book: Path | None, publisher: int | None) -> SourceOp
         return None
     problem = None if lobster_book is None else input_file_problem(lobster_book)
     if problem is not None:
-        raise SorError(f"--lobster-book: {lobster_book}: {problem}")
+        raise ConfigError(f"--lobster-book: {lobster_book}: {problem}")
     if publisher is not None and not 0 <= publisher <= 65_535:
-        raise SorError(
+        raise ConfigError(
             f"--publisher: must be 0 to 65535 (a Databento publisher_id), got {publisher}"
         )
     return SourceOptions(lobster_book=lobster_book, publisher=publisher)
@@ -181,7 +181,7 @@ def check_model_options(flags: BacktestFlags, file_config: FileConfig, path: obj
     for name in CK_ONLY:
         if getattr(flags, name) is not None:
             flag = "--" + name.replace("_", "-")
-            raise SorError(f"{flag} applies to --model ck only (this run: --model static)")
+            raise ConfigError(f"{flag} applies to --model ck only (this run: --model static)")
     for name in sorted(file_config.ck.model_fields_set):
         logging.getLogger("sor").warning(
             "warning: %s: [ck] %s applies to --model ck only; ignored", path, name
@@ -289,7 +289,7 @@ class BacktestOptions:
 
         start, end = timestamp_flag("start", self.start), timestamp_flag("end", self.end)
         if start is not None and end is not None and start > end:
-            raise SorError(f"the window's start {self.start} comes after its end {self.end}")
+            raise ConfigError(f"the window's start {self.start} comes after its end {self.end}")
         return BacktestConfig(
             order_size=self.order_size if self.order_size is not None else DEFAULT_ORDER_SIZE,
             start_ns=start,

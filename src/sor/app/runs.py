@@ -37,7 +37,9 @@ from sor.core.errors import SorError
 if TYPE_CHECKING:
     import numpy as np
 
+    from sor.ck.backtest import CkResult
     from sor.core.market import MarketData
+    from sor.static.backtest import BacktestResult
 
 log = logging.getLogger("sor")
 
@@ -100,19 +102,17 @@ def market_input(
         yield dataclasses.replace(read(path), source=label), seed, path
 
 
-def run_market_backtest(
+def static_backtest(
     market: MarketData,
     options: BacktestOptions,
     *,
     seed: int | None,
     start_ns: int | None = None,
     end_ns: int | None = None,
-    extra: dict[str, object] | None = None,
-) -> str:
-    """Run the backtest on ``market``, write the report and figure; return the JSON."""
+) -> BacktestResult:
+    """Run the static model's backtest on ``market``, its search on a progress bar."""
     from tqdm import tqdm
 
-    from sor.report.builder import build_report
     from sor.static.backtest import run_backtest
 
     config = options.config(seed=seed, start_ns=start_ns, end_ns=end_ns)
@@ -120,21 +120,27 @@ def run_market_backtest(
     with tqdm(
         total=sets, desc="search", unit="set", file=sys.stderr, disable=options.quiet, leave=False
     ) as bar:
-        result = run_backtest(market, config, workers=options.workers, on_progress=bar.update)
-    report_object = build_report(result)
-    if extra:
-        report_object.update(extra)
+        return run_backtest(market, config, workers=options.workers, on_progress=bar.update)
 
-    def draw(path: Path) -> None:
-        from sor.report.figures import write_plot
 
-        write_plot(result, path)
+def run_market_backtest(
+    market: MarketData,
+    options: BacktestOptions,
+    *,
+    seed: int | None,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+) -> str:
+    """Run the backtest on ``market``, write the report and figure; return the JSON."""
+    from sor.report.builder import build_report
+    from sor.report.figures import write_plot
 
-    return _write_outputs(report_object, options, draw)
+    result = static_backtest(market, options, seed=seed, start_ns=start_ns, end_ns=end_ns)
+    return _write_outputs(build_report(result), options, lambda path: write_plot(result, path))
 
 
 def _write_outputs(
-    report_object: dict[str, object], options: BacktestOptions, draw: Callable[[Path], None]
+    report_object: dict[str, object], options: BacktestOptions, draw: Callable[[Path], object]
 ) -> str:
     """Write the report and (unless --no-plot) the figure; return the report's JSON."""
     from sor.report.builder import dumps
@@ -156,19 +162,19 @@ def run_kafka_backtest(
     options: BacktestOptions,
     *,
     live: bool = True,
-    ck: CKOptions | None = None,
     replay: str = "latest",
     gap_timeout_s: float | None = None,
     wait_for_replay: bool = False,
 ) -> str:
     """Rebuild one replay of ``topic`` (``replay``: latest, next or an id), routing live
-    (static model), then run the full backtest (model ck when ``ck`` is given: the replay
-    must carry every event)."""
+    (static model), then run the full backtest (for model ck the replay must carry every
+    event)."""
     from sor.core.defaults import DEFAULT_GAP_TIMEOUT_S
     from sor.streaming.consumer import consume_market, narrow
     from sor.streaming.live import LiveRouter
 
     config = options.config(seed=None)  # the window of --start/--end, if given
+    ck = options.ck
     router = LiveRouter(
         config.order_size,
         config.costs,
@@ -203,7 +209,6 @@ def run_kafka_backtest(
             market,
             options,
             seed=start.get("seed"),
-            ck=ck,
             start_ns=start.get("start_ns"),
             end_ns=start.get("end_ns"),
         )
@@ -225,7 +230,6 @@ def run_stream_backtest(
     speed: float,
     seed: int | None,
     events: np.ndarray | None = None,
-    ck: CKOptions | None = None,
 ) -> str:
     """Publish ``market`` (every one of ``events`` when given) and consume it back at the
     same time, then report."""
@@ -255,7 +259,7 @@ def run_stream_backtest(
         with logging_redirect_tqdm():  # log lines print above the replay bar, not over it
             producer.start()
             report = run_kafka_backtest(
-                bootstrap, topic, options, ck=ck, replay=replay, wait_for_replay=True
+                bootstrap, topic, options, replay=replay, wait_for_replay=True
             )
             producer.join()
         if failure:
@@ -315,39 +319,47 @@ def read_window_events(path: Path, options: BacktestOptions) -> np.ndarray:
     )
 
 
+def ck_backtest(
+    events: np.ndarray,
+    market: MarketData,
+    options: BacktestOptions,
+    *,
+    seed: int | None,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+) -> CkResult:
+    """Run model ck's backtest on the window's events, its search on a progress bar."""
+    from tqdm import tqdm
+
+    from sor.ck.backtest import run_ck_backtest
+
+    ck = options.ck
+    assert ck is not None, "a ck run's options hold its settings"
+    config = options.config(seed=seed, start_ns=start_ns, end_ns=end_ns)
+    sets = len(config.grid.parameter_sets()) * len(ck.horizons)
+    with tqdm(total=sets, desc="search", unit="set", file=sys.stderr, disable=options.quiet,
+              leave=False) as bar:  # fmt: skip
+        return run_ck_backtest(
+            events, market, config, horizons_s=ck.horizons, settings=ck.settings,
+            workers=options.workers, on_progress=bar.update,
+        )  # fmt: skip
+
+
 def run_ck_market_backtest(
     events: np.ndarray,
     market: MarketData,
     options: BacktestOptions,
     *,
     seed: int | None,
-    ck: CKOptions,
     start_ns: int | None = None,
     end_ns: int | None = None,
-    extra: dict[str, object] | None = None,
 ) -> str:
     """Run the model-ck backtest on the window's events, write the report and figure; return
     the JSON."""
-    from tqdm import tqdm
-
-    from sor.ck.backtest import run_ck_backtest
     from sor.report.ck_report import build_ck_report
+    from sor.report.figures import write_ck_plot
 
-    config = options.config(seed=seed, start_ns=start_ns, end_ns=end_ns)
-    sets = len(config.grid.parameter_sets()) * len(ck.horizons)
-    with tqdm(total=sets, desc="search", unit="set", file=sys.stderr, disable=options.quiet,
-              leave=False) as bar:  # fmt: skip
-        result = run_ck_backtest(
-            events, market, config, horizons_s=ck.horizons, settings=ck.settings,
-            workers=options.workers, on_progress=bar.update,
-        )  # fmt: skip
-    report_object = build_ck_report(result)
-    if extra:
-        report_object.update(extra)
-
-    def draw(path: Path) -> None:
-        from sor.report.figures import write_ck_plot
-
-        write_ck_plot(result, path)
-
-    return _write_outputs(report_object, options, draw)
+    result = ck_backtest(events, market, options, seed=seed, start_ns=start_ns, end_ns=end_ns)
+    return _write_outputs(
+        build_ck_report(result), options, lambda path: write_ck_plot(result, path)
+    )

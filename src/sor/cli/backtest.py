@@ -211,20 +211,20 @@ def backtest(
             if data is not None or stream:
                 raise SorError("--kafka consumes a stream: it excludes --data and --stream")
             report = run_kafka_backtest(
-                kafka, kafka_topic, options, ck=ck, replay=replay,
+                kafka, kafka_topic, options, replay=replay,
                 gap_timeout_s=flags.gap_timeout,
             )  # fmt: skip
         elif stream:
             with market_input(data, seed, options) as (market, seed_used, path):
                 report = run_stream_backtest(
                     market, stream_settings.bootstrap, kafka_topic, options,
-                    speed=speed, seed=seed_used, ck=ck,
+                    speed=speed, seed=seed_used,
                     events=read_window_events(path, options) if ck is not None else None,
                 )  # fmt: skip
         elif ck is not None:
             with market_input(data, seed, options) as (market, seed_used, path):
                 report = run_ck_market_backtest(
-                    read_window_events(path, options), market, options, seed=seed_used, ck=ck
+                    read_window_events(path, options), market, options, seed=seed_used
                 )
         else:
             with market_input(data, seed, options) as (market, seed_used, _):
