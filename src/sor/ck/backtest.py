@@ -30,6 +30,9 @@ from sor.ck.queue import (
 )
 from sor.ck.router import CKResult, CKSettings, arrival, outflows, run_ck
 from sor.core.defaults import (
+    DEFAULT_CK_LAMBDA_OVER,
+    DEFAULT_CK_LAMBDA_UNDER,
+    DEFAULT_CK_THETA_QUEUE,
     DEFAULT_HORIZONS_S,
 )
 from sor.core.domain import (
@@ -48,7 +51,12 @@ from sor.static.backtest import BacktestConfig, baseline_names, run_backtest
 
 log = logging.getLogger("sor")
 
-DEFAULT_CK_GRID = SearchGrid.of_model("ck")
+DEFAULT_CK_GRID = SearchGrid(
+    lambda_over=DEFAULT_CK_LAMBDA_OVER,
+    lambda_under=DEFAULT_CK_LAMBDA_UNDER,
+    theta_queue=DEFAULT_CK_THETA_QUEUE,
+)
+"""Model ck's grid (``SearchGrid.of_model("ck")``), for the tests and the help."""
 
 
 @dataclass(frozen=True)
