@@ -1,0 +1,84 @@
+"""Each command's application module (``sor.app.<command>``) called as a library does what
+the command does: ``run`` returns the report the command writes, byte for byte, and
+raises the one-line error the command prints."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from cli_run import run_main
+from sor.core.errors import SorError
+from sor.data.generate import generate_market
+
+if TYPE_CHECKING:
+    from sor.app.fills import FillsSettings
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A minute of two venues."""
+    path = tmp_path_factory.mktemp("market") / "m.csv"
+    generate_market(path, venues=2, seed=4, start="2024-08-01T13:36:32Z",
+                    end="2024-08-01T13:37:32Z")  # fmt: skip
+    return path
+
+
+def _error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run the command, which must refuse in one line; return the line's message."""
+    outcome = run_main(args, capsys)
+    assert outcome.returncode == 2, outcome
+    assert outcome.stderr.count("\n") == 1 and outcome.stderr.startswith("sor: error: ")
+    return outcome.stderr.removeprefix("sor: error: ").rstrip("\n")
+
+
+# --- sor fills --------------------------------------------------------------------------------
+
+
+def _fills_settings(*, compare: bool = False, **flags: object) -> FillsSettings:
+    """The settings of ``sor fills`` with its default flags, but ``flags``."""
+    from sor.app.fills import FillsSettings
+    from sor.app.settings import FillsFlags, check_flags
+
+    values = {"every": 5.0, "size": (200,), "horizon": (0.5, 2.0, 10.0),
+              "queue_model": "conservative", "latency_us": 0.0, "side": "buy",
+              "crossing_fill": "displayed"}  # fmt: skip
+    return FillsSettings.from_flags(check_flags(FillsFlags, {**values, **flags}), compare=compare)
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_fills_run_returns_the_report_orders_and_figure_the_command_writes(
+    market: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], side: str
+) -> None:
+    from sor.app import fills
+
+    report, orders, plot = tmp_path / "f.json", tmp_path / "f.csv", tmp_path / "f.png"
+    outcome = run_main(["fills", "--data", str(market), "--side", side, "--json-out",
+                        str(report), "--orders-out", str(orders), "--plot", str(plot),
+                        "--quiet"], capsys)  # fmt: skip
+    assert outcome.returncode == 0, outcome.stderr
+
+    result = fills.run(market, _fills_settings(side=side))
+
+    assert json.dumps(result.report, indent=2) + "\n" == report.read_text()
+    assert outcome.stdout == report.read_text()
+    assert len(result.orders) == result.report["run"]["orders_placed"]
+    again = tmp_path / "again"
+    again.mkdir()
+    fills.write(result, fills.FillsOutputs(again / "f.json", again / "f.csv", again / "f.png"))
+    for name in ("f.json", "f.csv", "f.png"):
+        assert (again / name).read_bytes() == (tmp_path / name).read_bytes(), name
+
+
+def test_fills_run_raises_the_line_the_command_prints(
+    market: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sor.app import fills
+
+    line = _error(["fills", "--data", str(market), "--compare", "--no-plot", "--quiet"], capsys)
+    with pytest.raises(SorError) as caught:
+        fills.run(market, _fills_settings(compare=True))
+    assert str(caught.value) == line
