@@ -16,6 +16,7 @@ from sor.data.generate import generate_market
 
 if TYPE_CHECKING:
     from sor.app.fills import FillsSettings
+    from sor.app.stats import StatsSettings
 
 
 @pytest.fixture(scope="module")
@@ -81,4 +82,48 @@ def test_fills_run_raises_the_line_the_command_prints(
     line = _error(["fills", "--data", str(market), "--compare", "--no-plot", "--quiet"], capsys)
     with pytest.raises(SorError) as caught:
         fills.run(market, _fills_settings(compare=True))
+    assert str(caught.value) == line
+
+
+# --- sor stats --------------------------------------------------------------------------------
+
+
+def _stats_settings(*, start: str | None = None, end: str | None = None) -> StatsSettings:
+    """The settings of ``sor stats`` with its default flags, in the window given."""
+    from sor.app import stats
+    from sor.app.settings import StatsFlags, check_flags
+
+    flags = check_flags(StatsFlags, {"lags": 10, "intervals": (1.0, 10.0, 60.0),
+                                     "horizons": (1.0, 10.0, 60.0), "tick": 0.01})  # fmt: skip
+    return stats.StatsSettings.from_flags(flags, window=stats.window(start, end))
+
+
+def test_stats_run_returns_the_report_and_figure_the_command_writes(
+    market: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sor.app import stats
+
+    plot = tmp_path / "st.png"
+    outcome = run_main(["stats", str(market), "--plot", str(plot), "--quiet"], capsys)
+    assert outcome.returncode == 0, outcome.stderr
+
+    result = stats.run(market, _stats_settings())
+
+    assert json.dumps(result.report, indent=2) + "\n" == outcome.stdout
+    stats.write(result, stats.StatsOutputs(tmp_path / "again.png"))
+    assert (tmp_path / "again.png").read_bytes() == plot.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("start", "end"), [("2030-01-01T00:00:00Z", None), ("2024-08-02", "2024-08-01")]
+)
+def test_stats_settings_and_run_raise_the_line_the_command_prints(
+    market: Path, capsys: pytest.CaptureFixture[str], start: str, end: str | None
+) -> None:
+    from sor.app import stats
+
+    window = ["--start", start, *(["--end", end] if end else [])]
+    line = _error(["stats", str(market), *window, "--no-plot", "--quiet"], capsys)
+    with pytest.raises(SorError) as caught:
+        stats.run(market, _stats_settings(start=start, end=end))
     assert str(caught.value) == line
