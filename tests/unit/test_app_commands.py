@@ -127,3 +127,78 @@ def test_stats_settings_and_run_raise_the_line_the_command_prints(
     with pytest.raises(SorError) as caught:
         stats.run(market, _stats_settings(start=start, end=end))
     assert str(caught.value) == line
+
+
+# --- sor place --------------------------------------------------------------------------------
+
+PROBLEM = {
+    "order_size": 1000, "half_spread": 0.02, "fee": 0.003, "theta": 0.0005,
+    "lambda_under": 0.05, "lambda_over": 0.05,
+    "venues": [{"queue": 2000, "rebate": 0.002}, {"queue": 1500, "rebate": 0.001}],
+    "outflow": {"model": "poisson_factor", "mean": 2200, "common_weight": 0.6},
+    "samples": 200, "seed": 7,
+}  # fmt: skip
+
+
+def test_place_run_returns_the_answer_the_command_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sor.app import place
+    from sor.ck.place import dumps
+
+    problem = tmp_path / "p.json"
+    problem.write_text(json.dumps(PROBLEM), encoding="utf-8")
+    outcome = run_main(["place", str(problem)], capsys)
+    assert outcome.returncode == 0, outcome.stderr
+
+    assert dumps(place.run(problem).report) + "\n" == outcome.stdout
+
+
+def test_place_run_raises_the_line_the_command_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sor.app import place
+
+    problem = tmp_path / "p.json"
+    problem.write_text(json.dumps({**PROBLEM, "order_size": -5}), encoding="utf-8")
+    line = _error(["place", str(problem)], capsys)
+    with pytest.raises(SorError) as caught:
+        place.run(problem)
+    assert str(caught.value) == line
+
+
+def test_paper_study_returns_the_rows_and_verdict_the_command_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sor.app import place
+    from sor.ck.place import dumps
+
+    table1 = tmp_path / "t1.csv"  # the paper's figures for one (S, K): most rows go unchecked
+    table1.write_text("S,K,market_only,single_limit,equal_split,optimal\n"
+                      "1000,2,3.0,2.5,2.4,2.2\n")  # fmt: skip
+    args = ["place", "--paper-table", "--samples", "100", "--seed", "3", "--paper", str(table1)]
+    text = run_main([*args, "--json"], capsys)
+    table = run_main(args, capsys)
+
+    settings = place.PaperSettings.from_flags(samples=100, seed=3, paper=table1)
+    study = place.run_paper(settings)
+
+    assert dumps(study.report) + "\n" == text.stdout
+    assert study.table() + "\n" == table.stdout
+    for outcome in (text, table):
+        assert outcome.returncode == (1 if study.failures else 0)
+        verdict = f"sor: the paper check failed: {'; '.join(study.failures)}\n"
+        assert outcome.stderr == (verdict if study.failures else "")
+
+
+def test_paper_study_raises_the_line_the_command_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sor.app import place
+
+    breakdown = tmp_path / "t2.csv"
+    breakdown.write_text("S,K\n")  # no figure named
+    line = _error(["place", "--paper-table", "--paper-breakdown", str(breakdown)], capsys)
+    with pytest.raises(SorError) as caught:
+        place.run_paper(place.PaperSettings.from_flags(paper_breakdown=breakdown))
+    assert str(caught.value) == line
