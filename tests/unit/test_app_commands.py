@@ -16,6 +16,7 @@ from sor.data.generate import generate_market
 
 if TYPE_CHECKING:
     from sor.app.fills import FillsSettings
+    from sor.app.generate import GenerateSettings
     from sor.app.stats import StatsSettings
 
 
@@ -202,3 +203,53 @@ def test_paper_study_raises_the_line_the_command_prints(
     with pytest.raises(SorError) as caught:
         place.run_paper(place.PaperSettings.from_flags(paper_breakdown=breakdown))
     assert str(caught.value) == line
+
+
+# --- sor generate -----------------------------------------------------------------------------
+
+
+def _generate_settings(**flags: object) -> GenerateSettings:
+    """The settings of ``sor generate`` with its default flags, but ``flags``."""
+    from sor.app.generate import GenerateSettings
+    from sor.app.settings import GenerateFlags, check_flags
+
+    values = {"venues": 6, "seed": 7, "start": "2024-08-01T13:36:32Z", "depth": 10,
+              "rate": 111.0, "price_moves": 0.35}  # fmt: skip
+    return GenerateSettings.from_flags(check_flags(GenerateFlags, {**values, **flags}))
+
+
+@pytest.mark.parametrize("days", [None, 2])
+def test_generate_run_writes_the_files_the_command_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], days: int | None
+) -> None:
+    from sor.app import generate
+
+    flags = {"venues": 2, "seed": 5, "end": "2024-08-01T13:36:52Z", "depth": 1, "days": days}
+    given = [f"--{name}={value}" for name, value in flags.items() if value is not None]
+    outcome = run_main(["generate", "--out", str(tmp_path / "cli"), *given, "--quiet"], capsys)
+    assert outcome.returncode == 0, outcome.stderr
+
+    result = generate.run(tmp_path / "library", _generate_settings(**flags), quiet=True)
+
+    names = [summary.path.name for summary in result.files]
+    assert len(names) == (days or 1)
+    cli = [tmp_path / "cli" / name for name in names] if days else [tmp_path / "cli"]
+    assert [summary.path.read_bytes() for summary in result.files] == [
+        path.read_bytes() for path in cli
+    ]
+    assert result.rows == sum(len(path.read_text().splitlines()) - 1 for path in cli)
+
+
+def test_generate_run_raises_the_line_the_command_prints_and_leaves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sor.app import generate
+
+    out = tmp_path / "new" / "days"
+    many = {"rate": 10_000.0, "days": 4}  # 6 venues x 540 s x 4 days: 1.3e8 rows
+    line = _error(["generate", "--out", str(out), "--rate", "10000", "--days", "4"], capsys)
+    with pytest.raises(SorError) as caught:
+        generate.run(out, _generate_settings(**many))
+    assert str(caught.value) == line
+    assert "more than the cap" in line
+    assert list(tmp_path.iterdir()) == []
