@@ -15,6 +15,7 @@ from sor.core.errors import SorError
 from sor.data.generate import generate_market
 
 if TYPE_CHECKING:
+    from sor.app.evaluate import EvaluateSettings
     from sor.app.fills import FillsSettings
     from sor.app.generate import GenerateSettings
     from sor.app.stats import StatsSettings
@@ -253,3 +254,98 @@ def test_generate_run_raises_the_line_the_command_prints_and_leaves_nothing(
     assert str(caught.value) == line
     assert "more than the cap" in line
     assert list(tmp_path.iterdir()) == []
+
+
+# --- sor evaluate -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def days(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three 20-second days of two venues, one seed and one date each."""
+    folder = tmp_path_factory.mktemp("days")
+    for day in range(3):
+        generate_market(
+            folder / f"day{day}.csv", venues=2, seed=60 + day, price_moves=1.0,
+            start=f"2024-08-0{day + 1}T13:36:32Z", end=f"2024-08-0{day + 1}T13:36:52Z",
+        )  # fmt: skip
+    return folder
+
+
+EVALUATE = {"train_days": 1, "workers": 1, "lambda_over": (0.1, 0.4), "lambda_under": (0.1,),
+            "theta_queue": (0.1,), "order_size": 500}  # fmt: skip
+"""A small evaluation: two parameter sets, one local worker."""
+
+
+def _evaluate_settings(**flags: object) -> EvaluateSettings:
+    """The settings of :data:`EVALUATE`, but ``flags``."""
+    from sor.app.evaluate import EvaluateSettings
+    from sor.app.settings import EvaluateFlags, check_flags
+
+    return EvaluateSettings.from_flags(check_flags(EvaluateFlags, {**EVALUATE, **flags}))
+
+
+def _evaluate_args(**flags: object) -> list[str]:
+    """The flags of :data:`EVALUATE`, but ``flags``, as the command line gives them."""
+    given = {**EVALUATE, **flags}
+    texts = {k: ",".join(map(str, v)) if isinstance(v, tuple) else str(v) for k, v in given.items()}
+    return [f"--{name.replace('_', '-')}={text}" for name, text in texts.items()]
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_evaluate_run_returns_the_report_and_figure_the_command_writes(
+    days: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    side: str,
+) -> None:
+    from sor.app import evaluate
+    from sor.report.builder import dumps
+
+    monkeypatch.delenv("SOR_DASK_SCHEDULER", raising=False)
+    monkeypatch.delenv("SOR_CONFIG", raising=False)
+    report, plot = tmp_path / "ev.json", tmp_path / "ev.png"
+    outcome = run_main(["evaluate", "--data", str(days), *_evaluate_args(side=side),
+                        "--json-out", str(report), "--plot", str(plot), "--quiet"], capsys)  # fmt: skip
+    assert outcome.returncode == 0, outcome.stderr
+
+    settings = _evaluate_settings(side=side)
+    result = evaluate.run(evaluate.find_days([str(days)], settings), settings, quiet=True)
+
+    assert dumps(result.report) == report.read_text(encoding="utf-8")
+    assert dumps(result.summary) == outcome.stdout
+    evaluate.write(result, evaluate.EvaluateOutputs(tmp_path / "again.json", tmp_path / "a.png"))
+    assert (tmp_path / "a.png").read_bytes() == plot.read_bytes()
+
+
+def test_evaluate_run_raises_the_line_the_command_prints(
+    days: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sor.app import evaluate
+
+    monkeypatch.delenv("SOR_DASK_SCHEDULER", raising=False)
+    monkeypatch.delenv("SOR_CONFIG", raising=False)
+    line = _error(["evaluate", "--data", str(days), *_evaluate_args(train_days=3), "--json-out",
+                   str(tmp_path / "ev.json"), "--no-plot", "--quiet"], capsys)  # fmt: skip
+    settings = _evaluate_settings(train_days=3)
+    with pytest.raises(SorError) as caught:
+        evaluate.run(evaluate.find_days([str(days)], settings), settings, quiet=True)
+    assert str(caught.value) == line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_evaluate_settings_raise_the_line_the_command_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sor.app import evaluate
+    from sor.app.settings import EvaluateFlags, check_flags
+
+    monkeypatch.delenv("SOR_DASK_SCHEDULER", raising=False)
+    config = tmp_path / "sor.toml"
+    config.write_text('[dask]\nscheduler = "tcp://127.0.0.1:1"\n')
+    line = _error(["evaluate", "--data", str(tmp_path), "--workers", "1", "--config",
+                   str(config), "--no-plot", "--quiet"], capsys)  # fmt: skip
+    with pytest.raises(SorError) as caught:
+        evaluate.EvaluateSettings.from_flags(check_flags(EvaluateFlags, {"workers": 1}),
+                                             config=config)  # fmt: skip
+    assert str(caught.value) == line
