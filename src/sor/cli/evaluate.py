@@ -8,12 +8,6 @@ from typing import Annotated
 
 import typer
 
-from sor.app.runs import (
-    BacktestOptions,
-    CKOptions,
-    check_model_options,
-    write_atomically,
-)
 from sor.cli.common import (
     TS_DISTANCE_HELP,
     CrossingFillFlag,
@@ -50,11 +44,9 @@ from sor.core.defaults import (
     DEFAULT_READ_TIMEOUT_S,
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
-    DEFAULT_SIDE,
     DEFAULT_TRAIN_DAYS,
     DEFAULT_WORKER_TIMEOUT_S,
 )
-from sor.core.domain import NANOS_PER_HOUR
 from sor.core.errors import SorError
 
 # The defaults of sor.evaluate.run, .bootstrap, .cluster and .days, written here: importing
@@ -173,16 +165,8 @@ def evaluate(
 
     # SIGTERM ends the run as Ctrl-C does: the cluster and its temporary files are removed
     with user_errors(), stop_on_signals():
-        from sor.app.settings import (
-            EvaluateFlags,
-            check_flags,
-            config_path,
-            load_config,
-            pick,
-            pick_text,
-        )
-        from sor.evaluate.run import Evaluation
-        from sor.evaluate.run import evaluate as run_evaluation
+        from sor.app import evaluate as app_evaluate
+        from sor.app.settings import EvaluateFlags, check_flags
         from sor.report.builder import dumps
 
         flags = check_flags(
@@ -202,83 +186,17 @@ def evaluate(
                 "read_timeout": read_timeout, "max_download": _size("max-download", max_download),
             },
         )  # fmt: skip
-        config_file = config_path(config)
-        file_config = load_config(config_file)
-        check_model_options(flags, file_config, config_file)
-        if file_config.order.start is not None or file_config.order.end is not None:
-            raise SorError(
-                f"{config_file}: [order] start/end set one window; sor evaluate reads each "
-                "day file whole"
-            )
-        if file_config.dask.scheduler is not None and file_config.dask.workers is not None:
-            raise SorError(
-                f"{config_file}: [dask] workers sizes a local cluster, [dask] scheduler names "
-                "an existing one: keep one of them"
-            )
-        address = pick_text(scheduler, file_config.dask.scheduler, "SOR_DASK_SCHEDULER")
-        if address is not None and flags.workers is not None:
-            raise SorError("--workers sizes the local cluster; it goes without --scheduler")
-        if address is None:
-            from sor.evaluate.cluster import check_local_workers
-
-            if flags.workers is not None:
-                check_local_workers(flags.workers, "--workers")
-            elif file_config.dask.workers is not None:
-                check_local_workers(file_config.dask.workers, f"{config_file}: [dask] workers")
-        search = file_config.search
-        options = BacktestOptions(
-            order_size=pick(flags.order_size, file_config.order.size),
-            side=pick(flags.side, file_config.order.side) or DEFAULT_SIDE,
-            fee=flags.fee,
-            rebate=flags.rebate,
-            lambda_over=pick(flags.lambda_over, search.lambda_over),
-            lambda_under=pick(flags.lambda_under, search.lambda_under),
-            theta_queue=pick(flags.theta_queue, search.theta_queue),
-            model=flags.model,
-            file_config=file_config,
-            json_out=json_out,
-            plot=None if no_plot else plot,
-        )
-        ck = CKOptions.resolve(flags, file_config) if flags.model == "ck" else None
-        evaluation = Evaluation(
-            config=options.config(seed=None),
-            horizons_s=ck.horizons if ck else None,
-            ck_settings=ck.settings if ck else None,
-            train_days=flags.train_days,
-            seed=flags.seed,
-            resamples=flags.resamples,
-            skip_bad_rows=skip_bad_rows,
-            max_ts_distance_ns=round(flags.max_ts_distance * NANOS_PER_HOUR),
+        settings = app_evaluate.EvaluateSettings.from_flags(
+            flags, config=config, scheduler=scheduler, skip_bad_rows=skip_bad_rows,
             publisher=publisher,
-            read_timeout_s=flags.read_timeout,
-            max_download_bytes=flags.max_download,
-        )
-        source_options(None, publisher)  # checks the publisher's range
-        inputs = [*(data or []), *(more or [])]
-        if not inputs:
-            raise SorError("--data: give the day files (a directory, a glob or files)")
-        from sor.evaluate.days import discover, is_url
-
-        days = discover(inputs, read_timeout_s=flags.read_timeout)
-        from sor.data.lobster import input_files
-
-        options.check_outputs(
-            [f for d in days if not is_url(d) for f in input_files(Path(d.removeprefix("file://")))]
-        )
-        report = run_evaluation(
-            days, evaluation, scheduler=address,
-            workers=pick(flags.workers, file_config.dask.workers),
-            worker_timeout_s=flags.worker_timeout, quiet=quiet,
         )  # fmt: skip
-        text = dumps(report)
-        write_atomically(json_out, "--json-out", lambda p: p.write_text(text, encoding="utf-8"))
-        if options.plot is not None:
-            from sor.evaluate.figures import write_evaluation_plot
-
-            write_atomically(
-                options.plot, "--plot", lambda p: write_evaluation_plot(report, p), suffix=".png"
-            )
-        sys.stdout.write(dumps(report["summary"]))
+        source_options(None, publisher)  # checks the publisher's range
+        outputs = app_evaluate.EvaluateOutputs(json_out, None if no_plot else plot)
+        days = app_evaluate.find_days([*(data or []), *(more or [])], settings)
+        outputs.check(days)
+        result = app_evaluate.run(days, settings, quiet=quiet)
+        app_evaluate.write(result, outputs)
+        sys.stdout.write(dumps(result.summary))
         sys.stdout.flush()
 
 

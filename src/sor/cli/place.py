@@ -83,37 +83,19 @@ def place(
     Example: sor place problem.json
     Example: sor place --paper-table --samples 10000 --seed 7
     """
-    from sor.ck import paper as study
-    from sor.ck import place as lib
+    from sor.app import place as app_place
 
     with user_errors():
         if paper_table:
             if problem is not None:
                 raise SorError("give either a PROBLEM file or --paper-table, not both")
-            if no_paper and (paper is not None or paper_breakdown is not None):
-                raise SorError("--no-paper goes without --paper and --paper-breakdown")
-            figures = None
-            if not no_paper:
-                shared1, shared2 = study.shared_tables()
-                table1 = paper if paper is not None else shared1
-                table2 = paper_breakdown if paper_breakdown is not None else shared2
-                if table1 is None and table2 is not None and paper_breakdown is not None:
-                    raise SorError("--paper-breakdown needs Table 1 (--paper FILE)")
-                if table1 is not None:
-                    figures = study.load_paper(table1, table2)
-            rows = study.paper_table(samples=samples, seed=seed, paper=figures)
-            if json_output:
-                document = {
-                    "samples": samples,
-                    "seed": seed,
-                    "tolerance_cents": study.TOLERANCE_CENTS,
-                    "rows": [row.to_dict() for row in rows],
-                    "failures": study.failures(rows),
-                }
-                typer.echo(lib.dumps(document))
-            else:
-                typer.echo(study.format_paper_table(rows, samples=samples, seed=seed))
-            broken = study.failures(rows)
+            settings = app_place.PaperSettings.from_flags(
+                samples=samples, seed=seed, paper=paper, paper_breakdown=paper_breakdown,
+                no_paper=no_paper,
+            )  # fmt: skip
+            study = app_place.run_paper(settings)
+            typer.echo(study.text() if json_output else study.table())
+            broken = study.failures
             if broken:
                 typer.echo(f"sor: the paper check failed: {'; '.join(broken)}", err=True)
                 raise typer.Exit(1)
@@ -122,5 +104,4 @@ def place(
             raise SorError("--paper, --paper-breakdown and --no-paper go with --paper-table")
         if problem is None:
             raise SorError("give a PROBLEM file (JSON) or --paper-table")
-        result = lib.place(lib.load_problem(problem))
-        typer.echo(lib.dumps(result.to_dict()))
+        typer.echo(app_place.run(problem).text())

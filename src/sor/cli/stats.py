@@ -7,14 +7,11 @@ and exit status 2.
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from sor.app.runs import FIGURE_FORMATS, check_outputs, timestamp_flag, write_atomically
 from sor.cli.common import (
     LobsterBookFlag,
     NoPlotFlag,
@@ -28,12 +25,6 @@ from sor.cli.common import (
     window_help,
 )
 from sor.core.defaults import DEFAULT_MAX_TS_DISTANCE_H
-from sor.core.errors import SorError
-
-if TYPE_CHECKING:
-    from sor.data.orderlevel import SourceOptions
-
-log = logging.getLogger("sor")
 
 
 def stats(
@@ -76,59 +67,22 @@ def stats(
     """
     setup_logging(quiet)
     with user_errors():
-        window = (timestamp_flag("start", start), timestamp_flag("end", end))
-        if None not in window and window[0] > window[1]:  # type: ignore[operator]
-            raise SorError("--start comes after --end: the window is empty")
-        _run(data, lags, intervals, horizons, tick, None if no_plot else plot, skip_bad_rows,
-             max_ts_distance, window, source_options(lobster_book, publisher))  # fmt: skip
+        from sor.app import stats as app_stats
+        from sor.app.settings import StatsFlags, check_flags
 
-
-def _run(
-    data: Path,
-    lags: int,
-    intervals: str,
-    horizons: str,
-    tick: float,
-    plot: Path | None,
-    skip_bad_rows: bool,
-    max_ts_distance: float,
-    window: tuple[int | None, int | None],
-    source: SourceOptions | None,
-) -> None:
-    from sor.app.settings import StatsFlags, check_flags
-
-    flags = check_flags(
-        StatsFlags,
-        {"lags": lags, "intervals": float_list("intervals", intervals),
-         "horizons": float_list("horizons", horizons), "tick": tick,
-         "max_ts_distance": max_ts_distance},
-    )  # fmt: skip
-    if plot is not None:
-        from sor.data.lobster import input_files
-
-        check_outputs(
-            [(plot, "--plot")], input_files(data, source.lobster_book if source else None)
+        window = app_stats.window(start, end)
+        source = source_options(lobster_book, publisher)
+        flags = check_flags(
+            StatsFlags,
+            {"lags": lags, "intervals": float_list("intervals", intervals),
+             "horizons": float_list("horizons", horizons), "tick": tick,
+             "max_ts_distance": max_ts_distance},
+        )  # fmt: skip
+        outputs = app_stats.StatsOutputs(None if no_plot else plot)
+        outputs.check(data, lobster_book)
+        settings = app_stats.StatsSettings.from_flags(
+            flags, window=window, skip_bad_rows=skip_bad_rows, source=source
         )
-        if plot.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
-            raise SorError(f"--plot: {plot}: the figure's format comes from its suffix, "
-                           "as for sor backtest --plot")  # fmt: skip
-    from sor.core.domain import dollars_to_nanos
-    from sor.stats.facts import Settings
-    from sor.stats.summary import file_stats
-
-    log.info("reading %s", data)
-    settings = Settings(
-        tick_nanos=dollars_to_nanos(flags.tick), lags=flags.lags,
-        intervals_s=flags.intervals, horizons_s=flags.horizons,
-    )  # fmt: skip
-    result = file_stats(
-        data, settings, skip_bad_rows=skip_bad_rows,
-        max_ts_distance_ns=round(flags.max_ts_distance * 3.6e12), start_ns=window[0],
-        end_ns=window[1], source=source,
-    )  # fmt: skip
-    typer.echo(json.dumps(result.report, indent=2))
-    if plot is not None:
-        from sor.stats.figures import write_stats_plot
-
-        write_atomically(plot, "--plot", lambda path: write_stats_plot(result, path), suffix=".png")
-        log.info("wrote %s", plot)
+        result = app_stats.run(data, settings)
+        typer.echo(result.text())
+        app_stats.write(result, outputs)

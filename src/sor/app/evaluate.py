@@ -1,0 +1,216 @@
+"""The run of ``sor evaluate``: settings from flags, the configuration file and ``SOR_``
+variables; the days found; the evaluation run on Dask; the report and figure written.
+
+:class:`EvaluateSettings` resolves and checks the settings, :func:`find_days` lists the day
+files, :func:`run` evaluates them (the cluster's handling stays in
+:mod:`sor.evaluate.cluster`) and :func:`write` writes the outputs; none prints. A Python
+caller needs nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sor.core.defaults import DEFAULT_WORKER_TIMEOUT_S
+from sor.core.errors import SorError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from sor.app.settings import EvaluateFlags
+    from sor.evaluate.run import Evaluation
+
+log = logging.getLogger("sor")
+
+
+@dataclass(frozen=True)
+class EvaluateSettings:
+    """What one evaluation runs and where, every value already checked."""
+
+    evaluation: Evaluation
+    """The backtest's settings and the evaluation's own (walk-forward, bootstrap, reading)."""
+    scheduler: str | None = None
+    """The Dask scheduler of an existing cluster; None: a local cluster."""
+    workers: int | None = None
+    """Worker processes of the local cluster; None: one per core."""
+    worker_timeout_s: float = DEFAULT_WORKER_TIMEOUT_S
+    """Seconds to wait for a first worker, and for one again when every worker has left."""
+
+    @classmethod
+    def from_flags(
+        cls,
+        flags: EvaluateFlags,
+        *,
+        config: Path | None = None,
+        scheduler: str | None = None,
+        skip_bad_rows: bool = False,
+        publisher: int | None = None,
+    ) -> EvaluateSettings:
+        """Resolve the settings: each from its flag (of ``flags``, or ``scheduler``), else
+        its ``SOR_`` variable, else the configuration file (``config``, else
+        ``SOR_CONFIG``), else its default.
+
+        Raises
+        ------
+        SorError
+            The configuration file is unreadable or sets what ``sor evaluate`` cannot take
+            (a window, both a scheduler and local workers), ``--workers`` comes with a
+            scheduler or passes the cores, or a ck-only setting comes with the static model.
+        """
+        from sor.app.runs import BacktestOptions, CKOptions, check_model_options
+        from sor.app.settings import config_path, load_config, pick, pick_text
+        from sor.core.defaults import DEFAULT_SIDE
+        from sor.core.domain import NANOS_PER_HOUR
+        from sor.evaluate.run import Evaluation
+
+        config_file = config_path(config)
+        file_config = load_config(config_file)
+        check_model_options(flags, file_config, config_file)
+        if file_config.order.start is not None or file_config.order.end is not None:
+            raise SorError(
+                f"{config_file}: [order] start/end set one window; sor evaluate reads each "
+                "day file whole"
+            )
+        if file_config.dask.scheduler is not None and file_config.dask.workers is not None:
+            raise SorError(
+                f"{config_file}: [dask] workers sizes a local cluster, [dask] scheduler names "
+                "an existing one: keep one of them"
+            )
+        address = pick_text(scheduler, file_config.dask.scheduler, "SOR_DASK_SCHEDULER")
+        if address is not None and flags.workers is not None:
+            raise SorError("--workers sizes the local cluster; it goes without --scheduler")
+        if address is None:
+            from sor.evaluate.cluster import check_local_workers
+
+            if flags.workers is not None:
+                check_local_workers(flags.workers, "--workers")
+            elif file_config.dask.workers is not None:
+                check_local_workers(file_config.dask.workers, f"{config_file}: [dask] workers")
+        search = file_config.search
+        options = BacktestOptions(
+            order_size=pick(flags.order_size, file_config.order.size),
+            side=pick(flags.side, file_config.order.side) or DEFAULT_SIDE,
+            fee=flags.fee,
+            rebate=flags.rebate,
+            lambda_over=pick(flags.lambda_over, search.lambda_over),
+            lambda_under=pick(flags.lambda_under, search.lambda_under),
+            theta_queue=pick(flags.theta_queue, search.theta_queue),
+            model=flags.model,
+            file_config=file_config,
+        )
+        ck = CKOptions.resolve(flags, file_config) if flags.model == "ck" else None
+        evaluation = Evaluation(
+            config=options.config(seed=None),
+            horizons_s=ck.horizons if ck else None,
+            ck_settings=ck.settings if ck else None,
+            train_days=flags.train_days,
+            seed=flags.seed,
+            resamples=flags.resamples,
+            skip_bad_rows=skip_bad_rows,
+            max_ts_distance_ns=round(flags.max_ts_distance * NANOS_PER_HOUR),
+            publisher=publisher,
+            read_timeout_s=flags.read_timeout,
+            max_download_bytes=flags.max_download,
+        )
+        return cls(evaluation, address, pick(flags.workers, file_config.dask.workers),
+                   flags.worker_timeout)  # fmt: skip
+
+
+def find_days(inputs: Sequence[str], settings: EvaluateSettings) -> list[str]:
+    """List the day files of ``inputs`` (files, directories, globs or fsspec URLs) in order.
+
+    Raises
+    ------
+    SorError
+        No input is given, or one cannot be listed (:func:`sor.evaluate.days.discover`).
+    """
+    from sor.evaluate.days import discover
+
+    if not inputs:
+        raise SorError("--data: give the day files (a directory, a glob or files)")
+    return discover(inputs, read_timeout_s=settings.evaluation.read_timeout_s)
+
+
+@dataclass(frozen=True)
+class EvaluateOutputs:
+    """Where ``sor evaluate`` writes: the report and the figure (None: not written)."""
+
+    json_out: Path = Path("evaluation.json")
+    plot: Path | None = Path("evaluation.png")
+
+    def check(self, days: Sequence[str]) -> None:
+        """Raise ``SorError`` unless the report and the figure can be written where asked,
+        in a format the figure's suffix names, apart from each other and from every local
+        day file of ``days`` (and its LOBSTER orderbook)."""
+        from sor.app.runs import BacktestOptions
+        from sor.data.lobster import input_files
+        from sor.evaluate.days import is_url
+
+        local = [Path(day.removeprefix("file://")) for day in days if not is_url(day)]
+        files = [file for day in local for file in input_files(day)]
+        BacktestOptions(json_out=self.json_out, plot=self.plot).check_outputs(files)
+
+
+@dataclass(frozen=True)
+class EvaluateResult:
+    """An evaluation: the report, each day's figures and the summary across days."""
+
+    report: dict[str, Any]
+    """The JSON report, as ``sor evaluate`` writes it to ``--json-out``."""
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The summary across days, as ``sor evaluate`` prints it."""
+        summary: dict[str, Any] = self.report["summary"]
+        return summary
+
+    def text(self) -> str:
+        """Return the report as the JSON text of ``--json-out``."""
+        from sor.report.builder import dumps
+
+        return dumps(self.report)
+
+    def figure(self) -> Figure:
+        """Draw the evaluation's figure."""
+        from sor.evaluate.figures import evaluation_figure
+
+        return evaluation_figure(self.report)
+
+    def write_plot(self, path: str | Path) -> Path:
+        """Draw the figure into ``path`` (format from the suffix, PNG without); return it."""
+        from sor.evaluate.figures import write_evaluation_plot
+
+        return write_evaluation_plot(self.report, path)
+
+
+def run(days: Sequence[str], settings: EvaluateSettings, *, quiet: bool = False) -> EvaluateResult:
+    """Evaluate the day files ``days`` on the settings' cluster; a bar on stderr counts the
+    days unless ``quiet``.
+
+    Raises
+    ------
+    SorError
+        Fewer days than the training window needs, a day's input at fault, or a cluster
+        that cannot run the days (:func:`sor.evaluate.run.evaluate`).
+    """
+    from sor.evaluate.run import evaluate
+
+    report = evaluate(
+        days, settings.evaluation, scheduler=settings.scheduler, workers=settings.workers,
+        worker_timeout_s=settings.worker_timeout_s, quiet=quiet,
+    )  # fmt: skip
+    return EvaluateResult(report)
+
+
+def write(result: EvaluateResult, outputs: EvaluateOutputs) -> None:
+    """Write the report and (unless ``outputs.plot`` is None) the figure, each atomically."""
+    from sor.app.runs import write_atomically
+
+    text = result.text()
+    write_atomically(outputs.json_out, "--json-out", lambda p: p.write_text(text, encoding="utf-8"))
+    if outputs.plot is not None:
+        write_atomically(outputs.plot, "--plot", result.write_plot, suffix=".png")

@@ -1,0 +1,350 @@
+"""The run of ``sor generate``: plan the files of a synthetic market, check them against
+the documented caps, and write each atomically.
+
+:func:`run` writes the market where asked and returns what it wrote; the command adds only
+its flags and the signal handling. A Python caller needs only :func:`run` and
+:class:`GenerateSettings`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sor.app.runs import check_outputs, write_atomically
+from sor.core.defaults import DEFAULT_SEED, DEFAULT_START
+from sor.core.errors import SorError
+
+if TYPE_CHECKING:
+    from sor.app.settings import GenerateFlags
+    from sor.data.days import Day
+    from sor.data.generate import FlowModel, GenerateSummary
+
+log = logging.getLogger("sor")
+
+
+def _default_flow() -> FlowModel:
+    from sor.data.generate import FlowModel
+
+    return FlowModel()
+
+
+@dataclass(frozen=True)
+class GenerateSettings:
+    """What one ``sor generate`` writes, every value already checked (the window's order is
+    checked by :func:`run`, after the output)."""
+
+    venues: int = 6
+    seed: int = DEFAULT_SEED
+    start: str = DEFAULT_START
+    """The first ``ts_event``, ISO-8601 UTC."""
+    end: str | None = None
+    """The last ``ts_event``, ISO-8601 UTC; None: the default duration after ``start``."""
+    depth: int = 10
+    """Book levels: 1 (MBP-1) or 10 (MBP-10)."""
+    symbol: str = "AAPL"
+    rate: float = 111.0
+    """Messages per second per venue."""
+    price_moves: float = 0.35
+    """Moves per second of the efficient price."""
+    days: int | None = None
+    """Daily files to write into a directory; None: one file."""
+    flow: FlowModel = field(default_factory=_default_flow)
+    """The market's order-flow model."""
+
+    @classmethod
+    def from_flags(cls, flags: GenerateFlags) -> GenerateSettings:
+        """Build the settings from the validated flags of ``sor generate``.
+
+        Raises
+        ------
+        ConfigError
+            The flow flags contradict each other (:meth:`GenerateFlags.flow_model`).
+        """
+        return cls(
+            venues=flags.venues, seed=flags.seed, start=flags.start, end=flags.end,
+            depth=flags.depth, symbol=flags.symbol, rate=flags.rate,
+            price_moves=flags.price_moves, days=flags.days, flow=flags.flow_model(),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    """What a run wrote: one summary per file, in the order written."""
+
+    files: tuple[GenerateSummary, ...]
+
+    @property
+    def rows(self) -> int:
+        """The rows of every file together."""
+        return sum(summary.rows for summary in self.files)
+
+
+def run(out: Path, settings: GenerateSettings, *, quiet: bool = False) -> GenerateResult:
+    """Write the market of ``settings`` to the CSV file ``out`` (with ``days``, the daily
+    files into the directory ``out``), each file atomically; a bar on stderr counts the
+    rows unless ``quiet``.
+
+    Raises
+    ------
+    SorError
+        The window is empty, the run would pass a documented cap, or ``out`` cannot be
+        written (or holds a day of another symbol).
+    """
+    if settings.days is None:
+        return GenerateResult(_generate_file(out, settings, quiet))
+    return GenerateResult(_generate_days(out, settings, quiet))
+
+
+def _generate_file(
+    out: Path, settings: GenerateSettings, quiet: bool
+) -> tuple[GenerateSummary, ...]:
+    """Write the one file of a run without ``--days``."""
+    from sor.data.days import Day
+
+    start_ns, end_ns = _window(settings)
+    day = Day(index=0, name=out.name, seed=settings.seed, start_ns=start_ns, end_ns=end_ns,
+              rate_per_venue=settings.rate, price_moves=settings.price_moves,
+              flow=settings.flow)  # fmt: skip
+    rows = _check_bounds([day], settings)
+    check_outputs([(out, "--out")])
+    return _generate_files([(out, day)], settings, rows, quiet)
+
+
+def _window(settings: GenerateSettings) -> tuple[int, int]:
+    """The window of ``ts_event`` the settings ask for, nanoseconds."""
+    from sor.core.timestamps import parse_timestamp
+    from sor.data.generate import DEFAULT_DURATION_NS
+
+    start_ns = parse_timestamp(settings.start)
+    end_ns = (
+        parse_timestamp(settings.end)
+        if settings.end is not None
+        else start_ns + DEFAULT_DURATION_NS
+    )
+    if end_ns <= start_ns:
+        raise SorError(f"--end {settings.end} must come after --start {settings.start}")
+    return start_ns, end_ns
+
+
+def _generate_files(
+    files: list[tuple[Path, Day]], settings: GenerateSettings, rows: float, quiet: bool
+) -> tuple[GenerateSummary, ...]:
+    """Write every planned file, each atomically; a bar counts the ``rows`` expected unless
+    ``quiet``. Return what each file holds."""
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    log.info(
+        "writing about %s rows (about %s of CSV) in %d file%s",
+        f"{rows:,.0f}", _size(rows * BYTES_PER_ROW[settings.depth]), len(files),
+        "" if len(files) == 1 else "s",
+    )  # fmt: skip
+    expected = [round(_expected_rows(day, settings.venues)) for _, day in files]
+    summaries: list[GenerateSummary] = []
+    with (
+        tqdm(total=sum(expected), desc="generate", unit="row", unit_scale=True,
+             file=sys.stderr, disable=quiet, leave=False) as bar,
+        logging_redirect_tqdm(),  # "wrote" lines print above the bar, not over it
+    ):  # fmt: skip
+        for (path, day), guess in zip(files, expected, strict=True):
+            summaries.append(_generate_one(path, settings, day, bar.update))
+            if bar.total is not None:  # the file's count replaces its guess: 100 % at the end
+                bar.total += summaries[-1].rows - guess
+                bar.refresh()
+    return tuple(summaries)
+
+
+def _generate_one(
+    out: Path, settings: GenerateSettings, day: Day, on_progress: Callable[[int], object]
+) -> GenerateSummary:
+    """Write one generated file atomically; log what it holds and the flags that make it;
+    return what it holds."""
+    from sor.core.timestamps import format_timestamp
+    from sor.data.generate import generate_market
+
+    written: list[GenerateSummary] = []
+    write_atomically(
+        out,
+        "--out",
+        lambda path: written.append(
+            generate_market(
+                path, venues=settings.venues, seed=day.seed,
+                start=format_timestamp(day.start_ns), end=format_timestamp(day.end_ns),
+                depth=settings.depth,
+                rate_per_venue=day.rate_per_venue, price_moves=day.price_moves, flow=day.flow,
+                symbol=settings.symbol, on_progress=on_progress,
+            )
+        ),
+    )  # fmt: skip
+    summary = dataclasses.replace(written[0], path=out)
+    log.info(
+        "wrote %s: %d rows, venues %s, MBP-%d; made by --seed %d --start %s --end %s --rate %r "
+        "--price-moves %r%s%s",
+        summary.path,
+        summary.rows,
+        ",".join(str(v) for v in summary.venues),
+        summary.depth,
+        day.seed,
+        format_timestamp(summary.start_ns),
+        format_timestamp(summary.end_ns),
+        summary.rate_per_venue,
+        summary.price_moves,
+        _flow_flags(summary.flow),
+        "" if settings.symbol == "AAPL" else f" --symbol {settings.symbol}",
+    )
+    return summary
+
+
+def _flow_flags(flow: FlowModel) -> str:
+    """Write ``flow`` as the flags of ``sor generate`` that make it."""
+    values = dataclasses.asdict(flow).items()
+    return "".join(f" --{name.replace('_', '-')} {value!r}" for name, value in values)
+
+
+def _generate_days(
+    out: Path, settings: GenerateSettings, quiet: bool
+) -> tuple[GenerateSummary, ...]:
+    """Write ``--days`` daily files into the directory ``out`` (made if missing, and removed
+    again when the run ends before writing any)."""
+    from sor.data.days import plan_days
+
+    if out.exists() and not out.is_dir():
+        raise SorError(f"--out: {out} is a file; with --days give a directory")
+    start_ns, end_ns = _window(settings)
+    assert settings.days is not None
+    plan = plan_days(
+        settings.days, seed=settings.seed, start_ns=start_ns, end_ns=end_ns,
+        rate_per_venue=settings.rate, price_moves=settings.price_moves, flow=settings.flow,
+        depth=settings.depth, symbol=settings.symbol,
+    )  # fmt: skip
+    rows = _check_bounds(plan, settings)
+    made = [folder for folder in (out, *out.parents) if not folder.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SorError(f"--out: cannot make the directory {out}: {exc.strerror or exc}") from exc
+    try:
+        files = [(out / day.name, day) for day in plan]
+        check_outputs([(path, f"--out ({path.name})") for path, _ in files])
+        for path, _ in files:
+            _check_not_another_symbol(path, settings.symbol)
+        return _generate_files(files, settings, rows, quiet)
+    finally:
+        for folder in made:  # the deepest first; one holding a written day stays
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+
+def _check_not_another_symbol(path: Path, symbol: str) -> None:
+    """Refuse to replace the day file ``path`` unless it holds a day of ``symbol`` (rewriting
+    a day is fine) or no rows at all.
+
+    Names are ``symbol.lower()``: ``AAPL`` and ``aapl`` share them (and on a file system
+    that ignores case, any spelling of it would), so the file's own ``symbol`` column says
+    whose day it is.
+    """
+    held = _held_symbol(path)
+    if held is None or held == symbol:
+        return
+    if held.lower() == symbol.lower():
+        raise SorError(
+            f"--symbol {symbol}: {path} holds a day of {held}, which differs only by case and "
+            "shares its file names: write the two symbols into different --out directories"
+        )
+    what = f"a day of {held}" if held else "another file"
+    raise SorError(f"--out: {path} holds {what}, not a day of {symbol}: move it or write elsewhere")
+
+
+def _held_symbol(path: Path) -> str | None:
+    """The ``symbol`` of the first row of the CSV ``path``: None when there is no such file
+    or it has a header and no row, "" when it has no ``symbol`` column to read."""
+    if not path.is_file():
+        return None
+    try:
+        with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+            head = [handle.readline(HEAD_CHARS) for _ in range(2)]
+    except OSError as exc:
+        raise SorError(f"--out: cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        header, row = (next(csv.reader([line]), []) for line in head)
+    except csv.Error:
+        return ""
+    if "symbol" not in header:
+        return ""
+    if not row:
+        return None
+    column = header.index("symbol")
+    return row[column] if column < len(row) else ""
+
+
+HEAD_CHARS = 1 << 16
+"""Most characters read of a line of a file about to be replaced: a header or a row of the
+generated layout is a few hundred."""
+
+MAX_GENERATED_ROWS = 10**8
+"""Most rows one ``sor generate`` writes, every day of ``--days`` together: a bound on its
+time (minutes) and its disk (``BYTES_PER_ROW``); its memory does not grow with the rows."""
+BYTES_PER_ROW = {1: 136, 10: 385}
+"""Mean size of a generated row of MBP-1 and MBP-10, bytes (the default market's)."""
+MAX_PRICE_PATH = 2 * 10**6
+"""Most moves of the efficient price in one file (``--price-moves`` times its seconds): the
+generator holds their path whole, about 80 bytes a move at its peak (160 MB)."""
+MAX_METAORDERS = 10**6
+"""Most metaorders in one file (its seconds over ``--metaorder-seconds``): the generator
+holds their start times and signs."""
+
+
+def _check_bounds(days: list[Day], settings: GenerateSettings) -> float:
+    """Return the rows the files will hold, about; refuse a run past the documented caps
+    (rows over the run, moves of the efficient price and metaorders in a file)."""
+    seconds = (days[0].end_ns - days[0].start_ns) / 1e9
+    rows = sum(_expected_rows(day, settings.venues) for day in days)
+    many = f" x {len(days)} days" if settings.days is not None else ""
+    if rows > MAX_GENERATED_ROWS:
+        raise SorError(
+            f"--rate {settings.rate:g} x {settings.venues} venues x {seconds:g} s{many} makes about "
+            f"{rows:.2g} rows (about {_size(rows * BYTES_PER_ROW[settings.depth])} of CSV), more "
+            f"than the cap of {MAX_GENERATED_ROWS:.0e} rows (about "
+            f"{_size(MAX_GENERATED_ROWS * BYTES_PER_ROW[settings.depth])}): lower --rate or "
+            f"--venues{', give fewer --days' if many else ''} or shorten the window"
+        )
+    moves = max(day.price_moves for day in days) * seconds
+    if moves > MAX_PRICE_PATH:
+        raise SorError(
+            f"--price-moves {settings.price_moves:g} over {seconds:g} s makes about {moves:.2g} "
+            f"moves of the efficient price in {'the busiest day' if many else 'a file'}, more "
+            f"than the cap of {MAX_PRICE_PATH:.0e}: lower --price-moves or shorten the window"
+        )
+    metaorders = seconds / min(day.flow.metaorder_seconds for day in days)
+    if metaorders > MAX_METAORDERS:
+        raise SorError(
+            f"--metaorder-seconds {days[0].flow.metaorder_seconds:g} over {seconds:g} s makes "
+            f"about {metaorders:.2g} metaorders in a file, more than the cap of "
+            f"{MAX_METAORDERS:.0e}: raise --metaorder-seconds or shorten the window"
+        )
+    return rows
+
+
+def _expected_rows(day: Day, venues: int) -> float:
+    """The mean rows of the file of ``day`` (its rate times its venues and seconds)."""
+    return day.rate_per_venue * venues * (day.end_ns - day.start_ns) / 1e9
+
+
+def _size(count: float) -> str:
+    """Write a number of bytes for a reader: ``140 MB``, ``39 GB``."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return (
+                f"{count / scale:.2g} {unit}"
+                if count < 10 * scale
+                else f"{count / scale:.0f} {unit}"
+            )
+    return f"{count:.0f} bytes"
