@@ -253,6 +253,7 @@ def evaluate(
         inputs = [*(data or []), *(more or [])]
         if not inputs:
             raise SorError("--data: give the day files (a directory, a glob or files)")
+        from sor.app.compile import day_kernels
         from sor.evaluate.days import discover, is_url
 
         days = discover(inputs, read_timeout_s=flags.read_timeout)
@@ -265,6 +266,7 @@ def evaluate(
             days, evaluation, scheduler=address,
             workers=pick(flags.workers, file_config.dask.workers),
             worker_timeout_s=flags.worker_timeout, quiet=quiet,
+            compile_kernels=day_kernels(days, flags.model, source_options(None, publisher)),
         )  # fmt: skip
         text = dumps(report)
         write_atomically(json_out, "--json-out", lambda p: p.write_text(text, encoding="utf-8"))

@@ -156,6 +156,7 @@ def _run(
 ) -> tuple[dict[str, Any], list[OrderRow]]:
     """Read ``data`` and run the study (or, ``compare``, the comparison with the exact
     queue); return the report and the orders' rows."""
+    from sor.app.compile import compiling, input_groups
     from sor.ck import fills as study_of
     from sor.ck.queue import (
         CROSSING_FILLS,
@@ -173,7 +174,9 @@ def _run(
 
     check_input_file(data)
     log.info("reading every event of %s", data)
-    events, venues = attach_venues(read_events(data, source=source, skip_bad_rows=skip_bad_rows))
+    with compiling(("fills",), body=input_groups(data, source)):
+        events = read_events(data, source=source, skip_bad_rows=skip_bad_rows)
+    events, venues = attach_venues(events)
     options = study_of.StudyOptions(
         every_s=flags.every, sizes=flags.size, horizons_s=flags.horizon,
         queue_model=QUEUE_MODELS[flags.queue_model],

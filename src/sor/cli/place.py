@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from sor.cli.common import user_errors
+from sor.cli.common import setup_logging, user_errors
 from sor.core.errors import SorError
 
 MAX_SAMPLES = 1_000_000
@@ -82,9 +82,11 @@ def place(
     Example: sor place problem.json
     Example: sor place --paper-table --samples 10000 --seed 7
     """
+    from sor.app.compile import compile_groups
     from sor.ck import paper as study
     from sor.ck import place as lib
 
+    setup_logging(False)  # the one line of a first run's compilation
     with user_errors():
         if paper_table:
             if problem is not None:
@@ -100,6 +102,7 @@ def place(
                     raise SorError("--paper-breakdown needs Table 1 (--paper FILE)")
                 if table1 is not None:
                     figures = study.load_paper(table1, table2)
+            compile_groups(("place",))
             rows = study.paper_table(samples=samples, seed=seed, paper=figures)
             if json_output:
                 document = {
@@ -121,5 +124,7 @@ def place(
             raise SorError("--paper, --paper-breakdown and --no-paper go with --paper-table")
         if problem is None:
             raise SorError("give a PROBLEM file (JSON) or --paper-table")
-        result = lib.place(lib.load_problem(problem))
+        loaded = lib.load_problem(problem)
+        compile_groups(("place",))
+        result = lib.place(loaded)
         typer.echo(lib.dumps(result.to_dict()))

@@ -108,6 +108,7 @@ def _run(
         if plot.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
             raise SorError(f"--plot: {plot}: the figure's format comes from its suffix, "
                            "as for sor backtest --plot")  # fmt: skip
+    from sor.app.compile import compiling, input_groups
     from sor.core.domain import dollars_to_nanos
     from sor.stats.facts import Settings
     from sor.stats.summary import file_stats
@@ -117,11 +118,12 @@ def _run(
         tick_nanos=dollars_to_nanos(flags.tick), lags=flags.lags,
         intervals_s=flags.intervals, horizons_s=flags.horizons,
     )  # fmt: skip
-    result = file_stats(
-        data, settings, skip_bad_rows=skip_bad_rows,
-        max_ts_distance_ns=round(flags.max_ts_distance * 3.6e12), start_ns=window[0],
-        end_ns=window[1], source=source,
-    )  # fmt: skip
+    with compiling((), body=(*input_groups(data, source), "stats")):
+        result = file_stats(
+            data, settings, skip_bad_rows=skip_bad_rows,
+            max_ts_distance_ns=round(flags.max_ts_distance * 3.6e12), start_ns=window[0],
+            end_ns=window[1], source=source,
+        )  # fmt: skip
     typer.echo(json.dumps(result.report, indent=2))
     if plot is not None:
         from sor.stats.figures import write_stats_plot
