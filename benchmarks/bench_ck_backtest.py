@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sor.ck.backtest import DEFAULT_CK_GRID, DEFAULT_HORIZONS_S
+from sor.ck.backtest import DEFAULT_CK_GRID
 from sor.ck.latency import OrderLatency
 from sor.ck.queue import attach_venues
 from sor.ck.router import CKResult, CKSettings, arrival, outflows, run_ck
+from sor.core.defaults import DEFAULT_HORIZONS_S
 from sor.core.domain import RiskParameters
 from sor.core.search import SearchGrid, run_grid
 from sor.data.events import read_events

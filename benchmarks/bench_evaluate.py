@@ -27,10 +27,11 @@ from functools import partial
 from pathlib import Path
 
 from sor.app.compile import compile_groups
-from sor.ck.backtest import DEFAULT_CK_GRID, DEFAULT_HORIZONS_S
+from sor.ck.backtest import DEFAULT_CK_GRID
 from sor.ck.router import CKSettings
+from sor.core.defaults import DEFAULT_HORIZONS_S
+from sor.core.timestamps import format_timestamp, parse_timestamp
 from sor.data.generate import generate_market
-from sor.data.reader import format_timestamp, parse_timestamp
 from sor.evaluate.cluster import THREADS_PER_WORKER, dask_client, run_days
 from sor.evaluate.report import build_evaluation
 from sor.evaluate.run import Evaluation

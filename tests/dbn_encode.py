@@ -9,7 +9,7 @@ from pathlib import Path
 import databento_dbn as dbn
 import zstandard
 
-from sor.data.reader import parse_timestamp
+from sor.core.timestamps import parse_timestamp
 
 UNDEFINED_PRICE = 2**63 - 1
 

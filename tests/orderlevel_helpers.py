@@ -49,7 +49,7 @@ def mbo_events(*rows: tuple, venue: int = 39) -> np.ndarray:
 
 def write_mbo_csv(path: Path, *rows: tuple, venue: int = 39, symbol: str = "GOOGL") -> Path:
     """Write :func:`mbo_records` rows as a Databento MBO CSV (pretty timestamps and prices)."""
-    from sor.data.reader import format_timestamp
+    from sor.core.timestamps import format_timestamp
 
     lines = [MBO_HEADER]
     for seq, (ts, action, side, price, size, order_id, *rest) in enumerate(rows):

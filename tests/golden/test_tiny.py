@@ -57,7 +57,7 @@ def test_tiny_file_counts_and_search_note(tiny_csv: Path) -> None:
 
 
 def test_window_end_cuts_the_last_bucket(tiny_csv: Path) -> None:
-    from sor.data.reader import parse_timestamp
+    from sor.core.timestamps import parse_timestamp
 
     end = parse_timestamp("2024-08-01T13:00:00.5Z")
     data = read_market(tiny_csv, end_ns=end)

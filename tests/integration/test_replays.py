@@ -300,7 +300,7 @@ def test_a_window_at_the_consumer_gives_the_file_runs_report(
 def test_a_window_a_replay_cannot_give_is_a_one_line_error(
     broker: EmbeddedBroker, two_files: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    from sor.data.reader import parse_timestamp
+    from sor.core.timestamps import parse_timestamp
 
     a = two_files[0]
     snapshots, windowed = _topic(), _topic()

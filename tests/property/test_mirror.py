@@ -24,6 +24,7 @@ from sor.core.search import SearchGrid
 from sor.data.events import read_events
 from sor.data.generate import generate_market
 from sor.data.reader import read_market
+from sor.report.ck_report import build_ck_report
 from sor.static.backtest import BacktestConfig, run_backtest
 
 START = "2024-08-01T13:36:32Z"
@@ -103,8 +104,8 @@ def test_ck_sell_mirrors_a_buy_of_the_reflection(markets) -> None:  # type: igno
 
     def report(path: Path, side: str) -> dict[str, Any]:
         config = BacktestConfig(3000, grid=grid, model="ck", side=side)
-        return run_ck_backtest(read_events(path), read_market(path), config,
-                               horizons_s=(0.5, 2.0), settings=CKSettings(), workers=1)  # fmt: skip
+        return build_ck_report(run_ck_backtest(read_events(path), read_market(path), config,
+                               horizons_s=(0.5, 2.0), settings=CKSettings(), workers=1))  # fmt: skip
 
     sold, bought = report(original, "sell"), report(mirror, "buy")
     assert sold["best_parameters"] == bought["best_parameters"]

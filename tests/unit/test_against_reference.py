@@ -10,8 +10,9 @@ import pytest
 import reference_backtest as ref
 from sor.core.domain import NANOS_PER_DOLLAR, StrategyResult
 from sor.core.search import SearchGrid
+from sor.core.timestamps import parse_timestamp
 from sor.data.generate import generate_market
-from sor.data.reader import parse_timestamp, read_market
+from sor.data.reader import read_market
 from sor.static.backtest import BacktestConfig, run_backtest
 
 START = "2024-08-01T13:36:32Z"

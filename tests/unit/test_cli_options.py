@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from cli_run import Outcome, run_main, sor
-from sor.ck.backtest import DEFAULT_CK_GRID, DEFAULT_HORIZONS_S
+from sor.ck.backtest import DEFAULT_CK_GRID
+from sor.core.defaults import DEFAULT_HORIZONS_S
 
 QUIET = ["--no-plot", "--quiet"]
 

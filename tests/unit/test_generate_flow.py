@@ -12,9 +12,9 @@ from cli_run import run_main
 from sor.app.settings import MAX_METAORDER_SECONDS as FLAG_MAX_METAORDER_SECONDS
 from sor.cli.generate import HELP_FLOW
 from sor.core.errors import ConfigError
+from sor.core.timestamps import parse_timestamp
 from sor.data.days import plan_days
 from sor.data.generate import MAX_METAORDER_SECONDS, FlowModel, generate_market
-from sor.data.reader import parse_timestamp
 from sor.stats.summary import file_stats
 
 START = "2024-08-02T13:30:00Z"  # a Friday

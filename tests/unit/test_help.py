@@ -11,14 +11,13 @@ from cli_run import run_main
 from sor import __version__
 from sor.app.runs import CKOptions, topic_name
 from sor.app.settings import FileConfig
-from sor.ck.backtest import DEFAULT_CK_GRID, DEFAULT_HORIZONS_S
+from sor.ck.backtest import DEFAULT_CK_GRID
 from sor.ck.queue import CROSSING_FILLS, QUEUE_MODELS
 from sor.cli import app
+from sor.core.defaults import DEFAULT_GAP_TIMEOUT_S, DEFAULT_HORIZONS_S, DEFAULT_TOPIC
 from sor.core.domain import NANOS_PER_SECOND
 from sor.data.generate import DEFAULT_DURATION_NS
 from sor.static.backtest import BacktestConfig
-from sor.streaming.consumer import DEFAULT_GAP_TIMEOUT_S
-from sor.streaming.producer import DEFAULT_TOPIC
 
 ROOT = typer.main.get_command(app)
 assert isinstance(ROOT, typer.main.TyperGroup)

@@ -142,7 +142,7 @@ def test_integer_nanoseconds_past_int64_are_a_bad_timestamp(clean: Path, tmp_pat
     lines = _lines(clean)
     header = lines[0].split(b",")
     at = header.index(b"ts_event")
-    from sor.data.reader import parse_timestamp
+    from sor.core.timestamps import parse_timestamp
 
     for k in range(1, len(lines)):
         cells = lines[k].split(b",")

@@ -401,6 +401,11 @@ def test_mutated_dbn_through_the_cli_exits_0_or_2_with_one_line(
     if done.returncode == 0:
         assert isinstance(json.loads(done.stdout)["run"]["skipped_rows"], dict)
     else:
+        # a skipped record is reported on its own line before an error found later (here: a
+        # price the mutation made too large for exact arithmetic); the error is one line
+        lines = done.stderr.strip().splitlines()
+        if "--skip-bad-rows" in extra and len(lines) == 2 and lines[0].startswith("sor: skipped"):
+            done = subprocess.CompletedProcess(done.args, 2, done.stdout, lines[1])
         _assert_one_line_error(done, str(path))
 
 

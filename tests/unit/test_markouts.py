@@ -31,6 +31,7 @@ from sor.core.search import SearchGrid
 from sor.data.events import read_events
 from sor.data.reader import read_market
 from sor.report.builder import build_report
+from sor.report.ck_report import build_ck_report
 from sor.report.markouts import FillLog, TopOfBook, cost_split
 from sor.static.backtest import BacktestConfig, run_backtest
 
@@ -129,10 +130,10 @@ def test_ck_markouts_and_cost_split_by_hand(market: Path, side: str) -> None:
     # router buys (sells) all 200 shares at its first decision, 0.5 s in, from venue 2's
     # 200 at 10.01 (9.99), where the mid is 10.00; no latency
     sign = 1 if side == "buy" else -1
-    report = run_ck_backtest(
+    report = build_ck_report(run_ck_backtest(
         read_events(market), read_market(market), _config(side, lambda_under=0.5),
         horizons_s=(0.5,), settings=CKSettings(latency=OrderLatency(0)), workers=1,
-    )  # fmt: skip
+    ))  # fmt: skip
     markouts = report["markouts"]
     sweep = "best_ask" if side == "buy" else "best_bid"
     assert list(markouts["strategies"]) == ["router", "static", sweep, "twap", "vwap", "passive"]

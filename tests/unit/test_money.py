@@ -22,11 +22,13 @@ import reference_backtest as ref
 from sor.ck.backtest import run_ck_backtest
 from sor.core.domain import NANOS_PER_DOLLAR, VenueCosts
 from sor.core.errors import SorError
+from sor.core.market import MarketData
 from sor.core.search import SearchGrid
 from sor.data.events import read_events, snapshots_from_events
 from sor.data.generate import generate_market
-from sor.data.reader import MarketData, read_market
+from sor.data.reader import read_market
 from sor.report.builder import build_report, dumps
+from sor.report.ck_report import build_ck_report
 from sor.static.backtest import BacktestConfig, run_backtest
 from sor.streaming.codec import decode, encode, snapshot_message
 from sor.streaming.live import LiveRouter
@@ -111,7 +113,9 @@ def _ck_report(events: np.ndarray, scale: int) -> dict:
         costs=VenueCosts(default_fee=FEE * scale, default_rebate=REBATE * scale),
         grid=SearchGrid((0.05 * scale,), (0.01 * scale, 0.2 * scale), (0.0005 * scale,)),
     )
-    return run_ck_backtest(events, market, config, horizons_s=(0.5, 2.0), workers=1)
+    return build_ck_report(
+        run_ck_backtest(events, market, config, horizons_s=(0.5, 2.0), workers=1)
+    )
 
 
 def test_ck_paths_scale_exactly_past_int64_nanos(files: tuple[Path, Path]) -> None:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sor.ck.backtest import run_ck_backtest
+from sor.ck.backtest import CkResult, run_ck_backtest
 from sor.ck.queue import attach_venues
 from sor.ck.router import arrival
 from sor.core.domain import NANOS_PER_DOLLAR, SNAPSHOT_DTYPE
@@ -21,6 +19,7 @@ from sor.data.events import read_events
 from sor.data.generate import generate_market
 from sor.data.reader import read_market
 from sor.report.builder import build_report
+from sor.report.ck_report import build_ck_report
 from sor.report.figures import (
     ARBITRARY,
     MARKOUT_TITLE,
@@ -52,7 +51,7 @@ def static_result(market: Path) -> BacktestResult:
 
 
 @pytest.fixture(scope="module")
-def ck_report(market: Path) -> dict[str, Any]:
+def ck_result(market: Path) -> CkResult:
     grid = SearchGrid(lambda_over=(0.05,), lambda_under=(0.01, 0.2), theta_queue=(0.0005, 0.05))
     config = BacktestConfig(order_size=2000, model="ck", grid=grid)
     return run_ck_backtest(read_events(market), read_market(market), config, horizons_s=(0.5,),
@@ -81,12 +80,12 @@ def _independent_arrival_mid(market: Path) -> float:
 
 @pytest.mark.parametrize("kind", ["static", "ck"])
 def test_the_figure_is_a_png_with_the_same_bytes_every_time(
-    kind: str, static_result: BacktestResult, ck_report: dict[str, Any], tmp_path: Path
+    kind: str, static_result: BacktestResult, ck_result: CkResult, tmp_path: Path
 ) -> None:
     def write(path: Path) -> Path:
         if kind == "static":
             return write_plot(static_result, path)
-        return write_ck_plot(ck_report, path)
+        return write_ck_plot(ck_result, path)
 
     first, second = write(tmp_path / "a.png"), write(tmp_path / "b.png")
     assert first.read_bytes()[:8] == PNG_SIGNATURE
@@ -96,11 +95,11 @@ def test_the_figure_is_a_png_with_the_same_bytes_every_time(
 
 @pytest.mark.parametrize("suffix", [".pdf", ".svgz", ".eps"])
 def test_other_formats_are_the_same_bytes_every_time(
-    suffix: str, ck_report: dict[str, Any], tmp_path: Path
+    suffix: str, ck_result: CkResult, tmp_path: Path
 ) -> None:
     # PostScript and gzip would otherwise stamp the date, and PostScript the file name
-    first = write_ck_plot(ck_report, tmp_path / f"a{suffix}").read_bytes()
-    assert first == write_ck_plot(ck_report, tmp_path / f"b{suffix}").read_bytes()
+    first = write_ck_plot(ck_result, tmp_path / f"a{suffix}").read_bytes()
+    assert first == write_ck_plot(ck_result, tmp_path / f"b{suffix}").read_bytes()
 
 
 def test_static_bars_are_each_strategy_cost_against_the_arrival_mid(
@@ -121,12 +120,12 @@ def test_static_bars_are_each_strategy_cost_against_the_arrival_mid(
 
 @pytest.mark.parametrize("kind", ["static", "ck"])
 def test_the_markout_panel_draws_the_reports_markouts(
-    kind: str, static_result: BacktestResult, ck_report: dict[str, Any]
+    kind: str, static_result: BacktestResult, ck_result: CkResult
 ) -> None:
     if kind == "static":
         fig, report = static_figure(static_result), build_report(static_result)
     else:
-        fig, report = ck_figure(ck_report), ck_report
+        fig, report = ck_figure(ck_result), build_ck_report(ck_result)
     strategies = report["markouts"]["strategies"]
     lines = {line.get_label(): line for line in _axes(fig, MARKOUT_TITLE).get_lines()}
     assert set(strategies) <= set(lines)
@@ -137,11 +136,12 @@ def test_the_markout_panel_draws_the_reports_markouts(
 
 
 def test_ck_bars_and_cells_are_costs_against_the_reports_arrival_mid(
-    ck_report: dict[str, Any], market: Path
+    ck_result: CkResult, market: Path
 ) -> None:
+    ck_report = build_ck_report(ck_result)
     mid = ck_report["run"]["arrival_mid"]
     assert mid == _independent_arrival_mid(market)
-    fig = ck_figure(ck_report)
+    fig = ck_figure(ck_result)
     drawn = _bars(fig)
     summaries = {"router": ck_report["optimized"], **ck_report["baselines"]}
     assert set(drawn) == set(summaries)
@@ -201,17 +201,19 @@ def test_the_arrival_is_when_the_last_venue_first_quotes() -> None:
 
 
 def test_the_title_says_when_the_parameter_choice_is_arbitrary(
-    static_result: BacktestResult, ck_report: dict[str, Any]
+    static_result: BacktestResult, ck_result: CkResult
 ) -> None:
     # under the static allocator every parameter set gives the same fills
     assert static_result.search_is_arbitrary
     assert ARBITRARY in static_figure(static_result).get_suptitle()
-    assert not ck_report["search"]["choice_is_arbitrary"]
-    title = ck_figure(ck_report).get_suptitle()
+    assert not ck_result.search_is_arbitrary
+    title = ck_figure(ck_result).get_suptitle()
     assert "best parameters" in title
     assert "arbitrary" not in title
-    same = copy.deepcopy(ck_report)
-    same["search"]["choice_is_arbitrary"] = True
+    first = ck_result.search[0].outcome
+    rows = tuple(dataclasses.replace(row, outcome=first) for row in ck_result.search)
+    same = dataclasses.replace(ck_result, search=rows)
+    assert same.search_is_arbitrary
     assert ARBITRARY in ck_figure(same).get_suptitle()
 
 
@@ -237,14 +239,15 @@ def test_a_sell_figure_speaks_of_proceeds_and_selling_higher(market: Path) -> No
 
 
 def test_a_long_title_is_broken_to_fit_the_figure(
-    static_result: BacktestResult, ck_report: dict[str, Any]
+    static_result: BacktestResult, ck_result: CkResult
 ) -> None:
     long_name = "generated: seed=7, venues=2,9,43,5,8,38, depth=10, rows=362973"
     named = dataclasses.replace(
         static_result, data=dataclasses.replace(static_result.data, source=long_name)
     )
-    renamed = copy.deepcopy(ck_report)
-    renamed["run"]["input"] = long_name
+    renamed = dataclasses.replace(
+        ck_result, data=dataclasses.replace(ck_result.data, source=long_name)
+    )
     for title in (static_figure(named).get_suptitle(), ck_figure(renamed).get_suptitle()):
         assert long_name in title.replace("\n", " ")
         assert max(len(line) for line in title.splitlines()) <= 150

@@ -9,12 +9,8 @@ import numpy as np
 import pytest
 
 from sor.core.errors import DataError
-from sor.data.reader import (
-    build_snapshots,
-    format_timestamp,
-    parse_timestamp,
-    read_market,
-)
+from sor.core.timestamps import format_timestamp, parse_timestamp
+from sor.data.reader import build_snapshots, read_market
 
 HEADER = (
     "ts_recv,ts_event,rtype,publisher_id,instrument_id,action,side,depth,price,size,flags,"
@@ -150,7 +146,7 @@ def _without_pretty_encoding(source: Path, target: Path, undefined: str = "") ->
     nanoseconds and integer nano-dollars (a missing price as ``undefined``)."""
     import polars as pl
 
-    from sor.data.reader import parse_timestamp as ts
+    from sor.core.timestamps import parse_timestamp as ts
 
     frame = pl.read_csv(source, infer_schema=False)
     prices = [c for c in frame.columns if c == "price" or "_px_" in c]

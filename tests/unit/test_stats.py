@@ -22,7 +22,7 @@ BID, ASK = 222.81, 222.83
 
 
 def _iso(ns: int) -> str:
-    from sor.data.reader import format_timestamp
+    from sor.core.timestamps import format_timestamp
 
     return format_timestamp(ns)
 

@@ -35,9 +35,9 @@ import sor
 if TYPE_CHECKING:
     import numpy as np
 
+    from sor.core.market import MarketData
     from sor.core.search import SearchGrid
     from sor.data.orderlevel import SourceOptions
-    from sor.data.reader import MarketData
 
 log = logging.getLogger("sor")
 
@@ -106,7 +106,7 @@ def _tiny_market(events: np.ndarray) -> MarketData:
     import numpy as np
 
     from sor.core.domain import SNAPSHOT_DTYPE
-    from sor.data.reader import MarketData
+    from sor.core.market import MarketData
 
     snapshots = np.zeros(len(events), SNAPSHOT_DTYPE)
     snapshots["ts_event"] = events["ts_event"]
@@ -194,11 +194,12 @@ def _warm_lobster() -> None:
 
 def _warm_static() -> None:
     """Backtest the static model on the tiny market, buying and selling, and report it."""
+    from sor.core.types import Side
     from sor.report.builder import build_report
     from sor.static.backtest import BacktestConfig, run_backtest
 
     market = _tiny_market(_tiny_events())
-    for side in ("buy", "sell"):
+    for side in Side:
         config = BacktestConfig(order_size=500, grid=_one_point(), side=side)
         build_report(run_backtest(market, config, workers=1))
 
@@ -206,11 +207,12 @@ def _warm_static() -> None:
 def _warm_ck() -> None:
     """Backtest model ck on the tiny market, buying and selling, one set and horizon."""
     from sor.ck.backtest import run_ck_backtest
+    from sor.core.types import Side
     from sor.static.backtest import BacktestConfig
 
     events = _tiny_events()
     market = _tiny_market(events)
-    for side in ("buy", "sell"):
+    for side in Side:
         config = BacktestConfig(order_size=500, grid=_one_point(), model="ck", side=side)
         run_ck_backtest(events, market, config, horizons_s=(1.0,), workers=1)
 
@@ -219,9 +221,10 @@ def _warm_fills() -> None:
     """Study the fills of passive orders on the tiny market, buying and selling."""
     from sor.ck.fills import StudyOptions, study
     from sor.ck.queue import attach_venues
+    from sor.core.types import Side
 
     events, venues = attach_venues(_tiny_events())
-    for side in ("buy", "sell"):
+    for side in Side:
         study(events, venues, StudyOptions(every_s=1.0, horizons_s=(0.5,), side=side))
 
 

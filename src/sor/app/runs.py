@@ -21,7 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sor.app.defaults import (
+from sor.app.settings import FileConfig, pick
+from sor.core.defaults import (
     DEFAULT_CROSSING_FILL,
     DEFAULT_FALLBACK_QUEUE_MODEL,
     DEFAULT_LATENCY_SIGMA,
@@ -30,19 +31,20 @@ from sor.app.defaults import (
     DEFAULT_ORDER_SIZE,
     DEFAULT_QUEUE_MODEL,
     DEFAULT_SEED,
+    DEFAULT_SIDE,
     DEFAULT_TRADE_FILL,
-    NANOS_PER_HOUR,
 )
-from sor.app.settings import FileConfig, pick
+from sor.core.domain import NANOS_PER_HOUR
 from sor.core.errors import SorError
+from sor.core.types import Side
 
 if TYPE_CHECKING:
     import numpy as np
 
     from sor.app.settings import BacktestFlags
     from sor.ck.router import CKSettings
+    from sor.core.market import MarketData
     from sor.data.orderlevel import SourceOptions
-    from sor.data.reader import MarketData
     from sor.static.backtest import BacktestConfig
 
 log = logging.getLogger("sor")
@@ -53,7 +55,7 @@ created from then on, so a producer started at the same moment is not missed."""
 
 
 def timestamp_flag(name: str, text: str | None) -> int | None:
-    from sor.data.reader import parse_timestamp
+    from sor.core.timestamps import parse_timestamp
 
     if text is None:
         return None
@@ -107,7 +109,7 @@ class BacktestOptions:
     start: str | None = None
     end: str | None = None
     order_size: int | None = None
-    side: str = "buy"
+    side: str = DEFAULT_SIDE
     fee: float | None = None
     rebate: float | None = None
     lambda_over: tuple[float, ...] | None = None
@@ -151,7 +153,7 @@ class BacktestOptions:
             ),
             model=self.model,
             seed=seed,
-            side=self.side,
+            side=Side.parse(self.side),
         )
 
     def check_outputs(self, inputs: Sequence[Path | None] = ()) -> None:
@@ -387,7 +389,8 @@ def run_kafka_backtest(
     (static model), then run the full backtest (model ck when ``ck`` is given: the replay
     must carry every event)."""
     from sor.app.compile import compiling, model_groups
-    from sor.streaming.consumer import DEFAULT_GAP_TIMEOUT_S, consume_market, narrow
+    from sor.core.defaults import DEFAULT_GAP_TIMEOUT_S
+    from sor.streaming.consumer import consume_market, narrow
     from sor.streaming.live import LiveRouter
 
     config = options.config(seed=None)  # the window of --start/--end, if given
@@ -503,7 +506,7 @@ def publish_market(
 ) -> None:
     from tqdm import tqdm
 
-    from sor.data.reader import format_timestamp
+    from sor.core.timestamps import format_timestamp
     from sor.streaming.producer import publish
 
     with tqdm(
@@ -559,10 +562,10 @@ class CKOptions:
         latency_seed: int | None = None,
     ) -> CKOptions:
         """Build the options from checked values; None takes the default."""
-        from sor.ck.backtest import DEFAULT_HORIZONS_S
         from sor.ck.latency import OrderLatency
         from sor.ck.queue import CROSSING_FILLS, QUEUE_MODELS, TRADE_FILLS
         from sor.ck.router import CKSettings
+        from sor.core.defaults import DEFAULT_HORIZONS_S
 
         latency = OrderLatency(
             round((DEFAULT_LATENCY_US if latency_us is None else latency_us) * 1000),
@@ -611,21 +614,23 @@ def run_ck_market_backtest(
     from tqdm import tqdm
 
     from sor.ck.backtest import run_ck_backtest
+    from sor.report.ck_report import build_ck_report
 
     config = options.config(seed=seed, start_ns=start_ns, end_ns=end_ns)
     sets = len(config.grid.parameter_sets()) * len(ck.horizons)
     with tqdm(total=sets, desc="search", unit="set", file=sys.stderr, disable=options.quiet,
               leave=False) as bar:  # fmt: skip
-        report_object = run_ck_backtest(
+        result = run_ck_backtest(
             events, market, config, horizons_s=ck.horizons, settings=ck.settings,
             workers=options.workers, on_progress=bar.update,
         )  # fmt: skip
+    report_object = build_ck_report(result)
     if extra:
         report_object.update(extra)
 
     def draw(path: Path) -> None:
         from sor.report.figures import write_ck_plot
 
-        write_ck_plot(report_object, path)
+        write_ck_plot(result, path)
 
     return _write_outputs(report_object, options, draw)

@@ -63,13 +63,19 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from pydantic_core import ErrorDetails
 
-from sor.core.domain import (
+from sor.core.defaults import (
     DEFAULT_FEE,
+    DEFAULT_GAP_TIMEOUT_S,
+    DEFAULT_MAX_DOWNLOAD_BYTES,
+    DEFAULT_MAX_TS_DISTANCE_H,
+    DEFAULT_READ_TIMEOUT_S,
     DEFAULT_REBATE,
-    NANOS_PER_DOLLAR,
-    VENUE_NAMES,
-    VenueCosts,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    DEFAULT_TRAIN_DAYS,
+    DEFAULT_WORKER_TIMEOUT_S,
 )
+from sor.core.domain import NANOS_PER_DOLLAR, VENUE_NAMES, VenueCosts
 from sor.core.errors import ConfigError
 from sor.core.validated import Validated
 
@@ -151,7 +157,7 @@ def _plain_symbol(value: str) -> str:
 
 
 def _timestamp(value: str) -> str:
-    from sor.data.reader import parse_timestamp
+    from sor.core.timestamps import parse_timestamp
 
     parse_timestamp(value)  # its ValueError names the text and the expected form
     return value
@@ -172,12 +178,13 @@ Horizons = Annotated[
 LatencyUs = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_LATENCY_US)]
 LatencySigma = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_LATENCY_SIGMA)]
 Seed = Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)]
-QueueModel = Literal["probabilistic", "conservative", "fifo"]  # sor.ck.queue.QUEUE_MODELS
-FallbackQueueModel = Literal["probabilistic", "conservative"]  # sor.ck.queue.L2_QUEUE_MODELS
-CrossingFill = Literal["displayed", "whole"]  # sor.ck.queue.CROSSING_FILLS
-TradeFill = Literal["displayed", "whole"]  # sor.ck.queue.TRADE_FILLS
+QueueModelName = Literal[
+    "probabilistic", "conservative", "fifo"
+]  # QueueModel.names(), as the help lists them
+FallbackQueueModelName = Literal["probabilistic", "conservative"]  # the L2 models
+FillRuleName = Literal["displayed", "whole"]  # FillRule.names()
 Model = Literal["static", "ck"]
-Side = Literal["buy", "sell"]  # sor.static.replay.SIDES
+SideName = Literal["buy", "sell"]  # Side.names()
 OrderSize = Annotated[int, Field(strict=True), AfterValidator(_order_size)]
 Timestamp = Annotated[str, AfterValidator(_timestamp)]
 Workers = Annotated[int, Field(strict=True, ge=1)]
@@ -212,7 +219,7 @@ class OrderSection(Validated):
     """The parent order and the window."""
 
     size: OrderSize | None = None
-    side: Side | None = None
+    side: SideName | None = None
     start: Timestamp | None = None
     end: Timestamp | None = None
 
@@ -232,10 +239,10 @@ class CkSection(Validated):
     latency_us: LatencyUs | None = None
     latency_sigma: LatencySigma | None = None
     latency_seed: Seed | None = None
-    queue_model: QueueModel | None = None
-    fallback_queue_model: FallbackQueueModel | None = None
-    crossing_fill: CrossingFill | None = None
-    trade_fill: TradeFill | None = None
+    queue_model: QueueModelName | None = None
+    fallback_queue_model: FallbackQueueModelName | None = None
+    crossing_fill: FillRuleName | None = None
+    trade_fill: FillRuleName | None = None
 
 
 class KafkaSection(Validated):
@@ -268,7 +275,7 @@ class BacktestFlags(Validated):
     """The numeric and choice flags of ``sor backtest``, under their names with ``_``."""
 
     order_size: OrderSize | None = None
-    side: Side | None = None
+    side: SideName | None = None
     start: Timestamp | None = None
     end: Timestamp | None = None
     fee: Dollars | None = None
@@ -281,25 +288,31 @@ class BacktestFlags(Validated):
     latency_us: LatencyUs | None = None
     latency_sigma: LatencySigma | None = None
     latency_seed: Seed | None = None
-    queue_model: QueueModel | None = None
-    fallback_queue_model: FallbackQueueModel | None = None
-    crossing_fill: CrossingFill | None = None
-    trade_fill: TradeFill | None = None
+    queue_model: QueueModelName | None = None
+    fallback_queue_model: FallbackQueueModelName | None = None
+    crossing_fill: FillRuleName | None = None
+    trade_fill: FillRuleName | None = None
     speed: Speed = 0.0
     workers: Workers | None = None
-    seed: Seed = 0
-    gap_timeout: Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)] = 30.0
-    max_ts_distance: TsDistance = 24.0
+    seed: Seed = DEFAULT_SEED
+    gap_timeout: Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)] = (
+        DEFAULT_GAP_TIMEOUT_S
+    )
+    max_ts_distance: TsDistance = DEFAULT_MAX_TS_DISTANCE_H
 
 
 class EvaluateFlags(BacktestFlags):
     """The flags of ``sor evaluate``: the backtest's, and the evaluation's own."""
 
-    train_days: Annotated[int, Field(strict=True, ge=1)] = 5
-    resamples: Annotated[int, Field(strict=True, ge=100, le=10_000_000)] = 10_000
-    worker_timeout: Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)] = 60.0
-    read_timeout: Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)] = 30.0
-    max_download: Annotated[int, Field(strict=True, ge=1)] = 20 * 10**9
+    train_days: Annotated[int, Field(strict=True, ge=1)] = DEFAULT_TRAIN_DAYS
+    resamples: Annotated[int, Field(strict=True, ge=100, le=10_000_000)] = DEFAULT_RESAMPLES
+    worker_timeout: Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)] = (
+        DEFAULT_WORKER_TIMEOUT_S
+    )
+    read_timeout: Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)] = (
+        DEFAULT_READ_TIMEOUT_S
+    )
+    max_download: Annotated[int, Field(strict=True, ge=1)] = DEFAULT_MAX_DOWNLOAD_BYTES
 
 
 class GenerateFlags(Validated):
@@ -392,12 +405,12 @@ class FillsFlags(Validated):
         tuple[Annotated[float, Field(allow_inf_nan=False, gt=0, le=86_400)], ...],
         AfterValidator(_distinct),
     ]
-    queue_model: QueueModel
+    queue_model: QueueModelName
     latency_us: LatencyUs  # within a minute, as for sor backtest --model ck
     side: Literal["buy", "sell"]
-    crossing_fill: CrossingFill
-    trade_fill: TradeFill = "displayed"
-    fallback_queue_model: FallbackQueueModel = "conservative"
+    crossing_fill: FillRuleName
+    trade_fill: FillRuleName = "displayed"
+    fallback_queue_model: FallbackQueueModelName = "conservative"
 
 
 CK_ONLY = tuple(CkSection.model_fields)
@@ -590,7 +603,7 @@ class KafkaSettings(Validated):
     ) -> KafkaSettings:
         """Take the ``bootstrap`` and ``topic`` flags, else their ``SOR_`` variables, else the
         file's [kafka] section; the topic defaults to ``mock_l1_stream``."""
-        from sor.streaming.producer import DEFAULT_TOPIC
+        from sor.core.defaults import DEFAULT_TOPIC
 
         kafka = file_config.kafka
         address = pick_text(bootstrap, kafka.bootstrap, "SOR_KAFKA_BOOTSTRAP", environ)

@@ -2,8 +2,9 @@
 horizon, against the static router, the baselines and a pure passive strategy.
 
 Every strategy completes: what is left at the window's end is bought with marketable
-orders. The report adds, per strategy, the implementation shortfall against the arrival
-mid (bps), the share filled passively and the rebates earned.
+orders. The result (:class:`CkResult`) holds every strategy's shares, money and fills, from
+which its report (:mod:`sor.report.ck_report`) adds, per strategy, the implementation
+shortfall against the arrival mid (bps), the share filled passively and the rebates earned.
 
 A sell runs the buy machinery on the reflected market (:mod:`sor.ck.mirror`) and maps its
 money back; the static strategies sell on the snapshots as the static model does.
@@ -16,22 +17,24 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Any
 
 import numpy as np
 
-from sor import __version__
 from sor.ck.mirror import mirror_constant, proceeds, reflect_events
 from sor.ck.queue import (
     Book,
     advance,
     attach_venues,
-    fill_rule_entries,
     order_level_venues,
-    queue_model_entries,
     sweep,
 )
 from sor.ck.router import CKResult, CKSettings, arrival, outflows, run_ck
+from sor.core.defaults import (
+    DEFAULT_CK_LAMBDA_OVER,
+    DEFAULT_CK_LAMBDA_UNDER,
+    DEFAULT_CK_THETA_QUEUE,
+    DEFAULT_HORIZONS_S,
+)
 from sor.core.domain import (
     NANOS_PER_DOLLAR,
     NANOS_PER_SECOND,
@@ -40,27 +43,47 @@ from sor.core.domain import (
     dollars_to_nanos,
 )
 from sor.core.errors import SorError
+from sor.core.market import MarketData
 from sor.core.search import SearchGrid, best_index, run_grid
-from sor.data.reader import MarketData, format_timestamp
-from sor.report.builder import BUY_RULE, SELL_RULE, Money, completion, savings_bps, summary
-from sor.report.markouts import EVENT_MID, FillLog, TopOfBook, cost_split, markouts_section
+from sor.core.types import FillRule, QueueModel, Side
+from sor.report.markouts import FillLog, TopOfBook
 from sor.static.backtest import BacktestConfig, baseline_names, run_backtest
 
 log = logging.getLogger("sor")
 
 DEFAULT_CK_GRID = SearchGrid(
-    lambda_over=(0.05,), lambda_under=(0.01, 0.05, 0.2), theta_queue=(0.0005, 0.005, 0.05)
+    lambda_over=DEFAULT_CK_LAMBDA_OVER,
+    lambda_under=DEFAULT_CK_LAMBDA_UNDER,
+    theta_queue=DEFAULT_CK_THETA_QUEUE,
 )
-DEFAULT_HORIZONS_S = (0.2, 0.5, 2.0)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """A strategy's money and fills in the common form of the report."""
+    """A strategy's money and fills, in the form both the report and the figure read.
+
+    Attributes
+    ----------
+    total_fill
+        Shares bought (sold, for a sell order).
+    total_cash_nanos
+        What they cost, fees paid and rebates earned included (for a sell: the proceeds),
+        nano-dollars.
+    passive_fill
+        Shares of ``total_fill`` filled by resting limit orders.
+    rebates_nanos
+        Maker rebates earned, nano-dollars.
+    completion_ns
+        When the last share of the order filled (ns since the epoch), None when the order
+        was not completed.
+    fills
+        Every fill at the market's own prices, with the fee it paid or the rebate it earned;
+        None where they are not kept (the search's rows).
+    """
 
     total_fill: int
     total_cash_nanos: int
-    passive: int
+    passive_fill: int
     rebates_nanos: int
     completion_ns: int | None
     fills: FillLog | None = field(default=None, repr=False, compare=False)
@@ -71,6 +94,119 @@ class Outcome:
         if self.total_fill == 0:
             return None
         return float(Fraction(self.total_cash_nanos, self.total_fill * NANOS_PER_DOLLAR))
+
+    @property
+    def passive_share(self) -> float | None:
+        """The share of the filled shares filled passively, None when none filled."""
+        return self.passive_fill / self.total_fill if self.total_fill else None
+
+
+@dataclass(frozen=True)
+class CkSearchRow:
+    """The router's outcome for one point of the search: a parameter set and a horizon."""
+
+    parameters: RiskParameters
+    horizon_s: float
+    outcome: Outcome
+
+    def as_dict(self) -> dict[str, float]:
+        """Return the point under its report names: the parameters, then ``horizon_s``."""
+        return {**self.parameters.as_dict(), "horizon_s": self.horizon_s}
+
+
+@dataclass(frozen=True)
+class CkResult:
+    """The outcome of one model-ck backtest, ready for the report and the figure
+    (:func:`sor.report.ck_report.build_ck_report`, :func:`sor.report.figures.ck_figure`).
+
+    One router run of the search is a :class:`sor.ck.router.CKResult`; this is the whole
+    backtest's.
+
+    Attributes
+    ----------
+    config
+        The run's configuration (order, side, costs, grid).
+    data
+        The snapshots the static strategies ran on: the input's name, hash and skipped rows.
+    settings
+        The simulator's settings: latency, queue model, fill rules.
+    horizons_s
+        The decision horizons searched, seconds.
+    venues
+        Publisher ids of the venues, ascending.
+    order_level
+        Per venue of ``venues``, how the ``FIFO`` queue model sees it
+        (:func:`sor.ck.queue.order_level_venues`: 0 where it cannot).
+    window_start_ns, window_end_ns
+        The window, ns since the epoch, inclusive.
+    n_events
+        Events in the window.
+    arrival_mid_px
+        The NBBO mid once every venue has printed ($), of the market itself on a sell; None
+        when undefined.
+    search
+        Every point of the search in grid order, horizons varying fastest.
+    best
+        Index in ``search`` of the chosen point.
+    strategies
+        Every strategy's outcome with its fills, in the report's order: ``router`` (at the
+        chosen point), ``static``, the baselines of the side, ``passive`` (at the chosen
+        point).
+    book
+        The venues' complete books, top level: what the fills' markouts are measured on.
+    """
+
+    config: BacktestConfig
+    data: MarketData
+    settings: CKSettings
+    horizons_s: tuple[float, ...]
+    venues: tuple[int, ...]
+    order_level: tuple[int, ...]
+    window_start_ns: int
+    window_end_ns: int
+    n_events: int
+    arrival_mid_px: float | None
+    search: tuple[CkSearchRow, ...]
+    best: int
+    strategies: dict[str, Outcome]
+    book: TopOfBook = field(repr=False)
+
+    @property
+    def sell(self) -> bool:
+        """True for a sell order."""
+        return self.config.side is Side.SELL
+
+    @property
+    def router(self) -> Outcome:
+        """The router's outcome at the chosen point, with its fills."""
+        return self.strategies["router"]
+
+    @property
+    def best_row(self) -> CkSearchRow:
+        """The point the search chose."""
+        return self.search[self.best]
+
+    @property
+    def baselines(self) -> dict[str, Outcome]:
+        """The strategies the router is compared with, in the report's order: the side's
+        baselines, ``passive``, then ``static``."""
+        names = (*baseline_names(self.config.side), "passive", "static")
+        return {name: self.strategies[name] for name in names}
+
+    @property
+    def search_is_arbitrary(self) -> bool:
+        """True when every point gave the same shares and cash: the choice means nothing."""
+        return len({(r.outcome.total_fill, r.outcome.total_cash_nanos) for r in self.search}) == 1
+
+    @property
+    def queue_model_name(self) -> str:
+        """The queue model's name, as ``--queue-model`` spells it."""
+        return QueueModel(self.settings.queue_model).text
+
+    @property
+    def crossing_fill_name(self) -> str:
+        """The crossing-fill rule's name, as ``--crossing-fill`` spells it."""
+        return FillRule(self.settings.crossing_fill).text
 
 
 def _from_ck(result: CKResult, two_c: int = 0) -> Outcome:
@@ -104,14 +240,14 @@ def run_ck_backtest(
     settings: CKSettings | None = None,
     workers: int | None = None,
     on_progress: Callable[[], None] | None = None,
-) -> dict[str, Any]:
-    """Run the model-ck backtest and return the report object.
+) -> CkResult:
+    """Run the model-ck backtest; its report is :func:`sor.report.ck_report.build_ck_report`.
 
     ``events`` are every row of the window (:func:`sor.data.events.read_events`, or an event
     stream's); ``market`` the snapshots of the same rows, for the static strategies.
     """
     settings = settings or CKSettings()
-    sell = config.side == "sell"
+    sell = config.side is Side.SELL
     two_c = mirror_constant(events) if sell else 0
     original = events
     if sell:
@@ -166,91 +302,25 @@ def run_ck_backtest(
     for name, result in {"static": static.router, **static.baselines}.items():
         outcomes[name] = _complete(result, final, last_row_ns, fees, end, two_c)
     outcomes["passive"] = _with_fills(_from_ck(passive, two_c), passive, fees, rebates, two_c)
-    params, horizon = points[best]
-    names = [*baseline_names(config.side), "passive", "static"]
-    router = outcomes["router"]
-    report: dict[str, Any] = {
-        "best_parameters": {**params.as_dict(), "horizon_s": horizon},
-        "optimized": summary(router),
-        "baselines": {name: summary(outcomes[name]) for name in names},
-        "savings_vs_baselines_bps": {
-            name: savings_bps(outcomes[name], router, config.side) for name in names
-        },
-        "strategies": {name: _details(o, size, mid, sell) for name, o in outcomes.items()},
-        "search": {
-            "parameter_sets": len(points),
-            "choice_is_arbitrary": len({(r.filled, r.cash_nanos) for r in results}) == 1,
-            "rule": SELL_RULE if sell else BUY_RULE,
-            "table": [
-                {
-                    **p.as_dict(),
-                    "horizon_s": h,
-                    **summary(o),
-                    "passive_share": r.passive / r.filled if r.filled else None,
-                }
-                for (p, h), r, o in zip(points, results, table, strict=True)
-            ],
-        },
-        "run": {
-            "version": __version__,
-            "model": "ck",
-            "input": market.source,
-            "input_sha256": market.sha256,
-            "seed": config.seed,
-            "order_size": size,
-            "window": {"start": format_timestamp(start), "end": format_timestamp(end)},
-            "events": len(events),
-            "skipped_rows": dict(sorted(market.skipped.items())),
-            "arrival_mid": mid,
-            "latency": settings.latency.as_dict(),
-            **queue_model_entries(
-                settings.queue_model,
-                settings.fallback_queue_model,
-                venues,
-                order_level_venues(events, venues),
-            ),
-            **fill_rule_entries(settings.crossing_fill, settings.trade_fill),
-            "horizons_s": list(horizons_s),
-            "venues": {
-                str(v): {"fee": config.costs.fee(int(v)), "rebate": config.costs.rebate(int(v))}
-                for v in venues
-            },
-        },
-        "notes": SELL_NOTES if sell else BUY_NOTES,
-    }
-    if sell:
-        # a buy report carries no side, so buy reports stay as they were
-        report["run"] = {"side": "sell", **report["run"]}
-    # last, so that the keys before it read as they always have
-    book, side = TopOfBook.of_events(original), -1 if sell else 1
-    markouts = markouts_section(
-        EVENT_MID,
-        book,
-        side,
-        {name: o.fills for name, o in outcomes.items() if o.fills is not None},
+    return CkResult(
+        config=config,
+        data=market,
+        settings=settings,
+        horizons_s=tuple(horizons_s),
+        venues=tuple(int(v) for v in venues),
+        order_level=tuple(int(v) for v in order_level_venues(events, venues)),
+        window_start_ns=start,
+        window_end_ns=end,
+        n_events=len(events),
+        arrival_mid_px=mid,
+        search=tuple(
+            CkSearchRow(params, horizon, outcome)
+            for (params, horizon), outcome in zip(points, table, strict=True)
+        ),
+        best=best,
+        strategies=outcomes,
+        book=TopOfBook.of_events(original),
     )
-    markouts["cost_split"] = (
-        cost_split(router.fills, side, book, mid) if router.fills is not None else None
-    )
-    report["markouts"] = markouts
-    return report
-
-
-BUY_NOTES = [
-    "every strategy completes: the remainder at the window's end is bought with "
-    "marketable orders sweeping the displayed asks",
-    "best_ask, twap, vwap and static run on the snapshots (first row per venue and timestamp); router and "
-    "passive on every event with queue positions, latency, fees and rebates",
-    "vwap weights its buckets by displayed ask size over the whole window (hindsight)",
-]
-SELL_NOTES = [
-    "every strategy completes: the remainder at the window's end is sold with "
-    "marketable orders sweeping the displayed best bids",
-    BUY_NOTES[1].replace("best_ask", "best_bid"),
-    "vwap weights its buckets by displayed bid size over the whole window (hindsight)",
-    "limit sells rest at each venue's best ask; implementation shortfall is "
-    "(arrival mid - avg_fill_px) / arrival mid, so a cost is positive",
-]
 
 
 MAX_DECISIONS = 200_000
@@ -304,17 +374,3 @@ def _complete(
             rows.append((end, int(q), price, int(fees[v])))
         done_ns = end if filled >= result.order_size else None
     return Outcome(filled, cash, 0, 0, done_ns, FillLog.of_rows(rows))
-
-
-def _details(outcome: Outcome, size: int, mid: float | None, sell: bool = False) -> dict[str, Any]:
-    price = outcome.avg_fill_px
-    shortfall = None
-    if price is not None and mid:
-        # positive = a cost on both sides: paying above the mid, or selling below it
-        shortfall = ((mid - price) if sell else (price - mid)) / mid * 10_000
-    return {
-        **completion(size - outcome.total_fill, outcome.completion_ns),
-        "implementation_shortfall_bps": shortfall,
-        "passive_share": outcome.passive / outcome.total_fill if outcome.total_fill else None,
-        "rebates": Money(outcome.rebates_nanos),
-    }

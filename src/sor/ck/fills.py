@@ -22,6 +22,7 @@ from sor.ck.queue import CONSERVATIVE, DISPLAYED, run_schedule
 from sor.ck.router import CKSettings
 from sor.core.domain import NANOS_PER_SECOND
 from sor.core.errors import SorError
+from sor.core.types import Side
 from sor.report.markouts import MARKOUT_HORIZONS_S, TopOfBook, mark_out, share_weighted
 
 log = logging.getLogger("sor")
@@ -175,9 +176,12 @@ class StudyOptions:
     queue_model: int = CONSERVATIVE
     latency_ns: int = 0
     crossing_fill: int = DISPLAYED
-    side: str = "buy"
+    side: Side = Side.BUY
     trade_fill: int = DISPLAYED
     fallback_queue_model: int = CONSERVATIVE
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "side", Side.parse(self.side))  # its name is taken too
 
     @property
     def settings(self) -> CKSettings:
@@ -203,10 +207,10 @@ class _Market:
     last_ns: int
 
     @classmethod
-    def of(cls, events: np.ndarray, venues: np.ndarray, side: str) -> _Market | None:
+    def of(cls, events: np.ndarray, venues: np.ndarray, side: Side) -> _Market | None:
         from sor.data.events import complete_books
 
-        top = mirror_constant(events) if side == "sell" else 0
+        top = mirror_constant(events) if side is Side.SELL else 0
         book = reflect_events(events, top) if top else events
         complete = events[complete_books(events)]
         firsts = [complete["ts_event"][complete["venue"] == v][:1] for v in range(len(venues))]

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sor.core.defaults import DEFAULT_LATENCY_SIGMA, DEFAULT_LATENCY_US, DEFAULT_SEED
 from sor.core.errors import ConfigError
 
 MAX_DRAW_NS = 86_400 * 1_000_000_000
@@ -36,9 +37,9 @@ class OrderLatency:
         Seed of the generator of sampled latencies (unused when constant).
     """
 
-    median_ns: int = 100_000
-    sigma: float = 0.0
-    seed: int = 0
+    median_ns: int = round(DEFAULT_LATENCY_US * 1000)
+    sigma: float = DEFAULT_LATENCY_SIGMA
+    seed: int = DEFAULT_SEED
 
     def __post_init__(self) -> None:
         # the options' names (--latency-us, --latency-sigma) tell a CLI user what to change

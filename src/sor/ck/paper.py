@@ -34,12 +34,13 @@ import numpy as np
 from sor.ck.exact import exact_cents_per_share
 from sor.ck.model import CKParams, FloatArray
 from sor.ck.place import STRATEGIES, Problem, parse_problem, place
+from sor.core.defaults import DEFAULT_PAPER_SAMPLES, DEFAULT_SEED
 from sor.core.errors import ConfigError
 
 SIZES = (500, 1000, 5000)
 VENUE_COUNTS = (1, 2, 3, 4, 5)
-SAMPLES = 10_000
-SEED = 7
+SAMPLES = DEFAULT_PAPER_SAMPLES
+SEED = DEFAULT_SEED
 MEAN = 2200.0  # m, Poisson mean of xi_0 and eps_k, shares
 COMMON_WEIGHT = 0.6  # a
 TOLERANCE_CENTS = 0.05

@@ -70,11 +70,11 @@ from sor.ck.model import (
     poisson_factor_outflows,
 )
 from sor.ck.solver import solve
+from sor.core.defaults import DEFAULT_SAMPLES
 from sor.core.domain import MAX_ORDER_SIZE
 from sor.core.errors import ConfigError, SorError
 from sor.core.validated import Validated
 
-DEFAULT_SAMPLES = 1000
 MAX_SHARES = MAX_ORDER_SIZE
 """Most shares in ``order_size``, a queue, an outflow or the outflow mean: 10^12, the largest
 order of a backtest; every sum of shares the solver forms stays a whole number in a float and

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from sor.core.types import FillRule, QueueModel
 from sor.data.events import (
     CUT_FILL,
     CUT_REQUEUE,
@@ -59,26 +60,23 @@ from sor.data.events import (
 )
 from sor.static.replay import sweep_orders
 
-CONSERVATIVE = 0
-PROBABILISTIC = 1
-FIFO = 2
-QUEUE_MODELS = {"conservative": CONSERVATIVE, "probabilistic": PROBABILISTIC, "fifo": FIFO}
-L2_QUEUE_MODELS = {"conservative": CONSERVATIVE, "probabilistic": PROBABILISTIC}
+# plain integers where the compiled simulator compares them (numba folds them in)
+CONSERVATIVE = int(QueueModel.CONSERVATIVE)
+PROBABILISTIC = int(QueueModel.PROBABILISTIC)
+FIFO = int(QueueModel.FIFO)
+QUEUE_MODELS = {model.text: int(model) for model in QueueModel}
+L2_QUEUE_MODELS = {name: code for name, code in QUEUE_MODELS.items() if code != FIFO}
 """The models that need no order ids: a ``FIFO`` run's venues without them use one."""
 
-DISPLAYED = 0
-WHOLE = 1
-CROSSING_FILLS = {"displayed": DISPLAYED, "whole": WHOLE}
+DISPLAYED = int(FillRule.DISPLAYED)
+WHOLE = int(FillRule.WHOLE)
+CROSSING_FILLS = {rule.text: int(rule) for rule in FillRule}
 """What a resting buy gets when the asks cross its price: at most the ask size displayed at
 or below it (``DISPLAYED``), or its whole remainder (``WHOLE``, hftbacktest's rule)."""
-TRADE_FILLS = {"displayed": DISPLAYED, "whole": WHOLE}
+TRADE_FILLS = CROSSING_FILLS
 """What sell trades do to a resting buy: at its price, advance it by the level's displayed
 drop, below it, fill at most the trade's size (``DISPLAYED``); or advance it by the
 trade's size and fill its whole remainder (``WHOLE``, hftbacktest's rules)."""
-
-
-def _name(table: dict[str, int], code: int) -> str:
-    return next(name for name, value in table.items() if value == code)
 
 
 def fill_rule_entries(crossing_fill: int, trade_fill: int = DISPLAYED) -> dict[str, str]:
@@ -86,9 +84,9 @@ def fill_rule_entries(crossing_fill: int, trade_fill: int = DISPLAYED) -> dict[s
     (``DISPLAYED``), so that default reports stay as they were, by name."""
     out = {}
     if crossing_fill != DISPLAYED:
-        out["crossing_fill"] = _name(CROSSING_FILLS, crossing_fill)
+        out["crossing_fill"] = FillRule(crossing_fill).text
     if trade_fill != DISPLAYED:
-        out["trade_fill"] = _name(TRADE_FILLS, trade_fill)
+        out["trade_fill"] = FillRule(trade_fill).text
     return out
 
 
@@ -97,11 +95,11 @@ def queue_model_entries(
 ) -> dict[str, object]:
     """Return the report's record of the queue model: its name and, for ``FIFO``, the
     fallback's and which venue (publisher id) used which."""
-    out: dict[str, object] = {"queue_model": _name(QUEUE_MODELS, queue_model)}
+    out: dict[str, object] = {"queue_model": QueueModel(queue_model).text}
     if queue_model == FIFO:
-        out["fallback_queue_model"] = _name(QUEUE_MODELS, fallback)
+        out["fallback_queue_model"] = QueueModel(fallback).text
         out["venue_queue_models"] = {
-            str(int(p)): "fifo" if exact else _name(QUEUE_MODELS, fallback)
+            str(int(p)): "fifo" if exact else QueueModel(fallback).text
             for p, exact in zip(venues, order_level, strict=True)
         }
     return out

@@ -21,9 +21,10 @@ import numpy as np
 from sor.ck.latency import OrderLatency
 from sor.ck.model import CKParams
 from sor.ck.queue import (
-    CONSERVATIVE,
-    DISPLAYED,
+    CROSSING_FILLS,
     FIFO,
+    QUEUE_MODELS,
+    TRADE_FILLS,
     Book,
     Fills,
     advance,
@@ -31,6 +32,12 @@ from sor.ck.queue import (
     sweep,
 )
 from sor.ck.solver import solve
+from sor.core.defaults import (
+    DEFAULT_CROSSING_FILL,
+    DEFAULT_FALLBACK_QUEUE_MODEL,
+    DEFAULT_QUEUE_MODEL,
+    DEFAULT_TRADE_FILL,
+)
 from sor.core.domain import NANOS_PER_DOLLAR, NANOS_PER_SECOND, RiskParameters
 from sor.core.errors import SorError
 from sor.data.events import complete_books
@@ -43,10 +50,10 @@ class CKSettings:
     """Simulator settings of a ck run: recorded in the report (``sor.ck.queue`` codes)."""
 
     latency: OrderLatency = field(default_factory=OrderLatency)
-    queue_model: int = CONSERVATIVE
-    crossing_fill: int = DISPLAYED
-    trade_fill: int = DISPLAYED
-    fallback_queue_model: int = CONSERVATIVE
+    queue_model: int = QUEUE_MODELS[DEFAULT_QUEUE_MODEL]
+    crossing_fill: int = CROSSING_FILLS[DEFAULT_CROSSING_FILL]
+    trade_fill: int = TRADE_FILLS[DEFAULT_TRADE_FILL]
+    fallback_queue_model: int = QUEUE_MODELS[DEFAULT_FALLBACK_QUEUE_MODEL]
 
     def book(self, events: np.ndarray, venues: np.ndarray) -> Book:
         """An empty book for ``events`` (with a ``venue`` column): under ``FIFO`` it marks

@@ -7,12 +7,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-from sor.app.defaults import (
-    DEFAULT_MAX_TS_DISTANCE_H,
-    DEFAULT_ORDER_SIZE,
-    DEFAULT_SEED,
-    NANOS_PER_HOUR,
-)
 from sor.app.runs import (
     BacktestOptions,
     CKOptions,
@@ -25,7 +19,6 @@ from sor.app.runs import (
     run_stream_backtest,
 )
 from sor.cli.common import (
-    SKIP_HELP,
     TOPIC_HELP,
     TS_DISTANCE_HELP,
     CrossingFillFlag,
@@ -39,11 +32,15 @@ from sor.cli.common import (
     LatencyUsFlag,
     LobsterBookFlag,
     ModelFlag,
+    NoPlotFlag,
     Opt,
+    PlotFlag,
     PublisherFlag,
     QueueModelFlag,
+    QuietFlag,
     RebateFlag,
     SideFlag,
+    SkipBadRowsFlag,
     ThetaQueueFlag,
     TradeFillFlag,
     float_list,
@@ -53,6 +50,14 @@ from sor.cli.common import (
     window_help,
     with_default,
 )
+from sor.core.defaults import (
+    DEFAULT_GAP_TIMEOUT_S,
+    DEFAULT_MAX_TS_DISTANCE_H,
+    DEFAULT_ORDER_SIZE,
+    DEFAULT_SEED,
+    DEFAULT_SIDE,
+)
+from sor.core.domain import NANOS_PER_HOUR
 from sor.core.errors import SorError
 
 log = logging.getLogger("sor")
@@ -106,7 +111,7 @@ def backtest(
             help="--kafka: stop naming the missing messages when the replay sends nothing "
             "for this many seconds while the broker is up."
         ),
-    ] = 30.0,
+    ] = DEFAULT_GAP_TIMEOUT_S,
     topic: Annotated[str | None, Opt(help=TOPIC_HELP)] = None,
     speed: Annotated[float, Opt(help="--stream replay speed: 1 real time, 0 flat out.")] = 0.0,
     start: Annotated[
@@ -138,8 +143,8 @@ def backtest(
     trade_fill: TradeFillFlag = None,
     fallback_queue_model: FallbackQueueModelFlag = None,
     json_out: Annotated[Path, Opt(help="Where to write the report.")] = Path("output.json"),
-    plot: Annotated[Path, Opt(help="Where to write the figure.")] = Path("results.png"),
-    no_plot: Annotated[bool, Opt("--no-plot", help="Do not draw the figure.")] = False,
+    plot: PlotFlag = Path("results.png"),
+    no_plot: NoPlotFlag = False,
     config: Annotated[
         Path | None,
         Opt(
@@ -147,7 +152,7 @@ def backtest(
             "wins over it. Else SOR_CONFIG."
         ),
     ] = None,
-    skip_bad_rows: Annotated[bool, Opt(help=SKIP_HELP, show_default=False)] = False,
+    skip_bad_rows: SkipBadRowsFlag = False,
     max_ts_distance: Annotated[float, Opt(help=TS_DISTANCE_HELP)] = DEFAULT_MAX_TS_DISTANCE_H,
     seed: Annotated[int, Opt(help="Seed of the generated data.")] = DEFAULT_SEED,
     workers: Annotated[
@@ -156,7 +161,7 @@ def backtest(
     ] = None,
     lobster_book: LobsterBookFlag = None,
     publisher: PublisherFlag = None,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar or logs.")] = False,
+    quiet: QuietFlag = False,
 ) -> None:
     """Backtest the router against the baselines; print the report.
 
@@ -201,7 +206,7 @@ def backtest(
             start=pick(flags.start, file_config.order.start),
             end=pick(flags.end, file_config.order.end),
             order_size=pick(flags.order_size, file_config.order.size),
-            side=pick(flags.side, file_config.order.side) or "buy",
+            side=pick(flags.side, file_config.order.side) or DEFAULT_SIDE,
             fee=flags.fee,
             rebate=flags.rebate,
             lambda_over=pick(flags.lambda_over, search.lambda_over),

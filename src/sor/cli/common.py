@@ -11,39 +11,33 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sor.app.defaults import (
+from sor.core.defaults import (
     DEFAULT_BOOTSTRAP,
+    DEFAULT_CK_LAMBDA_OVER,
+    DEFAULT_CK_LAMBDA_UNDER,
+    DEFAULT_CK_THETA_QUEUE,
     DEFAULT_CROSSING_FILL,
     DEFAULT_FALLBACK_QUEUE_MODEL,
+    DEFAULT_FEE,
+    DEFAULT_HORIZONS_S,
+    DEFAULT_LAMBDA_OVER,
+    DEFAULT_LAMBDA_UNDER,
     DEFAULT_LATENCY_SIGMA,
     DEFAULT_LATENCY_US,
     DEFAULT_QUEUE_MODEL,
+    DEFAULT_REBATE,
     DEFAULT_SEED,
+    DEFAULT_SIDE,
+    DEFAULT_THETA_QUEUE,
+    DEFAULT_TOPIC,
     DEFAULT_TRADE_FILL,
 )
-from sor.core.domain import DEFAULT_FEE, DEFAULT_REBATE
 from sor.core.errors import SorError
-from sor.core.search import DEFAULT_LAMBDA_OVER, DEFAULT_LAMBDA_UNDER, DEFAULT_THETA_QUEUE
 
 if TYPE_CHECKING:
     from sor.data.orderlevel import SourceOptions
 
 log = logging.getLogger("sor")
-
-# Shown in the help only: importing them from the streaming and model-ck modules would cost
-# every `sor` command (and its --help) a quarter of a second; tests/unit/test_help.py checks
-# that they match.
-HELP_TOPIC = "mock_l1_stream"
-
-
-HELP_CK_GRID = ((0.05,), (0.01, 0.05, 0.2), (0.0005, 0.005, 0.05))
-"""``sor.ck.backtest.DEFAULT_CK_GRID``: lambda_over, lambda_under, theta_queue."""
-
-
-HELP_HORIZONS_S = (0.2, 0.5, 2.0)
-
-
-HELP_GENERATED_MINUTES = 9
 
 
 def with_default(text: str, default: object) -> str:
@@ -138,7 +132,7 @@ BROKER_HELP = with_default(
 
 
 TOPIC_HELP = with_default(
-    "Kafka topic; else SOR_KAFKA_TOPIC, else the config's [kafka].", HELP_TOPIC
+    "Kafka topic; else SOR_KAFKA_TOPIC, else the config's [kafka].", DEFAULT_TOPIC
 )
 
 
@@ -152,6 +146,12 @@ KAFKA_CONFIG_HELP = "TOML file; its [kafka] section applies. Else SOR_CONFIG."
 
 
 SKIP_HELP = "Skip unparseable rows, counting them per reason."
+SkipBadRowsFlag = Annotated[bool, Opt(help=SKIP_HELP, show_default=False)]
+QuietFlag = Annotated[bool, Opt("--quiet", "-q", help="No progress bar; log warnings only.")]
+NoPlotFlag = Annotated[bool, Opt("--no-plot", help="Do not draw the figure.")]
+PlotFlag = Annotated[Path, Opt(help="Where to write the figure.")]
+KafkaConfigFlag = Annotated[Path | None, Opt(help=KAFKA_CONFIG_HELP)]
+"""The flags every command that has them declares alike."""
 
 
 TS_DISTANCE_HELP = (
@@ -186,7 +186,7 @@ SideFlag = Annotated[
     Opt(
         help=with_default(
             "buy (take the asks) or sell (take the bids); else the config's [order] side.",
-            "buy",
+            DEFAULT_SIDE,
         )
     ),
 ]
@@ -207,13 +207,13 @@ RebateFlag = Annotated[
     ),
 ]
 LambdaOverFlag = Annotated[
-    str | None, Opt(help=grid_help("lambda_over", DEFAULT_LAMBDA_OVER, HELP_CK_GRID[0]))
+    str | None, Opt(help=grid_help("lambda_over", DEFAULT_LAMBDA_OVER, DEFAULT_CK_LAMBDA_OVER))
 ]
 LambdaUnderFlag = Annotated[
-    str | None, Opt(help=grid_help("lambda_under", DEFAULT_LAMBDA_UNDER, HELP_CK_GRID[1]))
+    str | None, Opt(help=grid_help("lambda_under", DEFAULT_LAMBDA_UNDER, DEFAULT_CK_LAMBDA_UNDER))
 ]
 ThetaQueueFlag = Annotated[
-    str | None, Opt(help=grid_help("theta_queue", DEFAULT_THETA_QUEUE, HELP_CK_GRID[2]))
+    str | None, Opt(help=grid_help("theta_queue", DEFAULT_THETA_QUEUE, DEFAULT_CK_THETA_QUEUE))
 ]
 ModelFlag = Annotated[
     str, Opt(help="static (docs/semantics.md) or ck (limit orders on a queue simulator).")
@@ -222,7 +222,7 @@ HorizonFlag = Annotated[
     str | None,
     Opt(
         help=with_default(
-            "ck: decision horizons T, seconds, comma-separated.", listed(HELP_HORIZONS_S)
+            "ck: decision horizons T, seconds, comma-separated.", listed(DEFAULT_HORIZONS_S)
         )
     ),
 ]

@@ -10,10 +10,11 @@ import typer
 
 from sor.app.runs import check_outputs, write_atomically
 from sor.cli.common import (
-    SKIP_HELP,
     LobsterBookFlag,
     Opt,
     PublisherFlag,
+    QuietFlag,
+    SkipBadRowsFlag,
     setup_logging,
     source_options,
     user_errors,
@@ -31,8 +32,8 @@ def convert(
     depth: Annotated[int, Opt(help="Book levels: 10 (MBP-10) or 1 (MBP-1).")] = 10,
     lobster_book: LobsterBookFlag = None,
     publisher: PublisherFlag = None,
-    skip_bad_rows: Annotated[bool, Opt(help=SKIP_HELP, show_default=False)] = False,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="Log warnings only.")] = False,
+    skip_bad_rows: SkipBadRowsFlag = False,
+    quiet: QuietFlag = False,
 ) -> None:
     """Write an order-level file (MBO, LOBSTER) as Databento MBP.
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-from sor.app.defaults import DEFAULT_SEED
 from sor.app.runs import BacktestOptions, market_input, run_stream_backtest
-from sor.cli.common import Opt, setup_logging, user_errors
+from sor.cli.common import Opt, QuietFlag, setup_logging, user_errors
+from sor.core.defaults import DEFAULT_SEED
 
 
 def demo(
     seed: Annotated[
         int, Opt(min=0, max=2**63 - 1, help="Seed of the generated market.")
     ] = DEFAULT_SEED,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar or logs.")] = False,
+    quiet: QuietFlag = False,
 ) -> None:
     """Generate, stream and backtest a six-venue market.
 

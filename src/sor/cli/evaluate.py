@@ -8,12 +8,6 @@ from typing import Annotated
 
 import typer
 
-from sor.app.defaults import (
-    DEFAULT_MAX_TS_DISTANCE_H,
-    DEFAULT_ORDER_SIZE,
-    DEFAULT_SEED,
-    NANOS_PER_HOUR,
-)
 from sor.app.runs import (
     BacktestOptions,
     CKOptions,
@@ -21,7 +15,6 @@ from sor.app.runs import (
     write_atomically,
 )
 from sor.cli.common import (
-    SKIP_HELP,
     TS_DISTANCE_HELP,
     CrossingFillFlag,
     FallbackQueueModelFlag,
@@ -33,11 +26,15 @@ from sor.cli.common import (
     LatencySigmaFlag,
     LatencyUsFlag,
     ModelFlag,
+    NoPlotFlag,
     Opt,
+    PlotFlag,
     PublisherFlag,
     QueueModelFlag,
+    QuietFlag,
     RebateFlag,
     SideFlag,
+    SkipBadRowsFlag,
     ThetaQueueFlag,
     TradeFillFlag,
     float_list,
@@ -46,15 +43,22 @@ from sor.cli.common import (
     user_errors,
     with_default,
 )
+from sor.core.defaults import (
+    DEFAULT_MAX_DOWNLOAD,
+    DEFAULT_MAX_TS_DISTANCE_H,
+    DEFAULT_ORDER_SIZE,
+    DEFAULT_READ_TIMEOUT_S,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    DEFAULT_SIDE,
+    DEFAULT_TRAIN_DAYS,
+    DEFAULT_WORKER_TIMEOUT_S,
+)
+from sor.core.domain import NANOS_PER_HOUR
 from sor.core.errors import SorError
 
 # The defaults of sor.evaluate.run, .bootstrap, .cluster and .days, written here: importing
 # them would slow every help (tests/unit/test_evaluate.py checks that they match).
-DEFAULT_TRAIN_DAYS = 5
-DEFAULT_RESAMPLES = 10_000
-DEFAULT_WORKER_TIMEOUT_S = 60.0
-DEFAULT_READ_TIMEOUT_S = 30.0
-DEFAULT_MAX_DOWNLOAD = "20GB"
 
 
 def evaluate(
@@ -142,16 +146,16 @@ def evaluate(
     seed: Annotated[int, Opt(help="Seed of the bootstrap.")] = DEFAULT_SEED,
     resamples: Annotated[int, Opt(help="Bootstrap resamples.")] = DEFAULT_RESAMPLES,
     json_out: Annotated[Path, Opt(help="Where to write the report.")] = Path("evaluation.json"),
-    plot: Annotated[Path, Opt(help="Where to write the figure.")] = Path("evaluation.png"),
-    no_plot: Annotated[bool, Opt("--no-plot", help="Do not draw the figure.")] = False,
+    plot: PlotFlag = Path("evaluation.png"),
+    no_plot: NoPlotFlag = False,
     config: Annotated[
         Path | None,
         Opt(help="TOML file: fees per venue, grid, order size, ck, dask. Else SOR_CONFIG."),
     ] = None,
-    skip_bad_rows: Annotated[bool, Opt(help=SKIP_HELP, show_default=False)] = False,
+    skip_bad_rows: SkipBadRowsFlag = False,
     max_ts_distance: Annotated[float, Opt(help=TS_DISTANCE_HELP)] = DEFAULT_MAX_TS_DISTANCE_H,
     publisher: PublisherFlag = None,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar or logs.")] = False,
+    quiet: QuietFlag = False,
 ) -> None:
     """Evaluate the router over many days, tuned out of sample.
 
@@ -224,7 +228,7 @@ def evaluate(
         search = file_config.search
         options = BacktestOptions(
             order_size=pick(flags.order_size, file_config.order.size),
-            side=pick(flags.side, file_config.order.side) or "buy",
+            side=pick(flags.side, file_config.order.side) or DEFAULT_SIDE,
             fee=flags.fee,
             rebate=flags.rebate,
             lambda_over=pick(flags.lambda_over, search.lambda_over),

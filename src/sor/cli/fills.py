@@ -15,16 +15,26 @@ from sor.app.runs import check_outputs, write_atomically
 from sor.cli.common import (
     CROSSING_FILL_CHOICES,
     FALLBACK_QUEUE_MODEL_HELP,
-    SKIP_HELP,
     TRADE_FILL_CHOICES,
     LobsterBookFlag,
+    NoPlotFlag,
     Opt,
+    PlotFlag,
     PublisherFlag,
+    QuietFlag,
+    SkipBadRowsFlag,
     float_list,
     int_list,
     setup_logging,
     source_options,
     user_errors,
+)
+from sor.core.defaults import (
+    DEFAULT_CROSSING_FILL,
+    DEFAULT_FALLBACK_QUEUE_MODEL,
+    DEFAULT_QUEUE_MODEL,
+    DEFAULT_SIDE,
+    DEFAULT_TRADE_FILL,
 )
 from sor.core.errors import SorError
 
@@ -58,20 +68,22 @@ def fills(
             help="conservative (the one checked against hftbacktest), probabilistic, or fifo "
             "(the exact queue from order ids: MBO or LOBSTER input)."
         ),
-    ] = "conservative",
+    ] = DEFAULT_QUEUE_MODEL,
     fallback_queue_model: Annotated[
         str, Opt(help=FALLBACK_QUEUE_MODEL_HELP[0].upper() + FALLBACK_QUEUE_MODEL_HELP[1:])
-    ] = "conservative",
+    ] = DEFAULT_FALLBACK_QUEUE_MODEL,
     latency_us: Annotated[
         float, Opt(help="Order-entry latency, microseconds: orders rest this much later.")
     ] = 0.0,
-    side: Annotated[str, Opt(help="buy: rest at the best bid; sell: at the best ask.")] = "buy",
+    side: Annotated[
+        str, Opt(help="buy: rest at the best bid; sell: at the best ask.")
+    ] = DEFAULT_SIDE,
     crossing_fill: Annotated[
         str, Opt(help=CROSSING_FILL_CHOICES[0].upper() + CROSSING_FILL_CHOICES[1:])
-    ] = "displayed",
+    ] = DEFAULT_CROSSING_FILL,
     trade_fill: Annotated[
         str, Opt(help=TRADE_FILL_CHOICES[0].upper() + TRADE_FILL_CHOICES[1:])
-    ] = "displayed",
+    ] = DEFAULT_TRADE_FILL,
     compare: Annotated[
         bool,
         Opt(
@@ -89,10 +101,10 @@ def fills(
     ] = None,
     lobster_book: LobsterBookFlag = None,
     publisher: PublisherFlag = None,
-    skip_bad_rows: Annotated[bool, Opt(help=SKIP_HELP, show_default=False)] = False,
-    plot: Annotated[Path, Opt(help="Where to write the figure.")] = Path("fills.png"),
-    no_plot: Annotated[bool, Opt("--no-plot", help="Do not draw the figure.")] = False,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="Log warnings only.")] = False,
+    skip_bad_rows: SkipBadRowsFlag = False,
+    plot: PlotFlag = Path("fills.png"),
+    no_plot: NoPlotFlag = False,
+    quiet: QuietFlag = False,
 ) -> None:
     """Study how passive orders fill, per venue and horizon.
 
@@ -167,9 +179,9 @@ def _run(
         order_level_venues,
         queue_model_entries,
     )
-    from sor.core.paths import check_input_file
+    from sor.core.paths import check_input_file, file_sha256
+    from sor.core.types import Side
     from sor.data.events import read_events
-    from sor.data.reader import file_sha256
     from sor.report.markouts import MARKOUT_HORIZONS_S
 
     check_input_file(data)
@@ -180,7 +192,7 @@ def _run(
     options = study_of.StudyOptions(
         every_s=flags.every, sizes=flags.size, horizons_s=flags.horizon,
         queue_model=QUEUE_MODELS[flags.queue_model],
-        latency_ns=round(flags.latency_us * 1_000), side=flags.side,
+        latency_ns=round(flags.latency_us * 1_000), side=Side.parse(flags.side),
         crossing_fill=CROSSING_FILLS[flags.crossing_fill],
         trade_fill=TRADE_FILLS[flags.trade_fill],
         fallback_queue_model=QUEUE_MODELS[flags.fallback_queue_model],
@@ -250,7 +262,7 @@ def _summary(report: dict[str, Any]) -> str:
 
 def _write_orders(path: Path, rows: list[OrderRow]) -> None:
     """Write the orders' rows as CSV (times ISO-8601 UTC, prices in dollars)."""
-    from sor.data.reader import format_timestamp
+    from sor.core.timestamps import format_timestamp
 
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sor.app.defaults import DEFAULT_SEED
 from sor.app.runs import check_outputs, write_atomically
-from sor.cli.common import HELP_GENERATED_MINUTES, setup_logging, user_errors, with_default
-from sor.core.domain import DEFAULT_START
+from sor.cli.common import QuietFlag, setup_logging, user_errors, with_default
+from sor.core.defaults import DEFAULT_DURATION_S, DEFAULT_SEED, DEFAULT_START
 from sor.core.errors import SorError
 
 if TYPE_CHECKING:
@@ -43,7 +42,7 @@ def generate(
         str | None,
         typer.Option(
             help=with_default(
-                "Last ts_event, ISO-8601 UTC.", f"start + {HELP_GENERATED_MINUTES} min"
+                "Last ts_event, ISO-8601 UTC.", f"start + {DEFAULT_DURATION_S // 60} min"
             )
         ),
     ] = None,
@@ -117,7 +116,7 @@ def generate(
             help="Fair-coin trade signs and no impact: trades do not predict the price.",
         ),
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only.")] = False,
+    quiet: QuietFlag = False,
 ) -> None:
     """Write a synthetic multi-venue market as a Databento MBP CSV.
 
@@ -162,8 +161,8 @@ def _generate_file(out: Path, flags: GenerateFlags, flow: FlowModel, quiet: bool
 
 def _window(flags: GenerateFlags) -> tuple[int, int]:
     """The window of ``ts_event`` the flags ask for, nanoseconds."""
+    from sor.core.timestamps import parse_timestamp
     from sor.data.generate import DEFAULT_DURATION_NS
-    from sor.data.reader import parse_timestamp
 
     start_ns = parse_timestamp(flags.start)
     end_ns = parse_timestamp(flags.end) if flags.end is not None else start_ns + DEFAULT_DURATION_NS
@@ -206,8 +205,8 @@ def _generate_one(
 ) -> int:
     """Write one generated file atomically; log what it holds and the flags that make it;
     return its rows."""
+    from sor.core.timestamps import format_timestamp
     from sor.data.generate import GenerateSummary, generate_market
-    from sor.data.reader import format_timestamp
 
     written: list[GenerateSummary] = []
     write_atomically(

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from sor.cli.common import setup_logging, user_errors
+from sor.core.defaults import DEFAULT_PAPER_SAMPLES, DEFAULT_SEED
 from sor.core.errors import SorError
 
 MAX_SAMPLES = 1_000_000
@@ -40,11 +41,11 @@ def place(
         typer.Option(
             "--samples", min=1, max=MAX_SAMPLES, help="--paper-table: outflow samples per (S, K)."
         ),
-    ] = 10_000,
+    ] = DEFAULT_PAPER_SAMPLES,
     seed: Annotated[
         int,
         typer.Option("--seed", min=0, max=2**63 - 1, help="--paper-table: seed of the samples."),
-    ] = 7,
+    ] = DEFAULT_SEED,
     paper: Annotated[
         Path | None,
         typer.Option(

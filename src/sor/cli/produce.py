@@ -7,12 +7,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-from sor.app.defaults import (
-    DEFAULT_BOOTSTRAP,
-    DEFAULT_MAX_TS_DISTANCE_H,
-    DEFAULT_SEED,
-    NANOS_PER_HOUR,
-)
 from sor.app.runs import (
     BacktestOptions,
     market_input,
@@ -21,19 +15,22 @@ from sor.app.runs import (
 )
 from sor.cli.common import (
     BROKER_HELP,
-    KAFKA_CONFIG_HELP,
-    SKIP_HELP,
     TOPIC_HELP,
     TS_DISTANCE_HELP,
+    KafkaConfigFlag,
     LobsterBookFlag,
     Opt,
     PublisherFlag,
+    QuietFlag,
+    SkipBadRowsFlag,
     setup_logging,
     source_options,
     user_errors,
     window_help,
     with_default,
 )
+from sor.core.defaults import DEFAULT_BOOTSTRAP, DEFAULT_MAX_TS_DISTANCE_H, DEFAULT_SEED
+from sor.core.domain import NANOS_PER_HOUR
 
 log = logging.getLogger("sor")
 
@@ -67,13 +64,13 @@ def produce(
             "`sor backtest --model ck --kafka` needs.",
         ),
     ] = False,
-    config: Annotated[Path | None, Opt(help=KAFKA_CONFIG_HELP)] = None,
-    skip_bad_rows: Annotated[bool, Opt(help=SKIP_HELP, show_default=False)] = False,
+    config: KafkaConfigFlag = None,
+    skip_bad_rows: SkipBadRowsFlag = False,
     max_ts_distance: Annotated[float, Opt(help=TS_DISTANCE_HELP)] = DEFAULT_MAX_TS_DISTANCE_H,
     seed: Annotated[int, Opt(help="Seed of the generated data.")] = DEFAULT_SEED,
     lobster_book: LobsterBookFlag = None,
     publisher: PublisherFlag = None,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="Log warnings only.")] = False,
+    quiet: QuietFlag = False,
 ) -> None:
     """Publish the data to Kafka, one message per venue snapshot.
 

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from sor.app.defaults import DEFAULT_BOOTSTRAP
 from sor.cli.common import (
     BROKER_HELP,
-    KAFKA_CONFIG_HELP,
     TOPIC_HELP,
+    KafkaConfigFlag,
     Opt,
     setup_logging,
     user_errors,
 )
+from sor.core.defaults import DEFAULT_BOOTSTRAP
 
 log = logging.getLogger("sor")
 
@@ -27,7 +26,7 @@ def replays(
         Opt(help=BROKER_HELP),
     ] = None,
     topic: Annotated[str | None, Opt(help=TOPIC_HELP)] = None,
-    config: Annotated[Path | None, Opt(help=KAFKA_CONFIG_HELP)] = None,
+    config: KafkaConfigFlag = None,
 ) -> None:
     """List the replays a Kafka topic holds, oldest first.
 

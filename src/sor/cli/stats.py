@@ -17,13 +17,17 @@ import typer
 from sor.app.runs import FIGURE_FORMATS, check_outputs, timestamp_flag, write_atomically
 from sor.cli.common import (
     LobsterBookFlag,
+    NoPlotFlag,
+    PlotFlag,
     PublisherFlag,
+    QuietFlag,
     float_list,
     setup_logging,
     source_options,
     user_errors,
     window_help,
 )
+from sor.core.defaults import DEFAULT_MAX_TS_DISTANCE_H
 from sor.core.errors import SorError
 
 if TYPE_CHECKING:
@@ -49,16 +53,16 @@ def stats(
         str, typer.Option(help="Markout horizons, seconds, comma-separated.")
     ] = "1,10,60",
     tick: Annotated[float, typer.Option(help="Price grid, $: spreads are counted in it.")] = 0.01,
-    plot: Annotated[Path, typer.Option(help="Where to write the figure.")] = Path("stats.png"),
-    no_plot: Annotated[bool, typer.Option("--no-plot", help="Do not draw the figure.")] = False,
+    plot: PlotFlag = Path("stats.png"),
+    no_plot: NoPlotFlag = False,
     skip_bad_rows: Annotated[
         bool, typer.Option(help="Skip bad rows (as sor backtest does) instead of failing.")
     ] = False,
     max_ts_distance: Annotated[
         float,
         typer.Option(help="Hours a ts_event may lie from the file's median before its row is bad."),
-    ] = 24.0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only.")] = False,
+    ] = DEFAULT_MAX_TS_DISTANCE_H,
+    quiet: QuietFlag = False,
 ) -> None:
     """Print the stylized facts of a market data file as JSON.
 

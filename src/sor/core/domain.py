@@ -11,19 +11,17 @@ from fractions import Fraction
 
 import numpy as np
 
+from sor.core.defaults import DEFAULT_FEE, DEFAULT_REBATE
+
 NANOS_PER_DOLLAR = 1_000_000_000
 NANOS_PER_SECOND = 1_000_000_000
+NANOS_PER_HOUR = 3600 * NANOS_PER_SECOND
 STEP = 100
 """Allocation granularity of the static router, in shares."""
 
 VENUE_NAMES = {2: "XNAS", 9: "XNYS", 43: "ARCX", 5: "BATS", 8: "EDGX", 38: "IEX"}
 """Databento publisher ids of the venues the generator models, and their names."""
 
-DEFAULT_START = "2024-08-01T13:36:32Z"
-"""Start of the generated market (the first ts_event of the real l1_day.csv, to the second)."""
-
-DEFAULT_FEE = 0.003
-DEFAULT_REBATE = 0.002
 
 MAX_PRICE_NANOS = 2**62
 """Largest price a row may carry, in nano-dollars (about 4.6e9 $). Databento's int64

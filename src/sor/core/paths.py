@@ -4,6 +4,7 @@ FIFO, a symlink loop, a dangling symlink or unreadable."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 from pathlib import Path
@@ -59,3 +60,12 @@ def check_input_file(path: str | Path) -> None:
     problem = input_file_problem(Path(path))
     if problem is not None:
         raise DataError(problem, path=str(path))
+
+
+def file_sha256(path: Path) -> str:
+    """Return the hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

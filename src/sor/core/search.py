@@ -19,16 +19,12 @@ from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
 
+from sor.core.defaults import DEFAULT_LAMBDA_OVER, DEFAULT_LAMBDA_UNDER, DEFAULT_THETA_QUEUE
 from sor.core.domain import RiskParameters
 from sor.core.errors import ConfigError
 
 P = TypeVar("P")
 T = TypeVar("T")
-
-
-DEFAULT_LAMBDA_OVER = (0.1, 0.2, 0.4, 0.6, 0.8)
-DEFAULT_LAMBDA_UNDER = (0.1, 0.2, 0.4, 0.6, 0.8)
-DEFAULT_THETA_QUEUE = (0.1, 0.2, 0.4, 0.6, 0.8)
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,9 @@ import numpy as np
 
 from sor.core.domain import MAX_PRICE_NANOS
 from sor.core.errors import DataError
+from sor.core.timestamps import format_timestamp
 from sor.data.instruments import check_dbn_instrument
-from sor.data.reader import DEFAULT_MAX_TS_DISTANCE_NS, format_timestamp, timestamps_out_of_range
+from sor.data.reader import DEFAULT_MAX_TS_DISTANCE_NS, timestamps_out_of_range
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,8 @@ import numba
 import numpy as np
 import polars as pl
 
-from sor.core.domain import DEFAULT_START, NANOS_PER_SECOND, VENUE_NAMES
+from sor.core.defaults import DEFAULT_DURATION_S, DEFAULT_START
+from sor.core.domain import NANOS_PER_SECOND, VENUE_NAMES
 from sor.core.errors import ConfigError
 
 PUBLISHERS: dict[int, str] = dict(VENUE_NAMES)
@@ -51,7 +52,7 @@ PUBLISHERS: dict[int, str] = dict(VENUE_NAMES)
 
 VENUE_ORDER = (2, 9, 43, 5, 8, 38)
 LEVELS = 10
-DEFAULT_DURATION_NS = 9 * 60 * NANOS_PER_SECOND
+DEFAULT_DURATION_NS = DEFAULT_DURATION_S * NANOS_PER_SECOND
 PERIOD_NS = 300 * NANOS_PER_SECOND
 """Each venue's simulation starts afresh from its own seed every five minutes of
 ``ts_event``; a period's rows of all venues are sorted together."""
@@ -684,7 +685,7 @@ def generate_market(
     ConfigError
         An argument is out of range or a timestamp cannot be parsed.
     """
-    from sor.data.reader import parse_timestamp
+    from sor.core.timestamps import parse_timestamp
 
     if depth not in (1, 10):
         raise ConfigError(f"depth must be 1 (MBP-1) or 10 (MBP-10), got {depth}")

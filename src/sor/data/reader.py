@@ -7,11 +7,9 @@ column) instead of being silently turned into a missing value.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,15 +17,18 @@ import numba
 import numpy as np
 import polars as pl
 
+from sor.core.defaults import DEFAULT_MAX_TS_DISTANCE_H
 from sor.core.domain import (
     MAX_PRICE_NANOS,
     MAX_PUBLISHER_ID,
     MAX_SIZE,
     NANOS_PER_DOLLAR,
+    NANOS_PER_HOUR,
     SNAPSHOT_DTYPE,
 )
 from sor.core.errors import DataError
-from sor.core.paths import check_input_file
+from sor.core.market import MarketData
+from sor.core.paths import check_input_file, file_sha256
 from sor.data import csv_scan
 from sor.data.instruments import check_one_instrument, instrument_key
 
@@ -85,7 +86,7 @@ _BATCH_ROWS = 250_000
 
 EARLIEST_TS_NS = 631_152_000_000_000_000
 """1990-01-01T00:00:00Z: no market-by-price data is older; an earlier ``ts_event`` is bad."""
-DEFAULT_MAX_TS_DISTANCE_NS = 86_400 * 1_000_000_000
+DEFAULT_MAX_TS_DISTANCE_NS = round(DEFAULT_MAX_TS_DISTANCE_H * NANOS_PER_HOUR)
 """How far (one day) a ``ts_event`` may lie from the median of the input's before it is bad."""
 
 
@@ -110,98 +111,6 @@ def timestamps_out_of_range(
     high = centre + max_distance_ns
     out: np.ndarray = (ts < low) | (ts > high)
     return out
-
-
-@dataclass(frozen=True)
-class MarketData:
-    """The kept venue rows of one input, in processing order.
-
-    Attributes
-    ----------
-    snapshots
-        Structured array of ``SNAPSHOT_DTYPE``: the first row of each venue at each
-        ``ts_event``, sorted by ``ts_event`` with file order kept among equal values.
-    source
-        Where the rows came from (a path or a Kafka topic), for the report.
-    sha256
-        Hex SHA-256 of the input file, when the input is a file.
-    rows_read
-        Data rows read from the input, before windowing.
-    rows_in_window
-        Rows whose ``ts_event`` lies in the window, before keeping one per venue and time.
-    skipped
-        Rows dropped because they could not be parsed, counted per reason.
-    events
-        Every row of the window as ``EVENT_DTYPE`` (model ck), when the input carried them
-        (an event stream); None otherwise (files are read for events on demand).
-    """
-
-    snapshots: np.ndarray
-    source: str
-    sha256: str | None = None
-    rows_read: int = 0
-    rows_in_window: int = 0
-    skipped: Mapping[str, int] = field(default_factory=dict)
-    events: np.ndarray | None = None
-
-    @property
-    def venues(self) -> np.ndarray:
-        """Distinct publisher ids in ascending order."""
-        return np.unique(self.snapshots["publisher_id"])
-
-    @property
-    def first_ts(self) -> int | None:
-        """First kept ``ts_event`` in ns, or None when nothing was kept."""
-        return int(self.snapshots["ts_event"][0]) if len(self.snapshots) else None
-
-    @property
-    def last_ts(self) -> int | None:
-        """Last kept ``ts_event`` in ns, or None when nothing was kept."""
-        return int(self.snapshots["ts_event"][-1]) if len(self.snapshots) else None
-
-
-def parse_timestamp(text: str) -> int:
-    """Parse an ISO-8601 timestamp (UTC unless an offset is given) to ns since the epoch.
-
-    Accepts a date, a date and time, fractional seconds down to nanoseconds, and a ``Z`` or
-    ``+HH:MM`` suffix, e.g. ``2024-08-01T13:36:32.491911683Z``.
-    """
-    raw = text.strip()
-    body, fraction = raw, ""
-    if "." in raw:
-        body, rest = raw.split(".", 1)
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        fraction, suffix = rest[:digits], rest[digits:]
-        body += suffix
-        if not fraction or len(fraction) > 9:
-            raise ValueError(f"invalid timestamp {text!r}: bad fractional seconds")
-    try:
-        moment = datetime.fromisoformat(body.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ValueError(
-            f"invalid timestamp {text!r}: expected ISO-8601 such as 2024-08-01T13:36:32.5Z"
-        ) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    whole = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    seconds = whole.days * 86_400 + whole.seconds
-    return seconds * 1_000_000_000 + whole.microseconds * 1_000 + int(fraction.ljust(9, "0") or 0)
-
-
-def format_timestamp(ts_ns: int) -> str:
-    """Format ns since the epoch as Databento does: ``2024-08-01T13:36:32.491911683Z``."""
-    seconds, nanos = divmod(int(ts_ns), 1_000_000_000)
-    moment = datetime.fromtimestamp(seconds, tz=UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{nanos:09d}Z"
-
-
-def file_sha256(path: Path) -> str:
-    """Return the hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_market(

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_RESAMPLES = 10_000
+from sor.core.defaults import DEFAULT_RESAMPLES
+
 CONFIDENCE = 0.95
 _CHUNK = 1 << 22
 """Resampled indices drawn at a time: bounds memory on long evaluations."""

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from sor.core.defaults import DEFAULT_READ_TIMEOUT_S, DEFAULT_WORKER_TIMEOUT_S
 from sor.core.errors import SorError
-from sor.evaluate.days import DEFAULT_READ_TIMEOUT_S
 from sor.evaluate.tasks import DayFailure, DayOutcome, DaySpec, run_day
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ RETRIES = 2
 """Times a task is run again after an unexpected exception (a fault of the input is no
 exception: see :func:`sor.evaluate.tasks.run_day`). A task whose worker dies is run
 again by the scheduler itself (``distributed.scheduler.allowed-failures``)."""
-DEFAULT_WORKER_TIMEOUT_S = 60.0
 """Seconds to wait for a first worker, and for a worker again when every one has left
 mid-run, before giving up (``--worker-timeout``)."""
 POLL_S = 0.5

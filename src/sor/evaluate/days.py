@@ -17,15 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sor.core.defaults import DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_READ_TIMEOUT_S
 from sor.core.errors import DataError, SorError
 from sor.core.paths import check_input_file
 
-DEFAULT_READ_TIMEOUT_S = 30.0
-"""Seconds an HTTP(S) server may take to accept a connection, or to send the next bytes of
-its answer, before the read fails (``--read-timeout``)."""
-DEFAULT_MAX_DOWNLOAD_BYTES = 20 * 10**9
-"""Bytes a day's copy may reach (``--max-download``, 20 GB): several times the largest day
-file of one instrument (an MBP-10 CSV of a busy stock), far below an endless answer."""
 CHUNK_BYTES = 1 << 20
 DAY_SUFFIXES = (".csv", ".dbn", ".dbn.zst")
 """Names a directory's files must end with to count as days (the readers' formats)."""

@@ -15,18 +15,19 @@ from typing import Any
 
 from sor import __version__
 from sor.core.errors import SorError
+from sor.core.types import Side
 from sor.evaluate.bootstrap import CONFIDENCE, Interval, bootstrap_mean
 from sor.evaluate.tasks import DayOutcome, parameter_sets
 from sor.evaluate.walkforward import walk_forward
-from sor.report.builder import Money
+from sor.report.builder import Money, side_entry
 from sor.static.backtest import BacktestConfig
 
 log = logging.getLogger("sor")
 
 
-def walk_forward_rule(side: str) -> str:
+def walk_forward_rule(side: Side) -> str:
     """The walk-forward rule in words, for the report: a sell chooses on the most proceeds."""
-    cash = "the most total_cash (proceeds)" if side == "sell" else "the least total_cash"
+    cash = "the most total_cash (proceeds)" if side is Side.SELL else "the least total_cash"
     return (
         "per instrument, for each day after its first train_days: the parameter set with the "
         f"fewest unfilled shares summed over the train_days days before it, then {cash} "
@@ -34,9 +35,10 @@ def walk_forward_rule(side: str) -> str:
     )
 
 
-def better(side: str) -> str:
-    """What positive savings mean, in words: a buy paid less, a sell received more."""
-    return "received more than" if side == "sell" else "paid less than"
+def better(side: Side | str) -> str:
+    """What positive savings mean, in words: a buy paid less, a sell received more (the
+    side as a report names it, or typed)."""
+    return "received more than" if Side.parse(side) is Side.SELL else "paid less than"
 
 
 @dataclass(frozen=True)
@@ -128,12 +130,14 @@ def score(days: Sequence[DayOutcome], train_days: int) -> list[ScoredDay]:
     return scored
 
 
-def savings(baseline_px: float | None, router_px: float | None, side: str = "buy") -> float | None:
+def savings(
+    baseline_px: float | None, router_px: float | None, side: Side = Side.BUY
+) -> float | None:
     """``(baseline - router) / baseline * 10_000`` for a buy, ``(router - baseline) /
     baseline * 10_000`` for a sell (positive: the router did better), as ``sor backtest``."""
     if baseline_px is None or router_px is None:
         return None
-    gain = router_px - baseline_px if side == "sell" else baseline_px - router_px
+    gain = router_px - baseline_px if side is Side.SELL else baseline_px - router_px
     return gain / baseline_px * 10_000
 
 
@@ -263,9 +267,8 @@ def _day(number: int, day: ScoredDay, sets: Sequence[dict[str, float]]) -> dict[
 def _run(settings: Settings) -> dict[str, Any]:
     config = settings.config
     costs = config.costs
-    side = {"side": "sell"} if config.side == "sell" else {}  # as sor backtest: sells only
     return {
-        **side,
+        **side_entry(config.side),  # as sor backtest's
         "version": __version__,
         "model": config.model,
         "order_size": config.order_size,

@@ -8,22 +8,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from sor.ck.router import CKSettings
-from sor.core.errors import SorError
-from sor.evaluate.bootstrap import DEFAULT_RESAMPLES
-from sor.evaluate.cluster import (
+from sor.core.defaults import (
+    DEFAULT_MAX_DOWNLOAD_BYTES,
+    DEFAULT_MAX_TS_DISTANCE_H,
+    DEFAULT_READ_TIMEOUT_S,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    DEFAULT_TRAIN_DAYS,
     DEFAULT_WORKER_TIMEOUT_S,
-    dask_client,
-    local_worker_limit,
-    run_days,
 )
-from sor.evaluate.days import DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_READ_TIMEOUT_S, discover
+from sor.core.domain import NANOS_PER_HOUR
+from sor.core.errors import SorError
+from sor.evaluate.cluster import dask_client, local_worker_limit, run_days
+from sor.evaluate.days import discover
 from sor.evaluate.report import Settings, build_evaluation
 from sor.evaluate.tasks import DaySpec
 from sor.static.backtest import BacktestConfig
 
 log = logging.getLogger("sor")
-
-DEFAULT_TRAIN_DAYS = 5
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,10 @@ class Evaluation:
     horizons_s: tuple[float, ...] | None = None
     ck_settings: CKSettings | None = None
     train_days: int = DEFAULT_TRAIN_DAYS
-    seed: int = 7
+    seed: int = DEFAULT_SEED
     resamples: int = DEFAULT_RESAMPLES
     skip_bad_rows: bool = False
-    max_ts_distance_ns: int = 24 * 3600 * 10**9
+    max_ts_distance_ns: int = round(DEFAULT_MAX_TS_DISTANCE_H * NANOS_PER_HOUR)
     publisher: int | None = None
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
     max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES

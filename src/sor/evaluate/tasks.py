@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from sor.ck.router import CKSettings
+from sor.core.defaults import DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_READ_TIMEOUT_S
 from sor.core.errors import DataError, SorError
-from sor.core.search import best_index
+from sor.core.types import Side
 from sor.data.instruments import (
     Instrument,
     MixedInstrumentsError,
@@ -26,7 +27,7 @@ from sor.data.instruments import (
     write_instrument,
 )
 from sor.data.orderlevel import SourceOptions
-from sor.evaluate.days import DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_READ_TIMEOUT_S, local_copy
+from sor.evaluate.days import local_copy
 from sor.static.backtest import BacktestConfig, baseline_names
 
 """Baselines of model ck scored out of sample. Its ``passive`` strategy is left out: it
@@ -80,13 +81,16 @@ class DayOutcome:
     baseline_px: dict[str, float | None]
     best: int
     arbitrary: bool
-    side: str = "buy"
+    side: Side = Side.BUY
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "side", Side.parse(self.side))  # a side's name, too
 
     @property
     def choice_keys(self) -> list[tuple[int, int]]:
         """Per set, what the choice minimises: unfilled shares, then the cash of a buy or
         the negated proceeds of a sell (docs/semantics.md, the search rule)."""
-        sign = -1 if self.side == "sell" else 1
+        sign = self.side.sign
         return [(u, sign * c) for u, c in zip(self.unfilled, self.cash_nanos, strict=True)]
 
 
@@ -193,8 +197,7 @@ def _check_rows(market: Any) -> None:
 
 
 def _static(spec: DaySpec, market: Any, instrument: Instrument | None) -> DayOutcome:
-    from sor.data.reader import format_timestamp
-    from sor.report.builder import build_report
+    from sor.report.builder import build_report, report_window
     from sor.static.backtest import run_backtest
 
     _check_rows(market)
@@ -205,10 +208,7 @@ def _static(spec: DaySpec, market: Any, instrument: Instrument | None) -> DayOut
         source=spec.source,
         instrument=instrument.label if instrument else None,
         sha256=market.sha256,
-        window={
-            "start": format_timestamp(result.window_start_ns),
-            "end": format_timestamp(result.window_end_ns),
-        },
+        window=report_window(result.window_start_ns, result.window_end_ns),
         head={key: report[key] for key in HEAD_KEYS},
         unfilled=tuple(r.unfilled for r in rows),
         cash_nanos=tuple(r.total_cash_nanos for r in rows),
@@ -227,8 +227,11 @@ def _ck(spec: DaySpec, path: Path, instrument: Instrument | None) -> DayOutcome:
     events (:func:`sor.data.events.snapshots_from_events`, equal to the reader's), as
     when ``sor backtest --model ck`` reads a stream of events."""
     from sor.ck.backtest import run_ck_backtest
+    from sor.core.market import MarketData
+    from sor.core.paths import file_sha256
     from sor.data.events import read_events, snapshots_from_events
-    from sor.data.reader import MarketData, file_sha256
+    from sor.report.builder import report_window
+    from sor.report.ck_report import build_ck_report
 
     assert spec.horizons_s is not None
     events = read_events(
@@ -237,33 +240,26 @@ def _ck(spec: DaySpec, path: Path, instrument: Instrument | None) -> DayOutcome:
     )  # fmt: skip
     market = MarketData(snapshots_from_events(events), source=str(path), sha256=file_sha256(path))
     _check_rows(market)
-    report = run_ck_backtest(
+    result = run_ck_backtest(
         events, market, spec.config, horizons_s=spec.horizons_s, settings=spec.ck_settings,
         workers=1,
     )  # fmt: skip
-    table = report["search"]["table"]
-    size = spec.config.order_size
-    unfilled = tuple(size - row["total_fill"] for row in table)
-    cash = tuple(row["total_cash"].nanos for row in table)
+    report = build_ck_report(result)  # the day record repeats its first sections exactly
+    rows = [row.outcome for row in result.search]
     return DayOutcome(
         source=spec.source,
         instrument=instrument.label if instrument else None,
         sha256=market.sha256,
-        window=report["run"]["window"],
+        window=report_window(result.window_start_ns, result.window_end_ns),
         head={key: report[key] for key in HEAD_KEYS},
-        unfilled=unfilled,
-        cash_nanos=cash,
-        avg_fill_px=tuple(row["avg_fill_px"] for row in table),
+        unfilled=tuple(spec.config.order_size - r.total_fill for r in rows),
+        cash_nanos=tuple(r.total_cash_nanos for r in rows),
+        avg_fill_px=tuple(r.avg_fill_px for r in rows),
         baseline_px={
-            name: report["baselines"][name]["avg_fill_px"]
+            name: result.strategies[name].avg_fill_px
             for name in (*baseline_names(spec.config.side), "static")
         },
-        best=best_index(
-            [
-                (u, (-c if spec.config.side == "sell" else c))
-                for u, c in zip(unfilled, cash, strict=True)
-            ]
-        ),
-        arbitrary=report["search"]["choice_is_arbitrary"],
+        best=result.best,
+        arbitrary=result.search_is_arbitrary,
         side=spec.config.side,
     )

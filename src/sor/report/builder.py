@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from sor import __version__
-from sor.core.domain import NANOS_PER_DOLLAR, StrategyResult
-from sor.data.reader import format_timestamp
+from sor.core.domain import NANOS_PER_DOLLAR, StrategyResult, VenueCosts
+from sor.core.timestamps import format_timestamp
+from sor.core.types import Side
 from sor.report.markouts import SNAPSHOT_MID, FillLog, TopOfBook, markouts_section
-from sor.static.backtest import BacktestResult, baseline_names
+from sor.static.backtest import BacktestResult
 
 VWAP_NOTE = (
     "vwap weights its 60-second buckets by the displayed ask size of the whole window, "
@@ -86,14 +88,14 @@ def summary(result: Figures) -> dict[str, Any]:
     }
 
 
-def savings_bps(baseline: Figures, router: Figures, side: str = "buy") -> float | None:
+def savings_bps(baseline: Figures, router: Figures, side: Side = Side.BUY) -> float | None:
     """Return ``(avg_b - avg_router) / avg_b * 10_000`` for a buy and
     ``(avg_router - avg_b) / avg_b * 10_000`` for a sell (positive = the router did
     better), or None when either is undefined."""
     base, ours = baseline.avg_fill_px, router.avg_fill_px
     if base is None or ours is None:
         return None
-    if side == "sell":
+    if side is Side.SELL:
         return (ours - base) / base * 10_000
     return (base - ours) / base * 10_000
 
@@ -113,18 +115,25 @@ def _details(result: StrategyResult) -> dict[str, Any]:
 def build_report(result: BacktestResult) -> dict[str, Any]:
     """Build the report object; the same inputs always give the same object."""
     config, data, router = result.config, result.data, result.router
-    sell = config.side == "sell"
-    names = baseline_names(config.side)
+    sell = config.side is Side.SELL
+    names = config.side.baselines
     strategies = {"router": router, **result.baselines}
-    report: dict[str, Any] = {
-        "best_parameters": result.best_parameters.as_dict(),
-        "optimized": summary(router),
-        "baselines": {name: summary(result.baselines[name]) for name in names},
-        "savings_vs_baselines_bps": {
+    notes = [SELL_VWAP_NOTE if sell else VWAP_NOTE, STATIC_NOTE]
+    if result.search_is_arbitrary:
+        notes.append(
+            "every parameter set gave the same result: the best_parameters choice is arbitrary "
+            "(the first set in grid order)"
+        )
+    return assemble(
+        config.side,
+        best_parameters=result.best_parameters.as_dict(),
+        optimized=summary(router),
+        baselines={name: summary(result.baselines[name]) for name in names},
+        savings_vs_baselines_bps={
             name: savings_bps(result.baselines[name], router, config.side) for name in names
         },
-        "strategies": {name: _details(value) for name, value in strategies.items()},
-        "search": {
+        strategies={name: _details(value) for name, value in strategies.items()},
+        search={
             "parameter_sets": len(result.search),
             "choice_is_arbitrary": result.search_is_arbitrary,
             "rule": SELL_RULE if sell else BUY_RULE,
@@ -138,44 +147,77 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
                 for row in result.search
             ],
         },
-        "run": {
+        run={
             "version": __version__,
             "model": config.model,
             "input": data.source,
             "input_sha256": data.sha256,
             "seed": config.seed,
             "order_size": config.order_size,
-            "window": {
-                "start": format_timestamp(result.window_start_ns),
-                "end": format_timestamp(result.window_end_ns),
-            },
+            "window": report_window(result.window_start_ns, result.window_end_ns),
             "rows_read": data.rows_read,
             "rows_in_window": data.rows_in_window,
             "snapshots": len(data.snapshots),
             "timestamps": result.n_timestamps,
             "skipped_rows": dict(sorted(data.skipped.items())),
-            "venues": {
-                str(v): {"fee": config.costs.fee(v), "rebate": config.costs.rebate(v)}
-                for v in result.venues
-            },
+            "venues": venue_costs(config.costs, result.venues),
             "grid": {
                 "lambda_over": list(config.grid.lambda_over),
                 "lambda_under": list(config.grid.lambda_under),
                 "theta_queue": list(config.grid.theta_queue),
             },
         },
-        "notes": [SELL_VWAP_NOTE if sell else VWAP_NOTE, STATIC_NOTE],
+        notes=notes,
+        markouts=static_markouts(result),
+    )
+
+
+def assemble(
+    side: Side,
+    *,
+    best_parameters: dict[str, float],
+    optimized: dict[str, Any],
+    baselines: dict[str, Any],
+    savings_vs_baselines_bps: dict[str, float | None],
+    strategies: dict[str, Any],
+    search: dict[str, Any],
+    run: dict[str, Any],
+    notes: list[str],
+    markouts: dict[str, Any],
+) -> dict[str, Any]:
+    """Return a backtest report of either model from its sections, in the report's one key
+    order (docs/report.md).
+
+    ``run`` opens with :func:`side_entry`, and ``markouts`` comes last: both were added
+    after the rest, and where they stand the keys before them read as they always have.
+    """
+    return {
+        "best_parameters": best_parameters,
+        "optimized": optimized,
+        "baselines": baselines,
+        "savings_vs_baselines_bps": savings_vs_baselines_bps,
+        "strategies": strategies,
+        "search": search,
+        "run": {**side_entry(side), **run},
+        "notes": notes,
+        "markouts": markouts,
     }
-    if sell:
-        # a buy report carries no side, so buy reports stay as they were
-        report["run"] = {"side": "sell", **report["run"]}
-    if result.search_is_arbitrary:
-        report["notes"].append(
-            "every parameter set gave the same result: the best_parameters choice is arbitrary "
-            "(the first set in grid order)"
-        )
-    report["markouts"] = static_markouts(result)  # last: the keys before it read as before
-    return report
+
+
+def side_entry(side: Side) -> dict[str, str]:
+    """Return the entry a report's ``run`` object opens with: ``side`` for a sell, nothing
+    for a buy, whose reports carry no side and so read as they did before sells existed."""
+    return {"side": side.text} if side is Side.SELL else {}
+
+
+def report_window(start_ns: int, end_ns: int) -> dict[str, str]:
+    """Return the report's ``run.window``: its inclusive bounds as timestamps."""
+    return {"start": format_timestamp(start_ns), "end": format_timestamp(end_ns)}
+
+
+def venue_costs(costs: VenueCosts, venues: Iterable[int]) -> dict[str, dict[str, float]]:
+    """Return the report's ``run.venues``: each venue's taker fee and maker rebate ($/share)."""
+    return {str(v): {"fee": costs.fee(v), "rebate": costs.rebate(v)} for v in venues}
 
 
 def static_markouts(result: BacktestResult) -> dict[str, Any]:
@@ -185,7 +227,7 @@ def static_markouts(result: BacktestResult) -> dict[str, Any]:
     return markouts_section(
         SNAPSHOT_MID,
         TopOfBook.of_snapshots(result.data.snapshots),
-        -1 if result.config.side == "sell" else 1,
+        result.config.side.sign,
         {name: FillLog.of_fills(value.fills) for name, value in strategies.items()},
     )
 

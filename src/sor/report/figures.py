@@ -34,8 +34,12 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, StrMethodFormatter
 
+from sor.ck.backtest import CkResult
+from sor.ck.queue import DISPLAYED
 from sor.core.domain import VENUE_NAMES, StrategyResult
+from sor.core.types import Side
 from sor.report.builder import savings_bps, static_markouts
+from sor.report.ck_report import ck_markouts
 from sor.report.markouts import TopOfBook
 from sor.static.backtest import BacktestResult
 
@@ -76,11 +80,6 @@ def cost_bps(
     return (avg_fill_px - arrival_mid) / arrival_mid * 10_000
 
 
-def report_sells(report: Mapping[str, Any]) -> bool:
-    """True for the report of a sell (buy reports carry no ``run.side``)."""
-    return report["run"].get("side") == "sell"
-
-
 def nbbo_mid(snapshots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return each distinct ``ts_event`` (ns) and the NBBO mid after it ($, NaN if one-sided).
 
@@ -111,34 +110,30 @@ def arrival_mid(snapshots: np.ndarray) -> tuple[int | None, float | None]:
 def static_costs_bps(result: BacktestResult) -> dict[str, float | None]:
     """Return each strategy's cost against the arrival mid of the snapshots (bps)."""
     mid = arrival_mid(result.data.snapshots)[1]
-    sell = result.config.side == "sell"
+    sell = result.config.side is Side.SELL
     return {name: cost_bps(s.avg_fill_px, mid, sell) for name, s in _strategies(result).items()}
 
 
-def ck_costs_bps(report: Mapping[str, Any]) -> dict[str, float | None]:
-    """Return each strategy's cost against the report's arrival mid (bps)."""
-    mid = report["run"]["arrival_mid"]
-    summaries = {"router": report["optimized"], **report["baselines"]}
-    sell = report_sells(report)
+def ck_costs_bps(result: CkResult) -> dict[str, float | None]:
+    """Return each strategy's cost against the arrival mid of the events (bps)."""
+    mid = result.arrival_mid_px
     return {
-        name: cost_bps(summaries[name]["avg_fill_px"], mid, sell) for name in report["strategies"]
+        name: cost_bps(o.avg_fill_px, mid, result.sell) for name, o in result.strategies.items()
     }
 
 
-def ck_grid_bps(
-    report: Mapping[str, Any], horizon_s: float
-) -> tuple[list[float], list[float], np.ndarray]:
+def ck_grid_bps(result: CkResult, horizon_s: float) -> tuple[list[float], list[float], np.ndarray]:
     """Return the ``lambda_under`` values, the ``theta_queue`` values and the router's cost
     (bps) per cell ``[theta, under]`` at ``horizon_s``, the least over ``lambda_over``."""
-    rows = [row for row in report["search"]["table"] if row["horizon_s"] == horizon_s]
-    unders = sorted({row["lambda_under"] for row in rows})
-    thetas = sorted({row["theta_queue"] for row in rows})
+    rows = [row for row in result.search if row.horizon_s == horizon_s]
+    unders = sorted({row.parameters.lambda_under for row in rows})
+    thetas = sorted({row.parameters.theta_queue for row in rows})
     grid = np.full((len(thetas), len(unders)), np.nan)
-    mid = report["run"]["arrival_mid"]
     for row in rows:
-        bps = cost_bps(row["avg_fill_px"], mid, report_sells(report))
+        bps = cost_bps(row.outcome.avg_fill_px, result.arrival_mid_px, result.sell)
         if bps is not None:
-            cell = (thetas.index(row["theta_queue"]), unders.index(row["lambda_under"]))
+            cell = (thetas.index(row.parameters.theta_queue),
+                    unders.index(row.parameters.lambda_under))  # fmt: skip
             grid[cell] = np.nanmin([grid[cell], bps])
     return unders, thetas, grid
 
@@ -171,9 +166,9 @@ def write_plot(result: BacktestResult, path: str | Path) -> Path:
     return _save(static_figure(result), path)
 
 
-def write_ck_plot(report: dict[str, Any], path: str | Path) -> Path:
+def write_ck_plot(result: CkResult, path: str | Path) -> Path:
     """Draw the model-ck figure (:func:`ck_figure`) to ``path``; return the path."""
-    return _save(ck_figure(report), path)
+    return _save(ck_figure(result), path)
 
 
 def static_figure(result: BacktestResult) -> Figure:
@@ -184,7 +179,7 @@ def static_figure(result: BacktestResult) -> Figure:
     arrival mid (bps), the markouts of its fills and where each bought.
     """
     strategies = _strategies(result)
-    sell = result.config.side == "sell"
+    sell = result.config.side is Side.SELL
     arrival_ns, mid = arrival_mid(result.data.snapshots)
     times, mids = nbbo_mid(result.data.snapshots)
     fig = Figure(figsize=(17, 12.5), layout="constrained")
@@ -216,28 +211,28 @@ def static_figure(result: BacktestResult) -> Figure:
     return fig
 
 
-def ck_figure(report: Mapping[str, Any]) -> Figure:
-    """Return the model-ck figure of a report object (:func:`sor.ck.backtest.run_ck_backtest`).
+def ck_figure(result: CkResult) -> Figure:
+    """Return the model-ck figure of a backtest (:func:`sor.ck.backtest.run_ck_backtest`).
 
     Panels: each strategy's cost against the arrival mid (bps), the share filled passively,
     the markouts of each strategy's fills, and per horizon a heat map of the router's cost over ``lambda_under`` and
     ``theta_queue`` with the cells where passive does better hatched.
     """
-    horizons = sorted({row["horizon_s"] for row in report["search"]["table"]})
+    horizons = sorted({row.horizon_s for row in result.search})
     fig = Figure(figsize=(max(15, 5 * len(horizons) + 1.5), 11), layout="constrained")
     top, bottom = np.asarray(fig.subfigures(2, 1, height_ratios=(1, 1.15))).ravel()
     ax_cost, ax_passive, ax_marks = top.subplots(1, 3, width_ratios=(2, 1, 1.2))
     heat_axes = np.atleast_1d(bottom.subplots(1, len(horizons)))
-    fig.suptitle(_ck_title(report), fontsize=12)
+    fig.suptitle(_ck_title(result), fontsize=12)
 
-    costs = ck_costs_bps(report)
-    sell = report_sells(report)
-    _cost_bars(ax_cost, costs, sell)
-    saved = report["savings_vs_baselines_bps"]
-    ax_cost.set_xlabel(_wrap(comparison(saved, sell), 3), fontsize=10)
-    _passive_panel(ax_passive, report)
-    _markout_panel(ax_marks, report["markouts"])
-    _heat_maps(bottom, list(heat_axes), report, horizons, costs)
+    costs = ck_costs_bps(result)
+    _cost_bars(ax_cost, costs, result.sell)
+    side = result.config.side
+    saved = {n: savings_bps(o, result.router, side) for n, o in result.baselines.items()}
+    ax_cost.set_xlabel(_wrap(comparison(saved, result.sell), 3), fontsize=10)
+    _passive_panel(ax_passive, result)
+    _markout_panel(ax_marks, ck_markouts(result))
+    _heat_maps(bottom, list(heat_axes), result, horizons, costs)
     return fig
 
 
@@ -255,17 +250,20 @@ def _static_title(result: BacktestResult, arrival_ns: int | None, mid: float | N
     return _title(head, _arrival_phrase(arrival_ns, mid))
 
 
-def _ck_title(report: Mapping[str, Any]) -> str:
-    run = report["run"]
-    arbitrary = bool(report["search"]["choice_is_arbitrary"])
-    crossing = f", {run['crossing_fill']} crossing fills" if "crossing_fill" in run else ""
-    head = (
-        f"{Path(str(run['input'])).name}: {run.get('side', 'buy')} {run['order_size']:,} shares, "
-        "ck router "
-        f"({run['queue_model']} queue{crossing}), "
-        f"{parameters_title(report['best_parameters'], arbitrary)}"
+def _ck_title(result: CkResult) -> str:
+    config = result.config
+    crossing = (
+        f", {result.crossing_fill_name} crossing fills"
+        if result.settings.crossing_fill != DISPLAYED
+        else ""
     )
-    mid = run["arrival_mid"]
+    head = (
+        f"{Path(result.data.source).name}: {config.side} {config.order_size:,} shares, "
+        "ck router "
+        f"({result.queue_model_name} queue{crossing}), "
+        f"{parameters_title(result.best_row.as_dict(), result.search_is_arbitrary)}"
+    )
+    mid = result.arrival_mid_px
     arrival = "arrival mid " + (f"${mid:,.4f}" if mid is not None else "undefined")
     return _title(head, f"{arrival} (NBBO mid once every venue has quoted)")
 
@@ -437,10 +435,9 @@ def _markout_panel(ax: Axes, markouts: Mapping[str, Any]) -> None:
     ax.grid(alpha=0.3)
 
 
-def _passive_panel(ax: Axes, report: Mapping[str, Any]) -> None:
-    details = report["strategies"]
-    names = list(details)
-    shares = [details[n]["passive_share"] or 0.0 for n in names]
+def _passive_panel(ax: Axes, result: CkResult) -> None:
+    names = list(result.strategies)
+    shares = [o.passive_share or 0.0 for o in result.strategies.values()]
     bars = ax.bar(names, shares, color=[COLORS.get(n, "grey") for n in names])
     for bar, share in zip(bars, shares, strict=True):
         ax.annotate(f"{share:.0%}", (bar.get_x() + bar.get_width() / 2, share),
@@ -456,14 +453,14 @@ def _passive_panel(ax: Axes, report: Mapping[str, Any]) -> None:
 def _heat_maps(
     fig: Figure,
     axes: Sequence[Axes],
-    report: Mapping[str, Any],
+    result: CkResult,
     horizons: Sequence[float],
     costs: Mapping[str, float | None],
 ) -> None:
-    grids = [ck_grid_bps(report, h) for h in horizons]
+    grids = [ck_grid_bps(result, h) for h in horizons]
     passive, static = costs.get("passive"), costs.get("static")
     norm = _heat_norm([g for _, _, g in grids], passive)
-    overs = sorted({row["lambda_over"] for row in report["search"]["table"]})
+    overs = sorted({row.parameters.lambda_over for row in result.search})
     over = (
         f"best over lambda_over in {{{', '.join(f'{o:g}' for o in overs)}}}"
         if len(overs) > 1
@@ -473,9 +470,9 @@ def _heat_maps(
     for ax, horizon, (unders, thetas, grid) in zip(axes, horizons, grids, strict=True):
         image = ax.imshow(grid, origin="lower", cmap="RdBu_r", norm=norm, aspect="auto")
         _label_cells(ax, grid, passive)
-        if report["best_parameters"]["horizon_s"] == horizon:
-            best = report["best_parameters"]
-            j, i = unders.index(best["lambda_under"]), thetas.index(best["theta_queue"])
+        if result.best_row.horizon_s == horizon:
+            best = result.best_row.parameters
+            j, i = unders.index(best.lambda_under), thetas.index(best.theta_queue)
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black",
                                    linewidth=2.5, clip_on=False))  # fmt: skip
         ax.set_xticks(range(len(unders)), [f"{u:g}" for u in unders])
@@ -493,7 +490,7 @@ def _heat_maps(
         bar = fig.colorbar(image, ax=list(axes), format="%.2f", shrink=0.9)
         bar.set_label(
             "router cost (bps; blue: sold higher than passive, red: lower)"
-            if report_sells(report)
+            if result.sell
             else "router cost (bps; blue: cheaper than passive, red: dearer)"
         )
         for value, name in ((passive, "passive"), (static, "static")):

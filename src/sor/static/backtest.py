@@ -11,14 +11,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sor.core.defaults import DEFAULT_ORDER_SIZE, DEFAULT_SIDE
 from sor.core.domain import RiskParameters, StrategyResult, VenueCosts
 from sor.core.errors import ConfigError, SorError
+from sor.core.market import MarketData
 from sor.core.search import SearchGrid, best_index, run_grid
-from sor.data.reader import MarketData
+from sor.core.types import Side
 from sor.static.allocator import validate_order_size
 from sor.static.baselines import best_ask_targets, twap_targets, vwap_targets
 from sor.static.replay import (
-    SIDES,
     MarketArrays,
     RunOutput,
     check_market_notional,
@@ -27,15 +28,13 @@ from sor.static.replay import (
     run_sweep,
 )
 
-BASELINES = ("best_ask", "twap", "vwap")
-SELL_BASELINES = ("best_bid", "twap", "vwap")
 MODELS = ("static", "ck")
 
 
-def baseline_names(side: str) -> tuple[str, ...]:
+def baseline_names(side: Side | str) -> tuple[str, ...]:
     """Return the baselines of a ``side`` order: ``best_bid`` stands for ``best_ask`` when
     selling (docs/semantics.md section 10)."""
-    return SELL_BASELINES if side == "sell" else BASELINES
+    return Side.parse(side).baselines
 
 
 @dataclass(frozen=True)
@@ -59,23 +58,22 @@ class BacktestConfig:
     seed
         Seed of the generated data, when the data was generated; recorded only.
     side
-        ``buy`` takes the asks; ``sell`` takes the bids for the most proceeds
-        (docs/semantics.md section 10).
+        ``Side.BUY`` takes the asks; ``Side.SELL`` takes the bids for the most proceeds
+        (docs/semantics.md section 10). Its name (``"sell"``) is taken too.
     """
 
-    order_size: int = 5000
+    order_size: int = DEFAULT_ORDER_SIZE
     start_ns: int | None = None
     end_ns: int | None = None
     costs: VenueCosts = field(default_factory=VenueCosts)
     grid: SearchGrid = field(default_factory=SearchGrid)
     model: str = "static"
     seed: int | None = None
-    side: str = "buy"
+    side: Side = field(default_factory=lambda: Side.parse(DEFAULT_SIDE))
 
     def __post_init__(self) -> None:
         validate_order_size(self.order_size)
-        if self.side not in SIDES:
-            raise ConfigError(f"unknown side {self.side!r}; choose one of {', '.join(SIDES)}")
+        object.__setattr__(self, "side", Side.parse(self.side))
         if self.model not in MODELS:
             raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
         if self.start_ns is not None and self.end_ns is not None and self.end_ns < self.start_ns:

@@ -16,11 +16,9 @@ import numpy as np
 
 from sor.core.domain import NANOS_PER_DOLLAR, SNAPSHOT_DTYPE, Fill, StrategyResult, nanos_to_dollars
 from sor.core.errors import SorError
-from sor.data.reader import format_timestamp
+from sor.core.timestamps import format_timestamp
+from sor.core.types import Side
 from sor.static.allocator import TOO_LARGE, check_notional, static_split, too_large_message
-
-SIDES = ("buy", "sell")
-"""The order sides: a buy takes the asks, a sell the bids (docs/semantics.md section 10)."""
 
 
 @dataclass(frozen=True)
@@ -43,14 +41,12 @@ class MarketArrays:
     sell: bool = False
 
     @classmethod
-    def from_snapshots(cls, snapshots: np.ndarray, side: str = "buy") -> MarketArrays:
+    def from_snapshots(cls, snapshots: np.ndarray, side: Side | str = Side.BUY) -> MarketArrays:
         """Lay out ``SNAPSHOT_DTYPE`` rows, already in processing order, for a ``side``
-        (``buy`` or ``sell``) order."""
+        order (a :class:`Side`, or its name)."""
         if snapshots.dtype != SNAPSHOT_DTYPE:
             raise TypeError(f"expected SNAPSHOT_DTYPE rows, got {snapshots.dtype}")
-        if side not in SIDES:
-            raise ValueError(f"side must be one of {SIDES}, got {side!r}")
-        sell = side == "sell"
+        sell = Side.parse(side) is Side.SELL
         ts = snapshots["ts_event"]
         venues = np.unique(snapshots["publisher_id"])
         boundaries = np.flatnonzero(np.diff(ts)) + 1

@@ -11,7 +11,9 @@ import numpy as np
 
 from sor.core.domain import NANOS_PER_DOLLAR, NANOS_PER_SECOND
 from sor.core.errors import DataError
-from sor.data.reader import DEFAULT_MAX_TS_DISTANCE_NS, file_sha256, format_timestamp
+from sor.core.paths import file_sha256
+from sor.core.timestamps import format_timestamp
+from sor.data.reader import DEFAULT_MAX_TS_DISTANCE_NS
 from sor.stats.book import QUOTE_RULE, SIGNED, TICK_RULE, UNSIGNED, Book, read_book
 from sor.stats.facts import Facts, Settings, overall_facts, venue_facts
 

@@ -54,8 +54,8 @@ import numpy as np
 import polars as pl
 
 from sor.core.domain import MAX_PRICE_NANOS, MAX_PUBLISHER_ID, NANOS_PER_DOLLAR, SNAPSHOT_DTYPE
+from sor.core.market import MarketData
 from sor.data.events import EVENT_DTYPE, LEVELS, snapshots_from_events
-from sor.data.reader import MarketData
 
 SCHEMA_VERSION = 2
 CONTENTS = {"snapshots": "snapshot", "events": "event"}

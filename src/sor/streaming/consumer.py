@@ -29,10 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from sor.core.defaults import DEFAULT_GAP_TIMEOUT_S
 from sor.core.domain import SNAPSHOT_DTYPE
 from sor.core.errors import SorError
+from sor.core.market import MarketData
 from sor.data.events import EVENT_DTYPE
-from sor.data.reader import MarketData
 from sor.streaming.broker import wait_until_ready
 from sor.streaming.codec import (
     CONTENTS,
@@ -51,7 +52,6 @@ log = logging.getLogger(__name__)
 
 LATEST = "latest"
 NEXT = "next"
-DEFAULT_GAP_TIMEOUT_S = 30.0
 
 _DTYPES = {"snapshot": SNAPSHOT_DTYPE, "event": EVENT_DTYPE}
 _BATCH_DECODERS = {"snapshot": decode_snapshot_batch, "event": decode_event_batch}
@@ -408,7 +408,7 @@ def narrow(consumed: Consumed, start_ns: int | None, end_ns: int | None) -> Mark
     end_ns = own_end if end_ns is None else end_ns
     if (start_ns, end_ns) == (own_start, own_end):
         return consumed.market
-    from sor.data.reader import format_timestamp
+    from sor.core.timestamps import format_timestamp
 
     where = f"replay {consumed.replay}"
     if own_start is not None and (start_ns is None or start_ns < own_start):

@@ -16,7 +16,8 @@ import numpy as np
 
 from sor.core.domain import VenueCosts, dollars_to_nanos, nanos_to_dollars
 from sor.core.errors import SorError
-from sor.data.reader import format_timestamp
+from sor.core.timestamps import format_timestamp
+from sor.core.types import Side
 from sor.static.allocator import TOO_LARGE, check_notional, too_large_message
 from sor.static.replay import route_step
 
@@ -37,11 +38,12 @@ class LiveRouter:
         costs: VenueCosts,
         *,
         window: tuple[int | None, int | None] = (None, None),
-        side: str = "buy",
+        side: Side | str = Side.BUY,
     ) -> None:
         self.order_size = order_size
         self.costs = costs
-        self.sell = side == "sell"
+        self.side = Side.parse(side)
+        self.sell = self.side is Side.SELL
         self._quote_keys = ("bid_px_nanos", "bid_sz") if self.sell else ("ask_px_nanos", "ask_sz")
         self.window = window
         """Inclusive ``ts_event`` bounds (None: open) outside which snapshots are ignored."""
@@ -102,7 +104,7 @@ class LiveRouter:
         n = route_step(remaining, px, size, consumed, fee, scratch, venue, qty, self.sell)
         if n == TOO_LARGE:
             raise SorError(f"at {format_timestamp(ts)}: {too_large_message(remaining)}")
-        sign = -1 if self.sell else 1  # a sell's cash is its proceeds, net of the fee
+        sign = self.side.sign  # a sell's cash is its proceeds, net of the fee
         for v, quantity in zip(venue[:n].tolist(), qty[:n].tolist(), strict=True):
             price = int(px[v])
             publisher = self._venues[v]

@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from sor.core.defaults import DEFAULT_TOPIC
 from sor.core.errors import SorError
-from sor.data.reader import MarketData
+from sor.core.market import MarketData
 from sor.streaming.broker import wait_until_ready
 from sor.streaming.codec import (
     encode,
@@ -29,7 +30,6 @@ HEARTBEAT_S = 5.0
 """How often a replay paused by ``--speed`` says it is alive (well within a consumer's
 30-second gap time-out)."""
 
-DEFAULT_TOPIC = "mock_l1_stream"
 STREAM_KEY = b"instrument"
 """Every message of a replay has this key, so all land in one partition, in order."""
 
