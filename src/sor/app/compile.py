@@ -205,16 +205,18 @@ def _warm_static() -> None:
 
 
 def _warm_ck() -> None:
-    """Backtest model ck on the tiny market, buying and selling, one set and horizon."""
+    """Backtest model ck on the tiny market, buying and selling, one set and horizon, and
+    report it."""
     from sor.ck.backtest import run_ck_backtest
     from sor.core.types import Side
+    from sor.report.ck_report import build_ck_report
     from sor.static.backtest import BacktestConfig
 
     events = _tiny_events()
     market = _tiny_market(events)
     for side in Side:
         config = BacktestConfig(order_size=500, grid=_one_point(), model="ck", side=side)
-        run_ck_backtest(events, market, config, horizons_s=(1.0,), workers=1)
+        build_ck_report(run_ck_backtest(events, market, config, horizons_s=(1.0,), workers=1))
 
 
 def _warm_fills() -> None:
@@ -410,14 +412,15 @@ def compiling(ahead: Iterable[str], *, body: Iterable[str] = ()) -> Iterator[Non
 
 
 def main(argv: Sequence[str]) -> None:
-    """Compile the groups named in ``argv`` (every group when none is), printing the
-    seconds each took."""
+    """Compile the groups named in ``argv`` (every group when none is); an unknown name is
+    one line and exit status 2, before anything is compiled."""
     logging.basicConfig(level=logging.INFO, format="sor: %(message)s")
     names = list(argv) or list(GROUPS)
     unknown = [name for name in names if name not in GROUPS]
     if unknown:
-        sys.exit(f"sor: error: unknown kernel groups {', '.join(unknown)}; "
-                 f"known: {', '.join(GROUPS)}")  # fmt: skip
+        log.error("error: unknown kernel group%s %s; known: %s", "s" if len(unknown) > 1 else "",
+                  ", ".join(unknown), ", ".join(GROUPS))  # fmt: skip
+        sys.exit(2)
     for name, seconds in compile_groups(names).items():
         log.debug("%s: %.1f s", name, seconds)
 

@@ -401,7 +401,7 @@ def run_kafka_backtest(
         side=config.side,
     )
     log.info("consuming %r from %s (replay: %s)", topic, bootstrap, replay)
-    with compiling(model_groups("ck" if ck is not None else "static")):
+    with compiling(model_groups("ck" if ck is not None else "static"), body=("read",)):
         consumed = consume_market(
             bootstrap,
             topic,
