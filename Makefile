@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
-	$(BIN)/python -m sor.core.kernels  # compile the kernels once, here, not in the first run
+	$(BIN)/python -m sor.app.compile  # compile every kernel once, here, not in a first run
 	touch $(STAMP)
 
 demo: $(STAMP)  ## Set up, generate a synthetic market and run the backtest on it

@@ -23,12 +23,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
+from sor.app.compile import compile_groups
 from sor.ck.backtest import DEFAULT_CK_GRID
 from sor.ck.router import CKSettings
 from sor.core.defaults import DEFAULT_HORIZONS_S
-from sor.core.kernels import ensure_compiled
 from sor.core.timestamps import format_timestamp, parse_timestamp
 from sor.data.generate import generate_market
 from sor.evaluate.cluster import THREADS_PER_WORKER, dask_client, run_days
@@ -37,6 +38,9 @@ from sor.evaluate.run import Evaluation
 from sor.evaluate.tasks import parameter_sets, run_day
 from sor.report.builder import dumps
 from sor.static.backtest import BacktestConfig
+
+KERNELS = ("read", "static", "ck")
+"""The kernel groups the day tasks of either model run."""
 
 DAY_NS = 86_400 * 10**9
 
@@ -67,7 +71,7 @@ def _on_cluster(evaluation: Evaluation, sources: list[str], workers: int) -> tup
     began = time.perf_counter()
     with dask_client(None, workers) as client:
         outcomes = run_days(client, [evaluation.spec(k, s) for k, s in enumerate(sources)],
-                            quiet=True)  # fmt: skip
+                            quiet=True, compile_kernels=partial(compile_groups, KERNELS))  # fmt: skip
         dumps(build_evaluation(outcomes, evaluation.settings()))
         peaks = sorted(client.run(_peak_rss_mb).values())
     return time.perf_counter() - began, peaks
@@ -158,7 +162,7 @@ def _evaluation(model: str) -> Evaluation:
 
 
 def main(days: int = 20, ck_minutes: float = 2.0) -> None:
-    ensure_compiled()
+    compile_groups(KERNELS)
     with tempfile.TemporaryDirectory(prefix="sor-bench-evaluate-") as folder:
         Path(folder, "static").mkdir()
         static_days = _days(Path(folder) / "static", days, 9, 6)
@@ -180,7 +184,7 @@ if __name__ == "__main__":
                         help="internal: run the plain loop of MODEL over the DAY files")  # fmt: skip
     arguments = parser.parse_args()
     if arguments.loop:
-        ensure_compiled()
+        compile_groups(KERNELS)
         model, _, tasks = arguments.loop[0].partition(":")
         seconds = _loop(_evaluation(model), arguments.loop[1:], report=not tasks)
         print(json.dumps({"seconds": seconds, "peak_mb": _peak_rss_mb()}))

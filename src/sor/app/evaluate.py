@@ -197,11 +197,16 @@ def run(days: Sequence[str], settings: EvaluateSettings, *, quiet: bool = False)
         Fewer days than the training window needs, a day's input at fault, or a cluster
         that cannot run the days (:func:`sor.evaluate.run.evaluate`).
     """
+    from sor.app.compile import day_kernels
+    from sor.app.config import source_options
     from sor.evaluate.run import evaluate
 
+    evaluation = settings.evaluation
+    kernels = day_kernels(days, evaluation.config.model,
+                          source_options(None, evaluation.publisher))  # fmt: skip
     report = evaluate(
-        days, settings.evaluation, scheduler=settings.scheduler, workers=settings.workers,
-        worker_timeout_s=settings.worker_timeout_s, quiet=quiet,
+        days, evaluation, scheduler=settings.scheduler, workers=settings.workers,
+        worker_timeout_s=settings.worker_timeout_s, quiet=quiet, compile_kernels=kernels,
     )  # fmt: skip
     return EvaluateResult(report)
 

@@ -140,6 +140,7 @@ def run(data: Path, settings: FillsSettings) -> FillsResult:
         ``data`` cannot be read, the comparison is asked of a file without order ids, or no
         venue shows a complete book.
     """
+    from sor.app.compile import compiling, input_groups
     from sor.ck import fills as study_of
     from sor.ck.queue import (
         attach_venues,
@@ -153,9 +154,9 @@ def run(data: Path, settings: FillsSettings) -> FillsResult:
 
     check_input_file(data)
     log.info("reading every event of %s", data)
-    events, venues = attach_venues(
-        read_events(data, source=settings.source, skip_bad_rows=settings.skip_bad_rows)
-    )
+    with compiling(("fills",), body=input_groups(data, settings.source)):
+        events = read_events(data, source=settings.source, skip_bad_rows=settings.skip_bad_rows)
+    events, venues = attach_venues(events)
     options = settings.study
     exact = order_level_venues(events, venues)
     sizes = (

@@ -142,6 +142,9 @@ def _generate_files(
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
+    from sor.app.compile import compile_groups
+
+    compile_groups(("generate",))  # before the bar, which then counts rows only
     log.info(
         "writing about %s rows (about %s of CSV) in %d file%s",
         f"{rows:,.0f}", _size(rows * BYTES_PER_ROW[settings.depth]), len(files),

@@ -55,7 +55,11 @@ def run(problem: Path) -> PlacementResult:
     """
     from sor.ck import place as lib
 
-    return PlacementResult(lib.place(lib.load_problem(problem)))
+    loaded = lib.load_problem(problem)
+    from sor.app.compile import compile_groups
+
+    compile_groups(("place",))
+    return PlacementResult(lib.place(loaded))
 
 
 @dataclass(frozen=True)
@@ -158,5 +162,8 @@ def run_paper(settings: PaperSettings) -> PaperResult:
     figures = None
     if settings.table1 is not None:
         figures = study.load_paper(settings.table1, settings.table2)
+    from sor.app.compile import compile_groups
+
+    compile_groups(("place",))
     rows = study.paper_table(samples=settings.samples, seed=settings.seed, paper=figures)
     return PaperResult(settings, tuple(rows))

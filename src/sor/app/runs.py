@@ -13,7 +13,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,9 +73,16 @@ def topic_name(flag: str | None, file_config: FileConfig) -> str:
 
 @contextmanager
 def market_input(
-    data: Path | None, seed: int, options: BacktestOptions
+    data: Path | None,
+    seed: int,
+    options: BacktestOptions,
+    *,
+    kernels: Sequence[str] | None = None,
 ) -> Iterator[tuple[MarketData, int | None, Path]]:
-    """Read the window of ``data``, or of generated data when it is None."""
+    """Read the window of ``data``, or of generated data when it is None, compiling
+    meanwhile the ``kernels`` groups the caller runs next (:mod:`sor.app.compile`; default:
+    the model's)."""
+    from sor.app.compile import compiling, input_groups, model_groups
     from sor.data.reader import read_market
 
     config = options.config(seed=None)  # validates the options before any work
@@ -95,11 +102,15 @@ def market_input(
         )
         return market
 
-    if data is not None:
-        yield read(data), None, data
-        return
-    with _generated_data(seed) as (path, label):
-        yield dataclasses.replace(read(path), source=label), seed, path
+    ahead = model_groups(options.model) if kernels is None else kernels
+    with contextlib.ExitStack() as stack:
+        with compiling(ahead, body=input_groups(data, options.source)):
+            if data is not None:
+                path, market, seed_used = data, read(data), None
+            else:
+                path, label = stack.enter_context(_generated_data(seed))
+                market, seed_used = dataclasses.replace(read(path), source=label), seed
+        yield market, seed_used, path
 
 
 def static_backtest(
@@ -169,6 +180,7 @@ def run_kafka_backtest(
     """Rebuild one replay of ``topic`` (``replay``: latest, next or an id), routing live
     (static model), then run the full backtest (for model ck the replay must carry every
     event)."""
+    from sor.app.compile import compiling, model_groups
     from sor.core.defaults import DEFAULT_GAP_TIMEOUT_S
     from sor.streaming.consumer import consume_market, narrow
     from sor.streaming.live import LiveRouter
@@ -182,17 +194,18 @@ def run_kafka_backtest(
         side=config.side,
     )
     log.info("consuming %r from %s (replay: %s)", topic, bootstrap, replay)
-    consumed = consume_market(
-        bootstrap,
-        topic,
-        replay=replay,
-        client=options.file_config.kafka.client,
-        on_snapshot=router.on_snapshot if live and ck is None else None,
-        on_replay=router.reset,
-        gap_timeout_s=DEFAULT_GAP_TIMEOUT_S if gap_timeout_s is None else gap_timeout_s,
-        wait_for_replay=wait_for_replay,
-        since_ns=STARTED_NS,
-    )
+    with compiling(model_groups("ck" if ck is not None else "static"), body=("read",)):
+        consumed = consume_market(
+            bootstrap,
+            topic,
+            replay=replay,
+            client=options.file_config.kafka.client,
+            on_snapshot=router.on_snapshot if live and ck is None else None,
+            on_replay=router.reset,
+            gap_timeout_s=DEFAULT_GAP_TIMEOUT_S if gap_timeout_s is None else gap_timeout_s,
+            wait_for_replay=wait_for_replay,
+            since_ns=STARTED_NS,
+        )
     router.finish()
     start = consumed.start
     log.info("replay %s: %d %s", consumed.replay, consumed.count, start.get("content"))

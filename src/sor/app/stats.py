@@ -141,14 +141,16 @@ def run(data: Path, settings: StatsSettings) -> StatsResult:
     SorError
         ``data`` cannot be read or has no rows in the window.
     """
+    from sor.app.compile import compiling, input_groups
     from sor.stats.summary import file_stats
 
     log.info("reading %s", data)
-    stats = file_stats(
-        data, settings.facts, skip_bad_rows=settings.skip_bad_rows,
-        max_ts_distance_ns=settings.max_ts_distance_ns, start_ns=settings.start_ns,
-        end_ns=settings.end_ns, source=settings.source,
-    )  # fmt: skip
+    with compiling((), body=(*input_groups(data, settings.source), "stats")):
+        stats = file_stats(
+            data, settings.facts, skip_bad_rows=settings.skip_bad_rows,
+            max_ts_distance_ns=settings.max_ts_distance_ns, start_ns=settings.start_ns,
+            end_ns=settings.end_ns, source=settings.source,
+        )  # fmt: skip
     return StatsResult(stats)
 
 

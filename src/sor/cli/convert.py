@@ -48,6 +48,7 @@ def convert(
     """
     setup_logging(quiet)
     with user_errors():
+        from sor.app.compile import compiling, input_groups
         from sor.data.convert import convert as write_mbp
         from sor.data.convert import output_format
 
@@ -59,6 +60,7 @@ def convert(
 
         check_outputs([(out, "--out")], input_files(data, lobster_book))
         done = []
-        write_atomically(out, "--out", lambda target: done.append(write_mbp(
-            data, form, target, depth=depth, skip_bad_rows=skip_bad_rows, options=options)))  # fmt: skip
+        with compiling((), body=input_groups(data, options)):
+            write_atomically(out, "--out", lambda target: done.append(write_mbp(
+                data, form, target, depth=depth, skip_bad_rows=skip_bad_rows, options=options)))  # fmt: skip
         log.info("wrote %s: %d rows of MBP-%d from %s", out, done[0].rows, depth, done[0].kind)

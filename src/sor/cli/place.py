@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from sor.cli.common import user_errors
+from sor.cli.common import setup_logging, user_errors
 from sor.core.defaults import DEFAULT_PAPER_SAMPLES, DEFAULT_SEED
 from sor.core.errors import SorError
 
@@ -85,6 +85,7 @@ def place(
     """
     from sor.app import place as app_place
 
+    setup_logging(False)  # the one line of a first run's compilation
     with user_errors():
         if paper_table:
             if problem is not None:

@@ -110,7 +110,7 @@ def produce(
             max_ts_distance_ns=round(flags.max_ts_distance * NANOS_PER_HOUR),
         )  # fmt: skip
         window = options.config(seed=None)
-        with market_input(data, seed, options) as (market, seed_used, path):
+        with market_input(data, seed, options, kernels=()) as (market, seed_used, path):
             rows = read_window_events(path, options) if events else None
             if dry_run:
                 count = 0

@@ -1,1 +1,1 @@
-"""Value types, errors and the compiled kernels shared by every part of sor."""
+"""Value types and errors shared by every part of sor."""

@@ -312,9 +312,6 @@ def read_events(
     """
     file = Path(path)
     check_input_file(file)
-    from sor.core.kernels import ensure_compiled
-
-    ensure_compiled()
     from sor.data.orderlevel import input_kind, read_order_level
 
     if input_kind(file, source) != "mbp":

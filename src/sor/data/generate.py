@@ -685,9 +685,6 @@ def generate_market(
     ConfigError
         An argument is out of range or a timestamp cannot be parsed.
     """
-    from sor.core.kernels import ensure_compiled
-
-    ensure_compiled()
     from sor.core.timestamps import parse_timestamp
 
     if depth not in (1, 10):

@@ -150,9 +150,6 @@ def read_market(
     """
     file = Path(path)
     check_input_file(file)
-    from sor.core.kernels import ensure_compiled
-
-    ensure_compiled()
     from sor.data.orderlevel import input_kind
 
     if input_kind(file, source) != "mbp":

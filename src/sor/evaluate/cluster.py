@@ -73,19 +73,21 @@ def dask_setup(worker: Worker) -> None:
 
 
 class CompileKernels(WorkerPlugin):
-    """Ready a worker when it joins, before its first task: load the compiled kernels and
-    import the modules a day task runs, once per worker."""
+    """Ready a worker when it joins, before its first task: import the modules a day task
+    runs and load the compiled kernels, once per worker."""
 
     name = "sor-compile-kernels"
 
+    def __init__(self, compile_kernels: Callable[[], object]) -> None:
+        self.compile_kernels = compile_kernels
+
     def setup(self, worker: Worker) -> None:
-        """Compile (or load from numba's cache) every kernel in this worker process."""
+        """Compile (or load from numba's cache) the day tasks' kernels in this process."""
         import sor.ck.backtest
         import sor.report.builder
         import sor.static.backtest  # noqa: F401  (imported for the first task's sake)
-        from sor.core.kernels import ensure_compiled
 
-        ensure_compiled()
+        self.compile_kernels()
 
 
 @contextmanager
@@ -291,8 +293,11 @@ def run_days(
     quiet: bool,
     worker_timeout_s: float = DEFAULT_WORKER_TIMEOUT_S,
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
+    compile_kernels: Callable[[], object] | None = None,
 ) -> list[DayOutcome]:
     """Run one task per day on ``client``; return every outcome in the order of ``specs``.
+    ``compile_kernels`` compiles the day tasks' kernels: here first, then on each worker
+    as it joins (which loads them from numba's cache where it shares this machine's).
 
     Raises
     ------
@@ -305,12 +310,12 @@ def run_days(
     from distributed import wait
     from tqdm import tqdm
 
-    from sor.core.kernels import ensure_compiled
-
-    ensure_compiled()  # here first: the workers then load the kernels from the cache
+    if compile_kernels is not None:
+        compile_kernels()  # here first: the workers then load the kernels from the cache
     watch = _Watch(client, worker_timeout_s, read_timeout_s)
     watch.first_worker()
-    client.register_plugin(CompileKernels())
+    if compile_kernels is not None:
+        client.register_plugin(CompileKernels(compile_kernels))
     futures = client.map(run_day, list(specs), retries=RETRIES, pure=False)
     index = {future.key: k for k, future in enumerate(futures)}
     results: list[list[DayOutcome] | None] = [None] * len(futures)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,10 +83,12 @@ def evaluate(
     workers: int | None = None,
     worker_timeout_s: float = DEFAULT_WORKER_TIMEOUT_S,
     quiet: bool = False,
+    compile_kernels: Callable[[], object] | None = None,
 ) -> dict[str, Any]:
     """Evaluate the day files of ``inputs`` (paths, directories, globs or URLs) on the Dask
     cluster at ``scheduler``, else on a local cluster of ``workers`` processes; return the
-    report object.
+    report object. ``compile_kernels`` readies this process and each worker
+    (:func:`sor.evaluate.cluster.run_days`).
 
     Raises
     ------
@@ -106,5 +108,5 @@ def evaluate(
     read_timeout_s = evaluation.read_timeout_s
     with dask_client(scheduler, workers, read_timeout_s=read_timeout_s, quiet=quiet) as client:
         outcomes = run_days(client, specs, quiet=quiet, worker_timeout_s=worker_timeout_s,
-                            read_timeout_s=read_timeout_s)  # fmt: skip
+                            read_timeout_s=read_timeout_s, compile_kernels=compile_kernels)  # fmt: skip
     return build_evaluation(outcomes, evaluation.settings())
