@@ -32,10 +32,10 @@ from sor.ck.router import CKSettings
 from sor.core.defaults import DEFAULT_HORIZONS_S
 from sor.core.timestamps import format_timestamp, parse_timestamp
 from sor.data.generate import generate_market
-from sor.evaluate.cluster import THREADS_PER_WORKER, dask_client, run_days
-from sor.evaluate.report import build_evaluation
-from sor.evaluate.run import Evaluation
-from sor.evaluate.tasks import parameter_sets, run_day
+from sor.evaluation.cluster import THREADS_PER_WORKER, dask_client, run_days
+from sor.evaluation.report import build_evaluation
+from sor.evaluation.run import Evaluation
+from sor.evaluation.tasks import parameter_sets, run_day
 from sor.report.builder import dumps
 from sor.static.backtest import BacktestConfig
 

@@ -18,7 +18,7 @@ from bench_memory import peak_rss_mb, ten_million_rows
 def main() -> dict[str, float]:
     path = ten_million_rows()
     rows = sum(1 for _ in path.open("rb")) - 1
-    baseline_mb, _ = peak_rss_mb([sys.executable, "-c", "import sor.cli, sor.stats.summary"])
+    baseline_mb, _ = peak_rss_mb([sys.executable, "-c", "import sor.cli, sor.stylized.summary"])
     command = [sys.executable, "-m", "sor", "stats", str(path), "--no-plot", "--quiet"]
     stats_mb, seconds = peak_rss_mb(command)
     print(f"sor stats: six-venue MBP-1 file, {rows:,} rows, {path.stat().st_size / 1e9:.2f} GB")

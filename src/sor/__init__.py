@@ -20,6 +20,9 @@ _EXPORTS = {
     "backtest": "sor.api",
     "Backtest": "sor.api",
     "SETTINGS": "sor.api",
+    "fills": "sor.api",
+    "stats": "sor.api",
+    "evaluate": "sor.api",
     "SorError": "sor.core.errors",
     "ConfigError": "sor.core.errors",
     "DataError": "sor.core.errors",
@@ -29,13 +32,13 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from sor.api import SETTINGS, Backtest, backtest
+    from sor.api import SETTINGS, Backtest, backtest, evaluate, fills, stats
     from sor.core.errors import ConfigError, DataError, SorError
     from sor.core.types import FillRule, QueueModel, Side
 
 __all__ = [  # noqa: RUF022 -- the version first, then as _EXPORTS lists them
-    "__version__", "backtest", "Backtest", "SETTINGS", "SorError", "ConfigError", "DataError",
-    "Side", "QueueModel", "FillRule",
+    "__version__", "backtest", "Backtest", "SETTINGS", "fills", "stats", "evaluate",
+    "SorError", "ConfigError", "DataError", "Side", "QueueModel", "FillRule",
 ]  # fmt: skip
 
 

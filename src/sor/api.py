@@ -1,10 +1,10 @@
-"""sor as a library: a backtest from Python, as ``sor backtest`` runs it.
+"""sor as a library: the commands' runs from Python, as the command line runs them.
 
-:func:`backtest` takes the command's settings as keywords (its flags' names with ``_``)
-and resolves them exactly as the command line does (``sor.app.config``): the keyword,
-then the TOML file (``config=``, else ``SOR_CONFIG``), then the default. The same settings
-give the same report, byte for byte (:attr:`Backtest.json` is the text ``--json-out``
-writes). docs/api.md shows it in use.
+:func:`backtest`, :func:`fills`, :func:`stats` and :func:`evaluate` take their command's
+settings as keywords (its flags' names with ``_``) and resolve them exactly as the command
+line does (``sor.app``): the keyword, then the TOML file where the command reads one
+(``config=``, else ``SOR_CONFIG``), then the default of ``sor.core.defaults``. The same
+settings give the same report, byte for byte. docs/api.md shows them in use.
 
 Bad input raises :class:`sor.SorError` (:class:`~sor.ConfigError` for a setting,
 :class:`~sor.DataError` for a data file) whose message is the line the command prints
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     import polars as pl
     from matplotlib.figure import Figure
 
+    from sor.app.evaluate import EvaluateResult
+    from sor.app.fills import FillsResult
+    from sor.app.stats import StatsResult
     from sor.ck.backtest import CkResult
     from sor.static.backtest import BacktestResult
 
@@ -39,7 +42,21 @@ SETTINGS = (
 """The settings :func:`backtest` takes as keywords: ``sor backtest``'s flags of the same
 names (with ``_``), the same ranges and defaults."""
 
-_LISTS = ("lambda_over", "lambda_under", "theta_queue", "horizon")
+FILLS_SETTINGS = ("every", "size", "horizon", "queue_model", "latency_us", "side",
+                  "crossing_fill", "trade_fill", "fallback_queue_model")  # fmt: skip
+"""The settings :func:`fills` takes as keywords: ``sor fills``'s flags of the same names."""
+
+STATS_SETTINGS = ("lags", "intervals", "horizons", "tick", "max_ts_distance")
+"""The settings :func:`stats` takes as keywords: ``sor stats``'s flags of the same names."""
+
+EVALUATE_SETTINGS = (*(name for name in SETTINGS if name not in ("start", "end")),
+                     "train_days", "resamples", "worker_timeout", "read_timeout",
+                     "max_download")  # fmt: skip
+"""The settings :func:`evaluate` takes as keywords: ``sor evaluate``'s flags of the same
+names (``max_download`` in bytes)."""
+
+_LISTS = ("lambda_over", "lambda_under", "theta_queue", "horizon", "size", "intervals",
+          "horizons")  # fmt: skip
 """The settings that are lists: a single number is taken as a list of one."""
 
 
@@ -211,12 +228,7 @@ def backtest(
     from sor.report.builder import build_report
     from sor.report.ck_report import build_ck_report
 
-    unknown = sorted(set(settings) - set(SETTINGS))
-    if unknown:
-        raise ConfigError(
-            f"unknown setting {unknown[0]!r}; the settings are: {', '.join(SETTINGS)}"
-        )
-    values = {name: _flag_value(name, value) for name, value in settings.items()}
+    values = _flag_values(settings, SETTINGS)
     flags, file_config, config_file = read_settings(BacktestFlags, values, _path(config))
     book = _path(lobster_book)
     options = BacktestOptions.resolve(
@@ -244,6 +256,185 @@ def backtest(
     return run
 
 
+def fills(
+    data: str | PathLike[str] | Any,
+    *,
+    compare: bool = False,
+    json_out: str | PathLike[str] | None = None,
+    orders_out: str | PathLike[str] | None = None,
+    plot: str | PathLike[str] | None = None,
+    skip_bad_rows: bool = False,
+    lobster_book: str | PathLike[str] | None = None,
+    publisher: int | None = None,
+    **settings: Any,
+) -> FillsResult:
+    """Study how passive orders fill, as ``sor fills`` does (docs/ck.md).
+
+    ``data`` is taken as by :func:`backtest` (but not None); ``settings`` are any of
+    :data:`FILLS_SETTINGS` (``every=1``, ``size=[100, 5000]``, ``horizon=[2, 10]``,
+    ``queue_model="fifo"``...); ``json_out``, ``orders_out`` and ``plot`` write what the
+    flags of the same names write (by default nothing).
+
+    Returns
+    -------
+    sor.app.fills.FillsResult
+        ``.report`` (what the command prints), ``.orders`` (one row per order placed),
+        ``.table`` (the orders as a polars DataFrame), ``.figure()``, ``.summary()``.
+
+    Raises
+    ------
+    SorError
+        As :func:`backtest`: the line the command would print.
+    """
+    from sor.app import fills as app
+    from sor.app.config import source_options
+    from sor.app.settings import FillsFlags, check_flags
+    from sor.core import defaults
+
+    values = {
+        "every": defaults.DEFAULT_FILLS_EVERY_S, "size": defaults.DEFAULT_FILLS_SIZES,
+        "horizon": defaults.DEFAULT_FILLS_HORIZONS_S, "queue_model": defaults.DEFAULT_QUEUE_MODEL,
+        "latency_us": defaults.DEFAULT_FILLS_LATENCY_US, "side": defaults.DEFAULT_SIDE,
+        "crossing_fill": defaults.DEFAULT_CROSSING_FILL,
+        "trade_fill": defaults.DEFAULT_TRADE_FILL,
+        "fallback_queue_model": defaults.DEFAULT_FALLBACK_QUEUE_MODEL,
+        **_flag_values(settings, FILLS_SETTINGS),
+    }  # fmt: skip
+    flags = check_flags(FillsFlags, values)
+    book = _path(lobster_book)
+    outputs = app.FillsOutputs(_path(json_out), _path(orders_out), _path(plot))
+    with _local_data(data, required=True) as (path, label):
+        assert path is not None
+        outputs.check(path, book)
+        options = app.FillsSettings.from_flags(
+            flags, compare=compare, skip_bad_rows=skip_bad_rows,
+            source=source_options(book, publisher),
+        )  # fmt: skip
+        result = app.run(path, options)
+    if label is not None:
+        result.report["run"]["data"] = label
+    app.write(result, outputs)
+    return result
+
+
+def stats(
+    data: str | PathLike[str] | Any,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    plot: str | PathLike[str] | None = None,
+    skip_bad_rows: bool = False,
+    lobster_book: str | PathLike[str] | None = None,
+    publisher: int | None = None,
+    **settings: Any,
+) -> StatsResult:
+    """Measure a file's stylized facts, as ``sor stats`` does (docs/stats.md).
+
+    ``data`` is taken as by :func:`backtest` (but not None); ``settings`` are any of
+    :data:`STATS_SETTINGS`; ``plot`` writes the figure there (by default nothing).
+
+    Returns
+    -------
+    sor.app.stats.StatsResult
+        ``.report`` (what the command prints), ``.stats`` (typed), ``.figure()``.
+
+    Raises
+    ------
+    SorError
+        As :func:`backtest`: the line the command would print.
+    """
+    from sor.app import stats as app
+    from sor.app.config import source_options
+    from sor.app.settings import StatsFlags, check_flags
+    from sor.core import defaults
+
+    window = app.window(start, end)
+    book = _path(lobster_book)
+    source = source_options(book, publisher)
+    values = {
+        "lags": defaults.DEFAULT_STATS_LAGS, "intervals": defaults.DEFAULT_STATS_INTERVALS_S,
+        "horizons": defaults.DEFAULT_STATS_HORIZONS_S, "tick": defaults.DEFAULT_TICK,
+        "max_ts_distance": defaults.DEFAULT_MAX_TS_DISTANCE_H,
+        **_flag_values(settings, STATS_SETTINGS),
+    }  # fmt: skip
+    flags = check_flags(StatsFlags, values)
+    outputs = app.StatsOutputs(_path(plot))
+    with _local_data(data, required=True) as (path, label):
+        assert path is not None
+        outputs.check(path, book)
+        options = app.StatsSettings.from_flags(
+            flags, window=window, skip_bad_rows=skip_bad_rows, source=source
+        )
+        result = app.run(path, options)
+    if label is not None:
+        result.report["file"] = label
+    app.write(result, outputs)
+    return result
+
+
+def evaluate(
+    data: str | PathLike[str] | Sequence[str | PathLike[str]],
+    *,
+    config: str | PathLike[str] | None = None,
+    scheduler: str | None = None,
+    json_out: str | PathLike[str] | None = None,
+    plot: str | PathLike[str] | None = None,
+    skip_bad_rows: bool = False,
+    publisher: int | None = None,
+    quiet: bool = True,
+    **settings: Any,
+) -> EvaluateResult:
+    """Tune the router walk-forward over many days and score it out of sample, as ``sor
+    evaluate`` does (docs/evaluate.md), on a local Dask cluster or ``scheduler``'s.
+
+    ``data``: day files, directories, globs or URLs (one or a list); ``settings`` any of
+    :data:`EVALUATE_SETTINGS`; ``json_out`` and ``plot`` write what the flags write (by
+    default nothing).
+
+    Returns
+    -------
+    sor.app.evaluate.EvaluateResult
+        ``.report`` (what ``--json-out`` holds), ``.summary``, ``.figure()``.
+
+    Raises
+    ------
+    SorError
+        As :func:`backtest`: the line the command would print.
+    """
+    from sor.app import evaluate as app
+    from sor.app.settings import EvaluateFlags, check_flags
+
+    flags = check_flags(EvaluateFlags, _flag_values(settings, EVALUATE_SETTINGS))
+    options = app.EvaluateSettings.from_flags(
+        flags, config=_path(config), scheduler=scheduler, skip_bad_rows=skip_bad_rows,
+        publisher=publisher,
+    )  # fmt: skip
+    inputs = [data] if isinstance(data, str | PathLike) else list(data)
+    days = app.find_days([str(day) for day in inputs], options)
+    if json_out is not None or plot is not None:
+        outputs = app.EvaluateOutputs(_path(json_out) or Path("evaluation.json"), _path(plot))
+        outputs.check(days)
+    result = app.run(days, options, quiet=quiet)
+    from sor.app.outputs import write_atomically
+
+    if json_out is not None:
+        text = result.text()
+        write_atomically(
+            Path(json_out), "--json-out", lambda p: p.write_text(text, encoding="utf-8")
+        )
+    if plot is not None:
+        write_atomically(Path(plot), "--plot", result.write_plot, suffix=".png")
+    return result
+
+
+def _flag_values(settings: dict[str, Any], known: Sequence[str]) -> dict[str, Any]:
+    """The keywords ``settings`` as their flags' values; an unknown one is refused."""
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown setting {unknown[0]!r}; the settings are: {', '.join(known)}")
+    return {name: _flag_value(name, value) for name, value in settings.items()}
+
+
 def _flag_value(name: str, value: Any) -> Any:
     """A keyword's value as the flag's: a choice's enum by its name, a number alone as a
     list of one where the setting is a list."""
@@ -253,6 +444,8 @@ def _flag_value(name: str, value: Any) -> Any:
         return value.text
     if name in _LISTS and isinstance(value, int | float):
         return (value,)
+    if name in _LISTS and isinstance(value, list):
+        return tuple(value)
     return value
 
 
@@ -272,16 +465,18 @@ def _write(run: Backtest, json_out: Path | None, plot: Path | None) -> None:
 
 
 @contextmanager
-def _local_data(data: object) -> Iterator[tuple[Path | None, str | None]]:
+def _local_data(data: object, required: bool = False) -> Iterator[tuple[Path | None, str | None]]:
     """Give ``data`` as a local file: a path as it is, a URL's temporary copy, a
-    DataFrame's temporary CSV; None stays None (the generated market). Yield the path and
-    the name the report gives the data when it is not the path's."""
+    DataFrame's temporary CSV; None stays None (the generated market) unless ``required``.
+    Yield the path and the name the report gives the data when it is not the path's."""
     if data is None:
+        if required:
+            raise ConfigError("data: give a file, a URL or a DataFrame")
         yield None, None
         return
     if isinstance(data, str | PathLike):
         text = str(data)
-        from sor.evaluate.days import is_url, local_copy
+        from sor.evaluation.days import is_url, local_copy
 
         if not is_url(text):
             yield Path(text), None
@@ -303,4 +498,5 @@ def _local_data(data: object) -> Iterator[tuple[Path | None, str | None]]:
         yield path, f"{kind} ({len(data)} rows)"  # type: ignore[arg-type]
 
 
-__all__: Sequence[str] = ("SETTINGS", "Backtest", "backtest")
+__all__: Sequence[str] = ("EVALUATE_SETTINGS", "FILLS_SETTINGS", "SETTINGS", "STATS_SETTINGS",
+                          "Backtest", "backtest", "evaluate", "fills", "stats")  # fmt: skip

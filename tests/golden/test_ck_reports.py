@@ -27,7 +27,7 @@ from sor.core.search import SearchGrid
 from sor.data.events import read_events
 from sor.data.generate import generate_market
 from sor.data.reader import read_market
-from sor.evaluate.tasks import HEAD_KEYS, DayOutcome, DaySpec, parameter_sets, run_day
+from sor.evaluation.tasks import HEAD_KEYS, DayOutcome, DaySpec, parameter_sets, run_day
 from sor.report.builder import dumps
 from sor.report.ck_report import build_ck_report
 from sor.report.figures import ck_figure

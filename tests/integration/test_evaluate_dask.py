@@ -222,9 +222,9 @@ def test_a_day_whose_worker_is_killed_is_run_again_with_the_same_result(
 ) -> None:
     from sor.ck.router import CKSettings
     from sor.core.search import SearchGrid
-    from sor.evaluate.cluster import dask_client, run_days
-    from sor.evaluate.run import Evaluation
-    from sor.evaluate.tasks import run_day
+    from sor.evaluation.cluster import dask_client, run_days
+    from sor.evaluation.run import Evaluation
+    from sor.evaluation.tasks import run_day
     from sor.static.backtest import BacktestConfig
 
     grid = SearchGrid((0.05,), (0.01, 0.2), (0.005,))
@@ -262,7 +262,7 @@ def _parser_threads() -> tuple[str | None, int]:
 def test_local_workers_parse_on_one_thread_and_this_process_is_left_as_it_was() -> None:
     # the days run in parallel: a parse on every core in every worker would make them
     # take turns (the variable must be there before the worker imports anything)
-    from sor.evaluate.cluster import dask_client
+    from sor.evaluation.cluster import dask_client
 
     before = os.environ.get("POLARS_MAX_THREADS")
     with dask_client(None, 2) as client:

@@ -26,7 +26,7 @@ import pytest
 from cli_run import REPO, run_main
 from sor.core.errors import DataError
 from sor.data.generate import generate_market
-from sor.evaluate.days import discover, local_copy
+from sor.evaluation.days import discover, local_copy
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "src")}
 START_S = 60

@@ -182,17 +182,98 @@ def test_every_example_of_docs_api_runs(tmp_path: Path, monkeypatch: pytest.Monk
     import re
 
     page = (REPO / "docs" / "api.md").read_text()
-    command = re.search(r"```sh\n(sor generate [^\n]+)\n```", page)
-    assert command is not None
-    generate = command.group(1).split()[1:]
+    commands = re.findall(r"^sor (generate [^\n]+)$", page, flags=re.MULTILINE)
+    assert len(commands) == 2
     monkeypatch.chdir(tmp_path)
-    outcome = subprocess.run([sys.executable, "-m", "sor", *generate, "--quiet"],
-                             env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-                             capture_output=True, text=True)  # fmt: skip
-    assert outcome.returncode == 0, (generate, outcome.stderr)
+    for command in commands:
+        outcome = subprocess.run([sys.executable, "-m", "sor", *command.split(), "--quiet"],
+                                 env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+                                 capture_output=True, text=True)  # fmt: skip
+        assert outcome.returncode == 0, (command, outcome.stderr)
     namespace: dict[str, object] = {}
     blocks = re.findall(r"```python\n(.*?)```", page, flags=re.DOTALL)
-    assert len(blocks) >= 5
+    assert len(blocks) >= 8
     for block in blocks:
         exec(compile(block, "docs/api.md", "exec"), namespace)
     assert (tmp_path / "results.png").stat().st_size > 0
+
+
+def test_fills_and_stats_write_what_their_commands_write(
+    market: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli, api = tmp_path / "cli", tmp_path / "api"
+    cli.mkdir(), api.mkdir()
+    flags = ["--size", "100,500", "--horizon", "2", "--side", "sell", "--every", "2"]
+    outcome = run_main(["fills", "--data", str(market), "-q", *flags, "--json-out",
+                        str(cli / "f.json"), "--orders-out", str(cli / "f.csv"), "--plot",
+                        str(cli / "f.png")], capsys)  # fmt: skip
+    assert outcome.returncode == 0, outcome.stderr
+    fills = sor.fills(market, size=[100, 500], horizon=2, side=sor.Side.SELL, every=2,
+                      json_out=api / "f.json", orders_out=api / "f.csv", plot=api / "f.png")  # fmt: skip
+    for name in ("f.json", "f.csv", "f.png"):
+        assert (api / name).read_bytes() == (cli / name).read_bytes(), name
+    assert fills.text() + "\n" == outcome.stdout
+    table = fills.table
+    assert table.height == fills.report["run"]["orders_placed"] == len(fills.orders)
+    assert table["filled"].sum() == sum(sum(row.fill_qty) for row in fills.orders)
+
+    outcome = run_main(["stats", str(market), "-q", "--lags", "5", "--tick", "0.02", "--plot",
+                        str(cli / "s.png")], capsys)  # fmt: skip
+    assert outcome.returncode == 0, outcome.stderr
+    stats = sor.stats(market, lags=5, tick=0.02, plot=api / "s.png")
+    assert stats.text() + "\n" == outcome.stdout
+    assert (api / "s.png").read_bytes() == (cli / "s.png").read_bytes()
+
+
+def test_fills_and_stats_raise_the_lines_their_commands_print(
+    market: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = [(["fills", "--data", str(market), "--every", "0"], sor.fills, {"every": 0}),
+             (["fills", "--data", str(market), "--size", "100,100"], sor.fills, {"size": [100, 100]}),
+             (["stats", str(market), "--horizons", "-1"], sor.stats, {"horizons": -1.0}),
+             (["stats", str(market), "--start", "2030-01-01T00:00:00Z"], sor.stats,
+              {"start": "2030-01-01T00:00:00Z"})]  # fmt: skip
+    for args, call, settings in cases:
+        outcome = run_main([*args, "-q", "--no-plot"], capsys)
+        assert outcome.returncode == 2, args
+        with pytest.raises(sor.SorError) as raised:
+            call(market, **settings)
+        assert outcome.stderr == f"sor: error: {raised.value}\n", args
+
+
+def test_evaluate_writes_what_its_command_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    days = tmp_path / "days"
+    days.mkdir()
+    for day in range(3):
+        generate_market(days / f"day{day}.csv", venues=2, seed=60 + day, price_moves=1.0,
+                        start=f"2024-08-0{day + 1}T13:36:32Z",
+                        end=f"2024-08-0{day + 1}T13:36:52Z")  # fmt: skip
+    flags = [
+        "--train-days",
+        "1",
+        "--resamples",
+        "100",
+        "--workers",
+        "1",
+        "--lambda-over",
+        "0.1,0.4",
+        "--lambda-under",
+        "0.2",
+        "--theta-queue",
+        "0.1",
+        "--side",
+        "sell",
+    ]
+    outcome = run_main(["evaluate", "--data", str(days), "-q", *flags, "--json-out",
+                        str(tmp_path / "cli.json"), "--plot", str(tmp_path / "cli.png")], capsys)  # fmt: skip
+    assert outcome.returncode == 0, outcome.stderr
+    result = sor.evaluate(days, train_days=1, resamples=100, workers=1, lambda_over=[0.1, 0.4],
+                          lambda_under=0.2, theta_queue=0.1, side="sell",
+                          json_out=tmp_path / "api.json", plot=tmp_path / "api.png")  # fmt: skip
+    assert (tmp_path / "api.json").read_text() == (tmp_path / "cli.json").read_text()
+    assert (tmp_path / "api.png").read_bytes() == (tmp_path / "cli.png").read_bytes()
+    assert json.loads(outcome.stdout) == result.summary
+    with pytest.raises(sor.ConfigError, match="unknown setting 'start'"):
+        sor.evaluate(days, start="2024-08-01T13:36:32Z")

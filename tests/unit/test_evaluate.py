@@ -13,12 +13,12 @@ import pytest
 from sor.core.errors import SorError
 from sor.core.search import SearchGrid
 from sor.data.instruments import Instrument, instruments, write_instrument
-from sor.evaluate import bootstrap, run
-from sor.evaluate.bootstrap import bootstrap_mean
-from sor.evaluate.days import discover
-from sor.evaluate.report import Settings, build_evaluation, distinct_days, order_days, score
-from sor.evaluate.tasks import DayFailure, DayOutcome, DaySpec, parameter_sets, run_day
-from sor.evaluate.walkforward import choose, walk_forward
+from sor.evaluation import bootstrap, run
+from sor.evaluation.bootstrap import bootstrap_mean
+from sor.evaluation.days import discover
+from sor.evaluation.report import Settings, build_evaluation, distinct_days, order_days, score
+from sor.evaluation.tasks import DayFailure, DayOutcome, DaySpec, parameter_sets, run_day
+from sor.evaluation.walkforward import choose, walk_forward
 from sor.static.backtest import BacktestConfig
 
 # (unfilled shares, total cash in nano-dollars) of three parameter sets on five days
@@ -184,7 +184,7 @@ def test_help_defaults_match_the_library() -> None:
     from dask.utils import parse_bytes
 
     from sor.app.settings import EvaluateFlags
-    from sor.evaluate import cluster, days
+    from sor.evaluation import cluster, days
 
     flags = EvaluateFlags()
     assert cli_evaluate.DEFAULT_WORKER_TIMEOUT_S == cluster.DEFAULT_WORKER_TIMEOUT_S

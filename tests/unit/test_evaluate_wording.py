@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from sor.core.search import SearchGrid
-from sor.evaluate.figures import evaluation_figure
-from sor.evaluate.report import Settings, build_evaluation
-from sor.evaluate.tasks import DayFailure, DayOutcome, DaySpec, run_day
+from sor.evaluation.figures import evaluation_figure
+from sor.evaluation.report import Settings, build_evaluation
+from sor.evaluation.tasks import DayFailure, DayOutcome, DaySpec, run_day
 from sor.static.backtest import BacktestConfig
 
 GRID = SearchGrid((0.1,), (0.1,), (0.1,))

@@ -15,7 +15,7 @@ from sor.core.errors import ConfigError
 from sor.core.timestamps import parse_timestamp
 from sor.data.days import plan_days
 from sor.data.generate import MAX_METAORDER_SECONDS, FlowModel, generate_market
-from sor.stats.summary import file_stats
+from sor.stylized.summary import file_stats
 
 START = "2024-08-02T13:30:00Z"  # a Friday
 END = "2024-08-02T13:30:20Z"

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from cli_run import run_main
 from dbn_encode import csv_to_dbn
 from sor.data.generate import mbp_columns
-from sor.stats.facts import Settings, autocorrelation, ofi_regression
-from sor.stats.summary import file_stats
+from sor.stylized.facts import Settings, autocorrelation, ofi_regression
+from sor.stylized.summary import file_stats
 
 T0 = 1_722_519_392_000_000_000  # 2024-08-01T13:36:32Z
 BID, ASK = 222.81, 222.83

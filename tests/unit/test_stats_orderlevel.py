@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from orderlevel_helpers import write_mbo_csv
 from sor.cli import app
-from sor.stats.book import QUOTE_RULE, SIGNED, TICK_RULE, UNSIGNED, read_book
+from sor.stylized.book import QUOTE_RULE, SIGNED, TICK_RULE, UNSIGNED, read_book
 
 T0 = 1_712_151_000_000_000_000
 S = 1_000_000_000

@@ -245,7 +245,7 @@ def _warm_place() -> None:
 
 def _warm_stats() -> None:
     """Read a tiny MBP CSV's book for the statistics."""
-    from sor.stats.book import read_book
+    from sor.stylized.book import read_book
 
     with tempfile.TemporaryDirectory(prefix="sor-compile-") as folder:
         read_book(_write_tiny_csv(Path(folder) / "tiny.csv"))
@@ -273,7 +273,7 @@ GROUPS: dict[str, KernelGroup] = {
     "fills": KernelGroup("the fill study", ("ck/queue.py", "report/markouts.py"), 5.0,
                          _warm_fills),
     "place": KernelGroup("the placement", ("ck/sa.py", "ck/polish.py"), 8.0, _warm_place),
-    "stats": KernelGroup("the statistics", ("stats/book.py",), 0.3, _warm_stats),
+    "stats": KernelGroup("the statistics", ("stylized/book.py",), 0.3, _warm_stats),
 }  # fmt: skip
 """The groups of kernels, by what uses them, in the order they are compiled."""
 
@@ -309,7 +309,7 @@ def day_kernels(
     MBP; its reader compiles what else it needs)."""
     from functools import partial
 
-    from sor.evaluate.days import is_url
+    from sor.evaluation.days import is_url
 
     groups = {"read", *model_groups(model)}
     for day in days:

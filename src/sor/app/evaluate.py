@@ -3,7 +3,7 @@ variables; the days found; the evaluation run on Dask; the report and figure wri
 
 :class:`EvaluateSettings` resolves and checks the settings, :func:`find_days` lists the day
 files, :func:`run` evaluates them (the cluster's handling stays in
-:mod:`sor.evaluate.cluster`) and :func:`write` writes the outputs; none prints. A Python
+:mod:`sor.evaluation.cluster`) and :func:`write` writes the outputs; none prints. A Python
 caller needs nothing else.
 """
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from sor.app.settings import EvaluateFlags
-    from sor.evaluate.run import Evaluation
+    from sor.evaluation.run import Evaluation
 
 log = logging.getLogger("sor")
 
@@ -61,20 +61,20 @@ class EvaluateSettings:
             (a window, both a scheduler and local workers), ``--workers`` comes with a
             scheduler or passes the cores, or a ck-only setting comes with the static model.
         """
-        from sor.app.runs import BacktestOptions, CKOptions, check_model_options
+        from sor.app.config import BacktestOptions, source_options
         from sor.app.settings import config_path, load_config, pick, pick_text
-        from sor.core.defaults import DEFAULT_SIDE
-        from sor.core.domain import NANOS_PER_HOUR
-        from sor.evaluate.run import Evaluation
+        from sor.evaluation.run import Evaluation
 
         config_file = config_path(config)
         file_config = load_config(config_file)
-        check_model_options(flags, file_config, config_file)
         if file_config.order.start is not None or file_config.order.end is not None:
             raise SorError(
                 f"{config_file}: [order] start/end set one window; sor evaluate reads each "
                 "day file whole"
             )
+        # the backtest's settings resolve as sor backtest resolves them
+        options = BacktestOptions.resolve(flags, file_config, config_file)
+        source_options(None, publisher)  # checks the publisher's range
         if file_config.dask.scheduler is not None and file_config.dask.workers is not None:
             raise SorError(
                 f"{config_file}: [dask] workers sizes a local cluster, [dask] scheduler names "
@@ -84,34 +84,22 @@ class EvaluateSettings:
         if address is not None and flags.workers is not None:
             raise SorError("--workers sizes the local cluster; it goes without --scheduler")
         if address is None:
-            from sor.evaluate.cluster import check_local_workers
+            from sor.evaluation.cluster import check_local_workers
 
             if flags.workers is not None:
                 check_local_workers(flags.workers, "--workers")
             elif file_config.dask.workers is not None:
                 check_local_workers(file_config.dask.workers, f"{config_file}: [dask] workers")
-        search = file_config.search
-        options = BacktestOptions(
-            order_size=pick(flags.order_size, file_config.order.size),
-            side=pick(flags.side, file_config.order.side) or DEFAULT_SIDE,
-            fee=flags.fee,
-            rebate=flags.rebate,
-            lambda_over=pick(flags.lambda_over, search.lambda_over),
-            lambda_under=pick(flags.lambda_under, search.lambda_under),
-            theta_queue=pick(flags.theta_queue, search.theta_queue),
-            model=flags.model,
-            file_config=file_config,
-        )
-        ck = CKOptions.resolve(flags, file_config) if flags.model == "ck" else None
+        ck = options.ck
         evaluation = Evaluation(
-            config=options.config(seed=None),
+            config=options.run,
             horizons_s=ck.horizons if ck else None,
             ck_settings=ck.settings if ck else None,
             train_days=flags.train_days,
             seed=flags.seed,
             resamples=flags.resamples,
             skip_bad_rows=skip_bad_rows,
-            max_ts_distance_ns=round(flags.max_ts_distance * NANOS_PER_HOUR),
+            max_ts_distance_ns=options.max_ts_distance_ns,
             publisher=publisher,
             read_timeout_s=flags.read_timeout,
             max_download_bytes=flags.max_download,
@@ -126,9 +114,9 @@ def find_days(inputs: Sequence[str], settings: EvaluateSettings) -> list[str]:
     Raises
     ------
     SorError
-        No input is given, or one cannot be listed (:func:`sor.evaluate.days.discover`).
+        No input is given, or one cannot be listed (:func:`sor.evaluation.days.discover`).
     """
-    from sor.evaluate.days import discover
+    from sor.evaluation.days import discover
 
     if not inputs:
         raise SorError("--data: give the day files (a directory, a glob or files)")
@@ -148,7 +136,7 @@ class EvaluateOutputs:
         day file of ``days`` (and its LOBSTER orderbook)."""
         from sor.app.runs import BacktestOptions
         from sor.data.lobster import input_files
-        from sor.evaluate.days import is_url
+        from sor.evaluation.days import is_url
 
         local = [Path(day.removeprefix("file://")) for day in days if not is_url(day)]
         files = [file for day in local for file in input_files(day)]
@@ -176,13 +164,13 @@ class EvaluateResult:
 
     def figure(self) -> Figure:
         """Draw the evaluation's figure."""
-        from sor.evaluate.figures import evaluation_figure
+        from sor.evaluation.figures import evaluation_figure
 
         return evaluation_figure(self.report)
 
     def write_plot(self, path: str | Path) -> Path:
         """Draw the figure into ``path`` (format from the suffix, PNG without); return it."""
-        from sor.evaluate.figures import write_evaluation_plot
+        from sor.evaluation.figures import write_evaluation_plot
 
         return write_evaluation_plot(self.report, path)
 
@@ -195,11 +183,11 @@ def run(days: Sequence[str], settings: EvaluateSettings, *, quiet: bool = False)
     ------
     SorError
         Fewer days than the training window needs, a day's input at fault, or a cluster
-        that cannot run the days (:func:`sor.evaluate.run.evaluate`).
+        that cannot run the days (:func:`sor.evaluation.run.evaluate`).
     """
     from sor.app.compile import day_kernels
     from sor.app.config import source_options
-    from sor.evaluate.run import evaluate
+    from sor.evaluation.run import evaluate
 
     evaluation = settings.evaluation
     kernels = day_kernels(days, evaluation.config.model,

@@ -18,6 +18,7 @@ from sor.app.runs import check_outputs, write_atomically
 from sor.core.errors import SorError
 
 if TYPE_CHECKING:
+    import polars as pl
     from matplotlib.figure import Figure
 
     from sor.app.settings import FillsFlags
@@ -79,6 +80,29 @@ class FillsResult:
     """The JSON report, as ``sor fills`` prints it."""
     orders: tuple[OrderRow, ...]
     """One row per order placed (with ``compare``, FIFO's fills)."""
+
+    @property
+    def table(self) -> pl.DataFrame:
+        """The orders as a polars DataFrame, the columns of ``--orders-out`` with exact
+        values: ``placed`` and ``fill_times`` UTC (ns), ``price_nanos``, ``fill_sizes``."""
+        import polars as pl
+
+        rows = self.orders
+        return pl.DataFrame({
+            "horizon_s": pl.Series([r.horizon_s for r in rows], dtype=pl.Float64),
+            "venue": pl.Series([r.venue for r in rows], dtype=pl.Int64),
+            "placed": pl.Series([r.placed_ns for r in rows], dtype=pl.Int64),
+            "price_nanos": pl.Series([r.price_nanos for r in rows], dtype=pl.Int64),
+            "queue_ahead": pl.Series([r.queue_ahead for r in rows], dtype=pl.Float64),
+            "filled": pl.Series([r.filled for r in rows], dtype=pl.Int64),
+            "fill_times": pl.Series([list(r.fill_ns) for r in rows], dtype=pl.List(pl.Int64)),
+            "fill_sizes": pl.Series([list(r.fill_qty) for r in rows], dtype=pl.List(pl.Int64)),
+            "size": pl.Series([r.size for r in rows], dtype=pl.Int64),
+            "nbbo_distance_bps": pl.Series([r.nbbo_bps for r in rows], dtype=pl.Float64),
+        }).with_columns(
+            pl.col("placed").cast(pl.Datetime("ns", "UTC")),
+            pl.col("fill_times").cast(pl.List(pl.Datetime("ns", "UTC"))),
+        )  # fmt: skip
 
     @property
     def compared(self) -> bool:

@@ -22,14 +22,14 @@ if TYPE_CHECKING:
 
     from sor.app.settings import StatsFlags
     from sor.data.orderlevel import SourceOptions
-    from sor.stats.facts import Settings
-    from sor.stats.summary import Stats
+    from sor.stylized.facts import Settings
+    from sor.stylized.summary import Stats
 
 log = logging.getLogger("sor")
 
 
 def _default_facts() -> Settings:
-    from sor.stats.facts import Settings
+    from sor.stylized.facts import Settings
 
     return Settings()
 
@@ -62,7 +62,7 @@ class StatsSettings:
         """Build the settings from the validated flags of ``sor stats`` and the ``window``
         of :func:`window`."""
         from sor.core.domain import dollars_to_nanos
-        from sor.stats.facts import Settings
+        from sor.stylized.facts import Settings
 
         facts = Settings(
             tick_nanos=dollars_to_nanos(flags.tick), lags=flags.lags,
@@ -103,13 +103,13 @@ class StatsResult:
 
     def figure(self) -> Figure:
         """Draw the four-panel figure of the facts."""
-        from sor.stats.figures import stats_figure
+        from sor.stylized.figures import stats_figure
 
         return stats_figure(self.stats)
 
     def write_plot(self, path: str | Path) -> Path:
         """Draw the figure into ``path`` (format from the suffix, PNG without); return it."""
-        from sor.stats.figures import write_stats_plot
+        from sor.stylized.figures import write_stats_plot
 
         return write_stats_plot(self.stats, path)
 
@@ -142,7 +142,7 @@ def run(data: Path, settings: StatsSettings) -> StatsResult:
         ``data`` cannot be read or has no rows in the window.
     """
     from sor.app.compile import compiling, input_groups
-    from sor.stats.summary import file_stats
+    from sor.stylized.summary import file_stats
 
     log.info("reading %s", data)
     with compiling((), body=(*input_groups(data, settings.source), "stats")):

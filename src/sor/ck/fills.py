@@ -20,6 +20,7 @@ from sor.ck.latency import OrderLatency
 from sor.ck.mirror import mirror_constant, reflect_events
 from sor.ck.queue import CONSERVATIVE, DISPLAYED, run_schedule
 from sor.ck.router import CKSettings
+from sor.core.defaults import DEFAULT_FILLS_EVERY_S, DEFAULT_FILLS_HORIZONS_S, DEFAULT_FILLS_SIZES
 from sor.core.domain import NANOS_PER_SECOND
 from sor.core.errors import SorError
 from sor.core.types import Side
@@ -170,9 +171,9 @@ class StudyOptions:
     ``every_s`` seconds, at the best bid (``side`` buy) or ask (sell), cancelled after each
     horizon; the queue model and fill rules as in :func:`sor.ck.queue.advance`."""
 
-    every_s: float = 5.0
-    sizes: tuple[int, ...] = (200,)
-    horizons_s: tuple[float, ...] = (0.5, 2.0, 10.0)
+    every_s: float = DEFAULT_FILLS_EVERY_S
+    sizes: tuple[int, ...] = DEFAULT_FILLS_SIZES
+    horizons_s: tuple[float, ...] = DEFAULT_FILLS_HORIZONS_S
     queue_model: int = CONSERVATIVE
     latency_ns: int = 0
     crossing_fill: int = DISPLAYED

@@ -68,6 +68,11 @@ def setup_logging(quiet: bool) -> None:
     )
 
 
+def number_list(values: tuple[float, ...] | tuple[int, ...]) -> str:
+    """Write a list default as its flag takes it: ``0.5,2,10``."""
+    return ",".join(f"{value:g}" for value in values)
+
+
 def float_list(name: str, text: str | None) -> tuple[float, ...] | None:
     if text is None:
         return None

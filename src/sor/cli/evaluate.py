@@ -33,7 +33,6 @@ from sor.cli.common import (
     TradeFillFlag,
     float_list,
     setup_logging,
-    source_options,
     user_errors,
     with_default,
 )
@@ -49,7 +48,7 @@ from sor.core.defaults import (
 )
 from sor.core.errors import SorError
 
-# The defaults of sor.evaluate.run, .bootstrap, .cluster and .days, written here: importing
+# The defaults of sor.evaluation.run, .bootstrap, .cluster and .days, written here: importing
 # them would slow every help (tests/unit/test_evaluate.py checks that they match).
 
 
@@ -190,7 +189,6 @@ def evaluate(
             flags, config=config, scheduler=scheduler, skip_bad_rows=skip_bad_rows,
             publisher=publisher,
         )  # fmt: skip
-        source_options(None, publisher)  # checks the publisher's range
         outputs = app_evaluate.EvaluateOutputs(json_out, None if no_plot else plot)
         days = app_evaluate.find_days([*(data or []), *(more or [])], settings)
         outputs.check(days)

@@ -21,6 +21,7 @@ from sor.cli.common import (
     SkipBadRowsFlag,
     float_list,
     int_list,
+    number_list,
     setup_logging,
     source_options,
     user_errors,
@@ -28,6 +29,10 @@ from sor.cli.common import (
 from sor.core.defaults import (
     DEFAULT_CROSSING_FILL,
     DEFAULT_FALLBACK_QUEUE_MODEL,
+    DEFAULT_FILLS_EVERY_S,
+    DEFAULT_FILLS_HORIZONS_S,
+    DEFAULT_FILLS_LATENCY_US,
+    DEFAULT_FILLS_SIZES,
     DEFAULT_QUEUE_MODEL,
     DEFAULT_SIDE,
     DEFAULT_TRADE_FILL,
@@ -38,13 +43,15 @@ def fills(
     data: Annotated[
         Path, Opt(help="Databento MBP or MBO file (CSV or DBN), or a LOBSTER message file.")
     ],
-    every: Annotated[float, Opt(help="Seconds between orders (one per venue each time).")] = 5.0,
+    every: Annotated[
+        float, Opt(help="Seconds between orders (one per venue each time).")
+    ] = DEFAULT_FILLS_EVERY_S,
     size: Annotated[
         str, Opt(help="Shares per order, comma-separated for several studies (100,1000).")
-    ] = "200",
+    ] = number_list(DEFAULT_FILLS_SIZES),
     horizon: Annotated[
         str, Opt(help="Seconds after which an order is cancelled, comma-separated.")
-    ] = "0.5,2,10",
+    ] = number_list(DEFAULT_FILLS_HORIZONS_S),
     queue_model: Annotated[
         str,
         Opt(
@@ -57,7 +64,7 @@ def fills(
     ] = DEFAULT_FALLBACK_QUEUE_MODEL,
     latency_us: Annotated[
         float, Opt(help="Order-entry latency, microseconds: orders rest this much later.")
-    ] = 0.0,
+    ] = DEFAULT_FILLS_LATENCY_US,
     side: Annotated[
         str, Opt(help="buy: rest at the best bid; sell: at the best ask.")
     ] = DEFAULT_SIDE,

@@ -19,12 +19,19 @@ from sor.cli.common import (
     PublisherFlag,
     QuietFlag,
     float_list,
+    number_list,
     setup_logging,
     source_options,
     user_errors,
     window_help,
 )
-from sor.core.defaults import DEFAULT_MAX_TS_DISTANCE_H
+from sor.core.defaults import (
+    DEFAULT_MAX_TS_DISTANCE_H,
+    DEFAULT_STATS_HORIZONS_S,
+    DEFAULT_STATS_INTERVALS_S,
+    DEFAULT_STATS_LAGS,
+    DEFAULT_TICK,
+)
 
 
 def stats(
@@ -36,14 +43,18 @@ def stats(
     end: Annotated[str | None, typer.Option(help=window_help("end"))] = None,
     lobster_book: LobsterBookFlag = None,
     publisher: PublisherFlag = None,
-    lags: Annotated[int, typer.Option(help="Trade-sign autocorrelation lags 1..LAGS.")] = 10,
+    lags: Annotated[
+        int, typer.Option(help="Trade-sign autocorrelation lags 1..LAGS.")
+    ] = DEFAULT_STATS_LAGS,
     intervals: Annotated[
         str, typer.Option(help="OFI regression interval lengths, seconds, comma-separated.")
-    ] = "1,10,60",
+    ] = number_list(DEFAULT_STATS_INTERVALS_S),
     horizons: Annotated[
         str, typer.Option(help="Markout horizons, seconds, comma-separated.")
-    ] = "1,10,60",
-    tick: Annotated[float, typer.Option(help="Price grid, $: spreads are counted in it.")] = 0.01,
+    ] = number_list(DEFAULT_STATS_HORIZONS_S),
+    tick: Annotated[
+        float, typer.Option(help="Price grid, $: spreads are counted in it.")
+    ] = DEFAULT_TICK,
     plot: PlotFlag = Path("stats.png"),
     no_plot: NoPlotFlag = False,
     skip_bad_rows: Annotated[

@@ -79,6 +79,28 @@ DEFAULT_MAX_DOWNLOAD = "20GB"
 DEFAULT_MAX_DOWNLOAD_BYTES = 20 * 10**9
 """:data:`DEFAULT_MAX_DOWNLOAD` in bytes."""
 
+# sor fills --------------------------------------------------------------------------------
+
+DEFAULT_FILLS_EVERY_S = 5.0
+"""Seconds between the study's placements (one order per venue each time)."""
+DEFAULT_FILLS_SIZES = (200,)
+"""Shares of each studied order."""
+DEFAULT_FILLS_HORIZONS_S = (0.5, 2.0, 10.0)
+"""Seconds after which a studied order is cancelled."""
+DEFAULT_FILLS_LATENCY_US = 0.0
+"""Order-entry latency of the study, microseconds."""
+
+# sor stats --------------------------------------------------------------------------------
+
+DEFAULT_STATS_LAGS = 10
+"""Trade-sign autocorrelation lags 1..N."""
+DEFAULT_STATS_INTERVALS_S = (1.0, 10.0, 60.0)
+"""Interval lengths of the order-flow-imbalance regression, seconds."""
+DEFAULT_STATS_HORIZONS_S = (1.0, 10.0, 60.0)
+"""Markout horizons of the statistics, seconds."""
+DEFAULT_TICK = 0.01
+"""The price grid spreads are counted in, $."""
+
 # sor place --------------------------------------------------------------------------------
 
 DEFAULT_SAMPLES = 1000

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sor.evaluate.report import better
+from sor.evaluation.report import better
 from sor.report.figures import COLORS, _save
 
 

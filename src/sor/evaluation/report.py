@@ -16,9 +16,9 @@ from typing import Any
 from sor import __version__
 from sor.core.errors import SorError
 from sor.core.types import Side
-from sor.evaluate.bootstrap import CONFIDENCE, Interval, bootstrap_mean
-from sor.evaluate.tasks import DayOutcome, parameter_sets
-from sor.evaluate.walkforward import walk_forward
+from sor.evaluation.bootstrap import CONFIDENCE, Interval, bootstrap_mean
+from sor.evaluation.tasks import DayOutcome, parameter_sets
+from sor.evaluation.walkforward import walk_forward
 from sor.report.builder import Money, side_entry
 from sor.static.backtest import BacktestConfig
 

@@ -27,7 +27,7 @@ from sor.data.instruments import (
     write_instrument,
 )
 from sor.data.orderlevel import SourceOptions
-from sor.evaluate.days import local_copy
+from sor.evaluation.days import local_copy
 from sor.static.backtest import BacktestConfig, baseline_names
 
 """Baselines of model ck scored out of sample. Its ``passive`` strategy is left out: it

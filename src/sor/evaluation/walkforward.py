@@ -5,7 +5,7 @@ section 7 to K days: a parameter set's score over the K training days is the pai
 unfilled shares summed over them, its total cash in nano-dollars summed over them); the
 best set has the fewest unfilled shares, then the least cash, then comes first in grid
 order. With K = 1 it is the single-day rule applied to the day before. A sell's cash comes
-in negated (:attr:`sor.evaluate.tasks.DayOutcome.choice_keys`): the least of it is the most
+in negated (:attr:`sor.evaluation.tasks.DayOutcome.choice_keys`): the least of it is the most
 proceeds.
 """
 

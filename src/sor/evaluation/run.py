@@ -19,10 +19,10 @@ from sor.core.defaults import (
 )
 from sor.core.domain import NANOS_PER_HOUR
 from sor.core.errors import SorError
-from sor.evaluate.cluster import dask_client, local_worker_limit, run_days
-from sor.evaluate.days import discover
-from sor.evaluate.report import Settings, build_evaluation
-from sor.evaluate.tasks import DaySpec
+from sor.evaluation.cluster import dask_client, local_worker_limit, run_days
+from sor.evaluation.days import discover
+from sor.evaluation.report import Settings, build_evaluation
+from sor.evaluation.tasks import DaySpec
 from sor.static.backtest import BacktestConfig
 
 log = logging.getLogger("sor")
@@ -88,13 +88,13 @@ def evaluate(
     """Evaluate the day files of ``inputs`` (paths, directories, globs or URLs) on the Dask
     cluster at ``scheduler``, else on a local cluster of ``workers`` processes; return the
     report object. ``compile_kernels`` readies this process and each worker
-    (:func:`sor.evaluate.cluster.run_days`).
+    (:func:`sor.evaluation.cluster.run_days`).
 
     Raises
     ------
     SorError
         No day file, fewer days than ``train_days`` + 1, a day's input at fault, or a
-        cluster that cannot run the days (:func:`sor.evaluate.cluster.run_days`).
+        cluster that cannot run the days (:func:`sor.evaluation.cluster.run_days`).
     """
     sources = discover(inputs, read_timeout_s=evaluation.read_timeout_s)
     if len(sources) <= evaluation.train_days:

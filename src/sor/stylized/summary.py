@@ -14,8 +14,8 @@ from sor.core.errors import DataError
 from sor.core.paths import file_sha256
 from sor.core.timestamps import format_timestamp
 from sor.data.reader import DEFAULT_MAX_TS_DISTANCE_NS
-from sor.stats.book import QUOTE_RULE, SIGNED, TICK_RULE, UNSIGNED, Book, read_book
-from sor.stats.facts import Facts, Settings, overall_facts, venue_facts
+from sor.stylized.book import QUOTE_RULE, SIGNED, TICK_RULE, UNSIGNED, Book, read_book
+from sor.stylized.facts import Facts, Settings, overall_facts, venue_facts
 
 if TYPE_CHECKING:
     from sor.data.orderlevel import SourceOptions
@@ -48,7 +48,7 @@ def file_stats(
     Raises
     ------
     DataError
-        The file cannot be read (:func:`sor.stats.book.read_book`) or has no rows.
+        The file cannot be read (:func:`sor.stylized.book.read_book`) or has no rows.
     """
     settings = settings or Settings()
     book, rows_read = read_book(
@@ -95,7 +95,7 @@ _SIGN_KEYS = ("from_data", "quote_rule", "tick_rule", "unsigned")
 
 def _signs(book: Book) -> dict[str, int]:
     """How many of the venue's trade rows had an aggressor side, were signed by the quote
-    or the tick rule, or could not be signed (:func:`sor.stats.book.classify`)."""
+    or the tick rule, or could not be signed (:func:`sor.stylized.book.classify`)."""
     how = book.how[book.trade]
     counts = np.bincount(how, minlength=UNSIGNED + 1)
     return {key: int(counts[code]) for key, code in zip(

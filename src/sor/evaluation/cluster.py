@@ -23,14 +23,14 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from sor.core.defaults import DEFAULT_READ_TIMEOUT_S, DEFAULT_WORKER_TIMEOUT_S
 from sor.core.errors import SorError
-from sor.evaluate.tasks import DayFailure, DayOutcome, DaySpec, run_day
+from sor.evaluation.tasks import DayFailure, DayOutcome, DaySpec, run_day
 
 if TYPE_CHECKING:
     from distributed import Client, Future, Worker
 
 RETRIES = 2
 """Times a task is run again after an unexpected exception (a fault of the input is no
-exception: see :func:`sor.evaluate.tasks.run_day`). A task whose worker dies is run
+exception: see :func:`sor.evaluation.tasks.run_day`). A task whose worker dies is run
 again by the scheduler itself (``distributed.scheduler.allowed-failures``)."""
 """Seconds to wait for a first worker, and for a worker again when every one has left
 mid-run, before giving up (``--worker-timeout``)."""

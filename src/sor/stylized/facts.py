@@ -15,8 +15,14 @@ from typing import Literal
 
 import numpy as np
 
-from sor.core.domain import NANOS_PER_SECOND
-from sor.stats.book import Book
+from sor.core.defaults import (
+    DEFAULT_STATS_HORIZONS_S,
+    DEFAULT_STATS_INTERVALS_S,
+    DEFAULT_STATS_LAGS,
+    DEFAULT_TICK,
+)
+from sor.core.domain import NANOS_PER_SECOND, dollars_to_nanos
+from sor.stylized.book import Book
 
 
 @dataclass(frozen=True)
@@ -35,10 +41,10 @@ class Settings:
         Markout horizons, seconds.
     """
 
-    tick_nanos: int = 10_000_000
-    lags: int = 10
-    intervals_s: tuple[float, ...] = (1.0, 10.0, 60.0)
-    horizons_s: tuple[float, ...] = (1.0, 10.0, 60.0)
+    tick_nanos: int = dollars_to_nanos(DEFAULT_TICK)
+    lags: int = DEFAULT_STATS_LAGS
+    intervals_s: tuple[float, ...] = DEFAULT_STATS_INTERVALS_S
+    horizons_s: tuple[float, ...] = DEFAULT_STATS_HORIZONS_S
 
 
 @dataclass

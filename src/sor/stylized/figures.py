@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from sor.core.domain import VENUE_NAMES
 from sor.report.figures import _save
-from sor.stats.summary import Stats
+from sor.stylized.summary import Stats
 
 
 def write_stats_plot(stats: Stats, path: str | Path) -> Path:
