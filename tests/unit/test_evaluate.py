@@ -316,3 +316,20 @@ def test_nothing_to_score_is_an_error_saying_how_many_days_there_are() -> None:
         build_evaluation(given, settings)
     # with K = 2 each instrument has one day to score
     assert sum(s.chosen is not None for s in score(order_days(given), 2)) == 2
+
+
+def test_a_closing_clients_abandoned_wait_is_not_reported(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from distributed.client import AllExit
+
+    import sor.evaluation.cluster  # noqa: F401 -- installs the filter
+
+    for error in (AllExit(), ValueError("kept")):
+        try:
+            raise error
+        except (AllExit, ValueError):
+            logging.getLogger("asyncio").error("Task exception was never retrieved", exc_info=True)
+    assert [r.exc_info[1].__class__.__name__ for r in caplog.records if r.exc_info] == [
+        "ValueError"
+    ]

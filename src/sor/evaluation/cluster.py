@@ -247,6 +247,19 @@ async def _identity(address: str, timeout_s: float) -> Any:
         comm.abort()
 
 
+class _UnretrievedShutdown(logging.Filter):
+    """Drop asyncio's "Task exception was never retrieved" for a Dask client's own shutdown
+    signal (``AllExit``): a wait the closing client abandoned, reported when the task is
+    collected, which may come after the teardown's silence has ended."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return type(error).__name__ != "AllExit"
+
+
+logging.getLogger("asyncio").addFilter(_UnretrievedShutdown())
+
+
 @contextmanager
 def _silent_teardown() -> Iterator[Callable[[], AbstractContextManager[None]]]:
     """Give a context, to enter innermost, that silences every log while the cluster closes
