@@ -29,7 +29,7 @@ from sor.data.generate import generate_market
 REPO = Path(__file__).resolve().parents[1]
 GOAL = 3.0
 """First run over warm run, at most."""
-GROUPS = ("read", "static", "ck")
+GROUPS = ("read", "route", "static", "queue", "place", "ck")
 """The groups a backtest of either model compiles."""
 
 

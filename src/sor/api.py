@@ -222,7 +222,7 @@ def backtest(
         The data cannot be read (the same message as the command's).
     """
     from sor.app.config import BacktestOptions, read_settings, source_options
-    from sor.app.runs import ck_backtest, market_input, read_window_events, static_backtest
+    from sor.app.runs import ck_backtest, market_input, static_backtest
     from sor.app.settings import BacktestFlags
     from sor.data.lobster import input_files
     from sor.report.builder import build_report
@@ -242,12 +242,12 @@ def backtest(
             from sor.app.outputs import check_outputs
 
             check_outputs(outputs, input_files(path, book))
-        with market_input(path, options.seed, options) as (market, seed, read_path):
+        ck = options.ck is not None
+        with market_input(path, options.seed, options, events=ck) as (market, seed, _):
             if label is not None:
                 market = dataclasses.replace(market, source=label)
-            if options.ck is not None:
-                events = read_window_events(read_path, options)
-                result: BacktestResult | CkResult = ck_backtest(events, market, options,
+            if market.events is not None:
+                result: BacktestResult | CkResult = ck_backtest(market.events, market, options,
                                                                 seed=seed)  # fmt: skip
             else:
                 result = static_backtest(market, options, seed=seed)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cli_run import REPO
-from sor.app.compile import GROUPS, input_groups, missing, model_groups, stamp
+from sor.app.compile import GROUPS, input_groups, missing, model_groups, model_plan, stamp
 from sor.data.generate import generate_market
 
 ANNOUNCEMENT = re.compile(
@@ -56,9 +56,9 @@ def test_a_first_backtest_compiles_its_model_alone_and_a_second_says_nothing(
     (line,) = _announced(first.stderr)
     match = ANNOUNCEMENT.fullmatch(line)
     assert match, line
-    assert match["what"] == "the file reader and the static model"
+    assert match["what"] == "the file reader, the static router and the static model"
     assert int(match["seconds"]) >= 1
-    assert _stamped(cache) == {"read", "static"}  # not model ck's
+    assert _stamped(cache) == {"read", "route", "static"}  # not model ck's
 
     again = _sor(backtest, cache, tmp_path)
     assert again.returncode == 0, again.stderr
@@ -68,8 +68,10 @@ def test_a_first_backtest_compiles_its_model_alone_and_a_second_says_nothing(
     ck = _sor([*backtest, "--model", "ck", "--horizon", "1"], cache, tmp_path)
     assert ck.returncode == 0, ck.stderr
     (line,) = _announced(ck.stderr)
-    assert ANNOUNCEMENT.fullmatch(line) and "of model ck," in line, line
-    assert _stamped(cache) == {"read", "static", "ck"}
+    match = ANNOUNCEMENT.fullmatch(line)
+    assert match and match["what"] == "the placement solver, the queue simulator and model ck"
+    assert _stamped(cache) == {"read", "route", "static", "queue", "place", "ck"}
+    assert ck.stdout == _sor([*backtest, "--model", "ck", "--horizon", "1"], cache, tmp_path).stdout
 
 
 def test_the_install_step_compiles_the_groups_named_once(tmp_path: Path) -> None:
@@ -100,8 +102,12 @@ def test_the_groups_follow_the_input_and_the_model(tmp_path: Path) -> None:
     assert input_groups(None) == ("generate", "read")
     assert input_groups(mbo) == ("read", "mbo")
     assert input_groups(tmp_path / "absent.csv") == ("read",)  # the reader says what is wrong
-    assert model_groups("static") == ("static",)
-    assert model_groups("ck") == ("static", "ck")  # model ck runs the static baselines
+    assert model_groups("static") == ("route", "static")
+    assert model_groups("ck") == ("route", "static", "place", "queue", "ck")  # and the baselines
+    for model in ("static", "ck"):  # the longest in another process, the rest in this one
+        ahead, after = model_plan(model)
+        assert set(ahead) | set(after) == set(model_groups(model))
+        assert not set(ahead) & set(after)
     with pytest.raises(ValueError, match="unknown kernel groups: nope"):
         missing(["read", "nope"])
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from sor.core.market import MarketData
     from sor.core.search import SearchGrid
     from sor.data.orderlevel import SourceOptions
+    from sor.static.replay import MarketArrays
 
 log = logging.getLogger("sor")
 
@@ -192,16 +194,64 @@ def _warm_lobster() -> None:
         read_lobster(message)
 
 
+def _tiny_arrays() -> Iterator[tuple[MarketArrays, np.ndarray]]:
+    """The tiny market laid out for a buy, then for a sell, with its taker fees."""
+    from sor.core.domain import VenueCosts
+    from sor.core.types import Side
+    from sor.static.replay import MarketArrays
+
+    snapshots = _tiny_market(_tiny_events()).snapshots
+    for side in Side:
+        arrays = MarketArrays.from_snapshots(snapshots, side)
+        yield arrays, VenueCosts().fee_nanos(arrays.venues)
+
+
+def _warm_route() -> None:
+    """Route and sweep the tiny market, buying and selling: the replay and the allocator."""
+    import numpy as np
+
+    from sor.static.replay import run_router, run_sweep
+
+    for arrays, fees in _tiny_arrays():
+        run_router(arrays, fees, 500)
+        run_sweep(arrays, fees, 500, np.full(len(arrays.group_ts), 500, dtype=np.int64))
+
+
 def _warm_static() -> None:
-    """Backtest the static model on the tiny market, buying and selling, and report it."""
+    """Run the static model's other passes on the tiny market, buying and selling (the
+    displayed size, the notional check, the markouts), then backtest and report it once
+    the router is compiled (:func:`_warm_route`), which the backtest then only loads."""
     from sor.core.types import Side
     from sor.report.builder import build_report
+    from sor.report.markouts import TopOfBook, mark_out
     from sor.static.backtest import BacktestConfig, run_backtest
+    from sor.static.replay import check_market_notional, displayed_size
 
+    for arrays, fees in _tiny_arrays():
+        displayed_size(arrays)
+        check_market_notional(arrays, fees, 500)
     market = _tiny_market(_tiny_events())
+    mark_out(market.snapshots["ts_event"][:3], 1, TopOfBook.of_snapshots(market.snapshots),
+             (1.0,))  # fmt: skip
+    if not stamp("route").exists():
+        return  # the router compiles in another process: not here too
     for side in Side:
         config = BacktestConfig(order_size=500, grid=_one_point(), side=side)
         build_report(run_backtest(market, config, workers=1))
+
+
+def _warm_queue() -> None:
+    """Run the queue simulator alone on the tiny market: the book brought to the arrival,
+    a limit order rested and advanced to its fills, a marketable sweep."""
+    from sor.ck.queue import Book, advance, attach_venues, sweep
+
+    events, venues = attach_venues(_tiny_events())
+    book = Book.empty(venues, events["ask_px"].shape[1])
+    middle = int(events["ts_event"][len(events) // 2])
+    index, _ = advance(events, 0, middle, book, 0, 0)
+    book.rest(0, 100)
+    advance(events, index, int(events["ts_event"][-1]), book, 0, 100)
+    sweep(book, 100)
 
 
 def _warm_ck() -> None:
@@ -267,12 +317,16 @@ GROUPS: dict[str, KernelGroup] = {
                         _warm_read),
     "mbo": KernelGroup("the MBO book rebuild", ("data/orderbook.py",), 7.0, _warm_mbo),
     "lobster": KernelGroup("the LOBSTER reader", ("data/lobster.py",), 2.0, _warm_lobster),
+    "route": KernelGroup("the static router", ("static/allocator.py", "static/replay.py"), 2.5,
+                         _warm_route),
     "static": KernelGroup("the static model", ("static/allocator.py", "static/replay.py",
-                          "report/markouts.py"), 4.0, _warm_static),
-    "ck": KernelGroup("model ck", ("ck/queue.py", "ck/sa.py", "ck/polish.py"), 12.0, _warm_ck),
-    "fills": KernelGroup("the fill study", ("ck/queue.py", "report/markouts.py"), 5.0,
+                          "report/markouts.py"), 0.7, _warm_static),
+    "place": KernelGroup("the placement solver", ("ck/sa.py", "ck/polish.py"), 8.0,
+                         _warm_place),
+    "queue": KernelGroup("the queue simulator", ("ck/queue.py",), 2.5, _warm_queue),
+    "ck": KernelGroup("model ck", ("ck/queue.py", "ck/sa.py", "ck/polish.py"), 1.5, _warm_ck),
+    "fills": KernelGroup("the fill study", ("ck/queue.py", "report/markouts.py"), 6.0,
                          _warm_fills),
-    "place": KernelGroup("the placement", ("ck/sa.py", "ck/polish.py"), 8.0, _warm_place),
     "stats": KernelGroup("the statistics", ("stylized/book.py",), 0.3, _warm_stats),
 }  # fmt: skip
 """The groups of kernels, by what uses them, in the order they are compiled."""
@@ -296,9 +350,20 @@ def input_groups(path: Path | None, source: SourceOptions | None = None) -> tupl
     return ("read",) if kind == "mbp" else ("read", kind)
 
 
+def model_plan(model: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """How a backtest of ``model`` compiles its groups beside the read of its input: the
+    longest in another process (``ahead``), the rest in this one once the input is read
+    (``after``). The placement solver alone takes model ck about 8 s (its polish), the
+    static router about 2.5 s; model ck runs the static baselines too."""
+    if model == "ck":
+        return ("place", "ck"), ("route", "static", "queue")
+    return ("route",), ("static",)
+
+
 def model_groups(model: str) -> tuple[str, ...]:
-    """The groups that a backtest of ``model`` runs (model ck runs the static baselines)."""
-    return ("static", "ck") if model == "ck" else ("static",)
+    """The groups that a backtest of ``model`` runs, in the order they compile."""
+    ahead, after = model_plan(model)
+    return tuple(name for name in GROUPS if name in ahead or name in after)
 
 
 def day_kernels(
@@ -385,36 +450,62 @@ def compile_groups(groups: Iterable[str]) -> dict[str, float]:
 
 
 @contextmanager
-def compiling(ahead: Iterable[str], *, body: Iterable[str] = ()) -> Iterator[None]:
-    """Compile the groups among ``ahead`` not yet compiled in a thread while the body of
-    the ``with`` runs, and wait for them at its end; the body itself compiles the groups of
-    ``body`` as it runs (reading the input, say). Say first in one line what this
-    installation has not compiled yet.
+def compiling(
+    ahead: Iterable[str] = (), *, body: Iterable[str] = (), after: Iterable[str] = ()
+) -> Iterator[None]:
+    """Compile what a command runs next while the body of the ``with`` runs: the groups of
+    ``ahead`` in another process (numba compiles under the GIL: a thread would only take
+    turns with the body), those of ``after`` in this one once the body is done, and wait
+    for the other process at the end. The body itself compiles the groups of ``body`` as
+    it runs (reading the input, say). Say first, in one line, what this installation has
+    not compiled yet; groups already compiled are skipped.
 
-    When the body raises, its error is not held up: the thread is left to end with the
-    process, and the groups of ``body`` are not stamped.
+    When the body raises, its error is not held up: the other process is stopped, and the
+    groups of ``body`` are not stamped. When the other process fails, what it did not
+    compile is compiled where the command first calls it.
     """
     body = missing(body)
     todo = [name for name in missing(ahead) if name not in body]
-    if body or todo:
-        _announce([name for name in GROUPS if name in body or name in todo])
-    worker = None
-    if todo:
-        took: dict[str, float] = {}
-        worker = threading.Thread(target=_warm, args=(todo, took), name="sor-compile",
-                                  daemon=True)  # fmt: skip
-        worker.start()
-    yield
-    if worker is not None:
-        worker.join()
+    later = [name for name in missing(after) if name not in body and name not in todo]
+    if body or todo or later:
+        _announce([name for name in GROUPS if name in (*body, *todo, *later)])
+    worker = _compile_elsewhere(todo) if todo else None
+    try:
+        yield
+    except BaseException:
+        if worker is not None:
+            worker.kill()
+            worker.wait()
+        raise
     for name in body:
         _mark(name)
+    _warm(later, {})
+    if worker is not None and worker.wait() != 0:
+        log.debug("compiling %s in another process failed", ", ".join(todo))
+
+
+def _compile_elsewhere(groups: Sequence[str]) -> subprocess.Popen[bytes] | None:
+    """Start ``python -m sor.app.compile GROUPS`` on this package and numba's cache; None
+    when it cannot start (the kernels then compile where they are first called)."""
+    package = str(Path(sor.__file__).resolve().parent.parent)
+    path = os.pathsep.join(p for p in (package, os.environ.get("PYTHONPATH")) if p)
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "sor.app.compile", "--quiet", *groups],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": path},
+        )  # fmt: skip
+    except OSError:
+        return None
 
 
 def main(argv: Sequence[str]) -> None:
     """Compile the groups named in ``argv`` (every group when none is); an unknown name is
     one line and exit status 2, before anything is compiled."""
-    logging.basicConfig(level=logging.INFO, format="sor: %(message)s")
+    quiet = "--quiet" in argv
+    argv = [arg for arg in argv if arg != "--quiet"]
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format="sor: %(message)s")  # fmt: skip
     names = list(argv) or list(GROUPS)
     unknown = [name for name in names if name not in GROUPS]
     if unknown:

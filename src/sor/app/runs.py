@@ -78,11 +78,13 @@ def market_input(
     options: BacktestOptions,
     *,
     kernels: Sequence[str] | None = None,
+    events: bool = False,
 ) -> Iterator[tuple[MarketData, int | None, Path]]:
-    """Read the window of ``data``, or of generated data when it is None, compiling
-    meanwhile the ``kernels`` groups the caller runs next (:mod:`sor.app.compile`; default:
-    the model's)."""
-    from sor.app.compile import compiling, input_groups, model_groups
+    """Read the window of ``data``, or of generated data when it is None (with ``events``,
+    every event of the window too, as ``MarketData.events``), compiling meanwhile the
+    ``kernels`` groups the caller runs next (:mod:`sor.app.compile`; default: the
+    model's)."""
+    from sor.app.compile import compiling, input_groups, model_plan
     from sor.data.reader import read_market
 
     config = options.config(seed=None)  # validates the options before any work
@@ -102,14 +104,16 @@ def market_input(
         )
         return market
 
-    ahead = model_groups(options.model) if kernels is None else kernels
+    ahead, after = model_plan(options.model) if kernels is None else (kernels, ())
     with contextlib.ExitStack() as stack:
-        with compiling(ahead, body=input_groups(data, options.source)):
+        with compiling(ahead, body=input_groups(data, options.source), after=after):
             if data is not None:
                 path, market, seed_used = data, read(data), None
             else:
                 path, label = stack.enter_context(_generated_data(seed))
                 market, seed_used = dataclasses.replace(read(path), source=label), seed
+            if events:
+                market = dataclasses.replace(market, events=read_window_events(path, options))
         yield market, seed_used, path
 
 
@@ -180,7 +184,7 @@ def run_kafka_backtest(
     """Rebuild one replay of ``topic`` (``replay``: latest, next or an id), routing live
     (static model), then run the full backtest (for model ck the replay must carry every
     event)."""
-    from sor.app.compile import compiling, model_groups
+    from sor.app.compile import compiling, model_plan
     from sor.core.defaults import DEFAULT_GAP_TIMEOUT_S
     from sor.streaming.consumer import consume_market, narrow
     from sor.streaming.live import LiveRouter
@@ -194,7 +198,8 @@ def run_kafka_backtest(
         side=config.side,
     )
     log.info("consuming %r from %s (replay: %s)", topic, bootstrap, replay)
-    with compiling(model_groups("ck" if ck is not None else "static"), body=("read",)):
+    ahead, after = model_plan("ck" if ck is not None else "static")
+    with compiling(ahead, body=("read",), after=after):
         consumed = consume_market(
             bootstrap,
             topic,

@@ -102,6 +102,14 @@ def _apply_move(
 
 
 @numba.njit(cache=True, nogil=True)
+def _copy(source: np.ndarray, target: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Copy ``source`` into ``target`` of the same length, element by element (a slice
+    assignment would compile numba's shape-mismatch error, seconds of a first run)."""
+    for c in range(source.size):
+        target[c] = source[c]
+
+
+@numba.njit(cache=True, nogil=True)
 def _near_patterns(
     ahead: np.ndarray, bought: np.ndarray, x: np.ndarray, size: float
 ) -> tuple[np.ndarray, np.ndarray, int]:  # pragma: no cover - compiled
@@ -190,7 +198,7 @@ def _escape(
                                     fill_units, theta, under, over)  # fmt: skip
                 if value < best:
                     best, found = value, True
-                    best_move[:] = move
+                    _copy(move, best_move)
     # one-share moves at three coordinates: the cost is separable over the coordinates but
     # for the samples whose A is within a share of S (the penalty's kink). Those are grouped
     # by their pattern: A - S and, per venue, whether the fill is below, at or above L_k
@@ -260,8 +268,8 @@ def _escape(
                         )
                     if value < best:
                         best, found = value, True
-                        best_move[:] = move
-    move[:] = best_move
+                        _copy(move, best_move)
+    _copy(best_move, move)
     return best if found else 0.0
 
 

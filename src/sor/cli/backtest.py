@@ -10,7 +10,6 @@ from typing import Annotated
 from sor.app.runs import (
     BacktestOptions,
     market_input,
-    read_window_events,
     run_ck_market_backtest,
     run_kafka_backtest,
     run_market_backtest,
@@ -215,17 +214,17 @@ def backtest(
                 gap_timeout_s=flags.gap_timeout,
             )  # fmt: skip
         elif stream:
-            with market_input(data, seed, options) as (market, seed_used, path):
+            with market_input(data, seed, options, events=ck is not None) as (
+                market, seed_used, _,
+            ):  # fmt: skip
                 report = run_stream_backtest(
                     market, stream_settings.bootstrap, kafka_topic, options,
-                    speed=speed, seed=seed_used,
-                    events=read_window_events(path, options) if ck is not None else None,
+                    speed=speed, seed=seed_used, events=market.events,
                 )  # fmt: skip
         elif ck is not None:
-            with market_input(data, seed, options) as (market, seed_used, path):
-                report = run_ck_market_backtest(
-                    read_window_events(path, options), market, options, seed=seed_used
-                )
+            with market_input(data, seed, options, events=True) as (market, seed_used, _):
+                assert market.events is not None
+                report = run_ck_market_backtest(market.events, market, options, seed=seed_used)
         else:
             with market_input(data, seed, options) as (market, seed_used, _):
                 report = run_market_backtest(market, options, seed=seed_used)
