@@ -21,6 +21,7 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sor.core.defaults import DEFAULT_EVALUATION_REPORT, DEFAULT_REPORT
 from sor.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -232,7 +233,7 @@ def backtest(
     flags, file_config, config_file = read_settings(BacktestFlags, values, _path(config))
     book = _path(lobster_book)
     options = BacktestOptions.resolve(
-        flags, file_config, config_file, json_out=_path(json_out) or Path("output.json"),
+        flags, file_config, config_file, json_out=_path(json_out) or Path(DEFAULT_REPORT),
         plot=_path(plot), quiet=quiet, skip_bad_rows=skip_bad_rows,
         source=source_options(book, publisher),
     )  # fmt: skip
@@ -412,7 +413,8 @@ def evaluate(
     inputs = [data] if isinstance(data, str | PathLike) else list(data)
     days = app.find_days([str(day) for day in inputs], options)
     if json_out is not None or plot is not None:
-        outputs = app.EvaluateOutputs(_path(json_out) or Path("evaluation.json"), _path(plot))
+        report = _path(json_out) or Path(DEFAULT_EVALUATION_REPORT)
+        outputs = app.EvaluateOutputs(report, _path(plot))
         outputs.check(days)
     result = app.run(days, options, quiet=quiet)
     from sor.app.outputs import write_atomically

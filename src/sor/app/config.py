@@ -32,11 +32,13 @@ from sor.app.settings import (
 from sor.core.defaults import (
     DEFAULT_CROSSING_FILL,
     DEFAULT_FALLBACK_QUEUE_MODEL,
+    DEFAULT_FIGURE,
     DEFAULT_LATENCY_SIGMA,
     DEFAULT_LATENCY_US,
     DEFAULT_MAX_TS_DISTANCE_H,
     DEFAULT_ORDER_SIZE,
     DEFAULT_QUEUE_MODEL,
+    DEFAULT_REPORT,
     DEFAULT_SEED,
     DEFAULT_SIDE,
     DEFAULT_TRADE_FILL,
@@ -210,8 +212,8 @@ class BacktestOptions:
     max_ts_distance_ns: int = round(DEFAULT_MAX_TS_DISTANCE_H * NANOS_PER_HOUR)
     workers: int | None = None
     quiet: bool = False
-    json_out: Path = Path("output.json")
-    plot: Path | None = Path("results.png")
+    json_out: Path = Path(DEFAULT_REPORT)
+    plot: Path | None = Path(DEFAULT_FIGURE)
     file_config: FileConfig = dataclasses.field(default_factory=FileConfig)
     source: SourceOptions | None = None
     seed: int = DEFAULT_SEED
@@ -231,8 +233,8 @@ class BacktestOptions:
         file_config: FileConfig,
         config_file: Path | None = None,
         *,
-        json_out: Path = Path("output.json"),
-        plot: Path | None = Path("results.png"),
+        json_out: Path = Path(DEFAULT_REPORT),
+        plot: Path | None = Path(DEFAULT_FIGURE),
         quiet: bool = False,
         skip_bad_rows: bool = False,
         source: SourceOptions | None = None,

@@ -15,7 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sor.core.defaults import DEFAULT_WORKER_TIMEOUT_S
+from sor.core.defaults import (
+    DEFAULT_EVALUATION_FIGURE,
+    DEFAULT_EVALUATION_REPORT,
+    DEFAULT_WORKER_TIMEOUT_S,
+)
 from sor.core.errors import SorError
 
 if TYPE_CHECKING:
@@ -127,8 +131,8 @@ def find_days(inputs: Sequence[str], settings: EvaluateSettings) -> list[str]:
 class EvaluateOutputs:
     """Where ``sor evaluate`` writes: the report and the figure (None: not written)."""
 
-    json_out: Path = Path("evaluation.json")
-    plot: Path | None = Path("evaluation.png")
+    json_out: Path = Path(DEFAULT_EVALUATION_REPORT)
+    plot: Path | None = Path(DEFAULT_EVALUATION_FIGURE)
 
     def check(self, days: Sequence[str]) -> None:
         """Raise ``SorError`` unless the report and the figure can be written where asked,

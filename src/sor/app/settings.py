@@ -58,12 +58,13 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, cast
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from sor.core.defaults import (
+    DEFAULT_FALLBACK_QUEUE_MODEL,
     DEFAULT_FEE,
     DEFAULT_GAP_TIMEOUT_S,
     DEFAULT_MAX_DOWNLOAD_BYTES,
@@ -72,6 +73,7 @@ from sor.core.defaults import (
     DEFAULT_REBATE,
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
+    DEFAULT_TRADE_FILL,
     DEFAULT_TRAIN_DAYS,
     DEFAULT_WORKER_TIMEOUT_S,
 )
@@ -378,13 +380,13 @@ class StatsFlags(Validated):
     tick: Annotated[
         float, Field(allow_inf_nan=False, gt=0, le=MAX_TICK_DOLLARS), AfterValidator(_whole_nanos)
     ]
-    max_ts_distance: TsDistance = 24.0
+    max_ts_distance: TsDistance = DEFAULT_MAX_TS_DISTANCE_H
 
 
 class ProduceFlags(Validated):
     """The numeric flags of ``sor produce``."""
 
-    max_ts_distance: TsDistance = 24.0
+    max_ts_distance: TsDistance = DEFAULT_MAX_TS_DISTANCE_H
     speed: Speed
     start: Timestamp | None = None
     end: Timestamp | None = None
@@ -409,8 +411,10 @@ class FillsFlags(Validated):
     latency_us: LatencyUs  # within a minute, as for sor backtest --model ck
     side: Literal["buy", "sell"]
     crossing_fill: FillRuleName
-    trade_fill: FillRuleName = "displayed"
-    fallback_queue_model: FallbackQueueModelName = "conservative"
+    trade_fill: FillRuleName = cast("FillRuleName", DEFAULT_TRADE_FILL)
+    fallback_queue_model: FallbackQueueModelName = cast(
+        "FallbackQueueModelName", DEFAULT_FALLBACK_QUEUE_MODEL
+    )
 
 
 CK_ONLY = tuple(CkSection.model_fields)

@@ -48,9 +48,11 @@ from sor.cli.common import (
     with_default,
 )
 from sor.core.defaults import (
+    DEFAULT_FIGURE,
     DEFAULT_GAP_TIMEOUT_S,
     DEFAULT_MAX_TS_DISTANCE_H,
     DEFAULT_ORDER_SIZE,
+    DEFAULT_REPORT,
     DEFAULT_SEED,
 )
 from sor.core.errors import SorError
@@ -137,8 +139,8 @@ def backtest(
     crossing_fill: CrossingFillFlag = None,
     trade_fill: TradeFillFlag = None,
     fallback_queue_model: FallbackQueueModelFlag = None,
-    json_out: Annotated[Path, Opt(help="Where to write the report.")] = Path("output.json"),
-    plot: PlotFlag = Path("results.png"),
+    json_out: Annotated[Path, Opt(help="Where to write the report.")] = Path(DEFAULT_REPORT),
+    plot: PlotFlag = Path(DEFAULT_FIGURE),
     no_plot: NoPlotFlag = False,
     config: Annotated[
         Path | None,

@@ -37,6 +37,8 @@ from sor.cli.common import (
     with_default,
 )
 from sor.core.defaults import (
+    DEFAULT_EVALUATION_FIGURE,
+    DEFAULT_EVALUATION_REPORT,
     DEFAULT_MAX_DOWNLOAD,
     DEFAULT_MAX_TS_DISTANCE_H,
     DEFAULT_ORDER_SIZE,
@@ -136,8 +138,10 @@ def evaluate(
     ] = DEFAULT_MAX_DOWNLOAD,
     seed: Annotated[int, Opt(help="Seed of the bootstrap.")] = DEFAULT_SEED,
     resamples: Annotated[int, Opt(help="Bootstrap resamples.")] = DEFAULT_RESAMPLES,
-    json_out: Annotated[Path, Opt(help="Where to write the report.")] = Path("evaluation.json"),
-    plot: PlotFlag = Path("evaluation.png"),
+    json_out: Annotated[Path, Opt(help="Where to write the report.")] = Path(
+        DEFAULT_EVALUATION_REPORT
+    ),
+    plot: PlotFlag = Path(DEFAULT_EVALUATION_FIGURE),
     no_plot: NoPlotFlag = False,
     config: Annotated[
         Path | None,

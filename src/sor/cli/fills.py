@@ -30,6 +30,7 @@ from sor.core.defaults import (
     DEFAULT_CROSSING_FILL,
     DEFAULT_FALLBACK_QUEUE_MODEL,
     DEFAULT_FILLS_EVERY_S,
+    DEFAULT_FILLS_FIGURE,
     DEFAULT_FILLS_HORIZONS_S,
     DEFAULT_FILLS_LATENCY_US,
     DEFAULT_FILLS_SIZES,
@@ -92,7 +93,7 @@ def fills(
     lobster_book: LobsterBookFlag = None,
     publisher: PublisherFlag = None,
     skip_bad_rows: SkipBadRowsFlag = False,
-    plot: PlotFlag = Path("fills.png"),
+    plot: PlotFlag = Path(DEFAULT_FILLS_FIGURE),
     no_plot: NoPlotFlag = False,
     quiet: QuietFlag = False,
 ) -> None:

@@ -27,6 +27,7 @@ from sor.cli.common import (
 )
 from sor.core.defaults import (
     DEFAULT_MAX_TS_DISTANCE_H,
+    DEFAULT_STATS_FIGURE,
     DEFAULT_STATS_HORIZONS_S,
     DEFAULT_STATS_INTERVALS_S,
     DEFAULT_STATS_LAGS,
@@ -55,7 +56,7 @@ def stats(
     tick: Annotated[
         float, typer.Option(help="Price grid, $: spreads are counted in it.")
     ] = DEFAULT_TICK,
-    plot: PlotFlag = Path("stats.png"),
+    plot: PlotFlag = Path(DEFAULT_STATS_FIGURE),
     no_plot: NoPlotFlag = False,
     skip_bad_rows: Annotated[
         bool, typer.Option(help="Skip bad rows (as sor backtest does) instead of failing.")

@@ -27,6 +27,21 @@ DEFAULT_DURATION_S = 9 * 60
 DEFAULT_MAX_TS_DISTANCE_H = 24.0
 """Hours a ts_event may lie from the input's median before its row is bad."""
 
+# where a command writes ---------------------------------------------------------------------
+
+DEFAULT_REPORT = "output.json"
+"""The report of ``sor backtest`` (``--json-out``)."""
+DEFAULT_FIGURE = "results.png"
+"""The figure of ``sor backtest`` (``--plot``)."""
+DEFAULT_EVALUATION_REPORT = "evaluation.json"
+"""The report of ``sor evaluate``."""
+DEFAULT_EVALUATION_FIGURE = "evaluation.png"
+"""The figure of ``sor evaluate``."""
+DEFAULT_FILLS_FIGURE = "fills.png"
+"""The figure of ``sor fills``."""
+DEFAULT_STATS_FIGURE = "stats.png"
+"""The figure of ``sor stats``."""
+
 # the static model's search ----------------------------------------------------------------
 
 DEFAULT_LAMBDA_OVER = (0.1, 0.2, 0.4, 0.6, 0.8)
