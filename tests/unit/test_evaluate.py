@@ -16,7 +16,7 @@ from sor.data.instruments import Instrument, instruments, write_instrument
 from sor.evaluation import bootstrap, run
 from sor.evaluation.bootstrap import bootstrap_mean
 from sor.evaluation.days import discover
-from sor.evaluation.report import Settings, build_evaluation, distinct_days, order_days, score
+from sor.evaluation.report import RunRecord, build_evaluation, distinct_days, order_days, score
 from sor.evaluation.tasks import DayFailure, DayOutcome, DaySpec, parameter_sets, run_day
 from sor.evaluation.walkforward import choose, walk_forward
 from sor.static.backtest import BacktestConfig
@@ -309,7 +309,7 @@ def test_a_repeated_input_is_counted_once_and_a_second_file_of_a_day_is_refused(
 
 def test_nothing_to_score_is_an_error_saying_how_many_days_there_are() -> None:
     config = BacktestConfig(order_size=300, grid=SearchGrid((0.1,), (0.1, 0.2), (0.1,)))
-    settings = Settings(config, None, None, train_days=4, seed=1, resamples=10)
+    settings = RunRecord(config, None, None, train_days=4, seed=1, resamples=10)
     given = [_day("1/AAPL", f"2024-08-0{k}", f"a{k}") for k in (1, 2, 3)]
     given += [_day("2/MSFT", f"2024-08-0{k}", f"m{k}") for k in (1, 2, 3)]
     with pytest.raises(SorError, match="--train-days 4 days, and the most any has is 3"):

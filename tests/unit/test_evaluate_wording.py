@@ -11,7 +11,7 @@ import pytest
 
 from sor.core.search import SearchGrid
 from sor.evaluation.figures import evaluation_figure
-from sor.evaluation.report import Settings, build_evaluation
+from sor.evaluation.report import RunRecord, build_evaluation
 from sor.evaluation.tasks import DayFailure, DayOutcome, DaySpec, run_day
 from sor.static.backtest import BacktestConfig
 
@@ -79,7 +79,7 @@ def test_the_rule_and_the_figure_say_what_a_sell_chooses_and_wins(
 ) -> None:
     config = BacktestConfig(order_size=300, grid=GRID, side=side)
     report = build_evaluation([_outcome(k, side) for k in range(3)],
-                              Settings(config, None, None, 1, 7, 100))  # fmt: skip
+                              RunRecord(config, None, None, 1, 7, 100))  # fmt: skip
     assert f"fewest unfilled shares summed over the train_days days before it, then {cash} " \
         "summed over them" in report["method"]["walk_forward"]  # fmt: skip
     assert report["method"]["win"] == f"a day's savings > 0 (the router {better} the baseline)"

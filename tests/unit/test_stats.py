@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from cli_run import run_main
 from dbn_encode import csv_to_dbn
 from sor.data.generate import mbp_columns
-from sor.stylized.facts import Settings, autocorrelation, ofi_regression
+from sor.stylized.facts import FactSettings, autocorrelation, ofi_regression
 from sor.stylized.summary import file_stats
 
 T0 = 1_722_519_392_000_000_000  # 2024-08-01T13:36:32Z
@@ -93,7 +93,9 @@ def test_markouts_sign_the_mid_move_by_the_trade(tmp_path: Path) -> None:
         _row(T0 + 5 * second + second // 2),
         _row(T0 + 8 * second),
     ]
-    report = file_stats(_write(tmp_path / "mk.csv", rows), Settings(horizons_s=(1.0, 2.5))).report
+    report = file_stats(
+        _write(tmp_path / "mk.csv", rows), FactSettings(horizons_s=(1.0, 2.5))
+    ).report
     mid = (BID + ASK) / 2
     up = 0.01 / mid * 1e4
     down = 0.01 / (mid + 0.01) * 1e4

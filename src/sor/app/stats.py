@@ -22,23 +22,23 @@ if TYPE_CHECKING:
 
     from sor.app.settings import StatsFlags
     from sor.data.orderlevel import SourceOptions
-    from sor.stylized.facts import Settings
+    from sor.stylized.facts import FactSettings
     from sor.stylized.summary import Stats
 
 log = logging.getLogger("sor")
 
 
-def _default_facts() -> Settings:
-    from sor.stylized.facts import Settings
+def _default_facts() -> FactSettings:
+    from sor.stylized.facts import FactSettings
 
-    return Settings()
+    return FactSettings()
 
 
 @dataclass(frozen=True)
 class StatsSettings:
     """What one ``sor stats`` run measures and reads, every value already checked."""
 
-    facts: Settings = field(default_factory=_default_facts)
+    facts: FactSettings = field(default_factory=_default_facts)
     """The tick, the lags, the OFI intervals and the markout horizons."""
     start_ns: int | None = None
     """The window's first ``ts_event``, ns; None: from the file's start."""
@@ -62,9 +62,9 @@ class StatsSettings:
         """Build the settings from the validated flags of ``sor stats`` and the ``window``
         of :func:`window`."""
         from sor.core.domain import dollars_to_nanos
-        from sor.stylized.facts import Settings
+        from sor.stylized.facts import FactSettings
 
-        facts = Settings(
+        facts = FactSettings(
             tick_nanos=dollars_to_nanos(flags.tick), lags=flags.lags,
             intervals_s=flags.intervals, horizons_s=flags.horizons,
         )  # fmt: skip

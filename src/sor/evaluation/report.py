@@ -42,7 +42,7 @@ def better(side: Side | str) -> str:
 
 
 @dataclass(frozen=True)
-class Settings:
+class RunRecord:
     """What the report records of the run besides the days."""
 
     config: BacktestConfig
@@ -149,7 +149,7 @@ def oos_savings(day: ScoredDay) -> dict[str, float | None]:
     return {name: savings(px, price, side) for name, px in day.outcome.baseline_px.items()}
 
 
-def build_evaluation(outcomes: Sequence[DayOutcome], settings: Settings) -> dict[str, Any]:
+def build_evaluation(outcomes: Sequence[DayOutcome], settings: RunRecord) -> dict[str, Any]:
     """Build the report object; the same outcomes and settings give the same object."""
     distinct, dropped = distinct_days(outcomes)
     for source in dropped:
@@ -205,7 +205,7 @@ def build_evaluation(outcomes: Sequence[DayOutcome], settings: Settings) -> dict
     }
 
 
-def _aggregate(values: Sequence[float | None], settings: Settings) -> dict[str, Any]:
+def _aggregate(values: Sequence[float | None], settings: RunRecord) -> dict[str, Any]:
     known = [v for v in values if v is not None]
     interval: Interval = bootstrap_mean(known, seed=settings.seed, resamples=settings.resamples)
     return {
@@ -264,7 +264,7 @@ def _day(number: int, day: ScoredDay, sets: Sequence[dict[str, float]]) -> dict[
     return record
 
 
-def _run(settings: Settings) -> dict[str, Any]:
+def _run(settings: RunRecord) -> dict[str, Any]:
     config = settings.config
     costs = config.costs
     return {

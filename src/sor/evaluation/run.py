@@ -21,7 +21,7 @@ from sor.core.domain import NANOS_PER_HOUR
 from sor.core.errors import SorError
 from sor.evaluation.cluster import dask_client, local_worker_limit, run_days
 from sor.evaluation.days import discover
-from sor.evaluation.report import Settings, build_evaluation
+from sor.evaluation.report import RunRecord, build_evaluation
 from sor.evaluation.tasks import DaySpec
 from sor.static.backtest import BacktestConfig
 
@@ -53,7 +53,7 @@ class Evaluation:
             read_timeout_s=self.read_timeout_s, max_download_bytes=self.max_download_bytes,
         )  # fmt: skip
 
-    def settings(self) -> Settings:
+    def settings(self) -> RunRecord:
         """What the report records of the run."""
         ck = None
         if self.ck_settings is not None:
@@ -71,7 +71,7 @@ class Evaluation:
                 ),
                 **fill_rule_entries(settings.crossing_fill, settings.trade_fill),
             }
-        return Settings(self.config, self.horizons_s, ck, self.train_days, self.seed,
+        return RunRecord(self.config, self.horizons_s, ck, self.train_days, self.seed,
                         self.resamples)  # fmt: skip
 
 

@@ -26,7 +26,7 @@ from sor.stylized.book import Book
 
 
 @dataclass(frozen=True)
-class Settings:
+class FactSettings:
     """What ``sor stats`` measures.
 
     Attributes
@@ -108,7 +108,7 @@ class Facts:
     trade_rows: int = 0
 
 
-def venue_facts(book: Book, settings: Settings, t0: int, t1: int) -> Facts:
+def venue_facts(book: Book, settings: FactSettings, t0: int, t1: int) -> Facts:
     """Return the facts of one venue's rows ``book`` (in time order) over ``[t0, t1]`` (ns)."""
     sums = _sums(book, settings)
     trades_ts, trades_sign = trade_events(book.ts, book.trade, book.sign)
@@ -123,7 +123,7 @@ def venue_facts(book: Book, settings: Settings, t0: int, t1: int) -> Facts:
                  trade_rows=int(book.trade.sum()))  # fmt: skip
 
 
-def overall_facts(venues: Sequence[Facts], settings: Settings, t0: int, t1: int) -> Facts:
+def overall_facts(venues: Sequence[Facts], settings: FactSettings, t0: int, t1: int) -> Facts:
     """Return the facts of the whole file from each venue's over ``[t0, t1]`` (ns).
 
     Trade events are pooled in time order (stable: venue order among equal times), the OFI
@@ -199,7 +199,7 @@ def row_ofi(book: Book) -> np.ndarray:
     return e
 
 
-def venue_prices(book: Book, settings: Settings) -> Prices:
+def venue_prices(book: Book, settings: FactSettings) -> Prices:
     """Return one venue's mid (ticks) after each row where both sides are quoted."""
     quoted = (book.bid_px > 0) & (book.ask_px > 0)
     mid = (book.bid_px[quoted] + book.ask_px[quoted]) / (2.0 * settings.tick_nanos)
@@ -268,7 +268,7 @@ def ofi_regression(ofi: np.ndarray, change: np.ndarray) -> dict[str, float | int
 
 
 def binned_ofi(
-    ts: np.ndarray, ofi: np.ndarray, settings: Settings, t0: int, t1: int
+    ts: np.ndarray, ofi: np.ndarray, settings: FactSettings, t0: int, t1: int
 ) -> dict[float, np.ndarray]:
     """Sum the rows' OFI over each interval of each length: interval k of length w holds
     the rows in ``(t0 + k w, t0 + (k+1) w]``, the whole intervals inside ``[t0, t1]``."""
@@ -283,7 +283,7 @@ def binned_ofi(
 
 
 def _regressions(
-    flows: dict[float, np.ndarray], prices: Prices | Nbbo, settings: Settings, t0: int
+    flows: dict[float, np.ndarray], prices: Prices | Nbbo, settings: FactSettings, t0: int
 ) -> tuple[dict[str, object], tuple[np.ndarray, np.ndarray] | None]:
     """The OFI regression at each interval length; the points of the one nearest 10 s.
 
@@ -308,7 +308,7 @@ def _width(seconds: float) -> int:
 
 
 def _markouts(
-    ts: np.ndarray, sign: np.ndarray, prices: Prices | Nbbo, settings: Settings, t1: int
+    ts: np.ndarray, sign: np.ndarray, prices: Prices | Nbbo, settings: FactSettings, t1: int
 ) -> dict[str, object]:
     """Mean mid move (bps of the mid before the trade) ``h`` seconds after each trade event,
     times its sign: positive when the price went on in the aggressor's direction."""
@@ -325,7 +325,7 @@ def _markouts(
     return {"markout_bps": means, "markout_trades": counts}
 
 
-def _sums(book: Book, settings: Settings) -> Sums:
+def _sums(book: Book, settings: FactSettings) -> Sums:
     """Time-weighted spread, sizes and depletion of one venue's rows."""
     sums = Sums()
     if len(book) < 2:
@@ -360,7 +360,7 @@ def _common(
     sums: Sums,
     t0: int,
     t1: int,
-    settings: Settings,
+    settings: FactSettings,
 ) -> dict[str, object]:
     """The facts that need no prices: rates, spread, sizes, turnover, sign persistence."""
     seconds = (t1 - t0) / NANOS_PER_SECOND

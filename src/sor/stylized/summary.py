@@ -15,7 +15,7 @@ from sor.core.paths import file_sha256
 from sor.core.timestamps import format_timestamp
 from sor.data.reader import DEFAULT_MAX_TS_DISTANCE_NS
 from sor.stylized.book import QUOTE_RULE, SIGNED, TICK_RULE, UNSIGNED, Book, read_book
-from sor.stylized.facts import Facts, Settings, overall_facts, venue_facts
+from sor.stylized.facts import Facts, FactSettings, overall_facts, venue_facts
 
 if TYPE_CHECKING:
     from sor.data.orderlevel import SourceOptions
@@ -34,7 +34,7 @@ class Stats:
 
 def file_stats(
     path: str | Path,
-    settings: Settings | None = None,
+    settings: FactSettings | None = None,
     *,
     skip_bad_rows: bool = False,
     max_ts_distance_ns: int = DEFAULT_MAX_TS_DISTANCE_NS,
@@ -50,7 +50,7 @@ def file_stats(
     DataError
         The file cannot be read (:func:`sor.stylized.book.read_book`) or has no rows.
     """
-    settings = settings or Settings()
+    settings = settings or FactSettings()
     book, rows_read = read_book(
         path, skip_bad_rows=skip_bad_rows, max_ts_distance_ns=max_ts_distance_ns,
         start_ns=start_ns, end_ns=end_ns, source=source,
@@ -102,7 +102,7 @@ def _signs(book: Book) -> dict[str, int]:
         _SIGN_KEYS, (SIGNED, QUOTE_RULE, TICK_RULE, UNSIGNED), strict=True)}  # fmt: skip
 
 
-def _settings(settings: Settings) -> dict[str, Any]:
+def _settings(settings: FactSettings) -> dict[str, Any]:
     values = asdict(settings)
     values["tick"] = values.pop("tick_nanos") / NANOS_PER_DOLLAR
     values["intervals_s"] = list(settings.intervals_s)
