@@ -240,9 +240,10 @@ def backtest(
     with _local_data(data) as (path, label):
         if json_out is not None or plot is not None:
             outputs = [(_path(json_out), "--json-out"), (options.plot, "--plot")]
-            from sor.app.outputs import check_outputs
+            from sor.app.outputs import check_figure_format, check_outputs
 
             check_outputs(outputs, input_files(path, book))
+            check_figure_format(options.plot)
         ck = options.ck is not None
         with market_input(path, options.seed, options, events=ck) as (market, seed, _):
             if label is not None:

@@ -277,3 +277,15 @@ def test_evaluate_writes_what_its_command_writes(
     assert json.loads(outcome.stdout) == result.summary
     with pytest.raises(sor.ConfigError, match="unknown setting 'start'"):
         sor.evaluate(days, start="2024-08-01T13:36:32Z")
+
+
+def test_a_figure_in_an_unknown_format_is_refused_before_the_run(
+    market: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "figure.bmp"
+    outcome = run_main(["backtest", "-q", "--data", str(market), "--plot", str(target),
+                        "--json-out", os.devnull], capsys)  # fmt: skip
+    with pytest.raises(sor.SorError) as raised:
+        sor.backtest(market, plot=target)
+    assert outcome.stderr == f"sor: error: {raised.value}\n"
+    assert not target.exists()

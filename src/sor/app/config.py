@@ -44,7 +44,7 @@ from sor.core.defaults import (
     DEFAULT_TRADE_FILL,
 )
 from sor.core.domain import NANOS_PER_HOUR
-from sor.core.errors import ConfigError, SorError
+from sor.core.errors import ConfigError
 from sor.core.timestamps import parse_timestamp
 from sor.core.types import Side
 
@@ -307,14 +307,10 @@ class BacktestOptions:
     def check_outputs(self, inputs: Sequence[Path | None] = ()) -> None:
         """Raise ``SorError`` unless the report and the figure can be written where asked,
         apart from each other and from every input file."""
-        from sor.app.outputs import FIGURE_FORMATS, check_outputs
+        from sor.app.outputs import check_figure_format, check_outputs
 
         check_outputs([(self.json_out, "--json-out"), (self.plot, "--plot")], inputs)
-        if self.plot is not None and self.plot.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
-            raise SorError(
-                f"--plot: {self.plot}: the figure's format comes from its suffix: one of "
-                f"{', '.join('.' + f for f in sorted(FIGURE_FORMATS) if f)}, or none for PNG"
-            )
+        check_figure_format(self.plot)
 
     def config(
         self, *, seed: int | None, start_ns: int | None = None, end_ns: int | None = None

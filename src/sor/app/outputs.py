@@ -17,6 +17,16 @@ FIGURE_FORMATS = frozenset({"", "png", "pdf", "svg", "svgz", "ps", "eps", "jpg",
 """Suffixes of the figure's formats (matplotlib's); no suffix writes PNG."""
 
 
+def check_figure_format(path: Path | None, flag: str = "--plot") -> None:
+    """Raise ``SorError`` unless the figure's suffix names a format matplotlib writes (none:
+    PNG)."""
+    if path is not None and path.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
+        raise SorError(
+            f"{flag}: {path}: the figure's format comes from its suffix: one of "
+            f"{', '.join('.' + f for f in sorted(FIGURE_FORMATS) if f)}, or none for PNG"
+        )
+
+
 def check_outputs(
     outputs: Sequence[tuple[Path | None, str]], inputs: Sequence[Path | None] = ()
 ) -> None:
