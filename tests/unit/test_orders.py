@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+import sor
 from cli_run import run_main
 from sor.data.generate import generate_market
 
@@ -95,6 +96,23 @@ def test_one_parameter_set_serves_every_order(
     for saving in tca["router_savings_bps"].values():
         assert saving["orders"] == len(ORDERS) and 0 <= saving["won"] <= 1
     assert any("confidence interval" in note for note in report["notes"])
+
+
+def test_the_api_gives_the_commands_report(
+    market: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blotter = _blotter(tmp_path / "orders.csv")
+    text = _run(["--data", str(market), "--orders", str(blotter), "--json-out",
+                 str(tmp_path / "o.json"), *ONE_SET], capsys)  # fmt: skip
+    run = sor.backtest(market, orders=blotter, lambda_over=0.4, lambda_under=0.4,
+                       theta_queue=0.4, workers=1)  # fmt: skip
+    assert run.json == text
+    assert run.orders.height == 4 * len(ORDERS)
+    assert run.orders.columns[:11] == ["id", "strategy", "side", "size", "time", "end",
+                                       "total_cash", "total_fill", "avg_fill_px",
+                                       "arrival_mid", "shortfall_bps"]  # fmt: skip
+    with pytest.raises(sor.SorError, match="not yet fills"):
+        run.fills  # noqa: B018 -- a blotter's fills are the next slice's
 
 
 HEADER = "id,time,side,size,end"
