@@ -289,11 +289,14 @@ def backtest(
 
             check_outputs(outputs, [*input_files(path, book), options.orders])
         ck = options.ck is not None
+        from sor.app.orders import read_orders
+
+        blotter = read_orders(options) if options.orders is not None else None
         with market_input(path, options.seed, options, events=ck) as (market, seed, _):
             if label is not None:
                 market = dataclasses.replace(market, source=label)
-            if options.orders is not None:
-                return _orders_run(market, options, seed, write=json_out is not None)
+            if blotter is not None:
+                return _orders_run(market, blotter, options, seed, write=json_out is not None)
             if market.events is not None:
                 result: BacktestResult | CkResult = ck_backtest(market.events, market, options,
                                                                 seed=seed)  # fmt: skip
@@ -502,12 +505,14 @@ def _path(value: str | PathLike[str] | None) -> Path | None:
     return None if value is None else Path(value)
 
 
-def _orders_run(market: Any, options: Any, seed: int | None, *, write: bool) -> Backtest:
-    """Backtest the blotter of ``options`` on ``market``; write what was asked."""
+def _orders_run(
+    market: Any, blotter: Any, options: Any, seed: int | None, *, write: bool
+) -> Backtest:
+    """Backtest ``blotter`` on ``market``; write what was asked."""
     from sor.app.orders import orders_backtest, write_orders_table
     from sor.report.tca import build_orders_report
 
-    result = orders_backtest(market, options, seed=seed)
+    result = orders_backtest(market, blotter, options, seed=seed)
     run = Backtest(result, build_orders_report(result))
     _write(run, options.json_out if write else None, None)
     if options.orders_report is not None:

@@ -11,10 +11,14 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import sor
 from cli_run import run_main
 from sor.data.generate import generate_market
+from sor.data.reader import read_market
+from sor.static.orders import window
 
 START = "2024-08-01T13:36:32Z"
 ONE_SET = ["--lambda-over", "0.4", "--lambda-under", "0.4", "--theta-queue", "0.4"]
@@ -202,3 +206,34 @@ def test_orders_report_needs_orders(
     assert outcome.stderr.splitlines() == [
         "sor: error: --orders-report writes the per-order table of --orders; give both"
     ]
+
+
+def test_a_bad_blotter_is_told_before_the_market_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blotter = tmp_path / "orders.csv"
+    blotter.write_text(f"{HEADER}\na,2024-08-01T13:36:40Z,hold,100,\n", encoding="utf-8")
+    outcome = run_main(["backtest", "-q", "--data", str(tmp_path / "absent.csv"), "--orders",
+                        str(blotter), "--no-plot", "--json-out", str(tmp_path / "o.json")],
+                       capsys)  # fmt: skip
+    assert outcome.returncode == 2
+    assert outcome.stderr.splitlines() == [
+        f"sor: error: {blotter}, line 2, column 'side': unknown side 'hold'; use buy or sell"
+    ]
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(start=st.floats(0, 1), length=st.floats(0, 1))
+def test_an_orders_window_keeps_the_rows_a_read_of_that_window_keeps(
+    market: Path, start: float, length: float
+) -> None:
+    whole = read_market(market)
+    first, last = whole.first_ts, whole.last_ts
+    assert first is not None and last is not None
+    lo = first + round(start * (last - first))
+    hi = lo + round(length * (last - lo))
+    cut = window(whole, lo, hi)
+    read = read_market(market, start_ns=lo, end_ns=hi)
+    assert cut.snapshots.tobytes() == read.snapshots.tobytes()

@@ -18,6 +18,7 @@ from sor.core.errors import ConfigError, SorError
 if TYPE_CHECKING:
     from sor.app.settings import BacktestFlags
     from sor.core.market import MarketData
+    from sor.data.blotter import Blotter
     from sor.static.orders import OrdersResult
 
 log = logging.getLogger("sor")
@@ -61,27 +62,39 @@ def check_orders_options(flags: BacktestFlags, options: BacktestOptions) -> None
         )
 
 
-def orders_backtest(
-    market: MarketData, options: BacktestOptions, *, seed: int | None
-) -> OrdersResult:
-    """Read the blotter of ``options.orders`` against ``market`` and backtest every order,
-    its progress on a bar.
+def read_orders(options: BacktestOptions) -> Blotter:
+    """Read and check the blotter of ``options.orders``, before the market is read.
 
     Raises
     ------
     DataError
-        A bad order (file, line and column) or an order whose window holds no data.
+        A bad order: the file, the line and the column.
+    """
+    from sor.data.blotter import read_blotter
+
+    assert options.orders is not None, "a blotter's run names its blotter"
+    return read_blotter(options.orders)
+
+
+def orders_backtest(
+    market: MarketData, blotter: Blotter, options: BacktestOptions, *, seed: int | None
+) -> OrdersResult:
+    """Place the orders of ``blotter`` on ``market`` and backtest every one, its progress
+    on a bar.
+
+    Raises
+    ------
+    DataError
+        An order outside the data, or whose window holds no snapshot (file, line, column).
     """
     from tqdm import tqdm
 
-    from sor.data.blotter import read_blotter
     from sor.static.orders import run_orders
 
-    assert options.orders is not None, "a blotter's run names its blotter"
     if market.first_ts is None or market.last_ts is None:
         raise SorError(f"no rows of {market.source} were kept; no order can be routed")
-    blotter = read_blotter(options.orders, market.first_ts, market.last_ts)
-    log.info("%s: %d orders", options.orders, len(blotter))
+    blotter = blotter.within(market.first_ts, market.last_ts)
+    log.info("%s: %d orders", blotter.path, len(blotter))
     with tqdm(total=len(blotter), desc="orders", unit="order", file=sys.stderr,
               disable=options.quiet, leave=False) as bar:  # fmt: skip
         return run_orders(market, blotter, options.config(seed=seed), workers=options.workers,
@@ -89,13 +102,13 @@ def orders_backtest(
 
 
 def run_orders_market_backtest(
-    market: MarketData, options: BacktestOptions, *, seed: int | None
+    market: MarketData, blotter: Blotter, options: BacktestOptions, *, seed: int | None
 ) -> str:
-    """Backtest the blotter on ``market``, write the report and the per-order table; return
+    """Backtest ``blotter`` on ``market``, write the report and the per-order table; return
     the report's JSON."""
     from sor.report.tca import build_orders_report
 
-    result = orders_backtest(market, options, seed=seed)
+    result = orders_backtest(market, blotter, options, seed=seed)
     return write_orders_outputs(result, build_orders_report(result), options)
 
 

@@ -229,10 +229,11 @@ def backtest(
                 raise SorError(
                     "--orders reads the market from a file: it excludes --kafka and --stream"
                 )
-            from sor.app.orders import run_orders_market_backtest
+            from sor.app.orders import read_orders, run_orders_market_backtest
 
+            blotter = read_orders(options)  # a bad blotter is told before the market is read
             with market_input(data, seed, options) as (market, seed_used, _):
-                report = run_orders_market_backtest(market, options, seed=seed_used)
+                report = run_orders_market_backtest(market, blotter, options, seed=seed_used)
         elif kafka is not None:
             if data is not None or stream:
                 raise SorError("--kafka consumes a stream: it excludes --data and --stream")

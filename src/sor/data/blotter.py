@@ -8,6 +8,7 @@ the per-order results. A bad value is reported by file, line and column.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,9 @@ REQUIRED = ("time", "side", "size")
 OPTIONAL = ("end", "id")
 """The columns a blotter may have; the rest are carried through."""
 
+OPEN_END = -1
+"""The end of an order that gives none, until the data's end is known."""
+
 _FIRST_ROW_LINE = 2
 """The line of the first order: line 1 is the header."""
 
@@ -46,8 +50,9 @@ class Blotter:
     ids
         Each order's id: its ``id`` column, else its row number (1 for the first order).
     time_ns, end_ns
-        Each order's arrival and last moment, ns since the epoch; ``end_ns`` is the end of
-        the data where the blotter gives none.
+        Each order's arrival and last moment, ns since the epoch; ``end_ns`` is
+        :data:`OPEN_END` where the blotter gives none, the data's end once
+        :meth:`within` has placed the orders on the data.
     sides
         Each order's side.
     sizes
@@ -70,18 +75,39 @@ class Blotter:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def within(self, first_ns: int, last_ns: int) -> Blotter:
+        """Return the orders on data spanning ``[first_ns, last_ns]`` (ns, inclusive): an
+        order without an end ends with the data.
 
-def read_blotter(path: str | Path, first_ns: int, last_ns: int) -> Blotter:
-    """Read and check the blotter at ``path`` for a market whose data spans
-    ``[first_ns, last_ns]`` (ns, inclusive).
+        Raises
+        ------
+        DataError
+            An order's time lies outside the data, or its end after the data's end.
+        """
+        for k, (start, end) in enumerate(zip(self.time_ns, self.end_ns, strict=True)):
+            if not first_ns <= start <= last_ns:
+                span = f"{format_timestamp(first_ns)} to {format_timestamp(last_ns)}"
+                raise DataError(f"{format_timestamp(start)} lies outside the data ({span})",
+                                path=str(self.path), line=self.lines[k], column="time")  # fmt: skip
+            if end > last_ns:
+                raise DataError(f"{format_timestamp(end)} is after the data's end "
+                                f"{format_timestamp(last_ns)}", path=str(self.path),
+                                line=self.lines[k], column="end")  # fmt: skip
+        ends = np.where(self.end_ns == OPEN_END, last_ns, self.end_ns)
+        return dataclasses.replace(self, end_ns=ends)
+
+
+def read_blotter(path: str | Path) -> Blotter:
+    """Read and check the blotter at ``path``, before the market is read; an order without
+    an end has :data:`OPEN_END` until :meth:`Blotter.within` gives it the data's.
 
     Raises
     ------
     DataError
         The file is missing or unreadable, holds no order, lacks a column, or has a bad
-        value: a time that cannot be parsed or lies outside the data, an end before its
-        time or after the data, an unknown side, a size that is not a positive multiple of
-        100 shares, a repeated id. The message names the file, the line and the column.
+        value: a time that cannot be parsed, an end before its time, an unknown side, a size
+        that is not a positive multiple of 100 shares, a repeated id. The message names the
+        file, the line and the column.
     """
     file = Path(path)
     check_input_file(file)
@@ -116,11 +142,7 @@ def read_blotter(path: str | Path, first_ns: int, last_ns: int) -> Blotter:
         return values
 
     times: list[int] = parsed("time", _moment)
-    for row, moment in enumerate(times):
-        if not first_ns <= moment <= last_ns:
-            span = f"{format_timestamp(first_ns)} to {format_timestamp(last_ns)}"
-            raise error(row, "time", f"{format_timestamp(moment)} lies outside the data ({span})")
-    ends = [last_ns] * table.height
+    ends = [OPEN_END] * table.height
     if "end" in table.columns:
         for row, moment in enumerate(parsed("end", lambda raw: _moment(raw) if raw else None)):
             if moment is None:
@@ -128,9 +150,6 @@ def read_blotter(path: str | Path, first_ns: int, last_ns: int) -> Blotter:
             if moment < times[row]:
                 raise error(row, "end", f"{format_timestamp(moment)} is before the order's time "
                             f"{format_timestamp(times[row])}")  # fmt: skip
-            if moment > last_ns:
-                raise error(row, "end", f"{format_timestamp(moment)} is after the data's end "
-                            f"{format_timestamp(last_ns)}")  # fmt: skip
             ends[row] = moment
     sides: list[Side] = parsed("side", _side)
     sizes: list[int] = parsed("size", _size)
