@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from sor.app.stats import StatsResult
     from sor.ck.backtest import CkResult
     from sor.static.backtest import BacktestResult
+    from sor.static.orders import OrdersResult
 
 SETTINGS = (
     "order_size", "side", "start", "end", "fee", "rebate", "lambda_over", "lambda_under",
@@ -69,14 +70,43 @@ class Backtest:
     ----------
     result
         The typed outcome: :class:`sor.static.backtest.BacktestResult` for the static model,
-        :class:`sor.ck.backtest.CkResult` for model ck.
+        :class:`sor.ck.backtest.CkResult` for model ck, :class:`sor.static.orders.OrdersResult`
+        for a blotter (``orders=``).
     report
         The report as ``sor backtest`` writes it (docs/semantics.md, docs/ck.md): its keys
         in the same order.
     """
 
-    result: BacktestResult | CkResult
+    result: BacktestResult | CkResult | OrdersResult
     report: dict[str, Any]
+
+    def _one_order(self, name: str) -> None:
+        """Refuse what a blotter's run (``orders=``) does not give yet."""
+        from sor.core.errors import SorError
+        from sor.static.orders import OrdersResult
+
+        if isinstance(self.result, OrdersResult):
+            raise SorError(
+                f"{name}: a run over a blotter gives its table as .orders; not yet {name}"
+            )
+
+    @property
+    def orders(self) -> pl.DataFrame:
+        """A blotter's run (``orders=``): one row per order and strategy, the table
+        ``--orders-report`` writes (docs/report.md, "tca").
+
+        Raises
+        ------
+        SorError
+            The run routed one order, not a blotter.
+        """
+        from sor.core.errors import SorError
+        from sor.report.tca import orders_table
+        from sor.static.orders import OrdersResult
+
+        if not isinstance(self.result, OrdersResult):
+            raise SorError("orders: this run routed one order; give orders= a blotter")
+        return orders_table(self.result)
 
     @property
     def json(self) -> str:
@@ -102,6 +132,7 @@ class Backtest:
 
         from sor.report.markouts import FillLog
 
+        self._one_order("fills")
         logs: dict[str, FillLog] = {}
         if self.model == "ck":
             for name, outcome in self.result.strategies.items():  # type: ignore[union-attr]
@@ -141,6 +172,7 @@ class Backtest:
         """
         import polars as pl
 
+        self._one_order("search")
         rows: list[dict[str, Any]] = []
         if self.model == "ck":
             ck: CkResult = self.result  # type: ignore[assignment]
@@ -167,6 +199,7 @@ class Backtest:
         suffix, PNG without one; the same bytes) and return the path."""
         from sor.report import figures
 
+        self._one_order("plot")
         if self.model == "ck":
             ck: CkResult = self.result  # type: ignore[assignment]
             return figures.ck_figure(ck) if path is None else figures.write_ck_plot(ck, Path(path))
@@ -186,6 +219,8 @@ def backtest(
     lobster_book: str | PathLike[str] | None = None,
     publisher: int | None = None,
     quiet: bool = True,
+    orders: str | PathLike[str] | None = None,
+    orders_report: str | PathLike[str] | None = None,
     **settings: Any,
 ) -> Backtest:
     """Backtest the router against the baselines, as ``sor backtest`` does.
@@ -206,6 +241,9 @@ def backtest(
         As the flags of the same names.
     quiet
         No progress bars on stderr (the default, unlike the command).
+    orders, orders_report
+        As ``--orders`` and ``--orders-report``: a blotter of parent orders, each routed on
+        its own window (static model); the report is then its cost analysis (``tca``).
     **settings
         Any of :data:`SETTINGS`, named as the flags with ``_``: ``order_size=5000``,
         ``side="sell"``, ``model="ck"``, ``lambda_over=[0.1, 0.4]``, ``horizon=2.0``...
@@ -235,19 +273,31 @@ def backtest(
     options = BacktestOptions.resolve(
         flags, file_config, config_file, json_out=_path(json_out) or Path(DEFAULT_REPORT),
         plot=_path(plot), quiet=quiet, skip_bad_rows=skip_bad_rows,
-        source=source_options(book, publisher),
+        source=source_options(book, publisher), orders=_path(orders),
+        orders_report=_path(orders_report),
     )  # fmt: skip
+    from sor.app.orders import check_orders_options
+
+    check_orders_options(flags, options)
+    if options.orders is not None and options.plot is not None:
+        raise ConfigError("plot: a run over a blotter (orders=) draws no figure yet")
     with _local_data(data) as (path, label):
-        if json_out is not None or plot is not None:
-            outputs = [(_path(json_out), "--json-out"), (options.plot, "--plot")]
+        if json_out is not None or plot is not None or orders_report is not None:
+            outputs = [(_path(json_out), "--json-out"), (options.plot, "--plot"),
+                       (options.orders_report, "--orders-report")]  # fmt: skip
             from sor.app.outputs import check_figure_format, check_outputs
 
-            check_outputs(outputs, input_files(path, book))
+            check_outputs(outputs, [*input_files(path, book), options.orders])
             check_figure_format(options.plot)
         ck = options.ck is not None
+        from sor.app.orders import read_orders
+
+        blotter = read_orders(options) if options.orders is not None else None
         with market_input(path, options.seed, options, events=ck) as (market, seed, _):
             if label is not None:
                 market = dataclasses.replace(market, source=label)
+            if blotter is not None:
+                return _orders_run(market, blotter, options, seed, write=json_out is not None)
             if market.events is not None:
                 result: BacktestResult | CkResult = ck_backtest(market.events, market, options,
                                                                 seed=seed)  # fmt: skip
@@ -454,6 +504,21 @@ def _flag_value(name: str, value: Any) -> Any:
 
 def _path(value: str | PathLike[str] | None) -> Path | None:
     return None if value is None else Path(value)
+
+
+def _orders_run(
+    market: Any, blotter: Any, options: Any, seed: int | None, *, write: bool
+) -> Backtest:
+    """Backtest ``blotter`` on ``market``; write what was asked."""
+    from sor.app.orders import orders_backtest, write_orders_table
+    from sor.report.tca import build_orders_report
+
+    result = orders_backtest(market, blotter, options, seed=seed)
+    run = Backtest(result, build_orders_report(result))
+    _write(run, options.json_out if write else None, None)
+    if options.orders_report is not None:
+        write_orders_table(result, options.orders_report)
+    return run
 
 
 def _write(run: Backtest, json_out: Path | None, plot: Path | None) -> None:

@@ -115,6 +115,25 @@ def test_docs_report_names_every_key_of_both_reports(market: Path, tmp_path: Pat
     assert _keys(sampled["run"]["latency"]) <= documented
 
 
+def test_docs_report_names_every_key_of_a_blotter_report(market: Path, tmp_path: Path) -> None:
+    documented = _named((DOCS / "report.md").read_text(encoding="utf-8"))
+    blotter = tmp_path / "orders.csv"
+    blotter.write_text("time,side,size,end,desk\n2024-08-01T13:36:40Z,buy,500,,x\n"
+                       "2024-08-01T13:36:45Z,sell,300,2024-08-01T13:36:50Z,y\n")  # fmt: skip
+    table, out = tmp_path / "orders_report.csv", tmp_path / "orders.json"
+    done = CliRunner().invoke(
+        app,
+        ["backtest", "--data", str(market), "--orders", str(blotter), "--orders-report",
+         str(table), "--lambda-over", "0.05", "--lambda-under", "0.05", "--theta-queue",
+         "0.005", "--workers", "1", "--no-plot", "--json-out", str(out), "--quiet"],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    report = json.loads(out.read_text())
+    assert _keys(report) - documented == set()
+    columns = table.read_text().splitlines()[0].split(",")
+    assert set(columns) - {"desk"} <= documented
+
+
 def test_docs_stream_names_every_message_type_and_field(market: Path) -> None:
     text = (DOCS / "stream.md").read_text(encoding="utf-8")
     documented = _named(text)

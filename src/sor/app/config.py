@@ -221,6 +221,11 @@ class BacktestOptions:
     ck: CKOptions | None = None
     """Model ck's horizons and simulator settings (its defaults when the model is ck and
     none are given); None for the static model."""
+    orders: Path | None = None
+    """The blotter of parent orders (``--orders``), each routed on its own window; None
+    for the one order of the window."""
+    orders_report: Path | None = None
+    """Where ``--orders-report`` writes one row per order and strategy; None: nowhere."""
 
     def __post_init__(self) -> None:
         if self.model == "ck" and self.ck is None:
@@ -238,6 +243,8 @@ class BacktestOptions:
         quiet: bool = False,
         skip_bad_rows: bool = False,
         source: SourceOptions | None = None,
+        orders: Path | None = None,
+        orders_report: Path | None = None,
     ) -> BacktestOptions:
         """Take each setting from its flag, else the configuration file, else its default,
         and check the whole (the window, the fees, the model's settings) before any data is
@@ -272,6 +279,8 @@ class BacktestOptions:
             source=source,
             seed=flags.seed,
             ck=CKOptions.resolve(flags, file_config) if flags.model == "ck" else None,
+            orders=orders,
+            orders_report=orders_report,
         )
         options.run  # noqa: B018 -- the window and the fees, checked before any data is read
         return options
@@ -309,7 +318,11 @@ class BacktestOptions:
         apart from each other and from every input file."""
         from sor.app.outputs import check_figure_format, check_outputs
 
-        check_outputs([(self.json_out, "--json-out"), (self.plot, "--plot")], inputs)
+        check_outputs(
+            [(self.json_out, "--json-out"), (self.plot, "--plot"),
+             (self.orders_report, "--orders-report")],
+            [*inputs, self.orders],
+        )  # fmt: skip
         check_figure_format(self.plot)
 
     def config(

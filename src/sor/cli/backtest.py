@@ -139,6 +139,17 @@ def backtest(
     crossing_fill: CrossingFillFlag = None,
     trade_fill: TradeFillFlag = None,
     fallback_queue_model: FallbackQueueModelFlag = None,
+    orders: Annotated[
+        Path | None,
+        Opt(
+            help="Blotter CSV, one parent order a row (time, side, size; optional end, id): "
+            "route each on its own window and report the cost analysis (static model)."
+        ),
+    ] = None,
+    orders_report: Annotated[
+        Path | None,
+        Opt(help="--orders: write one row per order and strategy here (.csv or .parquet)."),
+    ] = None,
     json_out: Annotated[Path, Opt(help="Where to write the report.")] = Path(DEFAULT_REPORT),
     plot: PlotFlag = Path(DEFAULT_FIGURE),
     no_plot: NoPlotFlag = False,
@@ -168,6 +179,7 @@ def backtest(
     Example: sor backtest --data l1_day.csv --order-size 5000 --lambda-over 0.1,0.4
     Example: sor backtest --data l1_day.csv --model ck --horizon 0.5,2 --latency-us 250
     Example: sor backtest --kafka localhost:9092 --topic mock_l1_stream
+    Example: sor backtest --data l1_day.csv --orders blotter.csv --orders-report orders.csv
     """
     setup_logging(quiet)
     with user_errors():
@@ -193,9 +205,13 @@ def backtest(
         options = BacktestOptions.resolve(
             flags, file_config, config_file, json_out=json_out, plot=None if no_plot else plot,
             quiet=quiet, skip_bad_rows=skip_bad_rows,
-            source=source_options(lobster_book, publisher),
+            source=source_options(lobster_book, publisher), orders=orders,
+            orders_report=orders_report,
         )  # fmt: skip
+        from sor.app.orders import check_orders_options
         from sor.data.lobster import input_files
+
+        check_orders_options(flags, options)
 
         options.check_outputs(input_files(data, lobster_book))
         stream_settings = KafkaSettings.resolve(file_config, bootstrap=bootstrap, topic=topic)
@@ -208,7 +224,17 @@ def backtest(
                 "--queue-model fifo reads each venue's order ids from an order-level file; "
                 "the Kafka event stream carries MBP events: run it on the file (--data)"
             )
-        if kafka is not None:
+        if orders is not None:
+            if kafka is not None or stream:
+                raise SorError(
+                    "--orders reads the market from a file: it excludes --kafka and --stream"
+                )
+            from sor.app.orders import read_orders, run_orders_market_backtest
+
+            blotter = read_orders(options)  # a bad blotter is told before the market is read
+            with market_input(data, seed, options) as (market, seed_used, _):
+                report = run_orders_market_backtest(market, blotter, options, seed=seed_used)
+        elif kafka is not None:
             if data is not None or stream:
                 raise SorError("--kafka consumes a stream: it excludes --data and --stream")
             report = run_kafka_backtest(
