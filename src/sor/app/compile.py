@@ -512,8 +512,15 @@ def main(argv: Sequence[str]) -> None:
         log.error("error: unknown kernel group%s %s; known: %s", "s" if len(unknown) > 1 else "",
                   ", ".join(unknown), ", ".join(GROUPS))  # fmt: skip
         sys.exit(2)
-    for name, seconds in compile_groups(names).items():
-        log.debug("%s: %.1f s", name, seconds)
+    # everything: the inputs' groups in a second process beside the models' in this one
+    aside = missing(INPUTS) if not argv else []
+    with compiling(aside, after=[name for name in names if name not in aside]):
+        pass
+
+
+INPUTS = ("generate", "mbo", "lobster", "stats")
+"""Groups that share no kernel with the models': ``python -m sor.app.compile`` compiles them
+in a second process while it compiles the rest."""
 
 
 if __name__ == "__main__":
