@@ -197,7 +197,7 @@ def read_lobster(
             path=str(name.orderbook),
         )
     rows = len(messages)
-    book_values = (
+    book_values: np.ndarray = (
         levels.to_numpy().astype(np.int64, copy=False)
         if rows
         else np.zeros((0, 4 * depth), np.int64)
