@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,29 +198,14 @@ def _check_rows(market: Any) -> None:
 
 
 def _static(spec: DaySpec, market: Any, instrument: Instrument | None) -> DayOutcome:
-    from sor.report.builder import build_report, report_window
+    from sor.report.builder import build_report
     from sor.static.backtest import run_backtest
 
     _check_rows(market)
     result = run_backtest(market, spec.config, workers=1)
-    report = build_report(result)
+    baselines = {name: result.baselines[name] for name in baseline_names(spec.config.side)}
     rows = [row.result for row in result.search]
-    return DayOutcome(
-        source=spec.source,
-        instrument=instrument.label if instrument else None,
-        sha256=market.sha256,
-        window=report_window(result.window_start_ns, result.window_end_ns),
-        head={key: report[key] for key in HEAD_KEYS},
-        unfilled=tuple(r.unfilled for r in rows),
-        cash_nanos=tuple(r.total_cash_nanos for r in rows),
-        avg_fill_px=tuple(r.avg_fill_px for r in rows),
-        baseline_px={
-            name: result.baselines[name].avg_fill_px for name in baseline_names(spec.config.side)
-        },
-        best=result.best,
-        arbitrary=result.search_is_arbitrary,
-        side=spec.config.side,
-    )
+    return _outcome(spec, market, instrument, result, build_report(result), rows, baselines)
 
 
 def _ck(spec: DaySpec, path: Path, instrument: Instrument | None) -> DayOutcome:
@@ -230,7 +216,6 @@ def _ck(spec: DaySpec, path: Path, instrument: Instrument | None) -> DayOutcome:
     from sor.core.market import MarketData
     from sor.core.paths import file_sha256
     from sor.data.events import read_events, snapshots_from_events
-    from sor.report.builder import report_window
     from sor.report.ck_report import build_ck_report
 
     assert spec.horizons_s is not None
@@ -245,7 +230,25 @@ def _ck(spec: DaySpec, path: Path, instrument: Instrument | None) -> DayOutcome:
         workers=1,
     )  # fmt: skip
     report = build_ck_report(result)  # the day record repeats its first sections exactly
+    names = (*baseline_names(spec.config.side), "static")
+    baselines = {name: result.strategies[name] for name in names}
     rows = [row.outcome for row in result.search]
+    return _outcome(spec, market, instrument, result, report, rows, baselines)
+
+
+def _outcome(
+    spec: DaySpec,
+    market: Any,
+    instrument: Instrument | None,
+    result: Any,
+    report: dict[str, Any],
+    rows: Sequence[Any],
+    baselines: dict[str, Any],
+) -> DayOutcome:
+    """A day's record from either model's result: its report's head, each point of the
+    search (``rows``: shares filled, cash, average price) and the baselines' prices."""
+    from sor.report.builder import report_window
+
     return DayOutcome(
         source=spec.source,
         instrument=instrument.label if instrument else None,
@@ -255,10 +258,7 @@ def _ck(spec: DaySpec, path: Path, instrument: Instrument | None) -> DayOutcome:
         unfilled=tuple(spec.config.order_size - r.total_fill for r in rows),
         cash_nanos=tuple(r.total_cash_nanos for r in rows),
         avg_fill_px=tuple(r.avg_fill_px for r in rows),
-        baseline_px={
-            name: result.strategies[name].avg_fill_px
-            for name in (*baseline_names(spec.config.side), "static")
-        },
+        baseline_px={name: strategy.avg_fill_px for name, strategy in baselines.items()},
         best=result.best,
         arbitrary=result.search_is_arbitrary,
         side=spec.config.side,
