@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sor.app.config import (  # noqa: F401 -- the run configuration, as the commands import it
     BacktestOptions,
@@ -36,6 +36,7 @@ from sor.core.errors import SorError
 
 if TYPE_CHECKING:
     import numpy as np
+    from tqdm import tqdm
 
     from sor.ck.backtest import CkResult
     from sor.core.market import MarketData
@@ -126,16 +127,19 @@ def static_backtest(
     end_ns: int | None = None,
 ) -> BacktestResult:
     """Run the static model's backtest on ``market``, its search on a progress bar."""
-    from tqdm import tqdm
-
     from sor.static.backtest import run_backtest
 
     config = options.config(seed=seed, start_ns=start_ns, end_ns=end_ns)
-    sets = len(config.grid.parameter_sets())
-    with tqdm(
-        total=sets, desc="search", unit="set", file=sys.stderr, disable=options.quiet, leave=False
-    ) as bar:
+    with _search_bar(len(config.grid.parameter_sets()), options.quiet) as bar:
         return run_backtest(market, config, workers=options.workers, on_progress=bar.update)
+
+
+def _search_bar(points: int, quiet: bool) -> tqdm[Any]:
+    """The progress bar of a search of ``points`` points, on stderr unless ``quiet``."""
+    from tqdm import tqdm
+
+    return tqdm(total=points, desc="search", unit="set", file=sys.stderr, disable=quiet,
+                leave=False)  # fmt: skip
 
 
 def run_market_backtest(
@@ -347,16 +351,13 @@ def ck_backtest(
     end_ns: int | None = None,
 ) -> CkResult:
     """Run model ck's backtest on the window's events, its search on a progress bar."""
-    from tqdm import tqdm
-
     from sor.ck.backtest import run_ck_backtest
 
     ck = options.ck
     assert ck is not None, "a ck run's options hold its settings"
     config = options.config(seed=seed, start_ns=start_ns, end_ns=end_ns)
-    sets = len(config.grid.parameter_sets()) * len(ck.horizons)
-    with tqdm(total=sets, desc="search", unit="set", file=sys.stderr, disable=options.quiet,
-              leave=False) as bar:  # fmt: skip
+    points = len(config.grid.parameter_sets()) * len(ck.horizons)
+    with _search_bar(points, options.quiet) as bar:
         return run_ck_backtest(
             events, market, config, horizons_s=ck.horizons, settings=ck.settings,
             workers=options.workers, on_progress=bar.update,
