@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sor.core import intervals
 from sor.core.errors import SorError
+from sor.core.intervals import cluster_bootstrap_mean
 from sor.core.search import SearchGrid
 from sor.data.instruments import Instrument, instruments, write_instrument
-from sor.evaluation import bootstrap, run
-from sor.evaluation.bootstrap import bootstrap_mean
+from sor.evaluation import run
 from sor.evaluation.days import discover
 from sor.evaluation.report import RunRecord, build_evaluation, distinct_days, order_days, score
 from sor.evaluation.tasks import DayFailure, DayOutcome, DaySpec, parameter_sets, run_day
@@ -53,35 +54,57 @@ def test_walk_forward_refuses_no_training_day() -> None:
         walk_forward(DAYS, 0)
 
 
-def test_bootstrap_interval_matches_a_direct_loop() -> None:
-    values = [1.5, -0.25, 3.0, 0.0, 2.25, -1.0, 0.5]
-    got = bootstrap_mean(values, seed=11, resamples=2000)
+def _quantile(means: list[float], q: float) -> float:
+    """numpy's linear interpolation, written out."""
+    position = q * (len(means) - 1)
+    below = int(position)
+    above = min(below + 1, len(means) - 1)
+    return means[below] + (means[above] - means[below]) * (position - below)
+
+
+@pytest.mark.parametrize("sizes", [(1,) * 12, (3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5)])
+def test_cluster_bootstrap_matches_a_direct_loop(sizes: tuple[int, ...]) -> None:
+    """Clusters drawn whole with replacement, the mean over every unit drawn; one unit a
+    cluster is the plain bootstrap of a mean over days."""
+    values = [((7 * k) % 11 - 5) / 4 for k in range(sum(sizes))]
+    labels = [f"c{c}" for c, size in enumerate(sizes) for _ in range(size)]
+    got = cluster_bootstrap_mean(values, labels, seed=11, resamples=2000)
+    members = [[v for v, c in zip(values, labels, strict=True) if c == f"c{k}"]
+               for k in range(len(sizes))]  # fmt: skip
     rng = np.random.default_rng(11)
     means = []
     for _ in range(2000):
-        picks = rng.integers(0, len(values), size=len(values))
-        means.append(sum(values[int(i)] for i in picks) / len(values))
+        picks = [members[int(i)] for i in rng.integers(0, len(sizes), size=len(sizes))]
+        means.append(sum(sum(p) for p in picks) / sum(len(p) for p in picks))
     means.sort()
-
-    def quantile(q: float) -> float:
-        position = q * (len(means) - 1)
-        below = int(position)
-        above = min(below + 1, len(means) - 1)
-        return means[below] + (means[above] - means[below]) * (position - below)
-
     assert got.mean == pytest.approx(sum(values) / len(values), abs=1e-12)
-    assert got.low == pytest.approx(quantile(0.025), abs=1e-12)
-    assert got.high == pytest.approx(quantile(0.975), abs=1e-12)
+    assert got.low == pytest.approx(_quantile(means, 0.025), abs=1e-12)
+    assert got.high == pytest.approx(_quantile(means, 0.975), abs=1e-12)
     assert got.low < got.mean < got.high
-    assert got.days == len(values)
+    assert (got.units, got.clusters, got.why) == (len(values), len(sizes), None)
 
 
-def test_bootstrap_is_seeded_and_handles_no_day() -> None:
-    values = [0.1, 0.7, -0.2, 0.4]
-    assert bootstrap_mean(values, seed=3) == bootstrap_mean(values, seed=3)
-    assert bootstrap_mean(values, seed=3) != bootstrap_mean(values, seed=4)
-    empty = bootstrap_mean([], seed=3)
-    assert (empty.mean, empty.low, empty.days) == (None, None, 0)
+def test_no_interval_from_too_few_clusters() -> None:
+    """Nine hours of many orders give a mean and a reason, not a narrow interval."""
+    values = [float(k % 7) for k in range(90)]
+    got = cluster_bootstrap_mean(values, [k // 10 for k in range(90)], seed=3, unit="order",
+                                 cluster="hour")  # fmt: skip
+    assert (got.low, got.high, got.units, got.clusters) == (None, None, 90, 9)
+    assert got.mean == pytest.approx(np.mean(values))
+    assert got.why == "90 orders from 9 hours: an interval needs at least 10 independent hours"
+
+
+def test_bootstrap_is_seeded_and_handles_no_value() -> None:
+    values = [float(np.sin(k * k)) for k in range(12)]
+    labels = list(range(12))
+    assert cluster_bootstrap_mean(values, labels, seed=3) == cluster_bootstrap_mean(
+        values, labels, seed=3
+    )
+    assert cluster_bootstrap_mean(values, labels, seed=3) != cluster_bootstrap_mean(
+        values, labels, seed=4
+    )
+    empty = cluster_bootstrap_mean([], [], seed=3)
+    assert (empty.mean, empty.low, empty.units, empty.clusters) == (None, None, 0, 0)
 
 
 def _outcome(instrument: str, start: str, cash: tuple[int, ...]) -> DayOutcome:
@@ -180,7 +203,7 @@ def test_help_defaults_match_the_library() -> None:
     from sor.cli import evaluate as cli_evaluate
 
     assert cli_evaluate.DEFAULT_TRAIN_DAYS == run.DEFAULT_TRAIN_DAYS
-    assert cli_evaluate.DEFAULT_RESAMPLES == bootstrap.DEFAULT_RESAMPLES
+    assert cli_evaluate.DEFAULT_RESAMPLES == intervals.DEFAULT_RESAMPLES
     from dask.utils import parse_bytes
 
     from sor.app.settings import EvaluateFlags

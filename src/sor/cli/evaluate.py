@@ -50,7 +50,7 @@ from sor.core.defaults import (
 )
 from sor.core.errors import SorError
 
-# The defaults of sor.evaluation.run, .bootstrap, .cluster and .days, written here: importing
+# The defaults of sor.evaluation.run, .cluster and .days and sor.core.intervals, written here: importing
 # them would slow every help (tests/unit/test_evaluate.py checks that they match).
 
 

@@ -75,7 +75,7 @@ def _distribution(ax: Axes, days: list[dict[str, Any]], summary: dict[str, Any])
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(summary)), [f"vs {name}" for name in summary])
     ax.set_ylabel("savings, bps")
-    ax.set_title("Out-of-sample days, their mean and 95 % bootstrap interval")
+    ax.set_title("Out-of-sample days, their mean and 95 % bootstrap interval" + _why(summary))
 
 
 def _sides(ax: Axes, summary: dict[str, Any]) -> None:
@@ -86,20 +86,35 @@ def _sides(ax: Axes, summary: dict[str, Any]) -> None:
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(summary)), [f"vs {name}" for name in summary])
     ax.set_ylabel("mean savings, bps")
-    ax.set_title("In sample (hollow, left) against out of sample (filled, right), 95 % intervals")
+    ax.set_title(
+        "In sample (hollow, left) against out of sample (filled, right), 95 % intervals"
+        + _why(summary)
+    )
+
+
+def _why(summary: dict[str, Any]) -> str:
+    """A second title line where a mean has no interval (a cross marks it), saying why."""
+    why = next((s["out_of_sample"]["no_interval"] for s in summary.values()
+                if s["out_of_sample"]["no_interval"]), None)  # fmt: skip
+    return f"\nx: no interval ({why})" if why else ""
 
 
 def _interval(
     ax: Axes, x: float, figures: dict[str, Any], color: str, *, hollow: bool = False
 ) -> None:
-    """Draw a mean as a point and its interval as an error bar (nothing without days)."""
+    """Draw a mean as a point and its interval as an error bar (nothing without days; the
+    point alone, with a cross, where too few trading dates give no interval)."""
     if figures["mean"] is None:
         return
-    low, high = figures["ci95"]
     mean = figures["mean"]
+    face = "white" if hollow else color
+    if figures["ci95"] is None:
+        ax.plot([x], [mean], marker="X", color=color, markerfacecolor=face, linestyle="none")
+        return
+    low, high = figures["ci95"]
     ax.errorbar(
         [x], [mean], yerr=[[mean - low], [high - mean]], fmt="o", color=color, capsize=4,
-        markerfacecolor="white" if hollow else color,
+        markerfacecolor=face,
     )  # fmt: skip
 
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from sor import __version__
 from sor.core.errors import SorError
+from sor.core.intervals import CONFIDENCE, MIN_CLUSTERS, cluster_bootstrap_mean
 from sor.core.types import Side
-from sor.evaluation.bootstrap import CONFIDENCE, Interval, bootstrap_mean
 from sor.evaluation.tasks import DayOutcome, parameter_sets
 from sor.evaluation.walkforward import walk_forward
 from sor.report.builder import Money, side_entry
@@ -173,9 +173,12 @@ def build_evaluation(outcomes: Sequence[DayOutcome], settings: RunRecord) -> dic
                 name: {
                     "in_sample": _aggregate(
                         [d.outcome.head["savings_vs_baselines_bps"][name] for d in scored],
+                        scored,
                         settings,
                     ),
-                    "out_of_sample": _aggregate([oos_savings(d)[name] for d in scored], settings),
+                    "out_of_sample": _aggregate(
+                        [oos_savings(d)[name] for d in scored], scored, settings
+                    ),
                 }
                 for name in baselines
             },
@@ -193,6 +196,9 @@ def build_evaluation(outcomes: Sequence[DayOutcome], settings: RunRecord) -> dic
             "bootstrap": {
                 "kind": "percentile",
                 "statistic": "mean of the daily savings",
+                "clusters": "trading dates (UTC): days of several instruments on one date "
+                "share that date's market and are resampled together",
+                "min_clusters": MIN_CLUSTERS,
                 "resamples": settings.resamples,
                 "confidence": CONFIDENCE,
                 "seed": settings.seed,
@@ -205,14 +211,24 @@ def build_evaluation(outcomes: Sequence[DayOutcome], settings: RunRecord) -> dic
     }
 
 
-def _aggregate(values: Sequence[float | None], settings: RunRecord) -> dict[str, Any]:
-    known = [v for v in values if v is not None]
-    interval: Interval = bootstrap_mean(known, seed=settings.seed, resamples=settings.resamples)
+def _aggregate(
+    values: Sequence[float | None], days: Sequence[ScoredDay], settings: RunRecord
+) -> dict[str, Any]:
+    """The mean of a day's savings over ``days``, its interval clustered by trading date
+    (none from fewer than :data:`MIN_CLUSTERS` dates: ``no_interval`` says why), its share
+    of days won."""
+    known = [(v, day_of(d.outcome)) for v, d in zip(values, days, strict=True) if v is not None]
+    interval = cluster_bootstrap_mean(
+        [v for v, _ in known], [date for _, date in known], seed=settings.seed,
+        resamples=settings.resamples, unit="day", cluster="trading date",
+    )  # fmt: skip
     return {
         "mean": interval.mean,
         "ci95": None if interval.low is None else [interval.low, interval.high],
-        "days": interval.days,
-        "win_share": sum(v > 0 for v in known) / len(known) if known else None,
+        "days": interval.units,
+        "dates": interval.clusters,
+        "no_interval": interval.why,
+        "win_share": sum(v > 0 for v, _ in known) / len(known) if known else None,
     }
 
 
