@@ -99,7 +99,12 @@ def test_one_parameter_set_serves_every_order(
         assert 0 <= figures["fill_rate"] <= 1
     for saving in tca["router_savings_bps"].values():
         assert saving["orders"] == len(ORDERS) and 0 <= saving["won"] <= 1
-    assert any("confidence interval" in note for note in report["notes"])
+        # two minutes of one hour: one price path, no interval, and the reason
+        assert (saving["ci95"], saving["clusters"]) == (None, 1)
+        assert saving["no_interval"] == (
+            "4 orders from 1 hour: an interval needs at least 10 independent hours"
+        )
+    assert (tca["intervals"]["clusters"], tca["intervals"]["count"]) == ("hour", 1)
 
 
 def test_the_api_gives_the_commands_report(

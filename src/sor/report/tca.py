@@ -8,6 +8,10 @@ the snapshots after every row at or before the order's time, as the markouts rea
 
 from __future__ import annotations
 
+import bisect
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +19,9 @@ import numpy as np
 import polars as pl
 
 from sor import __version__
-from sor.core.domain import NANOS_PER_DOLLAR, StrategyResult
+from sor.core.defaults import DEFAULT_RESAMPLES, DEFAULT_SEED
+from sor.core.domain import NANOS_PER_DOLLAR, NANOS_PER_SECOND, StrategyResult
+from sor.core.intervals import CONFIDENCE, MIN_CLUSTERS, cluster_bootstrap_mean
 from sor.core.timestamps import format_timestamp
 from sor.core.types import Side
 from sor.report.builder import Money, savings_bps, summary, venue_costs
@@ -26,10 +32,10 @@ BEST_QUOTE = "best_quote"
 """The aggregate's name of the baseline that takes the best quote: ``best_ask`` for a buy,
 ``best_bid`` for a sell."""
 
-NO_INTERVAL_NOTE = (
-    "the router's savings are given as a mean and a share of orders won, without a "
-    "confidence interval yet: orders of the same day share one price path, so an interval "
-    "must resample them by cluster"
+INTERVAL_NOTE = (
+    "orders of one day (or, within fewer days than the intervals need, of one hour) share "
+    "one price path: the router's mean savings carry a cluster-bootstrap interval that "
+    "resamples them together, and none where there are too few clusters (tca.intervals)"
 )
 ORDERS_NOTE = (
     "each order is routed on its own window [time, end] of the market, by the router and by "
@@ -66,32 +72,194 @@ def _aggregate_name(name: str) -> str:
     return BEST_QUOTE if name in ("best_ask", "best_bid") else name
 
 
+SIZE_BUCKETS = (0.5, 1.0, 2.0, 5.0)
+"""Edges of the size buckets: an order's size over the displayed depth at its arrival."""
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    """One order under one strategy, as every aggregate of the report reads it."""
+
+    order: int
+    strategy: str
+    """As one order's report names it: ``router``, ``best_ask`` or ``best_bid``, ..."""
+    value: StrategyResult
+    shortfall: float | None
+    saving: float | None
+    """The router's paired saving against this strategy (None for the router itself)."""
+
+    @property
+    def name(self) -> str:
+        """The strategy's name in the aggregates: the best quote's is one for both sides."""
+        return _aggregate_name(self.strategy)
+
+
+def displayed_depth(snapshots: np.ndarray, times: np.ndarray, sides: Sequence[Side]) -> np.ndarray:
+    """Return the shares displayed at each time on the side an order takes (the asks for a
+    buy, the bids for a sell): each venue's top-of-book size after its last row at or
+    before the time, summed over the venues that show a price there."""
+    ts, venue = snapshots["ts_event"], snapshots["publisher_id"]
+    buys = np.array([side is Side.BUY for side in sides], dtype=bool)
+    total = np.zeros(len(times), dtype=np.int64)
+    for v in np.unique(venue):
+        rows = snapshots[venue == v]
+        last = np.searchsorted(ts[venue == v], times, side="right") - 1
+        seen = last >= 0
+        at = rows[np.maximum(last, 0)]
+        ask = np.where(at["ask_px"] > 0, at["ask_sz"], 0)
+        bid = np.where(at["bid_px"] > 0, at["bid_sz"], 0)
+        total += np.where(seen, np.where(buys, ask, bid), 0)
+    return total
+
+
+SIZE_LABELS = (
+    f"< {SIZE_BUCKETS[0]:g}x depth",
+    *(f"{low:g}-{high:g}x depth" for low, high in itertools.pairwise(SIZE_BUCKETS)),
+    f">= {SIZE_BUCKETS[-1]:g}x depth",
+    "no depth shown",
+)
+"""The size buckets' names, smallest first; the last for an arrival with no depth shown."""
+
+
+def size_bucket(size: int, depth: int) -> str:
+    """Name the bucket of an order's size over the displayed depth at its arrival."""
+    if depth <= 0:
+        return SIZE_LABELS[-1]
+    return SIZE_LABELS[bisect.bisect_right(SIZE_BUCKETS, size / depth)]
+
+
+def hour_of(ns: int) -> str:
+    """Name the UTC hour an order arrives in: ``13:00 UTC``."""
+    return format_timestamp(ns)[11:13] + ":00 UTC"
+
+
+def clusters_of(times: np.ndarray) -> tuple[str, list[str]]:
+    """Return what clusters the orders (``day``: their UTC date, when they span at least
+    :data:`MIN_CLUSTERS` dates; else ``hour``: their UTC date and hour) and each order's
+    cluster."""
+    stamps = [format_timestamp(int(t)) for t in times]
+    days = [stamp[:10] for stamp in stamps]
+    if len(set(days)) >= MIN_CLUSTERS:
+        return "day", days
+    return "hour", [stamp[:13] + ":00" for stamp in stamps]
+
+
+def _rows(result: OrdersResult, mids: np.ndarray) -> list[OrderRow]:
+    rows = []
+    for k, outcome in enumerate(result.orders):
+        side = outcome.config.side
+        strategies = _strategies(result, k)
+        router = strategies["router"]
+        for name, value in strategies.items():
+            rows.append(
+                OrderRow(
+                    order=k, strategy=name, value=value,
+                    shortfall=shortfall_bps(value.avg_fill_px, float(mids[k]), side),
+                    saving=None if name == "router" else savings_bps(value, router, side),
+                )
+            )  # fmt: skip
+    return rows
+
+
+def _duration_s(value: StrategyResult, arrival_ns: int) -> float:
+    """Seconds from an order's arrival to the fill that completed it."""
+    return (int(value.completion_ts or 0) - arrival_ns) / NANOS_PER_SECOND
+
+
+def _weighted_shortfall(rows: Sequence[OrderRow]) -> float | None:
+    """The shortfall of ``rows`` weighted by the shares each filled (None: nothing filled)."""
+    costs = [(r.shortfall, r.value.total_fill) for r in rows if r.shortfall is not None]
+    measured = sum(q for _, q in costs)
+    return sum(c * q for c, q in costs) / measured if measured else None
+
+
+def _strategy_figures(rows: Sequence[OrderRow], times: np.ndarray) -> dict[str, Any]:
+    """Shares, fills, shortfall (share-weighted and per order), completion and duration."""
+    shares = sum(r.value.order_size for r in rows)
+    filled = sum(r.value.total_fill for r in rows)
+    per_order = [r.shortfall for r in rows if r.shortfall is not None]
+    done = [r for r in rows if r.value.completion_ts is not None and r.value.unfilled == 0]
+    durations = [
+        (int(r.value.completion_ts or 0) - int(times[r.order])) / NANOS_PER_SECOND for r in done
+    ]
+    return {
+        "shares": shares,
+        "total_fill": filled,
+        "fill_rate": filled / shares if shares else None,
+        "shortfall_bps": _weighted_shortfall(rows),
+        "shortfall_bps_per_order": float(np.mean(per_order)) if per_order else None,
+        "completed": len(done),
+        "duration_s": float(np.mean(durations)) if durations else None,
+    }
+
+
+def _savings(
+    rows: Sequence[OrderRow], clusters: Sequence[str], by: str, seed: int
+) -> dict[str, Any]:
+    """The router's paired savings against one baseline: mean, clustered interval, wins."""
+    known = [(r.saving, clusters[r.order]) for r in rows if r.saving is not None]
+    interval = cluster_bootstrap_mean(
+        [v for v, _ in known], [c for _, c in known], seed=seed, resamples=DEFAULT_RESAMPLES,
+        unit="order", cluster=by,
+    )  # fmt: skip
+    return {
+        "orders": interval.units,
+        "mean": interval.mean,
+        "ci95": None if interval.low is None else [interval.low, interval.high],
+        "clusters": interval.clusters,
+        "no_interval": interval.why,
+        "won": sum(v > 0 for v, _ in known) / len(known) if known else None,
+    }
+
+
+def _breakdown(
+    rows: Sequence[OrderRow],
+    labels: Sequence[str],
+    names: Sequence[str],
+    order: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Per label of the orders (in ``order``'s order, else sorted): their count, each
+    strategy's share-weighted shortfall and the router's mean saving and share won per
+    baseline."""
+    out: dict[str, Any] = {}
+    present = set(labels)
+    for label in [x for x in order if x in present] if order else sorted(present):
+        mine = [r for r in rows if labels[r.order] == label]
+        out[label] = {
+            "orders": len({r.order for r in mine}),
+            "shortfall_bps": {
+                name: _weighted_shortfall([r for r in mine if r.name == name]) for name in names
+            },
+            "router_savings_bps": {
+                name: _mean_won([r.saving for r in mine if r.name == name]) for name in names[1:]
+            },
+        }
+    return out
+
+
+def _mean_won(values: Sequence[float | None]) -> dict[str, Any]:
+    known = [v for v in values if v is not None]
+    return {
+        "orders": len(known),
+        "mean": float(np.mean(known)) if known else None,
+        "won": sum(v > 0 for v in known) / len(known) if known else None,
+    }
+
+
 def build_orders_report(result: OrdersResult) -> dict[str, Any]:
     """Build the report object of a blotter's backtest; the same inputs always give the same
     object."""
     config, data, blotter = result.config, result.data, result.blotter
     mids = arrival_mids(result)
     names = ("router", BEST_QUOTE, "twap", "vwap")
-    size = {name: 0 for name in names}
-    filled = {name: 0 for name in names}
-    weighted = {name: 0.0 for name in names}
-    measured = {name: 0 for name in names}
-    savings: dict[str, list[float]] = {name: [] for name in names[1:]}
-    for k, outcome in enumerate(result.orders):
-        side = outcome.config.side
-        strategies = _strategies(result, k)
-        for raw, value in strategies.items():
-            name = _aggregate_name(raw)
-            size[name] += value.order_size
-            filled[name] += value.total_fill
-            cost = shortfall_bps(value.avg_fill_px, float(mids[k]), side)
-            if cost is not None:
-                weighted[name] += cost * value.total_fill
-                measured[name] += value.total_fill
-            if name != "router":
-                saving = savings_bps(value, strategies["router"], side)
-                if saving is not None:
-                    savings[name].append(saving)
+    rows = _rows(result, mids)
+    by, clusters = clusters_of(blotter.time_ns)
+    seed = DEFAULT_SEED if config.seed is None else config.seed
+    sides = [o.config.side for o in result.orders]
+    depth = displayed_depth(data.snapshots, blotter.time_ns, sides)
+    buckets = [size_bucket(o.config.order_size, int(d)) for o, d in zip(result.orders, depth,
+                                                                         strict=True)]  # fmt: skip
+    hours = [hour_of(int(t)) for t in blotter.time_ns]
     return {
         "run": {
             "version": __version__,
@@ -110,7 +278,7 @@ def build_orders_report(result: OrdersResult) -> dict[str, Any]:
                 "theta_queue": list(config.grid.theta_queue),
             },
         },
-        "notes": [ORDERS_NOTE, SHORTFALL_NOTE, NO_INTERVAL_NOTE],
+        "notes": [ORDERS_NOTE, SHORTFALL_NOTE, INTERVAL_NOTE],
         "tca": {
             "orders": len(result.orders),
             "arrival_mid": SNAPSHOT_MID,
@@ -121,21 +289,31 @@ def build_orders_report(result: OrdersResult) -> dict[str, Any]:
                 "choice_is_arbitrary": result.choice_is_arbitrary,
             },
             "strategies": {
-                name: {
-                    "shares": size[name],
-                    "total_fill": filled[name],
-                    "fill_rate": filled[name] / size[name] if size[name] else None,
-                    "shortfall_bps": weighted[name] / measured[name] if measured[name] else None,
-                }
+                name: _strategy_figures([r for r in rows if r.name == name], blotter.time_ns)
                 for name in names
             },
             "router_savings_bps": {
-                name: {
-                    "orders": len(values),
-                    "mean": float(np.mean(values)) if values else None,
-                    "won": sum(v > 0 for v in values) / len(values) if values else None,
-                }
-                for name, values in savings.items()
+                name: _savings([r for r in rows if r.name == name], clusters, by, seed)
+                for name in names[1:]
+            },
+            "intervals": {
+                "kind": "percentile cluster bootstrap of the mean over orders",
+                "clusters": by,
+                "count": len(set(clusters)),
+                "min_clusters": MIN_CLUSTERS,
+                "rule": (
+                    f"orders are drawn whole by UTC day where they span at least "
+                    f"{MIN_CLUSTERS} days, else by UTC hour; no interval from fewer than "
+                    f"{MIN_CLUSTERS} clusters"
+                ),
+                "resamples": DEFAULT_RESAMPLES,
+                "confidence": CONFIDENCE,
+                "seed": seed,
+            },
+            "breakdown": {
+                "size": _breakdown(rows, buckets, names, SIZE_LABELS),
+                "side": _breakdown(rows, [o.config.side.text for o in result.orders], names),
+                "time_of_day": _breakdown(rows, hours, names),
             },
         },
     }
@@ -145,42 +323,51 @@ def orders_table(result: OrdersResult) -> pl.DataFrame:
     """Return one row per order and strategy: the order's ``id``, ``strategy``, ``side``,
     ``size`` (shares), ``time`` and ``end``, the strategy's ``total_cash`` (exact dollars,
     a sell's proceeds), ``total_fill``, ``avg_fill_px`` ($/share, fees included), the
-    ``arrival_mid`` ($) and ``shortfall_bps`` against it, then the blotter's carried
-    columns (one named as a column of the table gets the prefix ``order_``)."""
+    ``arrival_mid`` ($) and ``shortfall_bps`` against it, ``router_saving_bps`` (the
+    router's paired saving against this strategy; null on the router's row),
+    ``duration_s`` (arrival to the fill that completed it; null when it did not complete),
+    ``displayed_depth`` (shares shown at arrival on the side it takes), then the blotter's
+    carried columns (one named as a column of the table gets the prefix ``order_``)."""
     mids = arrival_mids(result)
+    times = result.blotter.time_ns
+    depth = displayed_depth(result.data.snapshots, times, [o.config.side for o in result.orders])
     rows: dict[str, list[Any]] = {name: [] for name in (
         "id", "strategy", "side", "size", "time", "end", "total_cash", "total_fill",
-        "avg_fill_px", "arrival_mid", "shortfall_bps")}  # fmt: skip
-    carried_rows: list[int] = []
-    for k, outcome in enumerate(result.orders):
-        order, mid = outcome.config, float(mids[k])
-        for name, value in _strategies(result, k).items():
-            figures = summary(value)
-            cash: Money = figures["total_cash"]
-            rows["id"].append(result.blotter.ids[k])
-            rows["strategy"].append(name)
-            rows["side"].append(order.side.text)
-            rows["size"].append(order.order_size)
-            rows["time"].append(format_timestamp(order.start_ns or 0))
-            rows["end"].append(format_timestamp(order.end_ns or 0))
-            rows["total_cash"].append(Decimal(cash.nanos) / NANOS_PER_DOLLAR)
-            rows["total_fill"].append(value.total_fill)
-            rows["avg_fill_px"].append(value.avg_fill_px)
-            rows["arrival_mid"].append(mid if np.isfinite(mid) else None)
-            rows["shortfall_bps"].append(shortfall_bps(value.avg_fill_px, mid, order.side))
-            carried_rows.append(k)
+        "avg_fill_px", "arrival_mid", "shortfall_bps", "router_saving_bps", "duration_s",
+        "displayed_depth")}  # fmt: skip
+    for row in _rows(result, mids):
+        k, value = row.order, row.value
+        order, mid = result.orders[k].config, float(mids[k])
+        cash: Money = summary(value)["total_cash"]
+        done = value.completion_ts is not None and value.unfilled == 0
+        rows["id"].append(result.blotter.ids[k])
+        rows["strategy"].append(row.strategy)
+        rows["side"].append(order.side.text)
+        rows["size"].append(order.order_size)
+        rows["time"].append(format_timestamp(order.start_ns or 0))
+        rows["end"].append(format_timestamp(order.end_ns or 0))
+        rows["total_cash"].append(Decimal(cash.nanos) / NANOS_PER_DOLLAR)
+        rows["total_fill"].append(value.total_fill)
+        rows["avg_fill_px"].append(value.avg_fill_px)
+        rows["arrival_mid"].append(mid if np.isfinite(mid) else None)
+        rows["shortfall_bps"].append(row.shortfall)
+        rows["router_saving_bps"].append(row.saving)
+        rows["duration_s"].append(_duration_s(value, int(times[k])) if done else None)
+        rows["displayed_depth"].append(int(depth[k]))
     table = pl.DataFrame(
         rows,
         schema={
             "id": pl.String, "strategy": pl.String, "side": pl.String, "size": pl.Int64,
             "time": pl.String, "end": pl.String, "total_cash": pl.Decimal(38, 9),
             "total_fill": pl.Int64, "avg_fill_px": pl.Float64, "arrival_mid": pl.Float64,
-            "shortfall_bps": pl.Float64,
+            "shortfall_bps": pl.Float64, "router_saving_bps": pl.Float64,
+            "duration_s": pl.Float64, "displayed_depth": pl.Int64,
         },
     )  # fmt: skip
     carried = result.blotter.carried
     # a carried column named as one of the table's (a "strategy" tag) keeps its values
     carried = carried.rename({c: f"order_{c}" for c in carried.columns if c in table.columns})
     if carried.width:
-        table = pl.concat([table, carried[carried_rows]], how="horizontal")
+        per_row = [k for k in range(len(result.orders)) for _ in _strategies(result, k)]
+        table = pl.concat([table, carried[per_row]], how="horizontal")
     return table
