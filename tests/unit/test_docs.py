@@ -71,13 +71,14 @@ def _report(market: Path, out: Path, *extra: str) -> dict[str, Any]:
 
 
 def _keys(value: Any, path: str = "") -> set[str]:
-    """Every key of a report at any depth, but not the venue ids and skip reasons, which
-    are data."""
+    """Every key of a report at any depth, but not the venue ids, skip reasons and groups of
+    a blotter's breakdown, which are data."""
     if isinstance(value, list):
         return set().union(*(_keys(item, path) for item in value))
     if not isinstance(value, dict) or path in ("run.venues", "run.skipped_rows"):
         return set()
-    found = set(value)
+    # keyed by data (a size bucket, a side, an hour): the keys below them are the report's
+    found = set() if path.startswith("tca.breakdown.") else set(value)
     for key, item in value.items():
         found |= _keys(item, f"{path}.{key}" if path else key)
     return found

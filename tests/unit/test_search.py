@@ -11,7 +11,8 @@ import time
 import pytest
 
 from sor.core.errors import DataError
-from sor.core.search import run_grid
+from sor.core.search import best_index, run_grid, tied_with
+from sor.report.builder import tie_note
 
 FORKS = sys.platform.startswith("linux")
 
@@ -76,3 +77,16 @@ def test_an_interrupt_stops_every_worker_at_once() -> None:
         run_grid(evaluate, list(range(6)), workers=3, processes=True)
     assert time.perf_counter() - began < 10
     assert multiprocessing.active_children() == []
+
+
+def test_the_sets_tied_with_the_chosen_one_are_counted() -> None:
+    outcomes = [(0, 12), (0, 10), (5, 1), (0, 10), (0, 11), (0, 10)]
+    best = best_index(outcomes)
+    assert (best, tied_with(outcomes, best)) == (1, (1, 3, 5))
+    assert tied_with([(0, 10)], 0) == (0,)
+    assert tie_note((1, 3, 5), 6) == [
+        "3 of 6 parameter sets tie at the best result (the same shares and cash): "
+        "best_parameters is the earliest in grid order among the tied sets, not better than "
+        "the others"
+    ]
+    assert tie_note((1,), 6) == [] and tie_note(tuple(range(6)), 6) == []

@@ -44,7 +44,7 @@ from sor.core.domain import (
 )
 from sor.core.errors import SorError
 from sor.core.market import MarketData
-from sor.core.search import SearchGrid, best_index, run_grid
+from sor.core.search import SearchGrid, best_index, run_grid, tied_with
 from sor.core.types import FillRule, QueueModel, Side
 from sor.report.markouts import FillLog, TopOfBook
 from sor.static.backtest import BacktestConfig, baseline_names, run_backtest
@@ -193,6 +193,16 @@ class CkResult:
         baselines, ``passive``, then ``static``."""
         names = (*baseline_names(self.config.side), "passive", "static")
         return {name: self.strategies[name] for name in names}
+
+    @property
+    def tied_at_best(self) -> tuple[int, ...]:
+        """The points whose shares and cash equal the chosen point's (it among them), in
+        grid order: the search chose the earliest of them."""
+        sign = self.config.side.sign  # a sell prefers the most proceeds
+        return tied_with(
+            [(-r.outcome.total_fill, sign * r.outcome.total_cash_nanos) for r in self.search],
+            self.best,
+        )
 
     @property
     def search_is_arbitrary(self) -> bool:

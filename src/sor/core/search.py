@@ -183,6 +183,16 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
             process.terminate()
 
 
+TIE_RULE = "the earliest in grid order among the tied sets"
+"""How the search breaks a tie at the best result, in words for the report."""
+
+
+def tied_with(outcomes: Sequence[tuple[int, int]], best: int) -> tuple[int, ...]:
+    """Return the indices of the sets whose ``(unfilled shares, total cash)`` equal the
+    chosen set's, in grid order (the chosen one among them)."""
+    return tuple(i for i, outcome in enumerate(outcomes) if outcome == outcomes[best])
+
+
 def best_index(outcomes: Sequence[tuple[int, int]]) -> int:
     """Pick the best set from ``(unfilled shares, total cash in nano-dollars)`` per set.
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from sor import __version__
 from sor.core.domain import NANOS_PER_DOLLAR, StrategyResult, VenueCosts
+from sor.core.search import TIE_RULE
 from sor.core.timestamps import format_timestamp
 from sor.core.types import Side
 from sor.report.markouts import SNAPSHOT_MID, FillLog, TopOfBook, markouts_section
@@ -108,6 +109,23 @@ def completion(unfilled: int, completion_ns: int | None) -> dict[str, Any]:
     }
 
 
+def tie_entry(tied: Sequence[int]) -> dict[str, Any]:
+    """The search's ``tied_at_best``: how many sets share the best result, and the rule that
+    chose among them."""
+    return {"sets": len(tied), "rule": TIE_RULE}
+
+
+def tie_note(tied: Sequence[int], sets: int) -> list[str]:
+    """A note where some but not all sets tie at the best result (all: the choice is
+    arbitrary, said by its own note)."""
+    if not 1 < len(tied) < sets:
+        return []
+    return [
+        f"{len(tied)} of {sets} parameter sets tie at the best result (the same shares and "
+        f"cash): best_parameters is {TIE_RULE}, not better than the others"
+    ]
+
+
 def _details(result: StrategyResult) -> dict[str, Any]:
     return {**completion(result.unfilled, result.completion_ts), "fills": len(result.fills)}
 
@@ -124,6 +142,7 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
             "every parameter set gave the same result: the best_parameters choice is arbitrary "
             "(the first set in grid order)"
         )
+    notes += tie_note(result.tied_at_best, len(result.search))
     return assemble(
         config.side,
         best_parameters=result.best_parameters.as_dict(),
@@ -136,6 +155,7 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
         search={
             "parameter_sets": len(result.search),
             "choice_is_arbitrary": result.search_is_arbitrary,
+            "tied_at_best": tie_entry(result.tied_at_best),
             "rule": SELL_RULE if sell else BUY_RULE,
             "table": [
                 {

@@ -24,6 +24,8 @@ from sor.report.builder import (
     report_window,
     savings_bps,
     summary,
+    tie_entry,
+    tie_note,
     venue_costs,
 )
 from sor.report.markouts import EVENT_MID, cost_split, markouts_section
@@ -63,6 +65,7 @@ def build_ck_report(result: CkResult) -> dict[str, Any]:
         search={
             "parameter_sets": len(result.search),
             "choice_is_arbitrary": result.search_is_arbitrary,
+            "tied_at_best": tie_entry(result.tied_at_best),
             "rule": SELL_RULE if result.sell else BUY_RULE,
             "table": [
                 {
@@ -95,7 +98,10 @@ def build_ck_report(result: CkResult) -> dict[str, Any]:
             "horizons_s": list(result.horizons_s),
             "venues": venue_costs(config.costs, result.venues),
         },
-        notes=list(SELL_NOTES if result.sell else BUY_NOTES),
+        notes=[
+            *(SELL_NOTES if result.sell else BUY_NOTES),
+            *tie_note(result.tied_at_best, len(result.search)),
+        ],
         markouts=ck_markouts(result),
     )
 

@@ -138,11 +138,16 @@ def ck_grid_bps(result: CkResult, horizon_s: float) -> tuple[list[float], list[f
     return unders, thetas, grid
 
 
-def parameters_title(parameters: Mapping[str, Any], arbitrary: bool) -> str:
+def parameters_title(parameters: Mapping[str, Any], arbitrary: bool, tied: int = 1) -> str:
     """Return the title's parameter phrase: "best parameters ..." unless the choice is
-    arbitrary (every parameter set gave the same result)."""
+    arbitrary (every parameter set gave the same result), saying so where ``tied`` sets
+    share the best result."""
     values = ", ".join(f"{key}={value:g}" for key, value in parameters.items())
-    return f"{ARBITRARY if arbitrary else 'best parameters'}: {values}"
+    if arbitrary:
+        return f"{ARBITRARY}: {values}"
+    if tied > 1:
+        return f"chosen parameters ({tied} sets tie at the best; the earliest): {values}"
+    return f"best parameters: {values}"
 
 
 def comparison(router_vs: Mapping[str, float | None], sell: bool = False) -> str:
@@ -245,7 +250,8 @@ def _static_title(result: BacktestResult, arrival_ns: int | None, mid: float | N
     head = (
         f"{Path(result.data.source).name}: {result.config.side} "
         f"{result.config.order_size:,} shares, "
-        f"{result.config.model} router, {parameters_title(params, result.search_is_arbitrary)}"
+        f"{result.config.model} router, "
+        f"{parameters_title(params, result.search_is_arbitrary, len(result.tied_at_best))}"
     )
     return _title(head, _arrival_phrase(arrival_ns, mid))
 
@@ -261,7 +267,9 @@ def _ck_title(result: CkResult) -> str:
         f"{Path(result.data.source).name}: {config.side} {config.order_size:,} shares, "
         "ck router "
         f"({result.queue_model_name} queue{crossing}), "
-        f"{parameters_title(result.best_row.as_dict(), result.search_is_arbitrary)}"
+        + parameters_title(
+            result.best_row.as_dict(), result.search_is_arbitrary, len(result.tied_at_best)
+        )
     )
     mid = result.arrival_mid_px
     arrival = "arrival mid " + (f"${mid:,.4f}" if mid is not None else "undefined")
@@ -467,14 +475,20 @@ def _heat_maps(
         else f"lambda_over={overs[0]:g}"
     )
     image = None
+    tied = result.tied_at_best
     for ax, horizon, (unders, thetas, grid) in zip(axes, horizons, grids, strict=True):
         image = ax.imshow(grid, origin="lower", cmap="RdBu_r", norm=norm, aspect="auto")
         _label_cells(ax, grid, passive)
-        if result.best_row.horizon_s == horizon:
-            best = result.best_row.parameters
-            j, i = unders.index(best.lambda_under), thetas.index(best.theta_queue)
+        for k in tied:
+            row = result.search[k]
+            if row.horizon_s != horizon:
+                continue
+            j = unders.index(row.parameters.lambda_under)
+            i = thetas.index(row.parameters.theta_queue)
+            chosen = k == result.best
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black",
-                                   linewidth=2.5, clip_on=False))  # fmt: skip
+                                   linewidth=2.5 if chosen else 1.5,
+                                   linestyle="-" if chosen else "--", clip_on=False))  # fmt: skip
         ax.set_xticks(range(len(unders)), [f"{u:g}" for u in unders])
         ax.set_yticks(range(len(thetas)), [f"{t:g}" for t in thetas])
         ax.set_xlabel("lambda_under ($/share)")
@@ -483,7 +497,8 @@ def _heat_maps(
     fig.suptitle(
         "Router cost against the arrival mid (bps) per parameter set. "
         f"Baselines: passive {_bps(passive)} (run at the chosen set), static {_bps(static)}.\n"
-        "Hatched: the router costs more than passive; framed: the chosen set.",
+        "Hatched: the router costs more than passive; framed: the chosen set"
+        + (f"; dashed: the {len(tied) - 1} other sets tied with it." if len(tied) > 1 else "."),
         fontsize=11,
     )
     if image is not None:

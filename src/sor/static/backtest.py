@@ -15,7 +15,7 @@ from sor.core.defaults import DEFAULT_ORDER_SIZE, DEFAULT_SIDE
 from sor.core.domain import RiskParameters, StrategyResult, VenueCosts
 from sor.core.errors import ConfigError, SorError
 from sor.core.market import MarketData
-from sor.core.search import SearchGrid, best_index, run_grid
+from sor.core.search import SearchGrid, best_index, run_grid, tied_with
 from sor.core.types import Side
 from sor.static.allocator import validate_order_size
 from sor.static.baselines import best_ask_targets, twap_targets, vwap_targets
@@ -120,6 +120,16 @@ class BacktestResult:
     def best_parameters(self) -> RiskParameters:
         """The parameter set the search chose."""
         return self.search[self.best].parameters
+
+    @property
+    def tied_at_best(self) -> tuple[int, ...]:
+        """The sets whose shares and cash equal the chosen set's (it among them), in grid
+        order: the search chose the earliest of them."""
+        sign = self.config.side.sign  # a sell prefers the most proceeds
+        return tied_with(
+            [(row.result.unfilled, sign * row.result.total_cash_nanos) for row in self.search],
+            self.best,
+        )
 
     @property
     def search_is_arbitrary(self) -> bool:
