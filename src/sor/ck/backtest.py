@@ -242,6 +242,130 @@ def _with_fills(
     return replace(outcome, fills=FillLog.of_rows(rows))
 
 
+@dataclass(frozen=True)
+class CkWindow:
+    """One order's window made ready for the router: what every run of its search shares.
+
+    Attributes
+    ----------
+    events
+        The window's events with a ``venue`` column; on a sell, those of the reflected
+        market (:mod:`sor.ck.mirror`).
+    venues
+        Publisher ids of the window's venues, ascending.
+    two_c
+        The mirror constant of a sell (nano-dollars), 0 for a buy.
+    start_ns, end_ns
+        The window, ns since the epoch, inclusive.
+    order_size
+        Shares to buy (or sell).
+    fees, rebates
+        Per venue of ``venues``, the taker fee and the maker rebate, nano-dollars per share.
+    flows
+        Per venue, the outflow of its best bid (:func:`sor.ck.router.outflows`).
+    arrival_ns
+        When every venue of the window has printed once.
+    arrival_mid_px
+        The NBBO mid then ($) of ``events``: of the reflected market on a sell.
+    settings
+        The simulator's settings.
+    """
+
+    events: np.ndarray = field(repr=False)
+    venues: np.ndarray
+    two_c: int
+    start_ns: int
+    end_ns: int
+    order_size: int
+    fees: np.ndarray
+    rebates: np.ndarray
+    flows: tuple[list[np.ndarray], list[np.ndarray]] = field(repr=False)
+    arrival_ns: int
+    arrival_mid_px: float | None
+    settings: CKSettings
+
+    def run(
+        self, parameters: RiskParameters, horizon_s: float, *, passive_only: bool = False
+    ) -> CKResult:
+        """Run the ck router (or, with ``passive_only``, the passive strategy) on the window."""
+        return run_ck(self.events, self.venues, self.order_size, self.fees, self.rebates,
+                      parameters, horizon_s, (self.start_ns, self.end_ns), self.settings,
+                      passive_only=passive_only, flows=self.flows,
+                      arrival_ns=self.arrival_ns)  # fmt: skip
+
+    def outcome(self, result: CKResult) -> Outcome:
+        """The outcome of a run on this window, its money mapped back on a sell; no fills."""
+        return _from_ck(result, self.two_c)
+
+    def with_fills(self, result: CKResult) -> Outcome:
+        """The outcome of a run on this window with its fills at the market's own prices."""
+        return _with_fills(_from_ck(result, self.two_c), result, self.fees, self.rebates,
+                           self.two_c)  # fmt: skip
+
+
+def ck_window(
+    events: np.ndarray,
+    config: BacktestConfig,
+    settings: CKSettings,
+    horizons_s: tuple[float, ...],
+    source: str,
+) -> CkWindow:
+    """Make the window's ``events`` ready for the router on ``config``'s order.
+
+    Raises
+    ------
+    SorError
+        The window holds no event, the shortest horizon would decide too often over it
+        (:data:`MAX_DECISIONS`), or the queue model needs what the input lacks.
+    """
+    sell = config.side is Side.SELL
+    two_c = mirror_constant(events) if sell else 0
+    if sell:
+        events = reflect_events(events, two_c)
+    events, venues = attach_venues(events)
+    if len(events) == 0:
+        raise SorError(f"no rows of {source} fall in the window; check --start/--end")
+    start = config.start_ns if config.start_ns is not None else int(events["ts_event"][0])
+    end = config.end_ns if config.end_ns is not None else int(events["ts_event"][-1])
+    _check_decisions(end - start, horizons_s)
+    fees = np.array([dollars_to_nanos(config.costs.fee(int(v))) for v in venues], np.int64)
+    rebates = np.array([dollars_to_nanos(config.costs.rebate(int(v))) for v in venues], np.int64)
+    settings.book(events, venues)  # fifo on an input without order ids fails here, once
+    arrival_ns, mid = arrival(events, venues)
+    return CkWindow(events, venues, two_c, start, end, config.order_size, fees, rebates,
+                    outflows(events, len(venues)), arrival_ns, mid, settings)  # fmt: skip
+
+
+def snapshot_outcomes(
+    window: CkWindow, market: MarketData, config: BacktestConfig
+) -> dict[str, Outcome]:
+    """Run the static router at zero penalties and the baselines on the window's snapshots
+    ``market``, each completed at the window's end with marketable orders: ``static``, then
+    the side's baselines."""
+    static = run_backtest(market, replace(config, grid=SearchGrid((0.0,), (0.0,), (0.0,))))
+    final = Book.empty(window.venues, window.events["ask_px"].shape[1])
+    advance(window.events, 0, window.end_ns, final, 0, 0)
+    last_row_ns = np.full(len(window.venues), np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last_row_ns, window.events["venue"], window.events["ts_event"])
+    return {
+        name: _complete(result, final, last_row_ns, window.fees, window.end_ns, window.two_c)
+        for name, result in {"static": static.router, **static.baselines}.items()
+    }
+
+
+def warn_latency(settings: CKSettings, window_ns: int, orders: str = "") -> None:
+    """Warn when the entry latency is not shorter than a window of ``window_ns``: no limit
+    order reaches a book before its end (``orders``: which orders' windows, for a blotter)."""
+    if settings.latency.median_ns < window_ns:
+        return
+    log.warning(
+        "warning: --latency-us %g is not shorter than the %s s window%s: no order of the "
+        "router or of passive reaches a book before its end, where both complete with "
+        "marketable orders", settings.latency.median_ns / 1_000,
+        f"{window_ns / NANOS_PER_SECOND:,.6g}", orders,
+    )  # fmt: skip
+
+
 def run_ck_backtest(
     events: np.ndarray,
     market: MarketData,
@@ -258,31 +382,11 @@ def run_ck_backtest(
     stream's); ``market`` the snapshots of the same rows, for the static strategies.
     """
     settings = settings or CKSettings()
-    sell = config.side is Side.SELL
-    two_c = mirror_constant(events) if sell else 0
-    original = events
-    if sell:
-        events = reflect_events(events, two_c)
-    events, venues = attach_venues(events)
-    if len(events) == 0:
-        raise SorError(f"no rows of {market.source} fall in the window; check --start/--end")
-    start = config.start_ns if config.start_ns is not None else int(events["ts_event"][0])
-    end = config.end_ns if config.end_ns is not None else int(events["ts_event"][-1])
-    _check_decisions(end - start, horizons_s)
-    if settings.latency.median_ns >= end - start:
-        log.warning(
-            "warning: --latency-us %g is not shorter than the %s s window: no order of the "
-            "router or of passive reaches a book before its end, where both complete with "
-            "marketable orders", settings.latency.median_ns / 1_000,
-            f"{(end - start) / NANOS_PER_SECOND:,.6g}",
-        )  # fmt: skip
-    fees = np.array([dollars_to_nanos(config.costs.fee(int(v))) for v in venues], np.int64)
-    rebates = np.array([dollars_to_nanos(config.costs.rebate(int(v))) for v in venues], np.int64)
-    settings.book(events, venues)  # fifo on an input without order ids fails here, once
-    flows = outflows(events, len(venues))
-    arrival_ns, mid = arrival(events, venues)
-    if sell:  # the mid of the market itself, not of its reflection: exact and unrounded
-        mid = arrival(attach_venues(original)[0], venues)[1]
+    window = ck_window(events, config, settings, horizons_s, market.source)
+    warn_latency(settings, window.end_ns - window.start_ns)
+    mid = window.arrival_mid_px
+    if window.two_c:  # the mid of the market itself, not of its reflection: exact and unrounded
+        mid = arrival(attach_venues(events)[0], window.venues)[1]
     size = config.order_size
     points = [
         (params, horizon)
@@ -290,39 +394,30 @@ def run_ck_backtest(
     ]
 
     def evaluate(point: tuple[RiskParameters, float]) -> CKResult:
-        params, horizon = point
-        return run_ck(events, venues, size, fees, rebates, params, horizon, (start, end),
-                      settings, flows=flows, arrival_ns=arrival_ns)  # fmt: skip
+        return window.run(*point)
 
     # processes: a run is mostly Python, which holds the GIL (the forked workers inherit the
     # events and the arrays above)
     results = run_grid(evaluate, points, workers=workers, on_done=on_progress, processes=True)
-    table = [_from_ck(r, two_c) for r in results]
-    sign = -1 if sell else 1  # a sell prefers the most proceeds
+    table = [window.outcome(r) for r in results]
+    sign = config.side.sign  # a sell prefers the most proceeds
     best = best_index([(size - o.total_fill, sign * o.total_cash_nanos) for o in table])
-    passive = run_ck(events, venues, size, fees, rebates, points[best][0], points[best][1],
-                     (start, end), settings, passive_only=True, flows=flows,
-                     arrival_ns=arrival_ns)  # fmt: skip
-
-    static = run_backtest(market, replace(config, grid=SearchGrid((0.0,), (0.0,), (0.0,))))
-    final = Book.empty(venues, events["ask_px"].shape[1])
-    advance(events, 0, end, final, 0, 0)
-    last_row_ns = np.full(len(venues), np.iinfo(np.int64).min, dtype=np.int64)
-    np.maximum.at(last_row_ns, events["venue"], events["ts_event"])
-    outcomes = {"router": _with_fills(table[best], results[best], fees, rebates, two_c)}
-    for name, result in {"static": static.router, **static.baselines}.items():
-        outcomes[name] = _complete(result, final, last_row_ns, fees, end, two_c)
-    outcomes["passive"] = _with_fills(_from_ck(passive, two_c), passive, fees, rebates, two_c)
+    passive = window.run(*points[best], passive_only=True)
+    outcomes = {
+        "router": window.with_fills(results[best]),
+        **snapshot_outcomes(window, market, config),
+        "passive": window.with_fills(passive),
+    }
     return CkResult(
         config=config,
         data=market,
         settings=settings,
         horizons_s=tuple(horizons_s),
-        venues=tuple(int(v) for v in venues),
-        order_level=tuple(int(v) for v in order_level_venues(events, venues)),
-        window_start_ns=start,
-        window_end_ns=end,
-        n_events=len(events),
+        venues=tuple(int(v) for v in window.venues),
+        order_level=tuple(int(v) for v in order_level_venues(window.events, window.venues)),
+        window_start_ns=window.start_ns,
+        window_end_ns=window.end_ns,
+        n_events=len(window.events),
         arrival_mid_px=mid,
         search=tuple(
             CkSearchRow(params, horizon, outcome)
@@ -330,7 +425,7 @@ def run_ck_backtest(
         ),
         best=best,
         strategies=outcomes,
-        book=TopOfBook.of_events(original),
+        book=TopOfBook.of_events(events),
     )
 
 
