@@ -109,7 +109,9 @@ class StrategyResult:
     """What one strategy did over the window.
 
     ``total_cash_nanos`` is exact; ``completion_ts`` is the ``ts_event`` of the fill that
-    completed the order, or None when the order did not complete.
+    completed the order, or None when the order did not complete. ``passive_fill`` is the
+    shares of ``total_fill`` filled by resting limit orders: always 0 on the snapshots,
+    where every order is marketable; model ck's queue simulator sets it.
     """
 
     name: str
@@ -118,6 +120,7 @@ class StrategyResult:
     total_cash_nanos: int
     completion_ts: int | None
     fills: tuple[Fill, ...] = field(default=(), repr=False)
+    passive_fill: int = 0
 
     @property
     def unfilled(self) -> int:
