@@ -71,7 +71,8 @@ class Backtest:
     result
         The typed outcome: :class:`sor.static.backtest.BacktestResult` for the static model,
         :class:`sor.ck.backtest.CkResult` for model ck, :class:`sor.static.orders.OrdersResult`
-        for a blotter (``orders=``).
+        for a blotter (``orders=``; model ck: :class:`sor.ck.orders.CkOrdersResult`, read
+        the same way).
     report
         The report as ``sor backtest`` writes it (docs/semantics.md, docs/ck.md): its keys
         in the same order.

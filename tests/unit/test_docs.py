@@ -116,7 +116,10 @@ def test_docs_report_names_every_key_of_both_reports(market: Path, tmp_path: Pat
     assert _keys(sampled["run"]["latency"]) <= documented
 
 
-def test_docs_report_names_every_key_of_a_blotter_report(market: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("model", ["static", "ck"])
+def test_docs_report_names_every_key_of_a_blotter_report(
+    market: Path, tmp_path: Path, model: str
+) -> None:
     documented = _named((DOCS / "report.md").read_text(encoding="utf-8"))
     blotter = tmp_path / "orders.csv"
     blotter.write_text("time,side,size,end,desk\n2024-08-01T13:36:40Z,buy,500,,x\n"
@@ -126,10 +129,12 @@ def test_docs_report_names_every_key_of_a_blotter_report(market: Path, tmp_path:
         app,
         ["backtest", "--data", str(market), "--orders", str(blotter), "--orders-report",
          str(table), "--lambda-over", "0.05", "--lambda-under", "0.05", "--theta-queue",
-         "0.005", "--workers", "1", "--no-plot", "--json-out", str(out), "--quiet"],
+         "0.005", "--workers", "1", "--no-plot", "--json-out", str(out), "--quiet",
+         "--model", model, *(["--horizon", "0.5"] if model == "ck" else [])],
     )  # fmt: skip
     assert done.exit_code == 0, done.output
     report = json.loads(out.read_text())
+    assert report["run"]["model"] == model
     assert _keys(report) - documented == set()
     columns = table.read_text().splitlines()[0].split(",")
     assert set(columns) - {"desk"} <= documented

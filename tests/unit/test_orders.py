@@ -175,7 +175,6 @@ def test_a_bad_blotter_ends_in_one_line_naming_its_place(
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--model", "ck"], "--orders: --model ck over a blotter is not yet supported"),
         (["--side", "sell"], "--orders: each order gives its own time, end, side and size; "
          "drop --side"),
         (["--orders-report", "{blotter}"], "--orders-report: {blotter} is the input file"),

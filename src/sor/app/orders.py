@@ -28,8 +28,8 @@ ORDERS_REPORT_FORMATS = (".csv", ".parquet")
 
 
 def check_orders_options(flags: BacktestFlags, options: BacktestOptions) -> None:
-    """Refuse what a blotter's run cannot take, before any data is read: model ck (not
-    yet), and a setting each order gives itself (its window, side and size).
+    """Refuse what a blotter's run cannot take, before any data is read: a setting each
+    order gives itself (its window, side and size).
 
     Raises
     ------
@@ -40,10 +40,6 @@ def check_orders_options(flags: BacktestFlags, options: BacktestOptions) -> None
         if options.orders_report is not None:
             raise ConfigError("--orders-report writes the per-order table of --orders; give both")
         return
-    if options.model != "static":
-        raise ConfigError(
-            "--orders: --model ck over a blotter is not yet supported; use --model static"
-        )
     for name in ("order_size", "side", "start", "end"):
         if getattr(flags, name) is not None:
             flag = "--" + name.replace("_", "-")
@@ -79,26 +75,38 @@ def read_orders(options: BacktestOptions) -> Blotter:
 def orders_backtest(
     market: MarketData, blotter: Blotter, options: BacktestOptions, *, seed: int | None
 ) -> OrdersResult:
-    """Place the orders of ``blotter`` on ``market`` and backtest every one, its progress
-    on a bar.
+    """Place the orders of ``blotter`` on ``market`` and backtest every one under the
+    options' model (model ck: ``market`` holds its events), its progress on a bar.
 
     Raises
     ------
     DataError
-        An order outside the data, or whose window holds no snapshot (file, line, column).
+        An order outside the data, or whose window holds no snapshot (file, line, column);
+        model ck: no event, or too many decisions.
     """
     from tqdm import tqdm
-
-    from sor.static.orders import run_orders
 
     if market.first_ts is None or market.last_ts is None:
         raise SorError(f"no rows of {market.source} were kept; no order can be routed")
     blotter = blotter.within(market.first_ts, market.last_ts)
     log.info("%s: %d orders", blotter.path, len(blotter))
-    with tqdm(total=len(blotter), desc="orders", unit="order", file=sys.stderr,
+    config, ck = options.config(seed=seed), options.ck
+    passes = 1
+    if ck is not None:
+        from sor.ck.orders import order_passes
+
+        passes = order_passes(len(config.grid.parameter_sets()) * len(ck.horizons))
+    with tqdm(total=len(blotter) * passes, desc="orders", unit="order", file=sys.stderr,
               disable=options.quiet, leave=False) as bar:  # fmt: skip
-        return run_orders(market, blotter, options.config(seed=seed), workers=options.workers,
-                          on_order=bar.update)  # fmt: skip
+        if ck is not None:
+            from sor.ck.orders import run_ck_orders
+
+            return run_ck_orders(market, blotter, config, horizons_s=ck.horizons,
+                                 settings=ck.settings, workers=options.workers,
+                                 on_order=bar.update)  # fmt: skip
+        from sor.static.orders import run_orders
+
+        return run_orders(market, blotter, config, workers=options.workers, on_order=bar.update)
 
 
 def run_orders_market_backtest(

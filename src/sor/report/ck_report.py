@@ -14,6 +14,7 @@ import numpy as np
 
 from sor import __version__
 from sor.ck.backtest import CkResult, Outcome
+from sor.ck.orders import CkOrdersResult
 from sor.ck.queue import fill_rule_entries, queue_model_entries
 from sor.report.builder import (
     BUY_RULE,
@@ -45,6 +46,31 @@ SELL_NOTES = [
     "limit sells rest at each venue's best ask; implementation shortfall is "
     "(arrival mid - avg_fill_px) / arrival mid, so a cost is positive",
 ]
+
+CK_ORDERS_NOTE = (
+    "model ck: every strategy completes, the remainder at the order's end taken with "
+    "marketable orders; router and passive run on every event with queue positions, "
+    "latency, fees and rebates, the other strategies on the snapshots"
+)
+
+
+def ck_run_entries(result: CkOrdersResult) -> dict[str, Any]:
+    """Return what a blotter's ``run`` records under model ck: the events read, the
+    simulator's settings and the horizons searched, as a single order's report does."""
+    settings = result.settings
+    events = result.data.events
+    return {
+        "events": 0 if events is None else len(events),
+        "latency": settings.latency.as_dict(),
+        **queue_model_entries(
+            settings.queue_model,
+            settings.fallback_queue_model,
+            np.asarray(result.venues),
+            np.asarray(result.order_level),
+        ),
+        **fill_rule_entries(settings.crossing_fill, settings.trade_fill),
+        "horizons_s": list(result.horizons_s),
+    }
 
 
 def build_ck_report(result: CkResult) -> dict[str, Any]:

@@ -19,12 +19,14 @@ import numpy as np
 import polars as pl
 
 from sor import __version__
+from sor.ck.orders import CK_ORDERS_RULE, CkOrdersResult
 from sor.core.defaults import DEFAULT_RESAMPLES, DEFAULT_SEED
 from sor.core.domain import NANOS_PER_DOLLAR, NANOS_PER_SECOND, StrategyResult
 from sor.core.intervals import CONFIDENCE, MIN_CLUSTERS, cluster_bootstrap_mean
 from sor.core.timestamps import format_timestamp
 from sor.core.types import Side
 from sor.report.builder import Money, savings_bps, summary, venue_costs
+from sor.report.ck_report import CK_ORDERS_NOTE, ck_run_entries
 from sor.report.markouts import SNAPSHOT_MID, TopOfBook
 from sor.static.orders import ORDERS_RULE, OrdersResult
 
@@ -250,8 +252,10 @@ def build_orders_report(result: OrdersResult) -> dict[str, Any]:
     """Build the report object of a blotter's backtest; the same inputs always give the same
     object."""
     config, data, blotter = result.config, result.data, result.blotter
+    ck = isinstance(result, CkOrdersResult)
     mids = arrival_mids(result)
-    names = ("router", BEST_QUOTE, "twap", "vwap")
+    # model ck compares with passive and static too
+    names = tuple(dict.fromkeys(_aggregate_name(raw) for raw in _strategies(result, 0)))
     rows = _rows(result, mids)
     by, clusters = clusters_of(blotter.time_ns)
     seed = DEFAULT_SEED if config.seed is None else config.seed
@@ -277,14 +281,15 @@ def build_orders_report(result: OrdersResult) -> dict[str, Any]:
                 "lambda_under": list(config.grid.lambda_under),
                 "theta_queue": list(config.grid.theta_queue),
             },
+            **(ck_run_entries(result) if isinstance(result, CkOrdersResult) else {}),
         },
-        "notes": [ORDERS_NOTE, SHORTFALL_NOTE, INTERVAL_NOTE],
+        "notes": [ORDERS_NOTE, SHORTFALL_NOTE, INTERVAL_NOTE, *([CK_ORDERS_NOTE] if ck else [])],
         "tca": {
             "orders": len(result.orders),
             "arrival_mid": SNAPSHOT_MID,
             "parameters": {
                 "chosen": result.best_parameters.as_dict(),
-                "rule": ORDERS_RULE,
+                "rule": CK_ORDERS_RULE if ck else ORDERS_RULE,
                 "parameter_sets": len(result.parameter_sets),
                 "choice_is_arbitrary": result.choice_is_arbitrary,
             },
