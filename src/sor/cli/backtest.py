@@ -143,7 +143,7 @@ def backtest(
         Path | None,
         Opt(
             help="Blotter CSV, one parent order a row (time, side, size; optional end, id): "
-            "route each on its own window and report the cost analysis (static model)."
+            "route each on its own window and report the cost analysis (either model)."
         ),
     ] = None,
     orders_report: Annotated[
