@@ -26,6 +26,13 @@ DEFAULT_DURATION_S = 9 * 60
 """Length of the generated market, seconds."""
 DEFAULT_MAX_TS_DISTANCE_H = 24.0
 """Hours a ts_event may lie from the input's median before its row is bad."""
+DEFAULT_ARRIVAL_SIZE_MEDIAN = DEFAULT_ORDER_SIZE
+"""Median shares of an order ``--arrivals`` draws."""
+DEFAULT_ARRIVAL_SIZE_SIGMA = 0.75
+"""Log-sd of the drawn orders' sizes: 95 % of them within 0.23 to 4.4 times the median
+(about 1,000 to 20,000 shares around 5,000)."""
+DEFAULT_ARRIVAL_SIDES = "both"
+"""The sides of the drawn orders: ``buy``, ``sell`` or ``both`` (each side with even odds)."""
 
 # where a command writes ---------------------------------------------------------------------
 
