@@ -39,10 +39,15 @@ SETTINGS = (
     "order_size", "side", "start", "end", "fee", "rebate", "lambda_over", "lambda_under",
     "theta_queue", "model", "horizon", "latency_us", "latency_sigma", "latency_seed",
     "queue_model", "crossing_fill", "trade_fill", "fallback_queue_model", "workers", "seed",
-    "max_ts_distance",
+    "max_ts_distance", "order_horizon", "arrivals", "arrival_size_median", "arrival_size_sigma",
+    "arrival_sides",
 )  # fmt: skip
 """The settings :func:`backtest` takes as keywords: ``sor backtest``'s flags of the same
 names (with ``_``), the same ranges and defaults."""
+
+_BLOTTER_SETTINGS = ("order_horizon", "arrivals", "arrival_size_median", "arrival_size_sigma",
+                     "arrival_sides")  # fmt: skip
+"""The settings of a blotter's run, which ``sor evaluate`` does not take (yet)."""
 
 FILLS_SETTINGS = ("every", "size", "horizon", "queue_model", "latency_us", "side",
                   "crossing_fill", "trade_fill", "fallback_queue_model")  # fmt: skip
@@ -51,7 +56,8 @@ FILLS_SETTINGS = ("every", "size", "horizon", "queue_model", "latency_us", "side
 STATS_SETTINGS = ("lags", "intervals", "horizons", "tick", "max_ts_distance")
 """The settings :func:`stats` takes as keywords: ``sor stats``'s flags of the same names."""
 
-EVALUATE_SETTINGS = (*(name for name in SETTINGS if name not in ("start", "end")),
+EVALUATE_SETTINGS = (*(name for name in SETTINGS
+                       if name not in ("start", "end", *_BLOTTER_SETTINGS)),
                      "train_days", "resamples", "worker_timeout", "read_timeout",
                      "max_download")  # fmt: skip
 """The settings :func:`evaluate` takes as keywords: ``sor evaluate``'s flags of the same
@@ -222,6 +228,7 @@ def backtest(
     quiet: bool = True,
     orders: str | PathLike[str] | None = None,
     orders_report: str | PathLike[str] | None = None,
+    orders_out: str | PathLike[str] | None = None,
     **settings: Any,
 ) -> Backtest:
     """Backtest the router against the baselines, as ``sor backtest`` does.
@@ -245,6 +252,9 @@ def backtest(
     orders, orders_report
         As ``--orders`` and ``--orders-report``: a blotter of parent orders, each routed on
         its own window (static model); the report is then its cost analysis (``tca``).
+    orders_out
+        As ``--orders-out``: where to write the blotter ``arrivals=`` draws (CSV), which
+        ``orders=`` reads back to the same run.
     **settings
         Any of :data:`SETTINGS`, named as the flags with ``_``: ``order_size=5000``,
         ``side="sell"``, ``model="ck"``, ``lambda_over=[0.1, 0.4]``, ``horizon=2.0``...
@@ -275,17 +285,18 @@ def backtest(
         flags, file_config, config_file, json_out=_path(json_out) or Path(DEFAULT_REPORT),
         plot=_path(plot), quiet=quiet, skip_bad_rows=skip_bad_rows,
         source=source_options(book, publisher), orders=_path(orders),
-        orders_report=_path(orders_report),
+        orders_report=_path(orders_report), orders_out=_path(orders_out),
     )  # fmt: skip
     from sor.app.orders import check_orders_options
 
     check_orders_options(flags, options)
-    if options.orders is not None and options.plot is not None:
+    if options.blotter and options.plot is not None:
         raise ConfigError("plot: a run over a blotter (orders=) draws no figure yet")
     with _local_data(data) as (path, label):
-        if json_out is not None or plot is not None or orders_report is not None:
+        if any(out is not None for out in (json_out, plot, orders_report, orders_out)):
             outputs = [(_path(json_out), "--json-out"), (options.plot, "--plot"),
-                       (options.orders_report, "--orders-report")]  # fmt: skip
+                       (options.orders_report, "--orders-report"),
+                       (options.orders_out, "--orders-out")]  # fmt: skip
             from sor.app.outputs import check_figure_format, check_outputs
 
             check_outputs(outputs, [*input_files(path, book), options.orders])
@@ -293,11 +304,11 @@ def backtest(
         ck = options.ck is not None
         from sor.app.orders import read_orders
 
-        blotter = read_orders(options) if options.orders is not None else None
+        blotter = read_orders(options) if options.blotter else None
         with market_input(path, options.seed, options, events=ck) as (market, seed, _):
             if label is not None:
                 market = dataclasses.replace(market, source=label)
-            if blotter is not None:
+            if options.blotter:
                 return _orders_run(market, blotter, options, seed, write=json_out is not None)
             if market.events is not None:
                 result: BacktestResult | CkResult = ck_backtest(market.events, market, options,
@@ -510,15 +521,17 @@ def _path(value: str | PathLike[str] | None) -> Path | None:
 def _orders_run(
     market: Any, blotter: Any, options: Any, seed: int | None, *, write: bool
 ) -> Backtest:
-    """Backtest ``blotter`` on ``market``; write what was asked."""
-    from sor.app.orders import orders_backtest, write_orders_table
-    from sor.report.tca import build_orders_report
+    """Backtest ``blotter`` (None: the one ``arrivals=`` draws) on ``market``; write what
+    was asked."""
+    from sor.app import orders as app
 
-    result = orders_backtest(market, blotter, options, seed=seed)
-    run = Backtest(result, build_orders_report(result))
+    drawn = app.drawn_orders(market, blotter, options)
+    result = app.orders_backtest(market, drawn, options, seed=seed)
+    run = Backtest(result, app.orders_report(result, options))
     _write(run, options.json_out if write else None, None)
     if options.orders_report is not None:
-        write_orders_table(result, options.orders_report)
+        app.write_orders_table(result, options.orders_report)
+    app.write_drawn_orders(drawn, options)
     return run
 
 

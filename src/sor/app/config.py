@@ -18,7 +18,7 @@ import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sor.app.settings import (
     CK_ONLY,
@@ -30,6 +30,9 @@ from sor.app.settings import (
     pick,
 )
 from sor.core.defaults import (
+    DEFAULT_ARRIVAL_SIDES,
+    DEFAULT_ARRIVAL_SIZE_MEDIAN,
+    DEFAULT_ARRIVAL_SIZE_SIGMA,
     DEFAULT_CROSSING_FILL,
     DEFAULT_FALLBACK_QUEUE_MODEL,
     DEFAULT_FIGURE,
@@ -43,13 +46,14 @@ from sor.core.defaults import (
     DEFAULT_SIDE,
     DEFAULT_TRADE_FILL,
 )
-from sor.core.domain import NANOS_PER_HOUR
+from sor.core.domain import NANOS_PER_HOUR, NANOS_PER_SECOND
 from sor.core.errors import ConfigError
 from sor.core.timestamps import parse_timestamp
 from sor.core.types import Side
 
 if TYPE_CHECKING:
     from sor.ck.router import CKSettings
+    from sor.data.arrivals import ArrivalLaw, SideChoice
     from sor.data.orderlevel import SourceOptions
     from sor.static.backtest import BacktestConfig
 
@@ -174,6 +178,21 @@ class CKOptions:
         )
 
 
+def arrival_law(flags: BacktestFlags) -> ArrivalLaw | None:
+    """The law of ``--arrivals`` (its defaults where a flag is not given); None without it."""
+    if flags.arrivals is None:
+        return None
+    from sor.data.arrivals import ArrivalLaw
+
+    median, sigma = flags.arrival_size_median, flags.arrival_size_sigma
+    return ArrivalLaw(
+        rate_per_hour=flags.arrivals,
+        size_median=DEFAULT_ARRIVAL_SIZE_MEDIAN if median is None else median,
+        size_sigma=DEFAULT_ARRIVAL_SIZE_SIGMA if sigma is None else sigma,
+        sides=flags.arrival_sides or cast("SideChoice", DEFAULT_ARRIVAL_SIDES),
+    )
+
+
 def check_model_options(flags: BacktestFlags, file_config: FileConfig, path: object) -> None:
     """Refuse a ck-only flag with --model static; warn about such a key of the file."""
     import logging
@@ -226,6 +245,14 @@ class BacktestOptions:
     for the one order of the window."""
     orders_report: Path | None = None
     """Where ``--orders-report`` writes one row per order and strategy; None: nowhere."""
+    order_horizon: float | None = None
+    """Seconds after its time an order without an end ends (``--order-horizon``, at most
+    with the data); None: with the data."""
+    arrivals: ArrivalLaw | None = None
+    """The law ``--arrivals`` draws the blotter from, seeded by :attr:`seed`; None: the
+    blotter is ``orders`` (or there is none)."""
+    orders_out: Path | None = None
+    """Where ``--orders-out`` writes the drawn blotter; None: nowhere."""
 
     def __post_init__(self) -> None:
         if self.model == "ck" and self.ck is None:
@@ -245,6 +272,7 @@ class BacktestOptions:
         source: SourceOptions | None = None,
         orders: Path | None = None,
         orders_report: Path | None = None,
+        orders_out: Path | None = None,
     ) -> BacktestOptions:
         """Take each setting from its flag, else the configuration file, else its default,
         and check the whole (the window, the fees, the model's settings) before any data is
@@ -281,9 +309,26 @@ class BacktestOptions:
             ck=CKOptions.resolve(flags, file_config) if flags.model == "ck" else None,
             orders=orders,
             orders_report=orders_report,
+            order_horizon=flags.order_horizon,
+            arrivals=arrival_law(flags),
+            orders_out=orders_out,
         )
         options.run  # noqa: B018 -- the window and the fees, checked before any data is read
         return options
+
+    @property
+    def blotter(self) -> bool:
+        """True when the run routes a blotter: ``--orders``'s, or the one ``--arrivals``
+        draws."""
+        return self.orders is not None or self.arrivals is not None
+
+    @property
+    def order_horizon_ns(self) -> int | None:
+        """:attr:`order_horizon` in whole ns, at least 1 and at most 2^62 (no file spans as
+        much: a huge horizon is the data's end, not an overflow); None for none."""
+        if self.order_horizon is None:
+            return None
+        return max(1, round(min(self.order_horizon * NANOS_PER_SECOND, 2.0**62)))
 
     @functools.cached_property
     def run(self) -> BacktestConfig:
@@ -320,7 +365,7 @@ class BacktestOptions:
 
         check_outputs(
             [(self.json_out, "--json-out"), (self.plot, "--plot"),
-             (self.orders_report, "--orders-report")],
+             (self.orders_report, "--orders-report"), (self.orders_out, "--orders-out")],
             [*inputs, self.orders],
         )  # fmt: skip
         check_figure_format(self.plot)

@@ -1,5 +1,7 @@
 """``sor backtest --orders``: a blotter of parent orders over one market read once, each
 order routed on its own window, and the report's transaction cost analysis (``tca``).
+``--arrivals`` draws the blotter instead (``sor.data.arrivals``), once the market's span is
+known; ``--orders-out`` writes it, for ``--orders`` to repeat the run.
 
 stdout is the caller's; logs and progress go to stderr.
 """
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from sor.app.config import BacktestOptions
 from sor.app.outputs import write_atomically
+from sor.app.settings import ARRIVAL_FLAGS
 from sor.core.errors import ConfigError, SorError
 
 if TYPE_CHECKING:
@@ -29,22 +32,24 @@ ORDERS_REPORT_FORMATS = (".csv", ".parquet")
 
 def check_orders_options(flags: BacktestFlags, options: BacktestOptions) -> None:
     """Refuse what a blotter's run cannot take, before any data is read: a setting each
-    order gives itself (its window, side and size).
+    order gives itself (its window, side and size), and the flags of a blotter without one.
 
     Raises
     ------
     ConfigError
         The setting and what to do instead.
     """
-    if options.orders is None:
+    check_blotter_source(flags, options)
+    if not options.blotter:
         if options.orders_report is not None:
             raise ConfigError("--orders-report writes the per-order table of --orders; give both")
         return
+    source = "--orders" if options.orders is not None else "--arrivals"
     for name in ("order_size", "side", "start", "end"):
         if getattr(flags, name) is not None:
             flag = "--" + name.replace("_", "-")
             raise ConfigError(
-                f"--orders: each order gives its own time, end, side and size; drop {flag}"
+                f"{source}: each order gives its own time, end, side and size; drop {flag}"
             )
     if options.start is not None or options.end is not None:
         raise ConfigError(
@@ -58,18 +63,67 @@ def check_orders_options(flags: BacktestFlags, options: BacktestOptions) -> None
         )
 
 
-def read_orders(options: BacktestOptions) -> Blotter:
-    """Read and check the blotter of ``options.orders``, before the market is read.
+def check_blotter_source(flags: BacktestFlags, options: BacktestOptions) -> None:
+    """Refuse a blotter given twice (``--orders`` and ``--arrivals``), and a blotter's
+    flag without the blotter it applies to.
+
+    Raises
+    ------
+    ConfigError
+        The flag and what to do instead.
+    """
+    if options.orders is not None and options.arrivals is not None:
+        raise ConfigError("--arrivals draws a blotter: it excludes --orders (give one of them)")
+    for name in ARRIVAL_FLAGS:
+        if options.arrivals is None and getattr(flags, name) is not None:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"{flag} shapes the orders --arrivals draws: give --arrivals")
+    if options.orders_out is not None and options.arrivals is None:
+        raise ConfigError("--orders-out writes the blotter --arrivals draws: give --arrivals")
+    if options.order_horizon is not None and not options.blotter:
+        raise ConfigError(
+            "--order-horizon ends a blotter's orders that give no end: give --orders or "
+            "--arrivals (one order's window is --start and --end)"
+        )
+
+
+def read_orders(options: BacktestOptions) -> Blotter | None:
+    """Read and check the blotter of ``options.orders``, before the market is read (bad
+    rows left out and counted with ``--skip-bad-rows``); None for the blotter
+    ``--arrivals`` draws once the market is read (:func:`drawn_orders`).
 
     Raises
     ------
     DataError
-        A bad order: the file, the line and the column.
+        A bad order: the file, the line and the column; with ``--skip-bad-rows``, a
+        blotter left without an order.
     """
     from sor.data.blotter import read_blotter
 
-    assert options.orders is not None, "a blotter's run names its blotter"
-    return read_blotter(options.orders)
+    assert options.blotter, "a blotter's run names its blotter"
+    if options.orders is None:
+        return None
+    return read_blotter(options.orders, skip_bad_rows=options.skip_bad_rows)
+
+
+def drawn_orders(market: MarketData, blotter: Blotter | None, options: BacktestOptions) -> Blotter:
+    """Return ``blotter``, else the one ``--arrivals`` draws over the span of ``market``.
+
+    Raises
+    ------
+    SorError
+        The market kept no row, or the draw is refused (too many orders, or none).
+    """
+    if blotter is not None:
+        return blotter
+    from sor.data.arrivals import draw_arrivals
+
+    assert options.arrivals is not None, "a blotter's run reads or draws its blotter"
+    if market.first_ts is None or market.last_ts is None:
+        raise SorError(f"no rows of {market.source} were kept; no order can be drawn")
+    drawn = draw_arrivals(market.first_ts, market.last_ts, options.arrivals, options.seed)
+    log.info("--arrivals: drew %d orders (seed %d)", len(drawn), options.seed)
+    return drawn
 
 
 def orders_backtest(
@@ -88,7 +142,15 @@ def orders_backtest(
 
     if market.first_ts is None or market.last_ts is None:
         raise SorError(f"no rows of {market.source} were kept; no order can be routed")
-    blotter = blotter.within(market.first_ts, market.last_ts)
+    blotter = blotter.within(
+        market.first_ts, market.last_ts, horizon_ns=options.order_horizon_ns,
+        times=market.snapshots["ts_event"], skip_bad_rows=options.skip_bad_rows,
+    )  # fmt: skip
+    if blotter.skipped:
+        from sor.data.blotter import skipped_text
+
+        log.warning("%s: skipped %d bad order(s): %s", blotter.path,
+                    sum(blotter.skipped.values()), skipped_text(blotter.skipped))  # fmt: skip
     log.info("%s: %d orders", blotter.path, len(blotter))
     config, ck = options.config(seed=seed), options.ck
     passes = 1
@@ -110,14 +172,43 @@ def orders_backtest(
 
 
 def run_orders_market_backtest(
-    market: MarketData, blotter: Blotter, options: BacktestOptions, *, seed: int | None
+    market: MarketData, blotter: Blotter | None, options: BacktestOptions, *, seed: int | None
 ) -> str:
-    """Backtest ``blotter`` on ``market``, write the report and the per-order table; return
-    the report's JSON."""
+    """Backtest ``blotter`` (None: the one ``--arrivals`` draws) on ``market``, write the
+    report, the per-order table and the drawn blotter; return the report's JSON."""
+    orders = drawn_orders(market, blotter, options)
+    result = orders_backtest(market, orders, options, seed=seed)
+    text = write_orders_outputs(result, orders_report(result, options), options)
+    write_drawn_orders(orders, options)
+    return text
+
+
+def orders_report(result: OrdersResult, options: BacktestOptions) -> dict[str, object]:
+    """Build the report of a blotter's backtest, its ``run`` telling where the orders came
+    from: ``orders_file`` (for drawn orders ``--orders-out``, else null), ``orders_skipped``
+    (per reason), ``order_horizon_s`` and, for drawn orders, ``arrivals`` (the law and
+    seed)."""
     from sor.report.tca import build_orders_report
 
-    result = orders_backtest(market, blotter, options, seed=seed)
-    return write_orders_outputs(result, build_orders_report(result), options)
+    report = build_orders_report(result)
+    run = report["run"]
+    assert isinstance(run, dict)
+    if options.arrivals is not None:
+        run["orders_file"] = None if options.orders_out is None else str(options.orders_out)
+    run["orders_skipped"] = dict(result.blotter.skipped)
+    run["order_horizon_s"] = options.order_horizon
+    if options.arrivals is not None:
+        run["arrivals"] = {**options.arrivals.as_dict(), "seed": options.seed}
+    return report
+
+
+def write_drawn_orders(orders: Blotter, options: BacktestOptions) -> None:
+    """Write the blotter ``--arrivals`` drew to ``--orders-out``, as ``--orders`` reads it."""
+    if options.orders_out is None:
+        return
+    table = orders.table()
+    write_atomically(options.orders_out, "--orders-out", table.write_csv)
+    log.info("wrote %s", options.orders_out)
 
 
 def write_orders_outputs(

@@ -77,7 +77,7 @@ from sor.core.defaults import (
     DEFAULT_TRAIN_DAYS,
     DEFAULT_WORKER_TIMEOUT_S,
 )
-from sor.core.domain import NANOS_PER_DOLLAR, VENUE_NAMES, VenueCosts
+from sor.core.domain import MAX_ORDER_SIZE, NANOS_PER_DOLLAR, STEP, VENUE_NAMES, VenueCosts
 from sor.core.errors import ConfigError
 from sor.core.validated import Validated
 
@@ -198,6 +198,11 @@ Seconds = Annotated[float, Field(allow_inf_nan=False, ge=MIN_HORIZON_S, le=MAX_H
 """An interval or horizon of ``sor stats``, seconds: a millisecond to a day."""
 MAX_LAGS = 10_000
 """Most trade-sign autocorrelation lags ``sor stats`` computes."""
+ArrivalShares = Annotated[int, Field(strict=True, ge=STEP, le=MAX_ORDER_SIZE)]
+"""The median size of the orders ``--arrivals`` draws, shares: at least one lot of 100."""
+MAX_ARRIVAL_SIGMA = 3.0
+"""Largest log-sd of the drawn orders' sizes: its 99th percentile is then 1000 times the
+median."""
 Speed = Annotated[float, Field(allow_inf_nan=False, ge=0)]
 """A replay speed: 1 real time, 10 ten times faster, 0 flat out."""
 
@@ -301,6 +306,19 @@ class BacktestFlags(Validated):
         DEFAULT_GAP_TIMEOUT_S
     )
     max_ts_distance: TsDistance = DEFAULT_MAX_TS_DISTANCE_H
+    order_horizon: Annotated[float, Field(allow_inf_nan=False, gt=0)] | None = None
+    """Seconds after its time an order of a blotter without an end ends."""
+    arrivals: Annotated[float, Field(allow_inf_nan=False, gt=0)] | None = None
+    """Orders per hour to draw (``sor.data.arrivals``): the blotter when none is given."""
+    arrival_size_median: ArrivalShares | None = None
+    arrival_size_sigma: (
+        Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_ARRIVAL_SIGMA)] | None
+    ) = None
+    arrival_sides: Literal["buy", "sell", "both"] | None = None
+
+
+ARRIVAL_FLAGS = ("arrival_size_median", "arrival_size_sigma", "arrival_sides")
+"""The flags that shape ``--arrivals``' law, and apply to it only."""
 
 
 class EvaluateFlags(BacktestFlags):

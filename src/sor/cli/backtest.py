@@ -48,6 +48,9 @@ from sor.cli.common import (
     with_default,
 )
 from sor.core.defaults import (
+    DEFAULT_ARRIVAL_SIDES,
+    DEFAULT_ARRIVAL_SIZE_MEDIAN,
+    DEFAULT_ARRIVAL_SIZE_SIGMA,
     DEFAULT_FIGURE,
     DEFAULT_GAP_TIMEOUT_S,
     DEFAULT_MAX_TS_DISTANCE_H,
@@ -150,6 +153,54 @@ def backtest(
         Path | None,
         Opt(help="--orders: write one row per order and strategy here (.csv or .parquet)."),
     ] = None,
+    order_horizon: Annotated[
+        float | None,
+        Opt(
+            help=with_default(
+                "--orders, --arrivals: seconds after its time an order without an end ends "
+                "(at most with the data).",
+                "the end of the data",
+            )
+        ),
+    ] = None,
+    arrivals: Annotated[
+        float | None,
+        Opt(
+            help="Draw the blotter: Poisson arrivals at this many orders per hour over the "
+            "data's span, seeded by --seed; excludes --orders."
+        ),
+    ] = None,
+    arrival_size_median: Annotated[
+        int | None,
+        Opt(
+            help=with_default(
+                "--arrivals: median shares of an order (log-normal sizes, in lots of 100).",
+                DEFAULT_ARRIVAL_SIZE_MEDIAN,
+            )
+        ),
+    ] = None,
+    arrival_size_sigma: Annotated[
+        float | None,
+        Opt(
+            help=with_default(
+                "--arrivals: log-sd of the sizes around the median; 0: every order the median.",
+                f"{DEFAULT_ARRIVAL_SIZE_SIGMA:g}",
+            )
+        ),
+    ] = None,
+    arrival_sides: Annotated[
+        str | None,
+        Opt(
+            help=with_default(
+                "--arrivals: buy, sell or both (each order either side, even odds).",
+                DEFAULT_ARRIVAL_SIDES,
+            )
+        ),
+    ] = None,
+    orders_out: Annotated[
+        Path | None,
+        Opt(help="--arrivals: write the drawn blotter here (CSV), for --orders to repeat the run."),
+    ] = None,
     json_out: Annotated[Path, Opt(help="Where to write the report.")] = Path(DEFAULT_REPORT),
     plot: PlotFlag = Path(DEFAULT_FIGURE),
     no_plot: NoPlotFlag = False,
@@ -162,7 +213,9 @@ def backtest(
     ] = None,
     skip_bad_rows: SkipBadRowsFlag = False,
     max_ts_distance: Annotated[float, Opt(help=TS_DISTANCE_HELP)] = DEFAULT_MAX_TS_DISTANCE_H,
-    seed: Annotated[int, Opt(help="Seed of the generated data.")] = DEFAULT_SEED,
+    seed: Annotated[
+        int, Opt(help="Seed of the generated data, and of the orders --arrivals draws.")
+    ] = DEFAULT_SEED,
     workers: Annotated[
         int | None,
         Opt(help=with_default("Search workers: threads, processes for --model ck.", "all cores")),
@@ -180,6 +233,7 @@ def backtest(
     Example: sor backtest --data l1_day.csv --model ck --horizon 0.5,2 --latency-us 250
     Example: sor backtest --kafka localhost:9092 --topic mock_l1_stream
     Example: sor backtest --data l1_day.csv --orders blotter.csv --orders-report orders.csv
+    Example: sor backtest --data l1_day.csv --arrivals 120 --order-horizon 300 --orders-out b.csv
     """
     setup_logging(quiet)
     with user_errors():
@@ -199,6 +253,9 @@ def backtest(
                 "trade_fill": trade_fill, "fallback_queue_model": fallback_queue_model, "speed": speed,
                 "workers": workers, "seed": seed,
                 "gap_timeout": gap_timeout, "max_ts_distance": max_ts_distance,
+                "order_horizon": order_horizon, "arrivals": arrivals,
+                "arrival_size_median": arrival_size_median,
+                "arrival_size_sigma": arrival_size_sigma, "arrival_sides": arrival_sides,
             },
             config,
         )  # fmt: skip
@@ -206,7 +263,7 @@ def backtest(
             flags, file_config, config_file, json_out=json_out, plot=None if no_plot else plot,
             quiet=quiet, skip_bad_rows=skip_bad_rows,
             source=source_options(lobster_book, publisher), orders=orders,
-            orders_report=orders_report,
+            orders_report=orders_report, orders_out=orders_out,
         )  # fmt: skip
         from sor.app.orders import check_orders_options
         from sor.data.lobster import input_files
@@ -224,10 +281,11 @@ def backtest(
                 "--queue-model fifo reads each venue's order ids from an order-level file; "
                 "the Kafka event stream carries MBP events: run it on the file (--data)"
             )
-        if orders is not None:
+        if options.blotter:
             if kafka is not None or stream:
+                source = "--orders" if orders is not None else "--arrivals"
                 raise SorError(
-                    "--orders reads the market from a file: it excludes --kafka and --stream"
+                    f"{source} reads the market from a file: it excludes --kafka and --stream"
                 )
             from sor.app.orders import read_orders, run_orders_market_backtest
 
