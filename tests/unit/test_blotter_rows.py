@@ -191,3 +191,20 @@ def test_a_horizon_without_a_blotter_is_one_line(
         "sor: error: --order-horizon ends a blotter's orders that give no end: give --orders "
         "or --arrivals (one order's window is --start and --end)"
     ]
+
+
+def test_an_order_whose_window_holds_no_snapshot_is_one_line_before_any_routing(
+    market: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    row = next(row for row, reason in BAD.items() if reason == "empty_window")
+    blotter = _write(tmp_path / "orders.csv", [GOOD[0], row])
+    outcome = _backtest(["--data", str(market), "--orders", str(blotter), "--json-out",
+                         str(tmp_path / "o.json")], capsys)  # fmt: skip
+    assert outcome.returncode == 2
+    moment = "2024-08-01T13:36:40.123456789Z"
+    assert outcome.stderr.splitlines() == [
+        f"sor: error: {blotter}, line 3, column 'time': no snapshot of the data falls in the "
+        f"order's window from time to end ({moment} to {moment}); --skip-bad-rows leaves "
+        "such an order out"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["orders.csv"]

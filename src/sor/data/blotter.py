@@ -43,6 +43,7 @@ multiple of 100 shares, an id already given (the first order keeps it), a time o
 data, an end after it, a window without a snapshot."""
 
 EMPTY_WINDOW = "no snapshot of the data falls in the order's window from time to end"
+"""The start of the message of an order whose window holds no snapshot."""
 
 MAX_NS = 2**63 - 1
 """The latest time a blotter may give, ns since the epoch: an int64 (in the year 2262); the
@@ -151,7 +152,9 @@ class Blotter:
             if late[k]:
                 raise self._error(k, "end", f"{format_timestamp(end[k])} is after the data's "
                                   f"end {format_timestamp(last_ns)}")  # fmt: skip
-            raise self._error(k, "time", EMPTY_WINDOW)
+            window = f"{format_timestamp(start[k])} to {format_timestamp(ends[k])}"
+            raise self._error(k, "time", f"{EMPTY_WINDOW} ({window}); --skip-bad-rows leaves "
+                              "such an order out")  # fmt: skip
         reasons = np.where(outside, "time_outside_data", np.where(late, "end_after_data",
                                                                   "empty_window"))[bad]  # fmt: skip
         return dataclasses.replace(self, end_ns=ends).kept(~bad, reasons.tolist())
