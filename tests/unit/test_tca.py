@@ -165,6 +165,15 @@ def test_shortfall_and_breakdowns_add_up() -> None:
     assert figures["shortfall_bps_per_order"] == pytest.approx(shortfall.mean())
     assert figures["completed"] == router["duration_s"].is_not_null().sum()
     assert figures["duration_s"] == pytest.approx(router["duration_s"].mean())
+    # the mid holds within an hour and the last hour's quotes are the data's last row
+    for h in ("1", "10", "60"):
+        marks = router[f"markout_{h}s_bps"].to_list()
+        done = router["duration_s"].is_not_null().to_list()
+        assert marks == [
+            0.0 if ok and hour < 3 else None for ok, hour in zip(done, hours, strict=True)
+        ]
+        assert figures["markout_bps"][h] == 0.0
+    assert figures["passive_share"] == 0.0 and set(router["passive_fill"]) == {0}
     # depth shown at arrival: 500 a side; sizes 200..1,400 fall in three buckets
     assert set(router["displayed_depth"].to_list()) == {500}
     sizes = tca["breakdown"]["size"]

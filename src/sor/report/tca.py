@@ -27,7 +27,13 @@ from sor.core.timestamps import format_timestamp
 from sor.core.types import Side
 from sor.report.builder import Money, savings_bps, summary, venue_costs
 from sor.report.ck_report import CK_ORDERS_NOTE, ck_run_entries
-from sor.report.markouts import SNAPSHOT_MID, TopOfBook
+from sor.report.markouts import (
+    MARKOUT_HORIZONS_S,
+    SNAPSHOT_MID,
+    TopOfBook,
+    mark_out,
+    share_weighted,
+)
 from sor.static.orders import ORDERS_RULE, OrdersResult
 
 BEST_QUOTE = "best_quote"
@@ -74,6 +80,9 @@ def _aggregate_name(name: str) -> str:
     return BEST_QUOTE if name in ("best_ask", "best_bid") else name
 
 
+MARKOUT_COLUMNS = tuple(f"markout_{h:g}s_bps" for h in MARKOUT_HORIZONS_S)
+"""The per-order table's markout columns: ``markout_1s_bps`` and so on."""
+
 SIZE_BUCKETS = (0.5, 1.0, 2.0, 5.0)
 """Edges of the size buckets: an order's size over the displayed depth at its arrival."""
 
@@ -89,6 +98,9 @@ class OrderRow:
     shortfall: float | None
     saving: float | None
     """The router's paired saving against this strategy (None for the router itself)."""
+    markouts: dict[float, float]
+    """Per horizon of :data:`MARKOUT_HORIZONS_S`, the mid's move that many seconds after the
+    fill that completed the order (:func:`order_markouts`); NaN where unknown."""
 
     @property
     def name(self) -> str:
@@ -146,20 +158,46 @@ def clusters_of(times: np.ndarray) -> tuple[str, list[str]]:
     return "hour", [stamp[:13] + ":00" for stamp in stamps]
 
 
+def order_markouts(
+    completions: Sequence[int | None], signs: Sequence[int], book: TopOfBook
+) -> dict[float, np.ndarray]:
+    """Return, per horizon of :data:`MARKOUT_HORIZONS_S`, each order's markout: the mid's
+    move that many seconds after the fill that completed it, in bps of the mid then,
+    positive when the mid moved against the order (down after a buy), as a fill's markout
+    (:func:`sor.report.markouts.mark_out`); NaN for an order that did not complete, where
+    the data ends first or no mid is known."""
+    done = np.array([c is not None for c in completions], dtype=bool)
+    at = np.array([c or 0 for c in completions], dtype=np.int64)
+    marks = mark_out(at[done], 1, book, MARKOUT_HORIZONS_S)[1]
+    out = {}
+    for h, values in marks.items():
+        full = np.full(len(at), np.nan)
+        full[done] = values * np.asarray(signs, dtype=np.float64)[done]
+        out[h] = full
+    return out
+
+
 def _rows(result: OrdersResult, mids: np.ndarray) -> list[OrderRow]:
+    pairs = [
+        (k, name, value)
+        for k in range(len(result.orders))
+        for name, value in _strategies(result, k).items()
+    ]
+    signs = [result.orders[k].config.side.sign for k, _, _ in pairs]
+    book = TopOfBook.of_snapshots(result.data.snapshots)
+    marks = order_markouts([value.completion_ts for _, _, value in pairs], signs, book)
     rows = []
-    for k, outcome in enumerate(result.orders):
-        side = outcome.config.side
-        strategies = _strategies(result, k)
-        router = strategies["router"]
-        for name, value in strategies.items():
-            rows.append(
-                OrderRow(
-                    order=k, strategy=name, value=value,
-                    shortfall=shortfall_bps(value.avg_fill_px, float(mids[k]), side),
-                    saving=None if name == "router" else savings_bps(value, router, side),
-                )
-            )  # fmt: skip
+    for i, (k, name, value) in enumerate(pairs):
+        side = result.orders[k].config.side
+        router = result.router(k)
+        rows.append(
+            OrderRow(
+                order=k, strategy=name, value=value,
+                shortfall=shortfall_bps(value.avg_fill_px, float(mids[k]), side),
+                saving=None if name == "router" else savings_bps(value, router, side),
+                markouts={h: float(values[i]) for h, values in marks.items()},
+            )
+        )  # fmt: skip
     return rows
 
 
@@ -181,9 +219,8 @@ def _strategy_figures(rows: Sequence[OrderRow], times: np.ndarray) -> dict[str, 
     filled = sum(r.value.total_fill for r in rows)
     per_order = [r.shortfall for r in rows if r.shortfall is not None]
     done = [r for r in rows if r.value.completion_ts is not None and r.value.unfilled == 0]
-    durations = [
-        (int(r.value.completion_ts or 0) - int(times[r.order])) / NANOS_PER_SECOND for r in done
-    ]
+    durations = [_duration_s(r.value, int(times[r.order])) for r in done]
+    weights = np.array([r.value.total_fill for r in rows], dtype=np.float64)
     return {
         "shares": shares,
         "total_fill": filled,
@@ -192,6 +229,11 @@ def _strategy_figures(rows: Sequence[OrderRow], times: np.ndarray) -> dict[str, 
         "shortfall_bps_per_order": float(np.mean(per_order)) if per_order else None,
         "completed": len(done),
         "duration_s": float(np.mean(durations)) if durations else None,
+        "passive_share": sum(r.value.passive_fill for r in rows) / filled if filled else None,
+        "markout_bps": {
+            str(h): share_weighted(np.array([r.markouts[h] for r in rows]), weights)
+            for h in MARKOUT_HORIZONS_S
+        },
     }
 
 
@@ -331,7 +373,8 @@ def orders_table(result: OrdersResult) -> pl.DataFrame:
     ``arrival_mid`` ($) and ``shortfall_bps`` against it, ``router_saving_bps`` (the
     router's paired saving against this strategy; null on the router's row),
     ``duration_s`` (arrival to the fill that completed it; null when it did not complete),
-    ``displayed_depth`` (shares shown at arrival on the side it takes), then the blotter's
+    ``passive_fill`` (shares its resting orders filled), ``markout_1s_bps`` and the other
+    horizons' (:func:`order_markouts`), ``displayed_depth`` (shares shown at arrival on the side it takes), then the blotter's
     carried columns (one named as a column of the table gets the prefix ``order_``)."""
     mids = arrival_mids(result)
     times = result.blotter.time_ns
@@ -339,7 +382,7 @@ def orders_table(result: OrdersResult) -> pl.DataFrame:
     rows: dict[str, list[Any]] = {name: [] for name in (
         "id", "strategy", "side", "size", "time", "end", "total_cash", "total_fill",
         "avg_fill_px", "arrival_mid", "shortfall_bps", "router_saving_bps", "duration_s",
-        "displayed_depth")}  # fmt: skip
+        "passive_fill", *MARKOUT_COLUMNS, "displayed_depth")}  # fmt: skip
     for row in _rows(result, mids):
         k, value = row.order, row.value
         order, mid = result.orders[k].config, float(mids[k])
@@ -358,6 +401,10 @@ def orders_table(result: OrdersResult) -> pl.DataFrame:
         rows["shortfall_bps"].append(row.shortfall)
         rows["router_saving_bps"].append(row.saving)
         rows["duration_s"].append(_duration_s(value, int(times[k])) if done else None)
+        rows["passive_fill"].append(value.passive_fill)
+        for h, column in zip(MARKOUT_HORIZONS_S, MARKOUT_COLUMNS, strict=True):
+            mark = row.markouts[h]
+            rows[column].append(None if np.isnan(mark) else mark)
         rows["displayed_depth"].append(int(depth[k]))
     table = pl.DataFrame(
         rows,
@@ -366,7 +413,8 @@ def orders_table(result: OrdersResult) -> pl.DataFrame:
             "time": pl.String, "end": pl.String, "total_cash": pl.Decimal(38, 9),
             "total_fill": pl.Int64, "avg_fill_px": pl.Float64, "arrival_mid": pl.Float64,
             "shortfall_bps": pl.Float64, "router_saving_bps": pl.Float64,
-            "duration_s": pl.Float64, "displayed_depth": pl.Int64,
+            "duration_s": pl.Float64, "passive_fill": pl.Int64,
+            **dict.fromkeys(MARKOUT_COLUMNS, pl.Float64), "displayed_depth": pl.Int64,
         },
     )  # fmt: skip
     carried = result.blotter.carried
