@@ -305,7 +305,8 @@ def backtest(
         from sor.app.orders import read_orders
 
         blotter = read_orders(options) if options.blotter else None
-        with market_input(path, options.seed, options, events=ck) as (market, seed, _):
+        with market_input(path, options.seed, options, events=ck,
+                          trades=options.blotter) as (market, seed, _):  # fmt: skip
             if label is not None:
                 market = dataclasses.replace(market, source=label)
             if options.blotter:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import sor
 from cli_run import run_main
+from sor.data.events import read_events, read_trades, trades_of
 from sor.data.generate import generate_market
 from sor.data.reader import read_market
 from sor.static.orders import window
@@ -241,3 +242,13 @@ def test_an_orders_window_keeps_the_rows_a_read_of_that_window_keeps(
     cut = window(whole, lo, hi)
     read = read_market(market, start_ns=lo, end_ns=hi)
     assert cut.snapshots.tobytes() == read.snapshots.tobytes()
+
+
+def test_the_trades_read_alone_are_those_of_every_event(market: Path) -> None:
+    """The interval VWAP's prints: a CSV parsed for its top level gives the trades of its
+    whole events, in a window too."""
+    ts = read_market(market).snapshots["ts_event"]
+    for bounds in ({}, {"start_ns": int(ts[500]), "end_ns": int(ts[2000])}):
+        alone = read_trades(market, **bounds)
+        assert len(alone) > 10
+        assert alone.tobytes() == trades_of(read_events(market, **bounds)).tobytes()

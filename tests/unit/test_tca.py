@@ -24,6 +24,7 @@ from sor.core.market import MarketData
 from sor.core.search import SearchGrid
 from sor.core.types import Side
 from sor.data.blotter import Blotter
+from sor.data.events import TRADE_DTYPE
 from sor.report.tca import build_orders_report, orders_table
 from sor.static.backtest import BacktestConfig
 from sor.static.orders import OrderOutcome, OrdersResult
@@ -90,7 +91,14 @@ def _result(hours: int, per_hour: int) -> OrdersResult:
         sizes=np.array(sizes, dtype=np.int64), lines=tuple(range(2, n + 2)),
         carried=pl.DataFrame({"desk": [f"d{k % 2}" for k in range(n)]}),
     )  # fmt: skip
-    market = MarketData(snapshots=snapshots, source="synthetic")
+    # each hour two prints: one before every order, 300 shares half a cent under the mid
+    # at ten past, inside every order's half hour
+    prints = [(DAY + (13 + h) * NANOS_PER_HOUR + offset, 1, px, size)
+              for h in range(hours)
+              for offset, px, size in ((30 * 10**9, round((100.005 + h / 100) * 1e9), 100),
+                                       (600 * 10**9, round((99.995 + h / 100) * 1e9), 300))]  # fmt: skip
+    trades = np.array(prints, dtype=TRADE_DTYPE)
+    market = MarketData(snapshots=snapshots, source="synthetic", trades=trades)
     return OrdersResult(base, market, blotter, (RiskParameters(0.4, 0.4, 0.4),),
                         tuple(outcomes), 0)  # fmt: skip
 
@@ -174,6 +182,16 @@ def test_shortfall_and_breakdowns_add_up() -> None:
         ]
         assert figures["markout_bps"][h] == 0.0
     assert figures["passive_share"] == 0.0 and set(router["passive_fill"]) == {0}
+    # the interval VWAP is the print at ten past; the shortfall against it from the table
+    assert router["interval_vwap"].to_list() == pytest.approx([99.995 + h / 100 for h in hours])
+    sign = router["side"].replace_strict({"buy": 1.0, "sell": -1.0}).to_numpy()
+    versus = sign * (router["avg_fill_px"] - router["interval_vwap"]) / router["interval_vwap"]
+    assert router["shortfall_vs_interval_vwap_bps"].to_numpy() == pytest.approx(
+        versus.to_numpy() * 10_000
+    )
+    assert figures["shortfall_vs_interval_vwap_bps"] == pytest.approx(
+        np.sum(versus.to_numpy() * 10_000 * weights) / weights.sum()
+    )
     # depth shown at arrival: 500 a side; sizes 200..1,400 fall in three buckets
     assert set(router["displayed_depth"].to_list()) == {500}
     sizes = tca["breakdown"]["size"]

@@ -80,9 +80,11 @@ def market_input(
     *,
     kernels: Sequence[str] | None = None,
     events: bool = False,
+    trades: bool = False,
 ) -> Iterator[tuple[MarketData, int | None, Path]]:
     """Read the window of ``data``, or of generated data when it is None (with ``events``,
-    every event of the window too, as ``MarketData.events``), compiling meanwhile the
+    every event of the window too, as ``MarketData.events``; with ``trades``, its trades,
+    as ``MarketData.trades``), compiling meanwhile the
     ``kernels`` groups the caller runs next (:mod:`sor.app.compile`; default: the
     model's)."""
     from sor.app.compile import compiling, input_groups, model_plan
@@ -115,6 +117,8 @@ def market_input(
                 market, seed_used = dataclasses.replace(read(path), source=label), seed
             if events:
                 market = dataclasses.replace(market, events=read_window_events(path, options))
+            if trades:
+                market = dataclasses.replace(market, trades=_window_trades(market, path, options))
         yield market, seed_used, path
 
 
@@ -323,6 +327,21 @@ def publish_market(
             end_ns=end_ns, seed=seed, client=file_config.kafka.client, on_message=progress,
             events=events, replay=replay,
         )  # fmt: skip
+
+
+def _window_trades(market: MarketData, path: Path, options: BacktestOptions) -> np.ndarray:
+    """The window's trades: from the events already read, else read for them alone."""
+    from sor.data.events import read_trades, trades_of
+
+    if market.events is not None:
+        return trades_of(market.events)
+    config = options.config(seed=None)
+    log.info("reading the trades of %s", path)
+    return read_trades(
+        path, start_ns=config.start_ns, end_ns=config.end_ns,
+        skip_bad_rows=options.skip_bad_rows, max_ts_distance_ns=options.max_ts_distance_ns,
+        source=options.source,
+    )  # fmt: skip
 
 
 def read_window_events(path: Path, options: BacktestOptions) -> np.ndarray:

@@ -290,7 +290,7 @@ def backtest(
             from sor.app.orders import read_orders, run_orders_market_backtest
 
             blotter = read_orders(options)  # a bad blotter is told before the market is read
-            with market_input(data, seed, options, events=ck is not None) as (
+            with market_input(data, seed, options, events=ck is not None, trades=True) as (
                 market, seed_used, _,
             ):  # fmt: skip
                 report = run_orders_market_backtest(market, blotter, options, seed=seed_used)

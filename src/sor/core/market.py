@@ -30,6 +30,9 @@ class MarketData:
     events
         Every row of the window as ``EVENT_DTYPE`` (model ck), when the input carried them
         (an event stream); None otherwise (files are read for events on demand).
+    trades
+        The window's trades (``sor.data.events.TRADE_DTYPE``: time, venue, price, size) when
+        a run asked for them (a blotter's interval VWAP); None otherwise.
     """
 
     snapshots: np.ndarray
@@ -39,6 +42,7 @@ class MarketData:
     rows_in_window: int = 0
     skipped: Mapping[str, int] = field(default_factory=dict)
     events: np.ndarray | None = None
+    trades: np.ndarray | None = None
 
     @property
     def venues(self) -> np.ndarray:

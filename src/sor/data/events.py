@@ -102,12 +102,16 @@ def complete_books(events: np.ndarray) -> np.ndarray:
     return mask
 
 
+_CSV_NEEDED = ("ts_event", "publisher_id", "action", "side", "price", "size", "bid_px_00",
+               "bid_sz_00", "ask_px_00", "ask_sz_00")  # fmt: skip
+"""The columns every event of a CSV is read from: the record's fields and the top level."""
+
+
 def _csv_frame(
     file: Path, start_ns: int, end_ns: int, skip_bad_rows: bool, max_ts_distance_ns: int
 ) -> pl.DataFrame:
     """The window's rows of a CSV with the columns of :func:`_to_events`."""
-    needed = ("ts_event", "publisher_id", "action", "side", "price", "size", "bid_px_00",
-              "bid_sz_00", "ask_px_00", "ask_sz_00")  # fmt: skip
+    needed = _CSV_NEEDED
     header = csv_header(file, needed, "--model ck needs them")
     levels = [k for k in range(LEVELS) if f"ask_px_{k:02d}" in header]
     deeper = [f"{side}_{n}_{k:02d}" for k in levels[1:] for side in ("bid", "ask")
@@ -327,6 +331,57 @@ def read_events(
     else:
         frame = _csv_frame(file, lo, hi, skip_bad_rows, max_ts_distance_ns)
     return _to_events(frame)
+
+
+TRADE_DTYPE = np.dtype(
+    [
+        ("ts_event", np.int64),
+        ("publisher_id", np.int32),
+        ("price", np.int64),  # nano-dollars
+        ("size", np.int64),
+    ]
+)
+"""One trade print of the market: an event of action ``T`` with a price and a size."""
+
+
+def trades_of(events: np.ndarray) -> np.ndarray:
+    """Return the trades among ``events`` (action ``T``, a positive price and size), in
+    their order. A fill (``F``) is the resting side of a trade already printed: not
+    counted again."""
+    keep = (events["action"] == b"T") & (events["price"] > 0) & (events["size"] > 0)
+    trades = np.empty(int(np.count_nonzero(keep)), dtype=TRADE_DTYPE)
+    for name in TRADE_DTYPE.names or ():
+        trades[name] = events[name][keep]
+    return trades
+
+
+def read_trades(
+    path: str | Path,
+    *,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    skip_bad_rows: bool = False,
+    max_ts_distance_ns: int = DEFAULT_MAX_TS_DISTANCE_NS,
+    source: SourceOptions | None = None,
+) -> np.ndarray:
+    """Read the trades of the window (:func:`trades_of` of :func:`read_events`' rows), in
+    ``ts_event`` order. A CSV is parsed for its record fields and top level only: the
+    trades are those of the same rows, at a fraction of the cost of every level."""
+    file = Path(path)
+    check_input_file(file)
+    from sor.data.orderlevel import input_kind
+
+    if input_kind(file, source) != "mbp" or is_dbn(file):
+        return trades_of(
+            read_events(file, start_ns=start_ns, end_ns=end_ns, skip_bad_rows=skip_bad_rows,
+                        max_ts_distance_ns=max_ts_distance_ns, source=source)
+        )  # fmt: skip
+    lo = start_ns if start_ns is not None else -(2**62)
+    hi = end_ns if end_ns is not None else 2**62
+    header = csv_header(file, _CSV_NEEDED, "a blotter's interval VWAP needs them")
+    wanted = [*_CSV_NEEDED, *(["flags"] if "flags" in header else [])]
+    frame = _csv_rows(file, header, wanted, [0], (lo, hi), skip_bad_rows, max_ts_distance_ns)
+    return trades_of(_to_events(frame.filter(pl.col("action") == "T")))
 
 
 def snapshots_from_events(events: np.ndarray) -> np.ndarray:

@@ -98,6 +98,8 @@ class OrderRow:
     shortfall: float | None
     saving: float | None
     """The router's paired saving against this strategy (None for the router itself)."""
+    versus_vwap: float | None
+    """The shortfall against the interval VWAP of the order's window (:func:`interval_vwaps`)."""
     markouts: dict[float, float]
     """Per horizon of :data:`MARKOUT_HORIZONS_S`, the mid's move that many seconds after the
     fill that completed the order (:func:`order_markouts`); NaN where unknown."""
@@ -158,6 +160,28 @@ def clusters_of(times: np.ndarray) -> tuple[str, list[str]]:
     return "hour", [stamp[:13] + ":00" for stamp in stamps]
 
 
+def interval_vwaps(trades: np.ndarray | None, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Return the market's VWAP ($) over each window ``[start, end]`` (ns, inclusive): every
+    venue's trade prints in it, weighted by their sizes; NaN without a trade or without
+    the trades (``trades`` None). The backtest's own orders are not in the prints."""
+    out = np.full(len(starts), np.nan)
+    if trades is None or not len(trades):
+        return out
+    ts = trades["ts_event"]
+    lo = np.searchsorted(ts, starts, side="left")
+    hi = np.searchsorted(ts, ends, side="right")
+    price, size = trades["price"] / NANOS_PER_DOLLAR, trades["size"].astype(np.float64)
+    for k, (a, b) in enumerate(zip(lo, hi, strict=True)):
+        if b > a:
+            out[k] = float(np.dot(price[a:b], size[a:b]) / size[a:b].sum())
+    return out
+
+
+def _ends(result: OrdersResult) -> np.ndarray:
+    """Each order's last moment (ns): the end of its window as routed."""
+    return np.array([o.config.end_ns for o in result.orders], dtype=np.int64)
+
+
 def order_markouts(
     completions: Sequence[int | None], signs: Sequence[int], book: TopOfBook
 ) -> dict[float, np.ndarray]:
@@ -177,7 +201,7 @@ def order_markouts(
     return out
 
 
-def _rows(result: OrdersResult, mids: np.ndarray) -> list[OrderRow]:
+def _rows(result: OrdersResult, mids: np.ndarray, vwaps: np.ndarray) -> list[OrderRow]:
     pairs = [
         (k, name, value)
         for k in range(len(result.orders))
@@ -195,6 +219,7 @@ def _rows(result: OrdersResult, mids: np.ndarray) -> list[OrderRow]:
                 order=k, strategy=name, value=value,
                 shortfall=shortfall_bps(value.avg_fill_px, float(mids[k]), side),
                 saving=None if name == "router" else savings_bps(value, router, side),
+                versus_vwap=shortfall_bps(value.avg_fill_px, float(vwaps[k]), side),
                 markouts={h: float(values[i]) for h, values in marks.items()},
             )
         )  # fmt: skip
@@ -208,7 +233,11 @@ def _duration_s(value: StrategyResult, arrival_ns: int) -> float:
 
 def _weighted_shortfall(rows: Sequence[OrderRow]) -> float | None:
     """The shortfall of ``rows`` weighted by the shares each filled (None: nothing filled)."""
-    costs = [(r.shortfall, r.value.total_fill) for r in rows if r.shortfall is not None]
+    return _weighted([(r.shortfall, r.value.total_fill) for r in rows if r.shortfall is not None])
+
+
+def _weighted(costs: Sequence[tuple[float, int]]) -> float | None:
+    """The mean of ``(cost, shares)`` weighted by the shares (None without any share)."""
     measured = sum(q for _, q in costs)
     return sum(c * q for c, q in costs) / measured if measured else None
 
@@ -227,6 +256,9 @@ def _strategy_figures(rows: Sequence[OrderRow], times: np.ndarray) -> dict[str, 
         "fill_rate": filled / shares if shares else None,
         "shortfall_bps": _weighted_shortfall(rows),
         "shortfall_bps_per_order": float(np.mean(per_order)) if per_order else None,
+        "shortfall_vs_interval_vwap_bps": _weighted(
+            [(r.versus_vwap, r.value.total_fill) for r in rows if r.versus_vwap is not None]
+        ),
         "completed": len(done),
         "duration_s": float(np.mean(durations)) if durations else None,
         "passive_share": sum(r.value.passive_fill for r in rows) / filled if filled else None,
@@ -298,7 +330,8 @@ def build_orders_report(result: OrdersResult) -> dict[str, Any]:
     mids = arrival_mids(result)
     # model ck compares with passive and static too
     names = tuple(dict.fromkeys(_aggregate_name(raw) for raw in _strategies(result, 0)))
-    rows = _rows(result, mids)
+    vwaps = interval_vwaps(data.trades, blotter.time_ns, _ends(result))
+    rows = _rows(result, mids, vwaps)
     by, clusters = clusters_of(blotter.time_ns)
     seed = DEFAULT_SEED if config.seed is None else config.seed
     sides = [o.config.side for o in result.orders]
@@ -370,7 +403,8 @@ def orders_table(result: OrdersResult) -> pl.DataFrame:
     """Return one row per order and strategy: the order's ``id``, ``strategy``, ``side``,
     ``size`` (shares), ``time`` and ``end``, the strategy's ``total_cash`` (exact dollars,
     a sell's proceeds), ``total_fill``, ``avg_fill_px`` ($/share, fees included), the
-    ``arrival_mid`` ($) and ``shortfall_bps`` against it, ``router_saving_bps`` (the
+    ``arrival_mid`` ($) and ``shortfall_bps`` against it, the ``interval_vwap`` ($) of the
+    order's window and ``shortfall_vs_interval_vwap_bps`` against it, ``router_saving_bps`` (the
     router's paired saving against this strategy; null on the router's row),
     ``duration_s`` (arrival to the fill that completed it; null when it did not complete),
     ``passive_fill`` (shares its resting orders filled), ``markout_1s_bps`` and the other
@@ -381,9 +415,11 @@ def orders_table(result: OrdersResult) -> pl.DataFrame:
     depth = displayed_depth(result.data.snapshots, times, [o.config.side for o in result.orders])
     rows: dict[str, list[Any]] = {name: [] for name in (
         "id", "strategy", "side", "size", "time", "end", "total_cash", "total_fill",
-        "avg_fill_px", "arrival_mid", "shortfall_bps", "router_saving_bps", "duration_s",
+        "avg_fill_px", "arrival_mid", "shortfall_bps", "interval_vwap",
+        "shortfall_vs_interval_vwap_bps", "router_saving_bps", "duration_s",
         "passive_fill", *MARKOUT_COLUMNS, "displayed_depth")}  # fmt: skip
-    for row in _rows(result, mids):
+    vwaps = interval_vwaps(result.data.trades, times, _ends(result))
+    for row in _rows(result, mids, vwaps):
         k, value = row.order, row.value
         order, mid = result.orders[k].config, float(mids[k])
         cash: Money = summary(value)["total_cash"]
@@ -399,6 +435,8 @@ def orders_table(result: OrdersResult) -> pl.DataFrame:
         rows["avg_fill_px"].append(value.avg_fill_px)
         rows["arrival_mid"].append(mid if np.isfinite(mid) else None)
         rows["shortfall_bps"].append(row.shortfall)
+        rows["interval_vwap"].append(float(vwaps[k]) if np.isfinite(vwaps[k]) else None)
+        rows["shortfall_vs_interval_vwap_bps"].append(row.versus_vwap)
         rows["router_saving_bps"].append(row.saving)
         rows["duration_s"].append(_duration_s(value, int(times[k])) if done else None)
         rows["passive_fill"].append(value.passive_fill)
@@ -412,7 +450,8 @@ def orders_table(result: OrdersResult) -> pl.DataFrame:
             "id": pl.String, "strategy": pl.String, "side": pl.String, "size": pl.Int64,
             "time": pl.String, "end": pl.String, "total_cash": pl.Decimal(38, 9),
             "total_fill": pl.Int64, "avg_fill_px": pl.Float64, "arrival_mid": pl.Float64,
-            "shortfall_bps": pl.Float64, "router_saving_bps": pl.Float64,
+            "shortfall_bps": pl.Float64, "interval_vwap": pl.Float64,
+            "shortfall_vs_interval_vwap_bps": pl.Float64, "router_saving_bps": pl.Float64,
             "duration_s": pl.Float64, "passive_fill": pl.Int64,
             **dict.fromkeys(MARKOUT_COLUMNS, pl.Float64), "displayed_depth": pl.Int64,
         },
