@@ -201,12 +201,21 @@ class Backtest:
         return pl.DataFrame(rows, infer_schema_length=None)
 
     def plot(self, path: str | PathLike[str] | None = None) -> Figure | Path:
-        """Draw the report's figure. Without ``path``, return it (a notebook shows it);
-        with one, write it there as ``sor backtest --plot`` does (the format from the
-        suffix, PNG without one; the same bytes) and return the path."""
+        """Draw the report's figure (a blotter's: its cost analysis, docs/report.md).
+        Without ``path``, return it (a notebook shows it); with one, write it there as
+        ``sor backtest --plot`` does (the format from the suffix, PNG without one; the same
+        bytes) and return the path."""
         from sor.report import figures
+        from sor.static.orders import OrdersResult
 
-        self._one_order("plot")
+        if isinstance(self.result, OrdersResult):
+            from sor.report.tca import orders_table
+            from sor.report.tca_figure import tca_figure, write_tca_plot
+
+            table = orders_table(self.result)
+            if path is None:
+                return tca_figure(self.report, table)
+            return write_tca_plot(self.report, table, Path(path))
         if self.model == "ck":
             ck: CkResult = self.result  # type: ignore[assignment]
             return figures.ck_figure(ck) if path is None else figures.write_ck_plot(ck, Path(path))
@@ -290,8 +299,6 @@ def backtest(
     from sor.app.orders import check_orders_options
 
     check_orders_options(flags, options)
-    if options.blotter and options.plot is not None:
-        raise ConfigError("plot: a run over a blotter (orders=) draws no figure yet")
     with _local_data(data) as (path, label):
         if any(out is not None for out in (json_out, plot, orders_report, orders_out)):
             outputs = [(_path(json_out), "--json-out"), (options.plot, "--plot"),
@@ -529,7 +536,7 @@ def _orders_run(
     drawn = app.drawn_orders(market, blotter, options)
     result = app.orders_backtest(market, drawn, options, seed=seed)
     run = Backtest(result, app.orders_report(result, options))
-    _write(run, options.json_out if write else None, None)
+    _write(run, options.json_out if write else None, options.plot)
     if options.orders_report is not None:
         app.write_orders_table(result, options.orders_report)
     app.write_drawn_orders(drawn, options)

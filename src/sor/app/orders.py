@@ -19,6 +19,8 @@ from sor.app.settings import ARRIVAL_FLAGS
 from sor.core.errors import ConfigError, SorError
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from sor.app.settings import BacktestFlags
     from sor.core.market import MarketData
     from sor.data.blotter import Blotter
@@ -214,16 +216,24 @@ def write_drawn_orders(orders: Blotter, options: BacktestOptions) -> None:
 def write_orders_outputs(
     result: OrdersResult, report: dict[str, object], options: BacktestOptions
 ) -> str:
-    """Write the report and (with ``--orders-report``) the per-order table; return the
-    report's JSON. The blotter's run draws no figure yet."""
+    """Write the report, (with ``--orders-report``) the per-order table and (unless
+    ``--no-plot``) the figure; return the report's JSON."""
     from sor.report.builder import dumps
+    from sor.report.tca import orders_table
+    from sor.report.tca_figure import write_tca_plot
 
     text = dumps(report)
     write_atomically(options.json_out, "--json-out",
                      lambda path: path.write_text(text, encoding="utf-8"))  # fmt: skip
     log.info("wrote %s", options.json_out)
-    if options.orders_report is not None:
-        write_orders_table(result, options.orders_report)
+    if options.orders_report is not None or options.plot is not None:
+        table = orders_table(result)
+        if options.orders_report is not None:
+            _write_table(table, options.orders_report)
+        if options.plot is not None:
+            write_atomically(options.plot, "--plot",
+                             lambda path: write_tca_plot(report, table, path), suffix=".png")  # fmt: skip
+            log.info("wrote %s", options.plot)
     return text
 
 
@@ -231,7 +241,10 @@ def write_orders_table(result: OrdersResult, target: Path) -> None:
     """Write the per-order table to ``target``: Parquet for ``.parquet``, else CSV."""
     from sor.report.tca import orders_table
 
-    table = orders_table(result)
+    _write_table(orders_table(result), target)
+
+
+def _write_table(table: pl.DataFrame, target: Path) -> None:
     parquet = target.suffix.lower() == ".parquet"
     write_atomically(target, "--orders-report", table.write_parquet if parquet else table.write_csv)
     log.info("wrote %s", target)

@@ -1,0 +1,140 @@
+"""A blotter's figure (``sor backtest --orders``): the figure is drawn where
+``--plot`` says, the same bytes every time, none with ``--no-plot``, every text inside it,
+the report's means on it."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.text import Text
+
+import sor
+from cli_run import run_main
+from sor.data.generate import generate_market
+from sor.report.tca import size_bucket
+from sor.report.tca_figure import tca_figure
+
+ONE_SET = ["--lambda-over", "0.4", "--lambda-under", "0.4", "--theta-queue", "0.4"]
+BLOTTER = (
+    "id,time,side,size,end\n"
+    "b1,2024-08-01T13:36:40Z,buy,3000,2024-08-01T13:37:20Z\n"
+    "s1,2024-08-01T13:36:50Z,sell,2000,2024-08-01T13:37:50Z\n"
+    "b2,2024-08-01T13:37:30Z,buy,500,\n"
+    "s2,2024-08-01T13:37:45Z,sell,10000,2024-08-01T13:38:10Z\n"
+)
+ORDERS = BLOTTER.count("\n") - 1
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tca_figure") / "m.csv"
+    generate_market(path, venues=3, seed=5, start="2024-08-01T13:36:32Z",
+                    end="2024-08-01T13:38:32Z", depth=10)  # fmt: skip
+    return path
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The blotter, and the figure the API's run wrote beside it (``api.png``)."""
+    path = tmp_path_factory.mktemp("blotter")
+    (path / "orders.csv").write_text(BLOTTER, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(market: Path, folder: Path) -> sor.Backtest:
+    return sor.backtest(market, orders=folder / "orders.csv", plot=folder / "api.png",
+                        lambda_over=0.4, lambda_under=0.4, theta_queue=0.4, workers=1)  # fmt: skip
+
+
+def _backtest(
+    market: Path, folder: Path, capsys: pytest.CaptureFixture[str], *flags: str
+) -> tuple[str, str]:
+    outcome = run_main(["backtest", "--data", str(market), "--orders",
+                        str(folder / "orders.csv"), "--workers", "1", "--json-out", "o.json",
+                        *ONE_SET, *flags], capsys)  # fmt: skip
+    assert outcome.returncode == 0, outcome.stderr
+    return outcome.stdout, outcome.stderr
+
+
+def test_the_figure_goes_where_a_single_orders_does_with_the_same_bytes_every_time(
+    market: Path, folder: Path, run: sor.Backtest, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    stdout, _ = _backtest(market, folder, capsys, "-q")
+    drawn = (tmp_path / "results.png").read_bytes()
+    assert drawn[:8] == b"\x89PNG\r\n\x1a\n"
+    assert drawn == (folder / "api.png").read_bytes()  # drawn apart, by the API's plot=
+    assert stdout == run.json  # the figure leaves the report as it was
+
+
+def test_no_plot_draws_nothing_and_quiet_prints_nothing(
+    market: Path, folder: Path, run: sor.Backtest, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    stdout, stderr = _backtest(market, folder, capsys, "-q", "--no-plot")
+    assert [p.name for p in tmp_path.iterdir()] == ["o.json"]
+    assert (stdout, stderr) == (run.json, "")
+
+
+def test_every_text_lies_inside_the_figure(run: sor.Backtest) -> None:
+    # one baseline with an interval, two without (their reason under the axis), a long title
+    report = _with_interval(run.report)
+    report["run"]["input"] = "generated: seed=7, venues=2,9,43,5,8,38, depth=10, " * 3
+    figure = tca_figure(report, run.orders)
+    figure.set_dpi(110)  # as it is written
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    texts = [t for t in figure.findobj(Text) if t.get_visible() and t.get_text()]
+    assert len(texts) > 20  # the title, the panels' titles, labels, ticks and legends
+    assert any("95 %: [-1.25, +0.50]" in t.get_text() for t in texts)
+    assert any(t.get_text().startswith("no interval: 4 orders") for t in texts)
+    for text in texts:
+        box = text.get_window_extent(renderer)
+        assert figure.bbox.x0 <= box.x0 and box.x1 <= figure.bbox.x1, text.get_text()
+        assert figure.bbox.y0 <= box.y0 and box.y1 <= figure.bbox.y1, text.get_text()
+
+
+def test_the_figure_marks_the_reports_means(run: sor.Backtest) -> None:
+    tca = run.report["tca"]
+    figure = run.plot()
+    assert isinstance(figure, Figure)
+    savings, by_size, _ = figure.axes[:3]
+    means = [tuple(line.get_xydata()[0]) for line in savings.get_lines()
+             if line.get_marker() == "D"]  # fmt: skip
+    assert means == [(x, tca["router_savings_bps"][name]["mean"])
+                     for x, name in enumerate(("best_quote", "twap", "vwap"))]  # fmt: skip
+    assert f"no interval: {ORDERS} orders from 1 hour" in savings.get_xlabel()
+    router = run.orders.filter(run.orders["strategy"] == "router")
+    buckets = sorted({size_bucket(s, d) for s, d in router.select("size", "displayed_depth")
+                      .iter_rows() if d > 0})  # fmt: skip
+    drawn = _lines(by_size, "o")  # the router's: one mean per size bucket
+    expected = sorted(tca["breakdown"]["size"][b]["shortfall_bps"]["router"] for b in buckets)
+    assert sorted(y for _, y in drawn) == pytest.approx(expected)
+
+
+def _with_interval(report: dict[str, Any]) -> dict[str, Any]:
+    """``report`` as if twap's savings had enough clusters for an interval."""
+    changed = copy.deepcopy(report)
+    twap = changed["tca"]["router_savings_bps"]["twap"]
+    twap.update(ci95=[-1.25, 0.5], no_interval=None, clusters=10)
+    return changed
+
+
+def _lines(ax: Any, marker: str) -> list[tuple[float, float]]:
+    """The points of the lines drawn with ``marker`` (the per-bucket means)."""
+    return [
+        (float(x), float(y))
+        for line in ax.get_lines()
+        if isinstance(line, Line2D) and line.get_marker() == marker
+        for x, y in line.get_xydata()
+    ]
