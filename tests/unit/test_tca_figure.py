@@ -1,10 +1,11 @@
-"""A blotter's figure (``sor backtest --orders``): the figure is drawn where
+"""A blotter's figure and summary (``sor backtest --orders``): the figure is drawn where
 ``--plot`` says, the same bytes every time, none with ``--no-plot``, every text inside it,
-the report's means on it."""
+the report's means on it; the summary on stderr is the report's figures."""
 
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from cli_run import run_main
 from sor.data.generate import generate_market
 from sor.report.tca import size_bucket
 from sor.report.tca_figure import tca_figure
+from sor.report.tca_summary import tca_summary
 
 ONE_SET = ["--lambda-over", "0.4", "--lambda-under", "0.4", "--theta-queue", "0.4"]
 BLOTTER = (
@@ -83,6 +85,51 @@ def test_no_plot_draws_nothing_and_quiet_prints_nothing(
     stdout, stderr = _backtest(market, folder, capsys, "-q", "--no-plot")
     assert [p.name for p in tmp_path.iterdir()] == ["o.json"]
     assert (stdout, stderr) == (run.json, "")
+
+
+def test_the_summary_goes_to_stderr_after_the_run(
+    market: Path, folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    stdout, stderr = _backtest(market, folder, capsys, "--no-plot")
+    summary = tca_summary(json.loads(stdout))
+    assert stderr.endswith("".join(f"sor: {line}\n" for line in summary.splitlines()))
+
+
+def test_the_summary_is_the_reports_figures(run: sor.Backtest) -> None:
+    tca = run.report["tca"]
+    lines = tca_summary(run.report).splitlines()
+    assert lines[0].startswith(f"{ORDERS} orders (2 buy, 2 sell)")
+    rows = {line.split()[0]: line.split() for line in lines[2:6]}
+    assert list(rows) == ["router", "best_quote", "twap", "vwap"]
+    for name, figures in tca["strategies"].items():
+        row = rows[name]
+        assert int(row[1]) == ORDERS
+        assert float(row[2]) == pytest.approx(figures["fill_rate"] * 100, abs=0.05)
+        assert float(row[4]) == pytest.approx(figures["shortfall_bps"], abs=0.005)
+        if name == "router":
+            assert row[5:] == ["-", "-", "-"]
+            continue
+        saving = tca["router_savings_bps"][name]
+        assert float(row[5]) == pytest.approx(saving["mean"], abs=0.005)
+        assert float(row[6]) == pytest.approx(saving["won"] * 100, abs=0.05)
+        assert row[8:] == ["no", "interval", "(a)"]
+    # four orders of one hour: one reason, marked once, then how the orders are clustered
+    assert lines[6:] == [
+        f"(a) {ORDERS} orders from 1 hour: an interval needs at least 10 independent hours",
+        "intervals: clustered by hour, 1 cluster; 10 needed",
+    ]
+
+
+def test_the_summary_gives_an_interval_where_the_report_does(run: sor.Backtest) -> None:
+    report = _with_interval(run.report)
+    lines = tca_summary(report).splitlines()
+    twap = next(line for line in lines if line.startswith("twap"))
+    assert twap.endswith("[-1.25, +0.50]")
+    assert [line for line in lines if line.startswith("(a)")] == [
+        f"(a) {ORDERS} orders from 1 hour: an interval needs at least 10 independent hours"
+    ]
 
 
 def test_every_text_lies_inside_the_figure(run: sor.Backtest) -> None:

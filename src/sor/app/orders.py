@@ -217,10 +217,11 @@ def write_orders_outputs(
     result: OrdersResult, report: dict[str, object], options: BacktestOptions
 ) -> str:
     """Write the report, (with ``--orders-report``) the per-order table and (unless
-    ``--no-plot``) the figure; return the report's JSON."""
+    ``--no-plot``) the figure; log the summary table; return the report's JSON."""
     from sor.report.builder import dumps
     from sor.report.tca import orders_table
     from sor.report.tca_figure import write_tca_plot
+    from sor.report.tca_summary import tca_summary
 
     text = dumps(report)
     write_atomically(options.json_out, "--json-out",
@@ -234,6 +235,9 @@ def write_orders_outputs(
             write_atomically(options.plot, "--plot",
                              lambda path: write_tca_plot(report, table, path), suffix=".png")  # fmt: skip
             log.info("wrote %s", options.plot)
+    # a record per line: each carries the prefix of the command's other lines on stderr
+    for line in tca_summary(report).splitlines():
+        log.info("%s", line)
     return text
 
 
