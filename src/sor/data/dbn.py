@@ -464,6 +464,14 @@ def instrument_ids(path: Path) -> list[int]:
     return [int(v) for v in values[np.argsort(first)]]
 
 
+def event_times(path: Path) -> np.ndarray:
+    """The ``ts_event`` (ns, as int64) of the framed records of a DBN file, bad ones
+    included, in file order."""
+    _, _, records, framed = _slots(path)
+    times: np.ndarray = records["ts_event"][framed].astype(np.int64)
+    return times
+
+
 def write_instrument_records(path: Path, instrument_id: int, out: Path) -> None:
     """Write the metadata and the records of ``instrument_id`` of the DBN ``path`` to
     ``out``, uncompressed, byte for byte (a slot that is not framed as a record, and any
