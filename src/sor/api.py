@@ -454,6 +454,7 @@ def evaluate(
     skip_bad_rows: bool = False,
     publisher: int | None = None,
     quiet: bool = True,
+    orders: str | PathLike[str] | None = None,
     **settings: Any,
 ) -> EvaluateResult:
     """Tune the router walk-forward over many days and score it out of sample, as ``sor
@@ -461,7 +462,7 @@ def evaluate(
 
     ``data``: day files, directories, globs or URLs (one or a list); ``settings`` any of
     :data:`EVALUATE_SETTINGS`; ``json_out`` and ``plot`` write what the flags write (by
-    default nothing).
+    default nothing); ``orders`` a blotter, as ``--orders``.
 
     Returns
     -------
@@ -479,14 +480,14 @@ def evaluate(
     flags = check_flags(EvaluateFlags, _flag_values(settings, EVALUATE_SETTINGS))
     options = app.EvaluateSettings.from_flags(
         flags, config=_path(config), scheduler=scheduler, skip_bad_rows=skip_bad_rows,
-        publisher=publisher,
+        publisher=publisher, orders=_path(orders),
     )  # fmt: skip
     inputs = [data] if isinstance(data, str | PathLike) else list(data)
     days = app.find_days([str(day) for day in inputs], options)
     if json_out is not None or plot is not None:
         report = _path(json_out) or Path(DEFAULT_EVALUATION_REPORT)
         outputs = app.EvaluateOutputs(report, _path(plot))
-        outputs.check(days)
+        outputs.check(days, options.orders)
     result = app.run(days, options, quiet=quiet)
     from sor.app.outputs import write_atomically
 

@@ -4,6 +4,7 @@ day's figures are those of sor backtest on that day alone."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -201,6 +202,69 @@ def test_a_sell_evaluation_matches_sor_backtest_sell_and_chooses_the_most_procee
             for j in range(len(before[0]["search"]))
         ]  # fmt: skip
         assert report["days"][k]["out_of_sample"]["set"] == min(totals)[2]
+
+
+def test_a_blotter_over_the_days_scores_each_order_as_sor_backtest_routes_it(
+    days: Path, scheduler: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # two orders on each of the first three days, none on the last (left unread)
+    rows = [
+        ("b0", "2024-08-01T13:36:40Z", "buy", "3000", "", "x"),
+        ("s0", "2024-08-01T13:36:55Z", "sell", "2000", "2024-08-01T13:37:05Z", "y"),
+        ("b1", "2024-08-02T13:36:35Z", "buy", "5000", "", "x"),
+        ("s1", "2024-08-02T13:37:00Z", "sell", "1000", "", "y"),
+        ("s2", "2024-08-03T13:36:45Z", "sell", "4000", "2024-08-03T13:37:10Z", "x"),
+        ("b2", "2024-08-03T13:36:50Z", "buy", "2500", "", "y"),
+    ]
+    header = "id,time,side,size,end,desk\n"
+    blotter = tmp_path / "blotter.csv"
+    blotter.write_text(header + "".join(",".join(row) + "\n" for row in rows))
+    out = tmp_path / "orders.json"
+    outcome = run_main(
+        ["evaluate", "--data", str(days), "--orders", str(blotter), "--train-days", "1",
+         "--scheduler", scheduler, "--json-out", str(out), "--no-plot", "--quiet", *GRID],
+        capsys,
+    )  # fmt: skip
+    assert outcome.returncode == 0, outcome.stderr
+    report = json.loads(out.read_text())
+    summary = report["summary"]
+    assert json.loads(outcome.stdout) == summary
+    assert (summary["days"], summary["scored_days"], summary["orders"]) == (3, 2, 6)
+    assert (summary["scored_orders"], summary["days_without_orders"]) == (4, 1)
+    for name in ("best_quote", "twap", "vwap"):
+        oos = summary["savings_vs_baselines_bps"][name]["out_of_sample"]
+        assert (oos["orders"], oos["dates"], oos["ci95"]) == (4, 2, None)
+        assert oos["no_interval"] == (
+            "4 orders from 2 trading dates: an interval needs at least 10 independent trading dates"
+        )
+    # the scored day 08-03 under its walk-forward set: sor backtest of its orders alone
+    day = report["days"][2]
+    assert day["input"] == str(days / "day2.csv") and day["out_of_sample"]["trained_on"] == [1]
+    chosen = day["out_of_sample"]["parameters"]
+    alone, table = tmp_path / "alone.csv", tmp_path / "table.csv"
+    alone.write_text(header + "".join(",".join(row) + "\n" for row in rows[4:]))
+    one_set = [f"--{key.replace('_', '-')}={value}" for key, value in chosen.items()]
+    _backtest(days / "day2.csv", tmp_path / "alone.json", capsys, "--orders", str(alone),
+              "--orders-report", str(table), *one_set)  # fmt: skip
+    with table.open(newline="") as handle:
+        expected = {(r["id"], r["strategy"]): r for r in csv.DictReader(handle)}
+    for order in report["orders"][4:]:
+        scored = order["out_of_sample"]
+        figures = {"router": scored["router"], **order["baselines"]}
+        for strategy, mine in figures.items():
+            row = expected[(order["id"], strategy)]
+            assert Decimal(str(mine["total_cash"])) == Decimal(row["total_cash"])
+            assert mine["total_fill"] == int(row["total_fill"])
+            assert mine["avg_fill_px"] == float(row["avg_fill_px"])
+            assert mine["shortfall_bps"] == float(row["shortfall_bps"])
+            if strategy != "router":
+                saving = scored["savings_vs_baselines_bps"][strategy]
+                assert saving == float(row["router_saving_bps"])
+        assert order["end"] == expected[(order["id"], "router")]["end"]
+        assert order["carried"] == {"desk": expected[(order["id"], "router")]["desk"]}
+    documented = set(re.findall(r"\w+", (REPO / "docs" / "evaluate.md").read_text()))
+    shown = {k: v for k, v in report.items() if k != "tca"}  # tca's keys are report.md's
+    assert _keys(shown) - {"desk"} <= documented
 
 
 class _Starts(WorkerPlugin):

@@ -293,9 +293,9 @@ def test_evaluate_takes_every_model_and_order_flag_of_backtest() -> None:
                        "topic", "bootstrap", "json_out", "plot", "no_plot", "dry_run",
                        "workers", "config", "quiet", "skip_bad_rows", "seed", "replay",
                        "lobster_book",  # one day's orderbook file: no sense for many
-                       "orders", "orders_report"}  # a blotter over many days: not yet  # fmt: skip
+                       "orders_report"}  # the report lists each order of the days  # fmt: skip
     assert names["backtest"] - only_one_window <= names["evaluate"]
-    assert {"crossing_fill", "queue_model", "latency_us", "side"} <= names["evaluate"]
+    assert {"crossing_fill", "queue_model", "latency_us", "side", "orders"} <= names["evaluate"]
 
 
 def _day(instrument: str | None, start: str, sha: str | None, source: str = "") -> DayOutcome:

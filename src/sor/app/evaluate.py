@@ -43,6 +43,9 @@ class EvaluateSettings:
     """Worker processes of the local cluster; None: one per core."""
     worker_timeout_s: float = DEFAULT_WORKER_TIMEOUT_S
     """Seconds to wait for a first worker, and for one again when every worker has left."""
+    orders: Path | None = None
+    """The blotter of parent orders (``--orders``), each routed on its day; None: one order
+    a day, of the configuration's side and size."""
 
     @classmethod
     def from_flags(
@@ -53,6 +56,7 @@ class EvaluateSettings:
         scheduler: str | None = None,
         skip_bad_rows: bool = False,
         publisher: int | None = None,
+        orders: Path | None = None,
     ) -> EvaluateSettings:
         """Resolve the settings: each from its flag (of ``flags``, or ``scheduler``), else
         its ``SOR_`` variable, else the configuration file (``config``, else
@@ -63,9 +67,11 @@ class EvaluateSettings:
         SorError
             The configuration file is unreadable or sets what ``sor evaluate`` cannot take
             (a window, both a scheduler and local workers), ``--workers`` comes with a
-            scheduler or passes the cores, or a ck-only setting comes with the static model.
+            scheduler or passes the cores, a ck-only setting comes with the static model,
+            or ``orders`` comes with model ck or a side or size of its own.
         """
         from sor.app.config import BacktestOptions, source_options
+        from sor.app.orders import check_orders_options
         from sor.app.settings import config_path, load_config, pick, pick_text
         from sor.evaluation.run import Evaluation
 
@@ -77,7 +83,8 @@ class EvaluateSettings:
                 "day file whole"
             )
         # the backtest's settings resolve as sor backtest resolves them
-        options = BacktestOptions.resolve(flags, file_config, config_file)
+        options = BacktestOptions.resolve(flags, file_config, config_file, orders=orders)
+        check_orders_options(flags, options)
         source_options(None, publisher)  # checks the publisher's range
         if file_config.dask.scheduler is not None and file_config.dask.workers is not None:
             raise SorError(
@@ -109,7 +116,7 @@ class EvaluateSettings:
             max_download_bytes=flags.max_download,
         )
         return cls(evaluation, address, pick(flags.workers, file_config.dask.workers),
-                   flags.worker_timeout)  # fmt: skip
+                   flags.worker_timeout, orders)  # fmt: skip
 
 
 def find_days(inputs: Sequence[str], settings: EvaluateSettings) -> list[str]:
@@ -134,17 +141,17 @@ class EvaluateOutputs:
     json_out: Path = Path(DEFAULT_EVALUATION_REPORT)
     plot: Path | None = Path(DEFAULT_EVALUATION_FIGURE)
 
-    def check(self, days: Sequence[str]) -> None:
+    def check(self, days: Sequence[str], orders: Path | None = None) -> None:
         """Raise ``SorError`` unless the report and the figure can be written where asked,
-        in a format the figure's suffix names, apart from each other and from every local
-        day file of ``days`` (and its LOBSTER orderbook)."""
+        in a format the figure's suffix names, apart from each other, from every local
+        day file of ``days`` (and its LOBSTER orderbook) and from the blotter ``orders``."""
         from sor.app.runs import BacktestOptions
         from sor.data.lobster import input_files
         from sor.evaluation.days import is_url
 
         local = [Path(day.removeprefix("file://")) for day in days if not is_url(day)]
         files = [file for day in local for file in input_files(day)]
-        BacktestOptions(json_out=self.json_out, plot=self.plot).check_outputs(files)
+        BacktestOptions(json_out=self.json_out, plot=self.plot).check_outputs([*files, orders])
 
 
 @dataclass(frozen=True)
@@ -186,19 +193,25 @@ def run(days: Sequence[str], settings: EvaluateSettings, *, quiet: bool = False)
     Raises
     ------
     SorError
-        Fewer days than the training window needs, a day's input at fault, or a cluster
-        that cannot run the days (:func:`sor.evaluation.run.evaluate`).
+        Fewer days than the training window needs, a day's input or the blotter at fault,
+        or a cluster that cannot run the days (:func:`sor.evaluation.run.evaluate`).
     """
     from sor.app.compile import day_kernels
     from sor.app.config import source_options
     from sor.evaluation.run import evaluate
 
+    blotter = None
+    if settings.orders is not None:
+        from sor.data.blotter import read_blotter
+
+        blotter = read_blotter(settings.orders)  # a bad blotter is told before any day is read
     evaluation = settings.evaluation
     kernels = day_kernels(days, evaluation.config.model,
                           source_options(None, evaluation.publisher))  # fmt: skip
     report = evaluate(
         days, evaluation, scheduler=settings.scheduler, workers=settings.workers,
         worker_timeout_s=settings.worker_timeout_s, quiet=quiet, compile_kernels=kernels,
+        blotter=blotter,
     )  # fmt: skip
     return EvaluateResult(report)
 

@@ -97,6 +97,13 @@ def evaluate(
     crossing_fill: CrossingFillFlag = None,
     trade_fill: TradeFillFlag = None,
     fallback_queue_model: FallbackQueueModelFlag = None,
+    orders: Annotated[
+        Path | None,
+        Opt(
+            help="Blotter CSV, one parent order a row (time, side, size; optional end, id): "
+            "route each on the day holding its time; score the days' orders (static model)."
+        ),
+    ] = None,
     scheduler: Annotated[
         str | None,
         Opt(
@@ -162,6 +169,7 @@ def evaluate(
     \b
     Example: sor evaluate --data days/ --train-days 5 --workers 2
     Example: sor evaluate --data 'days/*.csv' --model ck --scheduler tcp://10.0.0.5:8786
+    Example: sor evaluate --data days/ --orders blotter.csv --train-days 5
     """
     setup_logging(quiet)
     from sor.streaming.broker import stop_on_signals
@@ -191,11 +199,11 @@ def evaluate(
         )  # fmt: skip
         settings = app_evaluate.EvaluateSettings.from_flags(
             flags, config=config, scheduler=scheduler, skip_bad_rows=skip_bad_rows,
-            publisher=publisher,
+            publisher=publisher, orders=orders,
         )  # fmt: skip
         outputs = app_evaluate.EvaluateOutputs(json_out, None if no_plot else plot)
         days = app_evaluate.find_days([*(data or []), *(more or [])], settings)
-        outputs.check(days)
+        outputs.check(days, orders)
         result = app_evaluate.run(days, settings, quiet=quiet)
         app_evaluate.write(result, outputs)
         sys.stdout.write(dumps(result.summary))

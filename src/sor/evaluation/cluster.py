@@ -23,7 +23,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from sor.core.defaults import DEFAULT_READ_TIMEOUT_S, DEFAULT_WORKER_TIMEOUT_S
 from sor.core.errors import SorError
-from sor.evaluation.tasks import DayFailure, DayOutcome, DaySpec, run_day
+from sor.evaluation.tasks import DayFailure, DaySpec, Outcome, run_day
 
 if TYPE_CHECKING:
     from distributed import Client, Future, Worker
@@ -307,7 +307,7 @@ def run_days(
     worker_timeout_s: float = DEFAULT_WORKER_TIMEOUT_S,
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
     compile_kernels: Callable[[], object] | None = None,
-) -> list[DayOutcome]:
+) -> list[Outcome]:
     """Run one task per day on ``client``; return every outcome in the order of ``specs``.
     ``compile_kernels`` compiles the day tasks' kernels: here first, then on each worker
     as it joins (which loads them from numba's cache where it shares this machine's).
@@ -331,7 +331,7 @@ def run_days(
         client.register_plugin(CompileKernels(compile_kernels))
     futures = client.map(run_day, list(specs), retries=RETRIES, pure=False)
     index = {future.key: k for k, future in enumerate(futures)}
-    results: list[list[DayOutcome] | None] = [None] * len(futures)
+    results: list[list[Outcome] | None] = [None] * len(futures)
     pending = set(futures)
     try:
         with tqdm(total=len(futures), desc="days", unit="day", file=sys.stderr,
@@ -419,7 +419,7 @@ def _lost(where: str) -> SorError:
     return SorError(f"lost the connection to {where} mid-run (did it stop?)")
 
 
-def _result(future: Future, spec: DaySpec, watch: _Watch) -> list[DayOutcome] | DayFailure | None:
+def _result(future: Future, spec: DaySpec, watch: _Watch) -> list[Outcome] | DayFailure | None:
     """The value of a task done; None when the worker that held it left before it was
     fetched (the scheduler runs the task again). A day whose workers kept dying is a
     one-line error naming it; a task cancelled by a lost scheduler, one saying so."""
@@ -428,7 +428,7 @@ def _result(future: Future, spec: DaySpec, watch: _Watch) -> list[DayOutcome] | 
     if future.status == "cancelled":  # as above
         raise _lost(watch.where)
     try:
-        value: list[DayOutcome] | DayFailure = future.result(timeout=watch.read_timeout_s)
+        value: list[Outcome] | DayFailure = future.result(timeout=watch.read_timeout_s)
     except KilledWorker:
         raise SorError(
             f"{spec.source}: every worker that ran this day died (out of memory?); the "

@@ -31,14 +31,27 @@ def evaluation_figure(report: dict[str, Any]) -> Figure:
     fig, (per_day, spread, sides) = plt.subplots(
         3, 1, figsize=(10, 11), gridspec_kw={"height_ratios": [3, 2, 2]}
     )
+    run = report["run"]
+    # over a blotter a day's point is the mean of its orders', and the interval the orders'
+    orders = "orders_file" in run
     _per_day(per_day, scored, list(summary))
     _distribution(spread, scored, summary)
     _sides(sides, summary)
-    run = report["run"]
+    if orders:
+        per_day.set_title("Mean savings of each day's orders")
+        spread.set_title(
+            "Out-of-sample days (each its orders' mean), the mean over orders and its 95 % "
+            "interval" + _why(summary)
+        )
+    verdict = (
+        "did better than the baseline (paid less on a buy, received more on a sell)"
+        if orders
+        else f"{better(run.get('side', 'buy'))} the baseline"
+    )
     fig.suptitle(
         f"sor evaluate, model {run['model']}: {report['summary']['scored_days']} days scored "
         f"out of sample after {report['summary']['train_days']} training days\n"
-        f"savings in bps; positive: the router {better(run.get('side', 'buy'))} the baseline"
+        f"savings in bps; positive: the router {verdict}"
     )
     fig.tight_layout()
     return fig

@@ -11,7 +11,7 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sor import __version__
 from sor.core.errors import SorError
@@ -53,6 +53,22 @@ class RunRecord:
     resamples: int
 
 
+class Day(Protocol):
+    """What orders and tells days apart: a day of one order, or of a blotter's orders."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def instrument(self) -> str | None: ...
+    @property
+    def sha256(self) -> str | None: ...
+    @property
+    def window(self) -> dict[str, str]: ...
+
+
+D = TypeVar("D", bound=Day)
+
+
 @dataclass(frozen=True)
 class ScoredDay:
     """A day in its series, with its walk-forward choice (None: a training day only)."""
@@ -62,24 +78,24 @@ class ScoredDay:
     trained_on: tuple[int, ...]
 
 
-def series_of(outcome: DayOutcome) -> str:
+def series_of(outcome: Day) -> str:
     """The series a day belongs to: its instrument's id (``38`` for ``38/AAPL``, a DBN day
     read whole or split from a file of several), whatever the format; empty when the input
     does not say it."""
     return (outcome.instrument or "").split("/", 1)[0]
 
 
-def day_of(outcome: DayOutcome) -> str:
+def day_of(outcome: Day) -> str:
     """The trading date of a day: the UTC date its window starts on."""
     return outcome.window["start"][:10]
 
 
-def order_days(outcomes: Sequence[DayOutcome]) -> list[DayOutcome]:
+def order_days(outcomes: Sequence[D]) -> list[D]:
     """Sort days by instrument id, then window start, then input (a stable, total order)."""
     return sorted(outcomes, key=lambda o: (series_of(o), o.window["start"], o.source))
 
 
-def distinct_days(outcomes: Sequence[DayOutcome]) -> tuple[list[DayOutcome], list[str]]:
+def distinct_days(outcomes: Sequence[D]) -> tuple[list[D], list[str]]:
     """Drop the days whose input repeats an earlier one's content (the same SHA-256: one
     file given twice, a copy, a link); return the days kept and the inputs dropped.
 
@@ -89,10 +105,10 @@ def distinct_days(outcomes: Sequence[DayOutcome]) -> tuple[list[DayOutcome], lis
         Two different inputs hold the same instrument on the same date: a day would be
         counted twice, and trained on itself.
     """
-    kept: list[DayOutcome] = []
+    kept: list[D] = []
     dropped: list[str] = []
-    seen: dict[tuple[str, str | None], DayOutcome] = {}
-    days: dict[tuple[str, str], DayOutcome] = {}
+    seen: dict[tuple[str, str | None], D] = {}
+    days: dict[tuple[str, str], D] = {}
     for outcome in outcomes:
         key = (series_of(outcome), outcome.sha256)
         if outcome.sha256 is not None and key in seen:

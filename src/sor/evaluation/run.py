@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sor.ck.router import CKSettings
 from sor.core.defaults import (
@@ -22,8 +23,11 @@ from sor.core.errors import SorError
 from sor.evaluation.cluster import dask_client, local_worker_limit, run_days
 from sor.evaluation.days import discover
 from sor.evaluation.report import RunRecord, build_evaluation
-from sor.evaluation.tasks import DaySpec
+from sor.evaluation.tasks import DayOutcome, DaySpec, OrdersDay
 from sor.static.backtest import BacktestConfig
+
+if TYPE_CHECKING:
+    from sor.data.blotter import Blotter
 
 log = logging.getLogger("sor")
 
@@ -44,13 +48,15 @@ class Evaluation:
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
     max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES
 
-    def spec(self, index: int, source: str) -> DaySpec:
-        """The task of the day file ``source``."""
+    def spec(self, index: int, source: str, orders: Blotter | None = None) -> DaySpec:
+        """The task of the day file ``source`` (routing the ``orders`` of its day, where
+        given)."""
         return DaySpec(
             index=index, source=source, config=self.config, horizons_s=self.horizons_s,
             ck_settings=self.ck_settings, skip_bad_rows=self.skip_bad_rows,
             max_ts_distance_ns=self.max_ts_distance_ns, publisher=self.publisher,
             read_timeout_s=self.read_timeout_s, max_download_bytes=self.max_download_bytes,
+            orders=orders,
         )  # fmt: skip
 
     def settings(self) -> RunRecord:
@@ -84,17 +90,20 @@ def evaluate(
     worker_timeout_s: float = DEFAULT_WORKER_TIMEOUT_S,
     quiet: bool = False,
     compile_kernels: Callable[[], object] | None = None,
+    blotter: Blotter | None = None,
 ) -> dict[str, Any]:
     """Evaluate the day files of ``inputs`` (paths, directories, globs or URLs) on the Dask
     cluster at ``scheduler``, else on a local cluster of ``workers`` processes; return the
     report object. ``compile_kernels`` readies this process and each worker
-    (:func:`sor.evaluation.cluster.run_days`).
+    (:func:`sor.evaluation.cluster.run_days`). With a ``blotter``, each day routes the
+    blotter's orders that fall in it (:mod:`sor.evaluation.orders`).
 
     Raises
     ------
     SorError
-        No day file, fewer days than ``train_days`` + 1, a day's input at fault, or a
-        cluster that cannot run the days (:func:`sor.evaluation.cluster.run_days`).
+        No day file, fewer days than ``train_days`` + 1, a day's input or an order at
+        fault, or a cluster that cannot run the days
+        (:func:`sor.evaluation.cluster.run_days`).
     """
     sources = discover(inputs, read_timeout_s=evaluation.read_timeout_s)
     if len(sources) <= evaluation.train_days:
@@ -104,9 +113,22 @@ def evaluate(
         )
     log.info("%d day files; %s", len(sources), f"scheduler {scheduler}" if scheduler
              else f"a local cluster of {workers or local_worker_limit()} worker(s)")  # fmt: skip
-    specs = [evaluation.spec(k, source) for k, source in enumerate(sources)]
+    # the tasks need the orders' times, sides, sizes and lines; the carried columns stay here
+    orders = (
+        None
+        if blotter is None
+        else dataclasses.replace(blotter, carried=blotter.carried.select([]))
+    )
+    specs = [evaluation.spec(k, source, orders) for k, source in enumerate(sources)]
     read_timeout_s = evaluation.read_timeout_s
     with dask_client(scheduler, workers, read_timeout_s=read_timeout_s, quiet=quiet) as client:
         outcomes = run_days(client, specs, quiet=quiet, worker_timeout_s=worker_timeout_s,
                             read_timeout_s=read_timeout_s, compile_kernels=compile_kernels)  # fmt: skip
-    return build_evaluation(outcomes, evaluation.settings())
+    if blotter is not None:
+        from sor.evaluation.orders import build_orders_evaluation
+
+        days = [o for o in outcomes if isinstance(o, OrdersDay)]
+        return build_orders_evaluation(days, blotter, evaluation.settings(),
+                                       skip_bad_rows=evaluation.skip_bad_rows)  # fmt: skip
+    return build_evaluation([o for o in outcomes if isinstance(o, DayOutcome)],
+                            evaluation.settings())  # fmt: skip

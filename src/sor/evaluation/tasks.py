@@ -4,16 +4,21 @@ A task is the unit of distribution: it receives a path or URL and the run's sett
 data, and returns the figures the evaluation needs. Its numbers are those of
 ``sor backtest --data DAY`` with the same flags: it calls the same library functions
 (:func:`sor.static.backtest.run_backtest` and :func:`sor.ck.backtest.run_ck_backtest`).
+Over a blotter (``--orders``) it routes the day's orders, each on its own window, as
+``sor backtest --data DAY --orders ITS_ORDERS`` does (:func:`sor.static.orders.run_orders`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from sor.ck.router import CKSettings
 from sor.core.defaults import DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_READ_TIMEOUT_S
@@ -30,6 +35,11 @@ from sor.data.instruments import (
 from sor.data.orderlevel import SourceOptions
 from sor.evaluation.days import local_copy
 from sor.static.backtest import BacktestConfig, baseline_names
+
+if TYPE_CHECKING:
+    from sor.core.domain import StrategyResult
+    from sor.core.market import MarketData
+    from sor.data.blotter import Blotter
 
 """Baselines of model ck scored out of sample. Its ``passive`` strategy is left out: it
 runs with the day's in-sample best parameters, so it depends on the choice being scored."""
@@ -55,6 +65,9 @@ class DaySpec:
     publisher: int | None = None  # a LOBSTER day's venue (else Nasdaq's)
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S  # a URL's server, per read
     max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES  # a URL's copy
+    orders: Blotter | None = None
+    """The blotter's orders (``--orders``; without its carried columns), of which the task
+    routes those whose time falls in its day; None: the one order of ``config``."""
 
     @property
     def source_options(self) -> SourceOptions | None:
@@ -95,6 +108,70 @@ class DayOutcome:
         return [(u, sign * c) for u, c in zip(self.unfilled, self.cash_nanos, strict=True)]
 
 
+NO_TIME = -1
+"""The completion time of an order that did not complete, in :class:`OrdersDay`'s arrays."""
+
+
+@dataclass(frozen=True)
+class OrdersDay:
+    """One day of a blotter's evaluation: its orders, each routed under every parameter set
+    and by every baseline, without fills or market (what crosses the wire stays small).
+
+    Per order of the day, in the blotter's order: ``orders`` holds its index in the blotter;
+    ``search`` (orders x parameter sets x 3) the router's shares filled, cash in
+    nano-dollars (a sell's proceeds) and completion time (ns, :data:`NO_TIME` when it did
+    not complete) under each set, in the order of :func:`parameter_sets`; ``baselines``
+    (orders x 3 x 3) the same of the baselines of its side (the best quote, TWAP, VWAP);
+    ``arrival_mid`` its arrival mid ($, NaN where a side shows no price) and ``depth`` the
+    shares displayed at its arrival on the side it takes. ``skipped`` pairs each order of
+    the day left out by ``--skip-bad-rows`` with its reason.
+
+    A day whose scan of its times finds no order in them is not read: ``read`` is False, and
+    it has no instrument, digest or window.
+    """
+
+    source: str
+    read: bool
+    instrument: str | None
+    sha256: str | None
+    window: dict[str, str]
+    orders: np.ndarray
+    search: np.ndarray
+    baselines: np.ndarray
+    arrival_mid: np.ndarray
+    depth: np.ndarray
+    skipped: tuple[tuple[int, str], ...] = ()
+
+    @classmethod
+    def without_orders(
+        cls,
+        source: str,
+        sets: int,
+        *,
+        market: MarketData | None = None,
+        instrument: Instrument | None = None,
+        skipped: tuple[tuple[int, str], ...] = (),
+    ) -> OrdersDay:
+        """A day that routes no order: unread (``market`` None), or read and holding none."""
+        from sor.report.builder import report_window
+
+        window = {}
+        if market is not None and market.first_ts is not None and market.last_ts is not None:
+            window = report_window(market.first_ts, market.last_ts)
+        return cls(
+            source=source, read=market is not None,
+            instrument=instrument.label if instrument else None,
+            sha256=market.sha256 if market is not None else None, window=window,
+            orders=np.zeros(0, dtype=np.int64), search=np.zeros((0, sets, 3), dtype=np.int64),
+            baselines=np.zeros((0, 3, 3), dtype=np.int64), arrival_mid=np.zeros(0),
+            depth=np.zeros(0, dtype=np.int64), skipped=skipped,
+        )  # fmt: skip
+
+
+Outcome = DayOutcome | OrdersDay
+"""What a day's task returns per instrument of its file."""
+
+
 @dataclass(frozen=True)
 class DayFailure:
     """A day that could not be evaluated: the one-line message naming its file."""
@@ -111,11 +188,12 @@ def parameter_sets(config: BacktestConfig, horizons_s: tuple[float, ...] | None)
     return [{**p, "horizon_s": h} for p, h in itertools.product(sets, horizons_s)]
 
 
-def run_day(spec: DaySpec) -> list[DayOutcome] | DayFailure:
+def run_day(spec: DaySpec) -> list[Outcome] | DayFailure:
     """Evaluate the day of ``spec``: one outcome per instrument of its file.
 
     The day is read once; a file the reader finds to hold several instruments is split
-    by instrument (CSV) and each part read on its own.
+    by instrument (CSV) and each part read on its own. Over a blotter, a day whose times
+    hold no order's is not read, and a file of several instruments is refused.
 
     A fault of the input (a ``SorError``) comes back as a :class:`DayFailure` rather than
     an exception, so that Dask does not retry it; anything else raises and is retried.
@@ -125,6 +203,8 @@ def run_day(spec: DaySpec) -> list[DayOutcome] | DayFailure:
             spec.source, max_bytes=spec.max_download_bytes, read_timeout_s=spec.read_timeout_s
         ) as path:
             try:
+                if spec.orders is not None:
+                    return [_orders_day(spec, spec.orders, path)]
                 try:
                     return [_run(spec, path, first_instrument(path))]
                 except MixedInstrumentsError:
@@ -142,9 +222,9 @@ def run_day(spec: DaySpec) -> list[DayOutcome] | DayFailure:
         return DayFailure(str(exc))
 
 
-def _run_each(spec: DaySpec, path: Path, found: list[Instrument]) -> list[DayOutcome]:
+def _run_each(spec: DaySpec, path: Path, found: list[Instrument]) -> list[Outcome]:
     """Run each instrument of a file holding several, from its own lines."""
-    outcomes = []
+    outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="sor-instrument-") as folder:
         for k, instrument in enumerate(found):
             part = Path(folder) / f"{k}{'.dbn' if is_dbn(path) else path.suffix}"
@@ -263,3 +343,114 @@ def _outcome(
         arbitrary=result.search_is_arbitrary,
         side=spec.config.side,
     )
+
+
+def _orders_day(spec: DaySpec, blotter: Blotter, path: Path) -> OrdersDay:
+    """Route the orders of ``blotter`` whose time falls in the day at ``path``, each on its
+    own window under every parameter set (:func:`sor.static.orders.run_orders`); read the
+    day only where a scan of its times finds one."""
+    from sor.data.reader import read_market
+    from sor.data.span import time_span
+    from sor.static.orders import run_orders
+
+    sets = len(spec.config.grid.parameter_sets())
+    span = time_span(path, spec.source_options)
+    times = blotter.time_ns
+    if span is not None and not ((times >= span[0]) & (times <= span[1])).any():
+        return OrdersDay.without_orders(spec.source, sets)
+    try:
+        instrument = first_instrument(path) or _instrument_of(path)
+        market = read_market(
+            path, skip_bad_rows=spec.skip_bad_rows, max_ts_distance_ns=spec.max_ts_distance_ns,
+            source=spec.source_options,
+        )  # fmt: skip
+    except MixedInstrumentsError:
+        raise DataError(
+            "holds the rows of more than one instrument, and a blotter's orders name none: "
+            "give sor evaluate --orders one instrument's days",
+            path=str(path),
+        ) from None
+    _check_rows(market)
+    first, last = market.first_ts, market.last_ts
+    assert first is not None and last is not None
+    inside = np.flatnonzero((times >= first) & (times <= last))
+    mine, rows, skipped = _placed(blotter, inside, market, spec.skip_bad_rows)
+    if not len(mine):
+        return OrdersDay.without_orders(spec.source, sets, market=market,
+                                        instrument=instrument, skipped=skipped)  # fmt: skip
+    result = run_orders(market, mine, spec.config, workers=1)
+    from sor.report.builder import report_window
+    from sor.report.tca import arrival_mids, displayed_depth
+
+    search = [[_figures(row) for row in o.search] for o in result.orders]
+    baselines = [[_figures(o.baselines[name]) for name in o.config.side.baselines]
+                 for o in result.orders]  # fmt: skip
+    return OrdersDay(
+        source=spec.source,
+        read=True,
+        instrument=instrument.label if instrument else None,
+        sha256=market.sha256,
+        window=report_window(first, last),
+        orders=rows,
+        search=np.array(search, dtype=np.int64).reshape(len(mine), sets, 3),
+        baselines=np.array(baselines, dtype=np.int64).reshape(len(mine), 3, 3),
+        arrival_mid=arrival_mids(result),
+        depth=displayed_depth(market.snapshots, mine.time_ns, mine.sides),
+        skipped=skipped,
+    )
+
+
+def _figures(result: StrategyResult) -> tuple[int, int, int]:
+    """An outcome as :class:`OrdersDay` keeps it: shares filled, cash, completion time."""
+    done = NO_TIME if result.completion_ts is None else int(result.completion_ts)
+    return result.total_fill, result.total_cash_nanos, done
+
+
+def _subset(blotter: Blotter, rows: np.ndarray) -> Blotter:
+    """The orders of ``blotter`` at ``rows``, in order."""
+    return dataclasses.replace(
+        blotter,
+        ids=tuple(blotter.ids[k] for k in rows),
+        time_ns=blotter.time_ns[rows],
+        end_ns=blotter.end_ns[rows],
+        sides=tuple(blotter.sides[k] for k in rows),
+        sizes=blotter.sizes[rows],
+        lines=tuple(blotter.lines[k] for k in rows),
+        carried=blotter.carried[rows] if blotter.carried.width else blotter.carried,
+    )
+
+
+def _placed(
+    blotter: Blotter, rows: np.ndarray, market: MarketData, skip_bad_rows: bool
+) -> tuple[Blotter, np.ndarray, tuple[tuple[int, str], ...]]:
+    """Place the orders of ``blotter`` at ``rows`` (those whose time falls in the day) on
+    the day's data: an order without an end ends with the day. Return them, their rows in
+    the blotter, and those left out with their reason.
+
+    An order ending after the day's data, or whose window holds no snapshot, is an error
+    naming its line, or with ``skip_bad_rows`` left out (``end_after_data``,
+    ``empty_window``).
+
+    Raises
+    ------
+    DataError
+        An order's end after the day's data (here), a window without a snapshot (when the
+        order is routed, :func:`sor.static.orders.run_orders`).
+    """
+    from sor.data.blotter import OPEN_END
+
+    ts = market.snapshots["ts_event"]
+    first, last = int(ts[0]), int(ts[-1])
+    orders = _subset(blotter, rows)
+    if not skip_bad_rows:
+        return orders.within(first, last), rows, ()
+    late = (orders.end_ns != OPEN_END) & (orders.end_ns > last)
+    ends = np.where(orders.end_ns == OPEN_END, last, orders.end_ns)
+    empty = ~late & (
+        np.searchsorted(ts, orders.time_ns, side="left") >= np.searchsorted(ts, ends, side="right")
+    )
+    reasons = np.where(late, "end_after_data", "empty_window")
+    bad = late | empty
+    skipped = tuple((int(rows[k]), str(reasons[k])) for k in np.flatnonzero(bad))
+    kept = rows[~bad]
+    return _subset(blotter, kept).within(first, last), kept, skipped
