@@ -254,12 +254,48 @@ def test_a_day_holding_no_order_is_not_read(tiny: Path, tmp_path: Path) -> None:
     bad.write_text("".join([*lines[:5], ",".join(fields), *lines[6:]]))
     config = BacktestConfig(grid=GRID)
     elsewhere = _blotter([("2024-08-02T13:36:33Z", "buy", 100)])
-    unread = run_day(DaySpec(0, str(bad), config, orders=elsewhere))
+    unread = run_day(DaySpec(0, str(bad), config), elsewhere)
     assert isinstance(unread, list) and isinstance(unread[0], OrdersDay)
     assert (unread[0].read, len(unread[0].orders)) == (False, 0)
     inside = _blotter([("2024-08-01T13:36:33Z", "buy", 100)])
-    failed = run_day(DaySpec(0, str(bad), config, orders=inside))
+    failed = run_day(DaySpec(0, str(bad), config), inside)
     assert isinstance(failed, DayFailure) and failed.message.startswith(f"{bad}, line 6")
-    routed = run_day(DaySpec(0, str(tiny), config, orders=inside))
+    routed = run_day(DaySpec(0, str(tiny), config), inside)
     assert isinstance(routed, list) and isinstance(routed[0], OrdersDay)
     assert routed[0].orders.tolist() == [0] and routed[0].search.shape == (1, 2, 3)
+
+
+@pytest.mark.parametrize(
+    ("flags", "blotter", "line"),
+    [
+        (["--model", "ck"], "time,side,size\n2024-08-01T13:36:33Z,buy,100\n",
+         "sor: error: --orders: --model ck over a blotter is not yet supported; use --model "
+         "static"),
+        (["--order-size", "500"], "time,side,size\n2024-08-01T13:36:33Z,buy,100\n",
+         "sor: error: --orders: each order gives its own time, end, side and size; drop "
+         "--order-size"),
+        ([], "time,side\n2024-08-01T13:36:33Z,buy\n",
+         "sor: error: {blotter}, line 1, column 'size': missing; a blotter has the columns "
+         "time, side and size (and optionally end and id)"),
+    ],
+)  # fmt: skip
+def test_what_a_blotter_cannot_take_is_refused_in_one_line_before_any_cluster(
+    tiny: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    flags: list[str],
+    blotter: str,
+    line: str,
+) -> None:
+    from cli_run import run_main
+
+    orders = tmp_path / "blotter.csv"
+    orders.write_text(blotter)
+    outcome = run_main(
+        ["evaluate", "--data", str(tiny), "--orders", str(orders), "--train-days", "1",
+         "--json-out", str(tmp_path / "e.json"), "--no-plot", "-q", *flags],
+        capsys,
+    )  # fmt: skip
+    assert outcome.returncode == 2
+    assert outcome.stderr.splitlines() == [line.format(blotter=orders)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blotter.csv"]

@@ -23,10 +23,12 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from sor.core.defaults import DEFAULT_READ_TIMEOUT_S, DEFAULT_WORKER_TIMEOUT_S
 from sor.core.errors import SorError
-from sor.evaluation.tasks import DayFailure, DaySpec, Outcome, run_day
+from sor.evaluation.tasks import DayFailure, DaySpec, Outcome, hold, run_day
 
 if TYPE_CHECKING:
     from distributed import Client, Future, Worker
+
+    from sor.data.blotter import Blotter
 
 RETRIES = 2
 """Times a task is run again after an unexpected exception (a fault of the input is no
@@ -307,10 +309,12 @@ def run_days(
     worker_timeout_s: float = DEFAULT_WORKER_TIMEOUT_S,
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
     compile_kernels: Callable[[], object] | None = None,
+    orders: Blotter | None = None,
 ) -> list[Outcome]:
     """Run one task per day on ``client``; return every outcome in the order of ``specs``.
     ``compile_kernels`` compiles the day tasks' kernels: here first, then on each worker
     as it joins (which loads them from numba's cache where it shares this machine's).
+    ``orders`` (a blotter without its carried columns) goes to every day's task.
 
     Raises
     ------
@@ -329,7 +333,14 @@ def run_days(
     watch.first_worker()
     if compile_kernels is not None:
         client.register_plugin(CompileKernels(compile_kernels))
-    futures = client.map(run_day, list(specs), retries=RETRIES, pure=False)
+    held: list[Future] = []
+    if orders is None:
+        futures = client.map(run_day, list(specs), retries=RETRIES, pure=False)
+    else:
+        # the blotter goes to the cluster once (not once per day), as a task the scheduler
+        # runs again should the worker holding it leave; every day's task takes it
+        held = [client.submit(hold, orders, pure=False)]
+        futures = client.map(run_day, list(specs), orders=held[0], retries=RETRIES, pure=False)
     index = {future.key: k for k, future in enumerate(futures)}
     results: list[list[Outcome] | None] = [None] * len(futures)
     pending = set(futures)
@@ -355,7 +366,7 @@ def run_days(
                         bar.update()
     finally:
         if client.status == "running":
-            client.cancel(futures)
+            client.cancel([*futures, *held])
     return [outcome for day in results if day is not None for outcome in day]
 
 

@@ -48,15 +48,13 @@ class Evaluation:
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
     max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES
 
-    def spec(self, index: int, source: str, orders: Blotter | None = None) -> DaySpec:
-        """The task of the day file ``source`` (routing the ``orders`` of its day, where
-        given)."""
+    def spec(self, index: int, source: str) -> DaySpec:
+        """The task of the day file ``source``."""
         return DaySpec(
             index=index, source=source, config=self.config, horizons_s=self.horizons_s,
             ck_settings=self.ck_settings, skip_bad_rows=self.skip_bad_rows,
             max_ts_distance_ns=self.max_ts_distance_ns, publisher=self.publisher,
             read_timeout_s=self.read_timeout_s, max_download_bytes=self.max_download_bytes,
-            orders=orders,
         )  # fmt: skip
 
     def settings(self) -> RunRecord:
@@ -119,11 +117,12 @@ def evaluate(
         if blotter is None
         else dataclasses.replace(blotter, carried=blotter.carried.select([]))
     )
-    specs = [evaluation.spec(k, source, orders) for k, source in enumerate(sources)]
+    specs = [evaluation.spec(k, source) for k, source in enumerate(sources)]
     read_timeout_s = evaluation.read_timeout_s
     with dask_client(scheduler, workers, read_timeout_s=read_timeout_s, quiet=quiet) as client:
         outcomes = run_days(client, specs, quiet=quiet, worker_timeout_s=worker_timeout_s,
-                            read_timeout_s=read_timeout_s, compile_kernels=compile_kernels)  # fmt: skip
+                            read_timeout_s=read_timeout_s, compile_kernels=compile_kernels,
+                            orders=orders)  # fmt: skip
     if blotter is not None:
         from sor.evaluation.orders import build_orders_evaluation
 

@@ -65,9 +65,6 @@ class DaySpec:
     publisher: int | None = None  # a LOBSTER day's venue (else Nasdaq's)
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S  # a URL's server, per read
     max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES  # a URL's copy
-    orders: Blotter | None = None
-    """The blotter's orders (``--orders``; without its carried columns), of which the task
-    routes those whose time falls in its day; None: the one order of ``config``."""
 
     @property
     def source_options(self) -> SourceOptions | None:
@@ -188,12 +185,19 @@ def parameter_sets(config: BacktestConfig, horizons_s: tuple[float, ...] | None)
     return [{**p, "horizon_s": h} for p, h in itertools.product(sets, horizons_s)]
 
 
-def run_day(spec: DaySpec) -> list[Outcome] | DayFailure:
+def hold(value: Any) -> Any:
+    """Return ``value``: the task that puts what every day needs (a blotter) on the cluster
+    once, and that the scheduler runs again if the worker holding it leaves."""
+    return value
+
+
+def run_day(spec: DaySpec, orders: Blotter | None = None) -> list[Outcome] | DayFailure:
     """Evaluate the day of ``spec``: one outcome per instrument of its file.
 
     The day is read once; a file the reader finds to hold several instruments is split
-    by instrument (CSV) and each part read on its own. Over a blotter, a day whose times
-    hold no order's is not read, and a file of several instruments is refused.
+    by instrument (CSV) and each part read on its own. With a blotter's ``orders``
+    (without their carried columns), the day routes those whose time falls in it; a day
+    whose times hold no order's is not read, and a file of several instruments is refused.
 
     A fault of the input (a ``SorError``) comes back as a :class:`DayFailure` rather than
     an exception, so that Dask does not retry it; anything else raises and is retried.
@@ -203,8 +207,8 @@ def run_day(spec: DaySpec) -> list[Outcome] | DayFailure:
             spec.source, max_bytes=spec.max_download_bytes, read_timeout_s=spec.read_timeout_s
         ) as path:
             try:
-                if spec.orders is not None:
-                    return [_orders_day(spec, spec.orders, path)]
+                if orders is not None:
+                    return [_orders_day(spec, orders, path)]
                 try:
                     return [_run(spec, path, first_instrument(path))]
                 except MixedInstrumentsError:
