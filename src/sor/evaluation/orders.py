@@ -36,7 +36,7 @@ from sor.evaluation.report import (
 from sor.evaluation.tasks import NO_TIME, OrdersDay, parameter_sets
 from sor.evaluation.walkforward import walk_forward
 from sor.report.builder import Money, savings_bps, summary
-from sor.report.markouts import SNAPSHOT_MID
+from sor.report.markouts import MARKOUT_HORIZONS_S, SNAPSHOT_MID
 from sor.report.tca import (
     BEST_QUOTE,
     SIZE_LABELS,
@@ -406,6 +406,8 @@ def _tca(
                 order=j, strategy=name, value=value,
                 shortfall=shortfall_bps(value.avg_fill_px, mid, side),
                 saving=None if name == "router" else savings_bps(value, router, side),
+                # not measured over days yet: a day's task returns no prints nor book
+                versus_vwap=None, markouts=dict.fromkeys(MARKOUT_HORIZONS_S, float("nan")),
             )
             for name, value in strategies.items()
         ]  # fmt: skip
