@@ -5,6 +5,7 @@ the report's means on it; the summary on stderr is the report's figures."""
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,11 @@ def test_every_text_lies_inside_the_figure(run: sor.Backtest) -> None:
         box = text.get_window_extent(renderer)
         assert figure.bbox.x0 <= box.x0 and box.x1 <= figure.bbox.x1, text.get_text()
         assert figure.bbox.y0 <= box.y0 and box.y1 <= figure.bbox.y1, text.get_text()
+    # and no tick label runs into its neighbour (times of day are long labels)
+    for ax in figure.axes:
+        boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text()]
+        for left, right in itertools.pairwise(sorted(boxes, key=lambda b: b.x0)):
+            assert left.x1 <= right.x0, [t.get_text() for t in ax.get_xticklabels()]
 
 
 def test_the_figure_marks_the_reports_means(run: sor.Backtest) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 from matplotlib.axes import Axes
-from matplotlib.dates import AutoDateLocator, DateFormatter
+from matplotlib.dates import MINUTELY, SECONDLY, AutoDateLocator, DateFormatter
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
@@ -245,10 +245,16 @@ def _time_panel(ax: Axes, orders: pl.DataFrame) -> None:
     if len(shown):
         span = max(shown.max() - shown.min(), np.timedelta64(60, "s"))
         ax.set_xlim(shown.min() - span / 20, shown.max() + span / 20)
-        locator = AutoDateLocator(minticks=5, maxticks=10)
+        locator = AutoDateLocator(minticks=4, maxticks=7)
+        # two-minute and two-second steps too: a nine-minute market gets five ticks, not two
+        locator.intervald[MINUTELY] = locator.intervald[SECONDLY] = [1, 2, 5, 10, 15, 30]
         ax.xaxis.set_major_locator(locator)
         seconds = span < np.timedelta64(2, "h")
         ax.xaxis.set_major_formatter(DateFormatter("%H:%M:%S" if seconds else "%H:%M"))
+        # eight characters a label: slanted, seven of them fit the panel's width
+        ax.tick_params(axis="x", labelrotation=30)
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
     overlaid = f"; the orders of {days:,} days overlaid" if days > 1 else ""
     ax.set_xlabel(f"arrival time of day (UTC{overlaid})")
     ax.tick_params(axis="y", labelleft=False)
