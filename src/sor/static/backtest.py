@@ -21,7 +21,6 @@ from sor.static.allocator import validate_order_size
 from sor.static.baselines import best_ask_targets, twap_targets, vwap_targets
 from sor.static.replay import (
     MarketArrays,
-    RunOutput,
     check_market_notional,
     displayed_size,
     run_router,
@@ -175,37 +174,20 @@ def run_backtest(
             "against the file's ts_event range"
         )
     market = MarketArrays.from_snapshots(data.snapshots, config.side)
-    check_venues(config.costs, market.venues)
-    fee_nanos = config.costs.fee_nanos(market.venues)
+    fee_nanos, start, end = _checked(market, data.source, config)
     size = config.order_size
-    with _naming(data.source):
-        check_market_notional(market, fee_nanos, size)
-    start = config.start_ns if config.start_ns is not None else int(market.group_ts[0])
-    end = config.end_ns if config.end_ns is not None else int(market.group_ts[-1])
-
-    def result(name: str, output: RunOutput) -> StrategyResult:
-        return output.to_result(name, size, market, fee_nanos)
 
     def evaluate(params: RiskParameters) -> SearchRow:
         with _naming(data.source):
-            return SearchRow(params, result("router", run_router(market, fee_nanos, size)))
+            router = run_router(market, fee_nanos, size)
+        return SearchRow(params, router.to_result("router", size, market, fee_nanos))
 
     rows = run_grid(evaluate, config.grid.parameter_sets(), workers=workers, on_done=on_progress)
     # a sell prefers the most proceeds: negating the cash keeps one ordering rule
     sign = -1 if market.sell else 1
     best = best_index([(row.result.unfilled, sign * row.result.total_cash_nanos) for row in rows])
     displayed = displayed_size(market)
-    # Targets are built one baseline at a time: on long files each is an array as long as
-    # the market, and peak memory is a stated goal.
-    targets = {
-        baseline_names(config.side)[0]: lambda: best_ask_targets(market.n_timestamps, size),
-        "twap": lambda: twap_targets(market.group_ts, size, start, end),
-        "vwap": lambda: vwap_targets(market.group_ts, displayed, size, start, end),
-    }
-    baselines = {
-        name: result(name, run_sweep(market, fee_nanos, size, target()))
-        for name, target in targets.items()
-    }
+    baselines = _baselines(market, fee_nanos, config, (start, end), displayed, with_fills=True)
     return BacktestResult(
         config=config,
         data=data,
@@ -219,6 +201,73 @@ def run_backtest(
         displayed_size=displayed,
         group_ts=market.group_ts,
     )
+
+
+def run_order(
+    market: MarketArrays, source: str, config: BacktestConfig
+) -> tuple[StrategyResult, dict[str, StrategyResult]]:
+    """Backtest one order of a blotter: return the router's outcome and each baseline's,
+    without their fills, as :func:`run_backtest` finds them on the same rows.
+
+    ``market`` holds the rows of the order's window, laid out for its side (a cut of the
+    whole market's arrays: :meth:`MarketArrays.between`); ``source`` names them in errors.
+    The router runs once: its allocation takes no risk parameter (:func:`run_router`), so
+    that one outcome is every parameter set's.
+
+    Raises
+    ------
+    SorError
+        As :func:`run_backtest`.
+    """
+    fee_nanos, start, end = _checked(market, source, config)
+    size = config.order_size
+    with _naming(source):
+        router = run_router(market, fee_nanos, size)
+    displayed = displayed_size(market)
+    return (
+        router.to_result("router", size, market, fee_nanos, with_fills=False),
+        _baselines(market, fee_nanos, config, (start, end), displayed, with_fills=False),
+    )
+
+
+def _checked(
+    market: MarketArrays, source: str, config: BacktestConfig
+) -> tuple[np.ndarray, int, int]:
+    """Check ``config`` against ``market``; return each venue's fee (nano-dollars per share)
+    and the window's bounds (ns) that set the TWAP and VWAP buckets."""
+    check_venues(config.costs, market.venues)
+    fee_nanos = config.costs.fee_nanos(market.venues)
+    with _naming(source):
+        check_market_notional(market, fee_nanos, config.order_size)
+    start = config.start_ns if config.start_ns is not None else int(market.group_ts[0])
+    end = config.end_ns if config.end_ns is not None else int(market.group_ts[-1])
+    return fee_nanos, start, end
+
+
+def _baselines(
+    market: MarketArrays,
+    fee_nanos: np.ndarray,
+    config: BacktestConfig,
+    window: tuple[int, int],
+    displayed: np.ndarray,
+    *,
+    with_fills: bool,
+) -> dict[str, StrategyResult]:
+    """Run each baseline on ``market``, in the report's order."""
+    size, (start, end) = config.order_size, window
+    # Targets are built one baseline at a time: on long files each is an array as long as
+    # the market, and peak memory is a stated goal.
+    targets = {
+        baseline_names(config.side)[0]: lambda: best_ask_targets(market.n_timestamps, size),
+        "twap": lambda: twap_targets(market.group_ts, size, start, end),
+        "vwap": lambda: vwap_targets(market.group_ts, displayed, size, start, end),
+    }
+    return {
+        name: run_sweep(market, fee_nanos, size, target()).to_result(
+            name, size, market, fee_nanos, with_fills=with_fills
+        )
+        for name, target in targets.items()
+    }
 
 
 @contextmanager

@@ -2,9 +2,12 @@
 every baseline, one parameter set chosen across all of them.
 
 Pure: takes the market already read and the blotter's orders, returns values. Each order
-is the single-order backtest of :func:`sor.static.backtest.run_backtest` on the snapshots
-of its window ``[time, end]``, so its figures are those of ``sor backtest --start TIME
---end END --side SIDE --order-size SIZE`` with the same other settings.
+runs what the single-order backtest :func:`sor.static.backtest.run_backtest` runs on the
+snapshots of its window ``[time, end]`` (:func:`sor.static.backtest.run_order`), so its
+figures are those of ``sor backtest --start TIME --end END --side SIDE --order-size SIZE``
+with the same other settings. The market is laid out for the kernels once per side and
+each order replays views of it: work and memory follow the market, not the orders' count
+times the market.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from sor.core.domain import RiskParameters, StrategyResult
 from sor.core.errors import DataError
 from sor.core.market import MarketData
 from sor.core.search import best_index
+from sor.core.types import Side
 from sor.data.blotter import Blotter
-from sor.static.backtest import BacktestConfig, run_backtest
+from sor.static.backtest import BacktestConfig, run_order
+from sor.static.replay import MarketArrays
 
 ORDERS_RULE = (
     "one parameter set for every order, chosen across all of them (never per order in "
@@ -89,8 +94,9 @@ class OrdersResult:
     def choice_is_arbitrary(self) -> bool:
         """True when every parameter set gave every order the same figures."""
         return all(
-            (row.total_fill, row.total_cash_nanos) == (o.search[0].total_fill,
-                                                       o.search[0].total_cash_nanos)
+            row is o.search[0]  # one outcome shared by every set: the same figures
+            or (row.total_fill, row.total_cash_nanos) == (o.search[0].total_fill,
+                                                          o.search[0].total_cash_nanos)
             for o in self.orders
             for row in o.search[1:]
         )  # fmt: skip
@@ -119,6 +125,10 @@ def run_orders(
     """Backtest every order of ``blotter`` on its window of ``market`` and choose one
     parameter set across all of them.
 
+    The static router's allocation takes no risk parameter, so each order's router runs
+    once and its outcome is every parameter set's (as the single-order search finds it).
+    The orders run one after another: ``workers`` does not apply to them.
+
     Raises
     ------
     DataError
@@ -126,38 +136,41 @@ def run_orders(
     SorError
         As :func:`~sor.static.backtest.run_backtest`.
     """
+    sets = tuple(config.grid.parameter_sets())
+    snapshots = market.snapshots
+    # The market is laid out once, for the first side, and shares its venues and timestamps
+    # with the other side's quotes; each order cuts views of them.
+    layouts: dict[Side, MarketArrays] = {}
     outcomes = []
     for k in range(len(blotter)):
+        side = blotter.sides[k]
+        if side not in layouts:
+            layouts[side] = (
+                next(iter(layouts.values())).on_side(snapshots, side)
+                if layouts
+                else MarketArrays.from_snapshots(snapshots, side)
+            )
+        whole = layouts[side]
         start, end = int(blotter.time_ns[k]), int(blotter.end_ns[k])
-        cut = window(market, start, end)
-        if len(cut.snapshots) == 0:
+        # the timestamps of window(market, start, end): its rows are theirs
+        first = int(np.searchsorted(whole.group_ts, start, side="left"))
+        stop = int(np.searchsorted(whole.group_ts, end, side="right"))
+        if stop <= first:
             raise DataError(
                 "no snapshot of the data falls in the order's window from time to end",
                 path=str(blotter.path), line=blotter.lines[k], column="time",
             )  # fmt: skip
         order = dataclasses.replace(
-            config, start_ns=start, end_ns=end, side=blotter.sides[k],
-            order_size=int(blotter.sizes[k]),
-        )  # fmt: skip
-        result = run_backtest(cut, order, workers=workers)
-        outcomes.append(
-            OrderOutcome(
-                config=order,
-                search=tuple(dataclasses.replace(row.result, fills=()) for row in result.search),
-                baselines={
-                    name: dataclasses.replace(value, fills=())
-                    for name, value in result.baselines.items()
-                },
-            )
+            config, start_ns=start, end_ns=end, side=side, order_size=int(blotter.sizes[k])
         )
+        router, baselines = run_order(whole.between(first, stop), market.source, order)
+        outcomes.append(OrderOutcome(config=order, search=(router,) * len(sets),
+                                     baselines=baselines))  # fmt: skip
         if on_order is not None:
             on_order()
-    sets = tuple(config.grid.parameter_sets())
-    unfilled = [sum(o.search[s].unfilled for o in outcomes) for s in range(len(sets))]
-    # a sell's proceeds count against its cost: one ordering rule for both sides
-    cash = [
-        sum(o.config.side.sign * o.search[s].total_cash_nanos for o in outcomes)
-        for s in range(len(sets))
-    ]
-    best = best_index(list(zip(unfilled, cash, strict=True)))
+    # Each order's outcome is every set's, so one total stands for each set (the rule then
+    # takes the first). A sell's proceeds count against its cost: one ordering rule.
+    unfilled = sum(o.search[0].unfilled for o in outcomes)
+    cash = sum(o.config.side.sign * o.search[0].total_cash_nanos for o in outcomes)
+    best = best_index([(unfilled, cash)] * len(sets))
     return OrdersResult(config, market, blotter, sets, tuple(outcomes), best)

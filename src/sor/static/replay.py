@@ -8,6 +8,7 @@ nano-dollars. Kernels release the GIL, so parameter sets run in parallel threads
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,19 +47,54 @@ class MarketArrays:
         order (a :class:`Side`, or its name)."""
         if snapshots.dtype != SNAPSHOT_DTYPE:
             raise TypeError(f"expected SNAPSHOT_DTYPE rows, got {snapshots.dtype}")
-        sell = Side.parse(side) is Side.SELL
         ts = snapshots["ts_event"]
         venues = np.unique(snapshots["publisher_id"])
         boundaries = np.flatnonzero(np.diff(ts)) + 1
         group_start = np.concatenate(([0], boundaries, [len(ts)])).astype(np.int64)
-        return cls(
+        laid_out = cls(
             venues=venues.astype(np.int64),
             venue=np.searchsorted(venues, snapshots["publisher_id"]).astype(np.int64),
-            quote_px=np.ascontiguousarray(snapshots["bid_px" if sell else "ask_px"]),
-            quote_sz=np.ascontiguousarray(snapshots["bid_sz" if sell else "ask_sz"]),
+            quote_px=np.empty(0, dtype=np.int64),
+            quote_sz=np.empty(0, dtype=np.int64),
             group_start=group_start,
             group_ts=ts[group_start[:-1]].astype(np.int64) if len(ts) else ts[:0].copy(),
+        )
+        return laid_out.on_side(snapshots, side)
+
+    def on_side(self, snapshots: np.ndarray, side: Side | str) -> MarketArrays:
+        """Return these arrays for a ``side`` order on the same ``snapshots``: the quotes it
+        takes are its own, the venues and timestamps shared (not copied)."""
+        sell = Side.parse(side) is Side.SELL
+        return dataclasses.replace(
+            self,
+            quote_px=np.ascontiguousarray(snapshots["bid_px" if sell else "ask_px"]),
+            quote_sz=np.ascontiguousarray(snapshots["bid_sz" if sell else "ask_sz"]),
             sell=sell,
+        )
+
+    def between(self, first: int, stop: int) -> MarketArrays:
+        """Return the arrays of timestamps ``first`` to ``stop - 1`` (``first < stop``),
+        equal to :meth:`from_snapshots` of their rows alone.
+
+        The quotes and timestamps are views; only the rows' positions among the groups are
+        new, and the venue positions where a venue has no row in the cut. Many orders on one
+        market cut it this way instead of laying out their windows each.
+        """
+        lo, hi = int(self.group_start[first]), int(self.group_start[stop])
+        venue = self.venue[lo:hi]
+        present = np.bincount(venue, minlength=len(self.venues)) > 0
+        venues = self.venues
+        if not present.all():  # positions follow the venues of the cut, as a read of it
+            venues = venues[present]
+            venue = (np.cumsum(present) - 1)[venue]
+        return MarketArrays(
+            venues=venues,
+            venue=venue,
+            quote_px=self.quote_px[lo:hi],
+            quote_sz=self.quote_sz[lo:hi],
+            group_start=self.group_start[first : stop + 1] - lo,
+            group_ts=self.group_ts[first:stop],
+            sell=self.sell,
         )
 
     @property
@@ -80,9 +116,16 @@ class RunOutput:
     fill_px: np.ndarray
 
     def to_result(
-        self, name: str, order_size: int, market: MarketArrays, fee_nanos: np.ndarray
+        self,
+        name: str,
+        order_size: int,
+        market: MarketArrays,
+        fee_nanos: np.ndarray,
+        *,
+        with_fills: bool = True,
     ) -> StrategyResult:
-        """Convert to a ``StrategyResult`` with fills in dollars and real timestamps."""
+        """Convert to a ``StrategyResult`` with fills in dollars and real timestamps; without
+        them (``with_fills=False``) where only the totals are kept."""
         fills = tuple(
             Fill(
                 ts_event=int(market.group_ts[g]),
@@ -94,7 +137,7 @@ class RunOutput:
             for g, v, q, p in zip(
                 self.fill_group, self.fill_venue, self.fill_qty, self.fill_px, strict=True
             )
-        )
+        ) if with_fills else ()  # fmt: skip
         completion = (
             int(market.group_ts[self.completion_group]) if self.completion_group >= 0 else None
         )
