@@ -110,12 +110,13 @@ def test_the_summary_is_the_reports_figures(run: sor.Backtest) -> None:
         assert float(row[2]) == pytest.approx(figures["fill_rate"] * 100, abs=0.05)
         assert float(row[4]) == pytest.approx(figures["shortfall_bps"], abs=0.005)
         if name == "router":
-            assert row[5:] == ["-", "-", "-"]
+            assert row[5:] == ["-", "-", "-"]  # no saving against itself
             continue
         saving = tca["router_savings_bps"][name]
         assert float(row[5]) == pytest.approx(saving["mean"], abs=0.005)
         assert float(row[6]) == pytest.approx(saving["won"] * 100, abs=0.05)
-        assert row[8:] == ["no", "interval", "(a)"]
+        assert row[7:10] == ["%", "of", str(saving["orders"])]
+        assert row[10:] == ["no", "interval", "(a)"]
     # four orders of one hour: one reason, marked once, then how the orders are clustered
     assert lines[6:] == [
         f"(a) {ORDERS} orders from 1 hour: an interval needs at least 10 independent hours",

@@ -21,20 +21,21 @@ def tca_summary(report: Mapping[str, Any]) -> str:
     (bps, positive = a cost); on each baseline's row the router's mean paired saving against
     it (bps, positive = the router did better), its 95 % interval or ``no interval`` with a
     mark whose reason (the report's ``no_interval``) follows the table, and the share of
-    orders the router won. A last line says how the intervals are clustered.
+    orders the router won of those both filled (the saving's orders). A last line says how the intervals are clustered.
     """
     tca = report["tca"]
     savings = tca["router_savings_bps"]
     reasons: dict[str, str] = {}  # reason -> its mark, in order of first use
     head = (f"{'strategy':<10}  {'orders':>6}  {'fill rate':>9}  {'shortfall bps':>13}  "
-            f"{'router saves bps':>16}  {'router won':>10}  95 % interval of the saving")  # fmt: skip
+            f"{'router saves bps':>16}  {'router won':>18}  95 % interval of the saving")  # fmt: skip
     lines = [_headline(tca), head]
     for name, figures in tca["strategies"].items():
         saving = savings.get(name)
         mean = won = interval = NO_VALUE
         if saving is not None:
             mean = _signed(saving["mean"])
-            won = _percent(saving["won"])
+            # of the orders both filled: a router that fills few is judged on few
+            won = f"{_percent(saving['won'])} of {saving['orders']:,}"
             if saving["ci95"] is not None:
                 interval = "[{}, {}]".format(*(_signed(end) for end in saving["ci95"]))
             elif saving["no_interval"] is not None:
@@ -42,7 +43,7 @@ def tca_summary(report: Mapping[str, Any]) -> str:
                 interval = f"no interval {mark}"
         lines.append(
             f"{name:<10}  {tca['orders']:>6,}  {_percent(figures['fill_rate']):>9}  "
-            f"{_signed(figures['shortfall_bps']):>13}  {mean:>16}  {won:>10}  {interval}"
+            f"{_signed(figures['shortfall_bps']):>13}  {mean:>16}  {won:>18}  {interval}"
         )
     lines += [f"{mark} {reason}" for reason, mark in reasons.items()]
     lines.append(_clusters_line(tca["intervals"]))
