@@ -165,8 +165,10 @@ def run_market_backtest(
 def _write_outputs(
     report_object: dict[str, object], options: BacktestOptions, draw: Callable[[Path], object]
 ) -> str:
-    """Write the report and (unless --no-plot) the figure; return the report's JSON."""
+    """Write the report and (unless --no-plot) the figure; log its summary; return the
+    report's JSON."""
     from sor.report.builder import dumps
+    from sor.report.summary import backtest_summary
 
     report = dumps(report_object)
     write_atomically(
@@ -176,6 +178,8 @@ def _write_outputs(
     if options.plot is not None:
         write_atomically(options.plot, "--plot", draw, suffix=".png")
         log.info("wrote %s", options.plot)
+    for line in backtest_summary(report_object).splitlines():
+        log.info("%s", line)
     return report
 
 

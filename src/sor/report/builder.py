@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from sor import __version__
-from sor.core.domain import NANOS_PER_DOLLAR, StrategyResult, VenueCosts
+from sor.core.domain import NANOS_PER_DOLLAR, STEP, StrategyResult, VenueCosts
 from sor.core.search import TIE_RULE
 from sor.core.timestamps import format_timestamp
 from sor.core.types import Side
 from sor.report.markouts import SNAPSHOT_MID, FillLog, TopOfBook, markouts_section
-from sor.static.backtest import BacktestResult
+from sor.static.backtest import BacktestResult, Unfilled
 
 VWAP_NOTE = (
     "vwap weights its 60-second buckets by the displayed ask size of the whole window, "
@@ -22,6 +22,9 @@ VWAP_NOTE = (
 SELL_VWAP_NOTE = VWAP_NOTE.replace("ask size", "bid size")
 BUY_RULE = "fewest unfilled shares, then least total_cash, then earliest in grid order"
 SELL_RULE = "fewest unfilled shares, then most total_cash, then earliest in grid order"
+UNFILLED = "unfilled: "
+"""How a note saying why a strategy ended short begins; the run's summary repeats those."""
+SWEEPS_SHORT = "the displayed {quotes} they swept did not add up to the order"
 STATIC_NOTE = (
     "under the static allocator every candidate split is fully executable, so the "
     "penalties (lambda_over, lambda_under, theta_queue) never change the chosen split"
@@ -126,6 +129,31 @@ def tie_note(tied: Sequence[int], sets: int) -> list[str]:
     ]
 
 
+def router_unfilled_note(unfilled: Unfilled, order_size: int, side: Side) -> str:
+    """The note on a static router that ended short: the rule it follows, and the largest
+    displayed total of the window against the remainder it needed."""
+    verb, quotes = ("sold", "bids") if side is Side.SELL else ("bought", "asks")
+    largest, lots = unfilled.largest_displayed, unfilled.largest_in_lots
+    in_lots = f" ({lots:,} in whole lots)" if lots != largest else ""
+    smaller = f", or an order of at most {lots:,} shares," if lots >= STEP else ""
+    return (
+        f"{UNFILLED}the router {verb} {order_size - unfilled.remainder:,} of {order_size:,} "
+        f"shares: the static rule sends an order only when one timestamp's displayed {quotes} "
+        f"take the whole remainder in lots of {STEP} shares, and the most the window "
+        f"displayed at once was {largest:,} shares{in_lots} against the "
+        f"{unfilled.remainder:,} it needed; --model ck{smaller} would trade"
+    )
+
+
+def unfilled_note(left: Mapping[str, int], order_size: int, reason: str) -> list[str]:
+    """A note naming each strategy's shares left at the window's end, and why (none where
+    every strategy of ``left`` completed)."""
+    parts = ", ".join(f"{name} {shares:,}" for name, shares in left.items() if shares > 0)
+    if not parts:
+        return []
+    return [f"{UNFILLED}of the {order_size:,} shares, left at the window's end: {parts}; {reason}"]
+
+
 def _details(result: StrategyResult) -> dict[str, Any]:
     return {**completion(result.unfilled, result.completion_ts), "fills": len(result.fills)}
 
@@ -143,6 +171,13 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
             "(the first set in grid order)"
         )
     notes += tie_note(result.tied_at_best, len(result.search))
+    if result.unfilled is not None:
+        notes.append(router_unfilled_note(result.unfilled, config.order_size, config.side))
+    notes += unfilled_note(
+        {name: value.unfilled for name, value in result.baselines.items()},
+        config.order_size,
+        SWEEPS_SHORT.format(quotes="bids" if sell else "asks"),
+    )
     return assemble(
         config.side,
         best_parameters=result.best_parameters.as_dict(),

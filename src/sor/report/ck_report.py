@@ -27,6 +27,7 @@ from sor.report.builder import (
     summary,
     tie_entry,
     tie_note,
+    unfilled_note,
     venue_costs,
 )
 from sor.report.markouts import EVENT_MID, cost_split, markouts_section
@@ -46,6 +47,11 @@ SELL_NOTES = [
     "limit sells rest at each venue's best ask; implementation shortfall is "
     "(arrival mid - avg_fill_px) / arrival mid, so a cost is positive",
 ]
+
+CK_SHORT = (
+    "the marketable orders that complete every strategy at the window's end found too "
+    "little displayed on the {quotes}"
+)
 
 CK_ORDERS_NOTE = (
     "model ck: every strategy completes, the remainder at the order's end taken with "
@@ -127,6 +133,11 @@ def build_ck_report(result: CkResult) -> dict[str, Any]:
         notes=[
             *(SELL_NOTES if result.sell else BUY_NOTES),
             *tie_note(result.tied_at_best, len(result.search)),
+            *unfilled_note(
+                {name: size - o.total_fill for name, o in result.strategies.items()},
+                size,
+                CK_SHORT.format(quotes="bids" if result.sell else "asks"),
+            ),
         ],
         markouts=ck_markouts(result),
     )

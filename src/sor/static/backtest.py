@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sor.core.defaults import DEFAULT_ORDER_SIZE, DEFAULT_SIDE
-from sor.core.domain import RiskParameters, StrategyResult, VenueCosts
+from sor.core.domain import STEP, RiskParameters, StrategyResult, VenueCosts
 from sor.core.errors import ConfigError, SorError
 from sor.core.market import MarketData
 from sor.core.search import SearchGrid, best_index, run_grid, tied_with
@@ -95,6 +95,28 @@ class SearchRow:
 
 
 @dataclass(frozen=True)
+class Unfilled:
+    """Why the static router ended short: it sends only when one timestamp's displayed
+    quotes take the whole remainder in lots of ``STEP`` shares (docs/semantics.md section 5).
+
+    Attributes
+    ----------
+    remainder
+        Shares the router still needed at the window's end.
+    largest_displayed
+        The largest displayed total of the window: at one timestamp, the top-of-book size
+        of the side the order takes, summed over the venues (shares).
+    largest_in_lots
+        The same with each venue's size rounded down to whole lots of ``STEP`` shares: the
+        largest order the router could have sent at once.
+    """
+
+    remainder: int
+    largest_displayed: int
+    largest_in_lots: int
+
+
+@dataclass(frozen=True)
 class BacktestResult:
     """The outcome of one backtest, ready for the report and the plot."""
 
@@ -109,6 +131,8 @@ class BacktestResult:
     baselines: dict[str, StrategyResult]
     displayed_size: np.ndarray = field(repr=False)
     group_ts: np.ndarray = field(repr=False)
+    unfilled: Unfilled | None = None
+    """Why the router ended short, None when it filled the whole order."""
 
     @property
     def router(self) -> StrategyResult:
@@ -188,6 +212,11 @@ def run_backtest(
     best = best_index([(row.result.unfilled, sign * row.result.total_cash_nanos) for row in rows])
     displayed = displayed_size(market)
     baselines = _baselines(market, fee_nanos, config, (start, end), displayed, with_fills=True)
+    remainder = rows[best].result.unfilled
+    unfilled = None
+    if remainder > 0:
+        in_lots = displayed_size(market, STEP)
+        unfilled = Unfilled(remainder, int(displayed.max()), int(in_lots.max()))
     return BacktestResult(
         config=config,
         data=data,
@@ -200,6 +229,7 @@ def run_backtest(
         baselines=baselines,
         displayed_size=displayed,
         group_ts=market.group_ts,
+        unfilled=unfilled,
     )
 
 

@@ -353,7 +353,7 @@ def _replay_kernel(
 
 
 @numba.njit(cache=True, nogil=True)
-def _displayed_size_kernel(venue, quote_px, quote_sz, group_start, n_venues):
+def _displayed_size_kernel(venue, quote_px, quote_sz, group_start, n_venues, lot):
     n_groups = len(group_start) - 1
     px = np.zeros(n_venues, dtype=np.int64)
     size = np.zeros(n_venues, dtype=np.int64)
@@ -364,7 +364,7 @@ def _displayed_size_kernel(venue, quote_px, quote_sz, group_start, n_venues):
         total = 0
         for v in range(n_venues):
             if px[v] > 0 and size[v] > 0:
-                total += size[v]
+                total += size[v] - size[v] % lot
         out[g] = total
     return out
 
@@ -451,11 +451,20 @@ def run_sweep(
     return _replay(market, fee_nanos, order_size, targets, route=False)
 
 
-def displayed_size(market: MarketArrays) -> np.ndarray:
+def displayed_size(market: MarketArrays, lot: int = 1) -> np.ndarray:
     """Return, per timestamp, the displayed size of the side the order takes (asks for a
-    buy, bids for a sell) summed over every venue in the state."""
+    buy, bids for a sell) summed over every venue in the state, in shares.
+
+    With ``lot`` each venue's size counts rounded down to whole lots of that many shares:
+    at ``STEP`` it is the most the static router could send at that timestamp.
+    """
     return np.asarray(
         _displayed_size_kernel(
-            market.venue, market.quote_px, market.quote_sz, market.group_start, len(market.venues)
+            market.venue,
+            market.quote_px,
+            market.quote_sz,
+            market.group_start,
+            len(market.venues),
+            lot,
         )
     )
