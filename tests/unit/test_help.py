@@ -117,6 +117,15 @@ def test_the_command_list_shows_each_summary_whole(capsys: pytest.CaptureFixture
     assert "..." not in listing
 
 
+def test_the_top_level_help_names_what_sor_does(capsys: pytest.CaptureFixture[str]) -> None:
+    wrapped = _help([], capsys).split("Examples:")[0]
+    about = " ".join(re.sub(r"-\n\s*", "-", wrapped).split())  # click breaks at hyphens
+    for told in ("route a parent buy or sell order across venues", "static Cont-Kukanov",
+                 "full Cont-Kukanov model", "(--model ck)", "blotters", "(--orders)",
+                 "over many days (sor evaluate)"):  # fmt: skip
+        assert told in about, told
+
+
 def test_backtest_help_states_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     rendered = _help(["backtest"], capsys)
     for value in ("mock_l1_stream", "5000", "0.003", "0.002", "conservative", "latest"):

@@ -29,11 +29,17 @@ from sor.cli.stats import stats
 
 app = typer.Typer(
     help=(
-        "Smart order router backtester: route a parent buy order across venues with the "
-        "Cont-Kukanov allocator on Databento MBP data and compare it with Best Ask, TWAP "
-        "and VWAP.\n\n\b\nExamples:\n"  # \b: click keeps the lines as they are
+        "Smart order router backtester: route a parent buy or sell order across venues on "
+        "Databento (MBP or MBO) or LOBSTER data, with the static Cont-Kukanov allocator or "
+        "the full Cont-Kukanov model on a queue simulator (--model ck), and compare it with "
+        "Best Ask (Best Bid on a sell), TWAP and VWAP; backtest blotters of many "
+        "orders (--orders) and evaluate the routers over many days (sor evaluate).\n\n\b\n"
+        "Examples:\n"  # \b: click keeps the lines as they are
         "  sor generate --out market.csv --venues 6 --seed 7\n"
         "  sor backtest --data market.csv --order-size 5000\n"
+        "  sor backtest --data market.csv --side sell --model ck\n"
+        "  sor backtest --data market.csv --orders blotter.csv\n"
+        "  sor evaluate --data days/ --train-days 5\n"
         "  sor demo\n"
         "  sor --version"
     ),
