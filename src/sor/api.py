@@ -45,10 +45,6 @@ SETTINGS = (
 """The settings :func:`backtest` takes as keywords: ``sor backtest``'s flags of the same
 names (with ``_``), the same ranges and defaults."""
 
-_BLOTTER_SETTINGS = ("order_horizon", "arrivals", "arrival_size_median", "arrival_size_sigma",
-                     "arrival_sides")  # fmt: skip
-"""The settings of a blotter's run, which ``sor evaluate`` does not take (yet)."""
-
 FILLS_SETTINGS = ("every", "size", "horizon", "queue_model", "latency_us", "side",
                   "crossing_fill", "trade_fill", "fallback_queue_model")  # fmt: skip
 """The settings :func:`fills` takes as keywords: ``sor fills``'s flags of the same names."""
@@ -57,7 +53,7 @@ STATS_SETTINGS = ("lags", "intervals", "horizons", "tick", "max_ts_distance")
 """The settings :func:`stats` takes as keywords: ``sor stats``'s flags of the same names."""
 
 EVALUATE_SETTINGS = (*(name for name in SETTINGS
-                       if name not in ("start", "end", *_BLOTTER_SETTINGS)),
+                       if name not in ("start", "end")),
                      "train_days", "resamples", "worker_timeout", "read_timeout",
                      "max_download")  # fmt: skip
 """The settings :func:`evaluate` takes as keywords: ``sor evaluate``'s flags of the same
@@ -455,6 +451,7 @@ def evaluate(
     publisher: int | None = None,
     quiet: bool = True,
     orders: str | PathLike[str] | None = None,
+    orders_out: str | PathLike[str] | None = None,
     **settings: Any,
 ) -> EvaluateResult:
     """Tune the router walk-forward over many days and score it out of sample, as ``sor
@@ -462,7 +459,8 @@ def evaluate(
 
     ``data``: day files, directories, globs or URLs (one or a list); ``settings`` any of
     :data:`EVALUATE_SETTINGS`; ``json_out`` and ``plot`` write what the flags write (by
-    default nothing); ``orders`` a blotter, as ``--orders``.
+    default nothing); ``orders`` a blotter, as ``--orders``; ``orders_out`` where the
+    orders ``arrivals`` draws are written, as ``--orders-out``.
 
     Returns
     -------
@@ -480,13 +478,13 @@ def evaluate(
     flags = check_flags(EvaluateFlags, _flag_values(settings, EVALUATE_SETTINGS))
     options = app.EvaluateSettings.from_flags(
         flags, config=_path(config), scheduler=scheduler, skip_bad_rows=skip_bad_rows,
-        publisher=publisher, orders=_path(orders),
+        publisher=publisher, orders=_path(orders), orders_out=_path(orders_out),
     )  # fmt: skip
     inputs = [data] if isinstance(data, str | PathLike) else list(data)
     days = app.find_days([str(day) for day in inputs], options)
-    if json_out is not None or plot is not None:
+    if json_out is not None or plot is not None or orders_out is not None:
         report = _path(json_out) or Path(DEFAULT_EVALUATION_REPORT)
-        outputs = app.EvaluateOutputs(report, _path(plot))
+        outputs = app.EvaluateOutputs(report, _path(plot), _path(orders_out))
         outputs.check(days, options.orders)
     result = app.run(days, options, quiet=quiet)
     from sor.app.outputs import write_atomically
@@ -498,6 +496,8 @@ def evaluate(
         )
     if plot is not None:
         write_atomically(Path(plot), "--plot", result.write_plot, suffix=".png")
+    if orders_out is not None and result.drawn is not None:
+        write_atomically(Path(orders_out), "--orders-out", result.drawn.table().write_csv)
     return result
 
 

@@ -267,6 +267,35 @@ def test_a_blotter_over_the_days_scores_each_order_as_sor_backtest_routes_it(
     assert _keys(shown) - {"desk"} <= documented
 
 
+def test_orders_drawn_per_day_written_out_repeat_the_run_under_orders(
+    days: Path, scheduler: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    drawn, first, again = tmp_path / "drawn.csv", tmp_path / "a.json", tmp_path / "o.json"
+    common = ["--data", str(days), "--train-days", "1", "--scheduler", scheduler, "--no-plot",
+              "--quiet", "--resamples", "100", *GRID]  # fmt: skip
+    outcome = run_main(["evaluate", *common, "--arrivals", "360", "--order-horizon", "10",
+                        "--arrival-size-median", "1000", "--orders-out", str(drawn),
+                        "--json-out", str(first)], capsys)  # fmt: skip
+    assert outcome.returncode == 0, outcome.stderr
+    report = json.loads(first.read_text())
+    orders = report["orders"]
+    assert report["summary"]["days"] == DAYS and len(orders) > DAYS  # each day drew some
+    assert (
+        report["run"]["arrivals"]["rate_per_hour"] == 360 and report["run"]["arrivals"]["seed"] == 7
+    )
+    assert report["run"]["orders_file"] == str(drawn) and report["run"]["order_horizon_s"] == 10
+    # an order ends ten seconds after its time, at most with its day
+    assert all(o["end"] <= report["days"][o["day"]]["window"]["end"] for o in orders)
+    assert [o["id"] for o in orders] == [str(k + 1) for k in range(len(orders))]
+    outcome = run_main(["evaluate", *common, "--orders", str(drawn), "--json-out", str(again)],
+                       capsys)  # fmt: skip
+    assert outcome.returncode == 0, outcome.stderr
+    repeated = json.loads(again.read_text())
+    assert repeated.keys() == report.keys()
+    for key in report.keys() - {"run"}:  # run says where the orders came from
+        assert json.dumps(repeated[key]) == json.dumps(report[key]), key
+
+
 class _Starts(WorkerPlugin):
     """Append ``key pid`` to a file each time a worker starts running a task."""
 

@@ -4,6 +4,7 @@ holding no order left unread; the interval from enough trading dates."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +16,14 @@ from sor.core.intervals import cluster_bootstrap_mean
 from sor.core.search import SearchGrid
 from sor.core.timestamps import parse_timestamp
 from sor.core.types import Side
-from sor.data.blotter import OPEN_END, Blotter
+from sor.data.arrivals import ArrivalLaw, draw_arrivals
+from sor.data.blotter import OPEN_END, Blotter, read_blotter
 from sor.data.generate import generate_market
 from sor.data.reader import read_market
 from sor.data.span import time_span
-from sor.evaluation.orders import build_orders_evaluation
+from sor.evaluation.orders import build_orders_evaluation, drawn_blotter
 from sor.evaluation.report import RunRecord
-from sor.evaluation.tasks import NO_TIME, DayFailure, DaySpec, OrdersDay, run_day
+from sor.evaluation.tasks import NO_TIME, DayFailure, DaySpec, OrdersDay, day_seed, run_day
 from sor.static.backtest import BacktestConfig
 
 NANOS = 10**9
@@ -299,3 +301,117 @@ def test_what_a_blotter_cannot_take_is_refused_in_one_line_before_any_cluster(
     assert outcome.returncode == 2
     assert outcome.stderr.splitlines() == [line.format(blotter=orders)]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blotter.csv"]
+
+
+LAW = ArrivalLaw(rate_per_hour=7_200, size_median=500, size_sigma=0.5, sides="both")
+
+
+def test_a_day_draws_its_orders_from_the_seed_and_its_date_alone() -> None:
+    morning, evening = parse_timestamp("2024-08-01T13:30:00Z"), parse_timestamp("2024-08-01T20:00Z")
+    assert day_seed(7, morning) == day_seed(7, evening)  # the date, not the time
+    assert day_seed(7, morning) != day_seed(8, morning)
+    assert day_seed(7, morning) != day_seed(7, parse_timestamp("2024-08-02T13:30:00Z"))
+    expected = np.random.SeedSequence([7, 20240801]).generate_state(1, dtype=np.uint64)[0]
+    assert day_seed(7, morning) == int(expected)
+
+
+def test_a_day_of_arrivals_routes_what_it_draws_over_its_span_whatever_its_place(
+    tiny: Path,
+) -> None:
+    config = BacktestConfig(grid=GRID)
+    spec = DaySpec(0, str(tiny), config, arrivals=LAW, arrivals_seed=7,
+                   order_horizon_ns=2 * NANOS)  # fmt: skip
+    outcome = run_day(spec)
+    assert isinstance(outcome, list) and isinstance(outcome[0], OrdersDay)
+    day = outcome[0]
+    market = read_market(tiny)
+    first, last = market.first_ts, market.last_ts
+    assert first is not None and last is not None
+    drawn = draw_arrivals(first, last, LAW, day_seed(7, first))
+    assert day.drawn is not None and len(drawn) > 1
+    assert day.drawn.time_ns.tolist() == drawn.time_ns.tolist()
+    assert day.drawn.sizes.tolist() == drawn.sizes.tolist() and day.drawn.sides == drawn.sides
+    # each order ends two seconds after its time, at most with the day
+    ends = np.minimum(drawn.time_ns + 2 * NANOS, last)
+    assert day.drawn.end_ns.tolist() == ends.tolist()
+    assert day.orders.tolist() == list(range(len(drawn))) and day.ends is not None
+    assert day.ends.tolist() == ends.tolist()
+    assert day.search.shape == (len(drawn), 2, 3)
+    again = run_day(DaySpec(5, str(tiny), config, arrivals=LAW, arrivals_seed=7,
+                            order_horizon_ns=2 * NANOS))  # fmt: skip
+    assert isinstance(again, list) and isinstance(again[0], OrdersDay)
+    assert np.array_equal(again[0].search, day.search)  # the day's place in the run: no matter
+    heavy = ArrivalLaw(rate_per_hour=1e8, size_median=500, size_sigma=0.5, sides="both")
+    refused = run_day(DaySpec(0, str(tiny), config, arrivals=heavy))
+    assert refused == DayFailure(
+        f"{tiny}: --arrivals 1e+08 per hour over the data's 0.00139 hours expects 138,616 "
+        "orders, more than the cap of 100,000 (sor.data.arrivals.MAX_ARRIVALS); lower "
+        "--arrivals or give a shorter market"
+    )
+
+
+def _drawn_day(date: str, times: list[str], sha: str) -> OrdersDay:
+    drawn = _blotter([(f"{date}T{t}Z", "buy", 100 * (k + 1)) for k, t in enumerate(times)])
+    day = _day(date, drawn, list(range(len(times))), [[(100 * (k + 1), 10.0)] * 2
+                                                       for k in range(len(times))])  # fmt: skip
+    return dataclasses.replace(day, sha256=sha, drawn=drawn)
+
+
+def test_the_days_draws_join_into_one_blotter_that_reads_back_the_same(tmp_path: Path) -> None:
+    later = _drawn_day("2024-08-02", ["13:31:00", "13:32:00", "13:33:00"], "b")
+    earlier = _drawn_day("2024-08-01", ["13:31:00", "13:40:00"], "a")
+    repeat = dataclasses.replace(earlier, source="copy.csv")  # one file given twice
+    blotter, days = drawn_blotter([later, _unread("x.csv"), earlier, repeat])
+    # the earlier day's orders first, each day's in time order, numbered from 1
+    assert blotter.ids == ("1", "2", "3", "4", "5") and blotter.lines == (2, 3, 4, 5, 6)
+    assert blotter.sizes.tolist() == [100, 200, 100, 200, 300]
+    assert [d.orders.tolist() for d in days] == [[2, 3, 4], [], [0, 1], [0, 1]]
+    written = tmp_path / "drawn.csv"
+    blotter.table().write_csv(written)
+    read = read_blotter(written)
+    assert (read.ids, read.lines, read.sides) == (blotter.ids, blotter.lines, blotter.sides)
+    assert read.time_ns.tolist() == blotter.time_ns.tolist()
+    assert read.sizes.tolist() == blotter.sizes.tolist()
+    report = build_orders_evaluation(days, blotter, _settings(1), skip_bad_rows=False)
+    assert (report["summary"]["orders"], report["summary"]["scored_orders"]) == (5, 3)
+
+
+@pytest.mark.parametrize(
+    ("flags", "line"),
+    [
+        (["--model", "ck"],
+         "sor: error: --arrivals: --model ck over a blotter is not yet supported; use --model "
+         "static"),
+        (["--side", "sell"],
+         "sor: error: --arrivals: each order gives its own time, end, side and size; drop --side"),
+        (["--orders", "b.csv"], "sor: error: --arrivals draws a blotter: it excludes --orders "
+         "(give one of them)"),
+    ],
+)  # fmt: skip
+def test_what_arrivals_cannot_take_is_refused_in_one_line_before_any_cluster(
+    tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], line: str
+) -> None:
+    from cli_run import run_main
+
+    outcome = run_main(
+        ["evaluate", "--data", str(tiny), "--arrivals", "60", "--train-days", "1",
+         "--json-out", str(tmp_path / "e.json"), "--orders-out", str(tmp_path / "o.csv"),
+         "--no-plot", "-q", *flags],
+        capsys,
+    )  # fmt: skip
+    assert outcome.returncode == 2
+    assert outcome.stderr.splitlines() == [line]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_flag_of_arrivals_without_it_is_refused(
+    tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli_run import run_main
+
+    outcome = run_main(["evaluate", "--data", str(tiny), "--orders-out", str(tmp_path / "o.csv"),
+                        "--no-plot", "-q"], capsys)  # fmt: skip
+    assert outcome.returncode == 2
+    assert outcome.stderr.splitlines() == [
+        "sor: error: --orders-out writes the blotter --arrivals draws: give --arrivals"
+    ]

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from sor.app.settings import EvaluateFlags
+    from sor.data.blotter import Blotter
     from sor.evaluation.run import Evaluation
 
 log = logging.getLogger("sor")
@@ -46,6 +47,8 @@ class EvaluateSettings:
     orders: Path | None = None
     """The blotter of parent orders (``--orders``), each routed on its day; None: one order
     a day, of the configuration's side and size."""
+    orders_out: Path | None = None
+    """Where ``--orders-out`` writes the blotter the days drew (``--arrivals``)."""
 
     @classmethod
     def from_flags(
@@ -57,6 +60,7 @@ class EvaluateSettings:
         skip_bad_rows: bool = False,
         publisher: int | None = None,
         orders: Path | None = None,
+        orders_out: Path | None = None,
     ) -> EvaluateSettings:
         """Resolve the settings: each from its flag (of ``flags``, or ``scheduler``), else
         its ``SOR_`` variable, else the configuration file (``config``, else
@@ -68,7 +72,8 @@ class EvaluateSettings:
             The configuration file is unreadable or sets what ``sor evaluate`` cannot take
             (a window, both a scheduler and local workers), ``--workers`` comes with a
             scheduler or passes the cores, a ck-only setting comes with the static model,
-            or ``orders`` comes with model ck or a side or size of its own.
+            or a blotter (``orders``, ``--arrivals``) comes with model ck or a side or size
+            of its own, or a blotter's flag without it.
         """
         from sor.app.config import BacktestOptions, source_options
         from sor.app.orders import check_orders_options
@@ -83,8 +88,14 @@ class EvaluateSettings:
                 "day file whole"
             )
         # the backtest's settings resolve as sor backtest resolves them
-        options = BacktestOptions.resolve(flags, file_config, config_file, orders=orders)
+        options = BacktestOptions.resolve(flags, file_config, config_file, orders=orders,
+                                          orders_out=orders_out)  # fmt: skip
         check_orders_options(flags, options)
+        if options.blotter and options.model == "ck":
+            source = "--orders" if orders is not None else "--arrivals"
+            raise SorError(
+                f"{source}: --model ck over a blotter is not yet supported; use --model static"
+            )
         source_options(None, publisher)  # checks the publisher's range
         if file_config.dask.scheduler is not None and file_config.dask.workers is not None:
             raise SorError(
@@ -114,9 +125,11 @@ class EvaluateSettings:
             publisher=publisher,
             read_timeout_s=flags.read_timeout,
             max_download_bytes=flags.max_download,
+            order_horizon_ns=options.order_horizon_ns,
+            arrivals=options.arrivals,
         )
         return cls(evaluation, address, pick(flags.workers, file_config.dask.workers),
-                   flags.worker_timeout, orders)  # fmt: skip
+                   flags.worker_timeout, orders, orders_out)  # fmt: skip
 
 
 def find_days(inputs: Sequence[str], settings: EvaluateSettings) -> list[str]:
@@ -140,18 +153,21 @@ class EvaluateOutputs:
 
     json_out: Path = Path(DEFAULT_EVALUATION_REPORT)
     plot: Path | None = Path(DEFAULT_EVALUATION_FIGURE)
+    orders_out: Path | None = None
 
     def check(self, days: Sequence[str], orders: Path | None = None) -> None:
         """Raise ``SorError`` unless the report and the figure can be written where asked,
-        in a format the figure's suffix names, apart from each other, from every local
-        day file of ``days`` (and its LOBSTER orderbook) and from the blotter ``orders``."""
+        in a format the figure's suffix names, apart from each other and from the drawn
+        blotter's ``--orders-out``, from every local day file of ``days`` (and its LOBSTER
+        orderbook) and from the blotter ``orders``."""
         from sor.app.runs import BacktestOptions
         from sor.data.lobster import input_files
         from sor.evaluation.days import is_url
 
         local = [Path(day.removeprefix("file://")) for day in days if not is_url(day)]
         files = [file for day in local for file in input_files(day)]
-        BacktestOptions(json_out=self.json_out, plot=self.plot).check_outputs([*files, orders])
+        BacktestOptions(json_out=self.json_out, plot=self.plot,
+                        orders_out=self.orders_out).check_outputs([*files, orders])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -160,6 +176,8 @@ class EvaluateResult:
 
     report: dict[str, Any]
     """The JSON report, as ``sor evaluate`` writes it to ``--json-out``."""
+    drawn: Blotter | None = None
+    """The orders the days drew (``--arrivals``), as ``--orders-out`` writes them."""
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -208,19 +226,26 @@ def run(days: Sequence[str], settings: EvaluateSettings, *, quiet: bool = False)
     evaluation = settings.evaluation
     kernels = day_kernels(days, evaluation.config.model,
                           source_options(None, evaluation.publisher))  # fmt: skip
+    drawn: list[Blotter] = []
     report = evaluate(
         days, evaluation, scheduler=settings.scheduler, workers=settings.workers,
         worker_timeout_s=settings.worker_timeout_s, quiet=quiet, compile_kernels=kernels,
-        blotter=blotter,
+        blotter=blotter, on_drawn=drawn.append,
     )  # fmt: skip
-    return EvaluateResult(report)
+    if drawn:  # where the drawn orders are kept, as sor backtest --arrivals says it
+        orders_out = settings.orders_out
+        report["run"]["orders_file"] = None if orders_out is None else str(orders_out)
+    return EvaluateResult(report, drawn[0] if drawn else None)
 
 
 def write(result: EvaluateResult, outputs: EvaluateOutputs) -> None:
-    """Write the report and (unless ``outputs.plot`` is None) the figure, each atomically."""
+    """Write the report, (unless ``outputs.plot`` is None) the figure and (with
+    ``--arrivals``) the drawn blotter to ``outputs.orders_out``, each atomically."""
     from sor.app.runs import write_atomically
 
     text = result.text()
     write_atomically(outputs.json_out, "--json-out", lambda p: p.write_text(text, encoding="utf-8"))
     if outputs.plot is not None:
         write_atomically(outputs.plot, "--plot", result.write_plot, suffix=".png")
+    if outputs.orders_out is not None and result.drawn is not None:
+        write_atomically(outputs.orders_out, "--orders-out", result.drawn.table().write_csv)

@@ -37,6 +37,9 @@ from sor.cli.common import (
     with_default,
 )
 from sor.core.defaults import (
+    DEFAULT_ARRIVAL_SIDES,
+    DEFAULT_ARRIVAL_SIZE_MEDIAN,
+    DEFAULT_ARRIVAL_SIZE_SIGMA,
     DEFAULT_EVALUATION_FIGURE,
     DEFAULT_EVALUATION_REPORT,
     DEFAULT_MAX_DOWNLOAD,
@@ -104,6 +107,57 @@ def evaluate(
             "route each on the day holding its time; score the days' orders (static model)."
         ),
     ] = None,
+    order_horizon: Annotated[
+        float | None,
+        Opt(
+            help=with_default(
+                "--orders, --arrivals: seconds after its time an order without an end ends "
+                "(at most with its day).",
+                "the end of its day",
+            )
+        ),
+    ] = None,
+    arrivals: Annotated[
+        float | None,
+        Opt(
+            help="Draw each day's orders: Poisson arrivals at this many orders per hour over "
+            "the day's span, seeded by --seed and the day's date; excludes --orders."
+        ),
+    ] = None,
+    arrival_size_median: Annotated[
+        int | None,
+        Opt(
+            help=with_default(
+                "--arrivals: median shares of an order (log-normal sizes, in lots of 100).",
+                DEFAULT_ARRIVAL_SIZE_MEDIAN,
+            )
+        ),
+    ] = None,
+    arrival_size_sigma: Annotated[
+        float | None,
+        Opt(
+            help=with_default(
+                "--arrivals: log-sd of the sizes around the median; 0: every order the median.",
+                f"{DEFAULT_ARRIVAL_SIZE_SIGMA:g}",
+            )
+        ),
+    ] = None,
+    arrival_sides: Annotated[
+        str | None,
+        Opt(
+            help=with_default(
+                "--arrivals: buy, sell or both (each order either side, even odds).",
+                DEFAULT_ARRIVAL_SIDES,
+            )
+        ),
+    ] = None,
+    orders_out: Annotated[
+        Path | None,
+        Opt(
+            help="--arrivals: write the days' drawn orders here (CSV), for --orders to repeat "
+            "the run."
+        ),
+    ] = None,
     scheduler: Annotated[
         str | None,
         Opt(
@@ -143,7 +197,9 @@ def evaluate(
             "temporary directory): 500MB, 20GB, ..."
         ),
     ] = DEFAULT_MAX_DOWNLOAD,
-    seed: Annotated[int, Opt(help="Seed of the bootstrap.")] = DEFAULT_SEED,
+    seed: Annotated[
+        int, Opt(help="Seed of the bootstrap, and of the orders --arrivals draws.")
+    ] = DEFAULT_SEED,
     resamples: Annotated[int, Opt(help="Bootstrap resamples.")] = DEFAULT_RESAMPLES,
     json_out: Annotated[Path, Opt(help="Where to write the report.")] = Path(
         DEFAULT_EVALUATION_REPORT
@@ -170,6 +226,7 @@ def evaluate(
     Example: sor evaluate --data days/ --train-days 5 --workers 2
     Example: sor evaluate --data 'days/*.csv' --model ck --scheduler tcp://10.0.0.5:8786
     Example: sor evaluate --data days/ --orders blotter.csv --train-days 5
+    Example: sor evaluate --data days/ --arrivals 600 --order-horizon 60 --orders-out b.csv
     """
     setup_logging(quiet)
     from sor.streaming.broker import stop_on_signals
@@ -195,13 +252,16 @@ def evaluate(
                 "max_ts_distance": max_ts_distance, "train_days": train_days,
                 "resamples": resamples, "worker_timeout": worker_timeout,
                 "read_timeout": read_timeout, "max_download": _size("max-download", max_download),
+                "order_horizon": order_horizon, "arrivals": arrivals,
+                "arrival_size_median": arrival_size_median,
+                "arrival_size_sigma": arrival_size_sigma, "arrival_sides": arrival_sides,
             },
         )  # fmt: skip
         settings = app_evaluate.EvaluateSettings.from_flags(
             flags, config=config, scheduler=scheduler, skip_bad_rows=skip_bad_rows,
-            publisher=publisher, orders=orders,
+            publisher=publisher, orders=orders, orders_out=orders_out,
         )  # fmt: skip
-        outputs = app_evaluate.EvaluateOutputs(json_out, None if no_plot else plot)
+        outputs = app_evaluate.EvaluateOutputs(json_out, None if no_plot else plot, orders_out)
         days = app_evaluate.find_days([*(data or []), *(more or [])], settings)
         outputs.check(days, orders)
         result = app_evaluate.run(days, settings, quiet=quiet)

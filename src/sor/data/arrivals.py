@@ -68,17 +68,25 @@ class ArrivalLaw:
 
 
 def draw_arrivals(
-    first_ns: int, last_ns: int, law: ArrivalLaw, seed: int, *, path: Path = ARRIVALS
+    first_ns: int,
+    last_ns: int,
+    law: ArrivalLaw,
+    seed: int,
+    *,
+    path: Path = ARRIVALS,
+    allow_none: bool = False,
 ) -> Blotter:
     """Draw the orders of ``law`` arriving over ``[first_ns, last_ns]`` (ns since the epoch,
     inclusive), seeded by ``seed``; each without an end (the data's, or the order horizon's)
     and with its row number as its id, as a blotter file without those columns reads.
+    ``allow_none``: a draw of no order gives an empty blotter (one day of many may draw
+    none) rather than an error.
 
     Raises
     ------
     ConfigError
         The span expects, or the draw gives, more than :data:`MAX_ARRIVALS` orders; or the
-        draw gives none.
+        draw gives none (unless ``allow_none``).
     """
     span_ns = last_ns - first_ns
     expected = law.rate_per_hour * span_ns / NANOS_PER_HOUR
@@ -88,7 +96,7 @@ def draw_arrivals(
     count = int(rng.poisson(expected))
     if count > MAX_ARRIVALS:
         raise ConfigError(_too_many(law, span_ns, f"drew {count:,} orders"))
-    if count == 0:
+    if count == 0 and not allow_none:
         raise ConfigError(
             f"--arrivals {law.rate_per_hour:g} per hour over the data's {_hours(span_ns)} "
             "drew no order: raise the rate or give a longer market"

@@ -177,6 +177,51 @@ def build_orders_evaluation(
     }
 
 
+def drawn_blotter(outcomes: Sequence[OrdersDay]) -> tuple[Blotter, list[OrdersDay]]:
+    """Join the orders each day drew (``--arrivals``) into one blotter, and point each
+    day's orders into it; return the blotter and the days.
+
+    The blotter holds the days' orders in the days' order (:func:`order_days`; a day
+    whose input repeats an earlier one's content drew the same orders, held once),
+    each day's in time order, numbered from 1 (``id``) and from line 2 as a file of them
+    reads: written out (``--orders-out``), ``--orders`` reads back the same orders. An
+    order routed with an order horizon carries its end.
+    """
+    import dataclasses
+
+    import polars as pl
+
+    from sor.data.arrivals import ARRIVALS
+
+    distinct, _ = distinct_days([o for o in outcomes if o.drawn is not None])
+    offsets: dict[tuple[str, str | None], int] = {}
+    parts: list[Blotter] = []
+    count = 0
+    for day in order_days(distinct):
+        assert day.drawn is not None
+        offsets[series_of(day), day.sha256] = count
+        parts.append(day.drawn)
+        count += len(day.drawn)
+    blotter = Blotter(
+        path=ARRIVALS, ids=tuple(str(k + 1) for k in range(count)),
+        time_ns=np.concatenate([p.time_ns for p in parts] or [np.zeros(0, dtype=np.int64)]),
+        end_ns=np.concatenate([p.end_ns for p in parts] or [np.zeros(0, dtype=np.int64)]),
+        sides=tuple(side for p in parts for side in p.sides),
+        sizes=np.concatenate([p.sizes for p in parts] or [np.zeros(0, dtype=np.int64)]),
+        lines=tuple(range(2, count + 2)), carried=pl.DataFrame(),
+    )  # fmt: skip
+    days = []
+    for day in outcomes:
+        if day.drawn is not None:  # a repeated day's draw is its first's: the same orders
+            offset = offsets[series_of(day), day.sha256]
+            day = dataclasses.replace(
+                day, orders=day.orders + offset, drawn=None,
+                skipped=tuple((k + offset, reason) for k, reason in day.skipped),
+            )  # fmt: skip
+        days.append(day)
+    return blotter, days
+
+
 def _check_one_instrument(days: Sequence[OrdersDay]) -> None:
     """Refuse days of several instruments: a blotter's orders name none."""
     labels = dict.fromkeys(series_of(day) for day in days)
@@ -363,7 +408,8 @@ def _order(
     order: _Order, day: OrdersDay, blotter: Blotter, best: int, chosen: int | None
 ) -> dict[str, Any]:
     k = order.index
-    side, end = blotter.sides[k], int(blotter.end_ns[k])
+    side = blotter.sides[k]
+    end = int(blotter.end_ns[k]) if day.ends is None else int(day.ends[order.at])
     mid = float(day.arrival_mid[order.at])
     baselines = _strategies(day, order, blotter, best)
     del baselines["router"]

@@ -27,9 +27,17 @@ from sor.evaluation.tasks import DayOutcome, DaySpec, OrdersDay
 from sor.static.backtest import BacktestConfig
 
 if TYPE_CHECKING:
+    from sor.data.arrivals import ArrivalLaw
     from sor.data.blotter import Blotter
 
 log = logging.getLogger("sor")
+
+DAY_SEED_RULE = (
+    "each day draws its orders over its first to its last kept row, seeded by the first "
+    "64-bit word of numpy.random.SeedSequence([seed, YYYYMMDD]).generate_state(1, uint64), "
+    "the UTC date of the day's first kept row: the same seed draws a day's orders the same "
+    "whatever the other days of the run and the workers"
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,11 @@ class Evaluation:
     publisher: int | None = None
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
     max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES
+    order_horizon_ns: int | None = None
+    """Over a blotter: ns after its time an order without an end ends (None: with its day)."""
+    arrivals: ArrivalLaw | None = None
+    """The law each day draws its orders from (``--arrivals``), seeded from :attr:`seed`
+    and the day's date (:func:`sor.evaluation.tasks.day_seed`); None: no draw."""
 
     def spec(self, index: int, source: str) -> DaySpec:
         """The task of the day file ``source``."""
@@ -55,6 +68,8 @@ class Evaluation:
             ck_settings=self.ck_settings, skip_bad_rows=self.skip_bad_rows,
             max_ts_distance_ns=self.max_ts_distance_ns, publisher=self.publisher,
             read_timeout_s=self.read_timeout_s, max_download_bytes=self.max_download_bytes,
+            order_horizon_ns=self.order_horizon_ns, arrivals=self.arrivals,
+            arrivals_seed=self.seed,
         )  # fmt: skip
 
     def settings(self) -> RunRecord:
@@ -89,12 +104,16 @@ def evaluate(
     quiet: bool = False,
     compile_kernels: Callable[[], object] | None = None,
     blotter: Blotter | None = None,
+    on_drawn: Callable[[Blotter], object] | None = None,
 ) -> dict[str, Any]:
     """Evaluate the day files of ``inputs`` (paths, directories, globs or URLs) on the Dask
     cluster at ``scheduler``, else on a local cluster of ``workers`` processes; return the
     report object. ``compile_kernels`` readies this process and each worker
     (:func:`sor.evaluation.cluster.run_days`). With a ``blotter``, each day routes the
-    blotter's orders that fall in it (:mod:`sor.evaluation.orders`).
+    blotter's orders that fall in it (:mod:`sor.evaluation.orders`); with
+    ``evaluation.arrivals``, the orders each day draws, joined into one blotter
+    (:func:`sor.evaluation.orders.drawn_blotter`) that ``on_drawn`` receives before the
+    report is built.
 
     Raises
     ------
@@ -123,11 +142,22 @@ def evaluate(
         outcomes = run_days(client, specs, quiet=quiet, worker_timeout_s=worker_timeout_s,
                             read_timeout_s=read_timeout_s, compile_kernels=compile_kernels,
                             orders=orders)  # fmt: skip
-    if blotter is not None:
-        from sor.evaluation.orders import build_orders_evaluation
+    if blotter is not None or evaluation.arrivals is not None:
+        from sor.evaluation.orders import build_orders_evaluation, drawn_blotter
 
         days = [o for o in outcomes if isinstance(o, OrdersDay)]
-        return build_orders_evaluation(days, blotter, evaluation.settings(),
-                                       skip_bad_rows=evaluation.skip_bad_rows)  # fmt: skip
+        if blotter is None:
+            blotter, days = drawn_blotter(days)
+            if on_drawn is not None:
+                on_drawn(blotter)
+        report = build_orders_evaluation(days, blotter, evaluation.settings(),
+                                         skip_bad_rows=evaluation.skip_bad_rows)  # fmt: skip
+        run = report["run"]
+        horizon = evaluation.order_horizon_ns
+        run["order_horizon_s"] = None if horizon is None else horizon / 1e9
+        if evaluation.arrivals is not None:
+            run["arrivals"] = {**evaluation.arrivals.as_dict(), "seed": evaluation.seed,
+                               "day_seed": DAY_SEED_RULE}  # fmt: skip
+        return report
     return build_evaluation([o for o in outcomes if isinstance(o, DayOutcome)],
                             evaluation.settings())  # fmt: skip

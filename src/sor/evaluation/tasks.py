@@ -39,6 +39,7 @@ from sor.static.backtest import BacktestConfig, baseline_names
 if TYPE_CHECKING:
     from sor.core.domain import StrategyResult
     from sor.core.market import MarketData
+    from sor.data.arrivals import ArrivalLaw
     from sor.data.blotter import Blotter
 
 """Baselines of model ck scored out of sample. Its ``passive`` strategy is left out: it
@@ -65,6 +66,9 @@ class DaySpec:
     publisher: int | None = None  # a LOBSTER day's venue (else Nasdaq's)
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S  # a URL's server, per read
     max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES  # a URL's copy
+    order_horizon_ns: int | None = None  # a blotter's order without an end: else the day's
+    arrivals: ArrivalLaw | None = None  # the day draws its own orders (--arrivals)
+    arrivals_seed: int = 0  # the run's seed, from which each day's draw is seeded
 
     @property
     def source_options(self) -> SourceOptions | None:
@@ -120,8 +124,12 @@ class OrdersDay:
     not complete) under each set, in the order of :func:`parameter_sets`; ``baselines``
     (orders x 3 x 3) the same of the baselines of its side (the best quote, TWAP, VWAP);
     ``arrival_mid`` its arrival mid ($, NaN where a side shows no price) and ``depth`` the
-    shares displayed at its arrival on the side it takes. ``skipped`` pairs each order of
-    the day left out by ``--skip-bad-rows`` with its reason.
+    shares displayed at its arrival on the side it takes; ``ends`` its end as routed (ns:
+    its own, else its time plus the order horizon, at most the day's last row; None: every
+    order ends with the day). ``skipped`` pairs each order of the day left out by
+    ``--skip-bad-rows`` with its reason. ``drawn`` holds, under ``--arrivals``, every order
+    the day drew (``orders`` and ``skipped`` index it; an order routed with the horizon
+    carries its end), else None.
 
     A day whose scan of its times finds no order in them is not read: ``read`` is False, and
     it has no instrument, digest or window.
@@ -138,6 +146,8 @@ class OrdersDay:
     arrival_mid: np.ndarray
     depth: np.ndarray
     skipped: tuple[tuple[int, str], ...] = ()
+    ends: np.ndarray | None = None
+    drawn: Blotter | None = None
 
     @classmethod
     def without_orders(
@@ -148,6 +158,7 @@ class OrdersDay:
         market: MarketData | None = None,
         instrument: Instrument | None = None,
         skipped: tuple[tuple[int, str], ...] = (),
+        drawn: Blotter | None = None,
     ) -> OrdersDay:
         """A day that routes no order: unread (``market`` None), or read and holding none."""
         from sor.report.builder import report_window
@@ -161,7 +172,7 @@ class OrdersDay:
             sha256=market.sha256 if market is not None else None, window=window,
             orders=np.zeros(0, dtype=np.int64), search=np.zeros((0, sets, 3), dtype=np.int64),
             baselines=np.zeros((0, 3, 3), dtype=np.int64), arrival_mid=np.zeros(0),
-            depth=np.zeros(0, dtype=np.int64), skipped=skipped,
+            depth=np.zeros(0, dtype=np.int64), skipped=skipped, drawn=drawn,
         )  # fmt: skip
 
 
@@ -207,7 +218,7 @@ def run_day(spec: DaySpec, orders: Blotter | None = None) -> list[Outcome] | Day
             spec.source, max_bytes=spec.max_download_bytes, read_timeout_s=spec.read_timeout_s
         ) as path:
             try:
-                if orders is not None:
+                if orders is not None or spec.arrivals is not None:
                     return [_orders_day(spec, orders, path)]
                 try:
                     return [_run(spec, path, first_instrument(path))]
@@ -349,19 +360,21 @@ def _outcome(
     )
 
 
-def _orders_day(spec: DaySpec, blotter: Blotter, path: Path) -> OrdersDay:
-    """Route the orders of ``blotter`` whose time falls in the day at ``path``, each on its
-    own window under every parameter set (:func:`sor.static.orders.run_orders`); read the
-    day only where a scan of its times finds one."""
+def _orders_day(spec: DaySpec, blotter: Blotter | None, path: Path) -> OrdersDay:
+    """Route the orders of ``blotter`` whose time falls in the day at ``path`` (None: the
+    orders ``spec.arrivals`` draws over the day's span, :func:`day_seed`), each on its own
+    window under every parameter set (:func:`sor.static.orders.run_orders`); read the day
+    only where a scan of its times finds one of the blotter's."""
     from sor.data.reader import read_market
     from sor.data.span import time_span
     from sor.static.orders import run_orders
 
     sets = len(spec.config.grid.parameter_sets())
-    span = time_span(path, spec.source_options)
-    times = blotter.time_ns
-    if span is not None and not ((times >= span[0]) & (times <= span[1])).any():
-        return OrdersDay.without_orders(spec.source, sets)
+    if blotter is not None:
+        span = time_span(path, spec.source_options)
+        times = blotter.time_ns
+        if span is not None and not ((times >= span[0]) & (times <= span[1])).any():
+            return OrdersDay.without_orders(spec.source, sets)
     try:
         instrument = first_instrument(path) or _instrument_of(path)
         market = read_market(
@@ -369,19 +382,25 @@ def _orders_day(spec: DaySpec, blotter: Blotter, path: Path) -> OrdersDay:
             source=spec.source_options,
         )  # fmt: skip
     except MixedInstrumentsError:
+        flag = "--orders" if blotter is not None else "--arrivals"
         raise DataError(
             "holds the rows of more than one instrument, and a blotter's orders name none: "
-            "give sor evaluate --orders one instrument's days",
+            f"give sor evaluate {flag} one instrument's days",
             path=str(path),
         ) from None
     _check_rows(market)
     first, last = market.first_ts, market.last_ts
     assert first is not None and last is not None
+    drawn = None
+    if blotter is None:
+        drawn = _drawn(spec, first, last)
+        blotter = drawn
+    times = blotter.time_ns
     inside = np.flatnonzero((times >= first) & (times <= last))
-    mine, rows, skipped = _placed(blotter, inside, market, spec.skip_bad_rows)
+    mine, rows, skipped = _placed(blotter, inside, market, spec)
     if not len(mine):
-        return OrdersDay.without_orders(spec.source, sets, market=market,
-                                        instrument=instrument, skipped=skipped)  # fmt: skip
+        return OrdersDay.without_orders(spec.source, sets, market=market, instrument=instrument,
+                                        skipped=skipped, drawn=drawn)  # fmt: skip
     result = run_orders(market, mine, spec.config, workers=1)
     from sor.report.builder import report_window
     from sor.report.tca import arrival_mids, displayed_depth
@@ -401,7 +420,37 @@ def _orders_day(spec: DaySpec, blotter: Blotter, path: Path) -> OrdersDay:
         arrival_mid=arrival_mids(result),
         depth=displayed_depth(market.snapshots, mine.time_ns, mine.sides),
         skipped=skipped,
+        ends=mine.end_ns,
+        drawn=drawn,
     )
+
+
+def day_seed(seed: int, first_ns: int) -> int:
+    """The seed of one day's ``--arrivals`` draw: the first 64-bit word of
+    ``numpy.random.SeedSequence([seed, YYYYMMDD])``, the date (UTC) of the day's first kept
+    row. It depends on the run's seed and the day's date only: not on the worker that runs
+    the day, nor on which other days the run holds."""
+    from sor.core.timestamps import format_timestamp
+
+    date = int(format_timestamp(first_ns)[:10].replace("-", ""))
+    return int(np.random.SeedSequence([seed, date]).generate_state(1, dtype=np.uint64)[0])
+
+
+def _drawn(spec: DaySpec, first: int, last: int) -> Blotter:
+    """The orders ``spec.arrivals`` draws over ``[first, last]``; with an order horizon,
+    each ends with it (at most at ``last``), as the day routes it."""
+    from sor.data.arrivals import draw_arrivals
+
+    assert spec.arrivals is not None
+    try:
+        drawn = draw_arrivals(first, last, spec.arrivals, day_seed(spec.arrivals_seed, first),
+                              allow_none=True)  # fmt: skip
+    except SorError as exc:  # too many orders: say which day
+        raise DataError(str(exc), path=spec.source) from None
+    if spec.order_horizon_ns is None:
+        return drawn
+    ends = drawn.time_ns + np.minimum(spec.order_horizon_ns, last - drawn.time_ns)
+    return dataclasses.replace(drawn, end_ns=ends)
 
 
 def _figures(result: StrategyResult) -> tuple[int, int, int]:
@@ -425,11 +474,12 @@ def _subset(blotter: Blotter, rows: np.ndarray) -> Blotter:
 
 
 def _placed(
-    blotter: Blotter, rows: np.ndarray, market: MarketData, skip_bad_rows: bool
+    blotter: Blotter, rows: np.ndarray, market: MarketData, spec: DaySpec
 ) -> tuple[Blotter, np.ndarray, tuple[tuple[int, str], ...]]:
     """Place the orders of ``blotter`` at ``rows`` (those whose time falls in the day) on
-    the day's data: an order without an end ends with the day. Return them, their rows in
-    the blotter, and those left out with their reason.
+    the day's data: an order without an end ends ``spec.order_horizon_ns`` after its time,
+    at most with the day (with the day without a horizon). Return them (each with its end),
+    their rows in the blotter, and those left out with their reason.
 
     An order ending after the day's data, or whose window holds no snapshot, is an error
     naming its line, or with ``skip_bad_rows`` left out (``end_after_data``,
@@ -445,11 +495,14 @@ def _placed(
 
     ts = market.snapshots["ts_event"]
     first, last = int(ts[0]), int(ts[-1])
-    orders = _subset(blotter, rows)
-    if not skip_bad_rows:
-        return orders.within(first, last), rows, ()
+    orders, horizon = _subset(blotter, rows), spec.order_horizon_ns
+    if not spec.skip_bad_rows:
+        return orders.within(first, last, horizon_ns=horizon), rows, ()
     late = (orders.end_ns != OPEN_END) & (orders.end_ns > last)
-    ends = np.where(orders.end_ns == OPEN_END, last, orders.end_ns)
+    open_end = (
+        last if horizon is None else orders.time_ns + np.minimum(horizon, last - orders.time_ns)
+    )
+    ends = np.where(orders.end_ns == OPEN_END, open_end, orders.end_ns)
     empty = ~late & (
         np.searchsorted(ts, orders.time_ns, side="left") >= np.searchsorted(ts, ends, side="right")
     )
@@ -457,4 +510,4 @@ def _placed(
     bad = late | empty
     skipped = tuple((int(rows[k]), str(reasons[k])) for k in np.flatnonzero(bad))
     kept = rows[~bad]
-    return _subset(blotter, kept).within(first, last), kept, skipped
+    return _subset(blotter, kept).within(first, last, horizon_ns=horizon), kept, skipped
