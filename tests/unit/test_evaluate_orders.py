@@ -270,9 +270,6 @@ def test_a_day_holding_no_order_is_not_read(tiny: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("flags", "blotter", "line"),
     [
-        (["--model", "ck"], "time,side,size\n2024-08-01T13:36:33Z,buy,100\n",
-         "sor: error: --orders: --model ck over a blotter is not yet supported; use --model "
-         "static"),
         (["--order-size", "500"], "time,side,size\n2024-08-01T13:36:33Z,buy,100\n",
          "sor: error: --orders: each order gives its own time, end, side and size; drop "
          "--order-size"),
@@ -379,9 +376,6 @@ def test_the_days_draws_join_into_one_blotter_that_reads_back_the_same(tmp_path:
 @pytest.mark.parametrize(
     ("flags", "line"),
     [
-        (["--model", "ck"],
-         "sor: error: --arrivals: --model ck over a blotter is not yet supported; use --model "
-         "static"),
         (["--side", "sell"],
          "sor: error: --arrivals: each order gives its own time, end, side and size; drop --side"),
         (["--orders", "b.csv"], "sor: error: --arrivals draws a blotter: it excludes --orders "
@@ -415,3 +409,34 @@ def test_a_flag_of_arrivals_without_it_is_refused(
     assert outcome.stderr.splitlines() == [
         "sor: error: --orders-out writes the blotter --arrivals draws: give --arrivals"
     ]
+
+
+def test_a_day_under_model_ck_routes_its_orders_at_every_point_as_backtest_does(
+    tiny: Path,
+) -> None:
+    from sor.ck.orders import run_ck_orders
+    from sor.ck.router import CKSettings
+    from sor.core.market import MarketData
+    from sor.data.events import read_events, snapshots_from_events
+
+    config = BacktestConfig(model="ck", grid=GRID)
+    blotter = _blotter(
+        [("2024-08-01T13:36:33Z", "buy", 300), ("2024-08-01T13:36:35Z", "sell", 200)]
+    )
+    spec = DaySpec(0, str(tiny), config, horizons_s=(0.5, 1.0), ck_settings=CKSettings())
+    outcome = run_day(spec, blotter)
+    assert isinstance(outcome, list) and isinstance(outcome[0], OrdersDay)
+    day = outcome[0]
+    assert day.search.shape == (2, 4, 3)  # two sets, two horizons each
+    events = read_events(tiny)
+    market = MarketData(snapshots_from_events(events), source=str(tiny), events=events)
+    first, last = (parse_timestamp(day.window[end]) for end in ("start", "end"))
+    alone = run_ck_orders(market, blotter.within(first, last), config, horizons_s=(0.5, 1.0),
+                          workers=1)  # fmt: skip
+    for at, order in enumerate(alone.orders):
+        expected = [(r.total_fill, r.total_cash_nanos) for r in order.search]
+        assert [(f, c) for f, c, _ in day.search[at].tolist()] == expected
+        baselines = [order.baselines[name] for name in order.config.side.baselines]
+        assert [(f, c) for f, c, _ in day.baselines[at].tolist()] == [
+            (b.total_fill, b.total_cash_nanos) for b in baselines
+        ]

@@ -72,8 +72,8 @@ class EvaluateSettings:
             The configuration file is unreadable or sets what ``sor evaluate`` cannot take
             (a window, both a scheduler and local workers), ``--workers`` comes with a
             scheduler or passes the cores, a ck-only setting comes with the static model,
-            or a blotter (``orders``, ``--arrivals``) comes with model ck or a side or size
-            of its own, or a blotter's flag without it.
+            or a blotter (``orders``, ``--arrivals``) comes with a side or size of its own,
+            or a blotter's flag without it.
         """
         from sor.app.config import BacktestOptions, source_options
         from sor.app.orders import check_orders_options
@@ -91,11 +91,6 @@ class EvaluateSettings:
         options = BacktestOptions.resolve(flags, file_config, config_file, orders=orders,
                                           orders_out=orders_out)  # fmt: skip
         check_orders_options(flags, options)
-        if options.blotter and options.model == "ck":
-            source = "--orders" if orders is not None else "--arrivals"
-            raise SorError(
-                f"{source}: --model ck over a blotter is not yet supported; use --model static"
-            )
         source_options(None, publisher)  # checks the publisher's range
         if file_config.dask.scheduler is not None and file_config.dask.workers is not None:
             raise SorError(

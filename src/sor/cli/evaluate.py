@@ -104,7 +104,7 @@ def evaluate(
         Path | None,
         Opt(
             help="Blotter CSV, one parent order a row (time, side, size; optional end, id): "
-            "route each on the day holding its time; score the days' orders (static model)."
+            "route each on the day holding its time; score the days' orders."
         ),
     ] = None,
     order_horizon: Annotated[

@@ -114,7 +114,7 @@ def build_orders_evaluation(
     in_sample = [_savings(days[o.day], o, blotter, best[o.day]) for o in scored]
     out_of_sample = [_savings(days[o.day], o, blotter, c) for o, c in picked]
     dates = [day_of(days[o.day]) for o in scored]
-    sets = parameter_sets(settings.config, None)
+    sets = parameter_sets(settings.config, settings.horizons_s)
     scored_days = [d for d in range(len(days)) if chosen[d] is not None]
     return {
         "summary": {

@@ -363,13 +363,12 @@ def _outcome(
 def _orders_day(spec: DaySpec, blotter: Blotter | None, path: Path) -> OrdersDay:
     """Route the orders of ``blotter`` whose time falls in the day at ``path`` (None: the
     orders ``spec.arrivals`` draws over the day's span, :func:`day_seed`), each on its own
-    window under every parameter set (:func:`sor.static.orders.run_orders`); read the day
-    only where a scan of its times finds one of the blotter's."""
-    from sor.data.reader import read_market
+    window under every parameter set (:func:`sor.static.orders.run_orders`; model ck: every
+    point, :func:`sor.ck.orders.run_ck_orders`); read the day only where a scan of its times
+    finds one of the blotter's."""
     from sor.data.span import time_span
-    from sor.static.orders import run_orders
 
-    sets = len(spec.config.grid.parameter_sets())
+    sets = len(parameter_sets(spec.config, spec.horizons_s))
     if blotter is not None:
         span = time_span(path, spec.source_options)
         times = blotter.time_ns
@@ -377,10 +376,7 @@ def _orders_day(spec: DaySpec, blotter: Blotter | None, path: Path) -> OrdersDay
             return OrdersDay.without_orders(spec.source, sets)
     try:
         instrument = first_instrument(path) or _instrument_of(path)
-        market = read_market(
-            path, skip_bad_rows=spec.skip_bad_rows, max_ts_distance_ns=spec.max_ts_distance_ns,
-            source=spec.source_options,
-        )  # fmt: skip
+        market = _orders_market(spec, path)
     except MixedInstrumentsError:
         flag = "--orders" if blotter is not None else "--arrivals"
         raise DataError(
@@ -401,7 +397,7 @@ def _orders_day(spec: DaySpec, blotter: Blotter | None, path: Path) -> OrdersDay
     if not len(mine):
         return OrdersDay.without_orders(spec.source, sets, market=market, instrument=instrument,
                                         skipped=skipped, drawn=drawn)  # fmt: skip
-    result = run_orders(market, mine, spec.config, workers=1)
+    result = _route(spec, market, mine)
     from sor.report.builder import report_window
     from sor.report.tca import arrival_mids, displayed_depth
 
@@ -423,6 +419,40 @@ def _orders_day(spec: DaySpec, blotter: Blotter | None, path: Path) -> OrdersDay
         ends=mine.end_ns,
         drawn=drawn,
     )
+
+
+def _orders_market(spec: DaySpec, path: Path) -> MarketData:
+    """The day as a blotter's run reads it once: model ck with every event, its snapshots
+    those of the events (as :func:`_ck`'s)."""
+    from sor.data.reader import read_market
+
+    if spec.horizons_s is None:
+        return read_market(
+            path, skip_bad_rows=spec.skip_bad_rows, max_ts_distance_ns=spec.max_ts_distance_ns,
+            source=spec.source_options,
+        )  # fmt: skip
+    from sor.core.market import MarketData
+    from sor.core.paths import file_sha256
+    from sor.data.events import read_events, snapshots_from_events
+
+    events = read_events(
+        path, skip_bad_rows=spec.skip_bad_rows, max_ts_distance_ns=spec.max_ts_distance_ns,
+        source=spec.source_options,
+    )  # fmt: skip
+    return MarketData(snapshots_from_events(events), source=str(path), sha256=file_sha256(path),
+                      events=events)  # fmt: skip
+
+
+def _route(spec: DaySpec, market: MarketData, orders: Blotter) -> Any:
+    """The day's orders routed under every parameter set (model ck: every point)."""
+    if spec.horizons_s is None:
+        from sor.static.orders import run_orders
+
+        return run_orders(market, orders, spec.config, workers=1)
+    from sor.ck.orders import run_ck_orders
+
+    return run_ck_orders(market, orders, spec.config, horizons_s=spec.horizons_s,
+                         settings=spec.ck_settings, workers=1)  # fmt: skip
 
 
 def day_seed(seed: int, first_ns: int) -> int:
