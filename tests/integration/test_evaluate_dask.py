@@ -287,6 +287,9 @@ def test_orders_drawn_per_day_written_out_repeat_the_run_under_orders(
     # an order ends ten seconds after its time, at most with its day
     assert all(o["end"] <= report["days"][o["day"]]["window"]["end"] for o in orders)
     assert [o["id"] for o in orders] == [str(k + 1) for k in range(len(orders))]
+    router = report["tca"]["strategies"]["router"]  # measured over days, in each day's task
+    assert router["shortfall_vs_interval_vwap_bps"] is not None
+    assert router["markout_bps"]["1"] is not None
     outcome = run_main(["evaluate", *common, "--orders", str(drawn), "--json-out", str(again)],
                        capsys)  # fmt: skip
     assert outcome.returncode == 0, outcome.stderr

@@ -440,3 +440,40 @@ def test_a_day_under_model_ck_routes_its_orders_at_every_point_as_backtest_does(
         assert [(f, c) for f, c, _ in day.baselines[at].tolist()] == [
             (b.total_fill, b.total_cash_nanos) for b in baselines
         ]
+
+
+def test_a_day_measures_each_order_against_its_interval_vwap_and_marks_it_out_as_backtest(
+    tiny: Path,
+) -> None:
+    from sor.data.events import read_trades
+    from sor.report.markouts import MARKOUT_HORIZONS_S
+    from sor.report.tca import orders_table, shortfall_bps
+    from sor.static.orders import run_orders
+
+    config = BacktestConfig(grid=SearchGrid((0.1,), (0.1,), (0.1,)))
+    blotter = _blotter(
+        [("2024-08-01T13:36:33Z", "buy", 3000), ("2024-08-01T13:36:34Z", "sell", 2000)]
+    )
+    outcome = run_day(DaySpec(0, str(tiny), config, order_horizon_ns=2 * NANOS), blotter)
+    assert isinstance(outcome, list) and isinstance(outcome[0], OrdersDay)
+    day = outcome[0]
+    assert day.vwap is not None and day.markouts is not None
+    assert day.baseline_markouts is not None
+    market = dataclasses.replace(read_market(tiny), trades=read_trades(tiny))
+    placed = blotter.within(*(parse_timestamp(day.window[e]) for e in ("start", "end")),
+                            horizon_ns=2 * NANOS)  # fmt: skip
+    table = orders_table(run_orders(market, placed, config, workers=1))
+    marks = [f"markout_{h}s_bps" for h in MARKOUT_HORIZONS_S]
+    assert np.isfinite(day.vwap).all() and np.isfinite(day.markouts).any()
+    for at, k in enumerate(day.orders.tolist()):
+        side = blotter.sides[k]
+        rows = table.filter(pl.col("id") == blotter.ids[k]).rows(named=True)
+        figures = [day.markouts[at, 0], *day.baseline_markouts[at]]
+        for row, measured in zip(rows, figures, strict=True):
+            px = row["avg_fill_px"]
+            assert (
+                shortfall_bps(px, float(day.vwap[at]), side)
+                == row["shortfall_vs_interval_vwap_bps"]
+            )
+            expected = [np.nan if row[m] is None else row[m] for m in marks]
+            np.testing.assert_array_equal(measured, expected)

@@ -431,6 +431,14 @@ def _order(
     }
 
 
+def _order_markouts(day: OrdersDay, at: int, chosen: int) -> list[list[float]]:
+    """The markouts of the day's order ``at`` per strategy (the router under the set
+    ``chosen``, then each baseline), per horizon; NaN where the day measured none."""
+    if day.markouts is None or day.baseline_markouts is None:
+        return [[float("nan")] * len(MARKOUT_HORIZONS_S)] * 4
+    return [day.markouts[at, chosen].tolist(), *day.baseline_markouts[at].tolist()]
+
+
 def _tca(
     days: Sequence[OrdersDay],
     scored: Sequence[_Order],
@@ -447,15 +455,17 @@ def _tca(
         strategies = _strategies(day, order, blotter, set_)
         router = strategies["router"]
         mid = float(day.arrival_mid[order.at])
+        vwap = float("nan") if day.vwap is None else float(day.vwap[order.at])
+        marks = _order_markouts(day, order.at, set_)
         rows += [
             OrderRow(
                 order=j, strategy=name, value=value,
                 shortfall=shortfall_bps(value.avg_fill_px, mid, side),
                 saving=None if name == "router" else savings_bps(value, router, side),
-                # not measured over days yet: a day's task returns no prints nor book
-                versus_vwap=None, markouts=dict.fromkeys(MARKOUT_HORIZONS_S, float("nan")),
+                versus_vwap=shortfall_bps(value.avg_fill_px, vwap, side),
+                markouts=dict(zip(MARKOUT_HORIZONS_S, mark, strict=True)),
             )
-            for name, value in strategies.items()
+            for (name, value), mark in zip(strategies.items(), marks, strict=True)
         ]  # fmt: skip
     names = ("router", *BASELINES)
     times = np.array([blotter.time_ns[o.index] for o in scored], dtype=np.int64)

@@ -129,7 +129,11 @@ class OrdersDay:
     order ends with the day). ``skipped`` pairs each order of the day left out by
     ``--skip-bad-rows`` with its reason. ``drawn`` holds, under ``--arrivals``, every order
     the day drew (``orders`` and ``skipped`` index it; an order routed with the horizon
-    carries its end), else None.
+    carries its end), else None. ``vwap`` holds each order's interval VWAP (the market's
+    trade prints over its window, $; NaN without a print), ``markouts`` the router's
+    markouts (orders x parameter sets x :data:`~sor.report.markouts.MARKOUT_HORIZONS_S`,
+    bps, :func:`sor.report.tca.order_markouts`) and ``baseline_markouts`` the baselines'
+    (orders x 3 x horizons); None where not measured.
 
     A day whose scan of its times finds no order in them is not read: ``read`` is False, and
     it has no instrument, digest or window.
@@ -148,6 +152,9 @@ class OrdersDay:
     skipped: tuple[tuple[int, str], ...] = ()
     ends: np.ndarray | None = None
     drawn: Blotter | None = None
+    vwap: np.ndarray | None = None
+    markouts: np.ndarray | None = None
+    baseline_markouts: np.ndarray | None = None
 
     @classmethod
     def without_orders(
@@ -401,9 +408,13 @@ def _orders_day(spec: DaySpec, blotter: Blotter | None, path: Path) -> OrdersDay
     from sor.report.builder import report_window
     from sor.report.tca import arrival_mids, displayed_depth
 
-    search = [[_figures(row) for row in o.search] for o in result.orders]
-    baselines = [[_figures(o.baselines[name]) for name in o.config.side.baselines]
-                 for o in result.orders]  # fmt: skip
+    search = np.array([[_figures(row) for row in o.search] for o in result.orders],
+                      dtype=np.int64).reshape(len(mine), sets, 3)  # fmt: skip
+    baselines = np.array([[_figures(o.baselines[name]) for name in o.config.side.baselines]
+                          for o in result.orders], dtype=np.int64).reshape(len(mine), 3, 3)  # fmt: skip
+    trades = _trades(spec, market, path)
+    from sor.report.tca import interval_vwaps
+
     return OrdersDay(
         source=spec.source,
         read=True,
@@ -411,13 +422,46 @@ def _orders_day(spec: DaySpec, blotter: Blotter | None, path: Path) -> OrdersDay
         sha256=market.sha256,
         window=report_window(first, last),
         orders=rows,
-        search=np.array(search, dtype=np.int64).reshape(len(mine), sets, 3),
-        baselines=np.array(baselines, dtype=np.int64).reshape(len(mine), 3, 3),
+        search=search,
+        baselines=baselines,
         arrival_mid=arrival_mids(result),
         depth=displayed_depth(market.snapshots, mine.time_ns, mine.sides),
         skipped=skipped,
         ends=mine.end_ns,
         drawn=drawn,
+        vwap=interval_vwaps(trades, mine.time_ns, mine.end_ns),
+        markouts=_markouts(market, mine, search),
+        baseline_markouts=_markouts(market, mine, baselines),
+    )
+
+
+def _trades(spec: DaySpec, market: MarketData, path: Path) -> np.ndarray:
+    """The day's trade prints: from its events (model ck), else read for them alone (a
+    pass over the file's top level, as ``sor backtest --orders`` reads them)."""
+    from sor.data.events import read_trades, trades_of
+
+    if market.events is not None:
+        return trades_of(market.events)
+    return read_trades(
+        path, skip_bad_rows=spec.skip_bad_rows, max_ts_distance_ns=spec.max_ts_distance_ns,
+        source=spec.source_options,
+    )  # fmt: skip
+
+
+def _markouts(market: MarketData, orders: Blotter, figures: np.ndarray) -> np.ndarray:
+    """Per order and outcome of ``figures`` (orders x outcomes x 3, as :class:`OrdersDay`
+    keeps them), the markouts at each horizon of its completion (NaN where it did not
+    complete)."""
+    from sor.report.markouts import MARKOUT_HORIZONS_S, TopOfBook
+    from sor.report.tca import order_markouts
+
+    count, outcomes = figures.shape[:2]
+    done = figures[:, :, 2].reshape(-1)
+    signs = np.repeat([side.sign for side in orders.sides], outcomes)
+    marks = order_markouts([None if t == NO_TIME else int(t) for t in done.tolist()],
+                           signs.tolist(), TopOfBook.of_snapshots(market.snapshots))  # fmt: skip
+    return np.stack([marks[h] for h in MARKOUT_HORIZONS_S], axis=-1).reshape(
+        count, outcomes, len(MARKOUT_HORIZONS_S)
     )
 
 
