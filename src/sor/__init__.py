@@ -4,7 +4,7 @@ As a library (docs/api.md)::
 
     import sor
 
-    run = sor.backtest("l1_day.csv", order_size=5000, model="ck")
+    run = sor.backtest("market.csv", order_size=5000, model="ck")
     run.report["savings_vs_baselines_bps"], run.fills, run.search, run.plot()
 
 Names are imported on first use, so ``import sor`` stays quick.

@@ -14,7 +14,7 @@ import pytest
 
 from cli_run import REPO, run_main
 from sor.app.runs import write_atomically
-from sor.core.paths import input_file_problem
+from sor.core.paths import NO_SUCH_FILE, input_file_problem
 
 
 def _fifo(folder: Path) -> Path:
@@ -40,7 +40,7 @@ def _folder(folder: Path) -> Path:
 
 
 CASES = {
-    "missing": (lambda folder: folder / "absent.csv", "no such data file"),
+    "missing": (lambda folder: folder / "absent.csv", NO_SUCH_FILE),
     "a directory": (_folder, "is a directory, not a data file"),
     "a FIFO": (_fifo, "is not a regular file (a FIFO): sor reads a data file more than once"),
     "a symlink loop": (_loop, "is a symlink loop: following its links never reaches a file"),

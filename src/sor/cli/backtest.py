@@ -229,11 +229,11 @@ def backtest(
     The JSON report goes to stdout and --json-out, the figure to --plot.
 
     \b
-    Example: sor backtest --data l1_day.csv --order-size 5000 --lambda-over 0.1,0.4
-    Example: sor backtest --data l1_day.csv --model ck --horizon 0.5,2 --latency-us 250
+    Example: sor backtest --data market.csv --order-size 5000 --lambda-over 0.1,0.4
+    Example: sor backtest --data market.csv --model ck --horizon 0.5,2 --latency-us 250
     Example: sor backtest --kafka localhost:9092 --topic mock_l1_stream
-    Example: sor backtest --data l1_day.csv --orders blotter.csv --orders-report orders.csv
-    Example: sor backtest --data l1_day.csv --arrivals 120 --order-horizon 300 --orders-out b.csv
+    Example: sor backtest --data market.csv --orders blotter.csv --orders-report orders.csv
+    Example: sor backtest --data market.csv --arrivals 120 --order-horizon 300 --orders-out b.csv
     """
     setup_logging(quiet)
     with user_errors():

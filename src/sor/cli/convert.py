@@ -20,6 +20,7 @@ from sor.cli.common import (
     user_errors,
 )
 from sor.core.errors import SorError
+from sor.core.paths import NO_SUCH_FILE
 
 log = logging.getLogger("sor")
 
@@ -54,7 +55,7 @@ def convert(
 
         form = output_format(out)
         if not data.is_file():
-            raise SorError(f"no such data file: {data}")
+            raise SorError(f"{data}: {NO_SUCH_FILE}")
         options = source_options(lobster_book, publisher)
         from sor.data.lobster import input_files
 

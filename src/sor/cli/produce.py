@@ -78,8 +78,8 @@ def produce(
     start and an end marker.
 
     \b
-    Example: sor produce --data l1_day.csv --bootstrap localhost:9092 --speed 10
-    Example: sor produce --data l1_day.csv --dry-run | head
+    Example: sor produce --data market.csv --bootstrap localhost:9092 --speed 10
+    Example: sor produce --data market.csv --dry-run | head
     """
     setup_logging(quiet)
     with user_errors():

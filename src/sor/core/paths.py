@@ -38,6 +38,14 @@ def input_file_problem(path: Path) -> str | None:
     return f"is not a regular file ({kind}): sor reads a data file more than once"
 
 
+NO_SUCH_FILE = (
+    "no such data file (sor generate --out FILE writes a market; the README's section "
+    "'Your own data' says where real ones come from)"
+)
+"""The problem of a data path where there is nothing: the README's examples name files, such
+as l1_day.csv, that a new user has not got yet."""
+
+
 def _unreachable(path: Path, exc: OSError) -> str:
     """The problem of a path whose ``stat`` failed with ``exc``."""
     if exc.errno == errno.ELOOP:
@@ -45,7 +53,7 @@ def _unreachable(path: Path, exc: OSError) -> str:
     if exc.errno == errno.ENOENT and path.is_symlink():
         return f"is a symlink to {os.readlink(path)}, which does not exist"
     if exc.errno == errno.ENOENT:
-        return "no such data file"
+        return NO_SUCH_FILE
     return f"cannot be reached: {exc.strerror or exc}"
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from sor.core.defaults import DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_READ_TIMEOUT_S
 from sor.core.errors import DataError, SorError
-from sor.core.paths import check_input_file
+from sor.core.paths import NO_SUCH_FILE, check_input_file
 
 CHUNK_BYTES = 1 << 20
 DAY_SUFFIXES = (".csv", ".dbn", ".dbn.zst")
@@ -101,7 +101,7 @@ def _expand_url(text: str, read_timeout_s: float) -> list[str]:
         else:
             names = [path] if fs.isfile(path) else []
         if not names:
-            raise DataError("no such data file", path=text)
+            raise DataError(NO_SUCH_FILE, path=text)
     except _read_errors() as exc:
         raise _read_error(exc, text, read_timeout_s, "cannot list") from exc
     return sorted(fs.unstrip_protocol(n) for n in names)
