@@ -13,6 +13,9 @@ import typer
 
 from sor.app.config import source_options  # noqa: F401 -- as the commands import it
 from sor.core.defaults import (
+    DEFAULT_ARRIVAL_SIDES,
+    DEFAULT_ARRIVAL_SIZE_MEDIAN,
+    DEFAULT_ARRIVAL_SIZE_SIGMA,
     DEFAULT_BOOTSTRAP,
     DEFAULT_CK_LAMBDA_OVER,
     DEFAULT_CK_LAMBDA_UNDER,
@@ -131,6 +134,33 @@ KAFKA_CONFIG_HELP = "TOML file; its [kafka] section applies. Else SOR_CONFIG."
 SKIP_HELP = "Skip unparseable rows, counting them per reason."
 SkipBadRowsFlag = Annotated[bool, Opt(help=SKIP_HELP, show_default=False)]
 QuietFlag = Annotated[bool, Opt("--quiet", "-q", help="No progress bar; log warnings only.")]
+ArrivalSizeMedianFlag = Annotated[
+    int | None,
+    Opt(
+        help=with_default(
+            "--arrivals: median shares of an order (log-normal sizes, in lots of 100).",
+            DEFAULT_ARRIVAL_SIZE_MEDIAN,
+        )
+    ),
+]
+ArrivalSizeSigmaFlag = Annotated[
+    float | None,
+    Opt(
+        help=with_default(
+            "--arrivals: log-sd of the sizes around the median; 0: every order the median.",
+            f"{DEFAULT_ARRIVAL_SIZE_SIGMA:g}",
+        )
+    ),
+]
+ArrivalSidesFlag = Annotated[
+    str | None,
+    Opt(
+        help=with_default(
+            "--arrivals: buy, sell or both (each order either side, even odds).",
+            DEFAULT_ARRIVAL_SIDES,
+        )
+    ),
+]
 NoPlotFlag = Annotated[bool, Opt("--no-plot", help="Do not draw the figure.")]
 PlotFlag = Annotated[Path, Opt(help="Where to write the figure.")]
 KafkaConfigFlag = Annotated[Path | None, Opt(help=KAFKA_CONFIG_HELP)]

@@ -10,6 +10,9 @@ import typer
 
 from sor.cli.common import (
     TS_DISTANCE_HELP,
+    ArrivalSidesFlag,
+    ArrivalSizeMedianFlag,
+    ArrivalSizeSigmaFlag,
     CrossingFillFlag,
     FallbackQueueModelFlag,
     FeeFlag,
@@ -37,9 +40,6 @@ from sor.cli.common import (
     with_default,
 )
 from sor.core.defaults import (
-    DEFAULT_ARRIVAL_SIDES,
-    DEFAULT_ARRIVAL_SIZE_MEDIAN,
-    DEFAULT_ARRIVAL_SIZE_SIGMA,
     DEFAULT_EVALUATION_FIGURE,
     DEFAULT_EVALUATION_REPORT,
     DEFAULT_MAX_DOWNLOAD,
@@ -124,33 +124,9 @@ def evaluate(
             "the day's span, seeded by --seed and the day's date; excludes --orders."
         ),
     ] = None,
-    arrival_size_median: Annotated[
-        int | None,
-        Opt(
-            help=with_default(
-                "--arrivals: median shares of an order (log-normal sizes, in lots of 100).",
-                DEFAULT_ARRIVAL_SIZE_MEDIAN,
-            )
-        ),
-    ] = None,
-    arrival_size_sigma: Annotated[
-        float | None,
-        Opt(
-            help=with_default(
-                "--arrivals: log-sd of the sizes around the median; 0: every order the median.",
-                f"{DEFAULT_ARRIVAL_SIZE_SIGMA:g}",
-            )
-        ),
-    ] = None,
-    arrival_sides: Annotated[
-        str | None,
-        Opt(
-            help=with_default(
-                "--arrivals: buy, sell or both (each order either side, even odds).",
-                DEFAULT_ARRIVAL_SIDES,
-            )
-        ),
-    ] = None,
+    arrival_size_median: ArrivalSizeMedianFlag = None,
+    arrival_size_sigma: ArrivalSizeSigmaFlag = None,
+    arrival_sides: ArrivalSidesFlag = None,
     orders_out: Annotated[
         Path | None,
         Opt(

@@ -19,7 +19,7 @@ import numpy as np
 
 from sor.core.domain import StrategyResult
 from sor.core.errors import DataError, SorError
-from sor.core.intervals import CONFIDENCE, MIN_CLUSTERS, cluster_bootstrap_mean
+from sor.core.intervals import CONFIDENCE, MIN_CLUSTERS
 from sor.core.search import best_index
 from sor.core.timestamps import format_timestamp
 from sor.core.types import Side
@@ -28,6 +28,7 @@ from sor.evaluation.report import (
     RunRecord,
     _run,
     _spread,
+    dated_aggregate,
     day_of,
     distinct_days,
     order_days,
@@ -319,21 +320,8 @@ def _savings(
 def _aggregate(
     values: Sequence[float | None], dates: Sequence[str], settings: RunRecord
 ) -> dict[str, Any]:
-    """The mean of the orders' savings, its interval clustered by trading date (none from
-    fewer than :data:`MIN_CLUSTERS` dates: ``no_interval`` says why), its share won."""
-    known = [(v, date) for v, date in zip(values, dates, strict=True) if v is not None]
-    interval = cluster_bootstrap_mean(
-        [v for v, _ in known], [date for _, date in known], seed=settings.seed,
-        resamples=settings.resamples, unit="order", cluster="trading date",
-    )  # fmt: skip
-    return {
-        "mean": interval.mean,
-        "ci95": None if interval.low is None else [interval.low, interval.high],
-        "orders": interval.units,
-        "dates": interval.clusters,
-        "no_interval": interval.why,
-        "win_share": sum(v > 0 for v, _ in known) / len(known) if known else None,
-    }
+    """The orders' savings aggregated over their trading dates (as days' are)."""
+    return dated_aggregate(values, dates, settings, unit="order")
 
 
 def _mean(values: Sequence[float | None]) -> float | None:

@@ -230,18 +230,25 @@ def build_evaluation(outcomes: Sequence[DayOutcome], settings: RunRecord) -> dic
 def _aggregate(
     values: Sequence[float | None], days: Sequence[ScoredDay], settings: RunRecord
 ) -> dict[str, Any]:
-    """The mean of a day's savings over ``days``, its interval clustered by trading date
-    (none from fewer than :data:`MIN_CLUSTERS` dates: ``no_interval`` says why), its share
-    of days won."""
-    known = [(v, day_of(d.outcome)) for v, d in zip(values, days, strict=True) if v is not None]
+    """The daily savings' aggregate over ``days`` (:func:`dated_aggregate`)."""
+    return dated_aggregate(values, [day_of(d.outcome) for d in days], settings, unit="day")
+
+
+def dated_aggregate(
+    values: Sequence[float | None], dates: Sequence[str], settings: RunRecord, *, unit: str
+) -> dict[str, Any]:
+    """The mean of savings (one per ``unit``: a day, an order), its interval clustered by
+    trading date (none from fewer than :data:`MIN_CLUSTERS` dates: ``no_interval`` says
+    why), and the share won; null values are left out."""
+    known = [(v, date) for v, date in zip(values, dates, strict=True) if v is not None]
     interval = cluster_bootstrap_mean(
         [v for v, _ in known], [date for _, date in known], seed=settings.seed,
-        resamples=settings.resamples, unit="day", cluster="trading date",
+        resamples=settings.resamples, unit=unit, cluster="trading date",
     )  # fmt: skip
     return {
         "mean": interval.mean,
         "ci95": None if interval.low is None else [interval.low, interval.high],
-        "days": interval.units,
+        f"{unit}s": interval.units,
         "dates": interval.clusters,
         "no_interval": interval.why,
         "win_share": sum(v > 0 for v, _ in known) / len(known) if known else None,
