@@ -40,6 +40,7 @@ if __name__ == "__main__":
         "bench_fills.py",
         "bench_fill_agreement.py",
         "bench_orders.py",
+        "bench_ck_orders.py",
         "bench_orderlevel.py",  # needs ../shared/data; says so where it is absent
         "bench_evaluate.py",  # last: minutes, and about 3.5 GB of temporary day files
     ):
