@@ -92,9 +92,9 @@ class CkOrdersResult(OrdersResult):
 
 
 def order_passes(points: int) -> int:
-    """Return how many times :func:`run_ck_orders` reports each order done: once, and once
-    more for passive when the search has more than one point to choose from."""
-    return 1 if points == 1 else 2
+    """Return how many times :func:`run_ck_orders` reports each order done: once (passive
+    runs with the router, at each horizon of the search)."""
+    return 1
 
 
 def _strategy(name: str, outcome: Outcome, order_size: int) -> StrategyResult:
@@ -147,7 +147,14 @@ def run_ck_orders(
         lo, hi = spans[k]
         return ck_window(events[lo:hi], orders[k], settings, horizons_s, market.source)
 
-    def route(k: int) -> tuple[tuple[StrategyResult, ...], dict[str, StrategyResult]]:
+    # passive splits its orders equally whatever the parameters: its outcome at a point is
+    # its outcome at the point's horizon, so each order runs it once per horizon, beside the
+    # router, and its window is prepared once (no second pass once the point is chosen)
+    passive_points = {p.horizon_s: p for p in reversed(points)}
+
+    def route(
+        k: int,
+    ) -> tuple[tuple[StrategyResult, ...], dict[str, StrategyResult], dict[float, StrategyResult]]:
         order, ready = orders[k], prepare(k)
         size = order.order_size
         search = tuple(
@@ -157,36 +164,28 @@ def run_ck_orders(
         cut = window(market, int(blotter.time_ns[k]), int(blotter.end_ns[k]))
         baselines = {name: _strategy(name, o, size)
                      for name, o in snapshot_outcomes(ready, cut, order).items()}  # fmt: skip
-        if len(points) == 1:  # the chosen point is known: passive runs now, not in a second pass
-            baselines["passive"] = _passive(ready, points[0], size)
-        return search, baselines
+        passives = {h: _passive(ready, p, size) for h, p in passive_points.items()}
+        return search, baselines, passives
 
     # processes: a run is mostly Python, which holds the GIL (the forked workers inherit the
     # market and its events; each order's window is cut and prepared in its worker)
     routed = run_grid(route, range(len(orders)), workers=workers, on_done=on_order,
                       processes=True)  # fmt: skip
-    unfilled = [sum(s[p].unfilled for s, _ in routed) for p in range(len(points))]
+    unfilled = [sum(s[p].unfilled for s, _, _ in routed) for p in range(len(points))]
     # a sell's proceeds count against its cost: one ordering rule for both sides
     cash = [
-        sum(o.side.sign * s[p].total_cash_nanos for o, (s, _) in zip(orders, routed, strict=True))
+        sum(o.side.sign * s[p].total_cash_nanos
+            for o, (s, _, _) in zip(orders, routed, strict=True))
         for p in range(len(points))
-    ]
+    ]  # fmt: skip
     best = best_index(list(zip(unfilled, cash, strict=True)))
-    if len(points) > 1:
-
-        def rest(k: int) -> StrategyResult:
-            return _passive(prepare(k), points[best], orders[k].order_size)
-
-        passives = run_grid(rest, range(len(orders)), workers=workers, on_done=on_order,
-                            processes=True)  # fmt: skip
-        for (_, baselines), passive in zip(routed, passives, strict=True):
-            baselines["passive"] = passive
+    chosen_s = points[best].horizon_s
     outcomes = tuple(
         OrderOutcome(order, search, {
-            name: baselines[name]
+            name: {**baselines, "passive": passives[chosen_s]}[name]
             for name in (*baseline_names(order.side), "passive", "static")
         })
-        for order, (search, baselines) in zip(orders, routed, strict=True)
+        for order, (search, baselines, passives) in zip(orders, routed, strict=True)
     )  # fmt: skip
     venues, order_level = _order_level(events)
     return CkOrdersResult(config, market, blotter, points, outcomes, best, settings,
