@@ -509,6 +509,10 @@ def advance(
     (``queue_model`` one of :data:`QUEUE_MODELS`, with ``fallback`` one of
     :data:`L2_QUEUE_MODELS` for the venues a ``FIFO`` run cannot see order by order;
     ``crossing_fill`` of :data:`CROSSING_FILLS`, ``trade_fill`` of :data:`TRADE_FILLS`)."""
+    if start >= len(events) or events["ts_event"][start] > until_ns:
+        # no event to apply: the compiled pass would change nothing and fill nothing (the
+        # router asks this after every order it sends, most often at one moment)
+        return start, Fills(*(np.empty(0, np.int64) for _ in range(5)))
     # at most one fill per event, and each fill buys at least one share
     capacity = max(1, min(len(events) - start, int(book.limit_qty.sum())))
     out = [np.empty(capacity, np.int64) for _ in range(5)]
