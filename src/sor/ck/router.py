@@ -124,18 +124,18 @@ def outflows(events: np.ndarray, n_venues: int) -> tuple[list[np.ndarray], list[
     """Return, per venue, event times and the cumulative outflow of its best bid (shares)."""
     times, totals = [], []
     complete = complete_books(events)
+    # the columns read, masked per venue: not whole rows, which carry every level
+    ts, bid_px, bid_sz = events["ts_event"], events["bid_px"][:, 0], events["bid_sz"][:, 0]
     for v in range(n_venues):
-        rows = events[(events["venue"] == v) & complete]
-        px, sz = rows["bid_px"][:, 0], rows["bid_sz"][:, 0]
-        flow = np.zeros(len(rows), dtype=np.int64)
-        if len(rows) > 1:
+        rows = (events["venue"] == v) & complete
+        px, sz = bid_px[rows], bid_sz[rows]
+        flow = np.zeros(len(px), dtype=np.int64)
+        if len(px) > 1:
             same = px[1:] == px[:-1]
             fell = px[1:] < px[:-1]
             flow[1:] = np.where(same, np.maximum(sz[:-1] - sz[1:], 0), 0)
             flow[1:] += np.where(fell & (px[:-1] > 0), sz[:-1], 0)
-        # contiguous copies: a field of the structured rows is strided, and every binary
-        # search on a strided array first copies it whole
-        times.append(np.ascontiguousarray(rows["ts_event"]))
+        times.append(ts[rows])  # contiguous: a binary search copies a strided array whole
         totals.append(np.cumsum(flow))
     return times, totals
 
