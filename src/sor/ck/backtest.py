@@ -320,9 +320,9 @@ def ck_window(
     """
     sell = config.side is Side.SELL
     two_c = mirror_constant(events) if sell else 0
-    if sell:
-        events = reflect_events(events, two_c)
     events, venues = attach_venues(events)
+    if sell:  # on the copy the venues were attached to: this window's own
+        events = reflect_events(events, two_c, in_place=True)
     if len(events) == 0:
         raise SorError(f"no rows of {source} fall in the window; check --start/--end")
     start = config.start_ns if config.start_ns is not None else int(events["ts_event"][0])

@@ -33,18 +33,21 @@ def reflect_price(prices: np.ndarray, two_c: int) -> np.ndarray:
     return np.where(prices > 0, two_c - prices, 0)
 
 
-def reflect_events(events: np.ndarray, two_c: int) -> np.ndarray:
+def reflect_events(events: np.ndarray, two_c: int, *, in_place: bool = False) -> np.ndarray:
     """Return the events of the reflected market (same dtype): every book level of one side
     becomes the same level of the other, so a marketable sell sweeps the bids across venues
-    and levels as a buy sweeps the asks."""
-    out = events.copy()
+    and levels as a buy sweeps the asks. With ``in_place``, ``events`` themselves become the
+    reflected market (a copy the caller owns: one copy of every row the less)."""
+    out = events if in_place else events.copy()
+    # the bids and sides as they were, before any is written over
+    bid_px, bid_sz = reflect_price(events["bid_px"], two_c), events["bid_sz"].copy()
+    side = events["side"].copy()
     out["price"] = reflect_price(events["price"], two_c)
     out["bid_px"] = reflect_price(events["ask_px"], two_c)
     out["bid_sz"] = events["ask_sz"]
-    out["ask_px"] = reflect_price(events["bid_px"], two_c)
-    out["ask_sz"] = events["bid_sz"]
+    out["ask_px"] = bid_px
+    out["ask_sz"] = bid_sz
     out["cut_px"] = reflect_price(events["cut_px"], two_c)
-    side = events["side"]
     out["side"] = side
     for old, new in _SWAP_SIDE.items():
         out["side"][side == old] = new
