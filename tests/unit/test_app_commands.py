@@ -306,8 +306,11 @@ def test_evaluate_run_returns_the_report_and_figure_the_command_writes(
     monkeypatch.delenv("SOR_CONFIG", raising=False)
     report, plot = tmp_path / "ev.json", tmp_path / "ev.png"
     outcome = run_main(["evaluate", "--data", str(days), *_evaluate_args(side=side),
-                        "--json-out", str(report), "--plot", str(plot), "--quiet"], capsys)  # fmt: skip
+                        "--json-out", str(report), "--plot", str(plot)], capsys)  # fmt: skip
     assert outcome.returncode == 0, outcome.stderr
+    # where it wrote, as every command that writes files says
+    lines = outcome.stderr.splitlines()
+    assert lines.index(f"sor: wrote {report}") < lines.index(f"sor: wrote {plot}")
 
     settings = _evaluate_settings(side=side)
     result = evaluate.run(evaluate.find_days([str(days)], settings), settings, quiet=True)

@@ -240,7 +240,10 @@ def write(result: EvaluateResult, outputs: EvaluateOutputs) -> None:
 
     text = result.text()
     write_atomically(outputs.json_out, "--json-out", lambda p: p.write_text(text, encoding="utf-8"))
+    log.info("wrote %s", outputs.json_out)
     if outputs.plot is not None:
         write_atomically(outputs.plot, "--plot", result.write_plot, suffix=".png")
+        log.info("wrote %s", outputs.plot)
     if outputs.orders_out is not None and result.drawn is not None:
         write_atomically(outputs.orders_out, "--orders-out", result.drawn.table().write_csv)
+        log.info("wrote %s", outputs.orders_out)
