@@ -10,7 +10,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -28,9 +27,10 @@ def evaluation_figure(report: dict[str, Any]) -> Figure:
     """Build the three panels of the figure from the report object."""
     summary = report["summary"]["savings_vs_baselines_bps"]
     scored = [day for day in report["days"] if day["out_of_sample"] is not None]
-    fig, (per_day, spread, sides) = plt.subplots(
-        3, 1, figsize=(10, 11), gridspec_kw={"height_ratios": [3, 2, 2]}
-    )
+    # constrained: each gap only as tall as what it holds (the day labels under the first
+    # panel would otherwise widen every gap alike)
+    fig = Figure(figsize=(10, 11), layout="constrained")
+    per_day, spread, sides = fig.subplots(3, 1, height_ratios=[3, 2, 2])
     run = report["run"]
     # over a blotter a day's point is the mean of its orders', and the interval the orders'
     orders = "orders_file" in run
@@ -53,7 +53,6 @@ def evaluation_figure(report: dict[str, Any]) -> Figure:
         f"out of sample after {report['summary']['train_days']} training days\n"
         f"savings in bps; positive: the router {verdict}"
     )
-    fig.tight_layout()
     return fig
 
 

@@ -136,7 +136,9 @@ def _rates(ax: Axes, venues: Mapping[str, Mapping[str, Any]]) -> None:
     if all(f["messages_per_s"] is None for f in venues.values()):
         _note(ax, "no rate: every row has one timestamp (a span of 0 s)")
         return
-    ax.legend(fontsize=8)
+    # headroom above the tallest bar: the legend sits there, covering none
+    ax.margins(y=0.2)
+    ax.legend(fontsize=8, ncols=2, loc="upper center")
 
 
 def _note(ax: Axes, text: str, y: float = 0.5) -> None:
