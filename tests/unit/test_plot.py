@@ -10,6 +10,7 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from figure_bounds import shown_texts, texts_outside
 from sor.ck.backtest import CkResult, run_ck_backtest
 from sor.ck.queue import attach_venues
 from sor.ck.router import arrival
@@ -25,11 +26,14 @@ from sor.report.figures import (
     MARKOUT_TITLE,
     arrival_mid,
     ck_figure,
+    drift_bps,
+    drift_line,
     nbbo_mid,
     static_figure,
     write_ck_plot,
     write_plot,
 )
+from sor.report.markouts import TopOfBook
 from sor.static.backtest import BacktestConfig, BacktestResult, run_backtest
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -252,3 +256,33 @@ def test_a_long_title_is_broken_to_fit_the_figure(
         assert long_name in title.replace("\n", " ")
         assert max(len(line) for line in title.splitlines()) <= 150
         assert len(title.splitlines()) >= 3
+
+
+@pytest.mark.parametrize("kind", ["static", "ck"])
+def test_every_text_lies_inside_the_figure(
+    kind: str, static_result: BacktestResult, ck_result: CkResult
+) -> None:
+    # the comparison under the cost panel is wider than the panel: it once ran off the left
+    fig = static_figure(static_result) if kind == "static" else ck_figure(ck_result)
+    assert texts_outside(fig) == []
+    assert len(shown_texts(fig)) > 20  # the title, the panels' titles, labels, ticks, legends
+
+
+@pytest.mark.parametrize("kind", ["static", "ck"])
+def test_the_title_gives_the_drift_one_price_path_makes_of_a_saving(
+    kind: str, static_result: BacktestResult, ck_result: CkResult, market: Path
+) -> None:
+    mid = _independent_arrival_mid(market)
+    result = static_result if kind == "static" else ck_result
+    # the mid at the window's end, from the complete books of every venue's last row
+    books = TopOfBook.of_events(read_events(market))
+    end_mid = float(books.mids_at(np.array([result.window_end_ns]))[0])
+    drift = (end_mid - mid) / mid * 1e4
+    fig = static_figure(static_result) if kind == "static" else ck_figure(ck_result)
+    last = str(fig.get_suptitle()).splitlines()[-1]
+    moved = f"{'rose' if drift > 0 else 'fell'} {abs(drift):.2f} bps"
+    assert last == (f"One price path: the mid {moved} over the window (arrival to end); a "
+                    "saving against twap or vwap of that size is mostly this drift")  # fmt: skip
+    assert len(last) <= 150
+    assert drift_line(None).startswith("One price path: its drift is undefined")
+    assert drift_bps(mid, float("nan")) is None and drift_bps(None, end_mid) is None

@@ -122,6 +122,30 @@ def ck_costs_bps(result: CkResult) -> dict[str, float | None]:
     }
 
 
+def drift_bps(arrival_mid_px: float | None, end_mid_px: float | None) -> float | None:
+    """Return the mid's move from arrival to the window's end, ``(end_mid_px -
+    arrival_mid_px) / arrival_mid_px * 1e4`` (bps, positive: the mid rose), None if
+    undefined."""
+    if arrival_mid_px is None or end_mid_px is None or np.isnan(end_mid_px):
+        return None
+    return (end_mid_px - arrival_mid_px) / arrival_mid_px * 10_000
+
+
+def drift_line(drift: float | None) -> str:
+    """Say what one price path can and cannot show: the mid's move over the window (bps),
+    of which a saving against twap or vwap of about its size is mostly made."""
+    if drift is None:
+        return (
+            "One price path: its drift is undefined (no two-sided quote at arrival or at the end)"
+        )
+    moved = "did not move" if round(drift, 2) == 0 else (
+        f"{'rose' if drift > 0 else 'fell'} {abs(drift):.2f} bps")  # fmt: skip
+    return (
+        f"One price path: the mid {moved} over the window (arrival to end); a saving against "
+        "twap or vwap of that size is mostly this drift"
+    )
+
+
 def ck_grid_bps(result: CkResult, horizon_s: float) -> tuple[list[float], list[float], np.ndarray]:
     """Return the ``lambda_under`` values, the ``theta_queue`` values and the router's cost
     (bps) per cell ``[theta, under]`` at ``horizon_s``, the least over ``lambda_over``."""
@@ -211,7 +235,7 @@ def static_figure(result: BacktestResult) -> Figure:
     _cost_bars(ax_cost, static_costs_bps(result), sell)
     side = result.config.side
     saved = {n: savings_bps(s, result.router, side) for n, s in result.baselines.items()}
-    ax_cost.set_xlabel(_wrap(comparison(saved, sell), 3), fontsize=10)
+    ax_cost.set_xlabel(_wrap(comparison(saved, sell), _STATIC_CAPTION_WIDTH), fontsize=10)
     _venue_panel(ax_venue, result, strategies, sell)
     return fig
 
@@ -234,7 +258,7 @@ def ck_figure(result: CkResult) -> Figure:
     _cost_bars(ax_cost, costs, result.sell)
     side = result.config.side
     saved = {n: savings_bps(o, result.router, side) for n, o in result.baselines.items()}
-    ax_cost.set_xlabel(_wrap(comparison(saved, result.sell), 3), fontsize=10)
+    ax_cost.set_xlabel(_wrap(comparison(saved, result.sell), _CK_CAPTION_WIDTH), fontsize=10)
     _passive_panel(ax_passive, result)
     _markout_panel(ax_marks, ck_markouts(result))
     _heat_maps(bottom, list(heat_axes), result, horizons, costs)
@@ -253,7 +277,10 @@ def _static_title(result: BacktestResult, arrival_ns: int | None, mid: float | N
         f"{result.config.model} router, "
         f"{parameters_title(params, result.search_is_arbitrary, len(result.tied_at_best))}"
     )
-    return _title(head, _arrival_phrase(arrival_ns, mid))
+    end_mid = TopOfBook.of_snapshots(result.data.snapshots).mids_at(
+        np.array([result.window_end_ns])
+    )[0]
+    return _title(head, _arrival_phrase(arrival_ns, mid), drift_line(drift_bps(mid, end_mid)))
 
 
 def _ck_title(result: CkResult) -> str:
@@ -273,7 +300,12 @@ def _ck_title(result: CkResult) -> str:
     )
     mid = result.arrival_mid_px
     arrival = "arrival mid " + (f"${mid:,.4f}" if mid is not None else "undefined")
-    return _title(head, f"{arrival} (NBBO mid once every venue has quoted)")
+    end_mid = result.book.mids_at(np.array([result.window_end_ns]))[0]
+    return _title(
+        head,
+        f"{arrival} (NBBO mid once every venue has quoted)",
+        drift_line(drift_bps(mid, end_mid)),
+    )
 
 
 def _title(*lines: str) -> str:
@@ -557,10 +589,23 @@ def _bps(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.2f} bps"
 
 
-def _wrap(text: str, parts: int) -> str:
-    """Break a comma-separated sentence into lines of about ``parts`` items."""
-    items = text.split(", ")
-    return ",\n".join(", ".join(items[k : k + parts]) for k in range(0, len(items), parts))
+def _wrap(text: str, width: int) -> str:
+    """Break a comma-separated sentence at its commas into lines of at most ``width``
+    characters (an item longer than that keeps a line of its own)."""
+    lines: list[str] = []
+    for item in text.split(", "):
+        if lines and len(lines[-1]) + len(item) + 2 <= width:
+            lines[-1] += ", " + item
+        else:
+            lines.append(item)
+    return ",\n".join(lines)
+
+
+_STATIC_CAPTION_WIDTH = 72
+"""Characters per line under the static figure's cost panel (about 6 in at 10 pt): a
+centred caption wider than its panel ran off the figure's left edge."""
+_CK_CAPTION_WIDTH = 90
+"""Characters per line under the ck figure's cost panel (about 7 in at 10 pt)."""
 
 
 def _dates(ts_ns: np.ndarray) -> np.ndarray:
