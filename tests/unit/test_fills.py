@@ -78,9 +78,13 @@ def test_the_study_counts_fills_and_marks_them_out() -> None:
     stats = stats["200"]
     # one order at t=0 per horizon: after 1 s nothing, after 2 s 50 of 200 (at 1.5 s)
     assert stats["2"]["1"] == {
-        "orders": 1, "p_any_fill": 0.0, "p_full_fill": 0.0, "mean_filled_fraction": 0.0,
+        "orders": 1, "p_any_fill": 0.0, "p_any_fill_95": None, "p_full_fill": 0.0,
+        "p_full_fill_95": None, "mean_filled_fraction": 0.0,
         "median_time_to_first_fill_s": None, "markout_bps": {"1": None, "10": None, "60": None},
+        "markout_se_bps": {"1": None, "10": None, "60": None},
+        "markout_orders": {"1": 0, "10": 0, "60": 0},
         "at_nbbo": 1.0, "mean_nbbo_distance_bps": 0.0,  # the only venue: it is the NBBO
+        "no_interval": "1 order (fill probabilities): no interval from fewer than 30",
     }  # fmt: skip
     two = stats["2"]["2"]
     assert (two["p_any_fill"], two["p_full_fill"], two["mean_filled_fraction"]) == (1, 0, 0.25)
@@ -138,9 +142,14 @@ def test_sor_fills_prints_the_json_writes_orders_and_a_figure(market: Path, tmp_
     assert set(report["venues"]) == {"2", "9"}
     assert list(report["venues"]["2"]) == ["0.5", "2", "10"]
     cell = report["venues"]["9"]["2"]
-    assert list(cell) == ["orders", "p_any_fill", "p_full_fill", "mean_filled_fraction",
-                          "median_time_to_first_fill_s", "markout_bps", "at_nbbo",
-                          "mean_nbbo_distance_bps"]  # fmt: skip
+    assert list(cell) == ["orders", "p_any_fill", "p_any_fill_95", "p_full_fill",
+                          "p_full_fill_95", "mean_filled_fraction",
+                          "median_time_to_first_fill_s", "markout_bps", "markout_se_bps",
+                          "markout_orders", "at_nbbo", "mean_nbbo_distance_bps",
+                          "no_interval"]  # fmt: skip
+    # 12 orders a venue: too few for an interval, and the cell says so
+    assert cell["p_any_fill_95"] is None and cell["markout_se_bps"]["10"] is None
+    assert cell["no_interval"].startswith(f"{cell['orders']} orders (fill probabilities)")
     # two venues: one of them often bids below the other, so not always at the NBBO
     assert 0 <= cell["at_nbbo"] <= 1 and cell["mean_nbbo_distance_bps"] >= 0
     assert list(cell["markout_bps"]) == ["1", "10", "60"] and cell["orders"] > 5
@@ -345,3 +354,23 @@ def test_a_bad_record_stops_sor_fills_in_one_line_naming_the_flag_that_skips_it(
     skipped = CliRunner().invoke(app, [*base, "--skip-bad-rows"])
     assert skipped.exit_code == 0, skipped.output
     assert json.loads(skipped.stdout)["venues"]["39"]["0.5"]["orders"] > 0
+
+
+def test_sor_fills_gives_each_probability_an_interval_and_each_markout_an_error(
+    market: Path,
+) -> None:
+    args = ["fills", "--data", str(market), "--every", "0.5", "--size", "200", "--horizon",
+            "2", "--no-plot", "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert "Wilson" in report["run"]["uncertainty"]["p_any_fill_95"]
+    for cells in report["venues"].values():
+        cell = cells["2"]
+        assert cell["orders"] >= 30
+        for key in ("p_any_fill", "p_full_fill"):
+            low, high = cell[f"{key}_95"]
+            assert low <= cell[key] <= high and high - low < 0.5
+        filled = cell["markout_orders"]["1"]
+        assert 30 <= filled <= round(cell["p_any_fill"] * cell["orders"])
+        assert cell["markout_se_bps"]["1"] > 0

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sor.app.runs import check_outputs, write_atomically
 from sor.core.errors import SorError
+from sor.core.uncertainty import MIN_UNITS
 
 if TYPE_CHECKING:
     import polars as pl
@@ -31,6 +32,19 @@ ORDER_COLUMNS = ("horizon_s", "venue", "placed", "price", "queue_ahead", "filled
                  "fill_times", "fill_sizes", "size", "nbbo_distance_bps")  # fmt: skip
 """The columns of ``--orders-out``: one row per order placed (with ``--compare``, FIFO's
 fills)."""
+
+
+UNCERTAINTY = {
+    "p_any_fill_95": "Wilson 95 % interval of the share, over the cell's orders; null with "
+    f"fewer than {MIN_UNITS} orders",
+    "markout_se_bps": "standard error of the share-weighted mean markout over the orders that "
+    "filled (each order's fills one unit; markout_orders counts them); null with fewer than "
+    f"{MIN_UNITS} such orders",
+    "independence": "orders are taken as independent: orders overlapping in time (a horizon "
+    "longer than --every) and one price path shared by all make the figures less certain "
+    "than the intervals say",
+}
+"""How the report's intervals are made, as ``run.uncertainty`` states it."""
 
 
 @dataclass(frozen=True)
@@ -213,7 +227,7 @@ def run(data: Path, settings: FillsSettings) -> FillsResult:
     run.update({
         **queue_model_entries(options.queue_model, options.fallback_queue_model, venues, exact),
         "latency_us": settings.latency_us, "markout_horizons_s": list(MARKOUT_HORIZONS_S),
-        "orders_placed": len(rows),
+        "orders_placed": len(rows), "uncertainty": UNCERTAINTY,
         **fill_rule_entries(options.crossing_fill, options.trade_fill),
     })  # fmt: skip
     if len(options.sizes) == 1:

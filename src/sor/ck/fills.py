@@ -24,6 +24,7 @@ from sor.core.defaults import DEFAULT_FILLS_EVERY_S, DEFAULT_FILLS_HORIZONS_S, D
 from sor.core.domain import NANOS_PER_SECOND
 from sor.core.errors import SorError
 from sor.core.types import Side
+from sor.core.uncertainty import MIN_UNITS, clustered_standard_error, wilson_interval
 from sor.report.markouts import MARKOUT_HORIZONS_S, TopOfBook, mark_out, share_weighted
 
 log = logging.getLogger("sor")
@@ -472,9 +473,12 @@ def _venue_stats(
     """The statistics of one venue's orders ``mine`` at one horizon (fills: mask of theirs;
     ``distance``: each one's distance from the NBBO, bps)."""
     if not len(mine):
-        return {"orders": 0, "p_any_fill": None, "p_full_fill": None,
-                "mean_filled_fraction": None, "median_time_to_first_fill_s": None,
-                "markout_bps": {str(a): None for a in marks}, **_distance(distance)}  # fmt: skip
+        return {"orders": 0, "p_any_fill": None, "p_any_fill_95": None, "p_full_fill": None,
+                "p_full_fill_95": None, "mean_filled_fraction": None,
+                "median_time_to_first_fill_s": None,
+                "markout_bps": {str(a): None for a in marks},
+                "markout_se_bps": {str(a): None for a in marks},
+                "markout_orders": {str(a): 0 for a in marks}, **_distance(distance)}  # fmt: skip
     filled = got.filled[mine]
     first_ns = np.full(len(orders), -1, np.int64)
     order_of_fill = got.fill_order[fills]
@@ -487,12 +491,37 @@ def _venue_stats(
         mean = share_weighted(values, qty)
         return None if mean is None else round(mean, 6)
 
+    # each order's fills are one unit of the markout's standard error: they share its queue
+    errors = {a: clustered_standard_error(m, qty, order_of_fill, cluster="filled order")
+              for a, m in marks.items()}  # fmt: skip
+    any_fill, full_fill = int(np.sum(filled > 0)), int(np.sum(filled >= orders.qty[mine]))
+    plural = "" if len(mine) == 1 else "s"
+    why = [f"{len(mine)} order{plural} (fill probabilities)"] if len(mine) < MIN_UNITS else []
+    short = [a for a, e in errors.items() if e.why is not None and e.mean is not None]
+    if short:
+        why.append(" / ".join(str(errors[a].clusters) for a in short) + " filled orders "
+                   f"(markouts at {' / '.join(f'{a:g}' for a in short)} s)")  # fmt: skip
     return {
         "orders": len(mine),
-        "p_any_fill": round(float(np.mean(filled > 0)), 6),
-        "p_full_fill": round(float(np.mean(filled >= orders.qty[mine])), 6),
+        "p_any_fill": round(any_fill / len(mine), 6),
+        "p_any_fill_95": _wilson(any_fill, len(mine)),
+        "p_full_fill": round(full_fill / len(mine), 6),
+        "p_full_fill_95": _wilson(full_fill, len(mine)),
         "mean_filled_fraction": round(float(np.mean(filled / orders.qty[mine])), 6),
         "median_time_to_first_fill_s": round(float(np.median(waited)), 6) if len(waited) else None,
         "markout_bps": {str(a): mean_markout(m) for a, m in marks.items()},
+        "markout_se_bps": {str(a): None if e.standard_error is None
+                           else round(e.standard_error, 6) for a, e in errors.items()},
+        "markout_orders": {str(a): e.clusters for a, e in errors.items()},
         **_distance(distance),
-    }
+        **({"no_interval": f"{', '.join(why)}: no interval from fewer than {MIN_UNITS}"}
+           if why else {}),
+    }  # fmt: skip
+
+
+def _wilson(successes: int, trials: int) -> list[float] | None:
+    """The Wilson 95 % interval of ``successes / trials`` as ``[low, high]``, rounded;
+    None from fewer than :data:`MIN_UNITS` trials."""
+    if trials < MIN_UNITS:
+        return None
+    return [round(end, 6) for end in wilson_interval(successes, trials)]

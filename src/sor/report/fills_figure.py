@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,14 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from sor.core.domain import VENUE_NAMES
+from sor.core.uncertainty import MIN_UNITS, Z_95
 from sor.report.figures import _save
 
 MARKOUT_SHOWN_S = "10"
 """The markout horizon the right panel shows (seconds, as the report's key)."""
+
+DODGE = 1.04
+"""The factor between neighbouring venues' horizons on the log axis, so bars stay apart."""
 
 
 def fills_figure(report: dict[str, Any]) -> Figure:
@@ -28,28 +33,56 @@ def fills_figure(report: dict[str, Any]) -> Figure:
     fig, axes = plt.subplots(len(studies), 2, figsize=(11, 4.2 * len(studies)),
                              layout="constrained", squeeze=False)  # fmt: skip
     for (size, venues), (left, right) in zip(studies, axes, strict=True):
-        for venue, by_horizon in venues.items():
+        for i, (venue, by_horizon) in enumerate(venues.items()):
             horizons = sorted(by_horizon, key=float)
-            x = [float(h) for h in horizons]
+            # each venue a little aside (log axis) so that its bars do not hide another's
+            dodge = DODGE ** (i - (len(venues) - 1) / 2)
+            x = [float(h) * dodge for h in horizons]
             name = VENUE_NAMES.get(int(venue), venue)
-            line = left.plot(x, [by_horizon[h]["p_any_fill"] for h in horizons], marker="o",
-                             label=f"{name} ({venue})")[0]  # fmt: skip
-            left.plot(x, [by_horizon[h]["p_full_fill"] for h in horizons], marker="o",
-                      linestyle="--", color=line.get_color())  # fmt: skip
-            marks = [by_horizon[h]["markout_bps"][MARKOUT_SHOWN_S] for h in horizons]
-            right.plot(x, [float("nan") if m is None else m for m in marks], marker="o",
-                       color=line.get_color(), label=f"{name} ({venue})")  # fmt: skip
+            cells = [by_horizon[h] for h in horizons]
+            line = left.errorbar(x, *_probability(cells, "p_any_fill"), marker="o", capsize=3,
+                                 label=f"{name} ({venue})")[0]  # fmt: skip
+            left.errorbar(x, *_probability(cells, "p_full_fill"), marker="o", capsize=3,
+                          linestyle="--", color=line.get_color())  # fmt: skip
+            right.errorbar(x, *_markout(cells), marker="o", capsize=3, color=line.get_color(),
+                           label=f"{name} ({venue})")  # fmt: skip
         _horizon_axis(left, run)
         _horizon_axis(right, run)
         left.set_ylim(-0.02, 1.02)
-        left.set_ylabel("probability (solid: any fill; dashed: full fill)")
+        left.set_ylabel(
+            "probability (solid: any fill; dashed: full fill)\n"
+            f"bars: Wilson 95 % (none under {MIN_UNITS} orders)"
+        )
         left.set_title(f"{size}-share {run['side']} orders every {run['every_s']:g} s")
         right.axhline(0, color="0.3", linewidth=0.8)
-        right.set_ylabel(f"{MARKOUT_SHOWN_S}-s markout of the fills, bps (positive = cost)")
+        right.set_ylabel(
+            f"{MARKOUT_SHOWN_S}-s markout of the fills, bps (positive = cost)\n"
+            f"bars: 1.96 standard errors (none under {MIN_UNITS} filled orders)"
+        )
         right.set_title(f"{run['queue_model']} queue, latency {run['latency_us']:g} us"
                         f"{_rules(run)}")  # fmt: skip
         left.legend(fontsize=8)
     return fig
+
+
+def _probability(cells: list[dict[str, Any]], key: str) -> tuple[list[float], list[list[float]]]:
+    """A probability per cell and its Wilson interval as error bars below and above (NaN
+    where the cell has none)."""
+    values = [_number(c[key]) for c in cells]
+    ends = [c.get(f"{key}_95") or (math.nan, math.nan) for c in cells]
+    return values, [[v - lo for v, (lo, _) in zip(values, ends, strict=True)],
+                    [hi - v for v, (_, hi) in zip(values, ends, strict=True)]]  # fmt: skip
+
+
+def _markout(cells: list[dict[str, Any]]) -> tuple[list[float], list[float]]:
+    """The shown markout per cell and 1.96 standard errors of it (NaN where none)."""
+    values = [_number(c["markout_bps"][MARKOUT_SHOWN_S]) for c in cells]
+    errors = [Z_95 * _number(c.get("markout_se_bps", {}).get(MARKOUT_SHOWN_S)) for c in cells]
+    return values, errors
+
+
+def _number(value: float | None) -> float:
+    return math.nan if value is None else float(value)
 
 
 def _horizon_axis(ax: Any, run: dict[str, Any]) -> None:
