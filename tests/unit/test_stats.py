@@ -102,6 +102,37 @@ def test_markouts_sign_the_mid_move_by_the_trade(tmp_path: Path) -> None:
     facts = report["overall"]
     assert facts["markout_bps"]["1"] == pytest.approx((up + down) / 2, rel=1e-5)
     assert facts["markout_trades"] == {"1": 2, "2.5": 2}
+    # two trades: far fewer blocks of time than a standard error needs
+    assert facts["markout_se_bps"] == {"1": None, "2.5": None}
+    assert facts["markout_blocks"] == {"1": 2, "2.5": 2}
+    assert "blocks" in report["uncertainty"]["markout_se_bps"]
+
+
+def test_a_markout_gets_a_standard_error_from_enough_blocks_of_time(tmp_path: Path) -> None:
+    # a buy every second for 40 s and a sell each half second after: the mid moves one tick
+    # with each trade, up after a buy, back after a sell: each trade's 0.25-s block is its
+    # own unit; at 2 s the trades of each 2-s block make one unit, 21 of them (1 s to 40.5 s)
+    rows = [_row(T0)]
+    for i in range(40):
+        t = T0 + (i + 1) * S
+        rows += [_row(t, action="T", side="B", price=ASK),
+                 _row(t + S // 10, bid=BID + 0.01, ask=ASK + 0.01),
+                 _row(t + S // 2, action="T", side="A", price=BID + 0.01,
+                      bid=BID + 0.01, ask=ASK + 0.01),
+                 _row(t + 6 * S // 10)]  # fmt: skip
+    rows.append(_row(T0 + 50 * S))
+    report = file_stats(
+        _write(tmp_path / "blocks.csv", rows), FactSettings(horizons_s=(0.25, 2.0))
+    ).report
+    facts = report["overall"]
+    assert facts["markout_trades"] == {"0.25": 80, "2": 80}
+    mid = (BID + ASK) / 2
+    moves = np.tile([0.01 / mid * 1e4, 0.01 / (mid + 0.01) * 1e4], 40)
+    assert facts["markout_blocks"]["0.25"] == 80
+    assert facts["markout_se_bps"]["0.25"] == pytest.approx(
+        np.std(moves, ddof=1) / np.sqrt(80), rel=1e-4
+    )
+    assert facts["markout_blocks"]["2"] == 21 and facts["markout_se_bps"]["2"] is None
 
 
 def test_spread_sizes_and_turnover_are_time_weighted(tmp_path: Path) -> None:

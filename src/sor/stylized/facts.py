@@ -22,6 +22,7 @@ from sor.core.defaults import (
     DEFAULT_TICK,
 )
 from sor.core.domain import NANOS_PER_SECOND, dollars_to_nanos
+from sor.core.uncertainty import clustered_standard_error
 from sor.stylized.book import Book
 
 
@@ -315,6 +316,8 @@ def _markouts(
     before = prices.before(ts)
     means: dict[str, float | None] = {}
     counts: dict[str, int] = {}
+    errors: dict[str, float | None] = {}
+    blocks: dict[str, int] = {}
     for seconds in settings.horizons_s:
         later = ts + round(seconds * NANOS_PER_SECOND)
         after = prices.at(later)
@@ -322,7 +325,13 @@ def _markouts(
         moves = sign[use] * (after[use] - before[use]) / before[use] * 1e4
         means[_key(seconds)] = float(moves.mean()) if len(moves) else None
         counts[_key(seconds)] = int(use.sum())
-    return {"markout_bps": means, "markout_trades": counts}
+        # trade signs persist and markouts of trades less than a horizon apart share the
+        # mid's moves: trades of one horizon-long block of time are one unit, not many
+        error = clustered_standard_error(moves, np.ones(len(moves)), ts[use] // _width(seconds))
+        errors[_key(seconds)] = error.standard_error
+        blocks[_key(seconds)] = error.clusters
+    return {"markout_bps": means, "markout_trades": counts, "markout_se_bps": errors,
+            "markout_blocks": blocks}  # fmt: skip
 
 
 def _sums(book: Book, settings: FactSettings) -> Sums:

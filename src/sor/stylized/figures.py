@@ -96,7 +96,7 @@ def _ofi(ax: Axes, stats: Stats) -> None:
     xs = np.array([flow.min(), flow.max()])
     intercept = change.mean() - fit["slope"] * flow.mean()
     # R² is undefined (null) when the mid never moves: the slope is then exactly 0
-    r2 = "" if fit["r2"] is None else f", R² {fit['r2']:.2f}"
+    r2 = "" if fit["r2"] is None else f", R² {fit['r2']:.2f} over {fit['intervals']} intervals"
     ax.plot(xs, intercept + fit["slope"] * xs, color="black",
             label=f"slope {fit['slope']:.3g} ticks/share{r2}")  # fmt: skip
     ax.legend(fontsize=8)

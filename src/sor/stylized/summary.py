@@ -13,6 +13,7 @@ from sor.core.domain import NANOS_PER_DOLLAR, NANOS_PER_SECOND
 from sor.core.errors import DataError
 from sor.core.paths import file_sha256
 from sor.core.timestamps import format_timestamp
+from sor.core.uncertainty import MIN_UNITS
 from sor.data.reader import DEFAULT_MAX_TS_DISTANCE_NS
 from sor.stylized.book import QUOTE_RULE, SIGNED, TICK_RULE, UNSIGNED, Book, read_book
 from sor.stylized.facts import Facts, FactSettings, overall_facts, venue_facts
@@ -30,6 +31,15 @@ class Stats:
 
     report: dict[str, Any]
     ofi_points: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+UNCERTAINTY = {
+    "markout_se_bps": "standard error of the mean markout, the trades of each block of time "
+    "as long as the horizon one unit (markout_blocks counts them: trade signs persist and "
+    f"nearby markouts share the mid's moves); null from fewer than {MIN_UNITS} blocks",
+    "ofi": "each R^2 rests on the number of intervals beside it",
+}
+"""How the report's uncertainty is stated, as its ``uncertainty`` says."""
 
 
 def file_stats(
@@ -76,6 +86,7 @@ def file_stats(
         "end": format_timestamp(t1),
         "seconds": (t1 - t0) / NANOS_PER_SECOND,
         "settings": _settings(settings),
+        "uncertainty": UNCERTAINTY,
         "venues": {
             venue: {**_clean(facts.values), "trade_signs": signed[venue]}
             for venue, facts in per_venue.items()
