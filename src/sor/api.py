@@ -362,7 +362,7 @@ def fills(
     values = {
         "every": defaults.DEFAULT_FILLS_EVERY_S, "size": defaults.DEFAULT_FILLS_SIZES,
         "horizon": defaults.DEFAULT_FILLS_HORIZONS_S, "queue_model": defaults.DEFAULT_QUEUE_MODEL,
-        "latency_us": defaults.DEFAULT_FILLS_LATENCY_US, "side": defaults.DEFAULT_SIDE,
+        "latency_us": defaults.DEFAULT_LATENCY_US, "side": defaults.DEFAULT_SIDE,
         "crossing_fill": defaults.DEFAULT_CROSSING_FILL,
         "trade_fill": defaults.DEFAULT_TRADE_FILL,
         "fallback_queue_model": defaults.DEFAULT_FALLBACK_QUEUE_MODEL,

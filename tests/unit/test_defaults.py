@@ -49,3 +49,12 @@ def test_no_other_module_writes_a_default_of_its_own() -> None:
             if not used & written:
                 offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {names}")
     assert offenders == []
+
+
+def test_the_fill_study_and_model_ck_rest_orders_alike_by_default() -> None:
+    """``sor fills`` measures what the ck router's passive orders meet: the same queue model,
+    latency and fill rules unless a flag says otherwise."""
+    from sor.ck.fills import StudyOptions
+    from sor.ck.router import CKSettings
+
+    assert StudyOptions().settings == CKSettings()

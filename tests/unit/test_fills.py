@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from cli_run import run_main
 from sor.ck.fills import Orders, StudyOptions, every, simulate, slots, study
 from sor.ck.mirror import mirror_constant, reflect_events
 from sor.ck.queue import CONSERVATIVE, attach_venues
@@ -73,7 +74,9 @@ def test_each_order_is_simulated_alone() -> None:
 
 def test_the_study_counts_fills_and_marks_them_out() -> None:
     events, venues = _market()
-    options = StudyOptions(every_s=100, sizes=(200,), horizons_s=(1.0, 2.0), side="buy")
+    # no latency: the order rests at once, as the worked times below assume
+    options = StudyOptions(every_s=100, sizes=(200,), horizons_s=(1.0, 2.0), side="buy",
+                           latency_ns=0)  # fmt: skip
     stats, rows = study(events, venues, options)
     stats = stats["200"]
     # one order at t=0 per horizon: after 1 s nothing, after 2 s 50 of 200 (at 1.5 s)
@@ -107,7 +110,8 @@ def test_a_sell_study_rests_at_the_ask_and_fills_on_buys() -> None:
     top = mirror_constant(events)
     flipped = reflect_events(events, top)
     assert flipped["bid_px"][0, 0] == top - 10_010_000_000 and flipped["side"][2] == b"A"
-    stats, rows = study(events, venues, StudyOptions(every_s=100, horizons_s=(2.0,), side="sell"))
+    options = StudyOptions(every_s=100, horizons_s=(2.0,), side="sell", latency_ns=0)
+    stats, rows = study(events, venues, options)
     assert rows[0].price_nanos == 10_010_000_000 and rows[0].filled == 30
     assert stats["200"]["2"]["2"]["p_any_fill"] == 1.0
     assert rows[0].nbbo_bps == 0.0 and stats["200"]["2"]["2"]["at_nbbo"] == 1.0
@@ -365,6 +369,8 @@ def test_sor_fills_gives_each_probability_an_interval_and_each_markout_an_error(
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert "Wilson" in report["run"]["uncertainty"]["p_any_fill_95"]
+    # the defaults of sor backtest --model ck
+    assert (report["run"]["queue_model"], report["run"]["latency_us"]) == ("conservative", 100)
     for cells in report["venues"].values():
         cell = cells["2"]
         assert cell["orders"] >= 30
@@ -374,3 +380,15 @@ def test_sor_fills_gives_each_probability_an_interval_and_each_markout_an_error(
         filled = cell["markout_orders"]["1"]
         assert 30 <= filled <= round(cell["p_any_fill"] * cell["orders"])
         assert cell["markout_se_bps"]["1"] > 0
+
+
+def test_sor_fills_writes_its_json_where_asked_and_says_so(
+    market: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report, plot = tmp_path / "fills.json", tmp_path / "fills.png"
+    outcome = run_main(["fills", "--data", str(market), "--every", "30", "--horizon", "2",
+                        "--json-out", str(report), "--plot", str(plot)], capsys)  # fmt: skip
+    assert outcome.returncode == 0, outcome.stderr
+    assert report.read_text() == outcome.stdout
+    lines = outcome.stderr.splitlines()
+    assert f"sor: wrote {report}" in lines and f"sor: wrote {plot}" in lines

@@ -59,7 +59,7 @@ WHERE = (
          r"no order fits: each rests --latency-us 6e\+07 \(60 s\) after its decision and is "
          rf"cancelled --horizon 0.5 s later, past the end of {WHERE}: lower --latency-us or "
          r"--horizon"),
-        (["--horizon", "60"],
+        (["--horizon", "60", "--latency-us", "0"],
          rf"no order fits: the shortest --horizon, 60 s, is longer than {WHERE}: give a "
          r"shorter --horizon"),
     ],
@@ -95,7 +95,8 @@ def test_every_beyond_the_file_places_one_order_per_venue(
 def test_a_horizon_no_order_fits_is_a_warning_and_empty_cells(
     market: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["fills", "--data", str(market), "--horizon", "2,59.99", "--no-plot", "-q"]
+    args = ["fills", "--data", str(market), "--horizon", "2,59.99", "--latency-us", "0",
+            "--no-plot", "-q"]  # fmt: skip
     outcome = run_main(args, capsys)
     assert outcome.returncode == 0
     line = _one_line(outcome.stderr)

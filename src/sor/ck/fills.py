@@ -20,7 +20,12 @@ from sor.ck.latency import OrderLatency
 from sor.ck.mirror import mirror_constant, reflect_events
 from sor.ck.queue import CONSERVATIVE, DISPLAYED, run_schedule
 from sor.ck.router import CKSettings
-from sor.core.defaults import DEFAULT_FILLS_EVERY_S, DEFAULT_FILLS_HORIZONS_S, DEFAULT_FILLS_SIZES
+from sor.core.defaults import (
+    DEFAULT_FILLS_EVERY_S,
+    DEFAULT_FILLS_HORIZONS_S,
+    DEFAULT_FILLS_SIZES,
+    DEFAULT_LATENCY_US,
+)
 from sor.core.domain import NANOS_PER_SECOND
 from sor.core.errors import SorError
 from sor.core.types import Side
@@ -176,7 +181,7 @@ class StudyOptions:
     sizes: tuple[int, ...] = DEFAULT_FILLS_SIZES
     horizons_s: tuple[float, ...] = DEFAULT_FILLS_HORIZONS_S
     queue_model: int = CONSERVATIVE
-    latency_ns: int = 0
+    latency_ns: int = round(DEFAULT_LATENCY_US * 1_000)
     crossing_fill: int = DISPLAYED
     side: Side = Side.BUY
     trade_fill: int = DISPLAYED

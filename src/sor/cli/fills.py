@@ -32,8 +32,8 @@ from sor.core.defaults import (
     DEFAULT_FILLS_EVERY_S,
     DEFAULT_FILLS_FIGURE,
     DEFAULT_FILLS_HORIZONS_S,
-    DEFAULT_FILLS_LATENCY_US,
     DEFAULT_FILLS_SIZES,
+    DEFAULT_LATENCY_US,
     DEFAULT_QUEUE_MODEL,
     DEFAULT_SIDE,
     DEFAULT_TRADE_FILL,
@@ -56,16 +56,21 @@ def fills(
     queue_model: Annotated[
         str,
         Opt(
-            help="conservative (the one checked against hftbacktest), probabilistic, or fifo "
-            "(the exact queue from order ids: MBO or LOBSTER input)."
+            help="conservative (the one checked against hftbacktest, and the default of sor "
+            "backtest --model ck), probabilistic, or fifo (the exact queue from order ids: MBO "
+            "or LOBSTER input)."
         ),
     ] = DEFAULT_QUEUE_MODEL,
     fallback_queue_model: Annotated[
         str, Opt(help=FALLBACK_QUEUE_MODEL_HELP[0].upper() + FALLBACK_QUEUE_MODEL_HELP[1:])
     ] = DEFAULT_FALLBACK_QUEUE_MODEL,
     latency_us: Annotated[
-        float, Opt(help="Order-entry latency, microseconds: orders rest this much later.")
-    ] = DEFAULT_FILLS_LATENCY_US,
+        float,
+        Opt(
+            help="Order-entry latency, microseconds: orders rest this much later (the default "
+            "of sor backtest --model ck, so that the study meets what the router meets)."
+        ),
+    ] = DEFAULT_LATENCY_US,
     side: Annotated[
         str, Opt(help="buy: rest at the best bid; sell: at the best ask.")
     ] = DEFAULT_SIDE,
@@ -101,9 +106,11 @@ def fills(
 
     Every --every seconds one --size order rests at each venue's best bid (or ask, --side
     sell) and is cancelled after each --horizon. Prints JSON per venue and horizon: orders,
-    probability of any and of a full fill, mean filled fraction, median time to the first
-    fill, the fills' markouts at 1, 10 and 60 s (bps, positive = cost), and how far the
-    orders' prices sat from the NBBO.
+    probability of any and of a full fill (each with its Wilson 95 % interval), mean filled
+    fraction, median time to the first fill, the fills' markouts at 1, 10 and 60 s (bps,
+    positive = cost; each with its standard error over the orders that filled), and how far
+    the orders' prices sat from the NBBO. No interval from fewer than 30 orders. The queue
+    model and latency default to those of sor backtest --model ck.
 
     \b
     Example: sor fills --data market.csv --every 5 --size 200 --horizon 0.5,2,10

@@ -64,11 +64,12 @@ DEFAULT_CK_THETA_QUEUE = (0.0005, 0.005, 0.05)
 DEFAULT_HORIZONS_S = (0.2, 0.5, 2.0)
 """Decision horizons T of model ck, seconds."""
 DEFAULT_LATENCY_US = 100.0
-"""Order-entry latency of model ck, microseconds."""
+"""Order-entry latency of model ck and of ``sor fills``, microseconds: the study's orders
+rest as late as the router's, so that what it measures is what the router meets."""
 DEFAULT_LATENCY_SIGMA = 0.0
 """Log-sd of the sampled latencies of model ck: 0 keeps the latency constant."""
 DEFAULT_QUEUE_MODEL = "conservative"
-"""The queue simulator's treatment of cancellations in model ck: the one that fills as the
+"""The queue simulator's treatment of cancellations in model ck and ``sor fills``: the one that fills as the
 exact queue does on real order-level data (``sor fills --compare``, README)."""
 DEFAULT_CROSSING_FILL = "displayed"
 """What asks crossing a resting order's price fill, in model ck and ``sor fills``."""
@@ -109,8 +110,6 @@ DEFAULT_FILLS_SIZES = (200,)
 """Shares of each studied order."""
 DEFAULT_FILLS_HORIZONS_S = (0.5, 2.0, 10.0)
 """Seconds after which a studied order is cancelled."""
-DEFAULT_FILLS_LATENCY_US = 0.0
-"""Order-entry latency of the study, microseconds."""
 
 # sor stats --------------------------------------------------------------------------------
 
