@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,3 +42,26 @@ def run_main(args: Sequence[str], capsys: pytest.CaptureFixture[str]) -> Outcome
     captured = capsys.readouterr()
     code = stop.value.code
     return Outcome(code if isinstance(code, int) else 1, captured.out, captured.err)
+
+
+# what a new interpreter prints of no warning (Python's default filters)
+_SILENT = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+
+
+def run_as_command(args: Sequence[str], capfd: pytest.CaptureFixture[str], cwd: Path) -> Outcome:
+    """Run ``sor ARGS`` in this process with the output ``sor(*args, cwd=cwd)`` would give.
+
+    The working directory is ``cwd`` for the run; ``capfd`` takes what is written to the file
+    descriptors too (a native library's message), and every warning a new interpreter would
+    print is appended to stderr as its line. A case costs no interpreter start.
+    """
+    capfd.readouterr()  # the run's output alone, as a process of its own has
+    with contextlib.chdir(cwd), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outcome = run_main(args, capfd)
+    shown = "".join(
+        f"{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}\n"
+        for w in caught
+        if not issubclass(w.category, _SILENT)
+    )
+    return Outcome(outcome.returncode, outcome.stdout, outcome.stderr + shown)

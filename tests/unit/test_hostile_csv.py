@@ -1,18 +1,16 @@
 """Hostile CSV input: every bad file is one line on stderr and exit 2, or skipped rows.
 
-Each case runs ``python -m sor backtest`` as a user would: a refusal must print nothing
-on stdout (no figure from bad input) and exactly one line on stderr naming the file, and
-the line and column where they are known; with ``--skip-bad-rows`` the run succeeds and
-counts the rows it dropped per reason.
+Each case runs ``sor backtest`` as a user would, through the command's entry point in this
+process (one case in a process of its own): a refusal must print nothing on stdout (no
+figure from bad input) and exactly one line on stderr naming the file, and the line and
+column where they are known; with ``--skip-bad-rows`` the run succeeds and counts the rows
+it dropped per reason.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,12 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cli_run import Outcome, run_as_command, sor
 from sor.core.errors import DataError
 from sor.data.events import read_events, snapshots_from_events
 from sor.data.generate import generate_market
 from sor.data.reader import read_market
 
-REPO = Path(__file__).resolve().parents[2]
 GRID = ["--lambda-over", "0.1", "--lambda-under", "0.2", "--theta-queue", "0.3"]
 CK = ["--model", "ck", "--order-size", "500", "--horizon", "0.5", "--lambda-under", "0.05",
       "--theta-queue", "0.005", "--lambda-over", "0.05"]  # fmt: skip
@@ -42,17 +40,18 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _sor(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.run(
-        [sys.executable, "-m", "sor", "backtest", *args, "--no-plot", "-q"],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+def _sor(capfd: pytest.CaptureFixture[str] | None, *args: str, cwd: Path) -> Outcome:
+    """Run ``sor backtest ARGS`` in this process, or in a process of its own without ``capfd``."""
+    command = ["backtest", *args, "--no-plot", "-q"]
+    if capfd is None:
+        done = sor(*command, cwd=cwd)
+        return Outcome(done.returncode, done.stdout, done.stderr)
+    return run_as_command(command, capfd, cwd)
 
 
-def _refused(path: Path, *extra: str) -> str:
+def _refused(capfd: pytest.CaptureFixture[str] | None, path: Path, *extra: str) -> str:
     """Run on ``path``; assert a one-line refusal and return that line."""
-    done = _sor("--data", str(path), *GRID, *extra, cwd=path.parent)
+    done = _sor(capfd, "--data", str(path), *GRID, *extra, cwd=path.parent)
     assert done.returncode == 2, done.stderr
     assert done.stdout == ""
     lines = done.stderr.splitlines()
@@ -61,10 +60,10 @@ def _refused(path: Path, *extra: str) -> str:
     return lines[0]
 
 
-def _skipped(path: Path, *extra: str) -> dict[str, int]:
+def _skipped(capfd: pytest.CaptureFixture[str], path: Path, *extra: str) -> dict[str, int]:
     """Run on ``path`` with --skip-bad-rows; assert success and return run.skipped_rows."""
     out = path.with_suffix(".json")
-    done = _sor("--data", str(path), *GRID, *extra, "--skip-bad-rows", "--json-out",
+    done = _sor(capfd, "--data", str(path), *GRID, *extra, "--skip-bad-rows", "--json-out",
                 str(out), cwd=path.parent)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr and "Warning:" not in done.stderr, done.stderr
@@ -129,16 +128,18 @@ def _with_line(clean: Path, target: Path, row: int, line: bytes) -> Path:
     ),
 )
 def test_a_timestamp_out_of_range_is_a_bad_row(
-    clean: Path, tmp_path: Path, value: bytes, model: list[str]
+    clean: Path, tmp_path: Path, value: bytes, model: list[str], capfd: pytest.CaptureFixture[str]
 ) -> None:
     path = _with_value(clean, tmp_path / "ts.csv", 7, "ts_event", value)
-    message = _refused(path, *model)
+    message = _refused(capfd, path, *model)
     assert "line 9, column 'ts_event'" in message
     assert value.decode() in message and "--skip-bad-rows" in message
-    assert _skipped(path, *model) == {"timestamp_out_of_range": 1}
+    assert _skipped(capfd, path, *model) == {"timestamp_out_of_range": 1}
 
 
-def test_integer_nanoseconds_past_int64_are_a_bad_timestamp(clean: Path, tmp_path: Path) -> None:
+def test_integer_nanoseconds_past_int64_are_a_bad_timestamp(
+    clean: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     lines = _lines(clean)
     header = lines[0].split(b",")
     at = header.index(b"ts_event")
@@ -151,11 +152,13 @@ def test_integer_nanoseconds_past_int64_are_a_bad_timestamp(clean: Path, tmp_pat
             lines[k] = b",".join(cells)
     path = tmp_path / "ns.csv"
     path.write_bytes(b"\n".join(lines))
-    assert _refused(_with_value(path, path, 3, "ts_event", b"99999999999999999999"))
-    assert _skipped(path) == {"bad_timestamp": 1}
+    assert _refused(capfd, _with_value(path, path, 3, "ts_event", b"99999999999999999999"))
+    assert _skipped(capfd, path) == {"bad_timestamp": 1}
 
 
-def test_the_distance_to_the_median_is_a_parameter(clean: Path, tmp_path: Path) -> None:
+def test_the_distance_to_the_median_is_a_parameter(
+    clean: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     hours_away = _with_value(clean, tmp_path / "h.csv", 4, "ts_event",
                              b"2024-08-01T15:36:32.000000000Z")  # fmt: skip
     assert read_market(hours_away).rows_read == read_market(clean).rows_read
@@ -170,9 +173,9 @@ def test_the_distance_to_the_median_is_a_parameter(clean: Path, tmp_path: Path) 
     events = read_events(hours_away, max_ts_distance_ns=hour, skip_bad_rows=True)
     np.testing.assert_array_equal(snapshots_from_events(events), kept.snapshots)
     # the command's flag, in hours
-    assert "out of range" in _refused(hours_away, "--max-ts-distance", "1")
-    assert _skipped(hours_away, "--max-ts-distance", "1") == {"timestamp_out_of_range": 1}
-    assert _skipped(hours_away) == {}
+    assert "out of range" in _refused(capfd, hours_away, "--max-ts-distance", "1")
+    assert _skipped(capfd, hours_away, "--max-ts-distance", "1") == {"timestamp_out_of_range": 1}
+    assert _skipped(capfd, hours_away) == {}
 
 
 # 2. files that are not Databento MBP CSV fail fast
@@ -183,24 +186,30 @@ def test_a_big_file_of_zero_bytes_fails_fast(tmp_path: Path) -> None:
     path = tmp_path / "z.csv"
     with path.open("wb") as handle:
         handle.truncate(BIG)
-    message = _refused(path)
+    message = _refused(None, path)  # the one case run as a process of its own
     assert message.endswith("not a Databento MBP CSV: no header line in the first 65536 bytes")
 
 
 @pytest.mark.timeout(60)
-def test_a_header_then_zero_bytes_fails_fast(clean: Path, tmp_path: Path) -> None:
+def test_a_header_then_zero_bytes_fails_fast(
+    clean: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "hz.csv"
     with path.open("wb") as handle:
         handle.write(_lines(clean)[0] + b"\n")
         handle.truncate(BIG)
-    assert _refused(path).endswith("not a Databento MBP CSV: line 2 is longer than 65536 bytes")
+    assert _refused(capfd, path).endswith(
+        "not a Databento MBP CSV: line 2 is longer than 65536 bytes"
+    )
 
 
 @pytest.mark.timeout(60)
-def test_compressed_zero_bytes_fail_fast(clean: Path, tmp_path: Path) -> None:
+def test_compressed_zero_bytes_fail_fast(
+    clean: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "zeros.csv.gz"
     path.write_bytes(gzip.compress(_lines(clean)[0] + b"\n" + bytes(64 << 20), 1))
-    assert _refused(path).endswith("line 2 is longer than 65536 bytes")
+    assert _refused(capfd, path).endswith("line 2 is longer than 65536 bytes")
 
 
 @pytest.mark.parametrize(
@@ -212,20 +221,26 @@ def test_compressed_zero_bytes_fail_fast(clean: Path, tmp_path: Path) -> None:
         (b"a,b,a\n1,2,3\n", "column 'a' appears twice"),
     ],
 )
-def test_a_file_that_is_not_mbp_is_one_line(tmp_path: Path, content: bytes, expected: str) -> None:
+def test_a_file_that_is_not_mbp_is_one_line(
+    tmp_path: Path, content: bytes, expected: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "x.csv"
     path.write_bytes(content)
-    assert expected in _refused(path)
+    assert expected in _refused(capfd, path)
 
 
-def test_a_head_of_lines_unlike_the_header_is_not_mbp(clean: Path, tmp_path: Path) -> None:
+def test_a_head_of_lines_unlike_the_header_is_not_mbp(
+    clean: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "short.csv"
     path.write_bytes(_lines(clean)[0] + b"\n" + b"1,2\n" * 200)
-    message = _refused(path)
+    message = _refused(capfd, path)
     assert "not a Databento MBP CSV: none of its first 100 data line(s)" in message
 
 
-def test_gzip_and_zstd_stay_accepted(clean: Path, tmp_path: Path) -> None:
+def test_gzip_and_zstd_stay_accepted(
+    clean: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     import zstandard
 
     zipped = tmp_path / "data.csv.gz"
@@ -236,10 +251,10 @@ def test_gzip_and_zstd_stay_accepted(clean: Path, tmp_path: Path) -> None:
     for path in (zipped, squeezed):
         np.testing.assert_array_equal(read_market(path).snapshots, plain.snapshots)
         np.testing.assert_array_equal(read_events(path), read_events(clean))
-    assert _skipped(zipped) == {}
+    assert _skipped(capfd, zipped) == {}
     broken = tmp_path / "broken.csv.gz"
     broken.write_bytes(zipped.read_bytes()[: len(zipped.read_bytes()) // 2])
-    assert "cannot read as CSV" in _refused(broken)
+    assert "cannot read as CSV" in _refused(capfd, broken)
 
 
 # 3. ragged lines and bytes that are not UTF-8
@@ -265,14 +280,15 @@ def test_a_line_that_is_not_a_row_is_a_bad_row(
     change: Callable[[bytes, Path], bytes],
     expected: str,
     model: list[str],
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     row = 11
     line = change(_lines(clean)[row + 1], clean)
     path = _with_line(clean, tmp_path / "ragged.csv", row, line)
-    message = _refused(path, *model)
+    message = _refused(capfd, path, *model)
     assert f"line {row + 2}" in message and expected in message
     reason = "bad_encoding" if "UTF-8" in expected or "bytes" in expected else "ragged_line"
-    assert _skipped(path, *model) == {reason: 1}
+    assert _skipped(capfd, path, *model) == {reason: 1}
 
 
 def test_every_bad_line_is_counted_and_the_events_match(clean: Path, tmp_path: Path) -> None:
@@ -316,12 +332,12 @@ def test_every_bad_line_is_counted_and_the_events_match(clean: Path, tmp_path: P
 )
 def test_a_value_outside_databentos_types_is_a_bad_row(
     clean: Path, tmp_path: Path, column: str, value: bytes, reason: str, expected: str,
-    model: list[str],
+    model: list[str], capfd: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     path = _with_value(clean, tmp_path / "v.csv", 10, column, value)
-    message = _refused(path, *model)
+    message = _refused(capfd, path, *model)
     assert f"line 12, column '{column}'" in message and expected in message
-    assert _skipped(path, *model) == {reason: 1}
+    assert _skipped(capfd, path, *model) == {reason: 1}
 
 
 def test_a_trade_size_past_uint32_is_read_as_absent(clean: Path, tmp_path: Path) -> None:
@@ -339,7 +355,7 @@ def test_a_trade_size_past_uint32_is_read_as_absent(clean: Path, tmp_path: Path)
      ("ask_px_00", b"0"), ("ask_sz_00", b"0"), ("ask_sz_00", b"-5000000000"), ("bid_sz_00", b"")],
 )  # fmt: skip
 def test_no_liquidity_is_not_a_bad_row(
-    clean: Path, tmp_path: Path, column: str, value: bytes
+    clean: Path, tmp_path: Path, column: str, value: bytes, capfd: pytest.CaptureFixture[str]
 ) -> None:
     path = _with_value(clean, tmp_path / "nl.csv", 0, column, value)
     first = read_market(path, skip_bad_rows=True)
@@ -348,7 +364,7 @@ def test_no_liquidity_is_not_a_bad_row(
     side = "ask" if column.startswith("ask") else "bid"
     quote = first.snapshots[0]
     assert quote[f"{side}_px"] == 0 or quote[f"{side}_sz"] == 0
-    assert _skipped(path) == {}
+    assert _skipped(capfd, path) == {}
 
 
 # 5. fuzz: any mutation is a report or one line, never a traceback
