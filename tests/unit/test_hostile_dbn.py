@@ -1,15 +1,15 @@
 """Hostile DBN input: every bad file is one located error line (exit 2) or, with
 --skip-bad-rows, a run whose report counts what was skipped; never a traceback, never a
-figure computed from bytes that are not records, never a runaway."""
+figure computed from bytes that are not records, never a runaway.
+
+The command runs through its entry point in this process (one case in a process of its own).
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import random
 import struct
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import zstandard
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from cli_run import Outcome, run_as_command, sor
 from dbn_encode import csv_to_dbn
 from sor.core.domain import MAX_PRICE_NANOS
 from sor.core.errors import DataError
@@ -56,15 +57,16 @@ def _records_start(data: bytes) -> int:
     return 8 + int(struct.unpack_from("<I", data, 4)[0])
 
 
-def _sor(path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.run(
-        [sys.executable, "-m", "sor", "backtest", "--data", str(path), "--no-plot", "-q", *extra],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+def _sor(capfd: pytest.CaptureFixture[str] | None, path: Path, *extra: str) -> Outcome:
+    """Run ``sor backtest`` on ``path`` in this process, or in its own without ``capfd``."""
+    command = ["backtest", "--data", str(path), "--no-plot", "-q", *extra]
+    if capfd is None:
+        done = sor(*command, cwd=path.parent)
+        return Outcome(done.returncode, done.stdout, done.stderr)
+    return run_as_command(command, capfd, path.parent)
 
 
-def _assert_one_line_error(done: subprocess.CompletedProcess[str], *fragments: str) -> str:
+def _assert_one_line_error(done: Outcome, *fragments: str) -> str:
     assert done.returncode == 2, done.stderr
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
@@ -74,7 +76,7 @@ def _assert_one_line_error(done: subprocess.CompletedProcess[str], *fragments: s
     return lines[0]
 
 
-def _report(done: subprocess.CompletedProcess[str]) -> dict:
+def _report(done: Outcome) -> dict:
     assert done.returncode == 0, done.stderr
     report: dict = json.loads(done.stdout)
     return report
@@ -193,22 +195,26 @@ _ZSTD_CASES = ("appended-one-record-length", "cut-mid-record", "year-2100", "wro
     ],
 )
 def test_bad_record_is_a_located_error_or_counted_when_skipped(
-    mbp1: bytes, tmp_path: Path, case: Case, suffix: str
+    mbp1: bytes, tmp_path: Path, case: Case, suffix: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     name, make, fragments, skipped = case
     path = _write(tmp_path / f"{name}{suffix}", make(mbp1))
     expected = fragments(mbp1)
     if suffix == ".dbn.zst":
         expected = [f.replace("byte ", "decompressed byte ", 1) for f in expected]
-    line = _assert_one_line_error(_sor(path), str(path), *expected)
+    line = _assert_one_line_error(_sor(capfd, path), str(path), *expected)
     assert "--skip-bad-rows" in line
-    report = _report(_sor(path, "--skip-bad-rows"))
+    report = _report(_sor(capfd, path, "--skip-bad-rows"))
     assert report["run"]["skipped_rows"] == skipped
 
 
-def test_skipped_garbage_leaves_the_clean_file_s_report(mbp1: bytes, tmp_path: Path) -> None:
-    clean = _report(_sor(_write(tmp_path / "clean.dbn", mbp1)))
-    dirty = _report(_sor(_write(tmp_path / "dirty.dbn", mbp1 + _garbage(MBP1)), "--skip-bad-rows"))
+def test_skipped_garbage_leaves_the_clean_file_s_report(
+    mbp1: bytes, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    clean = _report(_sor(capfd, _write(tmp_path / "clean.dbn", mbp1)))
+    dirty = _report(
+        _sor(capfd, _write(tmp_path / "dirty.dbn", mbp1 + _garbage(MBP1)), "--skip-bad-rows")
+    )
     assert dirty["run"].pop("skipped_rows") == {"bad_record": 1}
     assert clean["run"].pop("skipped_rows") == {}
     assert dirty["run"].pop("rows_read") == clean["run"].pop("rows_read") + 1
@@ -237,10 +243,11 @@ def test_model_ck_reads_bad_mbp10_records_as_the_snapshots_do(
     make: Callable[[bytes], bytes],
     fragment: str,
     skipped: int,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     path = _write(tmp_path / f"{name}.dbn", make(mbp10))
-    _assert_one_line_error(_sor(path, "--model", "ck"), str(path), fragment)
-    report = _report(_sor(path, "--model", "ck", "--skip-bad-rows"))
+    _assert_one_line_error(_sor(capfd, path, "--model", "ck"), str(path), fragment)
+    report = _report(_sor(capfd, path, "--model", "ck", "--skip-bad-rows"))
     assert sum(report["run"]["skipped_rows"].values()) == skipped
 
 
@@ -267,7 +274,12 @@ def test_model_ck_reads_bad_mbp10_records_as_the_snapshots_do(
     ],
 )
 def test_file_that_is_not_dbn_is_one_error(
-    mbp1: bytes, tmp_path: Path, name: str, data: Callable[[bytes], bytes] | None, fragment: str
+    mbp1: bytes,
+    tmp_path: Path,
+    name: str,
+    data: Callable[[bytes], bytes] | None,
+    fragment: str,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     path = tmp_path / name
     compressed = zstandard.ZstdCompressor().compress(mbp1)
@@ -278,11 +290,12 @@ def test_file_that_is_not_dbn_is_one_error(
     else:
         assert data is not None
         path.write_bytes(data(mbp1))
-    _assert_one_line_error(_sor(path), str(path), fragment)
+    _assert_one_line_error(_sor(capfd, path), str(path), fragment)
     if name == "zstd-then-garbage.dbn.zst":  # a whole frame of records came first
-        assert _report(_sor(path, "--skip-bad-rows"))["run"]["skipped_rows"] == {"bad_record": 1}
+        skipped = _report(_sor(capfd, path, "--skip-bad-rows"))["run"]["skipped_rows"]
+        assert skipped == {"bad_record": 1}
     else:  # nothing can be kept
-        _assert_one_line_error(_sor(path, "--skip-bad-rows"), str(path), fragment)
+        _assert_one_line_error(_sor(capfd, path, "--skip-bad-rows"), str(path), fragment)
 
 
 def _with_metadata(data: bytes, *, version: int = 3, ts_out: bool = False) -> bytes:
@@ -387,15 +400,22 @@ def test_mutated_dbn_reads_or_fails_with_one_line(
 
 
 @pytest.mark.timeout(300)
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(data=st.data())
 def test_mutated_dbn_through_the_cli_exits_0_or_2_with_one_line(
-    small_dbn: bytes, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+    small_dbn: bytes,
+    tmp_path_factory: pytest.TempPathFactory,
+    data: st.DataObject,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     path = tmp_path_factory.mktemp("fuzz") / "m.dbn"
     path.write_bytes(data.draw(_mutated(small_dbn)))
     extra = data.draw(st.sampled_from([[], ["--skip-bad-rows"], ["--model", "ck"]]))
-    done = _sor(path, *extra)
+    done = _sor(capfd, path, *extra)
     assert "Traceback" not in done.stderr
     event(f"exit {done.returncode}")
     if done.returncode == 0:
@@ -405,7 +425,7 @@ def test_mutated_dbn_through_the_cli_exits_0_or_2_with_one_line(
         # price the mutation made too large for exact arithmetic); the error is one line
         lines = done.stderr.strip().splitlines()
         if "--skip-bad-rows" in extra and len(lines) == 2 and lines[0].startswith("sor: skipped"):
-            done = subprocess.CompletedProcess(done.args, 2, done.stdout, lines[1])
+            done = Outcome(2, done.stdout, lines[1])
         _assert_one_line_error(done, str(path))
 
 
@@ -421,5 +441,5 @@ def test_a_file_of_two_instruments_is_refused_in_one_line_even_with_rows_skipped
     records["instrument_id"][len(records) // 2 :] += 1
     path = tmp_path / "two.dbn"
     path.write_bytes(small_dbn[:start] + records.tobytes() + b"\x00" * 7)  # a broken tail
-    done = _sor(path, "--skip-bad-rows")
+    done = _sor(None, path, "--skip-bad-rows")  # the one case run as a process of its own
     assert "more than one instrument" in _assert_one_line_error(done, str(path))
