@@ -35,7 +35,7 @@ def csv_to_dbn(source: Path, target: Path) -> Path:
         schema=dbn.Schema.MBP_10 if depth == 10 else dbn.Schema.MBP_1,
         symbols=["AAPL"],
     )
-    payload = bytes(meta.encode())
+    payload = [bytes(meta.encode())]  # joined once: adding to bytes copies them each time
     message = dbn.MBP10Msg if depth == 10 else dbn.MBP1Msg
     for row in rows:
         levels = [
@@ -62,10 +62,8 @@ def csv_to_dbn(source: Path, target: Path) -> Path:
             flags=int(row["flags"]),
             levels=levels if depth == 10 else levels[0],
         )
-        payload += bytes(record)
-    if target.name.endswith(".zst"):
-        payload = zstandard.ZstdCompressor().compress(payload)
-    target.write_bytes(payload)
+        payload.append(bytes(record))
+    _write(target, b"".join(payload))
     return target
 
 
@@ -81,7 +79,7 @@ def mbo_csv_to_dbn(source: Path, target: Path) -> Path:
         schema=dbn.Schema.MBO,
         symbols=["GOOGL"],
     )
-    payload = bytes(meta.encode())
+    payload = [bytes(meta.encode())]
     for row in rows:
         record = dbn.MBOMsg(
             publisher_id=int(row["publisher_id"]),
@@ -96,8 +94,13 @@ def mbo_csv_to_dbn(source: Path, target: Path) -> Path:
             flags=int(row["flags"]),
             sequence=int(row["sequence"]),
         )
-        payload += bytes(record)  # 56 bytes: the metadata says no ts_out
-    if target.name.endswith(".zst"):
-        payload = zstandard.ZstdCompressor().compress(payload)
-    target.write_bytes(payload)
+        payload.append(bytes(record))  # 56 bytes: the metadata says no ts_out
+    _write(target, b"".join(payload))
     return target
+
+
+def _write(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target``, zstd-compressed when its name ends in .zst."""
+    if target.name.endswith(".zst"):
+        data = zstandard.ZstdCompressor().compress(data)
+    target.write_bytes(data)
