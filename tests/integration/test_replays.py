@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
+from cli_run import Outcome, run_as_command
 from sor.core.errors import SorError
 from sor.data.generate import generate_market
 from sor.data.reader import read_market
@@ -27,16 +28,9 @@ REPO = Path(__file__).resolve().parents[2]
 GRID = ["--lambda-over", "0.1", "--lambda-under", "0.2", "--theta-queue", "0.3"]
 
 
-def _sor(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {"PYTHONPATH": str(REPO / "src")}
-    return subprocess.run(
-        [sys.executable, "-m", "sor", *args],
-        cwd=cwd,
-        env={**__import__("os").environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def _sor(capfd: pytest.CaptureFixture[str], *args: str, cwd: Path) -> Outcome:
+    """Run ``sor ARGS`` in this process (the wait for ``--replay next`` runs as its own)."""
+    return run_as_command(list(args), capfd, cwd)
 
 
 def _topic() -> str:
@@ -54,46 +48,51 @@ def two_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return a, b
 
 
-def _file_report(data: Path, folder: Path) -> str:
-    done = _sor("backtest", "--data", str(data), *GRID, "--no-plot", "-q", cwd=folder)
+def _file_report(capfd: pytest.CaptureFixture[str], data: Path, folder: Path) -> str:
+    done = _sor(capfd, "backtest", "--data", str(data), *GRID, "--no-plot", "-q", cwd=folder)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
 def test_a_topic_of_two_replays_gives_each_files_report(
-    broker: EmbeddedBroker, two_files: tuple[Path, Path], tmp_path: Path
+    broker: EmbeddedBroker,
+    two_files: tuple[Path, Path],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     a, b = two_files
     topic = _topic()
     first = publish(read_market(a), bootstrap=broker.bootstrap, topic=topic).replay
     publish(read_market(b), bootstrap=broker.bootstrap, topic=topic)
     kafka = ["backtest", "--kafka", broker.bootstrap, "--topic", topic, *GRID, "--no-plot", "-q"]
-    latest = _sor(*kafka, cwd=tmp_path)
+    latest = _sor(capfd, *kafka, cwd=tmp_path)
     assert latest.returncode == 0, latest.stderr
-    assert latest.stdout == _file_report(b, tmp_path)
-    chosen = _sor(*kafka, "--replay", first, cwd=tmp_path)
+    assert latest.stdout == _file_report(capfd, b, tmp_path)
+    chosen = _sor(capfd, *kafka, "--replay", first, cwd=tmp_path)
     assert chosen.returncode == 0, chosen.stderr
-    assert chosen.stdout == _file_report(a, tmp_path)
+    assert chosen.stdout == _file_report(capfd, a, tmp_path)
     # an event replay after them is no error: replays of different kinds live side by side
     from sor.data.events import read_events
 
     publish(read_market(a), bootstrap=broker.bootstrap, topic=topic, events=read_events(a))
-    again = _sor(*kafka, "--replay", first, cwd=tmp_path)
+    again = _sor(capfd, *kafka, "--replay", first, cwd=tmp_path)
     assert again.stdout == chosen.stdout
     listed = list_replays(broker.bootstrap, topic)
     assert [(r.content, r.complete) for r in listed] == [
         ("snapshots", True), ("snapshots", True), ("events", True),
     ]  # fmt: skip
     assert listed[0].replay == first and listed[0].source == str(a)
-    shown = _sor("replays", "--kafka", broker.bootstrap, "--topic", topic, cwd=tmp_path)
+    shown = _sor(capfd, "replays", "--kafka", broker.bootstrap, "--topic", topic, cwd=tmp_path)
     assert shown.returncode == 0 and len(shown.stdout.splitlines()) == 3
     assert first in shown.stdout.splitlines()[0]
 
 
-def test_an_unknown_replay_is_a_one_line_error(broker: EmbeddedBroker, tmp_path: Path) -> None:
+def test_an_unknown_replay_is_a_one_line_error(
+    broker: EmbeddedBroker, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     topic = _topic()
     ensure_topic(broker.bootstrap, topic)
-    done = _sor("backtest", "--kafka", broker.bootstrap, "--topic", topic, "--replay", "nope",
+    done = _sor(capfd, "backtest", "--kafka", broker.bootstrap, "--topic", topic, "--replay", "nope",
                 "--no-plot", "-q", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip().splitlines() == [
@@ -166,7 +165,7 @@ def test_an_altered_replay_fails_its_checksum(
 
 def test_hostile_messages_are_counted_and_the_report_is_the_files(
     broker: EmbeddedBroker, raw: tuple[Producer, str], two_files: tuple[Path, Path],
-    tmp_path: Path,
+    tmp_path: Path, capfd: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     producer, topic = raw
     payloads = _messages(two_files[0], "hostile")
@@ -185,14 +184,17 @@ def test_hostile_messages_are_counted_and_the_report_is_the_files(
     _send(producer, topic, [*payloads[:50], *hostile, *payloads[50:]])
     consumed = consume_market(broker.bootstrap, topic, gap_timeout_s=5, give_up_after_s=60)
     assert [offset for _, offset, _ in consumed.stats.malformed] == list(range(50, 58))
-    done = _sor("backtest", "--kafka", broker.bootstrap, "--topic", topic, *GRID, "--no-plot",
+    done = _sor(capfd, "backtest", "--kafka", broker.bootstrap, "--topic", topic, *GRID, "--no-plot",
                 "-q", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout == _file_report(two_files[0], tmp_path)
+    assert done.stdout == _file_report(capfd, two_files[0], tmp_path)
 
 
 def test_next_waits_for_a_replay_created_after_it_began(
-    broker: EmbeddedBroker, two_files: tuple[Path, Path], tmp_path: Path
+    broker: EmbeddedBroker,
+    two_files: tuple[Path, Path],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     import os
     import time
@@ -211,7 +213,7 @@ def test_next_waits_for_a_replay_created_after_it_began(
     publish(read_market(b), bootstrap=broker.bootstrap, topic=topic)
     out, err = consumer.communicate(timeout=120)
     assert consumer.returncode == 0, err
-    assert out == _file_report(b, tmp_path)
+    assert out == _file_report(capfd, b, tmp_path)
 
 
 def _consume_in_thread(bootstrap: str, topic: str, **kwargs: object) -> tuple[object, dict]:
@@ -282,7 +284,10 @@ WINDOW = ["--start", "2024-08-01T13:36:40Z", "--end", "2024-08-01T13:36:55.5Z"]
 
 
 def test_a_window_at_the_consumer_gives_the_file_runs_report(
-    broker: EmbeddedBroker, two_files: tuple[Path, Path], tmp_path: Path
+    broker: EmbeddedBroker,
+    two_files: tuple[Path, Path],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     from sor.data.events import read_events
 
@@ -290,15 +295,20 @@ def test_a_window_at_the_consumer_gives_the_file_runs_report(
     topic = _topic()
     publish(read_market(a), bootstrap=broker.bootstrap, topic=topic, events=read_events(a))
     kafka = ["backtest", "--kafka", broker.bootstrap, "--topic", topic, *GRID, "--no-plot", "-q"]
-    narrowed = _sor(*kafka, *WINDOW, cwd=tmp_path)
+    narrowed = _sor(capfd, *kafka, *WINDOW, cwd=tmp_path)
     assert narrowed.returncode == 0, narrowed.stderr
-    file = _sor("backtest", "--data", str(a), *WINDOW, *GRID, "--no-plot", "-q", cwd=tmp_path)
+    file = _sor(
+        capfd, "backtest", "--data", str(a), *WINDOW, *GRID, "--no-plot", "-q", cwd=tmp_path
+    )
     assert narrowed.stdout == file.stdout
     assert json.loads(narrowed.stdout)["run"]["rows_in_window"] < read_market(a).rows_in_window
 
 
 def test_a_window_a_replay_cannot_give_is_a_one_line_error(
-    broker: EmbeddedBroker, two_files: tuple[Path, Path], tmp_path: Path
+    broker: EmbeddedBroker,
+    two_files: tuple[Path, Path],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     from sor.core.timestamps import parse_timestamp
 
@@ -314,16 +324,16 @@ def test_a_window_a_replay_cannot_give_is_a_one_line_error(
         (windowed, ["--end", "2024-08-01T13:37:00Z"], "--end reaches past replay"),
     ]
     for topic, window, message in cases:
-        done = _sor("backtest", "--kafka", broker.bootstrap, "--topic", topic, *window, *GRID,
+        done = _sor(capfd, "backtest", "--kafka", broker.bootstrap, "--topic", topic, *window, *GRID,
                     "--no-plot", "-q", cwd=tmp_path)  # fmt: skip
         assert done.returncode == 2 and done.stdout == ""
         assert len(done.stderr.splitlines()) == 1 and message in done.stderr, done.stderr
 
 
 def test_listing_a_topic_that_does_not_exist_says_so_at_once(
-    broker: EmbeddedBroker, tmp_path: Path
+    broker: EmbeddedBroker, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    done = _sor("replays", "--kafka", broker.bootstrap, "--topic", _topic(), cwd=tmp_path)
+    done = _sor(capfd, "replays", "--kafka", broker.bootstrap, "--topic", _topic(), cwd=tmp_path)
     assert done.returncode == 0 and done.stdout == ""
     assert "no replay in the topic" in done.stderr
 
