@@ -178,7 +178,9 @@ def test_importing_sor_loads_no_numerical_library() -> None:
     assert done.stdout.strip() == "[]", done.stderr
 
 
-def test_every_example_of_docs_api_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_example_of_docs_api_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import re
 
     page = (REPO / "docs" / "api.md").read_text()
@@ -186,9 +188,7 @@ def test_every_example_of_docs_api_runs(tmp_path: Path, monkeypatch: pytest.Monk
     assert len(commands) == 2
     monkeypatch.chdir(tmp_path)
     for command in commands:
-        outcome = subprocess.run([sys.executable, "-m", "sor", *command.split(), "--quiet"],
-                                 env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-                                 capture_output=True, text=True)  # fmt: skip
+        outcome = run_main([*command.split(), "--quiet"], capsys)
         assert outcome.returncode == 0, (command, outcome.stderr)
     namespace: dict[str, object] = {}
     blocks = re.findall(r"```python\n(.*?)```", page, flags=re.DOTALL)
