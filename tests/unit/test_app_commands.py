@@ -169,6 +169,7 @@ def test_place_run_raises_the_line_the_command_prints(
     assert str(caught.value) == line
 
 
+@pytest.mark.usefixtures("exact_costs_once")
 def test_paper_study_returns_the_rows_and_verdict_the_command_prints(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

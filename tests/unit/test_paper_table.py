@@ -36,6 +36,7 @@ from sor.core.errors import ConfigError
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 TABLE1 = SHARED / "ck_table1.csv"
 TABLE2 = SHARED / "ck_table2.csv"
+pytestmark = pytest.mark.usefixtures("exact_costs_once")
 needs_shared = pytest.mark.skipif(
     not TABLE1.is_file() or not TABLE2.is_file(),
     reason=f"the paper's tables are not at {SHARED} (the shared folder beside the checkout)",
