@@ -177,7 +177,9 @@ class EmbeddedBroker:
         """Stop the broker (its topics are lost)."""
         if self._process is None:
             return
-        self._process.terminate()
+        # SIGINT ends Tansu at once; on SIGTERM it waits up to 5 s for connected clients to
+        # hang up, and a broker in memory has nothing to save meanwhile
+        self._process.send_signal(signal.SIGINT)
         try:
             self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
