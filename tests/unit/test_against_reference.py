@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from sor.data.reader import read_market
 from sor.static.backtest import BacktestConfig, run_backtest
 
 START = "2024-08-01T13:36:32Z"
+_load_rows = cache(ref.load_rows)  # read once per window and side; the replays only read them
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,7 @@ def test_every_strategy_matches_the_reference(
     )
     result = run_backtest(data, config)
 
-    rows = ref.load_rows(market_file, start, end, side)
+    rows = _load_rows(market_file, start, end, side)
     assert len(rows) == len(data.snapshots)
     fees = {v: Decimal("0.003") for v in {r["pub"] for r in rows}}
     w_start = start if start is not None else rows[0]["ts"]
