@@ -43,10 +43,10 @@ def days(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Dask scheduler and two one-thread workers, each its own process on loopback (for
-    one test: idle, the five processes still take a tenth of a core)."""
+    """A Dask scheduler and two one-thread workers, each its own process on loopback, shared
+    by the module's three tests that use one (a start costs several seconds)."""
     folder = tmp_path_factory.mktemp("dask")
     address_file = folder / "scheduler.json"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
