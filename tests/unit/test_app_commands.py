@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from cli_run import run_main
+from sor.core.defaults import DEFAULT_LATENCY_US, DEFAULT_QUEUE_MODEL
 from sor.core.errors import SorError
 from sor.data.generate import generate_market
 
@@ -47,7 +48,7 @@ def _fills_settings(*, compare: bool = False, **flags: object) -> FillsSettings:
     from sor.app.settings import FillsFlags, check_flags
 
     values = {"every": 5.0, "size": (200,), "horizon": (0.5, 2.0, 10.0),
-              "queue_model": "conservative", "latency_us": 0.0, "side": "buy",
+              "queue_model": DEFAULT_QUEUE_MODEL, "latency_us": DEFAULT_LATENCY_US, "side": "buy",
               "crossing_fill": "displayed"}  # fmt: skip
     return FillsSettings.from_flags(check_flags(FillsFlags, {**values, **flags}), compare=compare)
 
