@@ -27,11 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_orders import write_blotter
+from bench_orders import prepare
 from sor.core.defaults import DEFAULT_HORIZONS_S
 from sor.core.search import SearchGrid
-from sor.data.generate import generate_market
-from sor.data.reader import read_market
 
 ORDERS = 200
 ORDER_HORIZON_S = 60
@@ -49,18 +47,6 @@ def measure(command: list[str]) -> tuple[float, float, float]:
         raise SystemExit(f"{' '.join(command)} failed")
     wall = time.perf_counter() - began
     return usage.ru_maxrss / 1024, wall, usage.ru_utime + usage.ru_stime
-
-
-def prepare(folder: Path) -> None:
-    """Write the demo market and the blotters: the timed one, a tenth of it for the memory
-    and a small one to warm up."""
-    market_path = folder / "demo.csv"
-    generate_market(market_path)
-    market = read_market(market_path)
-    assert market.first_ts is not None and market.last_ts is not None
-    write_blotter(folder / "orders.csv", market.first_ts, market.last_ts, ORDERS)
-    write_blotter(folder / "tenth.csv", market.first_ts, market.last_ts, ORDERS // 10)
-    write_blotter(folder / "warm.csv", market.first_ts, market.last_ts, 2)
 
 
 def main() -> dict[str, float]:
@@ -104,6 +90,6 @@ def main() -> dict[str, float]:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--prepare"]:
-        prepare(Path(sys.argv[2]))
+        prepare(Path(sys.argv[2]), ORDERS, warm=2)
     else:
         main()

@@ -66,16 +66,16 @@ def write_blotter(path: Path, first_ns: int, last_ns: int, count: int = ORDERS) 
     return path
 
 
-def prepare(folder: Path) -> None:
-    """Write the demo market and the blotters: the timed one, a tenth of it for the memory
-    and a small one to warm up."""
+def prepare(folder: Path, orders: int = ORDERS, warm: int = 10) -> None:
+    """Write the demo market and the blotters: the timed one of ``orders``, a tenth of it
+    for the memory and one of ``warm`` orders to warm up."""
     market_path = folder / "demo.csv"
     generate_market(market_path)
     market = read_market(market_path)
     assert market.first_ts is not None and market.last_ts is not None
-    write_blotter(folder / "orders.csv", market.first_ts, market.last_ts)
-    write_blotter(folder / "tenth.csv", market.first_ts, market.last_ts, ORDERS // 10)
-    write_blotter(folder / "warm.csv", market.first_ts, market.last_ts, 10)
+    write_blotter(folder / "orders.csv", market.first_ts, market.last_ts, orders)
+    write_blotter(folder / "tenth.csv", market.first_ts, market.last_ts, orders // 10)
+    write_blotter(folder / "warm.csv", market.first_ts, market.last_ts, warm)
 
 
 def main() -> dict[str, float]:
