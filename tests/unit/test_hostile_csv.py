@@ -416,8 +416,8 @@ def test_a_mutated_file_is_a_report_or_one_line(
 
     path = tmp_path / "fuzz.csv"
     path.write_bytes(data.draw(_mutated(small)))
-    args = ["backtest", "--data", str(path), *GRID, "--no-plot", "-q",
-            *(["--skip-bad-rows"] if skip else [])]  # fmt: skip
+    args = ["backtest", "--data", str(path), *GRID, "--no-plot", "-q", "--json-out",
+            str(tmp_path / "report.json"), *(["--skip-bad-rows"] if skip else [])]  # fmt: skip
     done = CliRunner().invoke(app, args)
     assert done.exception is None or isinstance(done.exception, SystemExit), done.exception
     if done.exit_code == 0:
