@@ -204,3 +204,16 @@ def test_shortfall_and_breakdowns_add_up() -> None:
     paired = table.filter((pl.col("strategy") == "twap") & (pl.col("side") == "sell"))
     assert sell["mean"] == pytest.approx(paired["router_saving_bps"].mean())
     assert table["desk"].to_list()[:5] == ["d0"] * 4 + ["d1"]  # carried, one row a strategy
+
+
+def test_carried_columns_named_as_the_table_and_its_prefix_both_kept() -> None:
+    # a blotter carrying "strategy" and "order_strategy" crashed on a duplicate column
+    result = _result(hours=1, per_hour=2)
+    carried = pl.DataFrame({"order_strategy": ["a", "b"], "strategy": ["x", "y"]})
+    result = dataclasses.replace(
+        result, blotter=dataclasses.replace(result.blotter, carried=carried)
+    )
+    table = orders_table(result)
+    assert table["order_strategy"].to_list()[:5] == ["a"] * 4 + ["b"]
+    assert table["order_order_strategy"].to_list()[:5] == ["x"] * 4 + ["y"]
+    assert table["strategy"].to_list()[:4] == ["router", "best_bid", "twap", "vwap"]

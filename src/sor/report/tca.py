@@ -409,7 +409,8 @@ def orders_table(result: OrdersResult) -> pl.DataFrame:
     ``duration_s`` (arrival to the fill that completed it; null when it did not complete),
     ``passive_fill`` (shares its resting orders filled), ``markout_1s_bps`` and the other
     horizons' (:func:`order_markouts`), ``displayed_depth`` (shares shown at arrival on the side it takes), then the blotter's
-    carried columns (one named as a column of the table gets the prefix ``order_``)."""
+    carried columns (one named as a column of the table gets the prefix ``order_``, repeated until
+    its name is free)."""
     mids = arrival_mids(result)
     times = result.blotter.time_ns
     depth = displayed_depth(result.data.snapshots, times, [o.config.side for o in result.orders])
@@ -457,8 +458,18 @@ def orders_table(result: OrdersResult) -> pl.DataFrame:
         },
     )  # fmt: skip
     carried = result.blotter.carried
-    # a carried column named as one of the table's (a "strategy" tag) keeps its values
-    carried = carried.rename({c: f"order_{c}" for c in carried.columns if c in table.columns})
+    # a carried column named as one of the table's (a "strategy" tag) keeps its values,
+    # prefixed until its name is free (the blotter may carry "order_strategy" too)
+    taken = set(table.columns) | set(carried.columns)
+    renames = {}
+    for c in carried.columns:
+        if c in table.columns:
+            name = f"order_{c}"
+            while name in taken:
+                name = f"order_{name}"
+            taken.add(name)
+            renames[c] = name
+    carried = carried.rename(renames)
     if carried.width:
         per_row = [k for k in range(len(result.orders)) for _ in _strategies(result, k)]
         table = pl.concat([table, carried[per_row]], how="horizontal")
