@@ -252,3 +252,20 @@ def test_the_trades_read_alone_are_those_of_every_event(market: Path) -> None:
         alone = read_trades(market, **bounds)
         assert len(alone) > 10
         assert alone.tobytes() == trades_of(read_events(market, **bounds)).tobytes()
+
+
+def test_a_market_of_quotes_alone_routes_a_blotter(
+    market: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CSV of top-of-book columns alone, which a single-order backtest reads, routes a
+    blotter too: no print to take an interval VWAP of, so it is null (it was an error
+    naming the missing action column)."""
+    quotes = tmp_path / "quotes.csv"
+    columns = ["ts_event", "publisher_id", "bid_px_00", "ask_px_00", "bid_sz_00", "ask_sz_00"]
+    pl.read_csv(market, infer_schema=False).select(columns).write_csv(quotes)
+    assert len(read_trades(quotes)) == 0
+    blotter = _blotter(tmp_path / "orders.csv", ORDERS[:1])
+    table = tmp_path / "t.csv"
+    _run(["--data", str(quotes), "--orders", str(blotter), *ONE_SET, "--orders-report",
+          str(table)], capsys)  # fmt: skip
+    assert pl.read_csv(table)["interval_vwap"].null_count() == 4

@@ -105,6 +105,8 @@ def complete_books(events: np.ndarray) -> np.ndarray:
 _CSV_NEEDED = ("ts_event", "publisher_id", "action", "side", "price", "size", "bid_px_00",
                "bid_sz_00", "ask_px_00", "ask_sz_00")  # fmt: skip
 """The columns every event of a CSV is read from: the record's fields and the top level."""
+_TRADE_FIELDS = ("action", "side", "price", "size")
+"""The record's fields a trade print is read from: a CSV of quotes alone has none."""
 
 
 def _csv_frame(
@@ -366,7 +368,8 @@ def read_trades(
 ) -> np.ndarray:
     """Read the trades of the window (:func:`trades_of` of :func:`read_events`' rows), in
     ``ts_event`` order. A CSV is parsed for its record fields and top level only: the
-    trades are those of the same rows, at a fraction of the cost of every level."""
+    trades are those of the same rows, at a fraction of the cost of every level; a CSV of
+    quotes alone (no ``action``, ``side``, ``price`` or ``size`` column) has none."""
     file = Path(path)
     check_input_file(file)
     from sor.data.orderlevel import input_kind
@@ -378,6 +381,12 @@ def read_trades(
         )  # fmt: skip
     lo = start_ns if start_ns is not None else -(2**62)
     hi = end_ns if end_ns is not None else 2**62
+    header = csv_header(file, ("ts_event",), "a blotter's interval VWAP needs them")
+    absent = [name for name in _TRADE_FIELDS if name not in header]
+    if absent:  # quotes alone, as a single-order backtest reads them: no print to weigh
+        log.warning("%s has no column %s: no trade print, the interval VWAP is null",
+                    file, ", ".join(absent))  # fmt: skip
+        return np.empty(0, dtype=TRADE_DTYPE)
     header = csv_header(file, _CSV_NEEDED, "a blotter's interval VWAP needs them")
     wanted = [*_CSV_NEEDED, *(["flags"] if "flags" in header else [])]
     frame = _csv_rows(file, header, wanted, [0], (lo, hi), skip_bad_rows, max_ts_distance_ns)
