@@ -151,6 +151,9 @@ GOOD = "a,2024-08-01T13:36:40Z,buy,100,"
          "line 2, column 'end'", "is after the data's end"),
         (f"{HEADER}\n{GOOD}\n{GOOD}\n", "line 3, column 'id'", "'a' repeats the id of line 2"),
         (f"{HEADER}\na,noon,buy,100,\n", "line 2, column 'time'", "invalid timestamp 'noon'"),
+        # two sides: which one the user meant is not ours to guess (the second was carried)
+        ("time,side,size,side\n2024-08-01T13:36:40Z,buy,100,sell\n", "line 1, column 'side'",
+         "repeats"),
     ],
 )  # fmt: skip
 def test_a_bad_blotter_ends_in_one_line_naming_its_place(

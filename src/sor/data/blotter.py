@@ -9,6 +9,7 @@ the per-order results. A bad value is reported by file, line and column, or, wit
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -223,8 +224,8 @@ def read_blotter(path: str | Path, *, skip_bad_rows: bool = False) -> Blotter:
     Raises
     ------
     DataError
-        The file is missing or unreadable, holds no order, lacks a column, or has a bad
-        value: an empty one, a time that cannot be parsed, an end before its time, an
+        The file is missing or unreadable, holds no order, lacks a column or repeats one,
+        or has a bad value: an empty one, a time that cannot be parsed, an end before its time, an
         unknown side, a size that is not a positive multiple of 100 shares, a repeated id.
         The message names the file, the line and the column of the first bad value, row
         by row. With ``skip_bad_rows``: when no row is left.
@@ -236,6 +237,12 @@ def read_blotter(path: str | Path, *, skip_bad_rows: bool = False) -> Blotter:
         table = pl.read_csv(file, infer_schema=False)
     except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
         raise DataError(f"not a readable CSV blotter: {exc}", path=str(file)) from None
+    repeated = _repeated_column(file)
+    if repeated is not None:
+        raise DataError(
+            "the header repeats this column; give each column once",
+            path=str(file), line=1, column=repeated,
+        )  # fmt: skip
     for name in REQUIRED:
         if name not in table.columns:
             raise DataError(
@@ -288,6 +295,19 @@ def read_blotter(path: str | Path, *, skip_bad_rows: bool = False) -> Blotter:
         carried=table.drop(own)[rows] if table.width > len(own) else pl.DataFrame(),
         skipped=skipped,
     )
+
+
+def _repeated_column(file: Path) -> str | None:
+    """The first column the header of ``file`` (a CSV polars has read) names twice, else
+    None: polars renames the second (``side_duplicated_0``), which would be carried."""
+    with file.open(encoding="utf-8-sig", newline="") as lines:
+        header = next(csv.reader(lines), [])
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
 
 
 def _counted(
