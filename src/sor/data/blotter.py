@@ -127,6 +127,36 @@ class Blotter:
             window holds no snapshot (the first such order, by file, line and column); or
             ``skip_bad_rows`` left no order.
         """
+        ends, faults = self.placement(first_ns, last_ns, horizon_ns=horizon_ns, times=times)
+        bad = faults != ""
+        if not bad.any():
+            return dataclasses.replace(self, end_ns=ends)
+        if not skip_bad_rows:
+            k = int(np.flatnonzero(bad)[0])
+            start = format_timestamp(int(self.time_ns[k]))
+            if faults[k] == "time_outside_data":
+                span = f"{format_timestamp(first_ns)} to {format_timestamp(last_ns)}"
+                raise self._error(k, "time", f"{start} lies outside the data ({span})")
+            if faults[k] == "end_after_data":
+                raise self._error(k, "end", f"{format_timestamp(int(self.end_ns[k]))} is after "
+                                  f"the data's end {format_timestamp(last_ns)}")  # fmt: skip
+            window = f"{start} to {format_timestamp(int(ends[k]))}"
+            raise self._error(k, "time", f"{EMPTY_WINDOW} ({window}); --skip-bad-rows leaves "
+                              "such an order out")  # fmt: skip
+        return dataclasses.replace(self, end_ns=ends).kept(~bad, faults[bad].tolist())
+
+    def placement(
+        self,
+        first_ns: int,
+        last_ns: int,
+        *,
+        horizon_ns: int | None = None,
+        times: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return each order's end on data spanning ``[first_ns, last_ns]`` (as
+        :meth:`within` places it) and its fault: empty for a good order, else
+        ``time_outside_data``, ``end_after_data`` or (with ``times``, the data's sorted
+        snapshot times) ``empty_window``."""
         start, end = self.time_ns, self.end_ns
         outside = (start < first_ns) | (start > last_ns)
         late = ~outside & (end != OPEN_END) & (end > last_ns)
@@ -141,24 +171,9 @@ class Blotter:
             lo = np.searchsorted(times, placed, side="left")
             hi = np.searchsorted(times, ends, side="right")
             empty = ~outside & ~late & (lo >= hi)
-        bad = outside | late | empty
-        if not bad.any():
-            return dataclasses.replace(self, end_ns=ends)
-        if not skip_bad_rows:
-            k = int(np.flatnonzero(bad)[0])
-            if outside[k]:
-                span = f"{format_timestamp(first_ns)} to {format_timestamp(last_ns)}"
-                message = f"{format_timestamp(start[k])} lies outside the data ({span})"
-                raise self._error(k, "time", message)
-            if late[k]:
-                raise self._error(k, "end", f"{format_timestamp(end[k])} is after the data's "
-                                  f"end {format_timestamp(last_ns)}")  # fmt: skip
-            window = f"{format_timestamp(start[k])} to {format_timestamp(ends[k])}"
-            raise self._error(k, "time", f"{EMPTY_WINDOW} ({window}); --skip-bad-rows leaves "
-                              "such an order out")  # fmt: skip
-        reasons = np.where(outside, "time_outside_data", np.where(late, "end_after_data",
-                                                                  "empty_window"))[bad]  # fmt: skip
-        return dataclasses.replace(self, end_ns=ends).kept(~bad, reasons.tolist())
+        faults = np.where(outside, "time_outside_data", np.where(
+            late, "end_after_data", np.where(empty, "empty_window", "")))  # fmt: skip
+        return ends, faults
 
     def kept(self, keep: np.ndarray, reasons: list[str]) -> Blotter:
         """Return the orders where ``keep`` holds, the others counted in :attr:`skipped`
@@ -171,8 +186,12 @@ class Blotter:
         """
         rows = np.flatnonzero(keep)
         skipped = _counted(self.path, self.skipped, reasons, left=len(rows))
-        return Blotter(
-            path=self.path,
+        return dataclasses.replace(self.at(rows), skipped=skipped)
+
+    def at(self, rows: np.ndarray) -> Blotter:
+        """Return the orders at ``rows`` (indices, in order), their skips as counted."""
+        return dataclasses.replace(
+            self,
             ids=tuple(self.ids[k] for k in rows),
             time_ns=self.time_ns[rows],
             end_ns=self.end_ns[rows],
@@ -180,7 +199,6 @@ class Blotter:
             sizes=self.sizes[rows],
             lines=tuple(self.lines[k] for k in rows),
             carried=self.carried[rows] if self.carried.width else self.carried,
-            skipped=skipped,
         )
 
     def table(self) -> pl.DataFrame:

@@ -10,7 +10,6 @@ Over a blotter (``--orders``) it routes the day's orders, each on its own window
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import tempfile
 from collections.abc import Sequence
@@ -523,28 +522,13 @@ def _drawn(spec: DaySpec, first: int, last: int) -> Blotter:
         raise DataError(str(exc), path=spec.source) from None
     if spec.order_horizon_ns is None:
         return drawn
-    ends = drawn.time_ns + np.minimum(spec.order_horizon_ns, last - drawn.time_ns)
-    return dataclasses.replace(drawn, end_ns=ends)
+    return drawn.within(first, last, horizon_ns=spec.order_horizon_ns)
 
 
 def _figures(result: StrategyResult) -> tuple[int, int, int]:
     """An outcome as :class:`OrdersDay` keeps it: shares filled, cash, completion time."""
     done = NO_TIME if result.completion_ts is None else int(result.completion_ts)
     return result.total_fill, result.total_cash_nanos, done
-
-
-def _subset(blotter: Blotter, rows: np.ndarray) -> Blotter:
-    """The orders of ``blotter`` at ``rows``, in order."""
-    return dataclasses.replace(
-        blotter,
-        ids=tuple(blotter.ids[k] for k in rows),
-        time_ns=blotter.time_ns[rows],
-        end_ns=blotter.end_ns[rows],
-        sides=tuple(blotter.sides[k] for k in rows),
-        sizes=blotter.sizes[rows],
-        lines=tuple(blotter.lines[k] for k in rows),
-        carried=blotter.carried[rows] if blotter.carried.width else blotter.carried,
-    )
 
 
 def _placed(
@@ -565,23 +549,13 @@ def _placed(
         An order's end after the day's data (here), a window without a snapshot (when the
         order is routed, :func:`sor.static.orders.run_orders`).
     """
-    from sor.data.blotter import OPEN_END
-
     ts = market.snapshots["ts_event"]
     first, last = int(ts[0]), int(ts[-1])
-    orders, horizon = _subset(blotter, rows), spec.order_horizon_ns
+    orders, horizon = blotter.at(rows), spec.order_horizon_ns
     if not spec.skip_bad_rows:
         return orders.within(first, last, horizon_ns=horizon), rows, ()
-    late = (orders.end_ns != OPEN_END) & (orders.end_ns > last)
-    open_end = (
-        last if horizon is None else orders.time_ns + np.minimum(horizon, last - orders.time_ns)
-    )
-    ends = np.where(orders.end_ns == OPEN_END, open_end, orders.end_ns)
-    empty = ~late & (
-        np.searchsorted(ts, orders.time_ns, side="left") >= np.searchsorted(ts, ends, side="right")
-    )
-    reasons = np.where(late, "end_after_data", "empty_window")
-    bad = late | empty
-    skipped = tuple((int(rows[k]), str(reasons[k])) for k in np.flatnonzero(bad))
+    faults = orders.placement(first, last, horizon_ns=horizon, times=ts)[1]
+    bad = faults != ""
+    skipped = tuple((int(rows[k]), str(faults[k])) for k in np.flatnonzero(bad))
     kept = rows[~bad]
-    return _subset(blotter, kept).within(first, last, horizon_ns=horizon), kept, skipped
+    return blotter.at(kept).within(first, last, horizon_ns=horizon), kept, skipped
