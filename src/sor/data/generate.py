@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,6 +132,143 @@ class FlowModel:
             )
 
 
+(V_RATE, V_CLUSTER, V_EFFECT_ROWS, V_ADDS, V_QUOTES, V_REQUOTE, V_SIZE_SCALE, V_TRADE_MEDIAN,
+ V_TRADE_SIGMA, V_ADD_LEVEL, V_CANCEL_LEVEL, V_LATENCY_NS) = range(12)  # fmt: skip
+"""Indices of :meth:`VenueModel.values`, the venue's model as the simulation reads it."""
+
+
+@dataclass(frozen=True)
+class VenueModel:
+    """How one venue's book lives: its activity, quotes and sizes (docs/generate.md).
+
+    The defaults are the default market's venue; ``sor generate --like`` fits one per venue
+    of a real file (:mod:`sor.data.fit`).
+
+    Attributes
+    ----------
+    publisher_id
+        The venue's ``publisher_id``.
+    rate
+        Rows per second.
+    mean_cluster
+        Mean rows of one cluster of events (rows sharing a ``ts_event``; up to 8).
+    effect_rows
+        Rows added per cluster to show a last trade's effect, about the share of clusters
+        that end with a trade: clusters come that much less often, keeping ``rate``.
+    adds, cancels
+        Shares of an event's kind: add, cancellation; the rest are trades.
+    requote
+        Chance, per event, that the venue draws new quote offsets from the efficient quotes.
+    spread_ticks
+        Quantiles of the venue's spread in ticks, at equally spaced probabilities from 0 to
+        1; empty: each side 0 (70 %), 1 or 2 ticks from the efficient quotes.
+    size_scale
+        Multiplies the median size of every resting order and level drawn.
+    trade_size_median, trade_size_sigma
+        Lognormal trade sizes (median shares, log-sd), before the level's size caps them.
+    add_level_mean, cancel_level_mean
+        Mean of the exponential from which an add's or cancellation's level is drawn
+        (floored; 0 is the best level).
+    latency_us
+        Median ``ts_in_delta``, microseconds.
+    """
+
+    publisher_id: int
+    rate: float = 111.0
+    mean_cluster: float = 1.6
+    effect_rows: float = 0.21
+    adds: float = 0.44
+    cancels: float = 0.36
+    requote: float = 0.05
+    spread_ticks: tuple[float, ...] = ()
+    size_scale: float = 1.0
+    trade_size_median: float = 90.0
+    trade_size_sigma: float = 0.9
+    add_level_mean: float = 2.0
+    cancel_level_mean: float = 2.0
+    latency_us: float = 170.0
+
+    def values(self, rate_scale: float = 1.0) -> np.ndarray:
+        """The model as the simulation reads it (indexed by the ``V_`` constants), with its
+        rate times ``rate_scale``."""
+        values = np.zeros(12)
+        values[V_RATE] = self.rate * rate_scale
+        values[V_CLUSTER] = self.mean_cluster
+        values[V_EFFECT_ROWS] = self.effect_rows
+        values[V_ADDS] = self.adds
+        values[V_QUOTES] = self.adds + self.cancels
+        values[V_REQUOTE] = self.requote
+        values[V_SIZE_SCALE] = self.size_scale
+        values[V_TRADE_MEDIAN] = self.trade_size_median
+        values[V_TRADE_SIGMA] = self.trade_size_sigma
+        values[V_ADD_LEVEL] = self.add_level_mean
+        values[V_CANCEL_LEVEL] = self.cancel_level_mean
+        values[V_LATENCY_NS] = self.latency_us * 1000.0
+        return values
+
+    def check(self) -> None:
+        """Raise ``ConfigError`` unless every value is in range."""
+        where = f"venue {self.publisher_id}"
+        if not 0 <= self.publisher_id < 2**16:
+            raise ConfigError(f"{where}: publisher_id must be between 0 and 65535")
+        positive = ("rate", "size_scale", "trade_size_median", "add_level_mean",
+                    "cancel_level_mean", "latency_us")  # fmt: skip
+        for name in positive:
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0):
+                raise ConfigError(f"{where}: {name} must be a positive number, got {value}")
+        if not 1.0 <= self.mean_cluster <= 8.0:
+            raise ConfigError(f"{where}: mean_cluster must be between 1 and 8")
+        if not 0.0 <= self.effect_rows <= 1.0:
+            raise ConfigError(f"{where}: effect_rows must be between 0 and 1")
+        for name in ("adds", "cancels", "requote"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{where}: {name} must be between 0 and 1")
+        if self.adds + self.cancels > 1.0 + 1e-12:
+            raise ConfigError(f"{where}: adds + cancels must be at most 1")
+        if not 0.0 <= self.trade_size_sigma <= 5.0:
+            raise ConfigError(f"{where}: trade_size_sigma must be between 0 and 5")
+        spread = np.asarray(self.spread_ticks, dtype=float)
+        if len(spread) == 1 or (len(spread) and (
+            not np.all(np.isfinite(spread)) or spread[0] < 1 or np.any(np.diff(spread) < 0)
+            or spread[-1] > MAX_SPREAD_TICKS
+        )):  # fmt: skip
+            raise ConfigError(
+                f"{where}: spread_ticks must be empty or at least two ascending quantiles "
+                f"from 1 to {MAX_SPREAD_TICKS}"
+            )
+
+
+MAX_SPREAD_TICKS = 100_000
+"""Widest spread a venue model may draw, ticks (1,000 $ at one cent)."""
+
+
+@dataclass(frozen=True)
+class Activity:
+    """The time-of-day profile of activity: every venue's rate times ``multipliers[i]``
+    from ``start_s + i * bucket_s`` seconds after midnight UTC, for one bucket each (1
+    outside them)."""
+
+    start_s: float
+    bucket_s: float
+    multipliers: tuple[float, ...]
+
+    def times(self, start_ns: int, end_ns: int) -> tuple[np.ndarray, np.ndarray]:
+        """The profile over ``[start_ns, end_ns]`` as the simulation reads it: the times
+        from which each multiplier holds, and the multipliers (1 after the last bucket)."""
+        day_ns = 86_400 * NANOS_PER_SECOND
+        midnight = start_ns // day_ns * day_ns
+        ts: list[int] = []
+        mult: list[float] = []
+        for day in range(midnight, end_ns + 1, day_ns):
+            for i, m in enumerate(self.multipliers):
+                ts.append(day + int((self.start_s + i * self.bucket_s) * NANOS_PER_SECOND))
+                mult.append(float(m))
+            ts.append(day + int((self.start_s + len(self.multipliers) * self.bucket_s) * 1e9))
+            mult.append(1.0)
+        return np.array(ts, dtype=np.int64), np.array(mult)
+
+
 MAX_METAORDER_SECONDS = 86_400.0
 """Longest mean metaorder: a day."""
 MAX_DRIFT = 0.5
@@ -184,29 +321,30 @@ def _count_for(size: int) -> int:
 
 
 @numba.njit(cache=True)
-def _refill(sizes, counts, start):
+def _refill(sizes, counts, start, scale):
     for i in range(start, len(sizes)):
-        sizes[i] = _draw_size(220.0, 0.7, 0.03)
+        sizes[i] = _draw_size(220.0 * scale, 0.7, 0.03)
         counts[i] = _count_for(sizes[i])
 
 
 @numba.njit(cache=True)
-def _new_book(seed, bid_sz, bid_ct, ask_sz, ask_ct):
+def _new_book(seed, bid_sz, bid_ct, ask_sz, ask_ct, scale):
     np.random.seed(seed)  # numba keeps its own generator: seed it for every draw made here
-    _refill(bid_sz, bid_ct, 0)
-    _refill(ask_sz, ask_ct, 0)
+    _refill(bid_sz, bid_ct, 0, scale)
+    _refill(ask_sz, ask_ct, 0, scale)
 
 
 @numba.njit(cache=True)
-def _shift(sizes, counts, moves):
-    """Move the book ``moves`` levels away from the touch (>0: the best level went away)."""
+def _shift(sizes, counts, moves, scale):
+    """Move the book ``moves`` levels away from the touch (>0: the best level went away);
+    new levels' sizes are drawn with medians times ``scale``."""
     n = len(sizes)
     if moves > 0:
         for i in range(n):
             j = i + moves
             sizes[i] = sizes[j] if j < n else 0
             counts[i] = counts[j] if j < n else 0
-        _refill(sizes, counts, max(0, n - moves))
+        _refill(sizes, counts, max(0, n - moves), scale)
     elif moves < 0:
         k = -moves
         for i in range(n - 1, -1, -1):
@@ -214,8 +352,40 @@ def _shift(sizes, counts, moves):
             sizes[i] = sizes[j] if j >= 0 else 0
             counts[i] = counts[j] if j >= 0 else 0
         for i in range(min(k, n)):
-            sizes[i] = _draw_size(150.0, 0.8, 0.02)
+            sizes[i] = _draw_size(150.0 * scale, 0.8, 0.02)
             counts[i] = _count_for(sizes[i])
+
+
+@numba.njit(cache=True)
+def _offsets(spread_q, state):
+    """Draw the venue's quote offsets from the efficient quotes into ``state[3]`` (bid, ticks
+    below the efficient bid) and ``state[4]`` (ask, ticks above the efficient ask).
+
+    Without a spread table each side is 0 (70 %) or 1 or 2 ticks, independently (the
+    default market). With one, the spread in ticks is drawn from its quantiles (linear
+    between them) and split evenly around the efficient mid, a coin taking the odd tick.
+    """
+    if len(spread_q) == 0:
+        state[3] = 0 if np.random.random() < 0.7 else np.random.randint(1, 3)
+        state[4] = 0 if np.random.random() < 0.7 else np.random.randint(1, 3)
+        return
+    x = np.random.random() * (len(spread_q) - 1)
+    i = min(int(x), len(spread_q) - 2)
+    spread = spread_q[i] + (x - i) * (spread_q[i + 1] - spread_q[i])
+    extra = max(1, int(np.round(spread))) - 1
+    state[3] = extra // 2
+    if extra % 2 == 1 and np.random.random() < 0.5:
+        state[3] += 1
+    state[4] = extra - state[3]
+
+
+@numba.njit(cache=True)
+def _multiplier(profile_ts, profile_mult, clock):
+    """The activity multiplier at ``clock``: 1 before the profile's first bucket or without
+    one."""
+    if len(profile_ts) == 0 or clock < profile_ts[0]:
+        return 1.0
+    return profile_mult[np.searchsorted(profile_ts, clock, side="right") - 1]
 
 
 @numba.njit(cache=True)
@@ -248,7 +418,10 @@ def _simulate_venue(
     seed,
     t0,
     t1,
-    rate,
+    vp,
+    spread_q,
+    profile_ts,
+    profile_mult,
     price_ts,
     price_bid,
     flow,
@@ -267,6 +440,10 @@ def _simulate_venue(
     thread, whose generator nothing else has drawn from since: the rows are those of one
     uninterrupted call, whatever ``capacity`` is.
 
+    ``vp`` is the venue's model (:meth:`VenueModel.values`, indexed by the ``V_`` constants),
+    ``spread_q`` its spread quantiles in ticks (empty: the default offsets, :func:`_offsets`),
+    ``profile_ts``/``profile_mult`` the activity multiplier from each time on (empty: 1).
+
     ``flow`` = (metaorder start times, their signs, the sign of the efficient price's next
     move after each of its levels, informed share, metaorder share): see :func:`_trade_side`.
 
@@ -276,10 +453,13 @@ def _simulate_venue(
     Returns per-row arrays: ts_event, ts_in_delta, action, side, depth, price cents, size,
     flags, sequence, and the book after the row (bid/ask best cents, sizes, counts).
     """
+    rate = vp[V_RATE]
+    scale = vp[V_SIZE_SCALE]
     if seed >= 0:
         np.random.seed(seed)
         # room for 1.5 times the mean rows: a period writes no more (as it always has)
-        state[7] = int((t1 - t0) / 1e9 * rate * 1.5) + 64
+        busiest = 1.0 if len(profile_mult) == 0 else max(1.0, profile_mult.max())
+        state[7] = int((t1 - t0) / 1e9 * rate * busiest * 1.5) + 64
     # a period that cannot fill its budget's room runs to t1 in one call
     expected = min(capacity, state[7] + MAX_CLUSTER_ROWS)
     ts = np.empty(expected, np.int64)
@@ -297,10 +477,11 @@ def _simulate_venue(
     out_bid_ct = np.empty((expected, LEVELS), np.int64)
     out_ask_sz = np.empty((expected, LEVELS), np.int64)
     out_ask_ct = np.empty((expected, LEVELS), np.int64)
-    mean_cluster = 1.6
-    # a cluster that would end with a trade gets one more row (about 0.21 per cluster), which
-    # shows the trade's effect: clusters come that much less often, to keep the row rate
-    cluster_rate = rate / (mean_cluster + 0.21)
+    mean_cluster = vp[V_CLUSTER]
+    # a cluster that would end with a trade gets one more row (about 0.21 per cluster in the
+    # default market), which shows the trade's effect: clusters come that much less often,
+    # to keep the row rate
+    cluster_rate = rate / (mean_cluster + vp[V_EFFECT_ROWS])
     clock = max(state[5], t0)
     p = max(0, np.searchsorted(price_ts, clock, side="right") - 1)
     n = 0
@@ -309,7 +490,11 @@ def _simulate_venue(
         if expected - n < MAX_CLUSTER_ROWS:  # the next cluster might not fit: pause
             state[8] = 1
             break
-        clock += int(np.random.exponential(1e9 / cluster_rate)) + 1
+        if len(profile_ts) == 0:
+            clock += int(np.random.exponential(1e9 / cluster_rate)) + 1
+        else:
+            busy = cluster_rate * _multiplier(profile_ts, profile_mult, clock)
+            clock += int(np.random.exponential(1e9 / busy)) + 1
         if clock >= t1:
             break
         while p + 1 < len(price_ts) and price_ts[p + 1] <= clock:
@@ -323,7 +508,7 @@ def _simulate_venue(
         extended = False
         pre_bid = pre_ask = 0
         # one receive latency per cluster: its rows share ts_recv, as in the real file
-        latency = int(np.exp(np.log(170_000.0) + 0.15 * np.random.standard_normal()))
+        latency = int(np.exp(np.log(vp[V_LATENCY_NS]) + 0.15 * np.random.standard_normal()))
         # a venue's feed is sequential: its receive times never step back
         latency = max(latency, state[6] - clock)
         state[6] = clock + latency
@@ -333,9 +518,8 @@ def _simulate_venue(
             if state[7] <= 0 or n >= expected:  # the second never holds: memory's guard
                 break
             # Follow the efficient price first: the venue's quote re-centres on an event.
-            if np.random.random() < 0.05:
-                state[3] = 0 if np.random.random() < 0.7 else np.random.randint(1, 3)
-                state[4] = 0 if np.random.random() < 0.7 else np.random.randint(1, 3)
+            if np.random.random() < vp[V_REQUOTE]:
+                _offsets(spread_q, state)
             target_bid = efficient - state[3]
             target_ask = efficient + 1 + state[4]
             kind = _ADD
@@ -357,7 +541,7 @@ def _simulate_venue(
                     kind, which, px, qty = _CANCEL, _BID, state[0], bid_sz[0]
                 else:  # bid rises: size joins at the new best bid
                     kind, which = _ADD, _BID
-                _shift(bid_sz, bid_ct, moves)
+                _shift(bid_sz, bid_ct, moves, scale)
                 state[0] = target_bid
                 if kind == _ADD:
                     px, qty = state[0], bid_sz[0]
@@ -367,7 +551,7 @@ def _simulate_venue(
                     kind, which, px, qty = _CANCEL, _ASK, state[1], ask_sz[0]
                 else:
                     kind, which = _ADD, _ASK
-                _shift(ask_sz, ask_ct, moves)
+                _shift(ask_sz, ask_ct, moves, scale)
                 state[1] = target_ask
                 if kind == _ADD:
                     px, qty = state[1], ask_sz[0]
@@ -377,10 +561,10 @@ def _simulate_venue(
                     kind, which = _TRADE, first_side  # a sweep: trades on the same side
                 else:
                     # the row added to show a trade's effect is never a trade itself
-                    u = np.random.random() * (0.80 if effect else 1.0)
-                    if u < 0.44:
+                    u = np.random.random() * (vp[V_QUOTES] if effect else 1.0)
+                    if u < vp[V_ADDS]:
                         kind = _ADD
-                    elif u < 0.80:
+                    elif u < vp[V_QUOTES]:
                         kind = _CANCEL
                     else:
                         kind = _TRADE
@@ -399,31 +583,31 @@ def _simulate_venue(
                     out_ask_sz[n] = ask_sz
                     out_ask_ct[n] = ask_ct
                     level = 0
-                    qty = min(sizes[0], _draw_size(90.0, 0.9, 0.01))
+                    qty = min(sizes[0], _draw_size(vp[V_TRADE_MEDIAN], vp[V_TRADE_SIGMA], 0.01))
                     sizes[0] -= qty
                     counts[0] = max(1, counts[0] - 1) if sizes[0] > 0 else 0
                     px = best
                 elif kind == _CANCEL:
-                    level = min(int(np.random.exponential(2.0)), LEVELS - 1)
-                    qty = min(sizes[level], _draw_size(100.0, 0.8, 0.0))
+                    level = min(int(np.random.exponential(vp[V_CANCEL_LEVEL])), LEVELS - 1)
+                    qty = min(sizes[level], _draw_size(100.0 * scale, 0.8, 0.0))
                     sizes[level] -= qty
                     counts[level] = max(1, counts[level] - 1) if sizes[level] > 0 else 0
                     px = best + sign * level
                 else:
-                    level = min(int(np.random.exponential(2.0)), LEVELS - 1)
-                    qty = _draw_size(100.0, 0.8, 0.01)
+                    level = min(int(np.random.exponential(vp[V_ADD_LEVEL])), LEVELS - 1)
+                    qty = _draw_size(100.0 * scale, 0.8, 0.01)
                     sizes[level] += qty
                     counts[level] += 1
                     px = best + sign * level
                 if sizes[0] == 0:  # the touch is exhausted: the quote moves away
-                    _shift(sizes, counts, 1)
+                    _shift(sizes, counts, 1, scale)
                     if which == _BID:
                         state[0] -= 1
                     else:
                         state[1] += 1
                 elif level > 0 and sizes[level] == 0:
                     # keep consecutive levels: an emptied inner level is refilled deeper
-                    sizes[level] = _draw_size(150.0, 0.8, 0.0)
+                    sizes[level] = _draw_size(150.0 * scale, 0.8, 0.0)
                     counts[level] = _count_for(sizes[level])
             if r == 0:
                 first_kind, first_side = kind, which
@@ -523,14 +707,14 @@ def _impact_moves(
 
 
 def _price_levels(
-    start_ns: int, moves: list[tuple[np.ndarray, np.ndarray]]
+    start_ns: int, moves: list[tuple[np.ndarray, np.ndarray]], start_bid_cents: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Merge moves into the efficient bid's change times and levels (cents), with the sign
     of the move that follows each level (0 after the last)."""
     times = np.concatenate([m[0] for m in moves])
     steps = np.concatenate([m[1] for m in moves])
     order = np.argsort(times, kind="stable")
-    levels = START_BID_CENTS + np.concatenate(([0], np.cumsum(steps[order])))
+    levels = start_bid_cents + np.concatenate(([0], np.cumsum(steps[order])))
     change_ts = np.concatenate(([start_ns], times[order])).astype(np.int64)
     next_sign = np.zeros(len(levels), dtype=np.int64)
     next_sign[:-1] = np.sign(np.diff(levels))
@@ -649,6 +833,9 @@ def generate_market(
     price_moves: float = 0.35,
     symbol: str = "AAPL",
     flow: FlowModel | None = None,
+    venue_models: Sequence[VenueModel] | None = None,
+    start_bid_cents: int = START_BID_CENTS,
+    activity: Activity | None = None,
     chunk_rows: int = CHUNK_ROWS,
     on_progress: Callable[[int], object] | None = None,
 ) -> GenerateSummary:
@@ -674,6 +861,14 @@ def generate_market(
     flow
         Informed trading, trade-sign persistence, impact and drift (:class:`FlowModel`);
         its defaults when None, ``FlowModel.off()`` for a market without adverse selection.
+    venue_models
+        One model per venue (:class:`VenueModel`, fitted by ``sor generate --like``); then
+        ``venues`` is ignored, and each venue's rate is its model's times
+        ``rate_per_venue`` over the models' mean rate. None: ``venues`` default venues.
+    start_bid_cents
+        The efficient bid at ``start``, cents.
+    activity
+        The time-of-day profile of every venue's rate (None: flat).
     chunk_rows
         Most rows one venue's simulation hands over at a time (at least
         ``MAX_CLUSTER_ROWS``); it bounds the memory and leaves the file unchanged.
@@ -689,10 +884,24 @@ def generate_market(
 
     if depth not in (1, 10):
         raise ConfigError(f"depth must be 1 (MBP-1) or 10 (MBP-10), got {depth}")
-    if not 1 <= venues <= len(VENUE_ORDER):
-        raise ConfigError(f"venues must be between 1 and {len(VENUE_ORDER)}, got {venues}")
     if not rate_per_venue > 0:
         raise ConfigError(f"rate must be positive, got {rate_per_venue}")
+    if venue_models is None:
+        if not 1 <= venues <= len(VENUE_ORDER):
+            raise ConfigError(f"venues must be between 1 and {len(VENUE_ORDER)}, got {venues}")
+        venue_models = [
+            VenueModel(publisher_id=v, rate=rate_per_venue) for v in VENUE_ORDER[:venues]
+        ]
+    if not venue_models:
+        raise ConfigError("a market needs at least one venue")
+    for model in venue_models:
+        model.check()
+    if len({model.publisher_id for model in venue_models}) < len(venue_models):
+        raise ConfigError("two venue models share a publisher_id")
+    if not 100 <= start_bid_cents < 10**9:
+        raise ConfigError(
+            f"the start price must be between 1 $ and 10,000,000 $, got {start_bid_cents / 100:g} $"
+        )
     if not price_moves >= 0:
         raise ConfigError(f"price moves per second must be >= 0, got {price_moves}")
     if chunk_rows < MAX_CLUSTER_ROWS:
@@ -706,7 +915,13 @@ def generate_market(
         raise ConfigError("the end of the generated window must come after its start")
     flow = flow if flow is not None else FlowModel()
     flow.check()
-    publisher_ids = VENUE_ORDER[:venues]
+    venues = len(venue_models)
+    publisher_ids = tuple(model.publisher_id for model in venue_models)
+    rate_scale = rate_per_venue / (sum(model.rate for model in venue_models) / venues)
+    venue_values = [model.values(rate_scale) for model in venue_models]
+    spreads = [np.asarray(model.spread_ticks, dtype=np.float64) for model in venue_models]
+    profile = activity.times(start_ns, end_ns) if activity is not None else (
+        np.zeros(0, np.int64), np.zeros(0))  # fmt: skip
     root = np.random.SeedSequence(seed)
     price_seed, *venue_seeds = root.spawn(1 + venues)
     meta_seed, impact_seed = root.spawn(2)
@@ -723,18 +938,20 @@ def generate_market(
             metaorders,
         ),
     ]  # fmt: skip
-    price_ts, price_bid, next_sign = _price_levels(start_ns, moves)
+    price_ts, price_bid, next_sign = _price_levels(start_ns, moves, start_bid_cents)
     flow_arrays = (*metaorders, next_sign, flow.informed, flow.metaorder_share)
     states = []
     for k in range(venues):
         init = np.random.default_rng(venue_seeds[k])
         book = [np.zeros(LEVELS, np.int64) for _ in range(4)]
         state = np.array(
-            [START_BID_CENTS, START_BID_CENTS + 1, int(init.integers(1_000_000, 90_000_000)),
+            [start_bid_cents, start_bid_cents + 1, int(init.integers(1_000_000, 90_000_000)),
              0, 0, start_ns, start_ns, 0, 0],
             dtype=np.int64,
         )  # fmt: skip
-        _new_book(int(init.integers(2**31)), *book)
+        bid_sz, bid_ct, ask_sz, ask_ct = book
+        _new_book(int(init.integers(2**31)), bid_sz, bid_ct, ask_sz, ask_ct,
+                  venue_models[k].size_scale)  # fmt: skip
         states.append((init, state, book))
     path = Path(out)
     rtype = 10 if depth == 10 else 1
@@ -772,8 +989,9 @@ def generate_market(
                 k = min(running, key=lambda v: (states[v][1][6], v))
                 _, state, book = states[k]
                 raw = threads[k].submit(
-                    _simulate_venue, seeds[k], period_start, period_end, rate_per_venue,
-                    price_ts, price_bid, flow_arrays, state, chunk_rows, *book,
+                    _simulate_venue, seeds[k], period_start, period_end, venue_values[k],
+                    spreads[k], profile[0], profile[1], price_ts, price_bid, flow_arrays, state,
+                    chunk_rows, book[0], book[1], book[2], book[3],
                 ).result()  # fmt: skip
                 seeds[k] = -1
                 if state[8] == 0:
