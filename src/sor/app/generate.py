@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING
 
 from sor.app.runs import check_outputs, write_atomically
 from sor.core.defaults import DEFAULT_SEED, DEFAULT_START
-from sor.core.errors import SorError
+from sor.core.errors import ConfigError, SorError
 
 if TYPE_CHECKING:
     from sor.app.settings import GenerateFlags
     from sor.data.days import Day
     from sor.data.generate import FlowModel, GenerateSummary
+    from sor.data.market_params import MarketParams
+    from sor.data.orderlevel import SourceOptions
 
 log = logging.getLogger("sor")
 
@@ -58,21 +60,120 @@ class GenerateSettings:
     """Daily files to write into a directory; None: one file."""
     flow: FlowModel = field(default_factory=_default_flow)
     """The market's order-flow model."""
+    market: MarketParams | None = None
+    """A fitted or read market (its first ``venues`` venues, their rates scaled to a mean
+    of ``rate``; its start price, moves and profile); None: the default market."""
+    origin: str = ""
+    """Where ``market`` came from, as flags (``--like FILE``, ``--params FILE``), for the
+    "made by" line."""
 
     @classmethod
-    def from_flags(cls, flags: GenerateFlags) -> GenerateSettings:
-        """Build the settings from the validated flags of ``sor generate``.
+    def from_flags(
+        cls, flags: GenerateFlags, market: MarketParams | None = None, origin: str = ""
+    ) -> GenerateSettings:
+        """Build the settings from the validated flags of ``sor generate``, over the
+        parameters of ``market`` (fitted or read; None: the defaults): a flag given wins.
 
         Raises
         ------
         ConfigError
-            The flow flags contradict each other (:meth:`GenerateFlags.flow_model`).
+            The flow flags contradict each other (:meth:`GenerateFlags.flow_model`), or
+            more venues are asked for than the market has.
         """
+        from sor.data.generate import VENUE_ORDER
+
+        available = len(market.venues) if market is not None else len(VENUE_ORDER)
+        venues = flags.venues if flags.venues is not None else available
+        if venues > available:
+            what = f"the market of {origin.strip()} has" if market is not None else "there are"
+            raise ConfigError(f"--venues {venues}: {what} {available} venues")
+        if market is not None:
+            market = dataclasses.replace(market, venues=market.venues[:venues])
+        start, end = flags.start, flags.end
+        if market is not None and start is None and market.start is not None:
+            start, end = market.start, end if end is not None else market.end
+        elif market is not None and end is None and market.start and market.end:
+            end = _shifted_end(start or DEFAULT_START, market.start, market.end)
+        rate = flags.rate if flags.rate is not None else (
+            market.mean_rate if market is not None else DEFAULT_RATE)  # fmt: skip
+        moves = flags.price_moves if flags.price_moves is not None else (
+            market.price_moves if market is not None else DEFAULT_PRICE_MOVES)  # fmt: skip
         return cls(
-            venues=flags.venues, seed=flags.seed, start=flags.start, end=flags.end,
-            depth=flags.depth, symbol=flags.symbol, rate=flags.rate,
-            price_moves=flags.price_moves, days=flags.days, flow=flags.flow_model(),
+            venues=venues, seed=flags.seed, start=start or DEFAULT_START, end=end,
+            depth=flags.depth, symbol=flags.symbol, rate=rate, price_moves=moves,
+            days=flags.days, flow=flags.flow_model(market.flow if market else None),
+            market=market, origin=origin,
         )  # fmt: skip
+
+    def params(self) -> MarketParams:
+        """The parameters this run generates with, as ``--params-out`` writes them: the
+        market's (the default venues when none), with the flags applied."""
+        from sor.data.generate import VENUE_ORDER, VenueModel
+        from sor.data.market_params import MarketParams
+
+        market = self.market or MarketParams(
+            venues=tuple(VenueModel(publisher_id=v, rate=self.rate)
+                         for v in VENUE_ORDER[: self.venues]))  # fmt: skip
+        scale = self.rate / market.mean_rate
+        venues = tuple(
+            dataclasses.replace(venue, rate=round(venue.rate * scale, 6)) for venue in market.venues
+        )
+        start, end = _window(self)
+        from sor.core.timestamps import format_timestamp
+
+        return dataclasses.replace(
+            market, venues=venues, price_moves=self.price_moves, flow=self.flow,
+            start=format_timestamp(start), end=format_timestamp(end),
+        )  # fmt: skip
+
+
+DEFAULT_RATE = 111.0
+"""The default market's rows per second per venue."""
+DEFAULT_PRICE_MOVES = 0.35
+"""The default market's moves of the efficient price per second."""
+
+
+def _shifted_end(start: str, fitted_start: str, fitted_end: str) -> str:
+    """The end of a window from ``start`` as long as the fitted one."""
+    from sor.core.timestamps import format_timestamp, parse_timestamp
+
+    length = parse_timestamp(fitted_end) - parse_timestamp(fitted_start)
+    return format_timestamp(parse_timestamp(start) + length)
+
+
+def fit_like(
+    data: Path,
+    start: str | None,
+    end: str | None,
+    *,
+    source: SourceOptions | None = None,
+    skip_bad_rows: bool = False,
+) -> MarketParams:
+    """Fit the generator to ``data`` within ``[start, end]`` (``sor generate --like``).
+
+    Raises
+    ------
+    SorError
+        The file cannot be read or has nothing to fit in the window.
+    """
+    from sor.app.compile import compiling, input_groups
+    from sor.core.timestamps import parse_timestamp
+    from sor.stylized.fit import fit_market
+
+    log.info("fitting the market to %s", data)
+    with compiling((), body=(*input_groups(data, source), "stats", "generate")):
+        return fit_market(
+            data, start_ns=parse_timestamp(start) if start else None,
+            end_ns=parse_timestamp(end) if end else None, skip_bad_rows=skip_bad_rows,
+            source=source,
+        )  # fmt: skip
+
+
+def write_params(path: Path, params: MarketParams) -> None:
+    """Write ``params`` as TOML to ``path`` atomically and say so."""
+    check_outputs([(path, "--params-out")])
+    write_atomically(path, "--params-out", params.write, suffix=".toml")
+    log.info("wrote %s: the market's parameters (sor generate --params %s)", path, path)
 
 
 @dataclass(frozen=True)
@@ -174,6 +275,9 @@ def _generate_one(
     from sor.data.generate import generate_market
 
     written: list[GenerateSummary] = []
+    from sor.data.generate import START_BID_CENTS
+
+    market = settings.market
     write_atomically(
         out,
         "--out",
@@ -184,17 +288,22 @@ def _generate_one(
                 depth=settings.depth,
                 rate_per_venue=day.rate_per_venue, price_moves=day.price_moves, flow=day.flow,
                 symbol=settings.symbol, on_progress=on_progress,
+                venue_models=market.venues if market else None,
+                start_bid_cents=market.start_bid_cents if market else START_BID_CENTS,
+                move_ticks=market.move_ticks if market else 1,
+                activity=market.activity if market else None,
             )
         ),
     )  # fmt: skip
     summary = dataclasses.replace(written[0], path=out)
     log.info(
-        "wrote %s: %d rows, venues %s, MBP-%d; made by --seed %d --start %s --end %s --rate %r "
+        "wrote %s: %d rows, venues %s, MBP-%d; made by%s --seed %d --start %s --end %s --rate %r "
         "--price-moves %r%s%s",
         summary.path,
         summary.rows,
         ",".join(str(v) for v in summary.venues),
         summary.depth,
+        settings.origin,
         day.seed,
         format_timestamp(summary.start_ns),
         format_timestamp(summary.end_ns),

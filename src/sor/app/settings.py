@@ -338,14 +338,17 @@ class EvaluateFlags(BacktestFlags):
 class GenerateFlags(Validated):
     """The flags of ``sor generate``."""
 
-    venues: Annotated[int, Field(strict=True, ge=1, le=len(VENUE_NAMES))]
+    venues: Annotated[int, Field(strict=True, ge=1, le=MAX_FITTED_VENUES)] | None = None
+    """None: the market's (6 by default, a fitted market's all)."""
     seed: Seed
-    start: Timestamp
+    start: Timestamp | None = None
     end: Timestamp | None = None
     depth: Literal[1, 10]
     symbol: Annotated[str, AfterValidator(_plain_symbol)] = "AAPL"
-    rate: Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_RATE)]
-    price_moves: Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_PRICE_MOVES)]
+    rate: Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_RATE)] | None = None
+    price_moves: Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_PRICE_MOVES)] | None = (
+        None
+    )
     days: Annotated[int, Field(strict=True, ge=1, le=MAX_DAYS)] | None = None
     informed: Share | None = None
     metaorder_share: Share | None = None
@@ -356,9 +359,10 @@ class GenerateFlags(Validated):
     drift: Annotated[float, Field(allow_inf_nan=False, ge=-0.5, le=0.5)] | None = None
     no_adverse_selection: bool = False
 
-    def flow_model(self) -> FlowModel:
-        """Return the market's order-flow model: the defaults of ``FlowModel`` where a flag
-        is not given, all adverse selection off with ``--no-adverse-selection``.
+    def flow_model(self, base: FlowModel | None = None) -> FlowModel:
+        """Return the market's order-flow model: ``base`` (the defaults of ``FlowModel``
+        when None) where a flag is not given, all adverse selection off with
+        ``--no-adverse-selection``.
 
         Raises
         ------
@@ -375,8 +379,10 @@ class GenerateFlags(Validated):
             if clash:
                 flag = "--" + clash[0].replace("_", "-")
                 raise ConfigError(f"--no-adverse-selection switches {flag} off: give one of them")
-            return dataclasses.replace(FlowModel.off(), **given)
-        flow = FlowModel(**given)
+            off = FlowModel.off() if base is None else dataclasses.replace(
+                base, informed=0.0, metaorder_share=0.0, impact=0.0)  # fmt: skip
+            return dataclasses.replace(off, **given)
+        flow = dataclasses.replace(base if base is not None else FlowModel(), **given)
         if flow.informed + flow.metaorder_share > 1:
             raise ConfigError(
                 f"--informed {flow.informed:g} and --metaorder-share {flow.metaorder_share:g} "
@@ -384,6 +390,9 @@ class GenerateFlags(Validated):
             )
         return flow
 
+
+MAX_FITTED_VENUES = 64
+"""Most venues of a market (a fitted one; the default market has six)."""
 
 FLOW_FLAGS = ("informed", "metaorder_share", "metaorder_seconds", "impact", "drift")
 """The flags of ``sor generate`` that set :class:`sor.data.generate.FlowModel`."""

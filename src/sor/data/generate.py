@@ -133,7 +133,7 @@ class FlowModel:
 
 
 (V_RATE, V_CLUSTER, V_EFFECT_ROWS, V_ADDS, V_QUOTES, V_REQUOTE, V_SIZE_SCALE, V_TRADE_MEDIAN,
- V_TRADE_SIGMA, V_ADD_LEVEL, V_CANCEL_LEVEL, V_LATENCY_NS) = range(12)  # fmt: skip
+ V_TRADE_SIGMA, V_ADD_LEVEL, V_CANCEL_LEVEL, V_LATENCY_NS, V_FOLLOW) = range(13)  # fmt: skip
 """Indices of :meth:`VenueModel.values`, the venue's model as the simulation reads it."""
 
 
@@ -159,6 +159,10 @@ class VenueModel:
         Shares of an event's kind: add, cancellation; the rest are trades.
     requote
         Chance, per event, that the venue draws new quote offsets from the efficient quotes.
+    follow
+        Chance that a cluster whose venue's quotes are off the efficient ones moves them
+        there (1: every cluster does; lower: quotes lag the price, and the best levels
+        turn over less often).
     spread_ticks
         Quantiles of the venue's spread in ticks, at equally spaced probabilities from 0 to
         1; empty: each side 0 (70 %), 1 or 2 ticks from the efficient quotes.
@@ -180,6 +184,7 @@ class VenueModel:
     adds: float = 0.44
     cancels: float = 0.36
     requote: float = 0.05
+    follow: float = 1.0
     spread_ticks: tuple[float, ...] = ()
     size_scale: float = 1.0
     trade_size_median: float = 90.0
@@ -191,13 +196,14 @@ class VenueModel:
     def values(self, rate_scale: float = 1.0) -> np.ndarray:
         """The model as the simulation reads it (indexed by the ``V_`` constants), with its
         rate times ``rate_scale``."""
-        values = np.zeros(12)
+        values = np.zeros(13)
         values[V_RATE] = self.rate * rate_scale
         values[V_CLUSTER] = self.mean_cluster
         values[V_EFFECT_ROWS] = self.effect_rows
         values[V_ADDS] = self.adds
         values[V_QUOTES] = self.adds + self.cancels
         values[V_REQUOTE] = self.requote
+        values[V_FOLLOW] = self.follow
         values[V_SIZE_SCALE] = self.size_scale
         values[V_TRADE_MEDIAN] = self.trade_size_median
         values[V_TRADE_SIGMA] = self.trade_size_sigma
@@ -221,7 +227,7 @@ class VenueModel:
             raise ConfigError(f"{where}: mean_cluster must be between 1 and 8")
         if not 0.0 <= self.effect_rows <= 1.0:
             raise ConfigError(f"{where}: effect_rows must be between 0 and 1")
-        for name in ("adds", "cancels", "requote"):
+        for name in ("adds", "cancels", "requote", "follow"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{where}: {name} must be between 0 and 1")
         if self.adds + self.cancels > 1.0 + 1e-12:
@@ -239,6 +245,8 @@ class VenueModel:
             )
 
 
+MAX_MOVE_TICKS = 1000
+"""Largest smaller move of the efficient price, ticks."""
 MAX_SPREAD_TICKS = 100_000
 """Widest spread a venue model may draw, ticks (1,000 $ at one cent)."""
 
@@ -529,8 +537,9 @@ def _simulate_venue(
             px = 0
             # Re-centre one side per event, in the order that never crosses the book: when
             # prices rise the ask moves first, when they fall the bid does.
-            move_bid = r == 0 and target_bid != state[0] and target_bid < state[1]
-            move_ask = r == 0 and target_ask != state[1] and target_ask > state[0]
+            follows = r == 0 and (vp[V_FOLLOW] >= 1.0 or np.random.random() < vp[V_FOLLOW])
+            move_bid = follows and target_bid != state[0] and target_bid < state[1]
+            move_ask = follows and target_ask != state[1] and target_ask > state[0]
             if move_ask and (target_ask > state[1] or not move_bid):
                 move_bid = False
             else:
@@ -653,11 +662,12 @@ def _efficient_path(
     end_ns: int,
     moves_per_second: float,
     drift: float = 0.0,
+    move_ticks: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the times and sizes (cents) of the efficient price's unpredictable moves.
 
-    A Poisson process of ``moves_per_second``; a move is one cent (90 %) or two, up with
-    probability ``0.5 + drift``.
+    A Poisson process of ``moves_per_second``; a move is ``move_ticks`` cents (90 %) or
+    twice that, up with probability ``0.5 + drift``.
     """
     seconds = (end_ns - start_ns) / NANOS_PER_SECOND
     changes = rng.poisson(moves_per_second * seconds)
@@ -666,7 +676,7 @@ def _efficient_path(
     steps = rng.choice(
         np.array([-2, -1, 1, 2]), size=changes, p=[0.1 * down, 0.9 * down, 0.9 * up, 0.1 * up]
     )
-    return times.astype(np.int64), steps.astype(np.int64)
+    return times.astype(np.int64), steps.astype(np.int64) * move_ticks
 
 
 def _metaorders(
@@ -694,16 +704,18 @@ def _impact_moves(
     end_ns: int,
     moves_per_second: float,
     metaorders: tuple[np.ndarray, np.ndarray],
+    move_ticks: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the times and sizes (cents) of the moves the metaorders' flow pushes: a
-    Poisson process of ``moves_per_second``, each move in the running metaorder's way."""
+    Poisson process of ``moves_per_second``, each move (``move_ticks`` cents or twice that)
+    in the running metaorder's way."""
     seconds = (end_ns - start_ns) / NANOS_PER_SECOND
     changes = rng.poisson(moves_per_second * seconds)
     times = np.sort(rng.integers(start_ns, max(end_ns, start_ns + 1), size=changes))
     meta_ts, meta_sign = metaorders
     running = meta_sign[np.searchsorted(meta_ts, times, side="right") - 1]
     sizes = rng.choice(np.array([1, 2]), size=changes, p=[0.9, 0.1])
-    return times.astype(np.int64), (running * sizes).astype(np.int64)
+    return times.astype(np.int64), (running * sizes).astype(np.int64) * move_ticks
 
 
 def _price_levels(
@@ -835,6 +847,7 @@ def generate_market(
     flow: FlowModel | None = None,
     venue_models: Sequence[VenueModel] | None = None,
     start_bid_cents: int = START_BID_CENTS,
+    move_ticks: int = 1,
     activity: Activity | None = None,
     chunk_rows: int = CHUNK_ROWS,
     on_progress: Callable[[int], object] | None = None,
@@ -867,6 +880,8 @@ def generate_market(
         ``rate_per_venue`` over the models' mean rate. None: ``venues`` default venues.
     start_bid_cents
         The efficient bid at ``start``, cents.
+    move_ticks
+        Cents of the efficient price's smaller move (the larger is twice it).
     activity
         The time-of-day profile of every venue's rate (None: flat).
     chunk_rows
@@ -884,6 +899,8 @@ def generate_market(
 
     if depth not in (1, 10):
         raise ConfigError(f"depth must be 1 (MBP-1) or 10 (MBP-10), got {depth}")
+    if not 1 <= move_ticks <= MAX_MOVE_TICKS:
+        raise ConfigError(f"move ticks must be between 1 and {MAX_MOVE_TICKS}, got {move_ticks}")
     if not rate_per_venue > 0:
         raise ConfigError(f"rate must be positive, got {rate_per_venue}")
     if venue_models is None:
@@ -931,11 +948,11 @@ def generate_market(
     moves = [
         _efficient_path(
             np.random.default_rng(price_seed), start_ns, end_ns,
-            price_moves * (1.0 - flow.impact), flow.drift,
+            price_moves * (1.0 - flow.impact), flow.drift, move_ticks,
         ),
         _impact_moves(
             np.random.default_rng(impact_seed), start_ns, end_ns, price_moves * flow.impact,
-            metaorders,
+            metaorders, move_ticks,
         ),
     ]  # fmt: skip
     price_ts, price_bid, next_sign = _price_levels(start_ns, moves, start_bid_cents)

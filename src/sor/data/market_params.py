@@ -1,0 +1,228 @@
+"""A generated market's parameters as a TOML file (``sor generate --params-out`` and
+``--params``): every venue's model, the efficient price, the order flow and the profile of
+activity, so that a market fitted once (``sor generate --like``) makes any number of days.
+
+The file is plain TOML (docs/generate.md shows one); reading it checks every key and
+value, so a hand-edited file that is wrong says where in one line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sor.core.errors import ConfigError
+from sor.data.generate import START_BID_CENTS, Activity, FlowModel, VenueModel
+
+FORMAT = 1
+"""The version of the file's layout, written as ``format``."""
+
+
+@dataclass(frozen=True)
+class MarketParams:
+    """What ``sor generate`` needs beyond its window and seed to write a fitted market.
+
+    Attributes
+    ----------
+    venues
+        One model per venue, in the order written.
+    price_moves
+        Moves per second of the efficient price (all kinds).
+    flow
+        Informed flow, metaorders, impact and drift.
+    start_price
+        The efficient bid at the window's start, dollars (on the cent).
+    move_ticks
+        Ticks of the efficient price's smaller move (the larger is twice it).
+    activity
+        The time-of-day profile of every venue's rate; None: flat.
+    start, end
+        The window the parameters were fitted on (ISO-8601): a file of the same window is
+        written when no ``--start`` is given.
+    source
+        Where the parameters came from (the fitted file and its SHA-256, or empty), and
+        what the fit measured: written for the reader, never read back as parameters.
+    """
+
+    venues: tuple[VenueModel, ...]
+    price_moves: float = 0.35
+    flow: FlowModel = field(default_factory=FlowModel)
+    start_price: float = START_BID_CENTS / 100
+    move_ticks: int = 1
+    activity: Activity | None = None
+    start: str | None = None
+    end: str | None = None
+    source: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def start_bid_cents(self) -> int:
+        """The start price in cents."""
+        return round(self.start_price * 100)
+
+    @property
+    def mean_rate(self) -> float:
+        """The venues' mean rate, rows per second: ``--rate`` sets it, keeping proportions."""
+        return sum(venue.rate for venue in self.venues) / len(self.venues)
+
+    def to_toml(self) -> str:
+        """Write the parameters as TOML."""
+        document: dict[str, Any] = {"format": FORMAT}
+        if self.source:
+            document["source"] = self.source
+        market: dict[str, Any] = {"price_moves": self.price_moves, "move_ticks": self.move_ticks,
+                                  "start_price": self.start_price}  # fmt: skip
+        if self.start is not None:
+            market["start"] = self.start
+        if self.end is not None:
+            market["end"] = self.end
+        document["market"] = market
+        document["flow"] = dataclasses.asdict(self.flow)
+        if self.activity is not None:
+            document["activity"] = {
+                "start_s": self.activity.start_s,
+                "bucket_s": self.activity.bucket_s,
+                "multipliers": list(self.activity.multipliers),
+            }
+        document["venues"] = [
+            {**dataclasses.asdict(venue), "spread_ticks": list(venue.spread_ticks)}
+            for venue in self.venues
+        ]
+        return tomli_w.dumps(_finite(document))
+
+    def write(self, path: Path) -> None:
+        """Write the TOML to ``path``."""
+        path.write_text(self.to_toml(), encoding="utf-8")
+
+
+def read_params(path: Path) -> MarketParams:
+    """Read and check a parameters file.
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be read, is not TOML, or a key or value is wrong (the message
+        names the key).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"--params: no such file: {path}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--params: cannot read {path}: {exc}") from exc
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"--params: {path} is not TOML: {exc}") from exc
+    try:
+        model = _File.model_validate(document)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise ConfigError(f"--params: {path}: {where}: {error['msg']}") from exc
+    params = model.params()
+    try:
+        params.flow.check()
+        for venue in params.venues:
+            venue.check()
+    except ConfigError as exc:
+        raise ConfigError(f"--params: {path}: {exc}") from exc
+    if len({venue.publisher_id for venue in params.venues}) < len(params.venues):
+        raise ConfigError(f"--params: {path}: two venues share a publisher_id")
+    return params
+
+
+def _finite(value: Any) -> Any:
+    """Refuse a NaN or infinity, which TOML could hold but a fitted market never should."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"a market parameter is not finite: {value}")
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class _Venue(BaseModel):
+    model_config = _STRICT
+    publisher_id: int = Field(ge=0, lt=2**16)
+    rate: float = Field(gt=0)
+    mean_cluster: float = 1.6
+    effect_rows: float = 0.21
+    adds: float = 0.44
+    cancels: float = 0.36
+    requote: float = 0.05
+    follow: float = 1.0
+    spread_ticks: list[float] = []
+    size_scale: float = 1.0
+    trade_size_median: float = 90.0
+    trade_size_sigma: float = 0.9
+    add_level_mean: float = 2.0
+    cancel_level_mean: float = 2.0
+    latency_us: float = 170.0
+
+
+class _Market(BaseModel):
+    model_config = _STRICT
+    price_moves: float = Field(ge=0)
+    move_ticks: int = Field(default=1, ge=1, le=1000)
+    start_price: float = Field(ge=1, lt=10**7)
+    start: str | None = None
+    end: str | None = None
+
+
+class _Flow(BaseModel):
+    model_config = _STRICT
+    informed: float = 0.15
+    metaorder_share: float = 0.7
+    metaorder_seconds: float = 2.0
+    impact: float = 0.2
+    drift: float = 0.0
+
+
+class _Activity(BaseModel):
+    model_config = _STRICT
+    start_s: float = Field(ge=0, lt=86_400)
+    bucket_s: float = Field(gt=0, le=86_400)
+    multipliers: list[float] = Field(min_length=1, max_length=288)
+
+
+class _File(BaseModel):
+    model_config = _STRICT
+    format: int = Field(ge=FORMAT, le=FORMAT)
+    source: dict[str, Any] = {}
+    market: _Market
+    flow: _Flow = _Flow()
+    activity: _Activity | None = None
+    venues: list[_Venue] = Field(min_length=1, max_length=64)
+
+    def params(self) -> MarketParams:
+        activity = None
+        if self.activity is not None:
+            if any(not m > 0 for m in self.activity.multipliers):
+                raise ConfigError("activity.multipliers must all be positive")
+            activity = Activity(self.activity.start_s, self.activity.bucket_s,
+                                tuple(self.activity.multipliers))  # fmt: skip
+        return MarketParams(
+            venues=tuple(
+                VenueModel(**{**venue.model_dump(), "spread_ticks": tuple(venue.spread_ticks)})
+                for venue in self.venues
+            ),
+            price_moves=self.market.price_moves,
+            flow=FlowModel(**self.flow.model_dump()),
+            start_price=self.market.start_price,
+            move_ticks=self.market.move_ticks,
+            activity=activity,
+            start=self.market.start,
+            end=self.market.end,
+            source=self.source,
+        )
