@@ -155,6 +155,39 @@ def test_spread_sizes_and_turnover_are_time_weighted(tmp_path: Path) -> None:
     assert facts["trades_per_s"] == pytest.approx(0.25)
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_median_spread_is_the_median_of_the_spread_sampled_every_millisecond(
+    tmp_path: Path, seed: int
+) -> None:
+    # two venues, quotes held a whole number of milliseconds, some rows without an ask: the
+    # brute force samples each venue's spread every millisecond a two-sided quote held and
+    # takes the lower median of the samples (of both venues' samples pooled, overall)
+    rng = np.random.default_rng(seed)
+    rows, samples = [], {2: [], 9: []}
+    for venue in samples:
+        t = T0
+        for _ in range(int(rng.integers(5, 40))):
+            ticks = int(rng.integers(1, 7))
+            held = int(rng.integers(1, 50))
+            two_sided = rng.random() > 0.2
+            ask = round(BID + 0.01 * ticks, 2) if two_sided else 0.0
+            rows.append(_row(t, ask=ask, venue=venue))
+            if two_sided:
+                samples[venue] += [ticks] * held
+            t += held * 1_000_000
+        rows.append(_row(t, venue=venue))  # its quote holds no time: the last row's
+    rows.sort(key=lambda row: str(row["ts_event"]))
+    report = file_stats(_write(tmp_path / "spreads.csv", rows)).report
+
+    def lower_median(values: list[int]) -> float | None:
+        return float(sorted(values)[(len(values) - 1) // 2]) if values else None
+
+    for venue, values in samples.items():
+        assert report["venues"][str(venue)]["spread_ticks"]["median"] == lower_median(values)
+    pooled = samples[2] + samples[9]
+    assert report["overall"]["spread_ticks"]["median"] == lower_median(pooled)
+
+
 @given(st.lists(st.sampled_from([-1, 1]), min_size=5, max_size=200))
 @settings(max_examples=50, deadline=None)
 def test_autocorrelation_is_a_correlation(signs: list[int]) -> None:
@@ -208,12 +241,12 @@ DEGENERATE = {
     # rows, then facts of "overall" that must come out exactly (None: undefined, null)
     "no trades": (
         [_row(T0 + i * S // 10) for i in range(50)],
-        {"trades": 0, "spread_ticks": {"mean": 2.0, "share_one_tick": 0.0},
+        {"trades": 0, "spread_ticks": {"mean": 2.0, "median": 2.0, "share_one_tick": 0.0},
          "markout_bps": {"1": None, "10": None, "60": None}},
     ),
     "one row": (
         [_row(T0)],
-        {"rows": 1, "messages_per_s": None, "spread_ticks": {"mean": None, "share_one_tick": None},
+        {"rows": 1, "messages_per_s": None, "spread_ticks": {"mean": None, "median": None, "share_one_tick": None},
          "best_size": {"bid": None, "ask": None}},
     ),
     "one timestamp": (
@@ -236,7 +269,7 @@ DEGENERATE = {
     "no asks": (
         [_row(T0 + i * S, ask=0, ask_sz=0, action="T" if i % 2 else "A", side="A")
          for i in range(100)],
-        {"trades": 50, "spread_ticks": {"mean": None, "share_one_tick": None},
+        {"trades": 50, "spread_ticks": {"mean": None, "median": None, "share_one_tick": None},
          "markout_bps": {"1": None, "10": None, "60": None}},
     ),
     "no bids": (

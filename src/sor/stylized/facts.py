@@ -72,6 +72,32 @@ class Sums:
 
 
 @dataclass(frozen=True)
+class SpreadTimes:
+    """How long the spread stood at each value while both sides were quoted: distinct
+    spreads (ticks, ascending) and their seconds, pooled over venues for the overall facts."""
+
+    ticks: np.ndarray
+    seconds: np.ndarray
+
+    @classmethod
+    def of(cls, parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> SpreadTimes:
+        """Pool ``(spreads, seconds)`` pairs: the seconds of equal spreads add up."""
+        ticks = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0)
+        seconds = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
+        keep = seconds > 0
+        values, where = np.unique(ticks[keep], return_inverse=True)
+        return cls(values, np.bincount(where, weights=seconds[keep], minlength=len(values)))
+
+    def median(self) -> float | None:
+        """The time-weighted median spread: the least spread that the quote stood at or
+        below for at least half the time (None without such time)."""
+        if not len(self.ticks):
+            return None
+        held = np.cumsum(self.seconds)
+        return float(self.ticks[min(int(np.searchsorted(held, held[-1] / 2)), len(held) - 1)])
+
+
+@dataclass(frozen=True)
 class Prices:
     """A mid price as a step function of time: ``mid[i]`` holds from ``ts[i]`` on (ticks)."""
 
@@ -107,21 +133,24 @@ class Facts:
     quotes: Quotes | None = None
     rows: int = 0
     trade_rows: int = 0
+    spreads: SpreadTimes = field(default_factory=lambda: SpreadTimes.of([]))
 
 
 def venue_facts(book: Book, settings: FactSettings, t0: int, t1: int) -> Facts:
     """Return the facts of one venue's rows ``book`` (in time order) over ``[t0, t1]`` (ns)."""
     sums = _sums(book, settings)
+    spreads = _spread_times(book, settings)
     trades_ts, trades_sign = trade_events(book.ts, book.trade, book.sign)
     prices = venue_prices(book, settings)
     flows = binned_ofi(book.ts, row_ofi(book), settings, t0, t1)
     regressions, points = _regressions(flows, prices, settings, t0)
-    values = _common(len(book), int(book.trade.sum()), trades_sign, sums, t0, t1, settings)
+    values = _common(len(book), int(book.trade.sum()), trades_sign, sums, spreads, t0, t1,
+                     settings)  # fmt: skip
     values["ofi"] = regressions
     values.update(_markouts(trades_ts, trades_sign, prices, settings, t1))
     return Facts(values=values, sums=sums, ofi_points=points, trade_ts=trades_ts,
                  trade_sign=trades_sign, flows=flows, quotes=Quotes.of(book), rows=len(book),
-                 trade_rows=int(book.trade.sum()))  # fmt: skip
+                 trade_rows=int(book.trade.sum()), spreads=spreads)  # fmt: skip
 
 
 def overall_facts(venues: Sequence[Facts], settings: FactSettings, t0: int, t1: int) -> Facts:
@@ -144,10 +173,11 @@ def overall_facts(venues: Sequence[Facts], settings: FactSettings, t0: int, t1: 
     regressions, points = _regressions(flows, prices, settings, t0)
     rows = sum(facts.rows for facts in venues)
     trade_rows = sum(facts.trade_rows for facts in venues)
-    values = _common(rows, trade_rows, trade_sign, sums, t0, t1, settings)
+    spreads = SpreadTimes.of([(f.spreads.ticks, f.spreads.seconds) for f in venues])
+    values = _common(rows, trade_rows, trade_sign, sums, spreads, t0, t1, settings)
     values["ofi"] = regressions
     values.update(_markouts(trade_ts, trade_sign, prices, settings, t1))
-    return Facts(values=values, sums=sums, ofi_points=points)
+    return Facts(values=values, sums=sums, ofi_points=points, spreads=spreads)
 
 
 def trade_events(
@@ -353,6 +383,17 @@ def _sums(book: Book, settings: FactSettings) -> Sums:
     return sums
 
 
+def _spread_times(book: Book, settings: FactSettings) -> SpreadTimes:
+    """How long one venue's spread stood at each value, over the time both sides were
+    quoted (each row's quote holding until the venue's next row)."""
+    if len(book) < 2:
+        return SpreadTimes.of([])
+    dt = np.diff(book.ts).astype(np.float64) / NANOS_PER_SECOND
+    quoted = ((book.bid_px > 0) & (book.ask_px > 0))[:-1]
+    spread = (book.ask_px - book.bid_px)[:-1] / settings.tick_nanos
+    return SpreadTimes.of([(spread[quoted], dt[quoted])])
+
+
 def _depleted(px: np.ndarray, sz: np.ndarray, away: int) -> float:
     """Shares that left the best level: size drops at an unchanged price, plus the whole
     level when the price moved away from the touch (``away``: -1 for bids, +1 for asks)."""
@@ -367,6 +408,7 @@ def _common(
     trade_rows: int,
     signs: np.ndarray,
     sums: Sums,
+    spreads: SpreadTimes,
     t0: int,
     t1: int,
     settings: FactSettings,
@@ -387,6 +429,7 @@ def _common(
         "trades_per_s": per(len(signs), seconds),
         "spread_ticks": {
             "mean": per(sums.spread, held),
+            "median": spreads.median(),
             "share_one_tick": per(sums.one_tick, held),
         },
         "best_size": {"bid": bid_size, "ask": ask_size},
