@@ -60,6 +60,10 @@ class FillsSettings:
     skip_bad_rows: bool = False
     source: SourceOptions | None = None
     """How to read a LOBSTER input; None for the defaults."""
+    start_ns: int | None = None
+    """The window's first ``ts_event``, ns; None: from the file's start."""
+    end_ns: int | None = None
+    """The window's last ``ts_event``, ns; None: to the file's end."""
 
     @classmethod
     def from_flags(
@@ -193,7 +197,8 @@ def run(data: Path, settings: FillsSettings) -> FillsResult:
     check_input_file(data)
     log.info("reading every event of %s", data)
     with compiling(("fills",), body=input_groups(data, settings.source)):
-        events = read_events(data, source=settings.source, skip_bad_rows=settings.skip_bad_rows)
+        events = read_events(data, source=settings.source, skip_bad_rows=settings.skip_bad_rows,
+                             start_ns=settings.start_ns, end_ns=settings.end_ns)  # fmt: skip
     events, venues = attach_venues(events)
     options = settings.study
     exact = order_level_venues(events, venues)

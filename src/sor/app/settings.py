@@ -66,6 +66,7 @@ from pydantic_core import ErrorDetails
 from sor.core.defaults import (
     DEFAULT_FALLBACK_QUEUE_MODEL,
     DEFAULT_FEE,
+    DEFAULT_FILLS_EVERY_S,
     DEFAULT_GAP_TIMEOUT_S,
     DEFAULT_MAX_DOWNLOAD_BYTES,
     DEFAULT_MAX_TS_DISTANCE_H,
@@ -408,6 +409,8 @@ class StatsFlags(Validated):
         float, Field(allow_inf_nan=False, gt=0, le=MAX_TICK_DOLLARS), AfterValidator(_whole_nanos)
     ]
     max_ts_distance: TsDistance = DEFAULT_MAX_TS_DISTANCE_H
+    fill_every: Annotated[float, Field(allow_inf_nan=False, ge=1e-9)] = DEFAULT_FILLS_EVERY_S
+    """Seconds between the orders of ``--compare``'s fill study."""
 
 
 class ProduceFlags(Validated):

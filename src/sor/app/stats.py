@@ -116,18 +116,23 @@ class StatsResult:
 
 @dataclass(frozen=True)
 class StatsOutputs:
-    """Where ``sor stats`` writes besides stdout: the figure (None: not written)."""
+    """Where ``sor stats`` writes besides stdout: the figure and the report (None: not
+    written)."""
 
     plot: Path | None = None
+    json_out: Path | None = None
+    """The JSON report's file (None: stdout only)."""
 
     def check(self, data: Path, lobster_book: Path | None = None) -> None:
-        """Raise ``SorError`` unless the figure can be written in a format its suffix names,
-        apart from the input files (``data`` and its LOBSTER orderbook)."""
-        if self.plot is None:
-            return
+        """Raise ``SorError`` unless the report and the figure can be written (the figure
+        in a format its suffix names), apart from each other and the input files (``data``
+        and its LOBSTER orderbook)."""
         from sor.data.lobster import input_files
 
-        check_outputs([(self.plot, "--plot")], input_files(data, lobster_book))
+        check_outputs([(self.json_out, "--json-out"), (self.plot, "--plot")],
+                      input_files(data, lobster_book))  # fmt: skip
+        if self.plot is None:
+            return
         if self.plot.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
             raise SorError(f"--plot: {self.plot}: the figure's format comes from its suffix, "
                            "as for sor backtest --plot")  # fmt: skip
@@ -155,7 +160,11 @@ def run(data: Path, settings: StatsSettings) -> StatsResult:
 
 
 def write(result: StatsResult, outputs: StatsOutputs) -> None:
-    """Write the figure atomically where ``outputs`` names it."""
+    """Write the report and the figure, each atomically, where ``outputs`` names them."""
+    if outputs.json_out is not None:
+        text = result.text()
+        write_atomically(outputs.json_out, "--json-out", lambda p: p.write_text(text + "\n"))
+        log.info("wrote %s", outputs.json_out)
     if outputs.plot is not None:
         write_atomically(outputs.plot, "--plot", result.write_plot, suffix=".png")
         log.info("wrote %s", outputs.plot)

@@ -48,6 +48,8 @@ DEFAULT_FILLS_FIGURE = "fills.png"
 """The figure of ``sor fills``."""
 DEFAULT_STATS_FIGURE = "stats.png"
 """The figure of ``sor stats``."""
+DEFAULT_COMPARE_FIGURE = "compare.png"
+"""The figure of ``sor stats --compare``."""
 
 # the static model's search ----------------------------------------------------------------
 
