@@ -140,7 +140,8 @@ def stats(
                 data[0], data[1], app_compare.CompareSettings(settings, flags.fill_every)
             )
             typer.echo(result.text())
-            sys.stderr.write(result.table() + "\n")
+            if not quiet:
+                sys.stderr.write(result.table() + "\n")
             app_compare.write(result, compared)
             if not result.passed:
                 raise typer.Exit(1)
