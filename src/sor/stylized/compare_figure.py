@@ -99,7 +99,7 @@ def _panel(
         shown == "ratio"
         and positive
         and len(positive) == len(values)
-        and (max(values) / min(values) > 20)
+        and (max(values) / min(values) > 10)
     ):
         ax.set_yscale("log")
     ax.margins(y=0.15)
