@@ -22,6 +22,7 @@ _EXPORTS = {
     "SETTINGS": "sor.api",
     "fills": "sor.api",
     "stats": "sor.api",
+    "compare": "sor.api",
     "evaluate": "sor.api",
     "SorError": "sor.core.errors",
     "ConfigError": "sor.core.errors",
@@ -32,12 +33,12 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from sor.api import SETTINGS, Backtest, backtest, evaluate, fills, stats
+    from sor.api import SETTINGS, Backtest, backtest, compare, evaluate, fills, stats
     from sor.core.errors import ConfigError, DataError, SorError
     from sor.core.types import FillRule, QueueModel, Side
 
 __all__ = [  # noqa: RUF022 -- the version first, then as _EXPORTS lists them
-    "__version__", "backtest", "Backtest", "SETTINGS", "fills", "stats", "evaluate",
+    "__version__", "backtest", "Backtest", "SETTINGS", "fills", "stats", "compare", "evaluate",
     "SorError", "ConfigError", "DataError", "Side", "QueueModel", "FillRule",
 ]  # fmt: skip
 

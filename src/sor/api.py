@@ -1,6 +1,7 @@
 """sor as a library: the commands' runs from Python, as the command line runs them.
 
-:func:`backtest`, :func:`fills`, :func:`stats` and :func:`evaluate` take their command's
+:func:`backtest`, :func:`fills`, :func:`stats` (and :func:`compare`, its ``--compare``) and
+:func:`evaluate` take their command's
 settings as keywords (its flags' names with ``_``) and resolve them exactly as the command
 line does (``sor.app``): the keyword, then the TOML file where the command reads one
 (``config=``, else ``SOR_CONFIG``), then the default of ``sor.core.defaults``. The same
@@ -21,13 +22,14 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sor.core.defaults import DEFAULT_EVALUATION_REPORT, DEFAULT_REPORT
+from sor.core.defaults import DEFAULT_EVALUATION_REPORT, DEFAULT_FILLS_EVERY_S, DEFAULT_REPORT
 from sor.core.errors import ConfigError
 
 if TYPE_CHECKING:
     import polars as pl
     from matplotlib.figure import Figure
 
+    from sor.app.compare import CompareResult
     from sor.app.evaluate import EvaluateResult
     from sor.app.fills import FillsResult
     from sor.app.stats import StatsResult
@@ -440,6 +442,72 @@ def stats(
     return result
 
 
+def compare(
+    real: str | PathLike[str] | Any,
+    generated: str | PathLike[str] | Any,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    plot: str | PathLike[str] | None = None,
+    json_out: str | PathLike[str] | None = None,
+    skip_bad_rows: bool = False,
+    lobster_book: str | PathLike[str] | None = None,
+    publisher: int | None = None,
+    fill_every: float = DEFAULT_FILLS_EVERY_S,
+    **settings: Any,
+) -> CompareResult:
+    """Hold ``generated``'s stylized facts to ``real``'s, as ``sor stats --compare`` does
+    (docs/stats.md, "Comparing two files").
+
+    Each file is taken as ``data`` by :func:`stats`; ``settings`` are any of
+    :data:`STATS_SETTINGS`, for both; ``plot`` and ``json_out`` write the figure and the
+    report there (by default nothing).
+
+    Returns
+    -------
+    sor.app.compare.CompareResult
+        ``.report`` (what the command prints), ``.passed``, ``.table()``, ``.figure()``.
+
+    Raises
+    ------
+    SorError
+        As :func:`backtest`: the line the command would print.
+    """
+    from sor.app import compare as app
+    from sor.app.config import source_options
+    from sor.app.settings import StatsFlags, check_flags
+    from sor.app.stats import StatsSettings, window
+    from sor.core import defaults
+
+    bounds = window(start, end)
+    book = _path(lobster_book)
+    source = source_options(book, publisher)
+    values = {
+        "lags": defaults.DEFAULT_STATS_LAGS, "intervals": defaults.DEFAULT_STATS_INTERVALS_S,
+        "horizons": defaults.DEFAULT_STATS_HORIZONS_S, "tick": defaults.DEFAULT_TICK,
+        "max_ts_distance": defaults.DEFAULT_MAX_TS_DISTANCE_H, "fill_every": fill_every,
+        **_flag_values(settings, STATS_SETTINGS),
+    }  # fmt: skip
+    flags = check_flags(StatsFlags, values)
+    outputs = app.CompareOutputs(_path(json_out), _path(plot))
+    with (
+        _local_data(real, required=True) as (real_path, real_label),
+        _local_data(generated, required=True) as (generated_path, generated_label),
+    ):
+        assert real_path is not None and generated_path is not None
+        outputs.check([real_path, generated_path], book)
+        options = StatsSettings.from_flags(
+            flags, window=bounds, skip_bad_rows=skip_bad_rows, source=source
+        )
+        result = app.run(real_path, generated_path, app.CompareSettings(options, fill_every))
+    for side, label in (("real", real_label), ("generated", generated_label)):
+        if label is not None:
+            result.report[side]["file"] = label
+            result.report["compare"][side]["file"] = label
+    app.write(result, outputs)
+    return result
+
+
 def evaluate(
     data: str | PathLike[str] | Sequence[str | PathLike[str]],
     *,
@@ -590,4 +658,5 @@ def _local_data(data: object, required: bool = False) -> Iterator[tuple[Path | N
 
 
 __all__: Sequence[str] = ("EVALUATE_SETTINGS", "FILLS_SETTINGS", "SETTINGS", "STATS_SETTINGS",
-                          "Backtest", "backtest", "evaluate", "fills", "stats")  # fmt: skip
+                          "Backtest", "backtest", "compare", "evaluate", "fills",
+                          "stats")  # fmt: skip

@@ -201,3 +201,16 @@ def test_the_shared_amzn_day_against_itself_runs_the_fifo_fill_study(tmp_path: P
         else:
             assert entry["result"] == PASS and entry["difference"] == 0.0, (venue, name)
     assert compared["real"]["start"].startswith("2012-06-21T14:00")
+
+
+def test_sor_compare_reports_what_the_command_prints(
+    markets: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sor
+
+    outcome = run_main(["stats", "--compare", str(markets["base"]), str(markets["busy"]),
+                        "--no-plot", "-q", "--lags", "3"], capsys)  # fmt: skip
+    result = sor.compare(markets["base"], markets["busy"], lags=3,
+                         json_out=tmp_path / "c.json")  # fmt: skip
+    assert result.text() + "\n" == outcome.stdout == (tmp_path / "c.json").read_text()
+    assert not result.passed and outcome.returncode == 1
