@@ -20,6 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sor.core.domain import VENUE_NAMES
+from sor.core.uncertainty import MIN_UNITS, Z_95
 from sor.report.figures import _save
 from sor.stylized.summary import Stats
 
@@ -103,17 +104,27 @@ def _ofi(ax: Axes, stats: Stats) -> None:
 
 
 def _markouts(ax: Axes, series: Mapping[str, Mapping[str, Any]]) -> None:
-    ax.set_xlabel("horizon, s")
     ax.set_ylabel("mid move after a trade, bps, in its direction")
     ax.set_title("Trade markouts (positive: the price went on the aggressor's way)")
     drawn = False
-    for name, facts in series.items():
-        values = facts["markout_bps"]
-        horizons = [float(k) for k, v in values.items() if v is not None]
-        if horizons:
-            ax.plot(horizons, [values[f"{h:g}"] for h in horizons], marker="o", markersize=3,
-                    label=name, **_style(name))  # fmt: skip
-            drawn = True
+    bare: dict[str, int] = {}  # horizon without a bar -> the fewest blocks behind its mean
+    for i, (name, facts) in enumerate(series.items()):
+        values, errors = facts["markout_bps"], facts.get("markout_se_bps", {})
+        horizons = [k for k, v in values.items() if v is not None]
+        if not horizons:
+            continue
+        # each series a little aside (log axis) so that its bars do not hide another's
+        dodge = DODGE ** (i - (len(series) - 1) / 2)
+        half = [_half_width(errors.get(k)) for k in horizons]
+        ax.errorbar([float(k) * dodge for k in horizons], [values[k] for k in horizons],
+                    yerr=half, marker="o", markersize=3, capsize=2, label=name,
+                    **_style(name))  # fmt: skip
+        for k, width in zip(horizons, half, strict=True):
+            if np.isnan(width):
+                blocks = facts.get("markout_blocks", {}).get(k, 0)
+                bare[k] = min(bare.get(k, blocks), blocks)
+        drawn = True
+    ax.set_xlabel("horizon, s" + (f"\n{_bars_note(bare)}" if drawn else ""), fontsize=9)
     if not drawn:
         _note(ax, "no markout: no signed trade with a quoted mid before it and a horizon "
               "inside the file")  # fmt: skip
@@ -121,6 +132,24 @@ def _markouts(ax: Axes, series: Mapping[str, Mapping[str, Any]]) -> None:
     ax.axhline(0.0, color="grey", linewidth=0.8)
     ax.set_xscale("log")  # only with points: a log axis cannot hold an empty range
     ax.legend(fontsize=7, ncol=2)
+
+
+DODGE = 1.03
+"""The factor between neighbouring series' horizons on the markout panel's log axis."""
+
+
+def _half_width(standard_error: float | None) -> float:
+    """A markout's error bar above and below: 1.96 standard errors (NaN, no bar, without)."""
+    return np.nan if standard_error is None else Z_95 * standard_error
+
+
+def _bars_note(bare: Mapping[str, int]) -> str:
+    """What the markout bars are, and at which horizons some have none and why."""
+    text = "bars: 1.96 standard errors (units: blocks of time as long as the horizon)"
+    if not bare:
+        return text
+    where = ", ".join(f"{float(k):g} s ({bare[k]})" for k in sorted(bare, key=float))
+    return f"{text}\nno bar where fewer than {MIN_UNITS} blocks hold a trade: {where}"
 
 
 def _rates(ax: Axes, venues: Mapping[str, Mapping[str, Any]]) -> None:
