@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -243,9 +244,9 @@ def test_sor_fills_compare_needs_order_ids(market: Path) -> None:
     assert "--compare holds the queue models to the exact queue" in result.output
 
 
-def test_sor_fills_compare_runs_the_same_orders_through_fifo_and_each_model(
-    tmp_path: Path,
-) -> None:
+def _queue_day(tmp_path: Path) -> Path:
+    """Three seconds of one MBO venue (39, with order ids) whose bid orders join, leave and
+    trade, beside a venue without order ids (41)."""
     from orderlevel_helpers import write_mbo_csv
 
     t0 = 1_712_151_000_000_000_000
@@ -267,7 +268,13 @@ def test_sor_fills_compare_runs_the_same_orders_through_fifo_and_each_model(
             ]
         elif k % 3 == 1:
             rows.append((t + ms, "C", "B", 10.00, 100, 100 + k))
-    data = write_mbo_csv(tmp_path / "day.mbo.csv", *sorted(rows, key=lambda r: r[0]))
+    return write_mbo_csv(tmp_path / "day.mbo.csv", *sorted(rows, key=lambda r: r[0]))
+
+
+def test_sor_fills_compare_runs_the_same_orders_through_fifo_and_each_model(
+    tmp_path: Path,
+) -> None:
+    data = _queue_day(tmp_path)
     orders, plot = tmp_path / "orders.csv", tmp_path / "compare.png"
     result = CliRunner().invoke(app, [
         "fills", "--data", str(data), "--compare", "--every", "0.2", "--size", "100,300",
@@ -288,10 +295,68 @@ def test_sor_fills_compare_runs_the_same_orders_through_fifo_and_each_model(
     assert 0 <= cell["conservative"]["identical_quantity"] <= 1
     assert "identical_quantity" not in cell["fifo"]
     assert "conservative frac/full/same" in result.stderr  # the summary table
+    # about 15 orders a cell: no paired interval, and the report and the summary say why
+    model = cell["conservative"]
+    assert model["p_any_fill_diff_95"] is None and model["mean_filled_fraction_diff_95"] is None
+    why = f"{cell['orders']} orders: no paired interval from fewer than 30"
+    assert model["no_interval"] == why and why in result.stderr
     with orders.open() as handle:
         written = list(csv.DictReader(handle))
     assert len(written) == report["run"]["orders_placed"] and written[0]["size"] in {"100", "300"}
     assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sor_fills_compare_gives_each_model_a_paired_interval_of_its_difference_from_fifo(
+    tmp_path: Path,
+) -> None:
+    from matplotlib.container import ErrorbarContainer
+
+    from figure_bounds import texts_outside
+    from sor.report.fills_figure import compare_figure
+
+    # an order every 50 ms for 3 s: about 60 orders, enough for an interval
+    result = CliRunner().invoke(app, [
+        "fills", "--data", str(_queue_day(tmp_path)), "--compare", "--every", "0.05",
+        "--size", "100", "--horizon", "1", "--no-plot"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    cell = report["compare"]["39"]["100"]["1"]
+    assert cell["orders"] >= 30
+    assert "Newcombe" in report["run"]["uncertainty"]["p_any_fill_diff_95"]
+    for name in ("conservative", "probabilistic"):
+        model, fifo = cell[name], cell["fifo"]
+        for key in ("p_any_fill", "p_full_fill", "mean_filled_fraction"):
+            diff = model[f"{key}_diff"]
+            assert diff == pytest.approx(model[key] - fifo[key], abs=2e-6)
+        for key in ("p_any_fill", "p_full_fill"):  # Newcombe's: never a point
+            low, high = model[f"{key}_diff_95"]
+            assert -1 <= low < model[f"{key}_diff"] + 1e-9 and high > low
+            assert model[f"{key}_diff"] <= high + 1e-9
+        fraction = model["mean_filled_fraction_diff_95"]
+        if fraction is None:  # every order filled alike: no spread, said so
+            assert "no spread" in model["no_interval"]
+        else:
+            assert fraction[0] <= model["mean_filled_fraction_diff"] <= fraction[1]
+    shown = f"{cell['conservative']['p_any_fill_diff']:+.4f} "
+    assert "paired 95 % interval" in result.stderr and shown in result.stderr
+    # the figure: each model's bars span its paired interval, carried to its own value
+    figure = compare_figure(report)
+    assert texts_outside(figure) == []
+    left = figure.axes[0]
+    bars = [c for c in left.containers if isinstance(c, ErrorbarContainer)]
+    assert len(bars) == 3 and not bars[0].has_yerr  # FIFO first, without a bar
+    for container, name in zip(bars[1:], ("conservative", "probabilistic"), strict=True):
+        model = cell[name]
+        segments = container.lines[2][0].get_segments()
+        ends = model["mean_filled_fraction_diff_95"]
+        if ends is None:
+            assert all(len(s) == 0 or np.isnan(s).all() for s in segments)
+            continue
+        (_, low), (_, high) = segments[0]
+        value, diff = model["mean_filled_fraction"], model["mean_filled_fraction_diff"]
+        assert low == pytest.approx(value - (diff - ends[0]), abs=1e-12)
+        assert high == pytest.approx(value + (ends[1] - diff), abs=1e-12)
+    plt.close(figure)
 
 
 def test_the_default_queue_model_fills_as_fifo_does_on_the_shared_amzn_day(

@@ -46,6 +46,17 @@ UNCERTAINTY = {
 }
 """How the report's intervals are made, as ``run.uncertainty`` states it."""
 
+COMPARE_UNCERTAINTY = {
+    "p_any_fill_diff_95": "paired 95 % interval of the model's P(any fill) less FIFO's on the "
+    "same orders (p_full_fill_diff_95 likewise): Newcombe's (1998) method 10, each order one "
+    f"pair; null with fewer than {MIN_UNITS} orders",
+    "mean_filled_fraction_diff_95": "normal 95 % interval of the mean per-order difference of "
+    f"filled fractions; null with fewer than {MIN_UNITS} orders, or where every order differs "
+    "by the same amount (no spread to measure; no_interval says which)",
+    "independence": UNCERTAINTY["independence"],
+}
+"""How ``sor fills --compare`` states its uncertainty, as its ``run.uncertainty`` says."""
+
 
 @dataclass(frozen=True)
 class FillsSettings:
@@ -222,7 +233,7 @@ def run(data: Path, settings: FillsSettings) -> FillsResult:
             "venues_without_order_ids": [str(int(p)) for p, e in zip(venues, exact, strict=True)
                                          if not e],
             "latency_us": settings.latency_us, "orders_placed": len(rows),
-            "agreement": study_of.AGREEMENT,
+            "agreement": study_of.AGREEMENT, "uncertainty": COMPARE_UNCERTAINTY,
             **fill_rule_entries(options.crossing_fill, options.trade_fill),
         })  # fmt: skip
         return FillsResult({"compare": cells, "run": run}, tuple(rows))
@@ -282,7 +293,33 @@ def _summary(report: dict[str, Any]) -> str:
                 lines.append(line)
     if any(line.rstrip().endswith("*") or " * " in line for line in lines[1:]):
         lines.append("* outside the agreement bounds of run.agreement")
-    return "\n".join(lines)
+    return "\n".join([*lines, *_paired_summary(report)])
+
+
+def _paired_summary(report: dict[str, Any]) -> list[str]:
+    """Each model's P(any fill) less FIFO's per cell with its paired 95 % interval over
+    the orders (or why there is none), as lines under the comparison's table."""
+    from sor.ck.fills import COMPARED
+
+    head = f"{'venue':>6} {'size':>6} {'horizon':>8}" + "".join(f"  {m:<29}" for m in COMPARED)
+    lines = ["", "P(any fill), model - FIFO on the same orders, paired 95 % interval:",
+             head.rstrip()]  # fmt: skip
+    reasons: set[str] = set()
+    for venue, by_size in report["compare"].items():
+        for size, by_horizon in by_size.items():
+            for horizon, cell in by_horizon.items():
+                if cell["fifo"]["mean_filled_fraction"] is None:
+                    continue
+                line = f"{venue:>6} {size:>6} {horizon + ' s':>8}"
+                for name in COMPARED:
+                    m = cell[name]
+                    ends = m["p_any_fill_diff_95"]
+                    shown = "no interval" if ends is None else f"[{ends[0]:+.4f}, {ends[1]:+.4f}]"
+                    line += f"  {m['p_any_fill_diff']:+.4f} {shown:<21}"
+                    if ends is None:
+                        reasons.add(m["no_interval"])
+                lines.append(line.rstrip())
+    return [*lines, *sorted(reasons)] if len(lines) > 3 else []
 
 
 def write_orders(path: Path, rows: tuple[OrderRow, ...] | list[OrderRow]) -> None:

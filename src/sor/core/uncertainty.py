@@ -91,3 +91,70 @@ def clustered_standard_error(
     totals = np.bincount(index, weights=weights * (values - mean), minlength=g)
     error = math.sqrt(g / (g - 1) * float(totals @ totals)) / total
     return MeanError(mean, error, g, None)
+
+
+def paired_difference_interval(
+    both: int, first_only: int, second_only: int, neither: int, z: float = Z_95
+) -> tuple[float, float]:
+    """Return the interval of ``p1 - p2`` from paired yes/no outcomes: each unit's outcome
+    under the first and the second condition (``both`` yes, ``first_only``, ``second_only``,
+    ``neither``), so that ``p1 = (both + first_only) / n`` and ``p2 = (both + second_only) /
+    n``.
+
+    Newcombe's (1998) method 10: the Wilson intervals of ``p1`` and ``p2`` combined with the
+    correlation of the pairs, ``phi = (both x neither - first_only x second_only) / sqrt(the
+    four margins' product)``, which his method moves toward 0 by n / 2 when positive (and
+    sets to 0 when a margin is empty). It stays inside [-1, 1] and does not collapse to a
+    point when no unit's outcome differs between the two.
+
+    Raises
+    ------
+    ValueError
+        A count is negative, or all are 0.
+    """
+    counts = (both, first_only, second_only, neither)
+    n = sum(counts)
+    if min(counts) < 0 or n <= 0:
+        raise ValueError(f"need counts >= 0 and at least one unit, got {counts}")
+    p1, p2 = (both + first_only) / n, (both + second_only) / n
+    low1, high1 = wilson_interval(both + first_only, n, z)
+    low2, high2 = wilson_interval(both + second_only, n, z)
+    margins = (
+        (both + first_only)
+        * (second_only + neither)
+        * (both + second_only)
+        * (first_only + neither)
+    )
+    cross = both * neither - first_only * second_only
+    if margins == 0 or 0 <= cross <= n / 2:
+        phi = 0.0
+    else:
+        phi = (cross - n / 2 if cross > 0 else cross) / math.sqrt(margins)
+    below = math.sqrt(
+        max(0.0, (p1 - low1) ** 2 - 2 * phi * (p1 - low1) * (high2 - p2) + (high2 - p2) ** 2)
+    )
+    above = math.sqrt(
+        max(0.0, (high1 - p1) ** 2 - 2 * phi * (high1 - p1) * (p2 - low2) + (p2 - low2) ** 2)
+    )
+    difference = (first_only - second_only) / n
+    return max(-1.0, difference - below), min(1.0, difference + above)
+
+
+def paired_mean_difference_interval(
+    differences: np.ndarray, z: float = Z_95
+) -> tuple[float, float] | str:
+    """Return the normal (Wald) interval of the mean of paired ``differences`` (one a unit):
+    the mean plus or minus ``z`` sample standard deviations over sqrt(n); or, where there is
+    none, why: fewer than :data:`MIN_UNITS` units, or every unit's difference the same (no
+    spread to measure: a zero-width interval would claim a certainty the units cannot give).
+    """
+    differences = np.asarray(differences, dtype=np.float64)
+    n = len(differences)
+    if n < MIN_UNITS:
+        return f"{n} unit{'' if n == 1 else 's'}, fewer than the {MIN_UNITS} an interval needs"
+    spread = float(np.std(differences, ddof=1))
+    if spread == 0.0:
+        return f"every unit's difference is {float(differences[0]):g}: no spread to measure"
+    mean = float(np.mean(differences))
+    half = z * spread / math.sqrt(n)
+    return mean - half, mean + half

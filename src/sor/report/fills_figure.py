@@ -115,8 +115,9 @@ def compare_figure(report: dict[str, Any]) -> Figure:
                              layout="constrained", squeeze=False)  # fmt: skip
     for (venue, size, cells), (left, right) in zip(panels, axes, strict=False):
         horizons = sorted(cells, key=float)
-        x = [float(h) for h in horizons]
-        for model in run["models"]:
+        for i, model in enumerate(run["models"]):
+            # each model a little aside (log axis) so that its bars do not hide another's
+            x = [float(h) * DODGE ** (i - (len(run["models"]) - 1) / 2) for h in horizons]
             color, style = COMPARE_STYLE.get(model, ("0.5", "-"))
             same = [cells[h][model].get("identical_quantity") for h in horizons]
             label = (
@@ -129,18 +130,39 @@ def compare_figure(report: dict[str, Any]) -> Figure:
                 )
             )
             for ax, key in ((left, "mean_filled_fraction"), (right, "p_full_fill")):
-                values = [cells[h][model][key] for h in horizons]
-                ax.plot(x, [float("nan") if v is None else v for v in values], marker="o",
-                        color=color, linestyle=style, label=label)  # fmt: skip
+                values = [_number(cells[h][model][key]) for h in horizons]
+                bars = _paired_bars([cells[h][model] for h in horizons], key)
+                ax.errorbar(x, values, yerr=bars, marker="o", capsize=3, color=color,
+                            linestyle=style, label=label)  # fmt: skip
         name = VENUE_NAMES.get(int(venue), venue)
         for ax, what in ((left, "mean filled fraction"), (right, "probability of a full fill")):
             _horizon_axis(ax, run)
-            ax.set_ylabel(what)
+            ax.set_ylabel(f"{what}\nbars: paired 95 % interval of model - FIFO,\nabout the "
+                          f"model (none under {MIN_UNITS} orders)", fontsize=9)  # fmt: skip
             ax.set_ylim(bottom=0)
             ax.set_title(f"{name} ({venue}): {size}-share {run['side']} orders every "
                          f"{run['every_s']:g} s{_rules(run)}")  # fmt: skip
         left.legend(fontsize=7)
     return fig
+
+
+def _paired_bars(stats: list[dict[str, Any]], key: str) -> list[list[float]] | None:
+    """A model's paired interval of its difference from FIFO's ``key`` as error bars below
+    and above its value (NaN where a cell has none); None for FIFO, which has no bar."""
+    if not stats or f"{key}_diff" not in stats[0]:
+        return None
+    below, above = [], []
+    for cell in stats:
+        ends = cell.get(f"{key}_diff_95")
+        if ends is None or cell.get(f"{key}_diff") is None:
+            below.append(math.nan)
+            above.append(math.nan)
+            continue
+        # the interval of the difference, carried to the model's value: FIFO's value lies
+        # inside the bar exactly when the interval holds 0
+        below.append(max(0.0, cell[f"{key}_diff"] - ends[0]))
+        above.append(max(0.0, ends[1] - cell[f"{key}_diff"]))
+    return [below, above]
 
 
 def write_compare_plot(report: dict[str, Any], path: str | Path) -> Path:
