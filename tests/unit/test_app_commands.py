@@ -157,6 +157,20 @@ def test_place_run_returns_the_answer_the_command_prints(
     assert dumps(place.run(problem).report) + "\n" == outcome.stdout
 
 
+def test_place_writes_its_json_to_json_out_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    problem, out = tmp_path / "p.json", tmp_path / "placement.json"
+    problem.write_text(json.dumps(PROBLEM), encoding="utf-8")
+    outcome = run_main(["place", str(problem), "--json-out", str(out)], capsys)
+    assert outcome.returncode == 0, outcome.stderr
+    assert out.read_text() == outcome.stdout and json.loads(out.read_text())
+    assert f"sor: wrote {out}\n" in outcome.stderr
+    # an output that names the input is refused before anything is solved
+    line = _error(["place", str(problem), "--json-out", str(problem)], capsys)
+    assert "--json-out" in line and json.loads(problem.read_text()) == PROBLEM
+
+
 def test_place_run_raises_the_line_the_command_prints(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

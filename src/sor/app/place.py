@@ -7,6 +7,7 @@ A Python caller needs only these two and :class:`PaperSettings`.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,8 @@ from sor.core.errors import SorError
 if TYPE_CHECKING:
     from sor.ck.paper import PaperRow
     from sor.ck.place import PlaceResult
+
+log = logging.getLogger("sor")
 
 
 @dataclass(frozen=True)
@@ -167,3 +170,20 @@ def run_paper(settings: PaperSettings) -> PaperResult:
     compile_groups(("place",))
     rows = study.paper_table(samples=settings.samples, seed=settings.seed, paper=figures)
     return PaperResult(settings, tuple(rows))
+
+
+def check_json_out(json_out: Path | None, inputs: tuple[Path | None, ...] = ()) -> None:
+    """Raise ``SorError`` unless ``json_out`` (None: not written) can be written and names
+    none of the ``inputs``: tried before anything is solved."""
+    from sor.app.runs import check_outputs
+
+    check_outputs([(json_out, "--json-out")], inputs)
+
+
+def write_json(text: str, json_out: Path) -> None:
+    """Write ``text`` (a result's ``.text()``) and a newline to ``json_out`` atomically, and
+    say so on stderr as every command does."""
+    from sor.app.runs import write_atomically
+
+    write_atomically(json_out, "--json-out", lambda p: p.write_text(text + "\n"))
+    log.info("wrote %s", json_out)

@@ -70,23 +70,31 @@ def place(
         bool,
         typer.Option("--no-paper", help="--paper-table: ours only, no comparison."),
     ] = False,
+    json_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--json-out",
+            help="Write the JSON to this file too (with --paper-table, the rows --json prints).",
+        ),
+    ] = None,
 ) -> None:
     """Place one order with the Cont-Kukanov model.
 
     Prints the allocation, each allocation's cost in cents/share and the cost breakdown as
-    JSON for a problem file.
+    JSON for a problem file (and writes it to --json-out too).
 
     --paper-table runs the paper's section 5.1 study instead, beside its Tables 1 and 2,
     and exits with status 1 if ours breaks the acceptance rule (README).
 
     \b
-    Example: sor place problem.json
+    Example: sor place problem.json --json-out placement.json
     Example: sor place --paper-table --samples 10000 --seed 7
     """
     from sor.app import place as app_place
 
     setup_logging(False)  # the one line of a first run's compilation
     with user_errors():
+        app_place.check_json_out(json_out, (problem, paper, paper_breakdown))
         if paper_table:
             if problem is not None:
                 raise SorError("give either a PROBLEM file or --paper-table, not both")
@@ -95,6 +103,8 @@ def place(
                 no_paper=no_paper,
             )  # fmt: skip
             study = app_place.run_paper(settings)
+            if json_out is not None:
+                app_place.write_json(study.text(), json_out)
             typer.echo(study.text() if json_output else study.table())
             broken = study.failures
             if broken:
@@ -105,4 +115,7 @@ def place(
             raise SorError("--paper, --paper-breakdown and --no-paper go with --paper-table")
         if problem is None:
             raise SorError("give a PROBLEM file (JSON) or --paper-table")
-        typer.echo(app_place.run(problem).text())
+        text = app_place.run(problem).text()
+        if json_out is not None:
+            app_place.write_json(text, json_out)
+        typer.echo(text)
