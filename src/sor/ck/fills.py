@@ -482,7 +482,7 @@ def _paired(filled: np.ndarray, truth: np.ndarray, size: int) -> dict[str, objec
             out[f"{key}_diff_95"] = [_rounded(end) for end in ends]
     differences = (filled - truth) / size
     out["mean_filled_fraction_diff"] = _rounded(float(np.mean(differences)))
-    fraction = paired_mean_difference_interval(differences)
+    fraction = paired_mean_difference_interval(differences, unit="order")
     if isinstance(fraction, str):
         out["mean_filled_fraction_diff_95"] = None
         why.append(f"mean filled fraction: {fraction}")

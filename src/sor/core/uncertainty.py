@@ -141,20 +141,21 @@ def paired_difference_interval(
 
 
 def paired_mean_difference_interval(
-    differences: np.ndarray, z: float = Z_95
+    differences: np.ndarray, z: float = Z_95, *, unit: str = "unit"
 ) -> tuple[float, float] | str:
     """Return the normal (Wald) interval of the mean of paired ``differences`` (one a unit):
     the mean plus or minus ``z`` sample standard deviations over sqrt(n); or, where there is
     none, why: fewer than :data:`MIN_UNITS` units, or every unit's difference the same (no
-    spread to measure: a zero-width interval would claim a certainty the units cannot give).
+    spread to measure: a zero-width interval would claim a certainty the units cannot give),
+    naming a unit ``unit`` (a singular noun).
     """
     differences = np.asarray(differences, dtype=np.float64)
     n = len(differences)
     if n < MIN_UNITS:
-        return f"{n} unit{'' if n == 1 else 's'}, fewer than the {MIN_UNITS} an interval needs"
+        return f"{n} {unit}{'' if n == 1 else 's'}, fewer than the {MIN_UNITS} an interval needs"
     spread = float(np.std(differences, ddof=1))
     if spread == 0.0:
-        return f"every unit's difference is {float(differences[0]):g}: no spread to measure"
+        return f"every {unit}'s difference is {float(differences[0]):g}: no spread to measure"
     mean = float(np.mean(differences))
     half = z * spread / math.sqrt(n)
     return mean - half, mean + half
