@@ -97,7 +97,8 @@ def test_the_parameters_file_round_trips(fitted: MarketParams, tmp_path: Path) -
     [
         (lambda t: t.replace("format = 1", "format = 2"), "format"),
         (lambda t: t.replace("[market]", "[market]\nspeed = 3"), "market.speed"),
-        (lambda t: t.replace("rate = ", "rate = -", 1), "venues.0.rate"),
+        (lambda t: t.replace("rate = ", "rate = -", 1), "venue 39: rate must be a positive"),
+        (lambda t: t.replace("follow = ", "speed = 1\nfollow = ", 1), "venues.0.speed: not a"),
         (lambda t: t + "\n[[venues]\n", "is not TOML"),
         (lambda t: t.replace("metaorder_share = ", "metaorder_share = 0.99 #", 1),
          "informed \\+ metaorder share"),

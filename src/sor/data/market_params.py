@@ -120,6 +120,7 @@ def read_params(path: Path) -> MarketParams:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"--params: {path} is not TOML: {exc}") from exc
+    _check_keys(path, document)
     try:
         model = _File.model_validate(document)
     except ValidationError as exc:
@@ -138,6 +139,21 @@ def read_params(path: Path) -> MarketParams:
     return params
 
 
+def _check_keys(path: Path, document: dict[str, Any]) -> None:
+    """Refuse a key the venues' and the flow's tables do not have (the models are plain
+    dataclasses, which pydantic lets pass with extra keys)."""
+    tables: list[tuple[str, Any, type]] = [("flow", document.get("flow"), FlowModel)]
+    venues = document.get("venues")
+    if isinstance(venues, list):
+        tables += [(f"venues.{i}", venue, VenueModel) for i, venue in enumerate(venues)]
+    for where, table, model in tables:
+        if isinstance(table, dict):
+            known = {item.name for item in dataclasses.fields(model)}
+            for key in table:
+                if key not in known:
+                    raise ConfigError(f"--params: {path}: {where}.{key}: not a parameter")
+
+
 def _finite(value: Any) -> Any:
     """Refuse a NaN or infinity, which TOML could hold but a fitted market never should."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -152,25 +168,6 @@ def _finite(value: Any) -> Any:
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
-class _Venue(BaseModel):
-    model_config = _STRICT
-    publisher_id: int = Field(ge=0, lt=2**16)
-    rate: float = Field(gt=0)
-    mean_cluster: float = 1.6
-    effect_rows: float = 0.21
-    adds: float = 0.44
-    cancels: float = 0.36
-    requote: float = 0.05
-    follow: float = 1.0
-    spread_ticks: list[float] = []
-    size_scale: float = 1.0
-    trade_size_median: float = 90.0
-    trade_size_sigma: float = 0.9
-    add_level_mean: float = 2.0
-    cancel_level_mean: float = 2.0
-    latency_us: float = 170.0
-
-
 class _Market(BaseModel):
     model_config = _STRICT
     price_moves: float = Field(ge=0)
@@ -178,15 +175,6 @@ class _Market(BaseModel):
     start_price: float = Field(ge=1, lt=10**7)
     start: str | None = None
     end: str | None = None
-
-
-class _Flow(BaseModel):
-    model_config = _STRICT
-    informed: float = 0.15
-    metaorder_share: float = 0.7
-    metaorder_seconds: float = 2.0
-    impact: float = 0.2
-    drift: float = 0.0
 
 
 class _Activity(BaseModel):
@@ -201,9 +189,9 @@ class _File(BaseModel):
     format: int = Field(ge=FORMAT, le=FORMAT)
     source: dict[str, Any] = {}
     market: _Market
-    flow: _Flow = _Flow()
+    flow: FlowModel = FlowModel()
     activity: _Activity | None = None
-    venues: list[_Venue] = Field(min_length=1, max_length=64)
+    venues: list[VenueModel] = Field(min_length=1, max_length=64)
 
     def params(self) -> MarketParams:
         activity = None
@@ -213,12 +201,9 @@ class _File(BaseModel):
             activity = Activity(self.activity.start_s, self.activity.bucket_s,
                                 tuple(self.activity.multipliers))  # fmt: skip
         return MarketParams(
-            venues=tuple(
-                VenueModel(**{**venue.model_dump(), "spread_ticks": tuple(venue.spread_ticks)})
-                for venue in self.venues
-            ),
+            venues=tuple(self.venues),
             price_moves=self.market.price_moves,
-            flow=FlowModel(**self.flow.model_dump()),
+            flow=self.flow,
             start_price=self.market.start_price,
             move_ticks=self.market.move_ticks,
             activity=activity,
