@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numba
 import numpy as np
@@ -66,6 +67,9 @@ INSTRUMENT_ID = 38
 """The ``instrument_id`` of the default symbol, AAPL; another symbol gets its own
 (:func:`instrument_id`), as a Databento dataset numbers each instrument."""
 START_BID_CENTS = 22281
+MBO_STREAM = 0x4D424F
+"""Mixed into the seed of the venues' order queues (``schema="mbo"``): their draws are a
+stream of their own, so the rows are those of the MBP file with the same seed."""
 
 ACTIONS = np.array(["A", "C", "T"])
 SIDES = np.array(["B", "A", "N"])
@@ -851,6 +855,8 @@ def generate_market(
     activity: Activity | None = None,
     chunk_rows: int = CHUNK_ROWS,
     on_progress: Callable[[int], object] | None = None,
+    schema: str = "mbp",
+    mbo_format: str | None = None,
 ) -> GenerateSummary:
     """Write a synthetic market as a Databento MBP-1 or MBP-10 CSV, a chunk of rows at a
     time: its memory does not grow with the file's length.
@@ -889,6 +895,13 @@ def generate_market(
         ``MAX_CLUSTER_ROWS``); it bounds the memory and leaves the file unchanged.
     on_progress
         Called with the number of rows of each batch written.
+    schema
+        ``"mbp"``: the rows, as MBP-``depth`` CSV. ``"mbo"``: the same market order by
+        order (:mod:`sor.data.generate_mbo`), as Databento MBO: CSV, or DBN when ``out``
+        ends in ``.dbn`` or ``.dbn.zst``; ``depth`` does not change it.
+    mbo_format
+        ``"csv"``, ``"dbn"`` or ``"dbn.zst"``: how to write the MBO file whatever ``out``'s
+        name (None: by its suffix).
 
     Raises
     ------
@@ -901,6 +914,15 @@ def generate_market(
         raise ConfigError(f"depth must be 1 (MBP-1) or 10 (MBP-10), got {depth}")
     if not 1 <= move_ticks <= MAX_MOVE_TICKS:
         raise ConfigError(f"move ticks must be between 1 and {MAX_MOVE_TICKS}, got {move_ticks}")
+    if schema not in ("mbp", "mbo"):
+        raise ConfigError(f"schema must be mbp or mbo, got {schema!r}")
+    form = "csv"
+    if schema == "mbo":
+        from sor.data import generate_mbo
+
+        form = mbo_format or generate_mbo.output_format(Path(out))
+        if form not in ("csv", "dbn", "dbn.zst"):
+            raise ConfigError(f"an MBO file is csv, dbn or dbn.zst, got {form!r}")
     if not rate_per_venue > 0:
         raise ConfigError(f"rate must be positive, got {rate_per_venue}")
     if venue_models is None:
@@ -970,6 +992,12 @@ def generate_market(
         _new_book(int(init.integers(2**31)), bid_sz, bid_ct, ask_sz, ask_ct,
                   venue_models[k].size_scale)  # fmt: skip
         states.append((init, state, book))
+    orders = []
+    if schema == "mbo":  # each venue's queues draw from a stream of their own
+        order_seeds = np.random.SeedSequence([seed, MBO_STREAM]).spawn(venues)
+        for k, (_, state, book) in enumerate(states):
+            orders.append(generate_mbo.VenueOrders(
+                order_seeds[k], start_ns, int(state[0]), int(state[1]), book))  # fmt: skip
     path = Path(out)
     rtype = 10 if depth == 10 else 1
     total = 0
@@ -982,23 +1010,40 @@ def generate_market(
         ]
 
         header = True
+        sink: BinaryIO = handle
+        if form != "csv":
+            sink = generate_mbo.open_writer(handle, form)
+            if sink is not handle:
+                stack.callback(sink.close)  # ends the zstd frame before the file closes
+            sink.write(generate_mbo.dbn_metadata(start_ns, symbol))
 
         def write(rows: dict[str, np.ndarray] | None) -> None:
             nonlocal total, header
             if rows is None:
                 return
-            frame = _frame(rows, depth, rtype, symbol)
-            frame.write_csv(handle, include_header=header)
+            height = len(rows["ts_event"])
+            if schema == "mbp":
+                _frame(rows, depth, rtype, symbol).write_csv(handle, include_header=header)
+            elif form == "csv":
+                generate_mbo.mbo_frame(rows, instrument_id(symbol), symbol).write_csv(
+                    handle, include_header=header
+                )
+            else:
+                sink.write(generate_mbo.dbn_records(rows, instrument_id(symbol)))
             header = False
-            total += frame.height
+            total += height
             if on_progress is not None:
-                on_progress(frame.height)
+                on_progress(height)
 
         period_start = start_ns
         while period_start <= end_ns:
             period_end = min(period_start + PERIOD_NS, end_ns + 1)
             seeds = [int(init.integers(2**31)) for init, _, _ in states]
             waiting: list[dict[str, np.ndarray] | None] = [None] * venues
+            if orders and period_start == start_ns:  # the books before the first rows
+                waiting = [venue.snapshot | {"publisher_id": np.full(
+                    len(venue.snapshot["ts_event"]), publisher_ids[k], np.int64)}
+                    for k, venue in enumerate(orders)]  # fmt: skip
             running = list(range(venues))
             while running:
                 # the venue furthest behind in ts_recv goes on: none runs far ahead, so the
@@ -1014,7 +1059,11 @@ def generate_market(
                 if state[8] == 0:
                     running.remove(k)
                 part = dict(zip(_ROW_FIELDS, raw, strict=True))
-                part["publisher_id"] = np.full(len(raw[0]), publisher_ids[k], dtype=np.int64)
+                if orders:
+                    part = orders[k].records(part)
+                part["publisher_id"] = np.full(
+                    len(part["ts_event"]), publisher_ids[k], dtype=np.int64
+                )
                 waiting[k] = _joined(waiting[k], part)
                 # a venue's ts_recv never steps back: the rows received before every running
                 # venue's last receive time are all there is before it
@@ -1022,7 +1071,7 @@ def generate_market(
                 write(_take_settled(waiting, settled))
             period_start = period_end
         if header:  # not one row: the header alone
-            write(_no_rows())
+            write(_no_rows() if schema == "mbp" else generate_mbo.no_records())
     return GenerateSummary(
         path=path, rows=total, venues=tuple(publisher_ids), start_ns=start_ns, end_ns=end_ns,
         depth=depth, seed=seed, rate_per_venue=rate_per_venue, price_moves=price_moves,
