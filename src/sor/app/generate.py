@@ -66,6 +66,13 @@ class GenerateSettings:
     origin: str = ""
     """Where ``market`` came from, as flags (``--like FILE``, ``--params FILE``), for the
     "made by" line."""
+    schema: str = "mbp"
+    """``mbp``: the book's rows (MBP-``depth``); ``mbo``: the same market order by order."""
+
+    @property
+    def bytes_per_row(self) -> int:
+        """Mean bytes a row of the market takes in the file written."""
+        return BYTES_PER_MBO_ROW if self.schema == "mbo" else BYTES_PER_ROW[self.depth]
 
     @classmethod
     def from_flags(
@@ -102,7 +109,7 @@ class GenerateSettings:
             venues=venues, seed=flags.seed, start=start or DEFAULT_START, end=end,
             depth=flags.depth, symbol=flags.symbol, rate=rate, price_moves=moves,
             days=flags.days, flow=flags.flow_model(market.flow if market else None),
-            market=market, origin=origin,
+            market=market, origin=origin, schema=flags.market_schema,
         )  # fmt: skip
 
     def params(self) -> MarketParams:
@@ -215,6 +222,10 @@ def _generate_file(
               rate_per_venue=settings.rate, price_moves=settings.price_moves,
               flow=settings.flow)  # fmt: skip
     rows = _check_bounds([day], settings)
+    if settings.schema == "mbo":
+        from sor.data.generate_mbo import output_format
+
+        output_format(out)  # a name of no MBO format is refused before anything is written
     check_outputs([(out, "--out")])
     return _generate_files([(out, day)], settings, rows, quiet)
 
@@ -248,10 +259,11 @@ def _generate_files(
     compile_groups(("generate",))  # before the bar, which then counts rows only
     log.info(
         "writing about %s rows (about %s of CSV) in %d file%s",
-        f"{rows:,.0f}", _size(rows * BYTES_PER_ROW[settings.depth]), len(files),
+        f"{rows:,.0f}", _size(rows * settings.bytes_per_row), len(files),
         "" if len(files) == 1 else "s",
     )  # fmt: skip
-    expected = [round(_expected_rows(day, settings.venues)) for _, day in files]
+    per_row = MBO_RECORDS_PER_ROW if settings.schema == "mbo" else 1.0
+    expected = [round(_expected_rows(day, settings.venues) * per_row) for _, day in files]
     summaries: list[GenerateSummary] = []
     with (
         tqdm(total=sum(expected), desc="generate", unit="row", unit_scale=True,
@@ -273,7 +285,10 @@ def _generate_one(
     return what it holds."""
     from sor.core.timestamps import format_timestamp
     from sor.data.generate import generate_market
+    from sor.data.generate_mbo import output_format
 
+    # the file is written under a temporary name: its format comes from the name asked for
+    mbo_format = output_format(out) if settings.schema == "mbo" else None
     written: list[GenerateSummary] = []
     from sor.data.generate import START_BID_CENTS
 
@@ -287,7 +302,8 @@ def _generate_one(
                 start=format_timestamp(day.start_ns), end=format_timestamp(day.end_ns),
                 depth=settings.depth,
                 rate_per_venue=day.rate_per_venue, price_moves=day.price_moves, flow=day.flow,
-                symbol=settings.symbol, on_progress=on_progress,
+                symbol=settings.symbol, on_progress=on_progress, schema=settings.schema,
+                mbo_format=mbo_format,
                 venue_models=market.venues if market else None,
                 start_bid_cents=market.start_bid_cents if market else START_BID_CENTS,
                 move_ticks=market.move_ticks if market else 1,
@@ -297,12 +313,13 @@ def _generate_one(
     )  # fmt: skip
     summary = dataclasses.replace(written[0], path=out)
     log.info(
-        "wrote %s: %d rows, venues %s, MBP-%d; made by%s --seed %d --start %s --end %s --rate %r "
-        "--price-moves %r%s%s",
+        "wrote %s: %d %s, venues %s, %s; made by%s --seed %d --start %s --end %s --rate %r "
+        "--price-moves %r%s%s%s",
         summary.path,
         summary.rows,
+        "records" if settings.schema == "mbo" else "rows",
         ",".join(str(v) for v in summary.venues),
-        summary.depth,
+        "MBO" if settings.schema == "mbo" else f"MBP-{summary.depth}",
         settings.origin,
         day.seed,
         format_timestamp(summary.start_ns),
@@ -311,6 +328,7 @@ def _generate_one(
         summary.price_moves,
         _flow_flags(summary.flow),
         "" if settings.symbol == "AAPL" else f" --symbol {settings.symbol}",
+        " --schema mbo" if settings.schema == "mbo" else "",
     )
     return summary
 
@@ -335,7 +353,7 @@ def _generate_days(
     plan = plan_days(
         settings.days, seed=settings.seed, start_ns=start_ns, end_ns=end_ns,
         rate_per_venue=settings.rate, price_moves=settings.price_moves, flow=settings.flow,
-        depth=settings.depth, symbol=settings.symbol,
+        depth=settings.depth, symbol=settings.symbol, schema=settings.schema,
     )  # fmt: skip
     rows = _check_bounds(plan, settings)
     made = [folder for folder in (out, *out.parents) if not folder.exists()]
@@ -406,6 +424,10 @@ MAX_GENERATED_ROWS = 10**8
 time (minutes) and its disk (``BYTES_PER_ROW``); its memory does not grow with the rows."""
 BYTES_PER_ROW = {1: 136, 10: 385}
 """Mean size of a generated row of MBP-1 and MBP-10, bytes (the default market's)."""
+BYTES_PER_MBO_ROW = 380
+"""Mean bytes of the MBO records of one generated row (the default market's)."""
+MBO_RECORDS_PER_ROW = 3.4
+"""Mean MBO records of one generated row (the default market's), for the progress bar."""
 MAX_PRICE_PATH = 2 * 10**6
 """Most moves of the efficient price in one file (``--price-moves`` times its seconds): the
 generator holds their path whole, about 80 bytes a move at its peak (160 MB)."""
@@ -423,9 +445,9 @@ def _check_bounds(days: list[Day], settings: GenerateSettings) -> float:
     if rows > MAX_GENERATED_ROWS:
         raise SorError(
             f"--rate {settings.rate:g} x {settings.venues} venues x {seconds:g} s{many} makes about "
-            f"{rows:.2g} rows (about {_size(rows * BYTES_PER_ROW[settings.depth])} of CSV), more "
+            f"{rows:.2g} rows (about {_size(rows * settings.bytes_per_row)} of CSV), more "
             f"than the cap of {MAX_GENERATED_ROWS:.0e} rows (about "
-            f"{_size(MAX_GENERATED_ROWS * BYTES_PER_ROW[settings.depth])}): lower --rate or "
+            f"{_size(MAX_GENERATED_ROWS * settings.bytes_per_row)}): lower --rate or "
             f"--venues{', give fewer --days' if many else ''} or shorten the window"
         )
     moves = max(day.price_moves for day in days) * seconds

@@ -359,6 +359,8 @@ class GenerateFlags(Validated):
     impact: Share | None = None
     drift: Annotated[float, Field(allow_inf_nan=False, ge=-0.5, le=0.5)] | None = None
     no_adverse_selection: bool = False
+    market_schema: Literal["mbp", "mbo"] = Field("mbp", alias="schema")
+    """``--schema``: ``mbp`` writes the book's rows, ``mbo`` the orders."""
 
     def flow_model(self, base: FlowModel | None = None) -> FlowModel:
         """Return the market's order-flow model: ``base`` (the defaults of ``FlowModel``

@@ -165,12 +165,20 @@ def generate(
     skip_bad_rows: Annotated[
         bool, typer.Option(help="--like: skip the file's bad rows instead of stopping.")
     ] = False,
+    schema: Annotated[
+        str,
+        typer.Option(
+            help="mbp: the book's rows (MBP-1 or MBP-10 CSV); mbo: the same market order by "
+            "order as Databento MBO (CSV, or DBN when --out ends in .dbn or .dbn.zst).",
+        ),
+    ] = "mbp",
     quiet: QuietFlag = False,
 ) -> None:
     """Write a synthetic multi-venue market as a Databento MBP CSV.
 
-    The file has the exact layout of a Databento MBP-1 or MBP-10 CSV download. Its market
-    model (informed flow, persistent trade signs, impact) is in docs/generate.md.
+    The file has the exact layout of a Databento MBP-1 or MBP-10 CSV download; with
+    --schema mbo, of Databento MBO, whose books are the MBP file's of the same flags. Its
+    market model (informed flow, persistent trade signs, impact) is in docs/generate.md.
 
     Example: sor generate --out market.csv --venues 6 --seed 7 --depth 10
     Example: sor generate --like AMZN_2012-06-21_34200000_57600000_message_5.csv --out amzn.csv
@@ -195,7 +203,7 @@ def generate(
              "symbol": symbol, "rate": rate, "price_moves": price_moves, "days": days,
              "informed": informed, "metaorder_share": metaorder_share,
              "metaorder_seconds": metaorder_seconds, "impact": impact, "drift": drift,
-             "no_adverse_selection": no_adverse_selection},
+             "no_adverse_selection": no_adverse_selection, "schema": schema},
         )  # fmt: skip
         market, origin = None, ""
         if like is not None:

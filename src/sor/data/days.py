@@ -66,10 +66,12 @@ def plan_days(
     flow: FlowModel,
     depth: int,
     symbol: str,
+    schema: str = "mbp",
 ) -> list[Day]:
     """Return the ``days`` days of a run (see the module's docstring).
 
-    File names are ``<symbol>-<YYYYMMDD>.mbp-<depth>.csv``: sorting them sorts the days.
+    File names are ``<symbol>-<YYYYMMDD>.mbp-<depth>.csv`` (``schema="mbo"``:
+    ``<symbol>-<YYYYMMDD>.mbo.csv``): sorting them sorts the days.
 
     Raises
     ------
@@ -92,7 +94,9 @@ def plan_days(
         plan.append(
             Day(
                 index=index,
-                name=f"{symbol.lower()}-{today:%Y%m%d}.mbp-{depth}.csv",
+                name=f"{symbol.lower()}-{today:%Y%m%d}."
+                + ("mbo" if schema == "mbo" else f"mbp-{depth}")
+                + ".csv",
                 seed=day_seed,
                 start_ns=start_ns + shift,
                 end_ns=end_ns + shift,
