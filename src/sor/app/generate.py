@@ -424,9 +424,9 @@ MAX_GENERATED_ROWS = 10**8
 time (minutes) and its disk (``BYTES_PER_ROW``); its memory does not grow with the rows."""
 BYTES_PER_ROW = {1: 136, 10: 385}
 """Mean size of a generated row of MBP-1 and MBP-10, bytes (the default market's)."""
-BYTES_PER_MBO_ROW = 380
+BYTES_PER_MBO_ROW = 332
 """Mean bytes of the MBO records of one generated row (the default market's)."""
-MBO_RECORDS_PER_ROW = 3.4
+MBO_RECORDS_PER_ROW = 2.85
 """Mean MBO records of one generated row (the default market's), for the progress bar."""
 MAX_PRICE_PATH = 2 * 10**6
 """Most moves of the efficient price in one file (``--price-moves`` times its seconds): the
