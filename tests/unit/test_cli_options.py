@@ -163,9 +163,9 @@ def test_configuration_directory_is_one_line(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["generate"], "Missing option '--out'"),
+        (["generate"], "give --out (the market to write) or --params-out (its parameters)"),
         (["generate", "--out", "m.csv", "--venues", "0"], "--venues: must be >= 1, got 0"),
-        (["generate", "--out", "m.csv", "--venues", "7"], "--venues: must be <= 6, got 7"),
+        (["generate", "--out", "m.csv", "--venues", "7"], "--venues 7: there are 6 venues"),
         (["generate", "--out", "m.csv", "--depth", "5"], "--depth: must be 1 or 10, got 5"),
         (["generate", "--out", "m.csv", "--rate", "nan"], "--rate: must be a finite number"),
         (["generate", "--out", "m.csv", "--rate", "inf"], "--rate: must be a finite number"),

@@ -8,6 +8,7 @@ import re
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -287,3 +288,29 @@ def test_a_chunk_smaller_than_a_cluster_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="a chunk holds at least 9 rows"):
         generate_market(tmp_path / "x.csv", start=START, end=END, chunk_rows=8)
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_venue_of_sparse_levels_and_improving_adds_shows_both(tmp_path: Path) -> None:
+    from sor.data.events import read_events
+    from sor.data.generate import VenueModel
+
+    out = tmp_path / "sparse.csv"
+    model = VenueModel(publisher_id=2, rate=200.0, spread_ticks=(8.0, 12.0), level_ticks=3,
+                       improve=0.3, follow=0.0)  # fmt: skip
+    generate_market(out, seed=5, end="2024-08-01T13:37:32Z", venue_models=[model],
+                    rate_per_venue=200.0)  # fmt: skip
+    events = read_events(out)
+    tick = 10_000_000
+    for side, sign in (("bid", 1), ("ask", -1)):
+        px = events[f"{side}_px"]
+        both = (px[:, 0] > 0) & (px[:, 9] > 0)
+        assert both.sum() > 1000
+        assert (sign * np.diff(px[both], axis=1) == -3 * tick).all()  # every level 3 ticks on
+    bid = np.concatenate(([0], events["bid_px"][:-1, 0]))
+    ask = np.concatenate(([0], events["ask_px"][:-1, 0]))
+    adds = events["action"] == b"A"
+    wide = adds & (ask - bid > 3 * tick)
+    inside = wide & (events["price"] > bid) & (events["price"] < ask)
+    # a share 0.3 of the adds improve where the spread allows (quotes that never follow
+    # the price: no re-centring add lands inside)
+    assert 0.25 < inside.sum() / wide.sum() < 0.35

@@ -22,7 +22,14 @@ KW = {"venues": 2, "seed": 5, "start": START, "end": END}
 WIDE = {
     "venue_models": [
         VenueModel(publisher_id=2, spread_ticks=(1.0, 4.0, 30.0), follow=0.4, requote=0.2),
-        VenueModel(publisher_id=41, rate=60.0, spread_ticks=(2.0, 9.0), size_scale=3.0),
+        VenueModel(
+            publisher_id=41,
+            rate=60.0,
+            spread_ticks=(2.0, 9.0),
+            size_scale=3.0,
+            level_ticks=3,
+            improve=0.3,
+        ),
     ],
     "move_ticks": 3,
     "start_bid_cents": 1234,

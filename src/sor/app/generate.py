@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sor.app.runs import check_outputs, write_atomically
-from sor.core.defaults import DEFAULT_SEED, DEFAULT_START
+from sor.core.defaults import (
+    DEFAULT_GENERATE_RATE,
+    DEFAULT_PRICE_MOVES,
+    DEFAULT_SEED,
+    DEFAULT_START,
+)
 from sor.core.errors import ConfigError, SorError
 
 if TYPE_CHECKING:
@@ -102,7 +107,7 @@ class GenerateSettings:
         elif market is not None and end is None and market.start and market.end:
             end = _shifted_end(start or DEFAULT_START, market.start, market.end)
         rate = flags.rate if flags.rate is not None else (
-            market.mean_rate if market is not None else DEFAULT_RATE)  # fmt: skip
+            market.mean_rate if market is not None else DEFAULT_GENERATE_RATE)  # fmt: skip
         moves = flags.price_moves if flags.price_moves is not None else (
             market.price_moves if market is not None else DEFAULT_PRICE_MOVES)  # fmt: skip
         return cls(
@@ -132,12 +137,6 @@ class GenerateSettings:
             market, venues=venues, price_moves=self.price_moves, flow=self.flow,
             start=format_timestamp(start), end=format_timestamp(end),
         )  # fmt: skip
-
-
-DEFAULT_RATE = 111.0
-"""The default market's rows per second per venue."""
-DEFAULT_PRICE_MOVES = 0.35
-"""The default market's moves of the efficient price per second."""
 
 
 def _shifted_end(start: str, fitted_start: str, fitted_end: str) -> str:

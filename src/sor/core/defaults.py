@@ -24,6 +24,10 @@ DEFAULT_START = "2024-08-01T13:36:32Z"
 """Start of the generated market (the first ts_event of the real l1_day.csv, to the second)."""
 DEFAULT_DURATION_S = 9 * 60
 """Length of the generated market, seconds."""
+DEFAULT_GENERATE_RATE = 111.0
+"""The generated market's rows per second per venue (``sor generate --rate``)."""
+DEFAULT_PRICE_MOVES = 0.35
+"""The generated market's moves of the efficient price per second (``--price-moves``)."""
 DEFAULT_MAX_TS_DISTANCE_H = 24.0
 """Hours a ts_event may lie from the input's median before its row is bad."""
 DEFAULT_ARRIVAL_SIZE_MEDIAN = DEFAULT_ORDER_SIZE

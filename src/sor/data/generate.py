@@ -137,7 +137,8 @@ class FlowModel:
 
 
 (V_RATE, V_CLUSTER, V_EFFECT_ROWS, V_ADDS, V_QUOTES, V_REQUOTE, V_SIZE_SCALE, V_TRADE_MEDIAN,
- V_TRADE_SIGMA, V_ADD_LEVEL, V_CANCEL_LEVEL, V_LATENCY_NS, V_FOLLOW) = range(13)  # fmt: skip
+ V_TRADE_SIGMA, V_ADD_LEVEL, V_CANCEL_LEVEL, V_LATENCY_NS, V_FOLLOW, V_LEVEL_TICKS,
+ V_IMPROVE, V_ADD_SIZE, V_CANCEL_SIZE) = range(17)  # fmt: skip
 """Indices of :meth:`VenueModel.values`, the venue's model as the simulation reads it."""
 
 
@@ -171,12 +172,22 @@ class VenueModel:
         Quantiles of the venue's spread in ticks, at equally spaced probabilities from 0 to
         1; empty: each side 0 (70 %), 1 or 2 ticks from the efficient quotes.
     size_scale
-        Multiplies the median size of every resting order and level drawn.
+        Multiplies the median size of every level drawn (a level the quote moves to, or
+        one coming into view).
+    add_size_median, cancel_size_median
+        Median shares of an add and of a cancellation (lognormal, log-sd 0.8; most sizes
+        in round lots), before a level's size caps a cancellation.
     trade_size_median, trade_size_sigma
         Lognormal trade sizes (median shares, log-sd), before the level's size caps them.
     add_level_mean, cancel_level_mean
         Mean of the exponential from which an add's or cancellation's level is drawn
         (floored; 0 is the best level).
+    level_ticks
+        Ticks between the book's levels (1: consecutive cents): an exhausted best level
+        moves the quote this far.
+    improve
+        Share of adds that improve the best price by one level (when the spread is wider
+        than a level), starting a new best level of their own size.
     latency_us
         Median ``ts_in_delta``, microseconds.
     """
@@ -191,16 +202,20 @@ class VenueModel:
     follow: float = 1.0
     spread_ticks: tuple[float, ...] = ()
     size_scale: float = 1.0
+    add_size_median: float = 100.0
+    cancel_size_median: float = 100.0
     trade_size_median: float = 90.0
     trade_size_sigma: float = 0.9
     add_level_mean: float = 2.0
     cancel_level_mean: float = 2.0
+    level_ticks: int = 1
+    improve: float = 0.0
     latency_us: float = 170.0
 
     def values(self, rate_scale: float = 1.0) -> np.ndarray:
         """The model as the simulation reads it (indexed by the ``V_`` constants), with its
         rate times ``rate_scale``."""
-        values = np.zeros(13)
+        values = np.zeros(17)
         values[V_RATE] = self.rate * rate_scale
         values[V_CLUSTER] = self.mean_cluster
         values[V_EFFECT_ROWS] = self.effect_rows
@@ -214,6 +229,10 @@ class VenueModel:
         values[V_ADD_LEVEL] = self.add_level_mean
         values[V_CANCEL_LEVEL] = self.cancel_level_mean
         values[V_LATENCY_NS] = self.latency_us * 1000.0
+        values[V_LEVEL_TICKS] = self.level_ticks
+        values[V_IMPROVE] = self.improve
+        values[V_ADD_SIZE] = self.add_size_median
+        values[V_CANCEL_SIZE] = self.cancel_size_median
         return values
 
     def check(self) -> None:
@@ -221,7 +240,8 @@ class VenueModel:
         where = f"venue {self.publisher_id}"
         if not 0 <= self.publisher_id < 2**16:
             raise ConfigError(f"{where}: publisher_id must be between 0 and 65535")
-        positive = ("rate", "size_scale", "trade_size_median", "add_level_mean",
+        positive = ("rate", "size_scale", "add_size_median", "cancel_size_median",
+                    "trade_size_median", "add_level_mean",
                     "cancel_level_mean", "latency_us")  # fmt: skip
         for name in positive:
             value = getattr(self, name)
@@ -231,7 +251,9 @@ class VenueModel:
             raise ConfigError(f"{where}: mean_cluster must be between 1 and 8")
         if not 0.0 <= self.effect_rows <= 1.0:
             raise ConfigError(f"{where}: effect_rows must be between 0 and 1")
-        for name in ("adds", "cancels", "requote", "follow"):
+        if not 1 <= self.level_ticks <= MAX_MOVE_TICKS:
+            raise ConfigError(f"{where}: level_ticks must be between 1 and {MAX_MOVE_TICKS}")
+        for name in ("adds", "cancels", "requote", "follow", "improve"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{where}: {name} must be between 0 and 1")
         if self.adds + self.cancels > 1.0 + 1e-12:
@@ -392,6 +414,17 @@ def _offsets(spread_q, state):
 
 
 @numba.njit(cache=True)
+def _levels(ticks, gap):
+    """The levels a quote moving ``ticks`` passes on a book of levels ``gap`` ticks apart
+    (rounded away from zero)."""
+    if gap == 1:
+        return ticks
+    if ticks > 0:
+        return (ticks + gap - 1) // gap
+    return -((gap - 1 - ticks) // gap)
+
+
+@numba.njit(cache=True)
 def _multiplier(profile_ts, profile_mult, clock):
     """The activity multiplier at ``clock``: 1 before the profile's first bucket or without
     one."""
@@ -467,6 +500,7 @@ def _simulate_venue(
     """
     rate = vp[V_RATE]
     scale = vp[V_SIZE_SCALE]
+    gap = int(vp[V_LEVEL_TICKS])
     if seed >= 0:
         np.random.seed(seed)
         # room for 1.5 times the mean rows: a period writes no more (as it always has)
@@ -554,7 +588,7 @@ def _simulate_venue(
                     kind, which, px, qty = _CANCEL, _BID, state[0], bid_sz[0]
                 else:  # bid rises: size joins at the new best bid
                     kind, which = _ADD, _BID
-                _shift(bid_sz, bid_ct, moves, scale)
+                _shift(bid_sz, bid_ct, _levels(moves, gap), scale)
                 state[0] = target_bid
                 if kind == _ADD:
                     px, qty = state[0], bid_sz[0]
@@ -564,7 +598,7 @@ def _simulate_venue(
                     kind, which, px, qty = _CANCEL, _ASK, state[1], ask_sz[0]
                 else:
                     kind, which = _ADD, _ASK
-                _shift(ask_sz, ask_ct, moves, scale)
+                _shift(ask_sz, ask_ct, _levels(moves, gap), scale)
                 state[1] = target_ask
                 if kind == _ADD:
                     px, qty = state[1], ask_sz[0]
@@ -602,22 +636,37 @@ def _simulate_venue(
                     px = best
                 elif kind == _CANCEL:
                     level = min(int(np.random.exponential(vp[V_CANCEL_LEVEL])), LEVELS - 1)
-                    qty = min(sizes[level], _draw_size(100.0 * scale, 0.8, 0.0))
+                    qty = min(sizes[level], _draw_size(vp[V_CANCEL_SIZE], 0.8, 0.0))
                     sizes[level] -= qty
                     counts[level] = max(1, counts[level] - 1) if sizes[level] > 0 else 0
-                    px = best + sign * level
+                    px = best + sign * level * gap
+                elif (
+                    vp[V_IMPROVE] > 0.0 and state[1] - state[0] > gap
+                    and np.random.random() < vp[V_IMPROVE]
+                ):  # fmt: skip
+                    # an add inside the spread: a new best level of its own size
+                    level = 0
+                    qty = _draw_size(vp[V_ADD_SIZE], 0.8, 0.01)
+                    _shift(sizes, counts, -1, scale)
+                    sizes[0] = qty
+                    counts[0] = 1
+                    if which == _BID:
+                        state[0] += gap
+                    else:
+                        state[1] -= gap
+                    px = state[0] if which == _BID else state[1]
                 else:
                     level = min(int(np.random.exponential(vp[V_ADD_LEVEL])), LEVELS - 1)
-                    qty = _draw_size(100.0 * scale, 0.8, 0.01)
+                    qty = _draw_size(vp[V_ADD_SIZE], 0.8, 0.01)
                     sizes[level] += qty
                     counts[level] += 1
-                    px = best + sign * level
+                    px = best + sign * level * gap
                 if sizes[0] == 0:  # the touch is exhausted: the quote moves away
                     _shift(sizes, counts, 1, scale)
                     if which == _BID:
-                        state[0] -= 1
+                        state[0] -= gap
                     else:
-                        state[1] += 1
+                        state[1] += gap
                 elif level > 0 and sizes[level] == 0:
                     # keep consecutive levels: an emptied inner level is refilled deeper
                     sizes[level] = _draw_size(150.0 * scale, 0.8, 0.0)
@@ -749,8 +798,19 @@ def instrument_id(symbol: str) -> int:
     return 1000 + zlib.crc32(symbol.encode()) % (2**31 - 1000)
 
 
-def _frame(rows: dict[str, np.ndarray], depth: int, rtype: int, symbol: str) -> pl.DataFrame:
+def _frame(
+    rows: dict[str, np.ndarray],
+    depth: int,
+    rtype: int,
+    symbol: str,
+    level_ticks: dict[int, int] | None = None,
+) -> pl.DataFrame:
+    """The rows as the CSV's columns; ``level_ticks`` gives the ticks between a venue's
+    levels where it is not one."""
     ts_event = rows["ts_event"]
+    step = np.ones(len(ts_event), np.int64)
+    for publisher, ticks in (level_ticks or {}).items():
+        step[rows["publisher_id"] == publisher] = ticks
     ts_recv = ts_event + rows["ts_in_delta"]
     columns: dict[str, pl.Series | np.ndarray] = {
         "ts_recv": pl.Series(ts_recv).cast(pl.Datetime("ns")),
@@ -768,8 +828,8 @@ def _frame(rows: dict[str, np.ndarray], depth: int, rtype: int, symbol: str) -> 
         "sequence": rows["sequence"],
     }
     for level in range(depth):
-        columns[f"bid_px_{level:02d}"] = _prices(rows["best_bid"] - level)
-        columns[f"ask_px_{level:02d}"] = _prices(rows["best_ask"] + level)
+        columns[f"bid_px_{level:02d}"] = _prices(rows["best_bid"] - level * step)
+        columns[f"ask_px_{level:02d}"] = _prices(rows["best_ask"] + level * step)
         columns[f"bid_sz_{level:02d}"] = rows["bid_sz"][:, level]
         columns[f"ask_sz_{level:02d}"] = rows["ask_sz"][:, level]
         columns[f"bid_ct_{level:02d}"] = rows["bid_ct"][:, level]
@@ -997,7 +1057,8 @@ def generate_market(
         order_seeds = np.random.SeedSequence([seed, MBO_STREAM]).spawn(venues)
         for k, (_, state, book) in enumerate(states):
             orders.append(generate_mbo.VenueOrders(
-                order_seeds[k], start_ns, int(state[0]), int(state[1]), book))  # fmt: skip
+                order_seeds[k], start_ns, int(state[0]), int(state[1]), book,
+                venue_models[k].level_ticks))  # fmt: skip
     path = Path(out)
     rtype = 10 if depth == 10 else 1
     total = 0
@@ -1023,7 +1084,9 @@ def generate_market(
                 return
             height = len(rows["ts_event"])
             if schema == "mbp":
-                _frame(rows, depth, rtype, symbol).write_csv(handle, include_header=header)
+                gaps = {m.publisher_id: m.level_ticks for m in venue_models if m.level_ticks != 1}
+                frame = _frame(rows, depth, rtype, symbol, gaps)
+                frame.write_csv(handle, include_header=header)
             elif form == "csv":
                 generate_mbo.mbo_frame(rows, instrument_id(symbol), symbol).write_csv(
                     handle, include_header=header

@@ -89,8 +89,10 @@ class VenueOrders:
         best_bid: int,
         best_ask: int,
         book: Iterable[np.ndarray],
+        level_ticks: int = 1,
     ) -> None:
         bid_sz, bid_ct, ask_sz, ask_ct = (np.asarray(a).tolist() for a in book)
+        self.gap = level_ticks  # ticks between the venue's levels
         self.rng = np.random.default_rng(seed)
         self.next_id = 1
         # per side: price (cents) -> queue of [order id, shares], front first; and totals
@@ -99,7 +101,7 @@ class VenueOrders:
         self._out: list[tuple[int, int, int, int, int, int]] = []
         for side, best, sizes, counts in ((_BID, best_bid, bid_sz, bid_ct),
                                           (_ASK, best_ask, ask_sz, ask_ct)):  # fmt: skip
-            step = -1 if side == _BID else 1
+            step = -level_ticks if side == _BID else level_ticks
             for i, (size, count) in enumerate(zip(sizes, counts, strict=True)):
                 if size > 0:
                     self._new_level(side, best + step * i, size, count)
@@ -188,13 +190,12 @@ class VenueOrders:
             del self.queues[side][price]
             del self.totals[side][price]
 
-    @staticmethod
     def _target(
-        shown: tuple[int, list[int]], counts: list[int], side: int
+        self, shown: tuple[int, list[int]], counts: list[int], side: int
     ) -> tuple[dict[int, int], dict[int, int]]:
         """A row's levels of one side as price -> shares, and price -> orders."""
         best, sizes = shown
-        step = -1 if side == _BID else 1
+        step = -self.gap if side == _BID else self.gap
         levels = {best + step * i: z for i, z in enumerate(sizes) if z > 0}
         return levels, {best + step * i: c for i, c in enumerate(counts)}
 

@@ -154,7 +154,7 @@ def _venue_model(
     held = np.diff(np.append(ts, t1)).astype(float)
     spread = (ask - bid) / TICK_NANOS
     quantiles = _weighted_quantiles(spread[two_sided], held[two_sided])
-    action = rows["action"]
+    action = _actions(rows)
     trades = rows[action == b"T"]
     adds = int(np.sum(action == b"A"))
     cancels = int(np.sum((action == b"C") | (action == b"M")))
@@ -184,7 +184,64 @@ def _venue_model(
         trade_size_sigma=sigma,
         add_level_mean=_level_mean(rows, b"A"),
         cancel_level_mean=_level_mean(rows, b"C"),
+        add_size_median=_median_size(rows, action, b"A"),
+        cancel_size_median=_median_size(rows, action, b"C"),
+        level_ticks=_level_ticks(rows),
+        improve=_improving(rows),
     )
+
+
+def _actions(rows: np.ndarray) -> np.ndarray:
+    """Each row's action as the fit counts it: the file's, but for a top-of-book venue
+    (every add of which replaces its quote) what the best level did, an add where its
+    shares grew and a cancellation where they shrank (the size then the change)."""
+    from sor.data.events import TOP_OF_BOOK
+
+    if not len(rows) or rows["source"][0] != TOP_OF_BOOK:
+        return rows["action"]
+    shown = rows["bid_sz"][:, 0] + rows["ask_sz"][:, 0]
+    change = np.diff(np.concatenate(([0], shown)))
+    quotes = rows["action"] != b"T"
+    action = np.where(quotes & (change > 0), b"A", np.where(quotes & (change < 0), b"C", b""))
+    action = np.where(quotes, action, rows["action"]).astype("S1")
+    rows["size"][quotes] = np.abs(change[quotes])  # the fit's own copy of the venue's rows
+    return action
+
+
+def _median_size(rows: np.ndarray, actions: np.ndarray, action: bytes) -> float:
+    """The median size of the venue's ``action`` rows (100 from fewer than 30)."""
+    sizes = rows["size"][(actions == action) & (rows["size"] > 0)]
+    return float(np.median(sizes)) if len(sizes) >= 30 else 100.0
+
+
+def _level_ticks(rows: np.ndarray) -> int:
+    """Ticks between the venue's levels: the median gap between its best and second levels
+    where it shows both, else (a top-of-book venue) the median move of its best prices."""
+    gaps = []
+    for side, sign in (("bid", 1), ("ask", -1)):
+        px = rows[f"{side}_px"]
+        both = (px[:, 0] > 0) & (px[:, 1] > 0)
+        gaps.append(sign * (px[both, 0] - px[both, 1]))
+    gap = np.concatenate(gaps)
+    if len(gap) < 30:
+        moves = [np.diff(px[px > 0]) for px in (rows["bid_px"][:, 0], rows["ask_px"][:, 0])]
+        gap = np.abs(np.concatenate(moves))
+        gap = gap[gap > 0]
+    if len(gap) == 0:
+        return 1
+    return int(np.clip(round(float(np.median(gap)) / TICK_NANOS), 1, 1000))
+
+
+def _improving(rows: np.ndarray) -> float:
+    """The share of the venue's adds priced inside the spread the row before showed."""
+    adds = rows["action"] == b"A"
+    if adds.sum() < 30:
+        return 0.0
+    bid = np.concatenate(([0], rows["bid_px"][:-1, 0]))
+    ask = np.concatenate(([0], rows["ask_px"][:-1, 0]))
+    price = rows["price"]
+    inside = (bid > 0) & (ask > bid) & (price > bid) & (price < ask)
+    return round(float(np.mean(inside[adds])), 6)
 
 
 def _weighted_quantiles(values: np.ndarray, weights: np.ndarray) -> list[float]:
@@ -202,14 +259,19 @@ def _weighted_quantiles(values: np.ndarray, weights: np.ndarray) -> list[float]:
 
 def _level_mean(rows: np.ndarray, action: bytes) -> float:
     """The mean of the exponential whose floor puts as many of the venue's ``action`` rows
-    at the best level (or inside the spread) as the file does."""
-    chosen = rows[(rows["action"] == action) & (rows["price"] > 0)]
-    bid, ask = chosen["bid_px"][:, 0], chosen["ask_px"][:, 0]
-    quoted = (bid > 0) & (ask > bid)
-    if quoted.sum() < 30:
+    at the best level as the file does.
+
+    Levels are counted against the book before the row (the row before it): an add
+    inside that spread is an improving one (:func:`_improving`) and is left out.
+    """
+    bid = np.concatenate(([0], rows["bid_px"][:-1, 0]))
+    ask = np.concatenate(([0], rows["ask_px"][:-1, 0]))
+    chosen = (rows["action"] == action) & (rows["price"] > 0) & (bid > 0) & (ask > bid)
+    price, buy = rows["price"][chosen], rows["side"][chosen] == b"B"
+    away = np.where(buy, bid[chosen] - price, price - ask[chosen])
+    away = away[away >= 0]
+    if len(away) < 30:
         return 2.0
-    chosen, bid, ask = chosen[quoted], bid[quoted], ask[quoted]
-    away = np.where(chosen["side"] == b"B", bid - chosen["price"], chosen["price"] - ask)
     at_best = float(np.clip(np.mean(away < TICK_NANOS), 0.05, 0.99))
     return round(-1.0 / math.log(1.0 - at_best), 4)
 
@@ -422,8 +484,8 @@ def _rescaled(params: MarketParams, targets: Targets, measured: dict[str, Any]) 
         trades = float(np.clip(trades, 0.001, 0.9))
         quotes = venue.adds + venue.cancels
         add_share = venue.adds / quotes if quotes else 0.5
-        scale = venue.size_scale * _ratio(targets.best_size[venue.publisher_id],
-                                          _best_size(facts))  # fmt: skip
+        larger = _ratio(targets.best_size[venue.publisher_id], _best_size(facts))
+        scale = venue.size_scale * larger
         # a re-quote moves the whole best level away: the quicker the real queue turns over
         # against the generated one, the more often the venue re-quotes
         # and the more often its quotes follow the efficient price (half the ratio each)
@@ -438,6 +500,9 @@ def _rescaled(params: MarketParams, targets: Targets, measured: dict[str, Any]) 
             spread_ticks=spread, effect_rows=round(trades, 6),
             adds=round((1 - trades) * add_share, 6), cancels=round((1 - trades) * (1 - add_share), 6),
             size_scale=round(float(np.clip(scale, 0.01, 100.0)), 6),
+            add_size_median=round(float(np.clip(venue.add_size_median * larger, 1.0, 1e6)), 4),
+            cancel_size_median=round(
+                float(np.clip(venue.cancel_size_median * larger, 1.0, 1e6)), 4),
         ))  # fmt: skip
     flow = params.flow
     overall = measured["overall"]
