@@ -184,3 +184,18 @@ def test_a_fit_to_the_shared_amzn_day_prices_amzn(tmp_path: Path) -> None:
     assert 215 < params.start_price < 230
     assert 3 <= np.median(venue.spread_ticks) <= 30  # 2012 AMZN on Nasdaq: cents wide
     assert dataclasses.asdict(params.flow)["metaorder_share"] > 0.3  # signs persist
+
+
+def test_days_like_a_fitted_market_keep_its_venues_and_vary(
+    fitted: MarketParams, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    params, days = tmp_path / "p.toml", tmp_path / "days"
+    fitted.write(params)
+    assert run_main(["generate", "--params", str(params), "--days", "2", "--out", str(days),
+                     "--quiet"], capsys).returncode == 0  # fmt: skip
+    files = sorted(days.iterdir())
+    assert [f.name for f in files] == ["aapl-20240801.mbp-10.csv", "aapl-20240802.mbp-10.csv"]
+    reports = [file_stats(f).report for f in files]
+    assert all(list(r["venues"]) == ["39", "41"] for r in reports)
+    # each day its own liquidity (docs/generate.md, --days): the rates differ
+    assert reports[0]["overall"]["messages_per_s"] != reports[1]["overall"]["messages_per_s"]
