@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sor.app.runs import FIGURE_FORMATS, check_outputs, write_atomically
+from sor.app.outputs import write_report_and_figure
+from sor.app.runs import FIGURE_FORMATS, check_outputs
 from sor.app.stats import StatsSettings
 from sor.core.defaults import DEFAULT_FILLS_EVERY_S
 from sor.core.errors import SorError
@@ -126,13 +127,7 @@ def run(real: Path, generated: Path, settings: CompareSettings) -> CompareResult
 
 def write(result: CompareResult, outputs: CompareOutputs) -> None:
     """Write the report and the figure, each atomically, where ``outputs`` names them."""
-    if outputs.json_out is not None:
-        text = result.text()
-        write_atomically(outputs.json_out, "--json-out", lambda p: p.write_text(text + "\n"))
-        log.info("wrote %s", outputs.json_out)
-    if outputs.plot is not None:
-        write_atomically(outputs.plot, "--plot", result.write_plot, suffix=".png")
-        log.info("wrote %s", outputs.plot)
+    write_report_and_figure(outputs.json_out, result.text, outputs.plot, result.write_plot)
 
 
 def _head(stats: dict[str, Any], fills: dict[str, Any]) -> dict[str, Any]:

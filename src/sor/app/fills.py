@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sor.app.outputs import write_report_and_figure
 from sor.app.runs import check_outputs, write_atomically
 from sor.core.errors import SorError
 from sor.core.uncertainty import MIN_UNITS
@@ -261,13 +262,7 @@ def write(result: FillsResult, outputs: FillsOutputs) -> None:
             outputs.orders_out, "--orders-out", lambda p: write_orders(p, result.orders)
         )
         log.info("wrote %s", outputs.orders_out)
-    if outputs.json_out is not None:
-        text = result.text()
-        write_atomically(outputs.json_out, "--json-out", lambda p: p.write_text(text + "\n"))
-        log.info("wrote %s", outputs.json_out)
-    if outputs.plot is not None:
-        write_atomically(outputs.plot, "--plot", result.write_plot, suffix=".png")
-        log.info("wrote %s", outputs.plot)
+    write_report_and_figure(outputs.json_out, result.text, outputs.plot, result.write_plot)
 
 
 def _summary(report: dict[str, Any]) -> str:

@@ -120,6 +120,26 @@ def write_atomically(
         _write_then_rename(temporary, path, flag, write, special)
 
 
+def write_report_and_figure(
+    json_out: Path | None,
+    text: Callable[[], str],
+    plot: Path | None,
+    draw: Callable[[Path], object],
+) -> None:
+    """Write a command's JSON report (``text()``, to ``json_out``) and its figure (``draw``,
+    to ``plot``), each atomically where named, and say so on the log."""
+    import logging
+
+    log = logging.getLogger("sor")
+    if json_out is not None:
+        report = text()
+        write_atomically(json_out, "--json-out", lambda p: p.write_text(report + "\n"))
+        log.info("wrote %s", json_out)
+    if plot is not None:
+        write_atomically(plot, "--plot", draw, suffix=".png")
+        log.info("wrote %s", plot)
+
+
 def _write_then_rename(
     temporary: Path, path: Path, flag: str, write: Callable[[Path], object], special: bool
 ) -> None:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sor.app.runs import FIGURE_FORMATS, check_outputs, timestamp_flag, write_atomically
+from sor.app.outputs import write_report_and_figure
+from sor.app.runs import FIGURE_FORMATS, check_outputs, timestamp_flag
 from sor.core.defaults import DEFAULT_MAX_TS_DISTANCE_H
 from sor.core.domain import NANOS_PER_HOUR
 from sor.core.errors import SorError
@@ -161,10 +162,4 @@ def run(data: Path, settings: StatsSettings) -> StatsResult:
 
 def write(result: StatsResult, outputs: StatsOutputs) -> None:
     """Write the report and the figure, each atomically, where ``outputs`` names them."""
-    if outputs.json_out is not None:
-        text = result.text()
-        write_atomically(outputs.json_out, "--json-out", lambda p: p.write_text(text + "\n"))
-        log.info("wrote %s", outputs.json_out)
-    if outputs.plot is not None:
-        write_atomically(outputs.plot, "--plot", result.write_plot, suffix=".png")
-        log.info("wrote %s", outputs.plot)
+    write_report_and_figure(outputs.json_out, result.text, outputs.plot, result.write_plot)
