@@ -75,7 +75,7 @@ def _fitted(folder: Path) -> dict[str, float]:
               "rate_per_venue": params.mean_rate, "price_moves": params.price_moves,
               "venue_models": params.venues,
               "start_bid_cents": params.start_bid_cents, "move_ticks": params.move_ticks,
-              "activity": params.activity}  # fmt: skip
+              "activity": params.activity, "bursts": params.bursts}  # fmt: skip
     fitted, rows = _rows_per_second(out, params.flow, **kwargs)
     default, _ = _rows_per_second(out, FlowModel(), depth=10)
     print(f"  fit to the whole AMZN day: {fit_s:.1f} s (goal < 30 s)")

@@ -13,7 +13,7 @@ import pytest
 
 from cli_run import run_main
 from sor.core.errors import ConfigError
-from sor.data.generate import FlowModel, VenueModel, generate_market
+from sor.data.generate import Bursts, FlowModel, VenueModel, generate_market
 from sor.data.market_params import MarketParams, read_params
 from sor.stylized.fit import fit_market
 from sor.stylized.summary import file_stats
@@ -90,6 +90,10 @@ def test_the_parameters_file_round_trips(fitted: MarketParams, tmp_path: Path) -
     assert back.activity == fitted.activity and back.move_ticks == fitted.move_ticks
     assert (back.price_moves, back.start_price, back.start, back.end) == (
         fitted.price_moves, fitted.start_price, fitted.start, fitted.end)  # fmt: skip
+    assert fitted.bursts is None  # a generated Poisson-like market: no bursts to fit
+    bursty = dataclasses.replace(fitted, bursts=Bursts(share=0.2, ratio=3.5, seconds=0.8))
+    bursty.write(path)
+    assert read_params(path).bursts == bursty.bursts
 
 
 @pytest.mark.parametrize(

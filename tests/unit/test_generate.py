@@ -314,3 +314,52 @@ def test_a_venue_of_sparse_levels_and_improving_adds_shows_both(tmp_path: Path) 
     # a share 0.3 of the adds improve where the spread allows (quotes that never follow
     # the price: no re-centring add lands inside)
     assert 0.25 < inside.sum() / wide.sum() < 0.35
+
+
+def test_bursts_gather_activity_and_trades_and_keep_the_mean(tmp_path: Path) -> None:
+    from sor.data.events import read_events
+    from sor.data.generate import Bursts, VenueModel
+    from sor.stylized.fit import burstiness
+
+    def market(bursts: Bursts | None) -> tuple[np.ndarray, dict[str, float | None]]:
+        out = tmp_path / f"{bursts}.csv"
+        generate_market(out, seed=4, end="2024-08-01T13:46:32Z", depth=1, rate_per_venue=30.0,
+                        venue_models=[VenueModel(publisher_id=2, rate=30.0)],
+                        bursts=bursts)  # fmt: skip
+        events = read_events(out)
+        ts = events["ts_event"]
+        trades = np.unique(ts[events["action"] == b"T"])
+        return ts, burstiness(ts, trades, int(ts.min()), int(ts.max()))
+
+    calm_ts, calm = market(None)
+    even_ts, _ = market(Bursts(share=0.1, ratio=10.0, seconds=2.0, trade_tilt=0.0))
+    busy_ts, busy = market(Bursts(share=0.1, ratio=10.0, seconds=2.0, trade_tilt=1.0))
+    # a Poisson-like flow: nearly no excess variance; bursts: the multiplier's variance,
+    # share (1 - share) (busy - quiet)^2 = 0.1 x 0.9 x (5.26 - 0.53)^2 = 2.0 at short
+    # windows, less over 10 s (spells of 2 s average out)
+    assert calm["rows_1"] is not None and abs(calm["rows_1"]) < 0.1
+    assert busy["rows_1"] is not None and busy["rows_10"] is not None
+    assert 1.0 < busy["rows_1"] < 2.5 and busy["rows_10"] < busy["rows_1"]
+    # trades lean further into the busy spells (trade_tilt 1): burstier than the rows
+    assert busy["trades_10"] is not None and busy["trades_10"] > 1.5 * busy["rows_10"]
+    # the mean is kept: as many rows over the window, within 3 % (with trades leaning in,
+    # more: each cluster ending in a trade has a row more, which the fit's rates absorb)
+    assert len(even_ts) == pytest.approx(len(calm_ts), rel=0.03)
+    assert len(busy_ts) > len(even_ts)
+
+
+def test_a_bursts_path_is_busy_its_share_of_the_time() -> None:
+    from sor.data.generate import Bursts
+
+    bursts = Bursts(share=0.2, ratio=4.0, seconds=1.0)
+    ts, mult = bursts.path(np.random.default_rng(1), 0, 20_000 * 10**9)
+    quiet, busy = bursts.levels()
+    assert set(np.unique(mult)) == {quiet, busy}
+    assert (mult[1:] != mult[:-1]).all()  # spells alternate
+    held = np.diff(np.append(ts[ts < 20_000 * 10**9], 20_000 * 10**9))
+    weights = held / held.sum()
+    inside = mult[: len(held)]
+    assert weights @ (inside == busy) == pytest.approx(0.2, abs=0.01)
+    assert weights @ inside == pytest.approx(1.0, abs=0.02)  # mean one
+    busy_spells = held[inside == busy] / 1e9
+    assert busy_spells.mean() == pytest.approx(1.0, rel=0.05)

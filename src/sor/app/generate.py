@@ -307,6 +307,7 @@ def _generate_one(
                 start_bid_cents=market.start_bid_cents if market else START_BID_CENTS,
                 move_ticks=market.move_ticks if market else 1,
                 activity=market.activity if market else None,
+                bursts=market.bursts if market else None,
             )
         ),
     )  # fmt: skip

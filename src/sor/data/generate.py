@@ -138,7 +138,7 @@ class FlowModel:
 
 (V_RATE, V_CLUSTER, V_EFFECT_ROWS, V_ADDS, V_QUOTES, V_REQUOTE, V_SIZE_SCALE, V_TRADE_MEDIAN,
  V_TRADE_SIGMA, V_ADD_LEVEL, V_CANCEL_LEVEL, V_LATENCY_NS, V_FOLLOW, V_LEVEL_TICKS,
- V_IMPROVE, V_ADD_SIZE, V_CANCEL_SIZE) = range(17)  # fmt: skip
+ V_IMPROVE, V_ADD_SIZE, V_CANCEL_SIZE, V_TRADE_TILT) = range(18)  # fmt: skip
 """Indices of :meth:`VenueModel.values`, the venue's model as the simulation reads it."""
 
 
@@ -215,7 +215,7 @@ class VenueModel:
     def values(self, rate_scale: float = 1.0) -> np.ndarray:
         """The model as the simulation reads it (indexed by the ``V_`` constants), with its
         rate times ``rate_scale``."""
-        values = np.zeros(17)
+        values = np.zeros(18)  # V_TRADE_TILT: the market's (Bursts), set by generate_market
         values[V_RATE] = self.rate * rate_scale
         values[V_CLUSTER] = self.mean_cluster
         values[V_EFFECT_ROWS] = self.effect_rows
@@ -271,6 +271,108 @@ class VenueModel:
             )
 
 
+@dataclass(frozen=True)
+class Bursts:
+    """Market-wide bursts of activity: a regime that is busy a share ``share`` of the time,
+    in busy spells of mean ``seconds`` (exponential; quiet spells of mean ``seconds * (1 -
+    share) / share``), with every venue's rate ``ratio`` times faster busy than quiet (its
+    mean unchanged), and trades a larger part of the events when busy: the trades' share of
+    an event times the multiplier to the power ``trade_tilt``. The efficient price's moves
+    keep their even pace (bursts of its moves too raised the OFI R^2 on the AMZN day from
+    0.36 to 0.51, against a real 0.31).
+
+    Real activity comes in bursts: on the AMZN day the trades of 10 s have a variance 10
+    times their mean (1 for a Poisson process), and a third of 10-s windows have none.
+    """
+
+    share: float = 0.1
+    ratio: float = 10.0
+    seconds: float = 2.0
+    trade_tilt: float = 1.0
+
+    def check(self) -> None:
+        """Raise ``ConfigError`` unless every value is in range."""
+        if not 0.0 < self.share < 1.0:
+            raise ConfigError(f"bursts: share must be between 0 and 1, got {self.share}")
+        if not 1.0 <= self.ratio <= MAX_BURST_RATIO:
+            raise ConfigError(f"bursts: ratio must be between 1 and {MAX_BURST_RATIO:g}")
+        if not MIN_BURST_SECONDS <= self.seconds <= 86_400.0:
+            raise ConfigError(f"bursts: seconds must be between {MIN_BURST_SECONDS} and 86400")
+        if not 0.0 <= self.trade_tilt <= 3.0:
+            raise ConfigError("bursts: trade_tilt must be between 0 and 3")
+
+    def levels(self) -> tuple[float, float]:
+        """The quiet and busy multipliers (their time-weighted mean is 1)."""
+        quiet = 1.0 / (1.0 + self.share * (self.ratio - 1.0))
+        return quiet, quiet * self.ratio
+
+    def path(
+        self, rng: np.random.Generator, start_ns: int, end_ns: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The regime over ``[start_ns, end_ns]``: the times it switches (from
+        ``start_ns``, in the stationary state) and the multiplier from each on."""
+        quiet, busy = self.levels()
+        busy_ns = self.seconds * NANOS_PER_SECOND
+        quiet_ns = busy_ns * (1.0 - self.share) / self.share
+        spells = 2 * int((end_ns - start_ns) / (busy_ns + quiet_ns)) + 8
+        if spells > MAX_BURST_SPELLS:
+            raise ConfigError(
+                f"bursts of {self.seconds:g} s make about {spells:.2g} spells, more than "
+                f"{MAX_BURST_SPELLS:.0e}: lengthen them or shorten the window"
+            )
+        first_busy = bool(rng.random() < self.share)
+        times = [np.array([start_ns], dtype=np.int64)]
+        mult = [np.array([busy if first_busy else quiet])]
+        clock, is_busy = float(start_ns), first_busy
+        while clock <= end_ns:
+            # spell 0 is the running one; after spell i the regime is the other state when
+            # i is even, the running one's when odd
+            mean = np.where(np.arange(spells) % 2 == 0, busy_ns if is_busy else quiet_ns,
+                            quiet_ns if is_busy else busy_ns)  # fmt: skip
+            ends = clock + np.cumsum(rng.exponential(mean))
+            after_busy = (np.arange(spells) % 2 == 1) == is_busy
+            times.append(ends.astype(np.int64))
+            mult.append(np.where(after_busy, busy, quiet))
+            clock, is_busy = float(ends[-1]), bool(after_busy[-1])
+        return np.concatenate(times), np.concatenate(mult)
+
+
+def _mean_one(
+    regime: tuple[np.ndarray, np.ndarray], start_ns: int, end_ns: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The regime scaled so that its multiplier's mean over ``[start_ns, end_ns]`` is one:
+    bursts decide when the activity comes, not how much of it the file holds (which
+    ``--days`` varies on purpose)."""
+    ts, mult = regime
+    inside = ts < end_ns
+    held = np.diff(np.append(ts[inside], end_ns)).astype(float)
+    mean = float(held @ mult[inside]) / max(float(held.sum()), 1.0)
+    return ts, mult / mean if mean > 0 else mult
+
+
+def _product(
+    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The product of two step functions of time (1 before each one's first time)."""
+    if len(a[0]) == 0:
+        return b
+    if len(b[0]) == 0:
+        return a
+    ts = np.union1d(a[0], b[0])
+
+    def at(f: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        index = np.searchsorted(f[0], ts, side="right") - 1
+        return np.where(index >= 0, f[1][np.maximum(index, 0)], 1.0)
+
+    return ts.astype(np.int64), at(a) * at(b)
+
+
+MAX_BURST_RATIO = 1000.0
+"""Largest ratio of busy to quiet activity."""
+MIN_BURST_SECONDS = 0.05
+"""Shortest mean busy spell, seconds."""
+MAX_BURST_SPELLS = 4_000_000
+"""Most spells of the regime in one file: its path is held whole."""
 MAX_MOVE_TICKS = 1000
 """Largest smaller move of the efficient price, ticks."""
 MAX_SPREAD_TICKS = 100_000
@@ -608,10 +710,18 @@ def _simulate_venue(
                     kind, which = _TRADE, first_side  # a sweep: trades on the same side
                 else:
                     # the row added to show a trade's effect is never a trade itself
-                    u = np.random.random() * (vp[V_QUOTES] if effect else 1.0)
-                    if u < vp[V_ADDS]:
+                    adds, quotes = vp[V_ADDS], vp[V_QUOTES]
+                    if vp[V_TRADE_TILT] > 0.0 and quotes > 0.0:
+                        # busy moments trade more: the trades' share times the regime's
+                        # multiplier to the power of the tilt
+                        busy = _multiplier(profile_ts, profile_mult, clock)
+                        trades = min(0.95, (1.0 - quotes) * busy ** vp[V_TRADE_TILT])
+                        adds *= (1.0 - trades) / quotes
+                        quotes = 1.0 - trades
+                    u = np.random.random() * (quotes if effect else 1.0)
+                    if u < adds:
                         kind = _ADD
-                    elif u < vp[V_QUOTES]:
+                    elif u < quotes:
                         kind = _CANCEL
                     else:
                         kind = _TRADE
@@ -913,6 +1023,7 @@ def generate_market(
     start_bid_cents: int = START_BID_CENTS,
     move_ticks: int = 1,
     activity: Activity | None = None,
+    bursts: Bursts | None = None,
     chunk_rows: int = CHUNK_ROWS,
     on_progress: Callable[[int], object] | None = None,
     schema: str = "mbp",
@@ -950,6 +1061,9 @@ def generate_market(
         Cents of the efficient price's smaller move (the larger is twice it).
     activity
         The time-of-day profile of every venue's rate (None: flat).
+    bursts
+        Market-wide bursts of activity and of the price's moves (:class:`Bursts`; None:
+        none).
     chunk_rows
         Most rows one venue's simulation hands over at a time (at least
         ``MAX_CLUSTER_ROWS``); it bounds the memory and leaves the file unchanged.
@@ -1024,6 +1138,13 @@ def generate_market(
     root = np.random.SeedSequence(seed)
     price_seed, *venue_seeds = root.spawn(1 + venues)
     meta_seed, impact_seed = root.spawn(2)
+    if bursts is not None:  # a stream spawned after the others: theirs are unchanged
+        bursts.check()
+        (burst_seed,) = root.spawn(1)
+        spells = bursts.path(np.random.default_rng(burst_seed), start_ns, end_ns)
+        profile = _product(profile, _mean_one(spells, start_ns, end_ns))
+        for values in venue_values:
+            values[V_TRADE_TILT] = bursts.trade_tilt
     metaorders = _metaorders(
         np.random.default_rng(meta_seed), start_ns, end_ns, flow.metaorder_seconds
     )

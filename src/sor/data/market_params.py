@@ -19,7 +19,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sor.core.errors import ConfigError
-from sor.data.generate import START_BID_CENTS, Activity, FlowModel, VenueModel
+from sor.data.generate import START_BID_CENTS, Activity, Bursts, FlowModel, VenueModel
 
 FORMAT = 1
 """The version of the file's layout, written as ``format``."""
@@ -43,6 +43,8 @@ class MarketParams:
         Ticks of the efficient price's smaller move (the larger is twice it).
     activity
         The time-of-day profile of every venue's rate; None: flat.
+    bursts
+        Market-wide bursts of activity; None: none.
     start, end
         The window the parameters were fitted on (ISO-8601): a file of the same window is
         written when no ``--start`` is given.
@@ -57,6 +59,7 @@ class MarketParams:
     start_price: float = START_BID_CENTS / 100
     move_ticks: int = 1
     activity: Activity | None = None
+    bursts: Bursts | None = None
     start: str | None = None
     end: str | None = None
     source: dict[str, Any] = field(default_factory=dict)
@@ -90,6 +93,8 @@ class MarketParams:
                 "bucket_s": self.activity.bucket_s,
                 "multipliers": list(self.activity.multipliers),
             }
+        if self.bursts is not None:
+            document["bursts"] = dataclasses.asdict(self.bursts)
         document["venues"] = [
             {**dataclasses.asdict(venue), "spread_ticks": list(venue.spread_ticks)}
             for venue in self.venues
@@ -130,6 +135,8 @@ def read_params(path: Path) -> MarketParams:
     params = model.params()
     try:
         params.flow.check()
+        if params.bursts is not None:
+            params.bursts.check()
         for venue in params.venues:
             venue.check()
     except ConfigError as exc:
@@ -142,7 +149,10 @@ def read_params(path: Path) -> MarketParams:
 def _check_keys(path: Path, document: dict[str, Any]) -> None:
     """Refuse a key the venues' and the flow's tables do not have (the models are plain
     dataclasses, which pydantic lets pass with extra keys)."""
-    tables: list[tuple[str, Any, type]] = [("flow", document.get("flow"), FlowModel)]
+    tables: list[tuple[str, Any, type]] = [
+        ("flow", document.get("flow"), FlowModel),
+        ("bursts", document.get("bursts"), Bursts),
+    ]
     venues = document.get("venues")
     if isinstance(venues, list):
         tables += [(f"venues.{i}", venue, VenueModel) for i, venue in enumerate(venues)]
@@ -191,6 +201,7 @@ class _File(BaseModel):
     market: _Market
     flow: FlowModel = FlowModel()
     activity: _Activity | None = None
+    bursts: Bursts | None = None
     venues: list[VenueModel] = Field(min_length=1, max_length=64)
 
     def params(self) -> MarketParams:
@@ -207,6 +218,7 @@ class _File(BaseModel):
             start_price=self.market.start_price,
             move_ticks=self.market.move_ticks,
             activity=activity,
+            bursts=self.bursts,
             start=self.market.start,
             end=self.market.end,
             source=self.source,

@@ -32,7 +32,14 @@ import numpy as np
 from sor.core.domain import NANOS_PER_SECOND
 from sor.core.errors import DataError
 from sor.core.timestamps import format_timestamp
-from sor.data.generate import MAX_DRIFT, Activity, FlowModel, VenueModel, generate_market
+from sor.data.generate import (
+    MAX_DRIFT,
+    Activity,
+    Bursts,
+    FlowModel,
+    VenueModel,
+    generate_market,
+)
 from sor.data.market_params import MarketParams
 
 if TYPE_CHECKING:
@@ -55,14 +62,17 @@ ACTIVITY_BUCKET_S = 1800.0
 """Length of a bucket of the time-of-day profile: half an hour."""
 ACTIVITY_MIN_BUCKETS = 4
 """A profile is fitted only from a window of at least this many buckets (two hours)."""
-ROUNDS = 8
+ROUNDS = 10
 """Rounds of simulation and rescaling."""
 CALIBRATION_ROWS = 300_000
 """Most rows simulated in a round: the fitted window, from its start, as long as its rows
-stay within this (without the profile: the rates fitted are the window's means). The
-longer, the less a round's noise moves the parameters."""
+stay within this (with the time-of-day profile when that is the whole window, flat
+otherwise: the rates fitted are the window's means). The longer, the less a round's noise
+moves the parameters."""
 CALIBRATION_SEED = 20_240_403
 """The seed of every round's simulation: the rounds differ only by their parameters."""
+SETTLE_ROUNDS = 4
+"""The last rounds, which leave the bursts as they are."""
 STEP_BOUNDS = (0.5, 2.0)
 """Most a parameter is scaled by in one round."""
 LAG1_WEIGHT = 10.0
@@ -82,6 +92,9 @@ class Targets:
     autocorrelation: float | None
     autocorrelation_10: float | None
     markout_10_bps: float | None
+    bursts: dict[str, float | None]
+    """Burstiness (:func:`burstiness`) of all the rows at 1 and 10 s and of the trades at
+    10 s."""
 
 
 def fit_market(
@@ -137,7 +150,10 @@ def fit_market(
         start=format_timestamp(t0),
         end=format_timestamp(t1),
     )
-    targets = _targets(report, venues)
+    bursty = burstiness(events["ts_event"], _trade_times(events), t0, t1)
+    if (bursty["rows_10"] or 0.0) > BURSTY:
+        params = dataclasses.replace(params, bursts=Bursts())
+    targets = dataclasses.replace(_targets(report, venues), bursts=bursty)
     params = _calibrate(params, targets, t0, t1, rounds)
     return dataclasses.replace(params, source=_source(path, report, targets))
 
@@ -421,7 +437,33 @@ def _targets(report: dict[str, Any], venues: list[VenueModel]) -> Targets:
         autocorrelation=rho.get("1"),
         autocorrelation_10=rho.get("10"),
         markout_10_bps=(overall.get("markout_bps") or {}).get("10"),
+        bursts={},
     )
+
+
+def burstiness(rows: np.ndarray, trades: np.ndarray, t0: int, t1: int) -> dict[str, float | None]:
+    """How bursty the rows (their times ``rows``) and the trade events (``trades``) are: over
+    windows of ``w`` seconds, the variance of the counts less their mean, over the mean
+    squared. It estimates the variance of the rate's multiplier seen at that scale: 0 for a
+    Poisson process, and it falls with ``w`` as fast as bursts are short (None from fewer
+    than ten windows or no count)."""
+
+    def excess(times: np.ndarray, seconds: float) -> float | None:
+        width = int(seconds * NANOS_PER_SECOND)
+        windows = (t1 - t0) // width
+        if windows < 10 or len(times) == 0:
+            return None
+        counts = np.bincount((times - t0) // width, minlength=windows)[:windows].astype(float)
+        mean = counts.mean()
+        return None if mean <= 0 else round(float((counts.var() - mean) / mean**2), 6)
+
+    return {"rows_1": excess(rows, 1.0), "rows_10": excess(rows, 10.0),
+            "trades_10": excess(trades, 10.0)}  # fmt: skip
+
+
+BURSTY = 0.1
+"""Burstiness of the rows at 10 s above which a fitted market gets bursts (a Poisson
+process has 0; the AMZN day 0.85)."""
 
 
 def _best_size(facts: dict[str, Any]) -> float | None:
@@ -452,14 +494,19 @@ def _calibrate(
     per_s = sum(venue.rate for venue in params.venues)
     end = min(t1, t0 + int(CALIBRATION_ROWS / per_s * NANOS_PER_SECOND))
     for number in range(rounds):
-        measured = _simulate(params, t0, end)
-        params = _rescaled(params, targets, measured)
+        measured = _simulate(params, t0, end, whole=end == t1)
+        # the bursts move the rates they are measured with: they settle in the first
+        # rounds, the rest bring the rates to the file's under the bursts' final values
+        params = _rescaled(params, targets, measured, bursts=number < rounds - SETTLE_ROUNDS)
         log.info("fit: round %d of %d", number + 1, rounds)
     return params
 
 
-def _simulate(params: MarketParams, t0: int, t1: int) -> dict[str, Any]:
-    """Generate the parameters' market over ``[t0, t1]`` (flat activity) and measure it."""
+def _simulate(params: MarketParams, t0: int, t1: int, whole: bool) -> dict[str, Any]:
+    """Generate the parameters' market over ``[t0, t1]`` and measure it: ``sor stats``'s
+    report, with the burstiness under ``"bursts"``. The time-of-day profile applies when
+    the window is the ``whole`` fitted one (its mean over a part of it need not be one)."""
+    from sor.data.events import read_events
     from sor.stylized.summary import file_stats
 
     with tempfile.TemporaryDirectory(prefix="sor-fit-") as folder:
@@ -468,12 +515,19 @@ def _simulate(params: MarketParams, t0: int, t1: int) -> dict[str, Any]:
             out, seed=CALIBRATION_SEED, start=format_timestamp(t0), end=format_timestamp(t1),
             depth=1, rate_per_venue=params.mean_rate, price_moves=params.price_moves,
             flow=params.flow, venue_models=params.venues, start_bid_cents=params.start_bid_cents,
-            move_ticks=params.move_ticks,
+            move_ticks=params.move_ticks, bursts=params.bursts,
+            activity=params.activity if whole else None,
         )  # fmt: skip
-        return file_stats(out).report
+        events = read_events(out)
+        ts = events["ts_event"]
+        lo, hi = (int(ts.min()), int(ts.max())) if len(ts) else (t0, t1)
+        return {**file_stats(out).report,
+                "bursts": burstiness(ts, _trade_times(events), lo, hi)}  # fmt: skip
 
 
-def _rescaled(params: MarketParams, targets: Targets, measured: dict[str, Any]) -> MarketParams:
+def _rescaled(
+    params: MarketParams, targets: Targets, measured: dict[str, Any], *, bursts: bool = True
+) -> MarketParams:
     """One round's update (see the module's docstring)."""
     venues = []
     for venue in params.venues:
@@ -509,13 +563,48 @@ def _rescaled(params: MarketParams, targets: Targets, measured: dict[str, Any]) 
     impact = flow.impact * _ratio(
         targets.markout_10_bps, (overall.get("markout_bps") or {}).get("10")
     )
+    # the metaorders' share: fitted on evenly spread trades; bursts gather trades into the
+    # same metaorder, so the rounds bring the lag-1 autocorrelation back to the file's
+    rho = overall.get("trade_sign_autocorrelation") or {}
+    share = flow.metaorder_share * math.sqrt(_ratio(targets.autocorrelation, rho.get("1")))
+    share = float(np.clip(share, 0.0, 1.0 - flow.informed))
     flow = FlowModel(
-        informed=flow.informed, metaorder_share=flow.metaorder_share,
+        informed=flow.informed, metaorder_share=round(share, 6),
         metaorder_seconds=flow.metaorder_seconds,
         impact=round(float(np.clip(impact, 0.0, 1.0)), 6),
         drift=float(np.clip(flow.drift, -MAX_DRIFT, MAX_DRIFT)),
     )  # fmt: skip
-    return dataclasses.replace(params, venues=tuple(venues), flow=flow)
+    return dataclasses.replace(
+        params, venues=tuple(venues), flow=flow,
+        bursts=_rescaled_bursts(params.bursts, targets.bursts, measured["bursts"])
+        if bursts
+        else params.bursts,
+    )  # fmt: skip
+
+
+def _rescaled_bursts(
+    bursts: Bursts | None, target: dict[str, float | None], measured: dict[str, float | None]
+) -> Bursts | None:
+    """One round's update of the bursts: the busy-to-quiet ratio by the rows' burstiness at
+    10 s, the trades' tilt by how much burstier the trades are than the rows, the spells'
+    length by how much burstier the rows are at 1 s than at 10 s (shorter spells, a steeper
+    fall)."""
+    if bursts is None:
+        return None
+
+    def over(a: str, b: str, d: dict[str, float | None]) -> float | None:
+        x, y = d.get(a), d.get(b)
+        return None if x is None or y is None or not y > 0 else x / y
+
+    ratio = 1.0 + (bursts.ratio - 1.0) * _ratio(target.get("rows_10"), measured.get("rows_10"))
+    tilt = bursts.trade_tilt
+    seconds = bursts.seconds * _ratio(over("rows_1", "rows_10", measured),
+                                      over("rows_1", "rows_10", target))  # fmt: skip
+    return dataclasses.replace(
+        bursts, ratio=round(float(np.clip(ratio, 1.0, 1000.0)), 6),
+        trade_tilt=tilt,
+        seconds=round(float(np.clip(seconds, 0.05, 600.0)), 6),
+    )  # fmt: skip
 
 
 def _ratio(target: float | None, measured: float | None) -> float:
