@@ -203,3 +203,31 @@ def test_days_like_a_fitted_market_keep_its_venues_and_vary(
     assert all(list(r["venues"]) == ["39", "41"] for r in reports)
     # each day its own liquidity (docs/generate.md, --days): the rates differ
     assert reports[0]["overall"]["messages_per_s"] != reports[1]["overall"]["messages_per_s"]
+
+
+@pytest.mark.parametrize("which", ["--out", "--params-out"])
+def test_no_output_replaces_the_fitted_file_or_the_parameters(
+    known: Path, fitted: MarketParams, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    which: str,
+) -> None:  # fmt: skip
+    copy = tmp_path / "real.csv"
+    copy.write_bytes(known.read_bytes())
+    other = "--params-out" if which == "--out" else "--out"
+    refused = run_main(["generate", "--like", str(copy), which, str(copy), other,
+                        str(tmp_path / "x"), "--quiet"], capsys)  # fmt: skip
+    assert refused.returncode == 2
+    assert (
+        refused.stderr.strip()
+        == f"sor: error: {which}: {copy} is the input file {copy}; write elsewhere"
+    )
+    assert copy.read_bytes() == known.read_bytes()
+    params = tmp_path / "p.toml"
+    fitted.write(params)
+    before = params.read_bytes()
+    refused = run_main(["generate", "--params", str(params), which, str(params), other,
+                        str(tmp_path / "y"), "--quiet"], capsys)  # fmt: skip
+    assert refused.returncode == 2 and "is the input file" in refused.stderr
+    assert params.read_bytes() == before
+    same = run_main(["generate", "--params", str(params), "--out", str(tmp_path / "z"),
+                     "--params-out", str(tmp_path / "z"), "--quiet"], capsys)  # fmt: skip
+    assert same.returncode == 2 and "name the same file" in same.stderr

@@ -71,6 +71,9 @@ class GenerateSettings:
     origin: str = ""
     """Where ``market`` came from, as flags (``--like FILE``, ``--params FILE``), for the
     "made by" line."""
+    inputs: tuple[Path, ...] = ()
+    """The files the run reads (the fitted file and its LOBSTER book, a parameters file):
+    no output may replace one."""
     schema: str = "mbp"
     """``mbp``: the book's rows (MBP-``depth``); ``mbo``: the same market order by order."""
 
@@ -81,7 +84,11 @@ class GenerateSettings:
 
     @classmethod
     def from_flags(
-        cls, flags: GenerateFlags, market: MarketParams | None = None, origin: str = ""
+        cls,
+        flags: GenerateFlags,
+        market: MarketParams | None = None,
+        origin: str = "",
+        inputs: tuple[Path, ...] = (),
     ) -> GenerateSettings:
         """Build the settings from the validated flags of ``sor generate``, over the
         parameters of ``market`` (fitted or read; None: the defaults): a flag given wins.
@@ -114,7 +121,7 @@ class GenerateSettings:
             venues=venues, seed=flags.seed, start=start or DEFAULT_START, end=end,
             depth=flags.depth, symbol=flags.symbol, rate=rate, price_moves=moves,
             days=flags.days, flow=flags.flow_model(market.flow if market else None),
-            market=market, origin=origin, schema=flags.market_schema,
+            market=market, origin=origin, schema=flags.market_schema, inputs=inputs,
         )  # fmt: skip
 
     def params(self) -> MarketParams:
@@ -175,9 +182,10 @@ def fit_like(
         )  # fmt: skip
 
 
-def write_params(path: Path, params: MarketParams) -> None:
-    """Write ``params`` as TOML to ``path`` atomically and say so."""
-    check_outputs([(path, "--params-out")])
+def write_params(path: Path, params: MarketParams, inputs: tuple[Path, ...] = ()) -> None:
+    """Write ``params`` as TOML to ``path`` atomically and say so (never over one of
+    ``inputs``)."""
+    check_outputs([(path, "--params-out")], inputs)
     write_atomically(path, "--params-out", params.write, suffix=".toml")
     log.info("wrote %s: the market's parameters (sor generate --params %s)", path, path)
 
@@ -225,7 +233,7 @@ def _generate_file(
         from sor.data.generate_mbo import output_format
 
         output_format(out)  # a name of no MBO format is refused before anything is written
-    check_outputs([(out, "--out")])
+    check_outputs([(out, "--out")], settings.inputs)
     return _generate_files([(out, day)], settings, rows, quiet)
 
 
@@ -363,7 +371,7 @@ def _generate_days(
         raise SorError(f"--out: cannot make the directory {out}: {exc.strerror or exc}") from exc
     try:
         files = [(out / day.name, day) for day in plan]
-        check_outputs([(path, f"--out ({path.name})") for path, _ in files])
+        check_outputs([(path, f"--out ({path.name})") for path, _ in files], settings.inputs)
         for path, _ in files:
             _check_not_another_symbol(path, settings.symbol)
         return _generate_files(files, settings, rows, quiet)

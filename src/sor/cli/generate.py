@@ -197,6 +197,15 @@ def generate(
             raise SorError("--like fits a market and --params reads one: give one of them")
         if out is None and params_out is None:
             raise SorError("give --out (the market to write) or --params-out (its parameters)")
+        from sor.app.outputs import check_outputs
+        from sor.data.lobster import input_files
+
+        inputs = tuple(p for p in (params,) if p is not None)
+        if like is not None:
+            inputs += tuple(input_files(like, lobster_book))
+        # before the fit: an output naming an input, or two outputs one file, is refused
+        check_outputs([(params_out, "--params-out"), (out if days is None else None, "--out")],
+                      inputs)  # fmt: skip
         flags = check_flags(
             GenerateFlags,
             {"venues": venues, "seed": seed, "start": start, "end": end, "depth": depth,
@@ -214,9 +223,9 @@ def generate(
             origin = f" --like {like}"
         elif params is not None:
             market, origin = read_params(params), f" --params {params}"
-        settings = app_generate.GenerateSettings.from_flags(flags, market, origin)
+        settings = app_generate.GenerateSettings.from_flags(flags, market, origin, inputs)
         if params_out is not None:
-            app_generate.write_params(params_out, settings.params())
+            app_generate.write_params(params_out, settings.params(), inputs)
         if out is None:
             return
         # SIGTERM and SIGHUP stop the run as Ctrl-C does: the file being written is removed
