@@ -231,3 +231,35 @@ def test_no_output_replaces_the_fitted_file_or_the_parameters(
     same = run_main(["generate", "--params", str(params), "--out", str(tmp_path / "z"),
                      "--params-out", str(tmp_path / "z"), "--quiet"], capsys)  # fmt: skip
     assert same.returncode == 2 and "name the same file" in same.stderr
+
+
+def test_the_fit_finds_bursts_where_they_are_and_matches_them(
+    known: Path, fitted: MarketParams, tmp_path: Path
+) -> None:
+    from sor.data.events import read_events
+    from sor.stylized.fit import _trade_times, burstiness
+
+    def bursty(path: Path) -> dict[str, float | None]:
+        events = read_events(path)
+        ts = events["ts_event"]
+        return burstiness(ts, _trade_times(events), int(ts.min()), int(ts.max()))
+
+    assert fitted.bursts is None  # the market without bursts gets none
+    source = tmp_path / "bursty.csv"
+    generate_market(source, seed=9, start=START, end=END, depth=1, rate_per_venue=40.0,
+                    venue_models=[VenueModel(publisher_id=2, rate=40.0)],
+                    bursts=Bursts(share=0.1, ratio=8.0, seconds=1.0))  # fmt: skip
+    refit = fit_market(source, rounds=6)
+    assert refit.bursts is not None  # the bursty one gets bursts
+    again = tmp_path / "again.csv"
+    generate_market(again, seed=10, start=START, end=END, depth=1,
+                    rate_per_venue=refit.mean_rate, venue_models=refit.venues,
+                    price_moves=refit.price_moves, flow=refit.flow, bursts=refit.bursts,
+                    start_bid_cents=refit.start_bid_cents,
+                    move_ticks=refit.move_ticks)  # fmt: skip
+    real, made = bursty(source), bursty(again)
+    assert real["rows_10"] is not None and made["rows_10"] is not None
+    # a multiplier's variance of 0.1 x 0.9 x (8 - 1)^2 / 1.7^2 = 1.5, less over 10 s: spells
+    # of a second average out; the fit's market as bursty within 40 %
+    assert real["rows_10"] > 0.2
+    assert made["rows_10"] == pytest.approx(real["rows_10"], rel=0.4)
