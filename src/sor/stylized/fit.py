@@ -9,7 +9,7 @@ short markets are generated with the current parameters, measured by ``sor stats
 code, and each parameter is scaled by the ratio of the real fact to the generated one
 (rows per second by the rate, trade events per second by the trades' share, the mean
 best-level size by the size scale, the queue turnover time by how often a venue re-quotes
-and follows the price, the mean spread by the scale of the spread's quantiles, the 10-s
+and follows the price, the median spread by the scale of the spread's quantiles, the 10-s
 trade markout by the impact share). The metaorders' share and length are fitted to the
 trade-sign autocorrelation on the file's own trade times (:func:`_metaorder_fit`).
 A few rounds of this fixed-point iteration, from the same seed each round, settle every
@@ -62,7 +62,7 @@ ACTIVITY_BUCKET_S = 1800.0
 """Length of a bucket of the time-of-day profile: half an hour."""
 ACTIVITY_MIN_BUCKETS = 4
 """A profile is fitted only from a window of at least this many buckets (two hours)."""
-ROUNDS = 10
+ROUNDS = 14
 """Rounds of simulation and rescaling."""
 CALIBRATION_ROWS = 300_000
 """Most rows simulated in a round: the fitted window, from its start, as long as its rows
@@ -432,7 +432,7 @@ def _targets(report: dict[str, Any], venues: list[VenueModel]) -> Targets:
         },
         turnover={v.publisher_id: _turnover(report["venues"][str(v.publisher_id)]) for v in venues},
         spread={
-            v.publisher_id: _mean_spread(report["venues"][str(v.publisher_id)]) for v in venues
+            v.publisher_id: _median_spread(report["venues"][str(v.publisher_id)]) for v in venues
         },
         autocorrelation=rho.get("1"),
         autocorrelation_10=rho.get("10"),
@@ -481,9 +481,9 @@ def _turnover(facts: dict[str, Any]) -> float | None:
     return None if bid is None or ask is None else (bid + ask) / 2
 
 
-def _mean_spread(facts: dict[str, Any]) -> float | None:
-    """A venue's time-weighted mean spread, ticks (None when unknown)."""
-    return (facts.get("spread_ticks") or {}).get("mean")
+def _median_spread(facts: dict[str, Any]) -> float | None:
+    """A venue's time-weighted median spread, ticks (None when unknown)."""
+    return (facts.get("spread_ticks") or {}).get("median")
 
 
 def _calibrate(
@@ -547,7 +547,7 @@ def _rescaled(
         requote = float(np.clip(venue.requote * quicker, 1e-4, 0.5))
         follow = float(np.clip(venue.follow * quicker, 0.01, 1.0))
         # quotes that lag the price widen the spread: its quantiles shrink by as much
-        wider = _ratio(targets.spread[venue.publisher_id], _mean_spread(facts))
+        wider = _ratio(targets.spread[venue.publisher_id], _median_spread(facts))
         spread = tuple(round(max(1.0, q * wider), 2) for q in venue.spread_ticks)
         venues.append(dataclasses.replace(
             venue, rate=round(rate, 6), requote=round(requote, 6), follow=round(follow, 6),
