@@ -10,8 +10,10 @@ code, and each parameter is scaled by the ratio of the real fact to the generate
 (rows per second by the rate, trade events per second by the trades' share, the mean
 best-level size by the size scale, the queue turnover time by how often a venue re-quotes
 and follows the price, the median spread by the scale of the spread's quantiles, the 10-s
-trade markout by the impact share). The metaorders' share and length are fitted to the
-trade-sign autocorrelation on the file's own trade times (:func:`_metaorder_fit`).
+trade markout by the impact share, the lag-1 trade-sign autocorrelation by the metaorders'
+share, the rows' burstiness by the bursts). The metaorders' length and first share are
+fitted to the trade-sign autocorrelation on evenly spread trade times
+(:func:`_metaorder_fit`).
 A few rounds of this fixed-point iteration, from the same seed each round, settle every
 fact that the model can reach; what it cannot reach stays as it is and ``sor stats
 --compare`` says so.
