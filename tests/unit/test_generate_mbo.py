@@ -29,6 +29,7 @@ WIDE = {
             size_scale=3.0,
             level_ticks=3,
             improve=0.3,
+            hidden=0.3,
         ),
     ],
     "move_ticks": 3,
@@ -41,7 +42,7 @@ WIDE = {
 def files(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("genmbo")
+    root = tmp_path_factory.mktemp(f"genmbo-{request.param}")
     mbp, mbo = root / "gen.mbp-10.csv", root / "gen.mbo.csv"
     kw = {**KW, **(WIDE if request.param == "wide" else {})}
     generate_market(mbp, **kw)  # type: ignore[arg-type]
@@ -120,14 +121,15 @@ def test_the_readers_give_the_mbp_books_at_each_rows_records(files: dict[str, Pa
 def test_the_queues_are_fifo_fills_take_the_front(files: dict[str, Path]) -> None:
     """Replay the records with plain per-price queues: every add is a new id, every fill
     takes the front of its queue and is cut by the cancel that follows, every cancel cuts
-    at most the order's shares, a trade's fills add up to it, and each side rests on the ten
+    at most the order's shares, a trade's fills add up to it (none for a hidden trade inside
+    the spread), and each side rests on the ten
     levels the rows show at the end of each cluster."""
     records = pl.read_csv(files["mbo"])
     queues: dict[tuple[int, str], dict[float, list[list[int]]]] = defaultdict(dict)
     seen: set[tuple[int, int]] = set()
     pending: list[tuple] = []
     trade_left = 0
-    fills = partial_cancels = 0
+    fills = partial_cancels = hidden = 0
     for venue, action, side, price, size, oid, flags in records.select(
         "publisher_id", "action", "side", "price", "size", "order_id", "flags"
     ).iter_rows():
@@ -138,7 +140,11 @@ def test_the_queues_are_fifo_fills_take_the_front(files: dict[str, Path]) -> Non
             book.setdefault(price, []).append([oid, size])
         elif action == "T":
             assert trade_left == 0
-            trade_left = size
+            resting = queues[(venue, "B" if side == "A" else "A")]
+            best = (max if side == "A" else min)(resting)
+            hidden += price != best
+            # a trade against hidden liquidity prints inside the spread and fills nothing
+            trade_left = size if price == best else 0
         elif action == "F":
             front = book[price][0]
             assert front[0] == oid and size <= front[1]
@@ -163,6 +169,7 @@ def test_the_queues_are_fifo_fills_take_the_front(files: dict[str, Path]) -> Non
             assert trade_left == 0 and not pending
             assert len(queues[(venue, "B")]) == len(queues[(venue, "A")]) == 10
     assert fills > 100 and partial_cancels > 100
+    assert (hidden > 10) == ("wide" in files["mbo"].parent.name)  # the wide market's alone
 
 
 def test_sor_fills_runs_the_exact_queue_on_a_generated_day(

@@ -138,7 +138,7 @@ class FlowModel:
 
 (V_RATE, V_CLUSTER, V_EFFECT_ROWS, V_ADDS, V_QUOTES, V_REQUOTE, V_SIZE_SCALE, V_TRADE_MEDIAN,
  V_TRADE_SIGMA, V_ADD_LEVEL, V_CANCEL_LEVEL, V_LATENCY_NS, V_FOLLOW, V_LEVEL_TICKS,
- V_IMPROVE, V_ADD_SIZE, V_CANCEL_SIZE, V_TRADE_TILT) = range(18)  # fmt: skip
+ V_IMPROVE, V_ADD_SIZE, V_CANCEL_SIZE, V_TRADE_TILT, V_HIDDEN) = range(19)  # fmt: skip
 """Indices of :meth:`VenueModel.values`, the venue's model as the simulation reads it."""
 
 
@@ -188,6 +188,11 @@ class VenueModel:
     improve
         Share of adds that improve the best price by one level (when the spread is wider
         than a level), starting a new best level of their own size.
+    hidden
+        Share of trades against hidden liquidity inside the spread (when it is wider than
+        a tick): they print at a price strictly between the best bid and ask and leave the
+        displayed book as it was, as LOBSTER's hidden executions and IEX's midpoint trades
+        do.
     latency_us
         Median ``ts_in_delta``, microseconds.
     """
@@ -210,12 +215,13 @@ class VenueModel:
     cancel_level_mean: float = 2.0
     level_ticks: int = 1
     improve: float = 0.0
+    hidden: float = 0.0
     latency_us: float = 170.0
 
     def values(self, rate_scale: float = 1.0) -> np.ndarray:
         """The model as the simulation reads it (indexed by the ``V_`` constants), with its
         rate times ``rate_scale``."""
-        values = np.zeros(18)  # V_TRADE_TILT: the market's (Bursts), set by generate_market
+        values = np.zeros(19)  # V_TRADE_TILT: the market's (Bursts), set by generate_market
         values[V_RATE] = self.rate * rate_scale
         values[V_CLUSTER] = self.mean_cluster
         values[V_EFFECT_ROWS] = self.effect_rows
@@ -233,6 +239,7 @@ class VenueModel:
         values[V_IMPROVE] = self.improve
         values[V_ADD_SIZE] = self.add_size_median
         values[V_CANCEL_SIZE] = self.cancel_size_median
+        values[V_HIDDEN] = self.hidden
         return values
 
     def check(self) -> None:
@@ -253,7 +260,7 @@ class VenueModel:
             raise ConfigError(f"{where}: effect_rows must be between 0 and 1")
         if not 1 <= self.level_ticks <= MAX_MOVE_TICKS:
             raise ConfigError(f"{where}: level_ticks must be between 1 and {MAX_MOVE_TICKS}")
-        for name in ("adds", "cancels", "requote", "follow", "improve"):
+        for name in ("adds", "cancels", "requote", "follow", "improve", "hidden"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{where}: {name} must be between 0 and 1")
         if self.adds + self.cancels > 1.0 + 1e-12:
@@ -740,10 +747,18 @@ def _simulate_venue(
                     out_ask_sz[n] = ask_sz
                     out_ask_ct[n] = ask_ct
                     level = 0
-                    qty = min(sizes[0], _draw_size(vp[V_TRADE_MEDIAN], vp[V_TRADE_SIGMA], 0.01))
-                    sizes[0] -= qty
-                    counts[0] = max(1, counts[0] - 1) if sizes[0] > 0 else 0
-                    px = best
+                    if (
+                        vp[V_HIDDEN] > 0.0 and state[1] - state[0] > 1
+                        and np.random.random() < vp[V_HIDDEN]
+                    ):  # fmt: skip
+                        # against hidden liquidity inside the spread: nothing displayed moves
+                        qty = _draw_size(vp[V_TRADE_MEDIAN], vp[V_TRADE_SIGMA], 0.01)
+                        px = state[0] + 1 + np.random.randint(0, state[1] - state[0] - 1)
+                    else:
+                        qty = min(sizes[0], _draw_size(vp[V_TRADE_MEDIAN], vp[V_TRADE_SIGMA], 0.01))
+                        sizes[0] -= qty
+                        counts[0] = max(1, counts[0] - 1) if sizes[0] > 0 else 0
+                        px = best
                 elif kind == _CANCEL:
                     level = min(int(np.random.exponential(vp[V_CANCEL_LEVEL])), LEVELS - 1)
                     qty = min(sizes[level], _draw_size(vp[V_CANCEL_SIZE], 0.8, 0.0))

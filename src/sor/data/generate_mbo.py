@@ -242,8 +242,9 @@ class VenueOrders:
                         self._reconcile(s, *self._target(shown[s], counts[s][n], s))
                     view[s] = shown[s]
                 self._emit(_T, side[n], p, q, 0)
-                self._fill(resting, p, q)
-                view[resting] = None  # the next row shows the trade's effect
+                if p == shown[resting][0]:  # not a hidden trade inside the spread
+                    self._fill(resting, p, q)
+                    view[resting] = None  # the next row shows the trade's effect
             else:
                 s = side[n]
                 if view[1 - s] != shown[1 - s]:

@@ -206,6 +206,7 @@ def _venue_model(
         cancel_size_median=_median_size(rows, action, b"C"),
         level_ticks=_level_ticks(rows),
         improve=_improving(rows),
+        hidden=_hidden(rows),
     )
 
 
@@ -248,6 +249,18 @@ def _level_ticks(rows: np.ndarray) -> int:
     if len(gap) == 0:
         return 1
     return int(np.clip(round(float(np.median(gap)) / TICK_NANOS), 1, 1000))
+
+
+def _hidden(rows: np.ndarray) -> float:
+    """The share of the venue's trade rows priced strictly inside the spread their row
+    shows (hidden or midpoint liquidity; none from fewer than 30 trades)."""
+    trades = rows[rows["action"] == b"T"]
+    bid, ask = trades["bid_px"][:, 0], trades["ask_px"][:, 0]
+    quoted = (bid > 0) & (ask > bid + TICK_NANOS)
+    if quoted.sum() < 30:
+        return 0.0
+    price = trades["price"][quoted]
+    return round(float(np.mean((price > bid[quoted]) & (price < ask[quoted]))), 6)
 
 
 def _improving(rows: np.ndarray) -> float:
