@@ -535,9 +535,10 @@ def _simulate(params: MarketParams, t0: int, t1: int, whole: bool) -> dict[str, 
         )  # fmt: skip
         events = read_events(out)
         ts = events["ts_event"]
-        lo, hi = (int(ts.min()), int(ts.max())) if len(ts) else (t0, t1)
+        if len(ts) == 0:  # a window too short for a row: nothing measured, nothing moves
+            return {"venues": {}, "overall": {}, "bursts": {}}
         return {**file_stats(out).report,
-                "bursts": burstiness(ts, _trade_times(events), lo, hi)}  # fmt: skip
+                "bursts": burstiness(ts, _trade_times(events), int(ts.min()), int(ts.max()))}  # fmt: skip
 
 
 def _rescaled(
