@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sor.data.generate import generate_market
+from sor.data.generate import MAX_SPREAD_TICKS, generate_market
 from sor.stylized.fit import fit_market
 
 START, END = "2024-08-01T13:36:32Z", "2024-08-01T13:36:42Z"
@@ -30,3 +30,27 @@ def test_a_window_of_a_few_rows_fits_without_a_round_failing(
     path.write_text("".join(lines[:3]))
     params = fit_market(path, rounds=2)
     assert params.venues
+
+
+def test_a_spread_wider_than_a_model_draws_fits_at_the_widest(
+    lines: list[str], tmp_path: Path
+) -> None:
+    # every ask 1,500 $ above the bid (a thin, high-priced stock): 150,000 ticks, past the
+    # widest spread a venue model may draw; the fit keeps it there and the market generates
+    header = lines[0].rstrip("\n").split(",")
+    bid, ask = header.index("bid_px_00"), header.index("ask_px_00")
+    rows = []
+    for line in lines[1:]:
+        cells = line.rstrip("\n").split(",")
+        cells[ask] = f"{float(cells[bid]) + 1500:.2f}"
+        rows.append(",".join(cells) + "\n")
+    path = tmp_path / "wide.csv"
+    path.write_text(lines[0] + "".join(rows))
+    params = fit_market(path, rounds=2)
+    for venue in params.venues:
+        assert max(venue.spread_ticks) == MAX_SPREAD_TICKS
+        venue.check()
+    out = tmp_path / "like.csv"
+    generate_market(out, seed=1, start=START, end=END, depth=1, venue_models=params.venues,
+                    start_bid_cents=params.start_bid_cents)  # fmt: skip
+    assert out.stat().st_size > 0

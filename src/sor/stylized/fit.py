@@ -36,6 +36,7 @@ from sor.core.errors import DataError
 from sor.core.timestamps import format_timestamp
 from sor.data.generate import (
     MAX_DRIFT,
+    MAX_SPREAD_TICKS,
     Activity,
     Bursts,
     FlowModel,
@@ -277,7 +278,8 @@ def _improving(rows: np.ndarray) -> float:
 
 def _weighted_quantiles(values: np.ndarray, weights: np.ndarray) -> list[float]:
     """Quantiles of ``values`` weighted by ``weights`` (time), at ``SPREAD_QUANTILES``
-    probabilities; each at least one tick, rounded to a hundredth of one."""
+    probabilities; each from one tick to ``MAX_SPREAD_TICKS``, rounded to a hundredth of
+    one."""
     order = np.argsort(values, kind="stable")
     v, w = values[order], weights[order]
     if w.sum() <= 0:
@@ -285,7 +287,8 @@ def _weighted_quantiles(values: np.ndarray, weights: np.ndarray) -> list[float]:
     cum = np.cumsum(w) / w.sum()
     probs = np.linspace(SPREAD_TAIL, 1 - SPREAD_TAIL, SPREAD_QUANTILES)
     picked = v[np.minimum(np.searchsorted(cum, probs), len(v) - 1)]
-    return [round(max(1.0, float(x)), 2) for x in np.maximum.accumulate(picked)]
+    return [round(min(max(1.0, float(x)), MAX_SPREAD_TICKS), 2)
+            for x in np.maximum.accumulate(picked)]  # fmt: skip
 
 
 def _level_mean(rows: np.ndarray, action: bytes) -> float:
@@ -564,7 +567,8 @@ def _rescaled(
         follow = float(np.clip(venue.follow * quicker, 0.01, 1.0))
         # quotes that lag the price widen the spread: its quantiles shrink by as much
         wider = _ratio(targets.spread[venue.publisher_id], _median_spread(facts))
-        spread = tuple(round(max(1.0, q * wider), 2) for q in venue.spread_ticks)
+        spread = tuple(round(min(max(1.0, q * wider), MAX_SPREAD_TICKS), 2)
+                       for q in venue.spread_ticks)  # fmt: skip
         venues.append(dataclasses.replace(
             venue, rate=round(rate, 6), requote=round(requote, 6), follow=round(follow, 6),
             spread_ticks=spread, effect_rows=round(trades, 6),
