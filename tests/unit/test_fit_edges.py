@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from sor.core.errors import ConfigError
 from sor.data.generate import MAX_SPREAD_TICKS, generate_market
+from sor.data.market_params import read_params
 from sor.stylized.fit import fit_market
 
 START, END = "2024-08-01T13:36:32Z", "2024-08-01T13:36:42Z"
@@ -54,3 +56,14 @@ def test_a_spread_wider_than_a_model_draws_fits_at_the_widest(
     generate_market(out, seed=1, start=START, end=END, depth=1, venue_models=params.venues,
                     start_bid_cents=params.start_bid_cents)  # fmt: skip
     assert out.stat().st_size > 0
+
+
+def test_a_profile_of_no_activity_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(
+        "format = 1\n[market]\nprice_moves = 0.35\nstart_price = 100.0\n"
+        "[activity]\nstart_s = 0.0\nbucket_s = 1800.0\nmultipliers = [1.0, 0.0]\n"
+        "[[venues]]\npublisher_id = 2\n"
+    )
+    with pytest.raises(ConfigError, match=f"^--params: {path}: activity.multipliers"):
+        read_params(path)

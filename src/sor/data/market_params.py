@@ -132,8 +132,8 @@ def read_params(path: Path) -> MarketParams:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
         raise ConfigError(f"--params: {path}: {where}: {error['msg']}") from exc
-    params = model.params()
     try:
+        params = model.params()
         params.flow.check()
         if params.bursts is not None:
             params.bursts.check()
