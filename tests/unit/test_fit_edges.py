@@ -67,3 +67,31 @@ def test_a_profile_of_no_activity_is_refused_naming_the_file(tmp_path: Path) -> 
     )
     with pytest.raises(ConfigError, match=f"^--params: {path}: activity.multipliers"):
         read_params(path)
+
+
+def test_a_window_over_a_day_fits_no_time_of_day_profile(lines: list[str], tmp_path: Path) -> None:
+    # the same ten seconds again thirty hours later: a time-of-day profile of sixty half
+    # hours would overlap itself the next day (its times out of order)
+    header = lines[0].rstrip("\n").split(",")
+    recv, event = header.index("ts_recv"), header.index("ts_event")
+    later = []
+    for line in lines[1:]:
+        cells = line.rstrip("\n").split(",")
+        for column in (recv, event):
+            cells[column] = cells[column].replace("2024-08-01T13", "2024-08-02T19")
+        later.append(",".join(cells) + "\n")
+    path = tmp_path / "two-days.csv"
+    path.write_text("".join(lines) + "".join(later))
+    params = fit_market(path, rounds=1)
+    assert params.activity is None
+
+
+def test_a_profile_longer_than_a_day_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(
+        "format = 1\n[market]\nprice_moves = 0.35\nstart_price = 100.0\n[activity]\n"
+        f"start_s = 0.0\nbucket_s = 1800.0\nmultipliers = {[1.0] * 49}\n"
+        "[[venues]]\npublisher_id = 2\n"
+    )
+    with pytest.raises(ConfigError, match=r"activity.*a day"):
+        read_params(path)

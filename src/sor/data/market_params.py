@@ -209,6 +209,9 @@ class _File(BaseModel):
         if self.activity is not None:
             if any(not m > 0 for m in self.activity.multipliers):
                 raise ConfigError("activity.multipliers must all be positive")
+            if len(self.activity.multipliers) * self.activity.bucket_s > 86_400:
+                # the profile repeats daily: a longer one would overlap itself
+                raise ConfigError("activity: the buckets must cover at most a day")
             activity = Activity(self.activity.start_s, self.activity.bucket_s,
                                 tuple(self.activity.multipliers))  # fmt: skip
         return MarketParams(

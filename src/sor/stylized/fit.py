@@ -420,10 +420,11 @@ def _metaorder_fit(trades: int, overall: dict[str, Any], seconds: float) -> tupl
 
 def _activity(ts: np.ndarray, t0: int, t1: int) -> Activity | None:
     """The time-of-day profile: rows per half hour over their mean, from a window of at
-    least two hours (None from a shorter one)."""
+    least two hours and at most a day (None from another: a longer profile would overlap
+    itself the next day)."""
     width = int(ACTIVITY_BUCKET_S * NANOS_PER_SECOND)
     buckets = (t1 - t0) // width
-    if buckets < ACTIVITY_MIN_BUCKETS:
+    if buckets < ACTIVITY_MIN_BUCKETS or buckets * ACTIVITY_BUCKET_S > 86_400:
         return None
     counts = np.bincount(((ts - t0) // width).clip(0, buckets - 1), minlength=buckets)
     counts = counts.astype(float)
