@@ -147,7 +147,7 @@ class VenueModel:
     """How one venue's book lives: its activity, quotes and sizes (docs/generate.md).
 
     The defaults are the default market's venue; ``sor generate --like`` fits one per venue
-    of a real file (:mod:`sor.data.fit`).
+    of a real file (:mod:`sor.stylized.fit`).
 
     Attributes
     ----------
@@ -1077,8 +1077,8 @@ def generate_market(
     activity
         The time-of-day profile of every venue's rate (None: flat).
     bursts
-        Market-wide bursts of activity and of the price's moves (:class:`Bursts`; None:
-        none).
+        Market-wide bursts of every venue's activity (:class:`Bursts`; None: none); the
+        efficient price's moves keep their even pace.
     chunk_rows
         Most rows one venue's simulation hands over at a time (at least
         ``MAX_CLUSTER_ROWS``); it bounds the memory and leaves the file unchanged.
