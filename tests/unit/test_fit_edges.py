@@ -1,6 +1,6 @@
-"""`sor generate --like` on files at the edges of what it fits (docs/generate.md, "A market
-like a real one"): a window of a few rows, a spread wider than a venue model may draw, a
-parameters file whose profile is wrong."""
+"""`sor generate --like` and `--params` at their edges (docs/generate.md, "A market like a
+real one"): a window of a few rows or over a day, a spread wider than a venue model may
+draw, a wrong profile, a parameters file written under --rate."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_run import run_main
 from sor.core.errors import ConfigError
 from sor.data.generate import MAX_SPREAD_TICKS, generate_market
 from sor.data.market_params import read_params
@@ -95,3 +96,21 @@ def test_a_profile_longer_than_a_day_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"activity.*a day"):
         read_params(path)
+
+
+def test_params_out_with_a_rate_given_makes_the_same_file_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # venues of unequal rates under --rate: the scaled rates are not round numbers
+    market = tmp_path / "market.toml"
+    market.write_text(
+        "format = 1\n[market]\nprice_moves = 0.35\nstart_price = 100.0\n"
+        "[[venues]]\npublisher_id = 2\nrate = 29.7\n[[venues]]\npublisher_id = 9\nrate = 51.3\n"
+    )
+    first, again, params = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "p.toml"
+    window = ["--start", START, "--end", END, "--depth", "1", "--quiet"]
+    assert run_main(["generate", "--params", str(market), "--rate", "37.3", "--out", str(first),
+                     "--params-out", str(params), *window], capsys).returncode == 0  # fmt: skip
+    assert run_main(["generate", "--params", str(params), "--out", str(again), *window],
+                    capsys).returncode == 0  # fmt: skip
+    assert first.read_bytes() == again.read_bytes()

@@ -135,7 +135,7 @@ class GenerateSettings:
                          for v in VENUE_ORDER[: self.venues]))  # fmt: skip
         scale = self.rate / market.mean_rate
         venues = tuple(
-            dataclasses.replace(venue, rate=round(venue.rate * scale, 6)) for venue in market.venues
+            dataclasses.replace(venue, rate=venue.rate * scale) for venue in market.venues
         )
         start, end = _window(self)
         from sor.core.timestamps import format_timestamp
