@@ -114,3 +114,14 @@ def test_params_out_with_a_rate_given_makes_the_same_file_again(
     assert run_main(["generate", "--params", str(params), "--out", str(again), *window],
                     capsys).returncode == 0  # fmt: skip
     assert first.read_bytes() == again.read_bytes()
+
+
+def test_the_made_by_line_of_a_fit_names_the_flags_that_shape_it(
+    lines: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real, out = tmp_path / "real.csv", tmp_path / "like.csv"
+    real.write_text("".join(lines))
+    done = run_main(["generate", "--like", str(real), "--skip-bad-rows", "--depth", "1",
+                     "--out", str(out)], capsys)  # fmt: skip
+    assert done.returncode == 0
+    assert f"made by --like {real} --skip-bad-rows --seed" in done.stderr

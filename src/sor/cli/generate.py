@@ -220,7 +220,14 @@ def generate(
                 like, flags.start, flags.end, source=source_options(lobster_book, publisher),
                 skip_bad_rows=skip_bad_rows,
             )  # fmt: skip
-            origin = f" --like {like}"
+            # the flags that shape the fit, so that the "made by" line fits the same market
+            origin = f" --like {like}" + "".join(
+                f" {flag}" for flag, given in (
+                    (f"--lobster-book {lobster_book}", lobster_book is not None),
+                    (f"--publisher {publisher}", publisher is not None),
+                    ("--skip-bad-rows", skip_bad_rows),
+                ) if given
+            )  # fmt: skip
         elif params is not None:
             market, origin = read_params(params), f" --params {params}"
         settings = app_generate.GenerateSettings.from_flags(flags, market, origin, inputs)
