@@ -254,6 +254,16 @@ class VenueModel:
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0):
                 raise ConfigError(f"{where}: {name} must be a positive number, got {value}")
+        # past these the simulation's integer levels and receive times would overflow
+        for name, cap in (("add_level_mean", MAX_LEVEL_MEAN),
+                          ("cancel_level_mean", MAX_LEVEL_MEAN),
+                          ("latency_us", MAX_LATENCY_US)):  # fmt: skip
+            if getattr(self, name) > cap:
+                raise ConfigError(f"{where}: {name} must be at most {cap:g}")
+        if len(self.spread_ticks) > MAX_SPREAD_QUANTILES:
+            raise ConfigError(
+                f"{where}: spread_ticks must hold at most {MAX_SPREAD_QUANTILES} quantiles"
+            )
         if not 1.0 <= self.mean_cluster <= 8.0:
             raise ConfigError(f"{where}: mean_cluster must be between 1 and 8")
         if not 0.0 <= self.effect_rows <= 1.0:
@@ -384,6 +394,12 @@ MAX_MOVE_TICKS = 1000
 """Largest smaller move of the efficient price, ticks."""
 MAX_SPREAD_TICKS = 100_000
 """Widest spread a venue model may draw, ticks (1,000 $ at one cent)."""
+MAX_LEVEL_MEAN = 1000.0
+"""Largest mean level of an add or a cancellation (a fitted one is at most about 20)."""
+MAX_LATENCY_US = 1_000_000.0
+"""Largest median ``ts_in_delta``: a second."""
+MAX_SPREAD_QUANTILES = 1000
+"""Most quantiles of a venue's spread (a fitted venue has a few dozen)."""
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,13 @@ import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sor.core.errors import ConfigError
+from sor.core.timestamps import parse_timestamp
 from sor.data.generate import START_BID_CENTS, Activity, Bursts, FlowModel, VenueModel
 
 FORMAT = 1
@@ -126,6 +127,7 @@ def read_params(path: Path) -> MarketParams:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"--params: {path} is not TOML: {exc}") from exc
     _check_keys(path, document)
+    _check_types(path, document)
     try:
         model = _File.model_validate(document)
     except ValidationError as exc:
@@ -134,6 +136,7 @@ def read_params(path: Path) -> MarketParams:
         raise ConfigError(f"--params: {path}: {where}: {error['msg']}") from exc
     try:
         params = model.params()
+        _check_window(params)
         params.flow.check()
         if params.bursts is not None:
             params.bursts.check()
@@ -164,6 +167,40 @@ def _check_keys(path: Path, document: dict[str, Any]) -> None:
                     raise ConfigError(f"--params: {path}: {where}.{key}: not a parameter")
 
 
+def _check_types(path: Path, document: dict[str, Any]) -> None:
+    """Refuse a boolean or a string where a number goes, which pydantic would take for one
+    (``rate = true`` as 1, ``format = "1"`` as 1): only ``source`` and the window's
+    ``market.start`` and ``market.end`` hold text."""
+
+    def walk(where: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(f"{where}.{key}" if where else str(key), item)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(f"{where}.{i}", item)
+        elif isinstance(value, bool | str) and where not in ("market.start", "market.end"):
+            kind = "a boolean" if isinstance(value, bool) else "text"
+            raise ConfigError(f"--params: {path}: {where}: {kind} where a number goes")
+
+    for key, value in document.items():
+        if key != "source":
+            walk(key, value)
+
+
+def _check_window(params: MarketParams) -> None:
+    """Refuse a window that is not two ISO-8601 timestamps, the end after the start."""
+    bounds: dict[str, int] = {}
+    for name, text in (("start", params.start), ("end", params.end)):
+        if text is not None:
+            try:
+                bounds[name] = parse_timestamp(text)
+            except ValueError as exc:
+                raise ConfigError(f"market.{name}: {exc}") from exc
+    if len(bounds) == 2 and bounds["end"] <= bounds["start"]:
+        raise ConfigError(f"market.end {params.end} must come after market.start {params.start}")
+
+
 def _finite(value: Any) -> Any:
     """Refuse a NaN or infinity, which TOML could hold but a fitted market never should."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -174,6 +211,9 @@ def _finite(value: Any) -> Any:
         return [_finite(item) for item in value]
     return value
 
+
+MAX_MULTIPLIER = 1000.0
+"""Largest multiplier of the time-of-day profile (a fitted one stays near 1)."""
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -191,7 +231,9 @@ class _Activity(BaseModel):
     model_config = _STRICT
     start_s: float = Field(ge=0, lt=86_400)
     bucket_s: float = Field(gt=0, le=86_400)
-    multipliers: list[float] = Field(min_length=1, max_length=288)
+    multipliers: list[Annotated[float, Field(le=MAX_MULTIPLIER)]] = Field(
+        min_length=1, max_length=288
+    )
 
 
 class _File(BaseModel):
