@@ -263,3 +263,26 @@ def test_the_fit_finds_bursts_where_they_are_and_matches_them(
     # of a second average out; the fit's market as bursty within 40 %
     assert real["rows_10"] > 0.2
     assert made["rows_10"] == pytest.approx(real["rows_10"], rel=0.4)
+
+
+def test_a_venue_quoting_a_placeholder_far_side_fits_within_the_models_range(
+    tmp_path: Path,
+) -> None:
+    """A venue whose ask sits at 2,000 $ over a 150 $ bid (as XCIS before the open in the
+    shared GOOGL file) has spreads of 185,000 ticks: the fit wrote quantiles past the
+    model's 100,000 and then refused its own model ("spread_ticks must be ... from 1 to
+    100000"). They are held at the cap."""
+    import polars as pl
+
+    from sor.data.generate import MAX_SPREAD_TICKS
+
+    real = tmp_path / "real.csv"
+    generate_market(real, seed=3, start=START, end="2024-08-01T13:36:52Z", depth=1,
+                    rate_per_venue=30.0, venue_models=KNOWN, start_bid_cents=15_000)  # fmt: skip
+    rows = pl.read_csv(real, infer_schema_length=0)
+    far = pl.when(pl.col("publisher_id") == "41").then(pl.lit("2000.00"))
+    rows.with_columns(far.otherwise(pl.col("ask_px_00")).alias("ask_px_00")).write_csv(real)
+    venues = {venue.publisher_id: venue for venue in fit_market(real).venues}
+    assert max(venues[41].spread_ticks) == MAX_SPREAD_TICKS
+    assert min(venues[41].spread_ticks) > 100_000 / 2  # still the venue's own, far spread
+    assert max(venues[39].spread_ticks) < 100

@@ -278,8 +278,9 @@ def _improving(rows: np.ndarray) -> float:
 
 def _weighted_quantiles(values: np.ndarray, weights: np.ndarray) -> list[float]:
     """Quantiles of ``values`` weighted by ``weights`` (time), at ``SPREAD_QUANTILES``
-    probabilities; each from one tick to ``MAX_SPREAD_TICKS``, rounded to a hundredth of
-    one."""
+    probabilities; each from one tick to ``MAX_SPREAD_TICKS`` (a venue quoting a placeholder
+    far side, as before the open, has spreads of thousands of dollars), rounded to a
+    hundredth of one."""
     order = np.argsort(values, kind="stable")
     v, w = values[order], weights[order]
     if w.sum() <= 0:
@@ -287,8 +288,13 @@ def _weighted_quantiles(values: np.ndarray, weights: np.ndarray) -> list[float]:
     cum = np.cumsum(w) / w.sum()
     probs = np.linspace(SPREAD_TAIL, 1 - SPREAD_TAIL, SPREAD_QUANTILES)
     picked = v[np.minimum(np.searchsorted(cum, probs), len(v) - 1)]
-    return [round(min(max(1.0, float(x)), MAX_SPREAD_TICKS), 2)
-            for x in np.maximum.accumulate(picked)]  # fmt: skip
+    return [_spread_tick(float(x)) for x in np.maximum.accumulate(picked)]
+
+
+def _spread_tick(ticks: float) -> float:
+    """A spread quantile as the venue model holds it: within 1 to ``MAX_SPREAD_TICKS``, to
+    the hundredth."""
+    return round(min(max(1.0, ticks), float(MAX_SPREAD_TICKS)), 2)
 
 
 def _level_mean(rows: np.ndarray, action: bytes) -> float:
@@ -568,8 +574,7 @@ def _rescaled(
         follow = float(np.clip(venue.follow * quicker, 0.01, 1.0))
         # quotes that lag the price widen the spread: its quantiles shrink by as much
         wider = _ratio(targets.spread[venue.publisher_id], _median_spread(facts))
-        spread = tuple(round(min(max(1.0, q * wider), MAX_SPREAD_TICKS), 2)
-                       for q in venue.spread_ticks)  # fmt: skip
+        spread = tuple(_spread_tick(q * wider) for q in venue.spread_ticks)
         venues.append(dataclasses.replace(
             venue, rate=round(rate, 6), requote=round(requote, 6), follow=round(follow, 6),
             spread_ticks=spread, effect_rows=round(trades, 6),
