@@ -127,3 +127,18 @@ def test_a_multiplier_that_is_not_positive_names_the_file(tmp_path: Path) -> Non
     text = _file(tmp_path).replace("[[venues]]", activity + "[[venues]]", 1)
     with pytest.raises(ConfigError, match=r"^--params: .*p\.toml: activity\.multipliers"):
         read_params(_write(tmp_path, text))
+
+
+@pytest.mark.parametrize("name", ["m.dbn", "m.dbn.zst", "m.csv.zst"])
+def test_an_mbp_market_named_as_dbn_or_compressed_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """--schema mbp wrote its CSV under the name m.dbn, which sor stats then read as DBN."""
+    out = tmp_path / name
+    outcome = run_main(["generate", "-q", "--out", str(out), "--start", START, "--end", END,
+                        "--venues", "2"], capsys)  # fmt: skip
+    assert outcome.returncode == 2
+    lines = outcome.stderr.splitlines()
+    assert lines == [f"sor: error: --out {name}: --schema mbp writes a CSV; name a .csv file, "
+                     "or give --schema mbo for DBN"]  # fmt: skip
+    assert list(tmp_path.iterdir()) == []

@@ -233,6 +233,12 @@ def _generate_file(
         from sor.data.generate_mbo import output_format
 
         output_format(out)  # a name of no MBO format is refused before anything is written
+    elif out.name.endswith((".dbn", ".zst")):
+        # the MBP file is CSV: one named as DBN or compressed would not read back as its name says
+        raise SorError(
+            f"--out {out.name}: --schema mbp writes a CSV; name a .csv file, or give "
+            "--schema mbo for DBN"
+        )
     check_outputs([(out, "--out")], settings.inputs)
     return _generate_files([(out, day)], settings, rows, quiet)
 
