@@ -142,3 +142,25 @@ def test_an_mbp_market_named_as_dbn_or_compressed_is_refused(
     assert lines == [f"sor: error: --out {name}: --schema mbp writes a CSV; name a .csv file, "
                      "or give --schema mbo for DBN"]  # fmt: skip
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("name", "schema"), [("m.csv", "mbp"), ("m.dbn", "mbo")])
+def test_a_market_walking_below_zero_is_refused_and_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, schema: str
+) -> None:
+    """A 1 $ market moving 10 $ at a time fifty times a second wrote prices of -59 $."""
+    text = (
+        _file(tmp_path)
+        .replace("start_price = 222.81", "start_price = 1.0", 1)
+        .replace("move_ticks = 1", "move_ticks = 1000", 1)
+        .replace("price_moves = 0.35", "price_moves = 50.0", 1)
+    )
+    assert "move_ticks = 1000" in text and "start_price = 1.0" in text
+    path = _write(tmp_path, text)
+    out = tmp_path / name
+    outcome = run_main(["generate", "-q", "--params", str(path), "--out", str(out),
+                        "--schema", schema], capsys)  # fmt: skip
+    assert outcome.returncode == 2
+    lines = outcome.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sor: error: the market's prices reach -")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.toml"]

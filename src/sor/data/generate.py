@@ -927,6 +927,29 @@ def _price_levels(
     return change_ts, levels.astype(np.int64), next_sign
 
 
+def _check_prices(
+    rows: dict[str, np.ndarray], levels: int, venue_models: Sequence[VenueModel]
+) -> None:
+    """Refuse rows whose prices, or their book's deepest level written (an MBO file: its
+    adds), are not above zero:
+    a cheap market of large moves (``start_price`` against ``price_moves`` and
+    ``move_ticks``) can walk there, and no such price is a market's."""
+    if "best_bid" not in rows:  # MBO records: every price in the book came with an add
+        low = int(rows["price"][rows["action"] == ord("A")].min(initial=1))
+    else:
+        step = np.ones(len(rows["ts_event"]), np.int64)
+        for model in venue_models:
+            step[rows["publisher_id"] == model.publisher_id] = model.level_ticks
+        deepest = rows["best_bid"] - (levels - 1) * step
+        low = min(int(deepest.min(initial=1)), int(rows["price"].min(initial=1)))
+    if low <= 0:
+        raise ConfigError(
+            f"the market's prices reach {low / 100:.2f} $: no price is at or below zero; "
+            "raise start_price, or lower price_moves, move_ticks or the venues' spread_ticks "
+            "and level_ticks"
+        )
+
+
 def _prices(cents: np.ndarray) -> np.ndarray:
     return cents / 100.0  # correctly rounded, so it prints as the short decimal
 
@@ -1235,6 +1258,7 @@ def generate_market(
             if rows is None:
                 return
             height = len(rows["ts_event"])
+            _check_prices(rows, depth if schema == "mbp" else LEVELS, venue_models)
             if schema == "mbp":
                 gaps = {m.publisher_id: m.level_ticks for m in venue_models if m.level_ticks != 1}
                 frame = _frame(rows, depth, rtype, symbol, gaps)
