@@ -164,3 +164,28 @@ def test_a_market_walking_below_zero_is_refused_and_nothing_written(
     lines = outcome.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("sor: error: the market's prices reach -")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.toml"]
+
+
+def test_a_pipe_or_a_device_is_refused_not_read_forever(tmp_path: Path) -> None:
+    """--params /dev/zero read until memory ran out, and a FIFO waited for a writer."""
+    import os
+
+    fifo = tmp_path / "p.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match=r"p\.toml is not a regular file$"):
+        read_params(fifo)
+    if Path("/dev/zero").exists():
+        with pytest.raises(ConfigError, match=r"/dev/zero is not a regular file$"):
+            read_params(Path("/dev/zero"))
+
+
+def test_a_file_past_the_size_cap_is_refused_unread(tmp_path: Path) -> None:
+    from sor.data.market_params import MAX_FILE_BYTES
+
+    path = tmp_path / "big.toml"
+    good = _file(tmp_path)
+    path.write_text(good + "#" * (MAX_FILE_BYTES - len(good)) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="larger than 16 MB"):
+        read_params(path)
+    path.write_text(good + "#" * (MAX_FILE_BYTES - len(good) - 1) + "\n", encoding="utf-8")
+    assert len(read_params(path).venues) == 2  # the cap itself still reads
