@@ -214,3 +214,21 @@ def test_sor_compare_reports_what_the_command_prints(
                          json_out=tmp_path / "c.json")  # fmt: skip
     assert result.text() + "\n" == outcome.stdout == (tmp_path / "c.json").read_text()
     assert not result.passed and outcome.returncode == 1
+
+
+@pytest.mark.parametrize("which", ["generated", "real"])
+def test_a_missing_file_is_refused_before_the_other_is_measured(
+    markets: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], which: str
+) -> None:
+    """A missing GENERATED file was found only after REAL's facts and fill study (minutes
+    for a real day), its warnings on stderr before the error."""
+    missing = str(tmp_path / "missing.csv")
+    files = (
+        [str(markets["base"]), missing] if which == "generated" else [missing, str(markets["base"])]
+    )
+    outcome = run_main(["stats", "--compare", *files, "--no-plot", "-q"], capsys)
+    assert outcome.returncode == 2 and outcome.stdout == ""
+    assert outcome.stderr.splitlines() == [
+        f"sor: error: {missing}: no such data file (sor generate --out FILE writes a market; "
+        "the README's section 'Your own data' says where real ones come from)"
+    ]

@@ -107,8 +107,12 @@ def run(real: Path, generated: Path, settings: CompareSettings) -> CompareResult
         A file cannot be read or has no rows in the window.
     """
     from sor.app import stats as app_stats
+    from sor.core.paths import check_input_file
     from sor.stylized.compare import compare_reports
 
+    # both files are there before the first is measured: a real day's study takes minutes
+    for path in (real, generated):
+        check_input_file(path)
     studies: list[tuple[dict[str, Any], dict[str, Any] | None, str | None, dict[str, Any]]] = []
     for path, exact in ((real, True), (generated, False)):
         stats = app_stats.run(path, settings.stats)
