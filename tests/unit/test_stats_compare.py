@@ -232,3 +232,27 @@ def test_a_missing_file_is_refused_before_the_other_is_measured(
         f"sor: error: {missing}: no such data file (sor generate --out FILE writes a market; "
         "the README's section 'Your own data' says where real ones come from)"
     ]
+
+
+def test_two_files_without_trades_match_on_their_trades(
+    markets: dict[str, Path], tmp_path: Path
+) -> None:
+    """0 trades a second against a real 0 failed the relative tolerance (the ratio has no
+    value), so a file without trades compared with itself failed; the figure then called
+    the passing facts not compared."""
+    quiet = tmp_path / "no_trades.csv"
+    rows = pl.read_csv(markets["base"], infer_schema_length=0)
+    rows.filter(pl.col("action") != "T").write_csv(quiet)
+    result = _compare(quiet, quiet)
+    entry = _entries(result)[("overall", "trades_per_s")]
+    assert (entry["real"], entry["generated"], entry["result"]) == (0.0, 0.0, PASS)
+    assert result.passed
+    assert not Tolerance(relative=0.1).passes(0.0, 0.01)  # a real 0 is met by 0 alone
+    figure = result.figure()
+    try:
+        panel = next(ax for ax in figure.axes if ax.get_title().startswith("trades_per_s"))
+        assert [t.get_text() for t in panel.texts] == ["pass\n(real 0)"] * 3
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)

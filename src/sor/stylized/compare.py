@@ -36,7 +36,7 @@ class Tolerance:
     Attributes
     ----------
     relative
-        ``|generated / real - 1| <= relative``.
+        ``|generated / real - 1| <= relative`` (both 0 also).
     absolute
         ``|generated - real| <= absolute``.
     factor
@@ -58,8 +58,12 @@ class Tolerance:
         ok = False
         if self.absolute is not None:
             ok |= abs(generated - real) <= self.absolute + 1e-12
-        if self.relative is not None and real != 0:
-            ok |= abs(generated / real - 1.0) <= self.relative + 1e-12
+        if self.relative is not None:  # a real 0 is met by 0 alone, as under a factor
+            ok |= (
+                generated == 0
+                if real == 0
+                else abs(generated / real - 1.0) <= self.relative + 1e-12
+            )
         if self.factor is not None:
             if real == 0 or generated == 0:
                 ok |= real == generated

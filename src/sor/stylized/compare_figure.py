@@ -82,7 +82,13 @@ def _panel(
                             linewidth=0)  # fmt: skip
             values += list(band)
         if entry["result"] == NOT_COMPARED or value is None:
-            ax.text(x, 0.5, "not\ncompared", transform=ax.get_xaxis_transform(), ha="center",
+            # no ratio to a real 0: the result said in words (a generated 0 passes)
+            text = (
+                "not\ncompared"
+                if entry["result"] == NOT_COMPARED
+                else f"{entry['result']}\n(real 0)"
+            )
+            ax.text(x, 0.5, text, transform=ax.get_xaxis_transform(), ha="center",
                     va="center", fontsize=7, color="0.4")  # fmt: skip
             continue
         values.append(value)
