@@ -189,3 +189,19 @@ def test_a_file_past_the_size_cap_is_refused_unread(tmp_path: Path) -> None:
         read_params(path)
     path.write_text(good + "#" * (MAX_FILE_BYTES - len(good) - 1) + "\n", encoding="utf-8")
     assert len(read_params(path).venues) == 2  # the cap itself still reads
+
+
+def test_fitting_a_file_that_is_not_market_data_names_no_other_commands_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--like p.toml said '--model ck needs them', a flag of sor backtest."""
+    path = _write(tmp_path, "a,b\n1,2\n")
+    outcome = run_main(["generate", "-q", "--like", str(path), "--params-out",
+                        str(tmp_path / "x.toml")], capsys)  # fmt: skip
+    assert outcome.returncode == 2
+    assert outcome.stderr.splitlines() == [
+        f"sor: error: {path}, column 'ts_event': missing column(s) ts_event, publisher_id, "
+        "action, side, price, size, bid_px_00, bid_sz_00, ask_px_00, ask_sz_00; every event "
+        "of the book is read from them"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.toml"]

@@ -114,7 +114,7 @@ def _csv_frame(
 ) -> pl.DataFrame:
     """The window's rows of a CSV with the columns of :func:`_to_events`."""
     needed = _CSV_NEEDED
-    header = csv_header(file, needed, "--model ck needs them")
+    header = csv_header(file, needed, "every event of the book is read from them")
     levels = [k for k in range(LEVELS) if f"ask_px_{k:02d}" in header]
     deeper = [f"{side}_{n}_{k:02d}" for k in levels[1:] for side in ("bid", "ask")
               for n in ("px", "sz") if f"{side}_{n}_{k:02d}" in header]  # fmt: skip
