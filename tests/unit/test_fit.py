@@ -271,7 +271,8 @@ def test_a_venue_quoting_a_placeholder_far_side_fits_within_the_models_range(
     """A venue whose ask sits at 2,000 $ over a 150 $ bid (as XCIS before the open in the
     shared GOOGL file) has spreads of 185,000 ticks: the fit wrote quantiles past the
     model's 100,000 and then refused its own model ("spread_ticks must be ... from 1 to
-    100000"). They are held at the cap."""
+    100000"). They are held to the start price (15,000 ticks), past which the venue's bid,
+    half the spread below the efficient price, would be below zero."""
     import polars as pl
 
     from sor.data.generate import MAX_SPREAD_TICKS
@@ -282,7 +283,9 @@ def test_a_venue_quoting_a_placeholder_far_side_fits_within_the_models_range(
     rows = pl.read_csv(real, infer_schema_length=0)
     far = pl.when(pl.col("publisher_id") == "41").then(pl.lit("2000.00"))
     rows.with_columns(far.otherwise(pl.col("ask_px_00")).alias("ask_px_00")).write_csv(real)
-    venues = {venue.publisher_id: venue for venue in fit_market(real).venues}
-    assert max(venues[41].spread_ticks) == MAX_SPREAD_TICKS
-    assert min(venues[41].spread_ticks) > 100_000 / 2  # still the venue's own, far spread
+    fitted = fit_market(real)
+    venues = {venue.publisher_id: venue for venue in fitted.venues}
+    cap = round(fitted.start_price * 100)
+    assert 14_000 < cap < 16_000 < MAX_SPREAD_TICKS
+    assert venues[41].spread_ticks == (cap,) * len(venues[41].spread_ticks)
     assert max(venues[39].spread_ticks) < 100

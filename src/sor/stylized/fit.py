@@ -143,12 +143,13 @@ def fit_market(
     share, length = _metaorder_fit(len(_trade_times(events)), report["overall"], seconds)
     # informed trades are drawn from the trades metaorders leave: the share fitted wins
     flow = dataclasses.replace(flow, informed=round(min(flow.informed, 1.0 - share), 6))
+    start_price = _start_price(events, venues)
     params = MarketParams(
-        venues=tuple(venues),
+        venues=tuple(_within_price(venue, start_price) for venue in venues),
         price_moves=price_moves,
         move_ticks=move_ticks,
         flow=dataclasses.replace(flow, metaorder_share=share, metaorder_seconds=length),
-        start_price=_start_price(events, venues),
+        start_price=start_price,
         activity=_activity(events["ts_event"], t0, t1),
         start=format_timestamp(t0),
         end=format_timestamp(t1),
@@ -291,10 +292,24 @@ def _weighted_quantiles(values: np.ndarray, weights: np.ndarray) -> list[float]:
     return [_spread_tick(float(x)) for x in np.maximum.accumulate(picked)]
 
 
-def _spread_tick(ticks: float) -> float:
-    """A spread quantile as the venue model holds it: within 1 to ``MAX_SPREAD_TICKS``, to
-    the hundredth."""
-    return round(min(max(1.0, ticks), float(MAX_SPREAD_TICKS)), 2)
+def _spread_tick(ticks: float, cap: float = MAX_SPREAD_TICKS) -> float:
+    """A spread quantile as the venue model holds it: within 1 to ``cap`` (at most
+    ``MAX_SPREAD_TICKS``), to the hundredth."""
+    return round(min(max(1.0, ticks), float(min(cap, MAX_SPREAD_TICKS))), 2)
+
+
+def _spread_cap(start_price: float) -> float:
+    """The widest spread a fitted venue draws, ticks: the start price (its quotes split the
+    spread about the efficient price, so a wider one would put the bid below zero)."""
+    return max(1.0, round(start_price * 100))
+
+
+def _within_price(venue: VenueModel, start_price: float) -> VenueModel:
+    """``venue`` with its spread's quantiles held to :func:`_spread_cap`."""
+    cap = _spread_cap(start_price)
+    return dataclasses.replace(
+        venue, spread_ticks=tuple(_spread_tick(q, cap) for q in venue.spread_ticks)
+    )
 
 
 def _level_mean(rows: np.ndarray, action: bytes) -> float:
@@ -556,6 +571,7 @@ def _rescaled(
 ) -> MarketParams:
     """One round's update (see the module's docstring)."""
     venues = []
+    cap = _spread_cap(params.start_price)
     for venue in params.venues:
         facts = measured["venues"].get(str(venue.publisher_id), {})
         rate = venue.rate * _ratio(targets.rate[venue.publisher_id], facts.get("messages_per_s"))
@@ -574,7 +590,7 @@ def _rescaled(
         follow = float(np.clip(venue.follow * quicker, 0.01, 1.0))
         # quotes that lag the price widen the spread: its quantiles shrink by as much
         wider = _ratio(targets.spread[venue.publisher_id], _median_spread(facts))
-        spread = tuple(_spread_tick(q * wider) for q in venue.spread_ticks)
+        spread = tuple(_spread_tick(q * wider, cap) for q in venue.spread_ticks)
         venues.append(dataclasses.replace(
             venue, rate=round(rate, 6), requote=round(requote, 6), follow=round(follow, 6),
             spread_ticks=spread, effect_rows=round(trades, 6),
