@@ -39,7 +39,8 @@ def test_a_spread_wider_than_a_model_draws_fits_at_the_widest(
     lines: list[str], tmp_path: Path
 ) -> None:
     # every ask 1,500 $ above the bid (a thin, high-priced stock): 150,000 ticks, past the
-    # widest spread a venue model may draw; the fit keeps it there and the market generates
+    # widest spread a venue model may draw; the fit keeps it at the widest its start price
+    # allows (the bid half of it below the efficient price) and the market generates
     header = lines[0].rstrip("\n").split(",")
     bid, ask = header.index("bid_px_00"), header.index("ask_px_00")
     rows = []
@@ -51,7 +52,7 @@ def test_a_spread_wider_than_a_model_draws_fits_at_the_widest(
     path.write_text(lines[0] + "".join(rows))
     params = fit_market(path, rounds=2)
     for venue in params.venues:
-        assert max(venue.spread_ticks) == MAX_SPREAD_TICKS
+        assert max(venue.spread_ticks) == min(MAX_SPREAD_TICKS, params.start_bid_cents)
         venue.check()
     out = tmp_path / "like.csv"
     generate_market(out, seed=1, start=START, end=END, depth=1, venue_models=params.venues,
