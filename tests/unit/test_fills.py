@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli_run import run_main
+from shared_data import amzn_day
 from sor.ck.fills import Orders, StudyOptions, every, simulate, slots, study
 from sor.ck.mirror import mirror_constant, reflect_events
 from sor.ck.queue import CONSERVATIVE, attach_venues
@@ -362,15 +363,7 @@ def test_sor_fills_compare_gives_each_model_a_paired_interval_of_its_difference_
 def test_the_default_queue_model_fills_as_fifo_does_on_the_shared_amzn_day(
     tmp_path: Path,
 ) -> None:
-    import zipfile
-
-    archive = Path(__file__).resolve().parents[3] / "shared" / "data" / "lobster"
-    archive = archive / "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip"
-    if not archive.is_file():
-        pytest.skip(f"{archive} is absent: the shared real data is not on this machine")
-    with zipfile.ZipFile(archive) as handle:
-        handle.extractall(tmp_path)
-    message = next(tmp_path.glob("*_message_5.csv"))
+    message = amzn_day(tmp_path)
     result = CliRunner().invoke(app, [
         "fills", "--data", str(message), "--compare", "--every", "3", "--size",
         "100,1000,5000", "--horizon", "2,10,60", "--no-plot", "--quiet"])  # fmt: skip

@@ -5,20 +5,19 @@ refuses a wrong one in one line, and the fitted market resembles the real files.
 from __future__ import annotations
 
 import dataclasses
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cli_run import run_main
+from shared_data import GOOGL, amzn_day, shared
 from sor.core.errors import ConfigError
 from sor.data.generate import Bursts, FlowModel, VenueModel, generate_market
 from sor.data.market_params import MarketParams, read_params
 from sor.stylized.fit import fit_market
 from sor.stylized.summary import file_stats
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 START, END = "2024-08-01T13:36:32Z", "2024-08-01T13:41:32Z"  # five minutes
 
 KNOWN = (
@@ -154,14 +153,8 @@ def test_the_default_market_writes_its_parameters_as_a_template(
     assert market.flow == FlowModel()
 
 
-def _shared(path: Path) -> Path:
-    if not path.is_file():
-        pytest.skip(f"{path} is absent: the shared real data is not on this machine")
-    return path
-
-
 def test_a_fit_to_the_shared_googl_open_keeps_its_three_venues_apart() -> None:
-    path = _shared(SHARED / "dbeq-basic-20240403-googl.mbo.dbn.zst")
+    path = shared(GOOGL)
     from sor.core.timestamps import parse_timestamp
 
     params = fit_market(path, start_ns=parse_timestamp("2024-04-03T13:30:00Z"),
@@ -175,10 +168,7 @@ def test_a_fit_to_the_shared_googl_open_keeps_its_three_venues_apart() -> None:
 
 
 def test_a_fit_to_the_shared_amzn_day_prices_amzn(tmp_path: Path) -> None:
-    archive = _shared(SHARED / "lobster" / "LOBSTER_SampleFile_AMZN_2012-06-21_1.zip")
-    with zipfile.ZipFile(archive) as handle:
-        handle.extractall(tmp_path)
-    message = next(tmp_path.glob("*_message_1.csv"))
+    message = amzn_day(tmp_path, levels=1)
     from sor.core.timestamps import parse_timestamp
 
     params = fit_market(message, start_ns=parse_timestamp("2012-06-21T14:00:00Z"),

@@ -12,6 +12,7 @@ import pytest
 
 from cli_run import run_main
 from figure_bounds import texts_outside
+from shared_data import amzn_day
 from sor.app.compare import CompareResult, CompareSettings, run
 from sor.app.stats import StatsSettings
 from sor.data.generate import generate_market
@@ -176,15 +177,7 @@ def test_the_compare_figure_fits_with_failures_and_unmatched_venues(
 
 
 def test_the_shared_amzn_day_against_itself_runs_the_fifo_fill_study(tmp_path: Path) -> None:
-    import zipfile
-
-    archive = Path(__file__).resolve().parents[3] / "shared" / "data" / "lobster"
-    archive = archive / "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip"
-    if not archive.is_file():
-        pytest.skip(f"{archive} is absent: the shared real data is not on this machine")
-    with zipfile.ZipFile(archive) as handle:
-        handle.extractall(tmp_path)
-    message = next(tmp_path.glob("*_message_5.csv"))
+    message = amzn_day(tmp_path)
     window = StatsSettings(start_ns=1_340_287_200_000_000_000,  # 2012-06-21T14:00:00Z
                            end_ns=1_340_287_500_000_000_000)  # fmt: skip  # five minutes
     result = run(message, message, CompareSettings(window, fill_every_s=5.0))
