@@ -78,6 +78,9 @@ SETTLE_ROUNDS = 4
 """The last rounds, which leave the bursts as they are."""
 STEP_BOUNDS = (0.5, 2.0)
 """Most a parameter is scaled by in one round."""
+INFORMED = 0.15
+"""The informed share of trades a fit starts from (the default market's), at most one less
+the metaorders' share."""
 LAG1_WEIGHT = 10.0
 """How much more the lag-1 trade-sign autocorrelation weighs than another lag in the fit
 of the metaorders: it is the one ``sor stats --compare`` holds to a tolerance."""
@@ -137,24 +140,25 @@ def fit_market(
     if not venues:
         raise DataError("no venue quotes both sides in the window to fit", path=str(path))
     seconds = (t1 - t0) / NANOS_PER_SECOND
-    overall = report["overall"]
     price_moves, move_ticks = _price_moves(events, venues, seconds)
-    flow = _initial_flow(overall, seconds)
-    share, length = _metaorder_fit(len(_trade_times(events)), report["overall"], seconds)
-    # informed trades are drawn from the trades metaorders leave: the share fitted wins
-    flow = dataclasses.replace(flow, informed=round(min(flow.informed, 1.0 - share), 6))
+    trade_times = _trade_times(events)
+    share, length = _metaorder_fit(len(trade_times), report["overall"], seconds)
+    # informed trades are drawn from the trades metaorders leave: the share fitted wins;
+    # the impact's share starts from the default market's and is matched in the rounds
+    flow = FlowModel(informed=round(min(INFORMED, 1.0 - share), 6), metaorder_share=share,
+                     metaorder_seconds=length, impact=FlowModel().impact, drift=0.0)  # fmt: skip
     start_price = _start_price(events, venues)
     params = MarketParams(
         venues=tuple(_within_price(venue, start_price) for venue in venues),
         price_moves=price_moves,
         move_ticks=move_ticks,
-        flow=dataclasses.replace(flow, metaorder_share=share, metaorder_seconds=length),
+        flow=flow,
         start_price=start_price,
         activity=_activity(events["ts_event"], t0, t1),
         start=format_timestamp(t0),
         end=format_timestamp(t1),
     )
-    bursty = burstiness(events["ts_event"], _trade_times(events), t0, t1)
+    bursty = burstiness(events["ts_event"], trade_times, t0, t1)
     if (bursty["rows_10"] or 0.0) > BURSTY:
         params = dataclasses.replace(params, bursts=Bursts())
     targets = dataclasses.replace(_targets(report, venues), bursts=bursty)
@@ -374,18 +378,6 @@ def _price_moves(events: np.ndarray, venues: list[VenueModel], seconds: float) -
         ticks = max(1, round(math.sqrt(variance / (MOVE_STEP_VARIANCE * changes_per_s))))
     moves = variance / (MOVE_STEP_VARIANCE * ticks * ticks)
     return round(max(moves, 0.001), 6), int(min(ticks, 1000))
-
-
-def _initial_flow(overall: dict[str, Any], seconds: float) -> FlowModel:
-    """The order flow the rounds start from: a metaorder share from the lag-1 sign
-    autocorrelation, metaorders ten trade events long, the default informed share and
-    impact, no drift."""
-    rho = (overall.get("trade_sign_autocorrelation") or {}).get("1")
-    share = float(np.clip(math.sqrt(max(rho, 0.0)), 0.0, 0.85)) if rho is not None else 0.7
-    per_s = overall.get("trades_per_s") or 1.0
-    length = float(np.clip(10.0 / per_s, 0.05, max(seconds / 10, 0.05)))
-    return FlowModel(informed=0.15 if share <= 0.85 else 1 - share, metaorder_share=share,
-                     metaorder_seconds=length, impact=0.2, drift=0.0)  # fmt: skip
 
 
 def _trade_times(events: np.ndarray) -> np.ndarray:
