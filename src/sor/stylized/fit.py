@@ -383,9 +383,14 @@ def _price_moves(events: np.ndarray, venues: list[VenueModel], seconds: float) -
 def _trade_times(events: np.ndarray) -> np.ndarray:
     """The times of the file's trade events (a venue's trade rows at one ``ts_event``), in
     order."""
-    trades = events[events["action"] == b"T"]
-    keys = np.unique(np.stack([trades["ts_event"], trades["publisher_id"].astype(np.int64)]),
-                     axis=1)  # fmt: skip
+    trade = events["action"] == b"T"
+    return _event_times(events["ts_event"][trade], events["publisher_id"][trade])
+
+
+def _event_times(ts: np.ndarray, venue: np.ndarray) -> np.ndarray:
+    """The times of the events of trade rows at ``ts`` on ``venue``: one per venue and
+    time, in order."""
+    keys = np.unique(np.stack([ts, venue.astype(np.int64)]), axis=1)
     return np.sort(keys[0])
 
 
@@ -538,8 +543,8 @@ def _simulate(params: MarketParams, t0: int, t1: int, whole: bool) -> dict[str, 
     """Generate the parameters' market over ``[t0, t1]`` and measure it: ``sor stats``'s
     report, with the burstiness under ``"bursts"``. The time-of-day profile applies when
     the window is the ``whole`` fitted one (its mean over a part of it need not be one)."""
-    from sor.data.events import read_events
-    from sor.stylized.summary import file_stats
+    from sor.stylized.book import read_book
+    from sor.stylized.summary import book_stats
 
     with tempfile.TemporaryDirectory(prefix="sor-fit-") as folder:
         out = Path(folder) / "round.csv"
@@ -550,12 +555,14 @@ def _simulate(params: MarketParams, t0: int, t1: int, whole: bool) -> dict[str, 
             move_ticks=params.move_ticks, bursts=params.bursts,
             activity=params.activity if whole else None,
         )  # fmt: skip
-        events = read_events(out)
-        ts = events["ts_event"]
+        # one read of the round's file serves the facts and the burstiness
+        book, rows_read = read_book(out)
+        ts = book.ts
         if len(ts) == 0:  # a window too short for a row: nothing measured, nothing moves
             return {"venues": {}, "overall": {}, "bursts": {}}
-        return {**file_stats(out).report,
-                "bursts": burstiness(ts, _trade_times(events), int(ts.min()), int(ts.max()))}  # fmt: skip
+        trades = _event_times(ts[book.trade], book.venue[book.trade])
+        bursty = burstiness(ts, trades, int(ts.min()), int(ts.max()))
+        return {**book_stats(book, out, rows_read).report, "bursts": bursty}
 
 
 def _rescaled(

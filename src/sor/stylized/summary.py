@@ -60,11 +60,25 @@ def file_stats(
     DataError
         The file cannot be read (:func:`sor.stylized.book.read_book`) or has no rows.
     """
-    settings = settings or FactSettings()
     book, rows_read = read_book(
         path, skip_bad_rows=skip_bad_rows, max_ts_distance_ns=max_ts_distance_ns,
         start_ns=start_ns, end_ns=end_ns, source=source,
     )  # fmt: skip
+    return book_stats(book, path, rows_read, settings)
+
+
+def book_stats(
+    book: Book, path: str | Path, rows_read: int, settings: FactSettings | None = None
+) -> Stats:
+    """Return the stylized facts of ``book``, the rows kept of the file ``path``
+    (:func:`file_stats` after its read; ``rows_read`` rows were read).
+
+    Raises
+    ------
+    DataError
+        ``book`` has no rows.
+    """
+    settings = settings or FactSettings()
     if len(book) == 0:
         raise DataError("no rows to describe", path=str(path))
     t0, t1 = int(book.ts.min()), int(book.ts.max())
