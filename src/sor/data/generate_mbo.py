@@ -251,7 +251,7 @@ class VenueOrders:
                     self._reconcile(1 - s, *self._target(shown[1 - s], counts[1 - s][n], 1 - s))
                 view[1 - s] = shown[1 - s]
                 delta = q if a == _CANCEL else -q
-                if not _only_changed(view[s], shown[s], s, p, delta):
+                if not _only_changed(view[s], shown[s], s, p, delta, self.gap):
                     goal, count = self._target(shown[s], counts[s][n], s)
                     # the levels as they must stand before the row's own event
                     before = goal.get(p, 0) + delta
@@ -286,12 +286,17 @@ def _only_changed(
     side: int,
     price: int,
     delta: int,
+    gap: int,
 ) -> bool:
     """Whether the levels ``view`` differ from ``shown`` by ``delta`` shares at ``price``
-    alone (``delta`` added to the shown level gives the viewed one)."""
+    alone (``delta`` added to the shown level gives the viewed one); levels lie ``gap``
+    ticks apart."""
     if view is None or view[0] != shown[0]:
         return False
-    i = (price - shown[0]) * (-1 if side == _BID else 1)
+    away = (price - shown[0]) * (-1 if side == _BID else 1)
+    if away % gap:
+        return False
+    i = away // gap
     old, new = view[1], shown[1]
     if not 0 <= i < len(new) or new[i] + delta != old[i] or new[i] == 0:
         return False
