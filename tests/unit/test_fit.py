@@ -13,7 +13,7 @@ import pytest
 from cli_run import run_main
 from shared_data import GOOGL, amzn_day, shared
 from sor.core.errors import ConfigError
-from sor.data.generate import Bursts, FlowModel, VenueModel, generate_market
+from sor.data.generate import IMPACT_DECAY, Bursts, FlowModel, VenueModel, generate_market
 from sor.data.market_params import MarketParams, read_params
 from sor.stylized.fit import fit_market
 from sor.stylized.summary import file_stats
@@ -26,7 +26,9 @@ KNOWN = (
     VenueModel(publisher_id=41, rate=20.0, spread_ticks=(1.0, 1.0, 2.0, 3.0),
                trade_size_median=40.0),
 )  # fmt: skip
-FLOW = FlowModel(informed=0.1, metaorder_share=0.6, metaorder_seconds=5.0, impact=0.2)
+FLOW = FlowModel(
+    informed=0.1, metaorder_share=0.6, metaorder_seconds=5.0, impact=0.2, impact_decay=IMPACT_DECAY
+)  # the fit's impact: it decays
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cli_run import run_main
@@ -14,7 +15,14 @@ from sor.cli.generate import HELP_FLOW
 from sor.core.errors import ConfigError
 from sor.core.timestamps import parse_timestamp
 from sor.data.days import plan_days
-from sor.data.generate import MAX_METAORDER_SECONDS, FlowModel, generate_market
+from sor.data.generate import (
+    IMPACT_DECAY,
+    MAX_METAORDER_SECONDS,
+    FlowModel,
+    _impact_moves,
+    _warp,
+    generate_market,
+)
 from sor.stylized.summary import file_stats
 
 START = "2024-08-02T13:30:00Z"  # a Friday
@@ -73,7 +81,9 @@ def test_a_flow_out_of_range_is_refused(flow: FlowModel, tmp_path: Path) -> None
 
 def test_the_help_states_the_flow_defaults() -> None:
     defaults = dataclasses.asdict(FlowModel())
-    assert defaults == HELP_FLOW
+    # every flow flag's default; the impact's decay is set by --params (a fitted market's)
+    assert {name: defaults[name] for name in HELP_FLOW} == HELP_FLOW
+    assert set(defaults) - set(HELP_FLOW) == {"impact_decay"}
     assert FLAG_MAX_METAORDER_SECONDS == MAX_METAORDER_SECONDS
 
 
@@ -147,3 +157,66 @@ def test_days_need_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str
     outcome = run_main(["generate", "--out", str(target), "--days", "2"], capsys)
     assert outcome.returncode == 2
     assert "is a file; with --days give a directory" in outcome.stderr
+
+
+def test_decaying_impact_reverts_each_move_after_a_power_law_delay() -> None:
+    # one metaorder buying for a day: every impact move is up; each comes back down after a
+    # delay with P(delay > t) = (1 + t / 2 s) ** -0.25, or stays when that falls past the end
+    start, end = 0, 86_400 * 10**9
+    metaorders = (np.array([start], np.int64), np.array([1], np.int64))
+    rng = np.random.default_rng(5)
+    times, steps = _impact_moves(rng, start, end, 2.0, metaorders, 1, 0.25, 2.0)
+    ups, downs = times[steps > 0], times[steps < 0]
+    assert np.all(np.isin(np.abs(steps), (1, 2)))
+    # moves are 1 or 2 ticks, reversals the same: the down ticks are the reverted ones
+    assert -steps[steps < 0].sum() <= steps[steps > 0].sum()
+    kept = 1.0 - len(downs) / len(ups)  # share not reverted within the day
+    # expected share past the end: the mean over the day of (1 + (end - t) / 2 s) ** -0.25
+    left = (end - np.sort(ups)) / 10**9
+    assert kept == pytest.approx(float(np.mean((1.0 + left / 2.0) ** -0.25)), abs=0.01)
+    # permanent impact (decay 0) never reverts
+    _, permanent = _impact_moves(np.random.default_rng(5), start, end, 2.0, metaorders, 1)
+    assert np.all(permanent > 0)
+
+
+def test_decaying_impact_keeps_prices_diffusive_under_long_metaorders(tmp_path: Path) -> None:
+    # all moves pushed by metaorders of 8 s (as fitted to the AMZN day; their Pareto tail
+    # holds some of many minutes): permanent impact trends, so the mid's
+    # variance per second grows with the interval; decaying impact keeps it flat
+    def ratio(decay: float) -> float:
+        out = tmp_path / f"d{decay}.csv"
+        flow = FlowModel(informed=0.0, metaorder_share=0.5, metaorder_seconds=8.0,
+                         impact=1.0, impact_decay=decay)  # fmt: skip
+        generate_market(out, seed=2, start="2024-08-01T13:30:00Z",
+                        end="2024-08-01T17:30:00Z", depth=1, venues=1, rate_per_venue=20.0,
+                        price_moves=1.0, flow=flow)  # fmt: skip
+        import polars as pl
+
+        frame = pl.read_csv(out, columns=["ts_event", "bid_px_00", "ask_px_00"])
+        ts = frame["ts_event"].str.to_datetime(time_unit="ns").dt.epoch("ns").to_numpy()
+        mid = ((frame["bid_px_00"] + frame["ask_px_00"]) / 2).to_numpy()
+
+        def per_second(width: int) -> float:
+            bounds = np.arange(ts[0], ts[-1], width * 10**9)
+            at = mid[np.searchsorted(ts, bounds, side="right") - 1]
+            return float(np.mean(np.diff(at) ** 2)) / width
+
+        return per_second(600) / per_second(10)
+
+    assert ratio(0.0) > 2.5  # trends: 3.3 with this seed
+    assert 0.7 < ratio(IMPACT_DECAY) < 1.4  # 1.05
+
+
+def test_warped_moves_crowd_into_busy_spells_and_keep_their_count() -> None:
+    # rate 1 for the first half, 3 for the second: with tilt 1 three quarters of the moves
+    # fall in the second half, with tilt 0.5 sqrt(3) / (1 + sqrt(3)) of them
+    start, end = 0, 1000 * 10**9
+    regime = (np.array([end // 2], np.int64), np.array([3.0]))
+    times = np.sort(np.random.default_rng(1).integers(start, end, size=200_000))
+    for tilt, share in ((1.0, 0.75), (0.5, 3**0.5 / (1 + 3**0.5))):
+        warped = _warp(times, regime, start, end, tilt)
+        assert len(warped) == len(times) and np.all(np.diff(warped) >= 0)
+        assert warped.min() >= start and warped.max() < end
+        assert np.mean(warped >= end // 2) == pytest.approx(share, abs=0.005)
+    # tilt 0, an even pace (the generator then does not warp at all): within float rounding
+    assert np.abs(_warp(times, regime, start, end, 0.0) - times).max() <= 1

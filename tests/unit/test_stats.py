@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from pathlib import Path
 
@@ -349,3 +350,31 @@ def test_a_bad_row_names_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[
     skipped = run_main(["stats", str(data), "--no-plot", "-q", "--skip-bad-rows"], capsys)
     assert skipped.returncode == 0, skipped.stderr
     assert json.loads(skipped.stdout)["rows"] == 1
+
+
+def test_the_volatility_is_the_rms_of_the_mids_minute_changes(tmp_path: Path) -> None:
+    # the mid, each minute: up 2 cents, down 1 (after two quotes inside the minute), flat
+    minute = 60 * 10**9
+    rows = [
+        _row(T0),
+        _row(T0 + 30 * 10**9, bid=BID + 0.05, ask=ASK + 0.05),  # inside a minute: unseen
+        _row(T0 + minute - 1, bid=BID + 0.02, ask=ASK + 0.02),
+        _row(T0 + minute + 5 * 10**9, bid=BID - 0.03, ask=ASK - 0.03),
+        _row(T0 + 2 * minute, bid=BID + 0.01, ask=ASK + 0.01),
+        _row(T0 + 3 * minute + 10**9),
+    ]
+    report = file_stats(_write(tmp_path / "vol.csv", rows)).report
+    mids = [(BID + ASK) / 2 + c for c in (0.0, 0.02, 0.01, 0.01)]  # at T0 + 0, 1, 2, 3 min
+    changes = [b - a for a, b in itertools.pairwise(mids)]
+    rms = (sum(c * c for c in changes) / len(changes)) ** 0.5
+    expected = rms / (sum(mids) / len(mids)) * 1e4
+    for facts in (report["venues"]["2"], report["overall"]):
+        assert facts["volatility_bps"]["60"] == pytest.approx(expected, rel=1e-5)  # 6 digits
+        assert facts["volatility_intervals"] == {"60": 3}
+
+
+def test_a_file_under_two_minutes_has_no_volatility(tmp_path: Path) -> None:
+    rows = [_row(T0), _row(T0 + 100 * 10**9, bid=BID + 0.01, ask=ASK + 0.01)]
+    report = file_stats(_write(tmp_path / "short.csv", rows)).report
+    assert report["overall"]["volatility_bps"] == {"60": None}
+    assert report["overall"]["volatility_intervals"] == {"60": 1}

@@ -80,6 +80,10 @@ _BID, _ASK = 0, 1
 METAORDER_ALPHA = 1.5
 """Tail exponent of the metaorders' Pareto durations (Lillo and Farmer's order-flow model:
 trade signs then have autocorrelation decaying as lag ** -0.5)."""
+IMPACT_DECAY = (2.0 - METAORDER_ALPHA) / 2.0
+"""The impact's decay of a fitted market: a propagator decaying as ``t ** -0.25`` offsets
+sign autocorrelation decaying as ``lag ** -0.5`` (Bouchaud, Gefen, Potters and Wyart,
+2004: ``beta = (1 - gamma) / 2``), so the price stays diffusive."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,11 @@ class FlowModel:
         metaorder's direction); the others are unpredictable.
     drift
         Bias of the unpredictable moves: each is up with probability ``0.5 + drift``.
+    impact_decay
+        0: the impact's moves are permanent. Above 0, each is undone after a delay with
+        ``P(delay > t) = (1 + t / metaorder_seconds) ** -impact_decay`` (a power-law
+        propagator); :data:`IMPACT_DECAY` keeps the price diffusive under the metaorders'
+        long memory (docs/generate.md, "Adverse selection").
     """
 
     informed: float = 0.15
@@ -107,6 +116,7 @@ class FlowModel:
     metaorder_seconds: float = 2.0
     impact: float = 0.2
     drift: float = 0.0
+    impact_decay: float = 0.0
 
     @classmethod
     def off(cls) -> FlowModel:
@@ -116,7 +126,7 @@ class FlowModel:
 
     def check(self) -> None:
         """Raise ``ConfigError`` unless every value is in range."""
-        for name in ("informed", "metaorder_share", "impact"):
+        for name in ("informed", "metaorder_share", "impact", "impact_decay"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} must be between 0 and 1, got {value}")
@@ -295,8 +305,8 @@ class Bursts:
     share) / share``), with every venue's rate ``ratio`` times faster busy than quiet (its
     mean unchanged), and trades a larger part of the events when busy: the trades' share of
     an event times the multiplier to the power ``trade_tilt``. The efficient price's moves
-    keep their even pace (bursts of its moves too raised the OFI R^2 on the AMZN day from
-    0.36 to 0.51, against a real 0.31).
+    come at their rate times the multiplier to the power ``move_tilt`` (0: an even pace;
+    the mean rate unchanged).
 
     Real activity comes in bursts: on the AMZN day the trades of 10 s have a variance 10
     times their mean (1 for a Poisson process), and a third of 10-s windows have none.
@@ -306,9 +316,12 @@ class Bursts:
     ratio: float = 10.0
     seconds: float = 2.0
     trade_tilt: float = 1.0
+    move_tilt: float = 0.0
 
     def check(self) -> None:
         """Raise ``ConfigError`` unless every value is in range."""
+        if not 0.0 <= self.move_tilt <= 3.0:
+            raise ConfigError("bursts: move_tilt must be between 0 and 3")
         if not 0.0 < self.share < 1.0:
             raise ConfigError(f"bursts: share must be between 0 and 1, got {self.share}")
         if not 1.0 <= self.ratio <= MAX_BURST_RATIO:
@@ -365,6 +378,28 @@ def _mean_one(
     held = np.diff(np.append(ts[inside], end_ns)).astype(float)
     mean = float(held @ mult[inside]) / max(float(held.sum()), 1.0)
     return ts, mult / mean if mean > 0 else mult
+
+
+def _warp(
+    times: np.ndarray,
+    regime: tuple[np.ndarray, np.ndarray],
+    start_ns: int,
+    end_ns: int,
+    tilt: float,
+) -> np.ndarray:
+    """Move ``times``, uniform over ``[start_ns, end_ns)``, to where a process whose rate
+    is the regime's multiplier to the power ``tilt`` (its mean over the window one) puts
+    them: the same count, more in busy spells, in order."""
+    ts, mult = regime
+    inside = (ts > start_ns) & (ts < end_ns)
+    knots = np.concatenate(([start_ns], ts[inside], [end_ns])).astype(np.float64)
+    index = np.searchsorted(ts, knots[:-1], side="right") - 1
+    rate = np.where(index >= 0, mult[np.maximum(index, 0)], 1.0) ** tilt
+    cumulative = np.concatenate(([0.0], np.cumsum(np.diff(knots) * rate)))
+    if not cumulative[-1] > 0:
+        return times
+    clock = (times - start_ns) / max(end_ns - start_ns, 1) * cumulative[-1]
+    return np.interp(clock, cumulative, knots).astype(np.int64)
 
 
 def _product(
@@ -857,6 +892,7 @@ def _efficient_path(
     moves_per_second: float,
     drift: float = 0.0,
     move_ticks: int = 1,
+    warp: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the times and sizes (cents) of the efficient price's unpredictable moves.
 
@@ -866,6 +902,8 @@ def _efficient_path(
     seconds = (end_ns - start_ns) / NANOS_PER_SECOND
     changes = rng.poisson(moves_per_second * seconds)
     times = np.sort(rng.integers(start_ns, max(end_ns, start_ns + 1), size=changes))
+    if warp is not None:
+        times = warp(times)
     down, up = 0.5 - drift, 0.5 + drift
     steps = rng.choice(
         np.array([-2, -1, 1, 2]), size=changes, p=[0.1 * down, 0.9 * down, 0.9 * up, 0.1 * up]
@@ -899,6 +937,9 @@ def _impact_moves(
     moves_per_second: float,
     metaorders: tuple[np.ndarray, np.ndarray],
     move_ticks: int = 1,
+    decay: float = 0.0,
+    scale_s: float = 1.0,
+    warp: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the times and sizes (cents) of the moves the metaorders' flow pushes: a
     Poisson process of ``moves_per_second``, each move (``move_ticks`` cents or twice that)
@@ -906,10 +947,21 @@ def _impact_moves(
     seconds = (end_ns - start_ns) / NANOS_PER_SECOND
     changes = rng.poisson(moves_per_second * seconds)
     times = np.sort(rng.integers(start_ns, max(end_ns, start_ns + 1), size=changes))
+    if warp is not None:
+        times = warp(times)
     meta_ts, meta_sign = metaorders
     running = meta_sign[np.searchsorted(meta_ts, times, side="right") - 1]
     sizes = rng.choice(np.array([1, 2]), size=changes, p=[0.9, 0.1])
-    return times.astype(np.int64), (running * sizes).astype(np.int64) * move_ticks
+    steps = (running * sizes).astype(np.int64) * move_ticks
+    if decay > 0.0:
+        delay = scale_s * (rng.random(changes) ** (-1.0 / decay) - 1.0)
+        back = times + np.minimum(delay * NANOS_PER_SECOND, 2.0 * (end_ns - start_ns)).astype(
+            np.int64
+        )
+        keep = back < end_ns
+        times = np.concatenate((times, back[keep]))
+        steps = np.concatenate((steps, -steps[keep]))
+    return times.astype(np.int64), steps
 
 
 def _price_levels(
@@ -1192,11 +1244,15 @@ def generate_market(
     root = np.random.SeedSequence(seed)
     price_seed, *venue_seeds = root.spawn(1 + venues)
     meta_seed, impact_seed = root.spawn(2)
+    warp = None
     if bursts is not None:  # a stream spawned after the others: theirs are unchanged
         bursts.check()
         (burst_seed,) = root.spawn(1)
         spells = bursts.path(np.random.default_rng(burst_seed), start_ns, end_ns)
         profile = _product(profile, _mean_one(spells, start_ns, end_ns))
+        if bursts.move_tilt > 0.0:
+            regime, tilt = profile, bursts.move_tilt
+            warp = lambda times: _warp(times, regime, start_ns, end_ns, tilt)  # noqa: E731
         for values in venue_values:
             values[V_TRADE_TILT] = bursts.trade_tilt
     metaorders = _metaorders(
@@ -1205,11 +1261,11 @@ def generate_market(
     moves = [
         _efficient_path(
             np.random.default_rng(price_seed), start_ns, end_ns,
-            price_moves * (1.0 - flow.impact), flow.drift, move_ticks,
+            price_moves * (1.0 - flow.impact), flow.drift, move_ticks, warp,
         ),
         _impact_moves(
             np.random.default_rng(impact_seed), start_ns, end_ns, price_moves * flow.impact,
-            metaorders, move_ticks,
+            metaorders, move_ticks, flow.impact_decay, flow.metaorder_seconds, warp,
         ),
     ]  # fmt: skip
     price_ts, price_bid, next_sign = _price_levels(start_ns, moves, start_bid_cents)

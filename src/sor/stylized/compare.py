@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from sor.stylized.facts import VOLATILITY_INTERVAL_S
+
 PASS, FAIL, NOT_COMPARED = "pass", "FAIL", "not compared"
 """The result of one fact of one venue."""
 
@@ -113,6 +115,7 @@ TOLERANCES: dict[str, Tolerance] = {
     f"trade_sign_autocorrelation_{AUTOCORRELATION_LAG}": Tolerance(absolute=0.1),
     f"ofi_r2_{OFI_INTERVAL_S:g}s": Tolerance(absolute=0.1),
     f"markout_bps_{MARKOUT_HORIZON_S:g}s": Tolerance(factor=2.0),
+    f"volatility_bps_{VOLATILITY_INTERVAL_S:g}s": Tolerance(relative=0.25),
     **{f"p_any_fill_{h:g}s": Tolerance(absolute=0.05) for h in FILL_HORIZONS_S},
 }
 """Every fact compared and its tolerance, in the order the report lists them."""
@@ -126,6 +129,8 @@ FACT_HELP = {
     f"trade_sign_autocorrelation_{AUTOCORRELATION_LAG}": "lag-1 trade-sign autocorrelation",
     f"ofi_r2_{OFI_INTERVAL_S:g}s": "R^2 of the OFI regression over 10-s intervals",
     f"markout_bps_{MARKOUT_HORIZON_S:g}s": "mean 10-s trade markout, bps",
+    f"volatility_bps_{VOLATILITY_INTERVAL_S:g}s": "root mean square of the mid's 60-s "
+    "changes, bps",
     **{f"p_any_fill_{h:g}s": f"P(any fill) of {FILL_SIZE}-share orders resting at the best "
        f"bid, cancelled after {h:g} s" for h in FILL_HORIZONS_S},
 }  # fmt: skip
@@ -168,6 +173,10 @@ def venue_values(
         (None, f"--horizons lacks {key} s")
         if key not in markouts
         else _given(markouts[key], "no signed trade with a quoted mid and the horizon inside")
+    )
+    key = f"{VOLATILITY_INTERVAL_S:g}"
+    out[f"volatility_bps_{key}s"] = _given(
+        facts["volatility_bps"][key], "fewer than two whole 60-s intervals with a mid"
     )
     for h in FILL_HORIZONS_S:
         key = f"{h:g}"

@@ -25,6 +25,9 @@ from sor.core.domain import NANOS_PER_SECOND, dollars_to_nanos
 from sor.core.uncertainty import clustered_standard_error
 from sor.stylized.book import Book
 
+VOLATILITY_INTERVAL_S = 60.0
+"""The interval of the mid's volatility: a minute."""
+
 
 @dataclass(frozen=True)
 class FactSettings:
@@ -148,6 +151,7 @@ def venue_facts(book: Book, settings: FactSettings, t0: int, t1: int) -> Facts:
                      settings)  # fmt: skip
     values["ofi"] = regressions
     values.update(_markouts(trades_ts, trades_sign, prices, settings, t1))
+    values.update(_volatility(prices, t0, t1))
     return Facts(values=values, sums=sums, ofi_points=points, trade_ts=trades_ts,
                  trade_sign=trades_sign, flows=flows, quotes=Quotes.of(book), rows=len(book),
                  trade_rows=int(book.trade.sum()), spreads=spreads)  # fmt: skip
@@ -177,6 +181,7 @@ def overall_facts(venues: Sequence[Facts], settings: FactSettings, t0: int, t1: 
     values = _common(rows, trade_rows, trade_sign, sums, spreads, t0, t1, settings)
     values["ofi"] = regressions
     values.update(_markouts(trade_ts, trade_sign, prices, settings, t1))
+    values.update(_volatility(prices, t0, t1))
     return Facts(values=values, sums=sums, ofi_points=points, spreads=spreads)
 
 
@@ -336,6 +341,23 @@ def _regressions(
 def _width(seconds: float) -> int:
     """An interval's length in ns (at least 1)."""
     return max(1, round(seconds * NANOS_PER_SECOND))
+
+
+def _volatility(prices: Prices | Nbbo, t0: int, t1: int) -> dict[str, object]:
+    """The root mean square of the mid's changes over whole ``VOLATILITY_INTERVAL_S``
+    intervals from ``t0`` (the mid after every row at or before a bound), bps of the mean
+    mid; None from fewer than two intervals with a mid at both ends."""
+    width = _width(VOLATILITY_INTERVAL_S)
+    bounds = t0 + width * np.arange((t1 - t0) // width + 1, dtype=np.int64)
+    mid = prices.at(bounds)
+    change = np.diff(mid)
+    known = np.isfinite(change)
+    level = mid[np.isfinite(mid)]
+    value = None
+    if known.sum() >= 2 and len(level) and level.mean() > 0:
+        value = float(np.sqrt(np.mean(change[known] ** 2)) / level.mean() * 1e4)
+    key = _key(VOLATILITY_INTERVAL_S)
+    return {"volatility_bps": {key: value}, "volatility_intervals": {key: int(known.sum())}}
 
 
 def _markouts(

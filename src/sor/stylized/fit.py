@@ -10,8 +10,9 @@ code, and each parameter is scaled by the ratio of the real fact to the generate
 (rows per second by the rate, trade events per second by the trades' share, the mean
 best-level size by the size scale, the queue turnover time by how often a venue re-quotes
 and follows the price, the median spread by the scale of the spread's quantiles, the 10-s
-trade markout by the impact share, the lag-1 trade-sign autocorrelation by the metaorders'
-share, the rows' burstiness by the bursts). The metaorders' length and first share are
+trade markout by the impact share, the mid's 60-s volatility by the price's moves, the
+lag-1 trade-sign autocorrelation by the metaorders' share, the rows' burstiness by the
+bursts). The metaorders' length and first share are
 fitted to the trade-sign autocorrelation on evenly spread trade times
 (:func:`_metaorder_fit`).
 A few rounds of this fixed-point iteration, from the same seed each round, settle every
@@ -35,6 +36,7 @@ from sor.core.domain import NANOS_PER_SECOND
 from sor.core.errors import DataError
 from sor.core.timestamps import format_timestamp
 from sor.data.generate import (
+    IMPACT_DECAY,
     MAX_DRIFT,
     MAX_SPREAD_TICKS,
     Activity,
@@ -44,6 +46,7 @@ from sor.data.generate import (
     generate_market,
 )
 from sor.data.market_params import MarketParams
+from sor.stylized.facts import VOLATILITY_INTERVAL_S
 
 if TYPE_CHECKING:
     from sor.data.orderlevel import SourceOptions
@@ -81,6 +84,10 @@ STEP_BOUNDS = (0.5, 2.0)
 INFORMED = 0.15
 """The informed share of trades a fit starts from (the default market's), at most one less
 the metaorders' share."""
+MOVE_TILT = 0.6
+"""The bursts' tilt of the efficient price's moves in a fitted market: they keep pace with
+the activity (on the AMZN day the mid's 10-s moves after a trade have 1.5 times the spread
+of those at a random moment)."""
 LAG1_WEIGHT = 10.0
 """How much more the lag-1 trade-sign autocorrelation weighs than another lag in the fit
 of the metaorders: it is the one ``sor stats --compare`` holds to a tolerance."""
@@ -99,6 +106,8 @@ class Targets:
     autocorrelation_10: float | None
     markout_10_bps: float | None
     bursts: dict[str, float | None]
+    volatility: float | None = None
+    """The NBBO mid's volatility over 60-s intervals, bps (``sor stats``'s)."""
     """Burstiness (:func:`burstiness`) of all the rows at 1 and 10 s and of the trades at
     10 s."""
 
@@ -146,7 +155,8 @@ def fit_market(
     # informed trades are drawn from the trades metaorders leave: the share fitted wins;
     # the impact's share starts from the default market's and is matched in the rounds
     flow = FlowModel(informed=round(min(INFORMED, 1.0 - share), 6), metaorder_share=share,
-                     metaorder_seconds=length, impact=FlowModel().impact, drift=0.0)  # fmt: skip
+                     metaorder_seconds=length, impact=FlowModel().impact, drift=0.0,
+                     impact_decay=IMPACT_DECAY)  # fmt: skip
     start_price = _start_price(events, venues)
     params = MarketParams(
         venues=tuple(_within_price(venue, start_price) for venue in venues),
@@ -160,7 +170,7 @@ def fit_market(
     )
     bursty = burstiness(events["ts_event"], trade_times, t0, t1)
     if (bursty["rows_10"] or 0.0) > BURSTY:
-        params = dataclasses.replace(params, bursts=Bursts())
+        params = dataclasses.replace(params, bursts=Bursts(move_tilt=MOVE_TILT))
     targets = dataclasses.replace(_targets(report, venues), bursts=bursty)
     params = _calibrate(params, targets, t0, t1, rounds)
     return dataclasses.replace(params, source=_source(path, report, targets))
@@ -475,6 +485,7 @@ def _targets(report: dict[str, Any], venues: list[VenueModel]) -> Targets:
         autocorrelation_10=rho.get("10"),
         markout_10_bps=(overall.get("markout_bps") or {}).get("10"),
         bursts={},
+        volatility=_volatility(overall),
     )
 
 
@@ -501,6 +512,10 @@ def burstiness(rows: np.ndarray, trades: np.ndarray, t0: int, t1: int) -> dict[s
 BURSTY = 0.1
 """Burstiness of the rows at 10 s above which a fitted market gets bursts (a Poisson
 process has 0; the AMZN day 0.85)."""
+
+
+def _volatility(facts: dict[str, Any]) -> float | None:
+    return (facts.get("volatility_bps") or {}).get(f"{VOLATILITY_INTERVAL_S:g}")
 
 
 def _best_size(facts: dict[str, Any]) -> float | None:
@@ -613,10 +628,13 @@ def _rescaled(
         informed=flow.informed, metaorder_share=round(share, 6),
         metaorder_seconds=flow.metaorder_seconds,
         impact=round(float(np.clip(impact, 0.0, 1.0)), 6),
-        drift=float(np.clip(flow.drift, -MAX_DRIFT, MAX_DRIFT)),
+        drift=float(np.clip(flow.drift, -MAX_DRIFT, MAX_DRIFT)), impact_decay=flow.impact_decay,
     )  # fmt: skip
+    # the impact's moves add to the unpredictable ones: the moves' rate brings the mid's
+    # variance back to the file's
+    moves = params.price_moves * _ratio(targets.volatility, _volatility(overall)) ** 2
     return dataclasses.replace(
-        params, venues=tuple(venues), flow=flow,
+        params, venues=tuple(venues), flow=flow, price_moves=round(max(moves, 0.001), 6),
         bursts=_rescaled_bursts(params.bursts, targets.bursts, measured["bursts"])
         if bursts
         else params.bursts,
