@@ -61,7 +61,7 @@ def test_a_file_compared_with_itself_passes_every_fact_at_a_ratio_of_one(
         if name == "volatility_bps_60s":  # nor a 60-s interval
             assert entry["result"] == NOT_COMPARED
             why = "fewer than two whole 60-s intervals with a mid"
-            assert entry["reason"] == f"real: {why}; generated: {why}"
+            assert entry["reason"] == f"real: undefined ({why}); generated: undefined ({why})"
             continue
         assert entry["result"] == PASS, (venue, name, entry)
         assert entry["difference"] == 0.0 and entry["real"] == entry["generated"]
