@@ -19,6 +19,7 @@ from sor.data.generate import (
     IMPACT_DECAY,
     MAX_METAORDER_SECONDS,
     FlowModel,
+    _after,
     _impact_moves,
     _warp,
     generate_market,
@@ -220,3 +221,24 @@ def test_warped_moves_crowd_into_busy_spells_and_keep_their_count() -> None:
         assert np.mean(warped >= end // 2) == pytest.approx(share, abs=0.005)
     # tilt 0, an even pace (the generator then does not warp at all): within float rounding
     assert np.abs(_warp(times, regime, start, end, 0.0) - times).max() <= 1
+
+
+def test_arrivals_follow_the_activity_through_quiet_and_busy_spells() -> None:
+    # a quiet second (rate x0.1) then a busy one (x10), 20 arrivals a second at rate 1: the
+    # counts are Poisson with means 2 and 200; a wait drawn at the quiet rate would have
+    # jumped over much of the busy second
+    ts = np.array([0, 10**9], np.int64)
+    mult = np.array([0.1, 10.0])
+    end = 2 * 10**9
+    rng = np.random.default_rng(4)
+    counts = np.zeros(2)
+    runs = 400
+    for _ in range(runs):
+        clock = 0
+        while True:
+            clock = _after(ts, mult, clock, rng.exponential(1e9 / 20.0), end) + 1
+            if clock >= end:
+                break
+            counts[int(clock >= 10**9)] += 1
+    assert counts[0] / runs == pytest.approx(2.0, rel=0.1)
+    assert counts[1] / runs == pytest.approx(200.0, rel=0.02)

@@ -594,6 +594,27 @@ def _multiplier(profile_ts, profile_mult, clock):
 
 
 @numba.njit(cache=True)
+def _after(profile_ts, profile_mult, clock, wait, t1):
+    """The time ``wait`` ns of activity at rate 1 after ``clock``, the activity's rate being
+    the profile's multiplier: an exponential ``wait`` makes the clusters a Poisson process
+    of the profile's rate (a wait drawn at a quiet spell's rate would skip the busy spells
+    it spans). ``t1`` or later once past ``t1``."""
+    k = np.searchsorted(profile_ts, clock, side="right") - 1
+    while True:
+        rate = 1.0 if k < 0 else profile_mult[k]
+        end = profile_ts[k + 1] if k + 1 < len(profile_ts) else t1
+        if clock >= t1:
+            return clock
+        if rate > 0.0 and wait <= (end - clock) * rate:
+            return clock + int(wait / rate)
+        if k + 1 >= len(profile_ts):  # the last spell runs past t1
+            return t1
+        wait -= (end - clock) * rate
+        clock = end
+        k += 1
+
+
+@numba.njit(cache=True)
 def _trade_side(which, clock, p, flow):
     """Return the side a trade hits (``_BID``: a sell, ``_ASK``: a buy).
 
@@ -699,8 +720,8 @@ def _simulate_venue(
         if len(profile_ts) == 0:
             clock += int(np.random.exponential(1e9 / cluster_rate)) + 1
         else:
-            busy = cluster_rate * _multiplier(profile_ts, profile_mult, clock)
-            clock += int(np.random.exponential(1e9 / busy)) + 1
+            clock = _after(profile_ts, profile_mult, clock,
+                           np.random.exponential(1e9 / cluster_rate), t1) + 1  # fmt: skip
         if clock >= t1:
             break
         while p + 1 < len(price_ts) and price_ts[p + 1] <= clock:
