@@ -84,10 +84,14 @@ STEP_BOUNDS = (0.5, 2.0)
 INFORMED = 0.15
 """The informed share of trades a fit starts from (the default market's), at most one less
 the metaorders' share."""
-MOVE_TILT = 0.6
+MOVE_TILT = 0.25
 """The bursts' tilt of the efficient price's moves in a fitted market: they keep pace with
 the activity (on the AMZN day the mid's 10-s moves after a trade have 1.5 times the spread
 of those at a random moment)."""
+MAX_INFORMED = 0.35
+"""Most of the trades the rounds make informed (when the impact's share is already 1 and
+the markout still short): where the price's moves are all pushed by metaorders, trades that
+know the next move trade with the metaorders and would add to the signs' persistence."""
 LAG1_WEIGHT = 10.0
 """How much more the lag-1 trade-sign autocorrelation weighs than another lag in the fit
 of the metaorders: it is the one ``sor stats --compare`` holds to a tolerance."""
@@ -623,9 +627,14 @@ def _rescaled(
     # same metaorder, so the rounds bring the lag-1 autocorrelation back to the file's
     rho = overall.get("trade_sign_autocorrelation") or {}
     share = flow.metaorder_share * math.sqrt(_ratio(targets.autocorrelation, rho.get("1")))
-    share = float(np.clip(share, 0.0, 1.0 - flow.informed))
+    share = float(np.clip(share, 0.0, 1.0 - 0.001))
+    # past all of the moves pushed by the flow, trades that know the next move carry the rest
+    informed = flow.informed
+    if impact >= 1.0:
+        informed *= _ratio(targets.markout_10_bps, (overall.get("markout_bps") or {}).get("10"))
+    informed = float(np.clip(informed, 0.001, min(MAX_INFORMED, 1.0 - share)))
     flow = FlowModel(
-        informed=flow.informed, metaorder_share=round(share, 6),
+        informed=round(informed, 6), metaorder_share=round(share, 6),
         metaorder_seconds=flow.metaorder_seconds,
         impact=round(float(np.clip(impact, 0.0, 1.0)), 6),
         drift=float(np.clip(flow.drift, -MAX_DRIFT, MAX_DRIFT)), impact_decay=flow.impact_decay,
