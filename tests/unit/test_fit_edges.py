@@ -10,9 +10,9 @@ import pytest
 
 from cli_run import run_main
 from sor.core.errors import ConfigError
-from sor.data.generate import MAX_SPREAD_TICKS, generate_market
-from sor.data.market_params import read_params
-from sor.stylized.fit import fit_market
+from sor.data.generate import MAX_SPREAD_TICKS, FlowModel, VenueModel, generate_market
+from sor.data.market_params import MarketParams, read_params
+from sor.stylized.fit import MAX_INFORMED, fit_market
 
 START, END = "2024-08-01T13:36:32Z", "2024-08-01T13:36:42Z"
 
@@ -126,3 +126,42 @@ def test_the_made_by_line_of_a_fit_names_the_flags_that_shape_it(
                      "--out", str(out)], capsys)  # fmt: skip
     assert done.returncode == 0
     assert f"made by --like {real} --skip-bad-rows --seed" in done.stderr
+
+
+def _round(flow: FlowModel, markout: float, volatility: float) -> MarketParams:
+    """One round's update of a one-venue market whose facts are the targets but for the
+    markout and the volatility."""
+    from sor.stylized.fit import Targets, _rescaled
+
+    params = MarketParams(venues=(VenueModel(publisher_id=2),), price_moves=1.0, flow=flow)
+    targets = Targets(rate={2: 1.0}, trades={2: 0.1}, best_size={2: None}, turnover={2: None},
+                      spread={2: None}, autocorrelation=0.5, autocorrelation_10=None,
+                      markout_10_bps=2.0, bursts={}, volatility=8.0)  # fmt: skip
+    facts = {"messages_per_s": 1.0, "trades_per_s": 0.1}
+    measured = {
+        "venues": {"2": facts},
+        "overall": {"markout_bps": {"10": markout}, "volatility_bps": {"60": volatility},
+                    "trade_sign_autocorrelation": {"1": 0.5}},
+        "bursts": {},
+    }  # fmt: skip
+    return _rescaled(params, targets, measured)
+
+
+def test_the_rounds_match_the_volatility_by_the_moves_and_the_markout_by_the_flow() -> None:
+    # the moves' variance goes as their rate: twice the volatility, a quarter of the moves
+    assert _round(FlowModel(impact=0.5), 2.0, 16.0).price_moves == 0.25
+    assert _round(FlowModel(impact=0.5), 2.0, 5.0).price_moves == pytest.approx(1.6 * 1.6)
+    # the markout short: the impact's share grows, the informed share stays while it is
+    # under 1 (here it reaches 1, and the informed share grows in the same round)
+    up = _round(FlowModel(informed=0.1, metaorder_share=0.5, impact=0.25), 1.6, 8.0).flow
+    assert (up.impact, up.informed) == (0.3125, 0.1)
+    reach = _round(FlowModel(informed=0.1, metaorder_share=0.5, impact=0.5), 1.0, 8.0).flow
+    assert (reach.impact, reach.informed) == (1.0, 0.2)
+    # with the impact's share at 1 the informed share grows, to at most MAX_INFORMED
+    more = _round(FlowModel(informed=0.1, metaorder_share=0.5, impact=1.0), 1.6, 8.0).flow
+    assert (more.impact, more.informed) == (1.0, 0.125)
+    capped = _round(FlowModel(informed=0.3, metaorder_share=0.5, impact=1.0), 1.0, 8.0).flow
+    assert capped.informed == MAX_INFORMED
+    # and at most one less the metaorders' share, which comes first
+    full = _round(FlowModel(informed=0.1, metaorder_share=0.8, impact=1.0), 1.0, 8.0).flow
+    assert full.metaorder_share == 0.8 and full.informed == pytest.approx(0.2)

@@ -110,10 +110,10 @@ class Targets:
     autocorrelation_10: float | None
     markout_10_bps: float | None
     bursts: dict[str, float | None]
-    volatility: float | None = None
-    """The NBBO mid's volatility over 60-s intervals, bps (``sor stats``'s)."""
     """Burstiness (:func:`burstiness`) of all the rows at 1 and 10 s and of the trades at
     10 s."""
+    volatility: float | None = None
+    """The NBBO mid's volatility over 60-s intervals, bps (``sor stats``'s)."""
 
 
 def fit_market(
@@ -519,6 +519,7 @@ process has 0; the AMZN day 0.85)."""
 
 
 def _volatility(facts: dict[str, Any]) -> float | None:
+    """The mid's 60-s volatility of ``sor stats``'s facts, bps (None where undefined)."""
     return (facts.get("volatility_bps") or {}).get(f"{VOLATILITY_INTERVAL_S:g}")
 
 
