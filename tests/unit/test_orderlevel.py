@@ -3,6 +3,7 @@ books, their events, their bad records, and the commands reading them."""
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 import zipfile
@@ -21,6 +22,7 @@ from sor.core.errors import DataError
 from sor.data.events import (
     CUT_CANCEL,
     CUT_FILL,
+    CUT_HIDDEN,
     CUT_REQUEUE,
     ORDER_LEVEL,
     TOP_OF_BOOK,
@@ -215,6 +217,8 @@ def test_lobster_messages_become_events_with_the_books_of_the_orderbook_file(
     assert events["bid_sz"][:, 0].tolist() == [300, 300, 300, 300, 270, 70]
     assert events["flags"].tolist() == [128, 128, 0, 0, 128, 128]
     cut = events[["cut", "cut_px", "cut_prio", "cut_size"]].tolist()
+    # the hidden execution is marked as such, with its price and size
+    assert cut[1] == (CUT_HIDDEN, int(223.82 * D), -1, 40)
     assert cut[4] == (CUT_FILL, int(223.81 * D), 0, 30)
     # order 7 rested before the file began (its price was in view all along): ahead of all
     assert cut[5] == (CUT_CANCEL, int(223.81 * D), -1, 200)
@@ -328,3 +332,35 @@ def test_an_orderbook_file_that_is_not_a_file_is_said_so(tmp_path: Path) -> None
     book.symlink_to(tmp_path / "gone.csv")
     with pytest.raises(DataError, match="which does not exist"):
         read_events(message)
+
+
+@pytest.mark.parametrize("model", ["fifo", "conservative"])
+def test_a_hidden_execution_at_or_below_a_resting_buys_price_fills_it(
+    model: str, tmp_path: Path
+) -> None:
+    # we rest at 223.81 behind order 11 (100); it is deleted and the displayed bid falls to
+    # order 12's 223.80. A hidden buy at 223.805 is executed (60): the seller passed our 223.81
+    # first (price priority), so those 60 are ours; a hidden one at 223.82, above us, is not
+    message = _lobster(tmp_path, [
+        "34200.5,1,11,100,2238100,1",
+        "34201,1,12,200,2238000,1",
+        "34201.5,3,11,100,2238100,1",
+        "34202,5,0,60,2238050,1",
+        "34203,5,0,30,2238200,1",
+        "34205,1,13,100,2238300,-1",
+    ], [
+        "2238300,500,2238100,100",
+        "2238300,500,2238100,100",
+        "2238300,500,2238000,200",
+        "2238300,500,2238000,200",
+        "2238300,500,2238000,200",
+        "2238300,600,2238000,200",
+    ])  # fmt: skip
+    orders = tmp_path / f"{model}.csv"
+    result = CliRunner().invoke(app, [
+        "fills", "--data", str(message), "--queue-model", model, "--every", "60",
+        "--size", "200", "--horizon", "4", "--latency-us", "0", "--orders-out", str(orders),
+        "--no-plot", "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (row,) = list(csv.DictReader(orders.open()))
+    assert (row["price"], row["queue_ahead"], row["filled"]) == ("223.81", "100", "60")

@@ -12,7 +12,9 @@ The rules, each pinned by a test (docs/ck.md, "Queue simulator rules"):
   the venue's next complete book shows: the queue ahead first, then the order; a trade
   against hidden liquidity leaves the level, and so the queue, alone. A sell trade below
   the order's price fills ``min(remainder, its size)`` and leaves nothing ahead
-  (``DISPLAYED``, the default). ``WHOLE`` is hftbacktest's rule: a trade at the order's
+  (``DISPLAYED``, the default). A trade the data mark as met by hidden orders (LOBSTER's
+  hidden executions) fills the order when it is below its price (price priority), or at
+  its price with nothing displayed ahead (display priority), for its size. ``WHOLE`` is hftbacktest's rule: a trade at the order's
   price advances it by the trade's size, one below fills the whole remainder.
 - Level changes. The order's level is tracked on every level the data shows (MBP-10: ten),
   not only while it is the best bid. When it shrinks for other reasons than trades (a
@@ -32,8 +34,9 @@ The rules, each pinned by a test (docs/ck.md, "Queue simulator rules"):
   exact price-time queue. The order joins behind every order resting at its price; cancels
   and fills of orders ahead of it (by priority stamp) advance it; a modify that raises an
   order's size or moves its price sends that order behind it; fills of orders behind it at
-  its price, fills at worse prices, and asks added at or below its price fill it, each for
-  at most its own size; the queue ahead is never more than the level shows (orders ahead
+  its price, fills at worse prices, hidden executions at or below its price (LOBSTER's:
+  price priority, then display priority at its price, the queue ahead first), and asks
+  added at or below its price fill it, each for at most its own size; the queue ahead is never more than the level shows (orders ahead
   may leave unseen where the data shows a few levels only). Other venues use the
   ``fallback`` model.
 - Marketable orders sweep displayed asks across venues and levels (MBP-10 depth where the
@@ -53,6 +56,7 @@ import numpy as np
 from sor.core.types import FillRule, QueueModel
 from sor.data.events import (
     CUT_FILL,
+    CUT_HIDDEN,
     CUT_REQUEUE,
     F_LAST,
     ORDER_LEVEL,
@@ -283,6 +287,15 @@ def _fifo_fill(i, px, stamp, ahead, action, side, price, size, cut, cut_px, cut_
     A resting order without a known place (``cut_prio < 0``: one the file never
     announced) is ahead of ours while any share is: a fill takes the front of the queue
     first, and such orders rested before the file said anything."""
+    if cut[i] == CUT_HIDDEN:
+        # a seller met hidden liquidity at or below our price: a displayed buy there comes
+        # first (price, then display, priority), so it met ours; what is ahead goes first
+        if side[i] == _SELL and 0 < cut_px[i] < px:
+            return 0.0, cut_size[i], THROUGH
+        if side[i] == _SELL and cut_px[i] == px:
+            gone = min(float(cut_size[i]), ahead)
+            return gone, cut_size[i] - int(gone), AT_PRICE
+        return 0.0, 0, AT_PRICE
     if cut[i] != 0 and side[i] == _BID:
         if cut_px[i] == px and cut_prio[i] < 0:
             gone = min(float(cut_size[i]), ahead)
@@ -356,6 +369,15 @@ def _advance(
                     shown = _level_size(px, bid_px_ev[i], bid_sz_ev[i])
                     if shown >= 0:
                         ahead[v] = min(ahead[v], float(shown))
+        elif resting and action[i] == _TRADE and cut[i] == CUT_HIDDEN:
+            # a trade the data mark as met by hidden orders (LOBSTER's): a seller there
+            # passed a displayed buy at a better price first (price priority), and one at
+            # the same price once nothing displayed is ahead of it (display priority)
+            if side[i] == _SELL and 0 < price[i] < px:
+                ahead[v] = min(ahead[v], 0.0)
+                got, kind = (limit_qty[v] if trade_fill == WHOLE else size[i]), THROUGH
+            elif side[i] == _SELL and price[i] == px and ahead[v] < 1.0:
+                got = size[i]
         elif resting and action[i] == _TRADE:
             # a trade row's book is the one before the trade: it never replaces the venue's
             sell = side[i] == _SELL or (

@@ -81,12 +81,14 @@ MBP, ORDER_LEVEL, TOP_OF_BOOK, ORDER_LEVEL_PART = 0, 1, 2, 3
 every order's place in its queue; a top-of-book venue sent as order records (no queue); a
 venue whose order messages cover only the levels its file shows (LOBSTER): ids give the
 queue there, but orders beyond them come and go unseen."""
-CUT_NONE, CUT_CANCEL, CUT_FILL, CUT_REQUEUE = 0, 1, 2, 3
+CUT_NONE, CUT_CANCEL, CUT_FILL, CUT_REQUEUE, CUT_HIDDEN = 0, 1, 2, 3, 4
 """``cut`` of a row of an ``ORDER_LEVEL`` venue: nothing left a resting order's place; shares
 were cancelled (a cancel, or a modify cutting the size); shares were filled (the size cut
 that follows a fill); the whole order left its place for the back of a queue (a modify that
 moves the price or raises the size), where it rests again with the row's price and size
-and the row's ``seq`` as its priority."""
+and the row's ``seq`` as its priority; a trade against an order no one saw (LOBSTER's
+hidden executions: ``cut_px`` and ``cut_size`` are the trade's price and size, the row's
+side its aggressor), which leaves every displayed order's place as it was."""
 
 
 def complete_books(events: np.ndarray) -> np.ndarray:

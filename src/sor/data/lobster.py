@@ -16,7 +16,9 @@ Each message becomes events of one venue carrying its book (docs/orderlevel.md):
 - 4 (a visible order executed): a trade (the aggressor is the other side) and a fill of
   the resting order, both with the book before, then the cancel that takes the filled
   shares off the order, with the book after: as Databento's MBO sends every fill;
-- 5 (a hidden order executed): a trade that changes nothing;
+- 5 (a hidden order executed): a trade that changes no displayed order, marked
+  ``CUT_HIDDEN`` (its price and size in ``cut_px``, ``cut_size``): the exact queue and the
+  models fill a resting order from it by price and display priority;
 - 6 (a cross trade): a trade without an aggressor side (``N``);
 - 7 (a trading halt): no event.
 
@@ -41,7 +43,15 @@ import polars as pl
 
 from sor.core.errors import DataError
 from sor.core.paths import check_input_file
-from sor.data.events import CUT_CANCEL, CUT_FILL, EVENT_DTYPE, F_LAST, LEVELS, ORDER_LEVEL_PART
+from sor.data.events import (
+    CUT_CANCEL,
+    CUT_FILL,
+    CUT_HIDDEN,
+    EVENT_DTYPE,
+    F_LAST,
+    LEVELS,
+    ORDER_LEVEL_PART,
+)
 from sor.data.orderbook import table_size
 
 log = logging.getLogger(__name__)
@@ -472,6 +482,11 @@ def _events(
             _write(out, ts[i], ord("T"), aggressor, F_LAST, price[i], size[i], bid_px,
                    bid_sz, ask_px, ask_sz, i, out_ts, out_action, out_side, out_flags,
                    out_price, out_size, out_bid_px, out_bid_sz, out_ask_px, out_ask_sz)  # fmt: skip
+            if k == 5:  # the seller (or buyer) met no displayed order: the exact queue's
+                out_cut[out] = CUT_HIDDEN  # resting orders at or past its price come first
+                out_cut_px[out] = price[i]
+                out_cut_prio[out] = -1
+                out_cut_size[out] = size[i]
         out_seq[out] = out
         out += 1
     return out, mismatches
