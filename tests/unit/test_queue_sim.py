@@ -184,9 +184,10 @@ def test_when_the_bid_falls_away_we_are_alone_at_the_top() -> None:
     assert fills.qty.tolist() == [120] and fills.kind.tolist() == [THROUGH]
 
 
-def test_a_trade_at_our_price_where_nothing_is_displayed_met_hidden_liquidity() -> None:
-    # alone at 10.00 (the displayed bid fell to 9.99), a sell prints at 10.00: it traded
-    # with liquidity no book shows, and takes no displayed share, ours included
+def test_a_trade_at_our_price_where_nothing_is_displayed_met_us_first() -> None:
+    # alone at 10.00 (the displayed bid fell to 9.99), a sell prints at 10.00, above the
+    # displayed bid: it met hidden buyers at 10.00, who come after every displayed order
+    # at that price (display priority), ours first
     events = _events(
         (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
         (2, 2, "C", "B", 10.00, 300, 9.99, 800, 10.01, 500),
@@ -195,7 +196,23 @@ def test_a_trade_at_our_price_where_nothing_is_displayed_met_hidden_liquidity() 
     )
     book, index = _resting(events, 200)
     _, fills = advance(events, index, 3, book, CONSERVATIVE, 10_000)
-    assert len(fills.qty) == 0 and book.limit_qty[0] == 200
+    assert fills.qty.tolist() == [120] and book.limit_qty[0] == 80
+
+
+def test_a_sell_inside_the_spread_below_our_price_met_us_first() -> None:
+    # alone at 10.00 (bid 9.97), a sell prints at 9.98, above the displayed bid: hidden
+    # buyers there; a seller reaching 9.98 passed our 10.00 first (price priority). One at
+    # 10.01, above us, does not concern us
+    events = _events(
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.02, 500),
+        (2, 2, "C", "B", 10.00, 300, 9.97, 800, 10.02, 500),
+        (3, 2, "T", "A", 10.01, 50, 9.97, 800, 10.02, 500, 0),
+        (3, 2, "T", "A", 9.98, 70, 9.97, 800, 10.02, 500, 0),
+        (3, 2, "A", "A", 10.05, 1, 9.97, 800, 10.02, 500),
+    )
+    book, index = _resting(events, 200)
+    _, fills = advance(events, index, 3, book, CONSERVATIVE, 10_000)
+    assert fills.qty.tolist() == [70] and fills.kind.tolist() == [THROUGH]
 
 
 def test_fills_stop_at_the_orders_remainder_and_cancel_the_rest() -> None:

@@ -12,10 +12,11 @@ The rules, each pinned by a test (docs/ck.md, "Queue simulator rules"):
   the venue's next complete book shows: the queue ahead first, then the order; a trade
   against hidden liquidity leaves the level, and so the queue, alone. A sell trade below
   the order's price fills ``min(remainder, its size)`` and leaves nothing ahead
-  (``DISPLAYED``, the default). A trade the data mark as met by hidden orders (LOBSTER's
-  hidden executions) fills the order when it is below its price (price priority), or at
-  its price with nothing displayed ahead (display priority), for its size. ``WHOLE`` is hftbacktest's rule: a trade at the order's
-  price advances it by the trade's size, one below fills the whole remainder.
+  (``DISPLAYED``, the default). A sell trade above the row's displayed bid met hidden
+  buyers inside the spread; at or below the order's price it met the order first (price
+  priority; display priority at its own price, once nothing displayed is ahead) and fills
+  it for its size. ``WHOLE`` is hftbacktest's rule: a trade at the order's price advances
+  it by the trade's size, one below fills the whole remainder.
 - Level changes. The order's level is tracked on every level the data shows (MBP-10: ten),
   not only while it is the best bid. When it shrinks for other reasons than trades (a
   cancellation, a size cut on an ``M`` row) the queue model moves the order:
@@ -36,8 +37,9 @@ The rules, each pinned by a test (docs/ck.md, "Queue simulator rules"):
   order's size or moves its price sends that order behind it; fills of orders behind it at
   its price, fills at worse prices, hidden executions at or below its price (LOBSTER's:
   price priority, then display priority at its price, the queue ahead first), and asks
-  added at or below its price fill it, each for at most its own size; the queue ahead is never more than the level shows (orders ahead
-  may leave unseen where the data shows a few levels only). Other venues use the
+  added at or below its price fill it, each for at most its own size; the queue ahead is
+  never more than the level shows (orders ahead may leave unseen where the data shows a
+  few levels only). Other venues use the
   ``fallback`` model.
 - Marketable orders sweep displayed asks across venues and levels (MBP-10 depth where the
   data has it), cheapest first, consuming liquidity as in docs/semantics.md: what we took
@@ -369,14 +371,20 @@ def _advance(
                     shown = _level_size(px, bid_px_ev[i], bid_sz_ev[i])
                     if shown >= 0:
                         ahead[v] = min(ahead[v], float(shown))
-        elif resting and action[i] == _TRADE and cut[i] == CUT_HIDDEN:
-            # a trade the data mark as met by hidden orders (LOBSTER's): a seller there
-            # passed a displayed buy at a better price first (price priority), and one at
-            # the same price once nothing displayed is ahead of it (display priority)
-            if side[i] == _SELL and 0 < price[i] < px:
+        elif (
+            resting
+            and action[i] == _TRADE
+            and side[i] == _SELL
+            and (bid_px_ev[i, 0] < price[i] <= px)
+        ):
+            # a sell above the displayed bid met hidden buyers inside the spread (LOBSTER's
+            # hidden executions, midpoint orders): at or below our price, it passed our
+            # displayed buy first (price priority; display priority at our own price, once
+            # nothing displayed is ahead)
+            if price[i] < px:
                 ahead[v] = min(ahead[v], 0.0)
                 got, kind = (limit_qty[v] if trade_fill == WHOLE else size[i]), THROUGH
-            elif side[i] == _SELL and price[i] == px and ahead[v] < 1.0:
+            elif ahead[v] < 1.0:
                 got = size[i]
         elif resting and action[i] == _TRADE:
             # a trade row's book is the one before the trade: it never replaces the venue's
