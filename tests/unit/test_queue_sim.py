@@ -120,16 +120,28 @@ def test_a_trade_through_our_price_fills_at_most_its_size() -> None:
     assert fills.qty.tolist() == [190] and book.limit_qty[0] == 0
 
 
-def test_a_trade_through_our_price_against_hidden_liquidity_gives_nothing() -> None:
+@pytest.mark.parametrize(
+    ("bid", "sold_at", "filled"),
+    [(9.99, 9.99, []),  # at the displayed bid, taking none of it: nothing the rows can tell
+     (9.97, 9.98, [70])],  # above the displayed bid: hidden buyers inside the spread
+)  # fmt: skip
+def test_a_sell_below_our_price_that_took_no_displayed_bid(
+    bid: float, sold_at: float, filled: list[int]
+) -> None:
+    # alone at 10.00, the displayed bid fell below; a sell prints below our price without
+    # taking a displayed share. Inside the spread it met hidden buyers, and a seller reaching
+    # them passed our 10.00 first (price priority); one above us (10.01) does not concern us
     events = _events(
-        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.01, 500),
-        (2, 2, "C", "B", 10.00, 300, 9.99, 200, 10.01, 500),
-        (3, 2, "T", "A", 9.99, 80, 9.99, 200, 10.01, 500, 0),
-        (3, 2, "A", "A", 10.05, 1, 9.99, 200, 10.01, 500),  # no displayed bid lost
+        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.02, 500),
+        (2, 2, "C", "B", 10.00, 300, bid, 800, 10.02, 500),
+        (3, 2, "T", "A", 10.01, 50, bid, 800, 10.02, 500, 0),
+        (3, 2, "T", "A", sold_at, 70, bid, 800, 10.02, 500, 0),
+        (3, 2, "A", "A", 10.05, 1, bid, 800, 10.02, 500),  # no displayed bid lost
     )
     book, index = _resting(events, 200)
     _, fills = advance(events, index, 3, book, CONSERVATIVE, 10_000)
-    assert len(fills.qty) == 0
+    assert fills.qty.tolist() == filled
+    assert fills.kind.tolist() == [THROUGH] * len(filled)
 
 
 def test_hftbacktests_trade_rules_stay_reachable() -> None:
@@ -197,22 +209,6 @@ def test_a_trade_at_our_price_where_nothing_is_displayed_met_us_first() -> None:
     book, index = _resting(events, 200)
     _, fills = advance(events, index, 3, book, CONSERVATIVE, 10_000)
     assert fills.qty.tolist() == [120] and book.limit_qty[0] == 80
-
-
-def test_a_sell_inside_the_spread_below_our_price_met_us_first() -> None:
-    # alone at 10.00 (bid 9.97), a sell prints at 9.98, above the displayed bid: hidden
-    # buyers there; a seller reaching 9.98 passed our 10.00 first (price priority). One at
-    # 10.01, above us, does not concern us
-    events = _events(
-        (1, 2, "A", "B", 10.00, 100, 10.00, 300, 10.02, 500),
-        (2, 2, "C", "B", 10.00, 300, 9.97, 800, 10.02, 500),
-        (3, 2, "T", "A", 10.01, 50, 9.97, 800, 10.02, 500, 0),
-        (3, 2, "T", "A", 9.98, 70, 9.97, 800, 10.02, 500, 0),
-        (3, 2, "A", "A", 10.05, 1, 9.97, 800, 10.02, 500),
-    )
-    book, index = _resting(events, 200)
-    _, fills = advance(events, index, 3, book, CONSERVATIVE, 10_000)
-    assert fills.qty.tolist() == [70] and fills.kind.tolist() == [THROUGH]
 
 
 def test_fills_stop_at_the_orders_remainder_and_cancel_the_rest() -> None:
